@@ -1,0 +1,97 @@
+// Package checkpoint defines what a checkpoint holds and where it is kept. A checkpoint is
+// the source position up to which everything is durable in the sink, the snapshot's
+// progress and the schemas as of that position (DESIGN §3.3).
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
+)
+
+// Checkpoint is one consistent cut of a pipeline.
+type Checkpoint struct {
+	Pipeline string `json:"pipeline"`
+	// Generation is the fencing generation of the process that took it (see Store.Acquire).
+	Generation int64 `json:"generation"`
+	// Seq numbers a pipeline's checkpoints; a later checkpoint has a larger Seq. The engine
+	// resumes from the one with the largest Seq among the store's and the sink's.
+	Seq int64 `json:"seq"`
+	// Position is the source position at a transaction boundary up to which every change
+	// is durable in the sink. During a snapshot it is where the stream will start.
+	Position event.Position `json:"position"`
+	// Snapshot is the snapshot's progress; nil when no snapshot is running or the pipeline
+	// skipped it.
+	Snapshot *SnapshotState `json:"snapshot,omitempty"`
+	// Schemas are the source's table schemas as of Position (the schema history the source
+	// needs to decode what follows).
+	Schemas []*event.Schema `json:"schemas,omitempty"`
+	// Changes counts the changes made durable by this pipeline so far (for reports).
+	Changes int64     `json:"changes"`
+	Time    time.Time `json:"time"`
+}
+
+// SnapshotState is the snapshot part of a checkpoint.
+type SnapshotState struct {
+	Tables []snapshot.TableProgress `json:"tables"`
+}
+
+// Finished reports whether every table's snapshot is complete.
+func (s *SnapshotState) Finished() bool {
+	for i := range s.Tables {
+		if !s.Tables[i].Finished() {
+			return false
+		}
+	}
+	return true
+}
+
+// Newest returns the checkpoint with the larger Seq (either may be nil).
+func Newest(a, b *Checkpoint) *Checkpoint {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.Seq > a.Seq:
+		return b
+	}
+	return a
+}
+
+// ErrFenced is returned by Save when a newer process has acquired the pipeline: the caller
+// must stop writing at once.
+var ErrFenced = errors.New("fenced: another process took over this pipeline")
+
+// ErrBusy is returned by Acquire when a live process holds the pipeline.
+var ErrBusy = errors.New("pipeline is running in another process")
+
+// Store keeps checkpoints. Implementations are safe for use by one process at a time per
+// pipeline; two processes on one pipeline are kept apart by Acquire.
+type Store interface {
+	// Acquire claims pipeline for the calling process and returns a fencing generation
+	// larger than any handed out before for it. Any earlier holder is fenced: its Save
+	// fails with ErrFenced from then on. A store that can see the earlier holder is alive
+	// refuses instead, with an error wrapping ErrBusy.
+	Acquire(ctx context.Context, pipeline string) (generation int64, err error)
+	// Load returns the pipeline's latest checkpoint, or nil when it has none.
+	Load(ctx context.Context, pipeline string) (*Checkpoint, error)
+	// Save stores cp durably, atomically replacing the previous one, unless cp.Generation
+	// is older than the pipeline's current generation (ErrFenced).
+	Save(ctx context.Context, cp *Checkpoint) error
+	// Reset forgets the pipeline's checkpoint (a fresh start). It requires the caller to
+	// hold the current generation.
+	Reset(ctx context.Context, pipeline string, generation int64) error
+	// Release gives up the claim taken by Acquire (the generation stays).
+	Release(ctx context.Context, pipeline string) error
+	Close() error
+}
+
+func fenced(pipeline string, mine, current int64) error {
+	return fmt.Errorf("pipeline %q: this process holds generation %d but generation %d took over: %w",
+		pipeline, mine, current, ErrFenced)
+}

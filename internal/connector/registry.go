@@ -1,0 +1,52 @@
+package connector
+
+import (
+	"context"
+	"sort"
+)
+
+// SourceDef is a source connector: its declaration and how to open it.
+type SourceDef struct {
+	Spec Spec
+	Open func(ctx context.Context, cfg *Config, env Env) (Source, error)
+}
+
+// SinkDef is a sink connector.
+type SinkDef struct {
+	Spec Spec
+	Open func(ctx context.Context, cfg *Config, env Env) (Sink, error)
+}
+
+// Registry maps connector type names to connectors. It is built explicitly (see package
+// connectors), never by init side effects.
+type Registry struct {
+	Sources map[string]*SourceDef
+	Sinks   map[string]*SinkDef
+}
+
+// NewRegistry returns a registry holding the given connectors.
+func NewRegistry(sources []*SourceDef, sinks []*SinkDef) *Registry {
+	r := &Registry{Sources: map[string]*SourceDef{}, Sinks: map[string]*SinkDef{}}
+	for _, s := range sources {
+		r.Sources[s.Spec.Type] = s
+	}
+	for _, s := range sinks {
+		r.Sinks[s.Spec.Type] = s
+	}
+	return r
+}
+
+// SourceTypes lists the source type names in order.
+func (r *Registry) SourceTypes() []string { return sortedKeys(r.Sources) }
+
+// SinkTypes lists the sink type names in order.
+func (r *Registry) SinkTypes() []string { return sortedKeys(r.Sinks) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

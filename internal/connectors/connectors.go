@@ -1,0 +1,25 @@
+// Package connectors lists every connector weir is built with. Adding a connector means
+// adding it here: there is no registration by init side effect.
+package connectors
+
+import (
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/sink/console"
+	"github.com/weir-data/weir/internal/sink/discard"
+	"github.com/weir-data/weir/internal/sink/file"
+	"github.com/weir-data/weir/internal/source/datagen"
+)
+
+// Registry returns the registry of all built-in connectors.
+func Registry() *connector.Registry {
+	return connector.NewRegistry(
+		[]*connector.SourceDef{
+			{Spec: datagen.Spec, Open: datagen.Open},
+		},
+		[]*connector.SinkDef{
+			{Spec: console.Spec, Open: console.Open},
+			{Spec: discard.Spec, Open: discard.Open},
+			{Spec: file.Spec, Open: file.Open},
+		},
+	)
+}

@@ -1,0 +1,146 @@
+package event
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/weir-data/weir/internal/types"
+)
+
+// TableID names a table. Namespace is the PostgreSQL database (empty for MySQL), Schema the
+// MySQL database or PostgreSQL schema, Table the table.
+type TableID struct {
+	Namespace string `json:"namespace,omitempty"`
+	Schema    string `json:"schema,omitempty"`
+	Table     string `json:"table"`
+}
+
+// String renders the ID as dotted parts, leaving out empty ones: "shop.orders".
+func (id TableID) String() string {
+	var parts []string
+	for _, p := range []string{id.Namespace, id.Schema, id.Table} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// Column is one column of a table.
+type Column struct {
+	Name     string     `json:"name"`
+	Type     types.Type `json:"type"`
+	Nullable bool       `json:"nullable,omitempty"`
+	// SourceType is the column's type as the source declares it ("bigint(20) unsigned"), for
+	// messages and docs; it never drives decoding.
+	SourceType string `json:"source_type,omitempty"`
+}
+
+// Schema is a table's shape at one position of its source's log. A Schema is immutable
+// once a source has emitted it: a schema change makes a new Schema, so every Change points
+// at the schema that was in force where it was read.
+type Schema struct {
+	ID      TableID  `json:"id"`
+	Columns []Column `json:"columns"`
+	// Key holds the indexes into Columns of the primary key (or of the unique key that
+	// stands in for it), in key order. Empty: the table has no key.
+	Key []int `json:"key,omitempty"`
+	// Version increases with each change of this table's schema within a source.
+	Version int `json:"version,omitempty"`
+}
+
+// ColumnIndex returns the index of the named column, or -1.
+func (s *Schema) ColumnIndex(name string) int {
+	for i, c := range s.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// KeyNames returns the names of the key columns.
+func (s *Schema) KeyNames() []string {
+	out := make([]string, len(s.Key))
+	for i, k := range s.Key {
+		out[i] = s.Columns[k].Name
+	}
+	return out
+}
+
+// Validate checks that the schema is well formed; sources call it before emitting.
+func (s *Schema) Validate() error {
+	if s.ID.Table == "" {
+		return fmt.Errorf("schema has no table name")
+	}
+	seen := map[string]bool{}
+	for _, c := range s.Columns {
+		if seen[c.Name] {
+			return fmt.Errorf("table %s: column %q appears twice", s.ID, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	for _, k := range s.Key {
+		if k < 0 || k >= len(s.Columns) {
+			return fmt.Errorf("table %s: key column index %d out of range", s.ID, k)
+		}
+	}
+	return nil
+}
+
+// SchemaChangeKind is what a DDL statement did to a table.
+type SchemaChangeKind uint8
+
+// The kinds of schema change.
+const (
+	CreateTable SchemaChangeKind = iota + 1
+	DropTable
+	RenameTable
+	AddColumn
+	DropColumn
+	RenameColumn
+	ModifyColumn // type, nullability or default changed
+	TruncateTable
+)
+
+var schemaChangeNames = [...]string{
+	CreateTable: "create table", DropTable: "drop table", RenameTable: "rename table",
+	AddColumn: "add column", DropColumn: "drop column", RenameColumn: "rename column",
+	ModifyColumn: "modify column", TruncateTable: "truncate table",
+}
+
+func (k SchemaChangeKind) String() string {
+	if int(k) < len(schemaChangeNames) && schemaChangeNames[k] != "" {
+		return schemaChangeNames[k]
+	}
+	return fmt.Sprintf("schema change %d", k)
+}
+
+// SchemaChange is a DDL event in the stream. It is a barrier: every change before it is
+// applied before it, every change after it after it.
+type SchemaChange struct {
+	Kind SchemaChangeKind `json:"kind"`
+	// Table is the table the change applies to (its old name for a rename).
+	Table TableID `json:"table"`
+	// Before is the schema before the change (nil for CreateTable); After the schema after
+	// it (nil for DropTable and TruncateTable keeps After = Before).
+	Before *Schema `json:"before,omitempty"`
+	After  *Schema `json:"after,omitempty"`
+	// Column names the column for column changes; NewName the new column or table name.
+	Column  string `json:"column,omitempty"`
+	NewName string `json:"new_name,omitempty"`
+	// DDL is the statement as the source logged it, for messages.
+	DDL string `json:"ddl,omitempty"`
+	Pos Pos    `json:"pos"`
+}
+
+func (c *SchemaChange) String() string {
+	s := c.Kind.String() + " " + c.Table.String()
+	if c.Column != "" {
+		s += "." + c.Column
+	}
+	if c.NewName != "" {
+		s += " to " + c.NewName
+	}
+	return s
+}
