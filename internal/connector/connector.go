@@ -18,6 +18,7 @@ import (
 // Env is what a connector is given besides its config.
 type Env struct {
 	Pipeline    string
+	SourceType  string // the pipeline's source connector type, for the envelope's source.connector
 	Logger      *slog.Logger
 	StateDir    string
 	Parallelism int
@@ -34,7 +35,8 @@ type Source interface {
 	// Stream emits every change strictly after from, in log order, until ctx ends or the
 	// source has nothing more to give (a bounded source returns nil). emit blocks while
 	// downstream is full: that is the backpressure. emit takes ownership of the batch.
-	// schemas are the table schemas as of from (from the checkpoint; nil on a fresh start).
+	// schemas are the table schemas as of from, as the engine knows them: from the
+	// checkpoint, or from Tables on a fresh start.
 	Stream(ctx context.Context, from event.Position, schemas []*event.Schema, emit func(context.Context, event.Batch) error) error
 	Close() error
 }
@@ -66,6 +68,7 @@ type Acker interface {
 // process dies must not appear in the sink's committed output, or must be harmless to
 // apply again (idempotence): Apply after a restart replays from the last checkpoint.
 type Sink interface {
+	// Apply must not keep b or b.Changes after it returns (the rows inside it may).
 	Apply(ctx context.Context, b *Batch) error
 	Commit(ctx context.Context, cp *checkpoint.Checkpoint) error
 	Close() error
@@ -89,14 +92,23 @@ type CheckpointKeeper interface {
 	LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error)
 }
 
-// Checker is a connector that can check connectivity, privileges and settings for
-// `weir validate` (without --offline). Each problem is one error naming the fix.
-type Checker interface {
-	Check(ctx context.Context) []error
-}
-
 // Unsupported returns an error wrapping errors.ErrUnsupported that names the connector
 // and the capability a pipeline needs.
 func Unsupported(connectorType, feature string) error {
 	return fmt.Errorf("connector %q does not support %s: %w", connectorType, feature, errors.ErrUnsupported)
+}
+
+// StartupModer is a source with a scan.startup.mode. "initial": snapshot, then stream from
+// the position taken before the snapshot; "snapshot": snapshot, then the pipeline
+// finishes; any other mode: stream only, from Position (the source interprets its own
+// modes, e.g. timestamp or specific-offset, in Position). A source without it snapshots
+// when it is a ChunkReader and streams only otherwise.
+type StartupModer interface {
+	StartupMode() string
+}
+
+// Destination is a sink that can say where its output goes, in words for a person
+// ("files in /data/out", "standard output").
+type Destination interface {
+	Destination() string
 }

@@ -9,12 +9,16 @@ import (
 type SourceDef struct {
 	Spec Spec
 	Open func(ctx context.Context, cfg *Config, env Env) (Source, error)
+	// Check, when set, checks connectivity, privileges and settings for `weir validate`
+	// without changing anything; each problem is one error that names the fix.
+	Check func(ctx context.Context, cfg *Config, env Env) []error
 }
 
 // SinkDef is a sink connector.
 type SinkDef struct {
-	Spec Spec
-	Open func(ctx context.Context, cfg *Config, env Env) (Sink, error)
+	Spec  Spec
+	Open  func(ctx context.Context, cfg *Config, env Env) (Sink, error)
+	Check func(ctx context.Context, cfg *Config, env Env) []error // as SourceDef.Check
 }
 
 // Registry maps connector type names to connectors. It is built explicitly (see package

@@ -19,7 +19,7 @@ func Registry() *connector.Registry {
 		[]*connector.SinkDef{
 			{Spec: console.Spec, Open: console.Open},
 			{Spec: discard.Spec, Open: discard.Open},
-			{Spec: file.Spec, Open: file.Open},
+			{Spec: file.Spec, Open: file.Open, Check: file.Check},
 		},
 	)
 }

@@ -1,0 +1,154 @@
+// Package engine runs one pipeline: it drives the source through its phases, batches and
+// partitions changes onto parallel sink writers, takes checkpoints and resumes from them.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/metrics"
+)
+
+// Config is what the engine needs to know of a pipeline (from spec.Pipeline).
+type Config struct {
+	Pipeline             string
+	Parallelism          int           // sink writers
+	CheckpointInterval   time.Duration // how often a checkpoint is taken
+	SchemaChangeBehavior string        // ignore | lenient | try_evolve | evolve | exception
+	BatchMaxRows         int           // a writer's batch is applied at this many changes …
+	BatchMaxBytes        int64         // … or this many bytes …
+	BatchMaxDelay        time.Duration // … or after this long, whichever comes first
+	QueueMaxBytes        int64         // bytes in flight between source and router
+	ChunkRows            int           // snapshot chunk size
+}
+
+func (c *Config) setDefaults() {
+	if c.Parallelism <= 0 {
+		c.Parallelism = 1
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = 5 * time.Second
+	}
+	if c.SchemaChangeBehavior == "" {
+		c.SchemaChangeBehavior = "lenient"
+	}
+	if c.BatchMaxRows <= 0 {
+		c.BatchMaxRows = 4096
+	}
+	if c.BatchMaxBytes <= 0 {
+		c.BatchMaxBytes = 4 << 20
+	}
+	if c.BatchMaxDelay <= 0 {
+		c.BatchMaxDelay = 100 * time.Millisecond
+	}
+	if c.QueueMaxBytes <= 0 {
+		c.QueueMaxBytes = 64 << 20
+	}
+	if c.ChunkRows <= 0 {
+		c.ChunkRows = 8096
+	}
+}
+
+// Options are the engine's optional collaborators.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *metrics.Set // nil: no metrics
+	Stats   *Stats       // nil: the engine makes its own
+}
+
+// Engine runs one pipeline once (see Run). It is not reusable: make a new one, with newly
+// opened connectors, for each run.
+type Engine struct {
+	cfg    Config
+	source connector.Source
+	sink   connector.Sink
+	store  checkpoint.Store
+	log    *slog.Logger
+	m      *metrics.Set
+	stats  *Stats
+}
+
+// New returns an engine for one run of a pipeline.
+func New(cfg Config, source connector.Source, sink connector.Sink, store checkpoint.Store, opts Options) *Engine {
+	cfg.setDefaults()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Stats == nil {
+		opts.Stats = &Stats{}
+	}
+	return &Engine{cfg: cfg, source: source, sink: sink, store: store, log: opts.Logger, m: opts.Metrics, stats: opts.Stats}
+}
+
+// Stats returns the live counters of the run.
+func (e *Engine) Stats() *Stats { return e.stats }
+
+// Result says how a run ended without error.
+type Result struct {
+	// Finished is true when the pipeline has nothing more to do (a bounded source ended,
+	// or a snapshot-only pipeline completed); false when it was stopped on request.
+	Finished bool
+	// Checkpoint is the last checkpoint taken (nil if none).
+	Checkpoint *checkpoint.Checkpoint
+}
+
+// Run runs the pipeline until ctx is cancelled (a graceful stop: in-flight work drains, a
+// final checkpoint is taken, and Run returns nil), until the pipeline finishes, or until an
+// error (returned; classify it with fault.Classify). It claims the pipeline in the store
+// first, so two processes never both apply one pipeline.
+//
+// The phases, run by run.loop in router.go:
+//
+//	resolve    acquire the fencing generation; load the newest of the store's and the
+//	           sink's checkpoint; on a fresh start take the source position S and the
+//	           tables; on a restart take both from the checkpoint.
+//	snapshot   (startup mode initial or snapshot, source is a ChunkReader) split tables into
+//	           chunks, read up to parallelism chunks at once, apply their rows as reads.
+//	           A checkpoint here waits until no chunk is in flight, so it records whole
+//	           chunks only; a restart reads the pending chunks again and splits on.
+//	stream     read the change log from S (or the checkpoint's position) in log order;
+//	           checkpoints fall at transaction boundaries only.
+//	finished   a snapshot-only pipeline after its snapshot, or a bounded source at its end:
+//	           a final checkpoint, then Run returns Finished.
+//
+// A checkpoint (DESIGN §3.3): drain every writer, Sink.Commit with the checkpoint,
+// Store.Save, then Acker.Ack. A stale generation fails Store.Save with ErrFenced and the
+// run stops.
+func (e *Engine) Run(ctx context.Context) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return &Result{}, nil
+	}
+	gen, err := e.store.Acquire(ctx, e.cfg.Pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("claim pipeline %q: %w", e.cfg.Pipeline, err)
+	}
+	defer e.store.Release(context.WithoutCancel(ctx), e.cfg.Pipeline)
+
+	cp, err := e.store.Load(ctx, e.cfg.Pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint of pipeline %q: %w", e.cfg.Pipeline, err)
+	}
+	if keeper, ok := e.sink.(connector.CheckpointKeeper); ok {
+		sinkCP, err := keeper.LoadCheckpoint(ctx, e.cfg.Pipeline)
+		if err != nil {
+			return nil, fmt.Errorf("load checkpoint kept by the sink: %w", err)
+		}
+		if sinkCP != nil && (cp == nil || sinkCP.Seq > cp.Seq) {
+			e.log.Info("resuming from the checkpoint kept by the sink", "seq", sinkCP.Seq, "position", sinkCP.Position)
+		}
+		cp = checkpoint.Newest(cp, sinkCP)
+	}
+	r, err := newRun(ctx, e, gen, cp)
+	if err != nil {
+		return nil, err
+	}
+	return r.execute(ctx)
+}
+
+// errStop ends a run's goroutines when the run is over.
+var errStop = errors.New("run over")

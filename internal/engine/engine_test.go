@@ -1,0 +1,266 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/engine"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/sink/file"
+	"github.com/weir-data/weir/internal/source/datagen"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var tables = []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}}
+
+type setup struct {
+	rows, changes int64
+	txn           int64
+	parallelism   int
+	chunkRows     int
+	mode          string
+}
+
+func (s setup) source() *datagen.Source {
+	src := datagen.New(datagen.NewModel(7, s.rows, tables), -1)
+	src.SetMaxChanges(s.changes)
+	src.SetTransactionSize(s.txn)
+	return src
+}
+
+func (s setup) config() engine.Config {
+	return engine.Config{Pipeline: "t", Parallelism: s.parallelism, CheckpointInterval: 5 * time.Millisecond,
+		BatchMaxRows: 64, ChunkRows: s.chunkRows, BatchMaxDelay: time.Millisecond}
+}
+
+// runOnce runs the pipeline with a fresh source and file sink over the same store and
+// output directory, wrapping the sink with wrap.
+func runOnce(t *testing.T, ctx context.Context, s setup, store checkpoint.Store, out string, wrap func(connector.Sink) connector.Sink, stats ...*engine.Stats) (*engine.Result, error) {
+	t.Helper()
+	sink, err := file.New(out, "t", "datagen", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	var k connector.Sink = sink
+	if wrap != nil {
+		k = wrap(sink)
+	}
+	opts := engine.Options{}
+	if len(stats) > 0 {
+		opts.Stats = stats[0]
+	}
+	return engine.New(s.config(), s.source(), k, store, opts).Run(ctx)
+}
+
+func TestSnapshotThenStreamExactlyOnce(t *testing.T) {
+	for _, s := range []setup{
+		{rows: 1000, changes: 3000, txn: 1, parallelism: 1, chunkRows: 100},
+		{rows: 1000, changes: 3000, txn: 3, parallelism: 4, chunkRows: 37},
+		{rows: 0, changes: 500, txn: 2, parallelism: 2, chunkRows: 10},
+	} {
+		t.Run(fmt.Sprintf("rows=%d,txn=%d,p=%d", s.rows, s.txn, s.parallelism), func(t *testing.T) {
+			dir := t.TempDir()
+			store, _ := checkpoint.OpenLocal(dir + "/state")
+			defer store.Close()
+			res, err := runOnce(t, context.Background(), s, store, dir+"/out", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Finished {
+				t.Fatal("the bounded source ended but the run did not finish")
+			}
+			recs, err := conformance.ReadFileSink(dir + "/out")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := conformance.CheckDatagen(recs, s.source().Model(), s.changes, true); err != nil {
+				t.Fatal(err)
+			}
+			if res.Checkpoint.Changes != int64(len(recs)) {
+				t.Fatalf("checkpoint counts %d changes, files hold %d", res.Checkpoint.Changes, len(recs))
+			}
+		})
+	}
+}
+
+// failingSink fails the run at its n-th Apply or Commit, like a crash: nothing after the
+// last commit is committed.
+type failingSink struct {
+	connector.Sink
+	calls, failAt int64
+}
+
+var errInjected = errors.New("injected crash")
+
+func (f *failingSink) step() error {
+	if atomic.AddInt64(&f.calls, 1) == f.failAt {
+		return errInjected
+	}
+	return nil
+}
+
+func (f *failingSink) Apply(ctx context.Context, b *connector.Batch) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Sink.Apply(ctx, b)
+}
+
+func (f *failingSink) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Sink.Commit(ctx, cp)
+}
+
+func (f *failingSink) LoadCheckpoint(ctx context.Context, p string) (*checkpoint.Checkpoint, error) {
+	return f.Sink.(connector.CheckpointKeeper).LoadCheckpoint(ctx, p)
+}
+
+// TestCrashAndResume crashes the run at random moments of the snapshot and the stream and
+// resumes it each time: the output holds every change exactly once, in per-key order.
+func TestCrashAndResume(t *testing.T) {
+	s := setup{rows: 2000, changes: 6000, txn: 4, parallelism: 3, chunkRows: 150}
+	rng := rand.New(rand.NewPCG(1, 2))
+	dir := t.TempDir()
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	crashes := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 200 {
+			t.Fatal("the pipeline does not finish")
+		}
+		failAt := int64(5 + rng.IntN(60))
+		res, err := runOnce(t, context.Background(), s, store, dir+"/out", func(k connector.Sink) connector.Sink {
+			return &failingSink{Sink: k, failAt: failAt}
+		})
+		if errors.Is(err, errInjected) {
+			crashes++
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Finished {
+			break
+		}
+	}
+	if crashes < 5 {
+		t.Fatalf("only %d crashes happened; the test did not test much", crashes)
+	}
+	recs, err := conformance.ReadFileSink(dir + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conformance.CheckDatagen(recs, s.source().Model(), s.changes, true); err != nil {
+		t.Fatalf("after %d crashes: %v", crashes, err)
+	}
+	t.Logf("%d crashes, %d records, exactly once", crashes, len(recs))
+}
+
+// TestGracefulStopAndResume stops the run at random moments (a final checkpoint each
+// time) and resumes it: nothing is lost or repeated.
+func TestGracefulStopAndResume(t *testing.T) {
+	s := setup{rows: 3000, changes: 20000, txn: 5, parallelism: 2, chunkRows: 200}
+	dir := t.TempDir()
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	stops := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 100 {
+			t.Fatal("the pipeline does not finish")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		stats := &engine.Stats{}
+		go func() {
+			for stats.RowsIn.Load() == 0 && ctx.Err() == nil {
+				time.Sleep(100 * time.Microsecond)
+			}
+			time.Sleep(time.Duration(attempt%5) * time.Millisecond)
+			cancel()
+		}()
+		res, err := runOnce(t, ctx, s, store, dir+"/out", nil, stats)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Finished {
+			break
+		}
+		stops++
+		if res.Checkpoint == nil {
+			t.Fatal("a stopped run took no final checkpoint")
+		}
+		// The final checkpoint covers everything this run routed: the files hold exactly
+		// the changes it counts.
+		recs, err := conformance.ReadFileSink(dir + "/out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Checkpoint.Changes != int64(len(recs)) {
+			t.Fatalf("stop %d: final checkpoint counts %d changes, the files hold %d", stops, res.Checkpoint.Changes, len(recs))
+		}
+	}
+	recs, err := conformance.ReadFileSink(dir + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conformance.CheckDatagen(recs, s.source().Model(), s.changes, true); err != nil {
+		t.Fatalf("after %d stops: %v", stops, err)
+	}
+	t.Logf("%d graceful stops, %d records, exactly once", stops, len(recs))
+}
+
+func TestSecondRunnerIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := checkpoint.OpenLocal(dir)
+	defer a.Close()
+	b, _ := checkpoint.OpenLocal(dir)
+	defer b.Close()
+	if _, err := a.Acquire(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	s := setup{rows: 10, changes: 10, txn: 1, parallelism: 1, chunkRows: 10}
+	_, err := runOnce(t, context.Background(), s, b, dir+"/out", nil)
+	if !errors.Is(err, checkpoint.ErrBusy) {
+		t.Fatalf("second runner: got %v, want ErrBusy", err)
+	}
+	if fault.Classify(err) != fault.Fatal {
+		t.Fatalf("a busy pipeline must be fatal, got %s", fault.Classify(err))
+	}
+}
+
+func TestSnapshotModeFinishes(t *testing.T) {
+	dir := t.TempDir()
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	src := datagen.New(datagen.NewModel(7, 500, tables), 1000)
+	sink, _ := file.New(dir+"/out", "t", "datagen", false)
+	defer sink.Close()
+	cfg := setup{parallelism: 2, chunkRows: 64}.config()
+	res, err := engine.New(cfg, snapshotOnly{src}, sink, store, engine.Options{}).Run(context.Background())
+	if err != nil || !res.Finished {
+		t.Fatalf("got %v, %v; want a finished run", res, err)
+	}
+	recs, _ := conformance.ReadFileSink(dir + "/out")
+	if err := conformance.CheckDatagen(recs, src.Model(), 0, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type snapshotOnly struct{ *datagen.Source }
+
+func (snapshotOnly) StartupMode() string { return "snapshot" }

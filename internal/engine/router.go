@@ -1,0 +1,300 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// partition is the batch being built for one sink writer.
+type partition struct {
+	changes []event.Change
+	bytes   int64
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// route hands changes to the writers' partitions, in order. A change's partition is the
+// hash of its table and key, so the changes of one key stay in one writer, in log order.
+// An update that changes the key becomes a delete of the old key and an insert of the new
+// one (as Debezium does), each in its own key's partition.
+func (r *run) route(changes []event.Change) error {
+	for i := range changes {
+		c := &changes[i]
+		st := r.tstats.get(r, c.Schema)
+		size := int64(c.Size())
+		st.rows++
+		st.bytes += size
+		if c.Op == event.OpUpdate && c.Before != nil && r.keyChanged(c) {
+			del := event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros}
+			ins := event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros}
+			if err := r.add(&del, size/2); err != nil {
+				return err
+			}
+			if err := r.add(&ins, size/2); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.add(c, size); err != nil {
+			return err
+		}
+	}
+	r.routed += int64(len(changes))
+	r.tstats.flush(r)
+	return nil
+}
+
+func (r *run) keyChanged(c *event.Change) bool {
+	r.keybuf = event.AppendRowKey(r.keybuf[:0], c.Schema, c.Before)
+	n := len(r.keybuf)
+	r.keybuf = event.AppendRowKey(r.keybuf, c.Schema, c.After)
+	return !bytes.Equal(r.keybuf[:n], r.keybuf[n:])
+}
+
+func (r *run) add(c *event.Change, size int64) error {
+	p := 0
+	if len(r.parts) > 1 {
+		var h maphash.Hash
+		h.SetSeed(hashSeed)
+		h.WriteString(c.Schema.ID.Table)
+		r.keybuf = c.AppendKey(r.keybuf[:0])
+		h.Write(r.keybuf)
+		p = int(h.Sum64() % uint64(len(r.parts)))
+	}
+	pt := &r.parts[p]
+	if pt.changes == nil {
+		pt.changes = r.newBuffer()
+	}
+	pt.changes = append(pt.changes, *c)
+	pt.bytes += size
+	if len(pt.changes) >= r.cfg.BatchMaxRows || pt.bytes >= r.cfg.BatchMaxBytes {
+		return r.flush(p)
+	}
+	return nil
+}
+
+func (r *run) newBuffer() []event.Change {
+	select {
+	case b := <-r.free:
+		return b[:0]
+	default:
+		return make([]event.Change, 0, r.cfg.BatchMaxRows)
+	}
+}
+
+// flush sends partition p's batch to its writer.
+func (r *run) flush(p int) error {
+	pt := &r.parts[p]
+	if len(pt.changes) == 0 {
+		return nil
+	}
+	select {
+	case r.writers[p] <- writeItem{changes: pt.changes}:
+	case <-r.gctx.Done():
+		return r.groupErr()
+	}
+	pt.changes, pt.bytes = nil, 0
+	return nil
+}
+
+func (r *run) flushAll() error {
+	for p := range r.parts {
+		if err := r.flush(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drain flushes every partition and waits until every writer has applied all it was given.
+func (r *run) drain() error {
+	if err := r.flushAll(); err != nil {
+		return err
+	}
+	done := make(chan struct{}, len(r.writers))
+	for _, w := range r.writers {
+		select {
+		case w <- writeItem{barrier: done}:
+		case <-r.gctx.Done():
+			return r.groupErr()
+		}
+	}
+	for range r.writers {
+		select {
+		case <-done:
+		case <-r.gctx.Done():
+			return r.groupErr()
+		}
+	}
+	return nil
+}
+
+// startWriters starts one sink writer goroutine per partition.
+func (r *run) startWriters() {
+	n := r.cfg.Parallelism
+	r.parts = make([]partition, n)
+	r.writers = make([]chan writeItem, n)
+	r.free = make(chan []event.Change, 2*n+2)
+	var apply prometheus.Observer
+	if r.e.m != nil {
+		apply = r.e.m.ApplySeconds.WithLabelValues(r.cfg.Pipeline)
+	}
+	for i := range n {
+		ch := make(chan writeItem, 2)
+		r.writers[i] = ch
+		r.g.Go(func() error {
+			for it := range ch {
+				if it.barrier != nil {
+					it.barrier <- struct{}{}
+					continue
+				}
+				start := time.Now()
+				if err := r.e.sink.Apply(r.gctx, &connector.Batch{Partition: i, Changes: it.changes}); err != nil {
+					return fmt.Errorf("apply %d changes to the sink (writer %d): %w", len(it.changes), i, err)
+				}
+				if apply != nil {
+					apply.Observe(time.Since(start).Seconds())
+					r.countOut(it.changes)
+				}
+				r.e.stats.RowsOut.Add(int64(len(it.changes)))
+				clear(it.changes) // drop row references before reuse
+				select {
+				case r.free <- it.changes[:0]:
+				default:
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// checkpoint takes a checkpoint at the current consistent cut (DESIGN §3.3): drain the
+// writers, commit the sink with the checkpoint, save it in the store, ack the source.
+func (r *run) checkpoint() error {
+	start := time.Now()
+	r.cpDue = false
+	if r.snap != nil {
+		r.snap.paused = false
+	}
+	if err := r.drain(); err != nil {
+		return err
+	}
+	cp := &checkpoint.Checkpoint{
+		Pipeline:   r.cfg.Pipeline,
+		Generation: r.gen,
+		Seq:        r.seq + 1,
+		Position:   r.position,
+		Schemas:    r.schemas,
+		Changes:    r.durable + r.routed,
+		Time:       time.Now().UTC(),
+	}
+	if r.snap != nil {
+		cp.Snapshot = r.snap.state()
+	} else if r.last != nil && r.last.Snapshot != nil {
+		cp.Snapshot = r.last.Snapshot
+	}
+	fail := func(err error) error {
+		if r.e.m != nil {
+			r.e.m.CheckpointFailures.WithLabelValues(r.cfg.Pipeline).Inc()
+		}
+		return err
+	}
+	commitStart := time.Now()
+	if err := r.e.sink.Commit(r.gctx, cp); err != nil {
+		return fail(fmt.Errorf("commit the sink at checkpoint %d (position %s): %w", cp.Seq, cp.Position, err))
+	}
+	commitDur := time.Since(commitStart)
+	if err := r.e.store.Save(r.gctx, cp); err != nil {
+		return fail(fmt.Errorf("save checkpoint %d (position %s): %w", cp.Seq, cp.Position, err))
+	}
+	if acker, ok := r.e.source.(connector.Acker); ok {
+		if err := acker.Ack(r.gctx, cp.Position); err != nil {
+			r.e.log.Warn("the source did not take the acknowledgement; the next checkpoint repeats it",
+				"position", cp.Position, "err", err)
+		}
+	}
+	r.seq, r.durable, r.routed, r.last = cp.Seq, cp.Changes, 0, cp
+	r.e.stats.Durable.Store(cp.Changes)
+	r.e.stats.Checkpoints.Add(1)
+	r.e.stats.lastCheckpoint.Store(cp.Time.UnixNano())
+	if r.e.m != nil {
+		r.e.m.CommitSeconds.WithLabelValues(r.cfg.Pipeline).Observe(commitDur.Seconds())
+		r.e.m.CheckpointSeconds.WithLabelValues(r.cfg.Pipeline).Observe(time.Since(start).Seconds())
+		r.e.m.CheckpointTimestamp.WithLabelValues(r.cfg.Pipeline).Set(float64(cp.Time.UnixNano()) / 1e9)
+	}
+	r.e.log.Debug("checkpoint", "seq", cp.Seq, "position", cp.Position, "changes", cp.Changes,
+		"took", time.Since(start))
+	return nil
+}
+
+// tableStatsCache counts rows and bytes per table for metrics without a map lookup per
+// change: changes come in runs of one table, so the last table's counters are cached.
+type tableStatsCache struct {
+	last   *event.Schema
+	lastSt *tableStats
+	byID   map[event.TableID]*tableStats
+}
+
+type tableStats struct {
+	rows, bytes int64
+	rowsIn      prometheus.Counter
+	bytesIn     prometheus.Counter
+}
+
+func (c *tableStatsCache) get(r *run, s *event.Schema) *tableStats {
+	if s == c.last {
+		return c.lastSt
+	}
+	if c.byID == nil {
+		c.byID = map[event.TableID]*tableStats{}
+	}
+	st := c.byID[s.ID]
+	if st == nil {
+		st = &tableStats{}
+		if r.e.m != nil {
+			st.rowsIn = r.e.m.RowsIn.WithLabelValues(r.cfg.Pipeline, s.ID.String())
+			st.bytesIn = r.e.m.BytesIn.WithLabelValues(r.cfg.Pipeline, s.ID.String())
+		}
+		c.byID[s.ID] = st
+	}
+	c.last, c.lastSt = s, st
+	return st
+}
+
+// flush moves the counts into the Prometheus counters (once per routed message).
+func (c *tableStatsCache) flush(_ *run) {
+	for _, st := range c.byID {
+		if st.rows == 0 {
+			continue
+		}
+		if st.rowsIn != nil {
+			st.rowsIn.Add(float64(st.rows))
+			st.bytesIn.Add(float64(st.bytes))
+		}
+		st.rows, st.bytes = 0, 0
+	}
+}
+
+// countOut adds a writer's applied batch to the per-table output counters, once per run
+// of changes of one table.
+func (r *run) countOut(changes []event.Change) {
+	for i := 0; i < len(changes); {
+		s := changes[i].Schema
+		rows, size := 0, 0
+		for ; i < len(changes) && changes[i].Schema == s; i++ {
+			rows++
+			size += changes[i].Size()
+		}
+		table := s.ID.String()
+		r.e.m.RowsOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(rows))
+		r.e.m.BytesOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(size))
+	}
+}

@@ -1,0 +1,443 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// run is one execution of a pipeline. Its router (loop) is the only goroutine that touches
+// its fields; sources, chunk readers and sink writers talk to it through channels.
+type run struct {
+	e   *Engine
+	cfg Config
+	gen int64
+
+	// Checkpoint state.
+	seq        int64
+	durable    int64          // changes durable as of the last checkpoint
+	routed     int64          // changes handed to writers since the last checkpoint
+	position   event.Position // stream: the last transaction boundary routed; snapshot: S
+	atBoundary bool           // nothing after position has been handed to writers
+	spilled    bool           // a transaction too large to hold was handed to writers in part
+	pending    []event.Change // changes of the current, unfinished transaction
+	pendBytes  int64
+	schemas    []*event.Schema // latest schema per table, in first-seen order
+	last       *checkpoint.Checkpoint
+
+	snap                *snapRun // nil: no snapshot in this run
+	finishAfterSnapshot bool
+	streaming           bool
+	streamCancel        context.CancelFunc
+	stopping            bool
+	cpDue               bool
+
+	g    *errgroup.Group
+	gctx context.Context
+	in   chan msg
+	sem  *semaphore.Weighted
+
+	parts   []partition
+	writers []chan writeItem
+	free    chan []event.Change
+	keybuf  []byte
+	tstats  tableStatsCache
+}
+
+type msgKind uint8
+
+const (
+	msgStream    msgKind = iota + 1 // a batch from Source.Stream
+	msgStreamEnd                    // Source.Stream returned (err set on failure)
+	msgRows                         // rows of a snapshot chunk
+	msgChunkDone                    // a chunk has been read whole
+)
+
+type msg struct {
+	kind    msgKind
+	batch   event.Batch
+	changes []event.Change
+	chunk   *chunkRun
+	bytes   int64
+	err     error
+}
+
+type writeItem struct {
+	changes []event.Change
+	barrier chan<- struct{}
+}
+
+func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint) (*run, error) {
+	r := &run{e: e, cfg: e.cfg, gen: gen, last: cp, atBoundary: true}
+	mode := "initial"
+	if m, ok := e.source.(connector.StartupModer); ok {
+		mode = m.StartupMode()
+	}
+	chunker, canSnapshot := e.source.(connector.ChunkReader)
+	if (mode == "initial" || mode == "snapshot") && !canSnapshot {
+		return nil, connector.Unsupported("source", "snapshots (scan.startup.mode: "+mode+")")
+	}
+	r.finishAfterSnapshot = mode == "snapshot"
+
+	if cp != nil {
+		r.seq, r.durable, r.position = cp.Seq, cp.Changes, cp.Position
+		r.schemas = cp.Schemas
+		if len(r.schemas) == 0 {
+			tables, err := e.source.Tables(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("resolve tables: %w", err)
+			}
+			r.schemas = tables
+		}
+		if cp.Snapshot != nil {
+			if cp.Snapshot.Finished() && r.finishAfterSnapshot {
+				return r, nil // nothing left: execute reports Finished
+			}
+			if !cp.Snapshot.Finished() {
+				r.snap = newSnapRun(cp.Snapshot, r.schemas, chunker)
+			}
+		}
+		e.log.Info("resuming from checkpoint", "seq", cp.Seq, "position", cp.Position,
+			"snapshot", r.snap != nil, "generation", gen)
+	} else {
+		tables, err := e.source.Tables(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("resolve tables: %w", err)
+		}
+		for _, t := range tables {
+			if err := t.Validate(); err != nil {
+				return nil, fmt.Errorf("resolve tables: %w", err)
+			}
+		}
+		r.schemas = tables
+		pos, err := e.source.Position(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the source's current position: %w", err)
+		}
+		r.position = pos
+		if mode == "initial" || mode == "snapshot" {
+			r.snap = newSnapRun(&checkpoint.SnapshotState{}, tables, chunker)
+		}
+		e.log.Info("starting fresh", "tables", len(tables), "position", pos, "mode", mode, "generation", gen)
+	}
+	return r, nil
+}
+
+// execute runs the phase machine of Engine.Run.
+func (r *run) execute(ctx context.Context) (*Result, error) {
+	if r.snap == nil && r.finishAfterSnapshot {
+		r.e.stats.setPhase(PhaseFinished)
+		return &Result{Finished: true, Checkpoint: r.last}, nil
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	r.g, r.gctx = errgroup.WithContext(base)
+	r.in = make(chan msg, 16)
+	r.sem = semaphore.NewWeighted(r.cfg.QueueMaxBytes)
+	r.startWriters()
+
+	if r.snap != nil {
+		r.e.stats.setPhase(PhaseSnapshot)
+		r.setPhaseMetric(PhaseSnapshot)
+		r.snap.start(r)
+	} else {
+		r.startStream()
+	}
+	finished, loopErr := r.loop(ctx)
+
+	// Wind down: writers drain and exit, producers are cancelled.
+	for _, w := range r.writers {
+		close(w)
+	}
+	if r.snap != nil {
+		r.snap.close()
+	}
+	cancel()
+	waitErr := r.g.Wait()
+	if loopErr != nil {
+		return nil, loopErr
+	}
+	if waitErr != nil && !errors.Is(waitErr, context.Canceled) {
+		return nil, waitErr
+	}
+	if finished {
+		r.e.stats.setPhase(PhaseFinished)
+		r.setPhaseMetric(PhaseFinished)
+	}
+	return &Result{Finished: finished, Checkpoint: r.last}, nil
+}
+
+// loop is the router: it receives what producers send, routes it to writers, takes
+// checkpoints and moves through the phases. It returns whether the pipeline finished.
+func (r *run) loop(ctx context.Context) (finished bool, err error) {
+	flush := time.NewTicker(r.cfg.BatchMaxDelay)
+	defer flush.Stop()
+	cpTick := time.NewTicker(r.cfg.CheckpointInterval)
+	defer cpTick.Stop()
+	stop := ctx.Done()
+	for {
+		var splits <-chan splitMsg
+		if r.snap != nil && !r.stopping {
+			if err := r.snap.dispatchQueued(r); err != nil {
+				return false, err
+			}
+			if r.snap.wantSplit(r) {
+				splits = r.snap.splits
+			}
+		}
+		select {
+		case <-r.gctx.Done():
+			return false, r.groupErr()
+		case <-stop:
+			stop = nil
+			r.stopping = true
+			r.e.log.Info("stopping: draining in-flight work for a final checkpoint")
+			if r.streamCancel != nil {
+				r.streamCancel()
+			}
+			if r.snap != nil {
+				r.snap.stopSplitting()
+			}
+		case m := <-r.in:
+			done, err := r.handle(m)
+			if err != nil || done {
+				return done, err
+			}
+		case s := <-splits:
+			if err := r.snap.onSplit(r, s); err != nil {
+				return false, err
+			}
+		case <-flush.C:
+			if err := r.flushAll(); err != nil {
+				return false, err
+			}
+		case <-cpTick.C:
+			r.cpDue = true
+		}
+
+		if r.snap != nil && r.snap.finished() {
+			if err := r.finishSnapshot(); err != nil {
+				return false, err
+			}
+			if r.finishAfterSnapshot {
+				return true, nil
+			}
+			if r.stopping {
+				return false, nil
+			}
+			r.startStream()
+			continue
+		}
+		if r.cpDue && r.canCheckpoint() {
+			if err := r.checkpoint(); err != nil {
+				return false, err
+			}
+		}
+		if r.stopping && !r.streaming && (r.snap == nil || r.snap.inflight == 0) {
+			if r.canCheckpoint() {
+				if err := r.checkpoint(); err != nil {
+					return false, err
+				}
+			} else {
+				r.e.log.Warn("stopped inside a transaction too large to hold; the last checkpoint stands",
+					"position", r.position)
+			}
+			return false, nil
+		}
+	}
+}
+
+func (r *run) groupErr() error {
+	err := context.Cause(r.gctx)
+	if err == nil || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("pipeline %q: run cancelled", r.cfg.Pipeline)
+	}
+	return err
+}
+
+// handle processes one message from a producer.
+func (r *run) handle(m msg) (finished bool, err error) {
+	defer r.sem.Release(m.bytes)
+	switch m.kind {
+	case msgStream:
+		b := &m.batch
+		if b.Schema != nil {
+			return false, r.applySchemaChange(b.Schema, b.End)
+		}
+		r.e.stats.RowsIn.Add(int64(len(b.Changes)))
+		if !b.Boundary {
+			// Hold the transaction until its end, unless it outgrows half the queue.
+			r.pending = append(r.pending, b.Changes...)
+			r.pendBytes += m.bytes
+			if r.pendBytes > r.cfg.QueueMaxBytes/2 {
+				r.spilled = true
+				if err := r.routeStream(r.pending); err != nil {
+					return false, err
+				}
+				r.pending, r.pendBytes = nil, 0
+			}
+			r.atBoundary = false
+			return false, nil
+		}
+		if len(r.pending) > 0 {
+			if err := r.routeStream(r.pending); err != nil {
+				return false, err
+			}
+			r.pending, r.pendBytes = nil, 0
+		}
+		if err := r.routeStream(b.Changes); err != nil {
+			return false, err
+		}
+		r.position, r.atBoundary, r.spilled = b.End, true, false
+	case msgStreamEnd:
+		r.streaming = false
+		if m.err != nil && !r.stopping {
+			return false, fmt.Errorf("stream changes from the source: %w", m.err)
+		}
+		if r.stopping {
+			return false, nil
+		}
+		// A bounded source has ended: what it sent last is complete.
+		if len(r.pending) > 0 {
+			if err := r.routeStream(r.pending); err != nil {
+				return false, err
+			}
+			r.pending = nil
+		}
+		r.atBoundary, r.spilled = true, false
+		r.e.log.Info("the source has no more changes: finishing", "position", r.position)
+		return true, r.checkpoint()
+	case msgRows:
+		r.e.stats.RowsIn.Add(int64(len(m.changes)))
+		return false, r.route(m.changes)
+	case msgChunkDone:
+		r.snap.onChunkDone(r, m.chunk)
+	}
+	return false, nil
+}
+
+func (r *run) routeStream(changes []event.Change) error {
+	return r.route(changes)
+}
+
+// canCheckpoint reports whether the state now is a consistent cut: no chunk half read,
+// no transaction half handed to writers.
+func (r *run) canCheckpoint() bool {
+	if r.snap != nil && r.snap.inflight > 0 {
+		r.snap.paused = true // let in-flight chunks end; dispatch none until the checkpoint
+		return false
+	}
+	return r.atBoundary && !r.spilled
+}
+
+func (r *run) finishSnapshot() error {
+	rows := int64(0)
+	for _, t := range r.snap.tables {
+		rows += t.prog.Rows
+	}
+	r.e.log.Info("snapshot finished", "tables", len(r.snap.tables), "rows", rows)
+	if err := r.checkpoint(); err != nil {
+		return err
+	}
+	r.snap.close()
+	r.snap = nil
+	return nil
+}
+
+func (r *run) startStream() {
+	r.e.stats.setPhase(PhaseStream)
+	r.setPhaseMetric(PhaseStream)
+	sctx, cancel := context.WithCancel(r.gctx)
+	r.streamCancel = cancel
+	r.streaming = true
+	from, schemas := r.position, r.schemas
+	r.e.log.Info("streaming changes", "from", from)
+	r.g.Go(func() error {
+		err := r.e.source.Stream(sctx, from, schemas, r.emitStream)
+		if errors.Is(err, context.Canceled) && sctx.Err() != nil {
+			err = nil
+		}
+		select {
+		case r.in <- msg{kind: msgStreamEnd, err: err}:
+		case <-r.gctx.Done():
+		}
+		return nil
+	})
+}
+
+// emitStream is the emit function handed to Source.Stream.
+func (r *run) emitStream(ctx context.Context, b event.Batch) error {
+	n := min(int64(b.Size()), r.cfg.QueueMaxBytes)
+	if err := r.sem.Acquire(ctx, n); err != nil {
+		return err
+	}
+	select {
+	case r.in <- msg{kind: msgStream, batch: b, bytes: n}:
+		return nil
+	case <-ctx.Done():
+		r.sem.Release(n)
+		return ctx.Err()
+	}
+}
+
+// applySchemaChange applies a schema change as a barrier across writers, per
+// schema.change.behavior.
+func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error {
+	if err := r.drain(); err != nil {
+		return err
+	}
+	if c.After != nil {
+		r.setSchema(c.After)
+	}
+	switch r.cfg.SchemaChangeBehavior {
+	case "ignore":
+		r.e.log.Info("schema change ignored (schema.change.behavior: ignore)", "change", c.String())
+	case "exception":
+		return fmt.Errorf("pipeline %q: schema change %q at position %s and schema.change.behavior is exception; "+
+			"apply it to the sink by hand and restart, or set schema.change.behavior: lenient",
+			r.cfg.Pipeline, c.String(), c.Pos)
+	default:
+		if applier, ok := r.e.sink.(connector.SchemaApplier); ok {
+			if err := applier.ApplySchema(r.gctx, c); err != nil {
+				return fmt.Errorf("apply schema change %q to the sink: %w", c.String(), err)
+			}
+		} else {
+			r.e.log.Warn("the sink cannot apply schema changes; skipped", "change", c.String())
+		}
+	}
+	if end != "" {
+		r.position, r.atBoundary = end, true
+	}
+	return nil
+}
+
+func (r *run) setSchema(s *event.Schema) {
+	for i, old := range r.schemas {
+		if old.ID == s.ID {
+			r.schemas[i] = s
+			return
+		}
+	}
+	r.schemas = append(r.schemas, s)
+}
+
+func (r *run) setPhaseMetric(p Phase) {
+	if r.e.m == nil {
+		return
+	}
+	for _, q := range []Phase{PhaseResolve, PhaseSnapshot, PhaseStream, PhaseFinished} {
+		v := 0.0
+		if q == p {
+			v = 1
+		}
+		r.e.m.Phase.WithLabelValues(r.cfg.Pipeline, q.String()).Set(v)
+	}
+}

@@ -1,0 +1,277 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
+)
+
+// snapRun is the snapshot phase of a run. The router owns it; a splitter goroutine
+// produces chunks in key order, and up to parallelism reader goroutines read them.
+//
+// A chunk is recorded in a table's progress when the router dispatches it (Pending, and
+// Next moves past it) and leaves Pending when its last row has been routed. A checkpoint
+// waits until no chunk is in flight, so every chunk it records as done is whole in the
+// sink, and every chunk it records as pending is read again after a restart.
+type snapRun struct {
+	reader   connector.ChunkReader
+	tables   []*tableRun
+	queue    []*chunkRun // pending chunks of the checkpoint, dispatched before new ones
+	splits   chan splitMsg
+	work     chan *chunkRun
+	inflight int
+	paused   bool // a checkpoint is waiting for in-flight chunks
+	splitEnd context.CancelFunc
+	closed   bool
+}
+
+type tableRun struct {
+	schema *event.Schema
+	prog   snapshot.TableProgress
+	hint   snapshot.SplitHint
+}
+
+type chunkRun struct {
+	t    *tableRun
+	c    snapshot.Chunk
+	log  string // the Pos.Log of the chunk's rows
+	rows int64  // written by the reader until it reports done
+}
+
+type splitMsg struct {
+	t     *tableRun
+	chunk snapshot.Chunk
+	done  bool // every chunk of t has been produced
+}
+
+func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader connector.ChunkReader) *snapRun {
+	s := &snapRun{reader: reader}
+	byID := map[event.TableID]*snapshot.TableProgress{}
+	for i := range state.Tables {
+		byID[state.Tables[i].Table] = &state.Tables[i]
+	}
+	for _, schema := range schemas {
+		t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}}
+		if p := byID[schema.ID]; p != nil {
+			t.prog = *p
+			t.prog.Pending = nil
+			for _, c := range p.Pending {
+				s.queue = append(s.queue, &chunkRun{t: t, c: c})
+			}
+		}
+		s.tables = append(s.tables, t)
+	}
+	return s
+}
+
+// start launches the splitter and the readers.
+func (s *snapRun) start(r *run) {
+	chunkRows := r.cfg.ChunkRows
+	var toSplit []*tableRun
+	var done, seen int64
+	for _, t := range s.tables {
+		t.hint = snapshot.SplitHint{Rows: chunkRows, After: t.prog.Next, FirstIndex: t.prog.NextIndex}
+		if !t.prog.Split {
+			toSplit = append(toSplit, t)
+		}
+		done += int64(t.prog.Done)
+		seen += int64(t.prog.NextIndex)
+	}
+	r.e.stats.ChunksDone.Store(done)
+	r.e.stats.ChunksSplit.Store(seen)
+	s.splits = make(chan splitMsg)
+	s.work = make(chan *chunkRun, r.cfg.Parallelism)
+	sctx, cancel := context.WithCancel(r.gctx)
+	s.splitEnd = cancel
+	r.g.Go(func() error {
+		for _, t := range toSplit {
+			for c, err := range s.reader.SplitChunks(sctx, t.schema, t.hint) {
+				if err != nil {
+					if sctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("split table %s into chunks: %w", t.schema.ID, err)
+				}
+				select {
+				case s.splits <- splitMsg{t: t, chunk: c}:
+				case <-sctx.Done():
+					return nil
+				}
+			}
+			select {
+			case s.splits <- splitMsg{t: t, done: true}:
+			case <-sctx.Done():
+				return nil
+			}
+		}
+		return nil
+	})
+	for range r.cfg.Parallelism {
+		r.g.Go(func() error {
+			for cr := range s.work {
+				if err := s.read(r, cr); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	r.e.stats.SplitFinished.Store(len(toSplit) == 0)
+}
+
+// read reads one chunk and sends its rows to the router, then reports it done.
+func (s *snapRun) read(r *run, cr *chunkRun) error {
+	ctx := r.gctx
+	readMicros := time.Now().UnixMicro()
+	err := s.reader.ReadChunk(ctx, cr.t.schema, cr.c, func(rows []event.Row) error {
+		changes := make([]event.Change, len(rows))
+		size := int64(0)
+		for i, row := range rows {
+			changes[i] = event.Change{Op: event.OpRead, Schema: cr.t.schema, After: row,
+				Pos: event.Pos{Log: cr.log, Off: uint64(cr.rows) + uint64(i)}, CommitMicros: readMicros}
+			size += int64(changes[i].Size())
+		}
+		cr.rows += int64(len(rows))
+		n := min(size, r.cfg.QueueMaxBytes)
+		if err := r.sem.Acquire(ctx, n); err != nil {
+			return err
+		}
+		select {
+		case r.in <- msg{kind: msgRows, changes: changes, bytes: n}:
+			return nil
+		case <-ctx.Done():
+			r.sem.Release(n)
+			return ctx.Err()
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("read chunk %d of table %s: %w", cr.c.Index, cr.t.schema.ID, err)
+	}
+	select {
+	case r.in <- msg{kind: msgChunkDone, chunk: cr}:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// wantSplit reports whether the router should take a new chunk from the splitter now.
+func (s *snapRun) wantSplit(r *run) bool {
+	return !s.paused && len(s.queue) == 0 && s.inflight < r.cfg.Parallelism && !s.allSplit()
+}
+
+// dispatchQueued dispatches chunks pending from the checkpoint while there is room.
+func (s *snapRun) dispatchQueued(r *run) error {
+	for !s.paused && len(s.queue) > 0 && s.inflight < r.cfg.Parallelism {
+		cr := s.queue[0]
+		s.queue = s.queue[1:]
+		s.dispatch(cr)
+	}
+	return nil
+}
+
+func (s *snapRun) dispatch(cr *chunkRun) {
+	cr.log = "snapshot:" + cr.t.schema.ID.String() + ":" + strconv.Itoa(cr.c.Index)
+	cr.t.prog.Pending = append(cr.t.prog.Pending, cr.c)
+	s.inflight++
+	s.work <- cr // never blocks: capacity is parallelism and inflight < parallelism
+}
+
+func (s *snapRun) onSplit(r *run, m splitMsg) error {
+	t := m.t
+	if m.done {
+		t.prog.Split = true
+		r.e.stats.SplitFinished.Store(s.allSplit())
+		return nil
+	}
+	t.prog.Next = m.chunk.Hi
+	t.prog.NextIndex = m.chunk.Index + 1
+	if m.chunk.Hi == nil {
+		t.prog.Split = true // the last chunk is open-ended
+	}
+	r.e.stats.ChunksSplit.Add(1)
+	if r.e.m != nil {
+		r.e.m.SnapshotChunksSeen.WithLabelValues(r.cfg.Pipeline).Set(float64(r.e.stats.ChunksSplit.Load()))
+	}
+	s.dispatch(&chunkRun{t: t, c: m.chunk})
+	return nil
+}
+
+func (s *snapRun) onChunkDone(r *run, cr *chunkRun) {
+	s.inflight--
+	t := cr.t
+	t.prog.Pending = slices.DeleteFunc(t.prog.Pending, func(c snapshot.Chunk) bool { return c.Index == cr.c.Index })
+	t.prog.Done++
+	t.prog.Rows += cr.rows
+	r.e.stats.ChunksDone.Add(1)
+	if r.e.m != nil {
+		r.e.m.SnapshotChunksDone.WithLabelValues(r.cfg.Pipeline).Set(float64(r.e.stats.ChunksDone.Load()))
+	}
+}
+
+func (s *snapRun) allSplit() bool {
+	for _, t := range s.tables {
+		if !t.prog.Split {
+			return false
+		}
+	}
+	return true
+}
+
+// finished reports whether every chunk of every table is done.
+func (s *snapRun) finished() bool {
+	if s.inflight > 0 || len(s.queue) > 0 {
+		return false
+	}
+	for _, t := range s.tables {
+		if !t.prog.Finished() {
+			return false
+		}
+	}
+	return true
+}
+
+// state is the snapshot part of a checkpoint (a copy).
+func (s *snapRun) state() *checkpoint.SnapshotState {
+	st := &checkpoint.SnapshotState{}
+	for _, t := range s.tables {
+		p := t.prog
+		p.Pending = slices.Clone(t.prog.Pending)
+		for _, q := range s.queue {
+			if q.t == t {
+				p.Pending = append(p.Pending, q.c)
+			}
+		}
+		st.Tables = append(st.Tables, p)
+	}
+	return st
+}
+
+func (s *snapRun) stopSplitting() {
+	if s.splitEnd != nil {
+		s.splitEnd()
+	}
+	// Queued chunks stay queued: state() records them as pending for the next run.
+}
+
+func (s *snapRun) close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.splitEnd != nil {
+		s.splitEnd()
+	}
+	if s.work != nil {
+		close(s.work)
+	}
+}

@@ -1,0 +1,64 @@
+// Package metrics holds the Prometheus collectors weir exports, shared by every pipeline.
+// All are labelled by pipeline; row and byte counters also by table.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Set is the collectors of one process, registered on one registry.
+type Set struct {
+	RowsIn              *prometheus.CounterVec   // pipeline, table
+	RowsOut             *prometheus.CounterVec   // pipeline, table
+	BytesIn             *prometheus.CounterVec   // pipeline, table
+	BytesOut            *prometheus.CounterVec   // pipeline, table
+	ApplySeconds        *prometheus.HistogramVec // pipeline
+	CommitSeconds       *prometheus.HistogramVec // pipeline
+	CheckpointSeconds   *prometheus.HistogramVec // pipeline
+	CheckpointFailures  *prometheus.CounterVec   // pipeline
+	CheckpointTimestamp *prometheus.GaugeVec     // pipeline: unix seconds of the last checkpoint
+	Restarts            *prometheus.CounterVec   // pipeline
+	SnapshotChunksDone  *prometheus.GaugeVec     // pipeline
+	SnapshotChunksSeen  *prometheus.GaugeVec     // pipeline: chunks produced so far
+	Phase               *prometheus.GaugeVec     // pipeline, phase: 1 for the current phase
+	QueueBytes          *prometheus.GaugeVec     // pipeline: bytes held between source and sink
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) *Set {
+	latency := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	s := &Set{
+		RowsIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_rows_in_total",
+			Help: "Changes read from the source (snapshot rows included)."}, []string{"pipeline", "table"}),
+		RowsOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_rows_out_total",
+			Help: "Changes applied to the sink."}, []string{"pipeline", "table"}),
+		BytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_bytes_in_total",
+			Help: "Estimated in-memory bytes of changes read from the source."}, []string{"pipeline", "table"}),
+		BytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_bytes_out_total",
+			Help: "Estimated in-memory bytes of changes applied to the sink."}, []string{"pipeline", "table"}),
+		ApplySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_batch_apply_seconds",
+			Help: "Time a sink writer takes to apply one batch.", Buckets: latency}, []string{"pipeline"}),
+		CommitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_sink_commit_seconds",
+			Help: "Time the sink takes to commit at a checkpoint.", Buckets: latency}, []string{"pipeline"}),
+		CheckpointSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_checkpoint_duration_seconds",
+			Help: "Time a whole checkpoint takes: drain writers, sink commit, store save, source ack.", Buckets: latency}, []string{"pipeline"}),
+		CheckpointFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_checkpoint_failures_total",
+			Help: "Checkpoints that failed."}, []string{"pipeline"}),
+		CheckpointTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_checkpoint_last_timestamp_seconds",
+			Help: "Unix time of the last successful checkpoint; its age is time() minus this."}, []string{"pipeline"}),
+		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_restarts_total",
+			Help: "Restarts after a retryable error."}, []string{"pipeline"}),
+		SnapshotChunksDone: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_chunks_done",
+			Help: "Snapshot chunks durable in the sink."}, []string{"pipeline"}),
+		SnapshotChunksSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_chunks_split",
+			Help: "Snapshot chunks split so far (the total once splitting is over)."}, []string{"pipeline"}),
+		Phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_pipeline_phase",
+			Help: "1 for the pipeline's current phase."}, []string{"pipeline", "phase"}),
+		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_queue_bytes",
+			Help: "Estimated bytes of changes held between source and sink."}, []string{"pipeline"}),
+	}
+	reg.MustRegister(s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
+		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
+		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.Phase, s.QueueBytes)
+	return s
+}
