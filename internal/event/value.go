@@ -73,16 +73,16 @@ func TimestampOf(t time.Time) Value { return Timestamp(t.UnixMicro()) }
 
 // Accessors. Each returns the zero of its type when the representation differs.
 
-func (v Value) Rep() Rep         { return v.rep }
-func (v Value) IsNull() bool     { return v.rep == RepNull }
-func (v Value) Bool() bool       { return v.rep == RepBool && v.n != 0 }
-func (v Value) Int() int64       { return int64(v.n) }
-func (v Value) Uint() uint64     { return v.n }
-func (v Value) Float() float64   { return math.Float64frombits(v.n) }
-func (v Value) Str() string      { return v.s }
-func (v Value) Micros() int64    { return int64(v.n) }
-func (v Value) Days() int64      { return int64(v.n) }
-func (v Value) Time() time.Time  { return time.UnixMicro(int64(v.n)).UTC() }
+func (v Value) Rep() Rep           { return v.rep }
+func (v Value) IsNull() bool       { return v.rep == RepNull }
+func (v Value) Bool() bool         { return v.rep == RepBool && v.n != 0 }
+func (v Value) Int() int64         { return int64(v.n) }
+func (v Value) Uint() uint64       { return v.n }
+func (v Value) Float() float64     { return math.Float64frombits(v.n) }
+func (v Value) Str() string        { return v.s }
+func (v Value) Micros() int64      { return int64(v.n) }
+func (v Value) Days() int64        { return int64(v.n) }
+func (v Value) Time() time.Time    { return time.UnixMicro(int64(v.n)).UTC() }
 func (v Value) Equal(o Value) bool { return v == o }
 
 // Size is an estimate of the memory the value holds, used for byte-bounded queues.
