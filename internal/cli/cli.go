@@ -1,0 +1,87 @@
+// Package cli holds weir's subcommands. It parses flags and wires packages together; the
+// work itself is done elsewhere.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-data/weir/internal/connectors"
+)
+
+// Exit codes (DESIGN §1.1).
+const (
+	ExitOK      = 0 // done, or stopped on request
+	ExitFailure = 1 // the pipeline or a check failed at run time
+	ExitInvalid = 2 // invalid input: a bad file or flag
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func invalid(err error) error { return &exitError{code: ExitInvalid, err: err} }
+func failed(err error) error  { return &exitError{code: ExitFailure, err: err} }
+
+type globals struct {
+	logFormat string
+	logLevel  string
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+func (g *globals) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, invalid(fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+	}
+	return nil, invalid(fmt.Errorf("--log-format %q: want text or json", g.logFormat))
+}
+
+// Main runs weir with args (without the program name) and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "weir",
+		Short:         "weir copies databases and streams into other stores: a consistent snapshot, then every change",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	reg := connectors.Registry()
+	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), docsCommand(g, reg))
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "weir:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitInvalid // cobra's own errors: unknown command or flag
+}
+
+// Run is main's entry: it exits the process with Main's code.
+func Run() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) }
