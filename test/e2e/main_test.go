@@ -100,10 +100,17 @@ func (p *proc) exited() bool {
 // runWeir runs weir to completion and returns its exit code and combined output.
 func runWeir(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
+	return runWeirEnv(t, dir, nil, args...)
+}
+
+// runWeirEnv is runWeir with extra environment variables (NAME=value).
+func runWeirEnv(t *testing.T, dir string, env []string, args ...string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, weirBin, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/source/datagen"
+)
+
+// TestValidateBadFiles runs `weir validate` on every bad file of the spec's golden tests:
+// each prints its expected message (with line and column) and exits 2.
+func TestValidateBadFiles(t *testing.T) {
+	files, _ := filepath.Glob("../../internal/spec/testdata/*.bad.yaml")
+	if len(files) < 10 {
+		t.Fatalf("found %d bad files; the golden tests live in internal/spec/testdata", len(files))
+	}
+	specDir, _ := filepath.Abs("../../internal/spec")
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(specDir, "testdata", name+".txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out := runWeirEnv(t, specDir, []string{"WEIR_TEST_SECRET=hunter2"}, "validate", "--offline", "testdata/"+name+".yaml")
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; output:\n%s", code, out)
+			}
+			if !strings.Contains(out, strings.TrimSpace(string(want))) {
+				t.Fatalf("output:\n%s\nwant it to contain:\n%s", out, want)
+			}
+			if strings.Contains(out, "hunter2") {
+				t.Fatal("a secret was printed")
+			}
+		})
+	}
+}
+
+// TestMainJob runs the README's first command on the example and checks what it prints
+// and writes.
+func TestMainJob(t *testing.T) {
+	dir := t.TempDir()
+	example, err := os.ReadFile("../../examples/datagen-to-file.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "p.yaml"), string(example))
+	code, out := runWeir(t, dir, "run", "--progress", "off", "p.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, `pipeline "datagen-to-file" finished`) || !strings.Contains(out, "output: JSON-lines files in "+filepath.Join(dir, "out")) {
+		t.Fatalf("the run does not say that it finished and where the output went:\n%s", out)
+	}
+	recs, err := conformance.ReadFileSink(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := datagen.NewModel(42, 100000, []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}})
+	if err := conformance.CheckDatagen(recs, m, 20000, true); err != nil {
+		t.Fatal(err)
+	}
+	// A second run has nothing left to do and repeats nothing.
+	code, out = runWeir(t, dir, "run", "p.yaml")
+	recs2, _ := conformance.ReadFileSink(filepath.Join(dir, "out"))
+	if code != 0 || len(recs2) != len(recs) {
+		t.Fatalf("second run: exit %d, %d records (was %d):\n%s", code, len(recs2), len(recs), out)
+	}
+}
+
+// TestMetricsAndHealth scrapes --metrics-addr while a pipeline runs.
+func TestMetricsAndHealth(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), slowPipeline)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := start(t, dir, "run", "--metrics-addr", addr, "p.yaml")
+	get := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var metrics string
+	waitFor(t, "metrics with a checkpoint", 20*time.Second, func() bool {
+		metrics = get("/metrics")
+		return strings.Contains(metrics, "weir_checkpoint_last_timestamp_seconds{") &&
+			strings.Contains(metrics, `weir_rows_out_total{pipeline="fenced",table="shop.orders"}`)
+	})
+	for _, name := range []string{
+		`weir_rows_in_total{pipeline="fenced",table="shop.orders"}`,
+		`weir_bytes_in_total{pipeline="fenced",table="shop.orders"}`,
+		`weir_bytes_out_total{pipeline="fenced",table="shop.orders"}`,
+		`weir_batch_apply_seconds_bucket{pipeline="fenced"`,
+		`weir_sink_commit_seconds_bucket{pipeline="fenced"`,
+		`weir_checkpoint_duration_seconds_bucket{pipeline="fenced"`,
+		`weir_pipeline_phase{phase="stream",pipeline="fenced"} 1`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+	if h := get("/healthz"); !strings.HasPrefix(h, "ok stream") {
+		t.Errorf("/healthz says %q", h)
+	}
+	p.signal(syscall.SIGINT)
+	if code := p.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGINT:\n%s", code, p.stderr)
+	}
+}
+
+// TestProgressLine forces the progress line on and checks that it shows the phase.
+func TestProgressLine(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), slowPipeline)
+	p := start(t, dir, "run", "--progress", "on", "p.yaml")
+	waitFor(t, "a progress line", 20*time.Second, func() bool {
+		return bytes.Contains(p.stderr.Bytes(), []byte("rows/s"))
+	})
+	p.signal(syscall.SIGTERM)
+	p.wait(t, 20*time.Second)
+	if !strings.Contains(p.stderr.String(), "stream") {
+		t.Fatalf("the progress line does not name the phase:\n%s", p.stderr)
+	}
+	// Without a terminal and without --progress on, there is none.
+	dir2 := t.TempDir()
+	writeFile(t, filepath.Join(dir2, "p.yaml"), slowPipeline)
+	q := start(t, dir2, "run", "p.yaml")
+	time.Sleep(1500 * time.Millisecond)
+	q.signal(syscall.SIGTERM)
+	q.wait(t, 20*time.Second)
+	if strings.Contains(q.stderr.String(), "rows/s") {
+		t.Fatalf("a progress line was drawn on a non-terminal:\n%s", q.stderr)
+	}
+}
+
+// TestExitCodes checks the exit codes of DESIGN §1.1.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if code, out := runWeir(t, dir, "run", "missing.yaml"); code != 2 {
+		t.Errorf("missing file: exit %d, want 2:\n%s", code, out)
+	}
+	if code, out := runWeir(t, dir, "run", "--no-such-flag", "x.yaml"); code != 2 {
+		t.Errorf("bad flag: exit %d, want 2:\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "ro.yaml"), fmt.Sprintf("source:\n  type: datagen\n  tables: a.b\nsink:\n  type: file\n  path: %s\n", "/proc/weir-cannot-write"))
+	if code, out := runWeir(t, dir, "run", "ro.yaml"); code != 1 {
+		t.Errorf("unwritable output: exit %d, want 1:\n%s", code, out)
+	}
+}
