@@ -85,6 +85,11 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		return failed(err)
 	}
 	defer store.Close()
+	// Claim the pipeline before opening anything, so that a second process is refused
+	// with a message about the pipeline rather than about one of its connectors.
+	if _, err := store.Acquire(ctx, p.Name); err != nil {
+		return failed(fmt.Errorf("claim pipeline %q: %w", p.Name, err))
+	}
 
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

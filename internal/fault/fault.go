@@ -89,8 +89,15 @@ func Classify(err error) Class {
 		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EHOSTUNREACH):
 		return Retryable
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	// Network failures. (Not every net.Error: syscall.Errno implements that interface too,
+	// and ENOENT or EACCES is not going to pass by waiting.)
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) {
+		return Retryable
+	}
+	var timeout interface{ Timeout() bool }
+	if errors.As(err, &timeout) && timeout.Timeout() {
 		return Retryable
 	}
 	var st sqlStater

@@ -109,14 +109,14 @@ func (s *Source) Stream(ctx context.Context, from event.Position, _ []*event.Sch
 			}
 			n = min(n, due-next)
 		}
-		if s.maxChanges > 0 {
-			n = min(n, s.maxChanges-next)
-		}
-		// Whole transactions only.
+		// Whole transactions only; the last one may be cut short by max-changes.
 		if n >= s.txnSize {
 			n -= n % s.txnSize
 		} else {
 			n = s.txnSize
+		}
+		if s.maxChanges > 0 {
+			n = min(n, s.maxChanges-next)
 		}
 		b := s.model.Changes(next, int(n), s.txnSize, s.now().UnixMicro())
 		next += n

@@ -1,6 +1,7 @@
 package datagen_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/weir-data/weir/internal/conformance"
@@ -55,5 +56,23 @@ func TestModelKeepsKeysConsistent(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStreamStopsAtMaxChanges: the last transaction is cut at max-changes, never past it.
+func TestStreamStopsAtMaxChanges(t *testing.T) {
+	s := datagen.New(datagen.NewModel(1, 10, []event.TableID{{Schema: "a", Table: "b"}}), -1)
+	s.SetTransactionSize(3)
+	s.SetMaxChanges(1000)
+	n := 0
+	err := s.Stream(t.Context(), "998", nil, func(_ context.Context, b event.Batch) error {
+		n += len(b.Changes)
+		if !b.Boundary || b.End != "1000" {
+			t.Errorf("batch ends at %q boundary=%v, want 1000 at a boundary", b.End, b.Boundary)
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("got %d changes, %v; want 2", n, err)
 	}
 }

@@ -1,0 +1,49 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+)
+
+type pgErr string
+
+func (e pgErr) Error() string    { return "pg " + string(e) }
+func (e pgErr) SQLState() string { return string(e) }
+
+func TestClassify(t *testing.T) {
+	_, dialErr := net.Dial("tcp", "127.0.0.1:1")
+	mkdirErr := os.MkdirAll("/proc/weir-no/x", 0o755)
+	cases := []struct {
+		err  error
+		want Class
+	}{
+		{dialErr, Retryable},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), Retryable},
+		{syscall.ECONNRESET, Retryable},
+		{context.DeadlineExceeded, Retryable},
+		{pgErr("40P01"), Retryable}, // deadlock
+		{pgErr("40001"), Retryable}, // serialization failure
+		{pgErr("08006"), Retryable}, // connection failure
+		{pgErr("28P01"), Fatal},     // bad password
+		{pgErr("42501"), Fatal},     // insufficient privilege
+		{mkdirErr, Fatal},
+		{fmt.Errorf("x: %w", checkpoint.ErrFenced), Fatal},
+		{AsRetryable(errors.New("flaky")), Retryable},
+		{fmt.Errorf("wrapped: %w", AsUserAction(errors.New("ddl"))), UserAction},
+		{AsFatal(syscall.ECONNRESET), Fatal},
+		{errors.New("something new"), Fatal},
+	}
+	for _, c := range cases {
+		if got := Classify(c.err); got != c.want {
+			t.Errorf("Classify(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
+}
