@@ -1,0 +1,98 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMariaDB(t *testing.T) {
+	m, err := StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := m.dir
+	defer func() {
+		if err := m.Stop(); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is left behind", dir)
+		}
+	}()
+	vars, err := m.Query("", "SHOW VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image','gtid_strict_mode')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"binlog_format\tROW", "binlog_row_image\tFULL", "gtid_strict_mode\tON", "log_bin\tON"} {
+		if !strings.Contains(vars, want) {
+			t.Errorf("variables lack %q:\n%s", want, vars)
+		}
+	}
+	if err := m.Exec("", "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v TEXT); INSERT INTO shop.t VALUES (1, 'é')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Query("shop", "SELECT v FROM t WHERE id = 1")
+	if err != nil || strings.TrimSpace(got) != "é" {
+		t.Fatalf("after a restart: %q, %v", got, err)
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.Query("shop", "SELECT COUNT(*) FROM t"); err != nil || strings.TrimSpace(got) != "1" {
+		t.Fatalf("after a crash: %q, %v", got, err)
+	}
+}
+
+func TestPostgres(t *testing.T) {
+	pg, err := StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := pg.dir
+	defer func() {
+		if err := pg.Stop(); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is left behind", dir)
+		}
+	}()
+	ctx := context.Background()
+	query := func(sql string) string {
+		conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var s string
+		if err := conn.QueryRow(ctx, sql).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if got := query("SHOW wal_level"); got != "logical" {
+		t.Fatalf("wal_level = %s", got)
+	}
+	if err := pg.Exec(ctx, "postgres", "CREATE TABLE t (id int primary key, v text); INSERT INTO t VALUES (1, 'é')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT v FROM t WHERE id = 1"); got != "é" {
+		t.Fatalf("after a restart: %q", got)
+	}
+	if err := pg.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if got := query("SELECT count(*)::text FROM t"); got != "1" {
+		t.Fatalf("after a crash: %q", got)
+	}
+}
