@@ -95,3 +95,11 @@ func fenced(pipeline string, mine, current int64) error {
 	return fmt.Errorf("pipeline %q: this process holds generation %d but generation %d took over: %w",
 		pipeline, mine, current, ErrFenced)
 }
+
+// Verifier is a store that can check, cheaply, that a generation is still current. The
+// engine calls it just before committing the sink, so a process fenced by a newer one
+// stops before it writes, not only at its next Save. (Sinks that keep the checkpoint in
+// the target close the remaining window with a fencing column in the same transaction.)
+type Verifier interface {
+	Verify(ctx context.Context, pipeline string, generation int64) error
+}

@@ -153,3 +153,17 @@ func (s *Local) Close() error {
 	}
 	return nil
 }
+
+// Verify checks that generation is still the pipeline's current one.
+func (s *Local) Verify(_ context.Context, pipeline string, generation int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.generation(pipeline)
+	if err != nil {
+		return err
+	}
+	if cur != generation {
+		return fenced(pipeline, generation, cur)
+	}
+	return nil
+}

@@ -122,3 +122,15 @@ func (s *Postgres) Close() error {
 	s.pool.Close()
 	return nil
 }
+
+// Verify checks that generation is still the pipeline's current one.
+func (s *Postgres) Verify(ctx context.Context, pipeline string, generation int64) error {
+	var cur int64
+	if err := s.pool.QueryRow(ctx, `SELECT generation FROM `+s.table+` WHERE pipeline = $1`, pipeline).Scan(&cur); err != nil {
+		return fmt.Errorf("verify the fencing generation of pipeline %q: %w", pipeline, err)
+	}
+	if cur != generation {
+		return fenced(pipeline, generation, cur)
+	}
+	return nil
+}

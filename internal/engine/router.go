@@ -207,6 +207,11 @@ func (r *run) checkpoint() error {
 		}
 		return err
 	}
+	if v, ok := r.e.store.(checkpoint.Verifier); ok {
+		if err := v.Verify(r.gctx, r.cfg.Pipeline, r.gen); err != nil {
+			return fail(err)
+		}
+	}
 	commitStart := time.Now()
 	if err := r.e.sink.Commit(r.gctx, cp); err != nil {
 		return fail(fmt.Errorf("commit the sink at checkpoint %d (position %s): %w", cp.Seq, cp.Position, err))
