@@ -341,7 +341,15 @@ func (pl *Pipeline) Redacted() string {
 			if !v.Set {
 				note = "  # default"
 			}
-			fmt.Fprintf(&b, "  %s: %s%s\n", f.Name, yamlScalar(red[f.Name]), note)
+			text := red[f.Name]
+			switch f.Type {
+			case connector.TypeString, connector.TypeRegex, connector.TypeTables, connector.TypeList:
+				text = yamlScalar(text)
+			}
+			if f.Secret {
+				text = yamlScalar(red[f.Name])
+			}
+			fmt.Fprintf(&b, "  %s: %s%s\n", f.Name, text, note)
 		}
 	}
 	block("source", pl.Source.Type, pl.Source.Config)
