@@ -36,7 +36,7 @@ pipeline:
 `
 
 // At 8,000 changes/s the 20 kills (≤ 14 s of running in all) cannot finish the stream.
-const chaosRows, chaosChanges, termChanges = 40000, 150000, 40000
+const chaosRows, chaosChanges, termChanges = 100000, 150000, 40000
 
 func chaosModel() *datagen.Model {
 	return datagen.NewModel(11, chaosRows, []event.TableID{{Schema: "shop", Table: "orders"}, {Schema: "shop", Table: "users"}})
@@ -75,7 +75,7 @@ func TestSIGKILLAndResume(t *testing.T) {
 	for kill := 0; kill < 20; kill++ {
 		p := start(t, dir, "run", "p.yaml")
 		// The first kills come early, to land in the snapshot; the rest anywhere.
-		delay := time.Duration(30+rng.IntN(120)) * time.Millisecond
+		delay := time.Duration(20+rng.IntN(60)) * time.Millisecond
 		if kill >= 5 {
 			delay = time.Duration(50+rng.IntN(900)) * time.Millisecond
 		}
