@@ -103,12 +103,8 @@ func (s *Local) Load(_ context.Context, pipeline string) (*Checkpoint, error) {
 func (s *Local) Save(_ context.Context, cp *Checkpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, err := s.generation(cp.Pipeline)
-	if err != nil {
+	if err := s.current(cp.Pipeline, cp.Generation); err != nil {
 		return err
-	}
-	if cur != cp.Generation {
-		return fenced(cp.Pipeline, cp.Generation, cur)
 	}
 	b, err := json.Marshal(cp)
 	if err != nil {
@@ -123,12 +119,8 @@ func (s *Local) Save(_ context.Context, cp *Checkpoint) error {
 func (s *Local) Reset(_ context.Context, pipeline string, generation int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, err := s.generation(pipeline)
-	if err != nil {
+	if err := s.current(pipeline, generation); err != nil {
 		return err
-	}
-	if cur != generation {
-		return fenced(pipeline, generation, cur)
 	}
 	if err := os.Remove(s.path(pipeline, "checkpoint.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reset checkpoint of pipeline %q: %w", pipeline, err)
@@ -158,6 +150,11 @@ func (s *Local) Close() error {
 func (s *Local) Verify(_ context.Context, pipeline string, generation int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.current(pipeline, generation)
+}
+
+// current fails with ErrFenced unless generation is the pipeline's current one.
+func (s *Local) current(pipeline string, generation int64) error {
 	cur, err := s.generation(pipeline)
 	if err != nil {
 		return err

@@ -97,6 +97,14 @@ func TestSIGKILLAndResume(t *testing.T) {
 	if inSnapshot == 0 || inStream == 0 {
 		t.Fatalf("kills must land in both phases: %d in the snapshot, %d in the stream", inSnapshot, inStream)
 	}
+	n := finishAndCheck(t, dir, chaosChanges)
+	t.Logf("%d records, each change exactly once, per-key order kept (seed %d)", n, seed)
+}
+
+// finishAndCheck runs the pipeline to its end and checks that the files hold every
+// change exactly once, in per-key order; it returns the number of records.
+func finishAndCheck(t *testing.T, dir string, changes int64) int {
+	t.Helper()
 	code, out := runWeir(t, dir, "run", "p.yaml")
 	if code != 0 {
 		t.Fatalf("final run: exit %d\n%s", code, out)
@@ -105,10 +113,10 @@ func TestSIGKILLAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conformance.CheckDatagen(recs, chaosModel(), chaosChanges, true); err != nil {
-		t.Fatalf("seed %d: %v", seed, err)
+	if err := conformance.CheckDatagen(recs, chaosModel(), changes, true); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d records, each change exactly once, per-key order kept", len(recs))
+	return len(recs)
 }
 
 // TestSIGTERMAndResume stops `weir run` with SIGTERM at random moments: each stop exits 0
@@ -137,15 +145,5 @@ func TestSIGTERMAndResume(t *testing.T) {
 			t.Fatalf("stop %d: the final checkpoint covers %d changes but the files hold %d", stop, cp.Changes, len(recs))
 		}
 	}
-	code, out := runWeir(t, dir, "run", "p.yaml")
-	if code != 0 {
-		t.Fatalf("final run: exit %d\n%s", code, out)
-	}
-	recs, err := conformance.ReadFileSink(filepath.Join(dir, "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conformance.CheckDatagen(recs, chaosModel(), termChanges, true); err != nil {
-		t.Fatal(err)
-	}
+	finishAndCheck(t, dir, termChanges)
 }
