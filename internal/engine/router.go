@@ -234,6 +234,7 @@ func (r *run) checkpoint() error {
 		r.e.m.CommitSeconds.WithLabelValues(r.cfg.Pipeline).Observe(commitDur.Seconds())
 		r.e.m.CheckpointSeconds.WithLabelValues(r.cfg.Pipeline).Observe(time.Since(start).Seconds())
 		r.e.m.CheckpointTimestamp.WithLabelValues(r.cfg.Pipeline).Set(float64(cp.Time.UnixNano()) / 1e9)
+		r.e.m.QueueBytes.WithLabelValues(r.cfg.Pipeline).Set(float64(r.sem.Held()))
 	}
 	r.e.log.Debug("checkpoint", "seq", cp.Seq, "position", cp.Position, "changes", cp.Changes,
 		"took", time.Since(start))

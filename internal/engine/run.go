@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
@@ -43,7 +42,7 @@ type run struct {
 	g    *errgroup.Group
 	gctx context.Context
 	in   chan msg
-	sem  *semaphore.Weighted
+	sem  *byteBudget
 
 	parts   []partition
 	writers []chan writeItem
@@ -141,7 +140,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	defer cancel()
 	r.g, r.gctx = errgroup.WithContext(base)
 	r.in = make(chan msg, 16)
-	r.sem = semaphore.NewWeighted(r.cfg.QueueMaxBytes)
+	r.sem = newByteBudget(r.cfg.QueueMaxBytes)
 	r.startWriters()
 
 	if r.snap != nil {
@@ -218,6 +217,9 @@ func (r *run) loop(ctx context.Context) (finished bool, err error) {
 		case <-flush.C:
 			if err := r.flushAll(); err != nil {
 				return false, err
+			}
+			if r.e.m != nil {
+				r.e.m.QueueBytes.WithLabelValues(r.cfg.Pipeline).Set(float64(r.sem.Held()))
 			}
 		case <-cpTick.C:
 			r.cpDue = true
@@ -375,8 +377,8 @@ func (r *run) startStream() {
 
 // emitStream is the emit function handed to Source.Stream.
 func (r *run) emitStream(ctx context.Context, b event.Batch) error {
-	n := min(int64(b.Size()), r.cfg.QueueMaxBytes)
-	if err := r.sem.Acquire(ctx, n); err != nil {
+	n, err := r.sem.Acquire(ctx, int64(b.Size()))
+	if err != nil {
 		return err
 	}
 	select {

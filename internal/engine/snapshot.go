@@ -139,8 +139,8 @@ func (s *snapRun) read(r *run, cr *chunkRun) error {
 			size += int64(changes[i].Size())
 		}
 		cr.rows += int64(len(rows))
-		n := min(size, r.cfg.QueueMaxBytes)
-		if err := r.sem.Acquire(ctx, n); err != nil {
+		n, err := r.sem.Acquire(ctx, size)
+		if err != nil {
 			return err
 		}
 		select {

@@ -113,6 +113,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		`weir_sink_commit_seconds_bucket{pipeline="fenced"`,
 		`weir_checkpoint_duration_seconds_bucket{pipeline="fenced"`,
 		`weir_pipeline_phase{phase="stream",pipeline="fenced"} 1`,
+		`weir_queue_bytes{pipeline="fenced"}`,
 		`process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(metrics, name) {
