@@ -8,6 +8,7 @@ import (
 	"github.com/weir-data/weir/internal/sink/discard"
 	"github.com/weir-data/weir/internal/sink/file"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/source/mysql"
 )
 
 // Registry returns the registry of all built-in connectors.
@@ -15,6 +16,8 @@ func Registry() *connector.Registry {
 	return connector.NewRegistry(
 		[]*connector.SourceDef{
 			{Spec: datagen.Spec, Open: datagen.Open},
+			{Spec: mysql.Spec("mariadb"), Open: mysql.Open},
+			{Spec: mysql.Spec("mysql"), Open: mysql.Open},
 		},
 		[]*connector.SinkDef{
 			{Spec: console.Spec, Open: console.Open},

@@ -1,0 +1,39 @@
+package mysql
+
+import "github.com/weir-data/weir/internal/connector"
+
+// Spec declares the MySQL/MariaDB source; the types "mysql" and "mariadb" share it.
+func Spec(typ string) connector.Spec {
+	return connector.Spec{
+		Type: typ,
+		Summary: "Reads MySQL 5.7/8.x or MariaDB 10.x: a lock-free chunked snapshot of the selected tables, " +
+			"then every change from the binary log (ROW format, FULL row image).",
+		Fields: []connector.Field{
+			{Name: "hostname", Type: connector.TypeString, Required: true, Example: "127.0.0.1", Description: "Server host."},
+			{Name: "port", Type: connector.TypeInt, Default: "3306", Min: connector.Int64(1), Max: connector.Int64(65535), Description: "Server port."},
+			{Name: "username", Type: connector.TypeString, Required: true, Example: "cdc",
+				Description: "User with SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE and REPLICATION CLIENT."},
+			{Name: "password", Type: connector.TypeString, Secret: true, Description: "The user's password."},
+			{Name: "tables", Type: connector.TypeTables, Required: true, Example: `shop.orders_\d+, shop.customers`,
+				Description: "Tables to read: db.table regexes, comma-separated; `\\.` is a literal dot."},
+			{Name: "server-id", Type: connector.TypeString, Default: "",
+				Description: "Replica server id for the binlog connection (a number or a range such as 5400-5404); default: derived from the pipeline name."},
+			{Name: "server-time-zone", Type: connector.TypeString, Default: "UTC",
+				Description: "The server's time zone, used to read TIMESTAMP values in the binlog of servers older than MySQL 5.6.4."},
+			{Name: "scan.startup.mode", Type: connector.TypeEnum, Default: "initial",
+				Enum:        []string{"initial", "snapshot", "latest-offset", "specific-offset"},
+				Description: "initial: snapshot, then the binlog; snapshot: the snapshot only; latest-offset: the binlog from now; specific-offset: the binlog from scan.startup.specific-offset.*."},
+			{Name: "scan.startup.specific-offset.gtid-set", Type: connector.TypeString,
+				Description: "GTID set to start after, e.g. 0-1-1000 (MariaDB) or 3E11FA47-…:1-1000 (MySQL)."},
+			{Name: "scan.startup.specific-offset.file", Type: connector.TypeString, Description: "Binlog file to start at."},
+			{Name: "scan.startup.specific-offset.pos", Type: connector.TypeInt, Default: "4", Description: "Position in that file."},
+			{Name: "scan.incremental.snapshot.chunk.size", Type: connector.TypeInt, Default: "8096", Min: connector.Int64(1),
+				Description: "Rows per snapshot chunk."},
+			{Name: "scan.incremental.snapshot.chunk.key-column", Type: connector.TypeString,
+				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by."},
+			{Name: "connect.timeout", Type: connector.TypeDuration, Default: "30s", Description: "Timeout of connecting and of each query."},
+			{Name: "heartbeat.interval", Type: connector.TypeDuration, Default: "30s",
+				Description: "Binlog heartbeat period: an idle server still tells its position this often."},
+		},
+	}
+}

@@ -1,0 +1,62 @@
+package mysql
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/weir-data/weir/internal/event"
+)
+
+// position is where the binlog is read: after the transactions of GTID (the executed set,
+// MySQL or MariaDB flavour) or, without GTIDs, at File:Pos. It is kept as JSON in
+// checkpoints: {"gtid":"0-1-42","file":"mysql-bin.000003","pos":1234}.
+type position struct {
+	GTID string `json:"gtid,omitempty"`
+	File string `json:"file,omitempty"`
+	Pos  uint32 `json:"pos,omitempty"`
+}
+
+func (p position) encode() event.Position {
+	b, _ := json.Marshal(p)
+	return event.Position(b)
+}
+
+func decodePosition(s event.Position) (position, error) {
+	var p position
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return p, fmt.Errorf("bad mysql position %q: %w", s, err)
+	}
+	if p.GTID == "" && p.File == "" {
+		return p, fmt.Errorf("bad mysql position %q: neither a GTID set nor a binlog file", s)
+	}
+	return p, nil
+}
+
+// currentPosition reads the server's end of binlog now.
+func currentPosition(conn *client.Conn, flavor string) (position, error) {
+	var p position
+	res, err := conn.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		return p, fmt.Errorf("read the binlog position (SHOW MASTER STATUS; needs REPLICATION CLIENT): %w", err)
+	}
+	if res.RowNumber() == 0 {
+		return p, fmt.Errorf("the binary log is off on the server: start it with log_bin, binlog_format=ROW and binlog_row_image=FULL")
+	}
+	p.File, _ = res.GetString(0, 0)
+	pos, _ := res.GetUint(0, 1)
+	p.Pos = uint32(pos)
+	q := "SELECT @@GLOBAL.gtid_executed"
+	if flavor == "mariadb" {
+		q = "SELECT @@GLOBAL.gtid_binlog_pos"
+	}
+	res, err = conn.Execute(q)
+	if err != nil {
+		return p, fmt.Errorf("read the executed GTID set: %w", err)
+	}
+	p.GTID, _ = res.GetString(0, 0)
+	p.GTID = strings.ReplaceAll(strings.TrimSpace(p.GTID), "\n", "")
+	return p, nil
+}

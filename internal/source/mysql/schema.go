@@ -1,0 +1,135 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// table is a selected table: its schema and how to decode its columns.
+type table struct {
+	schema *event.Schema
+	cols   []*column
+}
+
+// newTable builds the decoders of a schema (from discovery or from a checkpoint).
+func newTable(s *event.Schema) (*table, error) {
+	t := &table{schema: s}
+	for _, c := range s.Columns {
+		col, err := newColumn(infoOf(c))
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", s.ID, err)
+		}
+		t.cols = append(t.cols, col)
+	}
+	return t, nil
+}
+
+var systemSchemas = map[string]bool{"mysql": true, "sys": true, "performance_schema": true, "information_schema": true}
+
+// discover lists the base tables that match the patterns, with their schemas.
+// keyColumn stands in for the primary key of tables without one (it must be unique and
+// NOT NULL); a table with neither is refused with a message saying how to fix it.
+func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn string) ([]*table, error) {
+	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	var out []*table
+	for i := range res.RowNumber() {
+		db, _ := res.GetString(i, 0)
+		name, _ := res.GetString(i, 1)
+		if systemSchemas[strings.ToLower(db)] || !matches(patterns, db, name) {
+			continue
+		}
+		t, err := describe(conn, db, name, keyColumn)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func matches(patterns []connector.TablePattern, db, name string) bool {
+	for _, p := range patterns {
+		if p.Match(db, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe reads one table's columns and key.
+func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
+	id := event.TableID{Schema: db, Table: name}
+	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", id, err)
+	}
+	s := &event.Schema{ID: id}
+	for i := range res.RowNumber() {
+		var ci columnInfo
+		ci.Name, _ = res.GetString(i, 0)
+		ci.ColumnType, _ = res.GetString(i, 1)
+		ci.Charset, _ = res.GetString(i, 2)
+		nullable, _ := res.GetString(i, 3)
+		ci.Nullable = nullable == "YES"
+		col, err := newColumn(ci)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", id, err)
+		}
+		s.Columns = append(s.Columns, event.Column{Name: ci.Name, Type: col.typ, Nullable: ci.Nullable, SourceType: ci.sourceType()})
+	}
+	res, err = conn.Execute(`SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("read the primary key of %s: %w", id, err)
+	}
+	for i := range res.RowNumber() {
+		col, _ := res.GetString(i, 0)
+		s.Key = append(s.Key, s.ColumnIndex(col))
+	}
+	if len(s.Key) == 0 {
+		if err := useKeyColumn(conn, s, keyColumn); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return newTable(s)
+}
+
+// useKeyColumn makes the configured column the key of a table without a primary key,
+// after checking that it is unique and NOT NULL.
+func useKeyColumn(conn *client.Conn, s *event.Schema, keyColumn string) error {
+	fix := "add a primary key to it, or set scan.incremental.snapshot.chunk.key-column to a unique NOT NULL column, or leave the table out of `tables`"
+	if keyColumn == "" {
+		return fmt.Errorf("table %s has no primary key; weir needs a key to snapshot it in chunks and to apply its changes: %s", s.ID, fix)
+	}
+	i := s.ColumnIndex(keyColumn)
+	if i < 0 {
+		return fmt.Errorf("table %s has no primary key and no column %q (scan.incremental.snapshot.chunk.key-column): %s", s.ID, keyColumn, fix)
+	}
+	if s.Columns[i].Nullable {
+		return fmt.Errorf("table %s: the key column %q may be NULL; it must be NOT NULL: %s", s.ID, keyColumn, fix)
+	}
+	res, err := conn.Execute(`SELECT INDEX_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0
+		GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = ?`, s.ID.Schema, s.ID.Table, keyColumn)
+	if err != nil {
+		return fmt.Errorf("read the unique keys of %s: %w", s.ID, err)
+	}
+	if res.RowNumber() == 0 {
+		return fmt.Errorf("table %s: the key column %q has no unique index of its own; create one (CREATE UNIQUE INDEX … (%s)): %s", s.ID, keyColumn, keyColumn, fix)
+	}
+	s.Key = []int{i}
+	return nil
+}

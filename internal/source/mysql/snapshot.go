@@ -1,0 +1,268 @@
+package mysql
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// SplitChunks splits t by its key into chunks of about hint.Rows rows, by probing the key
+// index: the next chunk's end is the key hint.Rows rows further on (ORDER BY key LIMIT 1
+// OFFSET n). It works for any key — integer, string, composite — and the last chunk is
+// found when the probe runs off the end, so no chunk is ever much larger than hint.Rows
+// at the time it is split.
+func (s *Source) SplitChunks(ctx context.Context, t *event.Schema, hint snapshot.SplitHint) iter.Seq2[snapshot.Chunk, error] {
+	return func(yield func(snapshot.Chunk, error) bool) {
+		tb, err := s.table(t)
+		if err != nil {
+			yield(snapshot.Chunk{}, err)
+			return
+		}
+		conn, err := s.pool.get(ctx)
+		if err != nil {
+			yield(snapshot.Chunk{}, err)
+			return
+		}
+		defer s.pool.put(conn)
+		rows := max(hint.Rows, 1)
+		lo, idx := hint.After, hint.FirstIndex
+		keys := tb.keyList()
+		for {
+			q := fmt.Sprintf("SELECT %s FROM %s", keys, tb.name())
+			if lo != nil {
+				q += " WHERE " + tb.keyCompare(">=", lo)
+			}
+			q += fmt.Sprintf(" ORDER BY %s LIMIT 1 OFFSET %d", tb.keyOrder(), rows)
+			res, err := conn.Execute(q)
+			if err != nil {
+				yield(snapshot.Chunk{}, fmt.Errorf("probe the next chunk of %s: %w", t.ID, err))
+				return
+			}
+			c := snapshot.Chunk{Table: t.ID, Index: idx, Lo: lo}
+			if res.RowNumber() > 0 {
+				hi, err := tb.keyFromResult(res, 0)
+				if err != nil {
+					yield(snapshot.Chunk{}, err)
+					return
+				}
+				c.Hi = hi
+			}
+			if !yield(c, nil) || c.Hi == nil {
+				return
+			}
+			lo, idx = c.Hi, idx+1
+		}
+	}
+}
+
+// ReadChunk streams the rows of chunk c (Lo <= key < Hi) and emits them in batches.
+func (s *Source) ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chunk, emit func([]event.Row) error) error {
+	tb, err := s.table(t)
+	if err != nil {
+		return err
+	}
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	healthy := false
+	defer func() {
+		if healthy {
+			s.pool.put(conn)
+		} else {
+			conn.Close()
+			s.pool.release()
+		}
+	}()
+	exprs := make([]string, len(tb.cols))
+	for i, col := range tb.cols {
+		exprs[i] = col.selectExpr()
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(exprs, ", "), tb.name())
+	var where []string
+	if c.Lo != nil {
+		where = append(where, tb.keyCompare(">=", c.Lo))
+	}
+	if c.Hi != nil {
+		where = append(where, tb.keyCompare("<", c.Hi))
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	const batch = 1024
+	var (
+		buf    = make([]event.Row, 0, batch)
+		vals   []event.Value
+		result gomysql.Result
+		rowErr error
+	)
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		err := emit(buf)
+		buf, vals = make([]event.Row, 0, batch), nil
+		return err
+	}
+	err = conn.ExecuteSelectStreaming(q, &result, func(row []gomysql.FieldValue) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(vals) < len(tb.cols) {
+			vals = make([]event.Value, batch*len(tb.cols)) // one allocation per batch of rows
+		}
+		r := event.Row(vals[:len(tb.cols):len(tb.cols)])
+		vals = vals[len(tb.cols):]
+		for i := range tb.cols {
+			v, err := tb.cols[i].fromText(&row[i])
+			if err != nil {
+				rowErr = fmt.Errorf("read %s: %w", t.ID, err)
+				return rowErr
+			}
+			r[i] = v
+		}
+		buf = append(buf, r)
+		if len(buf) == batch {
+			return flush()
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		if rowErr != nil {
+			return rowErr
+		}
+		return fmt.Errorf("read chunk %d of %s: %w", c.Index, t.ID, err)
+	}
+	healthy = true
+	return flush()
+}
+
+func (t *table) name() string {
+	return quoteIdent(t.schema.ID.Schema) + "." + quoteIdent(t.schema.ID.Table)
+}
+
+func (t *table) keyList() string {
+	names := make([]string, len(t.schema.Key))
+	for i, k := range t.schema.Key {
+		names[i] = quoteIdent(t.schema.Columns[k].Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (t *table) keyOrder() string { return t.keyList() }
+
+// keyCompare renders (k1, k2) op (v1, v2) with the values as SQL literals.
+func (t *table) keyCompare(op string, key event.Row) string {
+	lits := make([]string, len(key))
+	for i, v := range key {
+		lits[i] = t.cols[t.schema.Key[i]].literal(v)
+	}
+	if len(key) == 1 {
+		return t.keyList() + " " + op + " " + lits[0]
+	}
+	return "(" + t.keyList() + ") " + op + " (" + strings.Join(lits, ", ") + ")"
+}
+
+// keyFromResult reads a key from a probe result (text protocol).
+func (t *table) keyFromResult(res *gomysql.Result, row int) (event.Row, error) {
+	key := make(event.Row, len(t.schema.Key))
+	for i, k := range t.schema.Key {
+		fv := res.Values[row][i]
+		v, err := t.cols[k].fromText(&fv)
+		if err != nil {
+			return nil, err
+		}
+		key[i] = v
+	}
+	return key, nil
+}
+
+// literal renders a key value as a SQL literal that cannot be mistaken for SQL: numbers
+// as digits, everything else as a hex string with the column's meaning.
+func (c *column) literal(v event.Value) string {
+	switch v.Rep() {
+	case event.RepNull:
+		return "NULL"
+	case event.RepInt:
+		return strconv.FormatInt(v.Int(), 10)
+	case event.RepUint:
+		return strconv.FormatUint(v.Uint(), 10)
+	case event.RepFloat:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case event.RepDecimal:
+		return "CAST(" + hexString(v.Str()) + " AS DECIMAL(65,30))"
+	case event.RepBytes:
+		return "X'" + hex.EncodeToString([]byte(v.Str())) + "'"
+	case event.RepDate:
+		return "DATE(" + hexString(v.String()) + ")"
+	case event.RepTime:
+		return "TIME(" + hexString(v.String()) + ")"
+	case event.RepTimestamp:
+		s := v.Time().Format("2006-01-02 15:04:05.999999")
+		if c.typ.Kind == types.TimestampLTZ {
+			return "TIMESTAMP(" + hexString(s) + ")" // the session is in UTC
+		}
+		return "CAST(" + hexString(s) + " AS DATETIME(6))"
+	}
+	return "_utf8mb4 " + hexString(v.Str())
+}
+
+func hexString(s string) string { return "X'" + hex.EncodeToString([]byte(s)) + "'" }
+
+// pool caps the source's connections (snapshot readers, probes, metadata queries).
+type pool struct {
+	dial  func(ctx context.Context) (*client.Conn, error)
+	slots chan struct{}
+	idle  chan *client.Conn
+}
+
+func newPool(size int, dial func(ctx context.Context) (*client.Conn, error)) *pool {
+	return &pool{dial: dial, slots: make(chan struct{}, size), idle: make(chan *client.Conn, size)}
+}
+
+func (p *pool) get(ctx context.Context) (*client.Conn, error) {
+	select {
+	case c := <-p.idle:
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-p.idle:
+		return c, nil
+	case p.slots <- struct{}{}:
+		c, err := p.dial(ctx)
+		if err != nil {
+			<-p.slots
+			return nil, err
+		}
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pool) put(c *client.Conn) { p.idle <- c }
+
+// release frees the slot of a connection that was closed instead of put back.
+func (p *pool) release() { <-p.slots }
+
+func (p *pool) close() {
+	for {
+		select {
+		case c := <-p.idle:
+			c.Close()
+		default:
+			return
+		}
+	}
+}

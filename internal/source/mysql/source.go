@@ -1,0 +1,242 @@
+// Package mysql is the MySQL/MariaDB source: a chunked snapshot read with plain SELECTs
+// (no locks, no writes to the source) and the binary log read through one replication
+// connection, decoded with the schemas weir knows at each position.
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// Source reads one MySQL or MariaDB server.
+type Source struct {
+	host, user, password string
+	port                 int
+	flavor               string // "mysql" or "mariadb", from the server's version
+	serverID             uint32
+	heartbeat            time.Duration
+	timeout              time.Duration
+	mode                 string
+	specific             position
+	patterns             []connector.TablePattern
+	keyColumn            string
+	log                  *slog.Logger
+
+	pool *pool
+
+	mu     sync.Mutex
+	tables map[event.TableID]*table
+}
+
+var (
+	_ connector.Source       = (*Source)(nil)
+	_ connector.ChunkReader  = (*Source)(nil)
+	_ connector.StartupModer = (*Source)(nil)
+)
+
+// Options are the source's settings (the config of Spec, typed).
+type Options struct {
+	Host, User, Password string
+	Port                 int
+	Tables               string // the `tables` selection
+	Mode                 string // scan.startup.mode
+	SpecificGTID         string
+	SpecificFile         string
+	SpecificPos          uint32
+	KeyColumn            string
+	ServerID             string
+	Heartbeat, Timeout   time.Duration
+}
+
+// Open opens the source from its config.
+func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connector.Source, error) {
+	return New(ctx, Options{
+		Host: cfg.String("hostname"), Port: int(cfg.Int("port")),
+		User: cfg.String("username"), Password: cfg.String("password"),
+		Tables: cfg.String("tables"), Mode: cfg.String("scan.startup.mode"),
+		SpecificGTID: cfg.String("scan.startup.specific-offset.gtid-set"),
+		SpecificFile: cfg.String("scan.startup.specific-offset.file"),
+		SpecificPos:  uint32(cfg.Int("scan.startup.specific-offset.pos")),
+		KeyColumn:    cfg.String("scan.incremental.snapshot.chunk.key-column"),
+		ServerID:     cfg.String("server-id"),
+		Heartbeat:    cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
+	}, env)
+}
+
+// New connects to the server and checks that it can be read.
+func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
+	patterns, err := connector.ParseTables(o.Tables)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("tables: %w", err))
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 30 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Mode == "" {
+		o.Mode = "initial"
+	}
+	s := &Source{
+		host: o.Host, port: o.Port, user: o.User, password: o.Password,
+		heartbeat: o.Heartbeat, timeout: o.Timeout, mode: o.Mode, patterns: patterns,
+		keyColumn: o.KeyColumn, log: env.Logger, tables: map[event.TableID]*table{},
+		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.mode == "specific-offset" && s.specific.GTID == "" && s.specific.File == "" {
+		return nil, fault.AsFatal(fmt.Errorf("scan.startup.mode is specific-offset but neither scan.startup.specific-offset.gtid-set nor .file is set"))
+	}
+	s.serverID, err = serverID(o.ServerID, env.Pipeline)
+	if err != nil {
+		return nil, fault.AsFatal(err)
+	}
+	s.pool = newPool(max(env.Parallelism, 1)+1, s.dial)
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.pool.put(conn)
+	res, err := conn.Execute("SELECT VERSION()")
+	if err != nil {
+		return nil, fmt.Errorf("read the server version: %w", err)
+	}
+	version, _ := res.GetString(0, 0)
+	s.flavor = "mysql"
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		s.flavor = "mariadb"
+	}
+	return s, nil
+}
+
+// dial opens a connection for queries: UTC session time zone (TIMESTAMP values read as
+// instants), utf8mb4.
+func (s *Source) dial(ctx context.Context) (*client.Conn, error) {
+	addr := net.JoinHostPort(s.host, strconv.Itoa(s.port))
+	conn, err := client.ConnectWithContext(ctx, addr, s.user, s.password, "", s.timeout, func(c *client.Conn) error {
+		return c.SetCharset("utf8mb4")
+	})
+	if err != nil {
+		return nil, classifyConnectError(err, addr, s.user)
+	}
+	if _, err := conn.Execute("SET time_zone = '+00:00', SESSION sql_mode = ''"); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("set up the session: %w", err)
+	}
+	return conn, nil
+}
+
+func classifyConnectError(err error, addr, user string) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Access denied"):
+		return fault.AsFatal(fmt.Errorf("connect to %s as %s: %w; check username and password", addr, user, err))
+	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "no such host"):
+		return fault.AsRetryable(fmt.Errorf("connect to %s: %w", addr, err))
+	}
+	return fmt.Errorf("connect to %s: %w", addr, err)
+}
+
+// serverID parses server-id ("5400" or "5400-5404": the first is used for the one binlog
+// connection) or derives a stable one from the pipeline name.
+func serverID(s, pipeline string) (uint32, error) {
+	if s == "" {
+		h := fnv.New32a()
+		h.Write([]byte(pipeline))
+		return 5_000_000 + h.Sum32()%1_000_000_000, nil
+	}
+	first, _, _ := strings.Cut(s, "-")
+	n, err := strconv.ParseUint(strings.TrimSpace(first), 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("server-id %q: want a positive number or a range such as 5400-5404", s)
+	}
+	return uint32(n), nil
+}
+
+// StartupMode is scan.startup.mode.
+func (s *Source) StartupMode() string { return s.mode }
+
+// Tables resolves the selection against the server now.
+func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.pool.put(conn)
+	tables, err := discover(conn, s.patterns, s.keyColumn)
+	if err != nil {
+		return nil, fault.AsFatal(err)
+	}
+	if len(tables) == 0 {
+		return nil, fault.AsFatal(fmt.Errorf("no table matches tables: %s; check the database and table regexes", patternList(s.patterns)))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*event.Schema, len(tables))
+	for i, t := range tables {
+		s.tables[t.schema.ID] = t
+		out[i] = t.schema
+	}
+	return out, nil
+}
+
+func patternList(ps []connector.TablePattern) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// table returns the decoders of a schema, building them on first use.
+func (s *Source) table(sc *event.Schema) (*table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tables[sc.ID]; t != nil && t.schema == sc {
+		return t, nil
+	}
+	t, err := newTable(sc)
+	if err != nil {
+		return nil, err
+	}
+	s.tables[sc.ID] = t
+	return t, nil
+}
+
+// Position is the server's end of binlog now, or the configured specific offset.
+func (s *Source) Position(ctx context.Context) (event.Position, error) {
+	if s.mode == "specific-offset" {
+		return s.specific.encode(), nil
+	}
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer s.pool.put(conn)
+	p, err := currentPosition(conn, s.flavor)
+	if err != nil {
+		return "", fault.AsFatal(err)
+	}
+	return p.encode(), nil
+}
+
+func (s *Source) Close() error {
+	s.pool.close()
+	return nil
+}

@@ -1,0 +1,265 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// maxTxnBatch is how many changes of one transaction are held before they are emitted
+// without a boundary (the engine then holds them, or spills a huge transaction).
+const maxTxnBatch = 1024
+
+// Stream reads the binlog from `from` with one replication connection for all tables,
+// decoding each row event with the schema the engine knows for the table at that
+// position (schemas), never the live one. A batch with Boundary ends at each commit
+// (XID, or a standalone statement such as DDL), so checkpoints fall between transactions.
+//
+// DDL is not yet tracked into schema history: a row event whose column count differs
+// from the known schema stops the stream with an error that says so.
+func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*event.Schema, emit func(context.Context, event.Batch) error) error {
+	pos, err := decodePosition(from)
+	if err != nil {
+		return err
+	}
+	tables := map[event.TableID]*table{}
+	for _, sc := range schemas {
+		t, err := newTable(sc)
+		if err != nil {
+			return err
+		}
+		tables[sc.ID] = t
+	}
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                s.serverID,
+		Flavor:                  s.flavor,
+		Host:                    s.host,
+		Port:                    uint16(s.port),
+		User:                    s.user,
+		Password:                s.password,
+		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         s.heartbeat,
+		ReadTimeout:             2*s.heartbeat + 10*time.Second,
+		MaxReconnectAttempts:    5,
+		Logger:                  s.log.With("component", "binlog"),
+	})
+	defer syncer.Close()
+	var streamer *replication.BinlogStreamer
+	var gset gomysql.GTIDSet
+	if pos.GTID != "" {
+		gset, err = gomysql.ParseGTIDSet(s.flavor, pos.GTID)
+		if err != nil {
+			return fault.AsFatal(fmt.Errorf("bad GTID set %q in the position: %w", pos.GTID, err))
+		}
+		streamer, err = syncer.StartSyncGTID(gset.Clone())
+	} else {
+		streamer, err = syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
+	}
+	if err != nil {
+		return fmt.Errorf("start reading the binlog at %s: %w", from, err)
+	}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: emit}
+	for {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return classifyStreamError(err, pos)
+		}
+		if err := r.handle(ctx, ev); err != nil {
+			return err
+		}
+	}
+}
+
+// reader decodes binlog events into batches.
+type reader struct {
+	s       *Source
+	tables  map[event.TableID]*table
+	pos     position        // after the last complete transaction
+	gset    gomysql.GTIDSet // executed set after the last complete transaction (nil: file:pos only)
+	file    string          // the binlog file being read
+	txnGTID string          // GTID of the transaction being read
+	txnLog  string          // Pos.Log of its changes
+	changes []event.Change
+	offset  uint64
+	emit    func(context.Context, event.Batch) error
+}
+
+func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error {
+	h := ev.Header
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		r.file = string(e.NextLogName)
+		if r.txnGTID == "" && len(r.changes) == 0 {
+			r.pos.File, r.pos.Pos = r.file, uint32(e.Position)
+		}
+	case *replication.MariadbGTIDEvent:
+		r.begin(fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber))
+	case *replication.GTIDEvent:
+		next, err := e.GTIDNext()
+		if err != nil {
+			return fmt.Errorf("decode GTID event: %w", err)
+		}
+		r.begin(next.String())
+	case *replication.QueryEvent:
+		q := strings.TrimSpace(string(e.Query))
+		if strings.EqualFold(q, "BEGIN") {
+			if r.txnGTID == "" {
+				r.begin("")
+			}
+			return nil
+		}
+		// A statement outside a BEGIN … COMMIT (DDL) is a transaction of its own.
+		return r.commit(ctx, h)
+	case *replication.RowsEvent:
+		return r.rows(ctx, h, e)
+	case *replication.XIDEvent:
+		return r.commit(ctx, h)
+	case *replication.GenericEvent:
+		if h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+			return r.heartbeat(ctx, h)
+		}
+	}
+	return nil
+}
+
+func (r *reader) begin(gtid string) {
+	r.txnGTID = gtid
+	r.txnLog = gtid
+	if gtid == "" {
+		r.txnLog = r.file + "@" + fmt.Sprint(r.pos.Pos)
+	}
+	r.offset = 0
+}
+
+func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
+	id := event.TableID{Schema: string(e.Table.Schema), Table: string(e.Table.Table)}
+	t := r.tables[id]
+	if t == nil {
+		return nil // not selected
+	}
+	if int(e.ColumnCount) != len(t.cols) {
+		return fault.AsFatal(fmt.Errorf("table %s has %d columns in the binlog at %s but %d in the schema weir knows; "+
+			"its schema changed (DDL), which this version does not follow yet: re-snapshot the table", id, e.ColumnCount, r.txnLog, len(t.cols)))
+	}
+	commit := int64(h.Timestamp) * 1_000_000
+	decode := func(raw []any) (event.Row, error) {
+		row := make(event.Row, len(t.cols))
+		for i, c := range t.cols {
+			if i >= len(raw) {
+				row[i] = event.Unchanged()
+				continue
+			}
+			v, err := c.fromBinlog(raw[i])
+			if err != nil {
+				return nil, fmt.Errorf("decode a row of %s at %s: %w", id, r.txnLog, err)
+			}
+			row[i] = v
+		}
+		return row, nil
+	}
+	add := func(op event.Op, before, after []any) error {
+		c := event.Change{Op: op, Schema: t.schema, Pos: event.Pos{Log: r.txnLog, Off: r.offset}, CommitMicros: commit}
+		r.offset++
+		var err error
+		if before != nil {
+			if c.Before, err = decode(before); err != nil {
+				return err
+			}
+		}
+		if after != nil {
+			if c.After, err = decode(after); err != nil {
+				return err
+			}
+		}
+		r.changes = append(r.changes, c)
+		return nil
+	}
+	switch h.EventType {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
+		for _, row := range e.Rows {
+			if err := add(event.OpInsert, nil, row); err != nil {
+				return err
+			}
+		}
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		for _, row := range e.Rows {
+			if err := add(event.OpDelete, row, nil); err != nil {
+				return err
+			}
+		}
+	default: // updates: before and after images in pairs
+		for i := 0; i+1 < len(e.Rows); i += 2 {
+			if err := add(event.OpUpdate, e.Rows[i], e.Rows[i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	if len(r.changes) >= maxTxnBatch {
+		b := event.Batch{Changes: r.changes, End: r.pos.encode()}
+		r.changes = nil
+		return r.emit(ctx, b)
+	}
+	return nil
+}
+
+// commit ends the current transaction: the position moves past it and a batch with a
+// boundary goes out (empty for transactions that touched no selected table, so that the
+// checkpoint still advances).
+func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
+	if r.txnGTID != "" {
+		if r.gset == nil {
+			var err error
+			if r.gset, err = gomysql.ParseGTIDSet(r.s.flavor, ""); err != nil {
+				return err
+			}
+		}
+		if err := r.gset.Update(r.txnGTID); err != nil {
+			return fmt.Errorf("advance the GTID set with %s: %w", r.txnGTID, err)
+		}
+	}
+	if r.gset != nil {
+		r.pos.GTID = r.gset.String()
+	}
+	if r.file != "" {
+		r.pos.File = r.file
+	}
+	r.pos.Pos = h.LogPos
+	b := event.Batch{Changes: r.changes, End: r.pos.encode(), Boundary: true}
+	r.changes, r.txnGTID = nil, ""
+	return r.emit(ctx, b)
+}
+
+// heartbeat lets an idle pipeline's checkpoint follow the server.
+func (r *reader) heartbeat(ctx context.Context, h *replication.EventHeader) error {
+	if r.txnGTID != "" || len(r.changes) > 0 || h.LogPos == 0 {
+		return nil
+	}
+	return r.emit(ctx, event.Batch{End: r.pos.encode(), Boundary: true})
+}
+
+// classifyStreamError says what a binlog error means for the pipeline.
+func classifyStreamError(err error, pos position) error {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case 1236: // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged or missing binlog
+			return fault.AsFatal(fmt.Errorf("the server no longer has the binlog at %s (%s): it was purged before weir read it; "+
+				"start over with a new snapshot (remove the pipeline's checkpoint, or use scan.startup.mode: initial on a new pipeline), "+
+				"and keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days)", pos.encode(), me.Message))
+		case 1045, 1227, 1044: // access denied, missing privilege
+			return fault.AsFatal(fmt.Errorf("read the binlog: %w; grant REPLICATION SLAVE and REPLICATION CLIENT to the user", err))
+		}
+	}
+	return fault.AsRetryable(fmt.Errorf("read the binlog after %s: %w", pos.encode(), err))
+}
