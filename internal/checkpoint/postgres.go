@@ -15,7 +15,11 @@ import (
 // them (a pipeline moved to another host resumes where it was):
 //
 //	weir_checkpoints(pipeline text primary key, generation bigint, seq bigint,
-//	                 checkpoint jsonb, updated_at timestamptz)
+//	                 checkpoint json, updated_at timestamptz)
+//
+// The checkpoint column is json, not jsonb: jsonb refuses the escape \u0000, which a
+// checkpoint holds whenever a chunk bound or key cursor contains a NUL character, while
+// json keeps the text exactly as written (and is still queryable with -> and ->>).
 //
 // Fencing is by generation only: Acquire increments it, and Save and Reset write only
 // while the row still carries the caller's generation. There is no lease to release: a
@@ -39,12 +43,20 @@ func OpenPostgres(ctx context.Context, url, table string) (*Postgres, error) {
 		return nil, fmt.Errorf("connect to the checkpoint store: %w", err)
 	}
 	s := &Postgres{pool: pool, table: table}
-	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
-		pipeline   text PRIMARY KEY,
-		generation bigint NOT NULL,
-		seq        bigint NOT NULL DEFAULT 0,
-		checkpoint jsonb,
-		updated_at timestamptz NOT NULL DEFAULT now())`)
+	// CREATE TABLE IF NOT EXISTS fails in one of two processes creating the table at once
+	// (a unique violation in the catalog): processes starting together take turns.
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "weir checkpoint table "+table); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
+			pipeline   text PRIMARY KEY,
+			generation bigint NOT NULL,
+			seq        bigint NOT NULL DEFAULT 0,
+			checkpoint json,
+			updated_at timestamptz NOT NULL DEFAULT now())`)
+		return err
+	})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("create checkpoint table %s: %w", table, err)

@@ -69,7 +69,8 @@ func TestEnvelope(t *testing.T) {
 func TestValueJSONRoundTrip(t *testing.T) {
 	vals := []event.Value{event.Null(), event.Int(-5), event.Uint(math.MaxUint64), event.Float(1.5),
 		event.Decimal("-0.001"), event.String("x"), event.Bytes([]byte{9}), event.Date(19000),
-		event.Time(1), event.Timestamp(-1), event.JSON("[]"), event.Bool(true), event.Unchanged()}
+		event.Time(1), event.Timestamp(-1), event.JSON("[]"), event.Bool(true), event.Unchanged(),
+		event.Bytes([]byte{0xff, 0x00, 0x80}), event.String("bad \xff utf-8"), event.String("nul \x00 inside")}
 	b, err := json.Marshal(event.Row(vals))
 	if err != nil {
 		t.Fatal(err)
