@@ -198,3 +198,80 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// Fold applies a changelog to an empty table image: reads, inserts and updates set the
+// row of their key, deletes remove it. It returns key → after image, the key being the
+// JSON of the key columns' values. Records must be in commit order per key.
+func Fold(recs []Record, keyColumns map[string][]string) (map[string]map[string]any, error) {
+	out := map[string]map[string]any{}
+	for i := range recs {
+		r := &recs[i]
+		keys, ok := keyColumns[r.Table()]
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: no key columns known for table %s", r.File, r.Line, r.Table())
+		}
+		img := r.After
+		if r.Op == "d" {
+			img = r.Before
+		}
+		k := rowKey(r.Table(), img, keys)
+		if r.Op == "d" {
+			delete(out, k)
+			continue
+		}
+		out[k] = r.After
+	}
+	return out, nil
+}
+
+func rowKey(table string, img map[string]any, keys []string) string {
+	parts := []any{table}
+	for _, k := range keys {
+		parts = append(parts, img[k])
+	}
+	b, _ := json.Marshal(parts)
+	return string(b)
+}
+
+// TableImage encodes rows of a schema the way a sink's envelope holds them, keyed as Fold
+// keys them, so that a source's table can be compared with a folded changelog.
+func TableImage(s *event.Schema, rows []event.Row) (map[string]map[string]any, error) {
+	out := map[string]map[string]any{}
+	keys := s.KeyNames()
+	for _, row := range rows {
+		rec, err := DecodeEnvelope(&event.Change{Op: event.OpRead, Schema: s, After: row}, "")
+		if err != nil {
+			return nil, err
+		}
+		out[rowKey(rec.Table(), rec.After, keys)] = rec.After
+	}
+	return out, nil
+}
+
+// DiffImages describes how two table images differ (at most max differences), or "".
+func DiffImages(want, got map[string]map[string]any, max int) string {
+	var diffs []string
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			diffs = append(diffs, "missing "+k)
+		case !reflect.DeepEqual(w, g):
+			diffs = append(diffs, fmt.Sprintf("differs %s: want %v, got %v", k, w, g))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, "extra "+k)
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	sort.Strings(diffs)
+	n := len(diffs)
+	if n > max {
+		diffs = diffs[:max]
+	}
+	return fmt.Sprintf("%d differences (of %d rows wanted, %d got):\n  %s", n, len(want), len(got), strings.Join(diffs, "\n  "))
+}
