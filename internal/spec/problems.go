@@ -1,23 +1,30 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong with a pipeline file, at a line and column.
 type Problem struct {
 	File      string
-	Line, Col int
-	Path      string // "source.hostname", "route[1].source-table"; "" for the file as a whole
-	Msg       string
+	Line, Col int    // 1-based; Col 0: the column is not known; Line 0: the file as a whole
+	Path      string // "source.hostname", "route[1].source-table"; "" for the top level
+	Msg       string // what is wrong and what to write instead; never a secret's value
 }
 
+// String renders the problem as "FILE:LINE:COL: PATH: MSG", leaving out what is unknown.
 func (p Problem) String() string {
 	loc := p.File
-	if p.Line > 0 {
+	switch {
+	case p.Line > 0 && p.Col > 0:
 		loc = fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	case p.Line > 0:
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
 	if p.Path == "" {
 		return loc + ": " + p.Msg
@@ -25,18 +32,14 @@ func (p Problem) String() string {
 	return loc + ": " + p.Path + ": " + p.Msg
 }
 
-// Problems is every problem found in a file, in line order. It is the error Parse returns
-// for a bad file.
+// Problems is every problem found in a file. It is the error Parse returns for a bad
+// file; Parse returns them in line order.
 type Problems []Problem
 
+// Error renders one problem per line, in line and column order.
 func (ps Problems) Error() string {
 	sorted := append(Problems(nil), ps...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if sorted[i].Line != sorted[j].Line {
-			return sorted[i].Line < sorted[j].Line
-		}
-		return sorted[i].Col < sorted[j].Col
-	})
+	sorted.sort()
 	lines := make([]string, len(sorted))
 	for i, p := range sorted {
 		lines[i] = p.String()
@@ -44,24 +47,47 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// suggest returns `; did you mean "x"?` for the candidate closest to s, or the list of
-// candidates (named what) when none is close.
-func suggest(s string, candidates []string, what string) string {
+func (ps Problems) sort() {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Line != ps[j].Line {
+			return ps[i].Line < ps[j].Line
+		}
+		return ps[i].Col < ps[j].Col
+	})
+}
+
+// IsProblems reports whether err is (or wraps) a bad-file error.
+func IsProblems(err error) bool {
+	var ps Problems
+	return errors.As(err, &ps)
+}
+
+// quote puts s in double quotes for a message. Unlike strconv.Quote it leaves
+// backslashes alone, so that a regex reads as written; it escapes only what would make
+// the message ambiguous.
+func quote(s string) string {
+	if strings.ContainsAny(s, "\"\n\r\t") || !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	return `"` + s + `"`
+}
+
+// didYouMean returns `; did you mean "x"?` for the candidate closest to s when it is
+// close enough (edit distance at most max(2, len(s)/3), ignoring case), else "".
+func didYouMean(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
-		if d := levenshtein(s, c); d < bestD {
+		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if best != "" && bestD <= max(2, len(s)/3) {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	if len(candidates) == 0 {
+	if best == "" || bestD > max(2, len(s)/3) {
 		return ""
 	}
-	return "; " + what + ": " + strings.Join(candidates, ", ")
+	return "; did you mean " + quote(best) + "?"
 }
 
+// levenshtein is the edit distance between a and b, in bytes.
 func levenshtein(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

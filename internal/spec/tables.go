@@ -4,95 +4,31 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/weir-data/weir/internal/connector"
 )
 
-// TablePattern is one item of a `tables` list: a regular expression for the database (or
-// schema) and one for the table, both matched against whole names.
-type TablePattern struct {
-	DB, Table     string // the regexes as written
-	DBRe, TableRe *regexp.Regexp
-}
+// TablePattern is one item of a table list (see connector.ParseTables for the syntax,
+// which is Flink CDC's).
+type TablePattern = connector.TablePattern
 
-// Match reports whether db.table is selected by the pattern.
-func (p TablePattern) Match(db, table string) bool {
-	return p.DBRe.MatchString(db) && p.TableRe.MatchString(table)
-}
+// ParseTables parses a table list.
+func ParseTables(s string) ([]TablePattern, error) { return connector.ParseTables(s) }
 
-func (p TablePattern) String() string { return p.DB + "." + p.Table }
-
-// ParseTables parses Flink CDC's table list: comma-separated items, each split into a
-// database and a table regex at its first unescaped '.'; `\.` is a literal dot. Commas
-// inside {…} (a regex repetition such as \d{1,3}) do not split items.
-func ParseTables(s string) ([]TablePattern, error) {
-	var out []TablePattern
-	for i, item := range splitItems(s) {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			return nil, fmt.Errorf("item %d is empty; write db.table items separated by commas", i+1)
-		}
-		db, table, ok := splitFirstDot(item)
-		if !ok {
-			return nil, fmt.Errorf("item '%s' has no '.' between database and table; write e.g. shop.orders or shop.orders_\\d+", item)
-		}
-		if db == "" || table == "" {
-			return nil, fmt.Errorf("item '%s': the database and the table must both be given, as in shop.orders", item)
-		}
-		p := TablePattern{DB: db, Table: table}
-		var err error
-		if p.DBRe, err = regexp.Compile("^(?:" + db + ")$"); err != nil {
-			return nil, fmt.Errorf("item '%s': database regex '%s': %v", item, db, reErr(err))
-		}
-		if p.TableRe, err = regexp.Compile("^(?:" + table + ")$"); err != nil {
-			return nil, fmt.Errorf("item '%s': table regex '%s': %v", item, table, reErr(err))
-		}
-		out = append(out, p)
+// wholeNameRegex returns one regexp, anchored ^…$, that matches a "db.table" name when
+// one of ps selects it.
+func wholeNameRegex(ps []TablePattern) (*regexp.Regexp, error) {
+	alts := make([]string, len(ps))
+	for i, p := range ps {
+		alts[i] = "(?:" + p.DB + `)\.(?:` + p.Table + ")"
 	}
-	return out, nil
+	re, err := regexp.Compile("^(?:" + strings.Join(alts, "|") + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("the list as a whole: %s", reErr(err))
+	}
+	return re, nil
 }
 
-// splitItems splits s at commas outside braces.
-func splitItems(s string) []string {
-	var items []string
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '{':
-			depth++
-		case '}':
-			if depth > 0 {
-				depth--
-			}
-		case ',':
-			if depth == 0 {
-				items = append(items, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(items, s[start:])
-}
+func splitItems(s string) []string { return connector.SplitItems(s) }
 
-// splitFirstDot splits at the first '.' not escaped by a backslash.
-func splitFirstDot(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '.':
-			return s[:i], s[i+1:], true
-		}
-	}
-	return "", "", false
-}
-
-// reErr shortens regexp's error text: "error parsing regexp: missing closing ): `(a`"
-// becomes "missing closing )".
-func reErr(err error) string {
-	s := strings.TrimPrefix(err.Error(), "error parsing regexp: ")
-	if i := strings.Index(s, ": `"); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
+func reErr(err error) string { return connector.RegexpError(err) }

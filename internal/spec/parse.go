@@ -1,0 +1,311 @@
+// Package spec reads pipeline files (DESIGN §1.2): YAML with source, sink, route,
+// transform and pipeline blocks, in Flink CDC's shape. It expands ${ENV}, applies
+// defaults, and checks every key against the declarations of the pipeline block and of
+// the connectors, reporting every problem at once with its line, column and what to
+// write instead. A secret's value is never printed.
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/weir-data/weir/internal/connector"
+)
+
+// Pipeline is a valid pipeline file.
+type Pipeline struct {
+	File       string
+	Name       string // pipeline.name; by default the file's base name, sanitized
+	Source     Endpoint
+	Sink       Endpoint
+	Routes     []Route
+	Transforms []Transform
+	Settings   *connector.Config // the pipeline block, declared by PipelineSpec
+
+	// Typed shortcuts of Settings.
+	Parallelism                              int
+	CheckpointInterval                       time.Duration
+	SchemaChangeBehavior                     string
+	BatchMaxRows                             int
+	BatchMaxBytes                            int64
+	BatchMaxDelay                            time.Duration
+	QueueMaxBytes                            int64
+	RestartBackoffInitial, RestartBackoffMax time.Duration
+	RestartMaxAttempts                       int
+	LocalTimeZone                            *time.Location
+}
+
+// Endpoint is the source or the sink block.
+type Endpoint struct {
+	Type        string
+	Name        string // optional, as in Flink CDC
+	Description string // optional
+	Config      *connector.Config
+	Line, Col   int // of the block's key
+}
+
+// Route sends the source tables it matches to one sink table.
+type Route struct {
+	SourceTable   string         // as written (after ${ENV})
+	SourceTables  []TablePattern // its items
+	SourceRegex   *regexp.Regexp // matches a whole "db.table" name, anchored ^…$
+	SinkTable     string
+	ReplaceSymbol string
+	Description   string
+	Line, Col     int // of the list item
+}
+
+// Transform projects and filters the source tables it matches. Parsed and checked for
+// structure only; the expressions are compiled by the transform package.
+type Transform struct {
+	SourceTable   string
+	SourceTables  []TablePattern
+	SourceRegex   *regexp.Regexp
+	Projection    string
+	Filter        string
+	PrimaryKeys   string
+	PartitionKeys string
+	Description   string
+	Line, Col     int
+}
+
+var topKeys = []string{"source", "sink", "route", "transform", "pipeline"}
+
+// endpointKeys are keys every source and sink block has besides its connector's.
+var endpointKeys = []string{"type", "name", "description"}
+
+// Load reads and parses the pipeline file at path, expanding the process's environment.
+func Load(path string, reg *connector.Registry) (*Pipeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read pipeline file: %w", err)
+	}
+	return Parse(path, data, reg, os.LookupEnv)
+}
+
+// Parse parses the pipeline file named file with contents data. ${NAME} is looked up
+// with lookupEnv. A bad file gives Problems, every problem in line order.
+func Parse(file string, data []byte, reg *connector.Registry, lookupEnv func(string) (string, bool)) (*Pipeline, error) {
+	p := &parser{file: file, lookupEnv: lookupEnv}
+	pl := p.pipeline(data, reg)
+	if len(p.problems) > 0 {
+		p.problems.sort()
+		return nil, p.problems
+	}
+	return pl, nil
+}
+
+// parser collects problems while it walks a file.
+type parser struct {
+	file      string
+	lookupEnv func(string) (string, bool)
+	problems  Problems
+}
+
+// add reports a problem at node n (nil: the file as a whole).
+func (p *parser) add(n *yaml.Node, path, format string, args ...any) {
+	line, col := 0, 0
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	p.addAt(line, col, path, format, args...)
+}
+
+// addAt reports a problem at a line and column.
+func (p *parser) addAt(line, col int, path, format string, args ...any) {
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
+	root := p.document(data)
+	if root == nil {
+		return nil
+	}
+	top, ok := p.mapping(root, "", "a mapping with the keys source, sink, route, transform and pipeline")
+	if !ok {
+		return nil
+	}
+	for _, k := range top.keys {
+		if !slices.Contains(topKeys, k.Value) {
+			p.add(k, "", "%s", unknownKey(k.Value, topKeys))
+		}
+	}
+	pl := &Pipeline{File: p.file}
+	pl.Source = p.endpoint(top, "source", reg.SourceTypes(), func(t string) *connector.Spec {
+		if d := reg.Sources[t]; d != nil {
+			return &d.Spec
+		}
+		return nil
+	})
+	pl.Sink = p.endpoint(top, "sink", reg.SinkTypes(), func(t string) *connector.Spec {
+		if d := reg.Sinks[t]; d != nil {
+			return &d.Spec
+		}
+		return nil
+	})
+	p.list(top, "route", &RouteSpec, func(cfg *connector.Config, item *yaml.Node, path string) {
+		r := Route{SourceTable: cfg.String("source-table"), SinkTable: cfg.String("sink-table"),
+			ReplaceSymbol: cfg.String("replace-symbol"), Description: cfg.String("description"),
+			Line: item.Line, Col: item.Column}
+		r.SourceTables, _ = ParseTables(r.SourceTable) // checked by the field type
+		r.SourceRegex = cfg.Values["source-table"].Re
+		if r.ReplaceSymbol != "" && !strings.Contains(r.SinkTable, r.ReplaceSymbol) {
+			v := cfg.Values["replace-symbol"]
+			p.addAt(v.Line, v.Col, path+".replace-symbol", "sink-table %s does not contain %s, so nothing would be replaced; write it where the source table's name goes, e.g. sink-table: dw.ods_%s", quote(r.SinkTable), quote(r.ReplaceSymbol), r.ReplaceSymbol)
+		}
+		pl.Routes = append(pl.Routes, r)
+	})
+	p.list(top, "transform", &TransformSpec, func(cfg *connector.Config, item *yaml.Node, _ string) {
+		t := Transform{SourceTable: cfg.String("source-table"), Projection: cfg.String("projection"),
+			Filter: cfg.String("filter"), PrimaryKeys: cfg.String("primary-keys"),
+			PartitionKeys: cfg.String("partition-keys"), Description: cfg.String("description"),
+			Line: item.Line, Col: item.Column}
+		t.SourceTables, _ = ParseTables(t.SourceTable)
+		t.SourceRegex = cfg.Values["source-table"].Re
+		pl.Transforms = append(pl.Transforms, t)
+	})
+	p.settings(pl, top)
+	return pl
+}
+
+// document parses data as one YAML document and returns its root node, or nil when
+// there is none (reported).
+func (p *parser) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.add(nil, "", "the file is empty; a pipeline needs at least a source and a sink")
+		} else {
+			p.problems = append(p.problems, p.syntaxProblem(err))
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.add(&next, "", "a second YAML document (after ---); a pipeline file holds one")
+	case !errors.Is(err, io.EOF):
+		p.problems = append(p.problems, p.syntaxProblem(err))
+	}
+	if len(doc.Content) == 0 {
+		p.add(nil, "", "the file is empty; a pipeline needs at least a source and a sink")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// yamlParserErrors are the messages of yaml.v3's parser (not its scanner). yaml.v3
+// reports their line 0-based, one line early, and line 1 not at all; this package says
+// where they are.
+var yamlParserErrors = map[string]bool{
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected <document start>": true,
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxProblem turns a YAML syntax error into a problem at its line. yaml.v3 gives no
+// column.
+func (p *parser) syntaxProblem(err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		fmt.Sscan(m[1], &line)
+		msg = m[2]
+	}
+	if yamlParserErrors[msg] {
+		line++
+	}
+	return Problem{File: p.file, Line: line, Msg: "not valid YAML: " + msg}
+}
+
+// endpoint parses the source or the sink block, named key, of the top mapping.
+func (p *parser) endpoint(top mapping, key string, types []string, lookup func(string) *connector.Spec) Endpoint {
+	keyNode, n := top.entry(key)
+	if n == nil {
+		eg := "…"
+		if len(types) > 0 {
+			eg = types[0]
+		}
+		p.add(top.node, "", "missing required key %s (e.g. %s: {type: %s})", quote(key), key, eg)
+		return Endpoint{}
+	}
+	e := Endpoint{Line: keyNode.Line, Col: keyNode.Column}
+	m, ok := p.mapping(n, key, fmt.Sprintf("a mapping (keys indented under %s:, starting with type:)", key))
+	if !ok {
+		return e
+	}
+	typeNode := m.get("type")
+	if typeNode == nil {
+		p.add(keyNode, key, "missing required key \"type\" (one of %s)", strings.Join(types, ", "))
+		return e
+	}
+	if typeNode.Kind != yaml.ScalarNode || typeNode.Tag == "!!null" {
+		p.add(typeNode, key+".type", "want a connector type (one of %s), got %s", strings.Join(types, ", "), kindName(typeNode))
+		return e
+	}
+	typ, ok := p.expand(typeNode, key+".type", nil)
+	if !ok {
+		return e
+	}
+	for _, extra := range []struct {
+		key string
+		to  *string
+	}{{"name", &e.Name}, {"description", &e.Description}} {
+		if n := m.get(extra.key); n != nil {
+			if n.Kind != yaml.ScalarNode {
+				p.add(n, key+"."+extra.key, "want a string, got %s", kindName(n))
+			} else {
+				*extra.to, _ = p.expand(n, key+"."+extra.key, nil)
+			}
+		}
+	}
+	spec := lookup(typ)
+	if spec == nil {
+		p.add(typeNode, key+".type", "unknown %s type %s; known types: %s%s", key, quote(typ), strings.Join(types, ", "), didYouMean(typ, types))
+		return e
+	}
+	e.Type = typ
+	e.Config = p.fields(m, keyNode, key, spec, endpointKeys...)
+	return e
+}
+
+// list parses the route or the transform list, named key; each is called with every
+// item that has no problem, and the item's path.
+func (p *parser) list(top mapping, key string, spec *connector.Spec, each func(cfg *connector.Config, item *yaml.Node, path string)) {
+	_, n := top.entry(key)
+	n = resolve(n)
+	if n == nil || n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.add(n, key, "want a list of items, each starting with \"- \" (e.g. - source-table: %s), got %s", spec.Field("source-table").Example, kindName(n))
+		return
+	}
+	for i, item := range n.Content {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		before := len(p.problems)
+		m, ok := p.mapping(item, path, "a mapping of keys (source-table: …)")
+		if !ok {
+			continue
+		}
+		cfg := p.fields(m, resolve(item), path, spec)
+		if len(p.problems) == before {
+			each(cfg, resolve(item), path)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package spec
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/weir-data/weir/internal/connector"
+)
+
+// PipelineSpec declares the pipeline block.
+var PipelineSpec = connector.Spec{
+	Type:    "pipeline",
+	Summary: "Settings of the pipeline as a whole.",
+	Fields: []connector.Field{
+		{Name: "name", Type: connector.TypeString, Example: "shop-to-dw",
+			Description: "The pipeline's name: letters, digits, '.', '_' and '-'. Checkpoints are kept under it. Default: the file's name."},
+		{Name: "parallelism", Type: connector.TypeInt, Default: "2", Min: connector.Int64(1), Max: connector.Int64(256),
+			Description: "Snapshot chunks read at once, and sink writers (changes are partitioned over them by table and key)."},
+		{Name: "checkpoint.interval", Type: connector.TypeDuration, Default: "5s",
+			Description: "How often a checkpoint is taken."},
+		{Name: "schema.change.behavior", Type: connector.TypeEnum, Default: "lenient",
+			Enum:        []string{"ignore", "lenient", "try_evolve", "evolve", "exception"},
+			Description: "What schema changes do to the sink."},
+		{Name: "batch.max-rows", Type: connector.TypeInt, Default: "4096", Min: connector.Int64(1),
+			Description: "A sink writer's batch is applied at this many changes…"},
+		{Name: "batch.max-bytes", Type: connector.TypeBytes, Default: "4MiB", Min: connector.Int64(1),
+			Description: "…or at this many bytes…"},
+		{Name: "batch.max-delay", Type: connector.TypeDuration, Default: "100ms",
+			Description: "…or after this long, whichever comes first."},
+		{Name: "queue.max-bytes", Type: connector.TypeBytes, Default: "64MiB", Min: connector.Int64(1),
+			Description: "Bytes of changes in flight between the source and the sink writers; the source waits beyond it."},
+		{Name: "restart.backoff.initial", Type: connector.TypeDuration, Default: "1s",
+			Description: "First wait before restarting after a retryable error; it doubles each time."},
+		{Name: "restart.backoff.max", Type: connector.TypeDuration, Default: "1m",
+			Description: "Longest wait between restarts."},
+		{Name: "restart.max-attempts", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
+			Description: "Consecutive failed restarts before the pipeline fails (0: never gives up)."},
+		{Name: "local-time-zone", Type: connector.TypeString, Default: "UTC",
+			Description: "Time zone for temporal functions and for wall-clock types without a zone, e.g. Asia/Shanghai."},
+	},
+}
+
+// RouteSpec declares an item of the route list.
+var RouteSpec = connector.Spec{
+	Type:    "route",
+	Summary: "Each item sends the tables it matches to one sink table.",
+	Fields: []connector.Field{
+		{Name: "source-table", Type: connector.TypeTables, Required: true, Example: `shop.orders_\d+`,
+			Description: "Tables to route: db.table regexes, comma-separated."},
+		{Name: "sink-table", Type: connector.TypeString, Required: true, Example: "dw.orders",
+			Description: "The sink table they go to."},
+		{Name: "replace-symbol", Type: connector.TypeString,
+			Description: "A symbol in sink-table replaced by each source table's name, e.g. <>."},
+		{Name: "description", Type: connector.TypeString, Description: "Free text."},
+	},
+}
+
+// TransformSpec declares an item of the transform list.
+var TransformSpec = connector.Spec{
+	Type:    "transform",
+	Summary: "Each item projects and filters the tables it matches (the first matching item wins).",
+	Fields: []connector.Field{
+		{Name: "source-table", Type: connector.TypeTables, Required: true, Example: `shop.orders_\d+`,
+			Description: "Tables to transform: db.table regexes, comma-separated."},
+		{Name: "projection", Type: connector.TypeString, Description: "SELECT-list expressions, e.g. *, UPPER(status) AS status_code."},
+		{Name: "filter", Type: connector.TypeString, Description: "A WHERE condition, e.g. amount > 0."},
+		{Name: "primary-keys", Type: connector.TypeString, Description: "Columns of the sink table's key, comma-separated."},
+		{Name: "partition-keys", Type: connector.TypeString, Description: "Columns to partition by, comma-separated."},
+		{Name: "description", Type: connector.TypeString, Description: "Free text."},
+	},
+}
+
+var (
+	validName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	nameBreaks = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+)
+
+// sanitizeName turns s into a valid pipeline name ("" if nothing is left of it).
+func sanitizeName(s string) string {
+	return strings.Trim(nameBreaks.ReplaceAllString(s, "-"), "-._")
+}
+
+// settings parses the pipeline block into pl.Settings and its typed shortcuts, and checks
+// what the field types cannot.
+func (p *parser) settings(pl *Pipeline, top mapping) {
+	at, n := top.entry("pipeline")
+	m := mapping{node: top.node} // no pipeline block: all defaults
+	if n != nil {
+		var ok bool
+		if m, ok = p.mapping(n, "pipeline", "a mapping of settings (keys indented under pipeline:)"); !ok {
+			return
+		}
+	}
+	s := p.fields(m, at, "pipeline", &PipelineSpec)
+	pl.Settings = s
+	problemAt := func(name, format string, args ...any) {
+		v := s.Values[name]
+		p.addAt(v.Line, v.Col, "pipeline."+name, format, args...)
+	}
+
+	pl.Name = s.String("name")
+	switch {
+	case !s.IsSet("name"):
+		pl.Name = sanitizeName(strings.TrimSuffix(filepath.Base(pl.File), filepath.Ext(pl.File)))
+		if pl.Name == "" {
+			pl.Name = "pipeline"
+		}
+	case !validName.MatchString(pl.Name):
+		eg := sanitizeName(pl.Name)
+		if eg == "" {
+			eg = "shop-to-dw"
+		}
+		problemAt("name", "%s is not a valid name: use letters, digits, '.', '_' and '-', starting with a letter or digit, e.g. name: %s", quote(pl.Name), eg)
+	}
+	pl.Parallelism = int(s.Int("parallelism"))
+	pl.CheckpointInterval = s.Duration("checkpoint.interval")
+	pl.SchemaChangeBehavior = s.String("schema.change.behavior")
+	pl.BatchMaxRows = int(s.Int("batch.max-rows"))
+	pl.BatchMaxBytes = s.Int("batch.max-bytes")
+	pl.BatchMaxDelay = s.Duration("batch.max-delay")
+	pl.QueueMaxBytes = s.Int("queue.max-bytes")
+	pl.RestartBackoffInitial = s.Duration("restart.backoff.initial")
+	pl.RestartBackoffMax = s.Duration("restart.backoff.max")
+	pl.RestartMaxAttempts = int(s.Int("restart.max-attempts"))
+
+	if tz := s.String("local-time-zone"); s.Values["local-time-zone"] != nil {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			problemAt("local-time-zone", "unknown time zone %s: write an IANA name such as UTC or Asia/Shanghai", quote(tz))
+		}
+		pl.LocalTimeZone = loc
+	}
+	// Cross-checks, only between values that are themselves fine.
+	if s.Values["queue.max-bytes"] != nil && s.Values["batch.max-bytes"] != nil && pl.QueueMaxBytes < pl.BatchMaxBytes {
+		name := "queue.max-bytes"
+		if !s.IsSet(name) {
+			name = "batch.max-bytes"
+		}
+		problemAt(name, "queue.max-bytes (%s) is less than batch.max-bytes (%s): the queue must hold at least one batch",
+			s.Values["queue.max-bytes"].Raw, s.Values["batch.max-bytes"].Raw)
+	}
+	if s.Values["restart.backoff.initial"] != nil && s.Values["restart.backoff.max"] != nil && pl.RestartBackoffMax < pl.RestartBackoffInitial {
+		name := "restart.backoff.max"
+		if !s.IsSet(name) {
+			name = "restart.backoff.initial"
+		}
+		problemAt(name, "restart.backoff.max (%s) is less than restart.backoff.initial (%s)",
+			s.Values["restart.backoff.max"].Raw, s.Values["restart.backoff.initial"].Raw)
+	}
+}
