@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -396,7 +397,13 @@ func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error
 	if err := r.drain(); err != nil {
 		return err
 	}
-	if c.After != nil {
+	switch {
+	case c.Kind == event.DropTable:
+		r.dropSchema(c.Table)
+	case c.Kind == event.RenameTable && c.After != nil:
+		r.dropSchema(c.Table)
+		r.setSchema(c.After)
+	case c.After != nil:
 		r.setSchema(c.After)
 	}
 	switch r.cfg.SchemaChangeBehavior {
@@ -429,6 +436,10 @@ func (r *run) setSchema(s *event.Schema) {
 		}
 	}
 	r.schemas = append(r.schemas, s)
+}
+
+func (r *run) dropSchema(id event.TableID) {
+	r.schemas = slices.DeleteFunc(r.schemas, func(s *event.Schema) bool { return s.ID == id })
 }
 
 func (r *run) setPhaseMetric(p Phase) {

@@ -23,8 +23,8 @@ const maxTxnBatch = 1024
 // position (schemas), never the live one. A batch with Boundary ends at each commit
 // (XID, or a standalone statement such as DDL), so checkpoints fall between transactions.
 //
-// DDL is not yet tracked into schema history: a row event whose column count differs
-// from the known schema stops the stream with an error that says so.
+// DDL moves the known schemas along (ddl.go) and goes out as schema changes, each a
+// barrier in the stream.
 func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*event.Schema, emit func(context.Context, event.Batch) error) error {
 	pos, err := decodePosition(from)
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	if err != nil {
 		return fmt.Errorf("start reading the binlog at %s: %w", from, err)
 	}
-	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: emit}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: emit, history: newSchemaHistory(s.patterns)}
 	for {
 		ev, err := streamer.GetEvent(ctx)
 		if err != nil {
@@ -93,6 +93,7 @@ type reader struct {
 	changes []event.Change
 	offset  uint64
 	emit    func(context.Context, event.Batch) error
+	history *schemaHistory
 }
 
 func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error {
@@ -113,13 +114,22 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 		r.begin(next.String())
 	case *replication.QueryEvent:
 		q := strings.TrimSpace(string(e.Query))
-		if strings.EqualFold(q, "BEGIN") {
+		switch {
+		case strings.EqualFold(q, "BEGIN"):
 			if r.txnGTID == "" {
 				r.begin("")
 			}
 			return nil
+		case strings.EqualFold(q, "COMMIT"): // non-transactional tables end this way
+			return r.commit(ctx, h)
+		case strings.EqualFold(q, "ROLLBACK"):
+			r.changes, r.txnGTID = nil, ""
+			return nil
 		}
-		// A statement outside a BEGIN … COMMIT (DDL) is a transaction of its own.
+		// Anything else is DDL, a transaction of its own.
+		if err := r.ddl(ctx, h, q, string(e.Schema)); err != nil {
+			return err
+		}
 		return r.commit(ctx, h)
 	case *replication.RowsEvent:
 		return r.rows(ctx, h, e)
@@ -150,7 +160,7 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 	}
 	if int(e.ColumnCount) != len(t.cols) {
 		return fault.AsFatal(fmt.Errorf("table %s has %d columns in the binlog at %s but %d in the schema weir knows; "+
-			"its schema changed (DDL), which this version does not follow yet: re-snapshot the table", id, e.ColumnCount, r.txnLog, len(t.cols)))
+			"its schema changed by a statement weir did not follow: re-snapshot the table", id, e.ColumnCount, r.txnLog, len(t.cols)))
 	}
 	commit := int64(h.Timestamp) * 1_000_000
 	decode := func(raw []any) (event.Row, error) {
@@ -262,4 +272,25 @@ func classifyStreamError(err error, pos position) error {
 		}
 	}
 	return fault.AsRetryable(fmt.Errorf("read the binlog after %s: %w", pos.encode(), err))
+}
+
+// ddl applies a DDL statement to the known schemas and emits the schema changes it made.
+func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db string) error {
+	pos := event.Pos{Log: r.txnLog, Off: r.offset}
+	changes, err := r.history.apply(query, db, r.tables, pos)
+	if err != nil {
+		for id := range r.tables {
+			if strings.Contains(strings.ToLower(query), strings.ToLower(id.Table)) {
+				return fault.AsFatal(fmt.Errorf("%w; it may change table %s, whose schema weir must follow: re-snapshot the table after the change", err, id))
+			}
+		}
+		r.s.log.Warn("skipped a statement weir cannot parse; it names no selected table", "err", err)
+		return nil
+	}
+	for _, c := range changes {
+		if err := r.emit(ctx, event.Batch{Schema: c}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,396 @@
+package mysql
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions of the parser
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// schemaHistory applies the DDL of the binlog to the schemas weir knows, so that every
+// row event is decoded with the schema in force at its position (DESIGN §3.5). DDL is
+// parsed with the TiDB parser, the MySQL grammar go-mysql's canal uses too.
+//
+// What it follows: CREATE TABLE (of tables the selection matches), DROP TABLE, RENAME
+// TABLE, TRUNCATE TABLE, and ALTER TABLE … ADD/DROP/MODIFY/CHANGE/RENAME COLUMN, RENAME
+// TO, ADD/DROP PRIMARY KEY. Other statements (indexes, options, grants) do not change
+// what a row event holds and are skipped. A column declared without a character set is
+// taken as utf8mb4 (the table's default charset is not tracked yet).
+type schemaHistory struct {
+	parser   *parser.Parser
+	patterns []connector.TablePattern
+}
+
+func newSchemaHistory(patterns []connector.TablePattern) *schemaHistory {
+	return &schemaHistory{parser: parser.New(), patterns: patterns}
+}
+
+// apply parses one query of the binlog (run in database defaultDB) and applies it to
+// tables, returning the schema changes it made to selected tables.
+func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]*table, pos event.Pos) ([]*event.SchemaChange, error) {
+	stmts, _, err := h.parser.Parse(query, "", "")
+	if err != nil {
+		// A statement the parser does not know cannot be a table change we follow
+		// (e.g. a server-specific administrative statement); say so in the log.
+		return nil, fmt.Errorf("parse DDL %q: %w", truncateSQL(query), err)
+	}
+	var out []*event.SchemaChange
+	for _, st := range stmts {
+		changes, err := h.applyStmt(st, defaultDB, tables, query, pos)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, changes...)
+	}
+	return out, nil
+}
+
+func tableID(name *ast.TableName, defaultDB string) event.TableID {
+	db := name.Schema.O
+	if db == "" {
+		db = defaultDB
+	}
+	return event.TableID{Schema: db, Table: name.Name.O}
+}
+
+func (h *schemaHistory) selected(id event.TableID) bool {
+	for _, p := range h.patterns {
+		if p.Match(id.Schema, id.Table) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[event.TableID]*table, ddl string, pos event.Pos) ([]*event.SchemaChange, error) {
+	switch s := st.(type) {
+	case *ast.CreateTableStmt:
+		id := tableID(s.Table, defaultDB)
+		if !h.selected(id) || s.ReferTable != nil || s.Select != nil {
+			return nil, nil // CREATE … LIKE / AS SELECT: not followed yet (the rows arrive as inserts)
+		}
+		sc, err := schemaOfCreate(id, s)
+		if err != nil {
+			return nil, err
+		}
+		t, err := newTable(sc)
+		if err != nil {
+			return nil, err
+		}
+		tables[id] = t
+		return []*event.SchemaChange{{Kind: event.CreateTable, Table: id, After: sc, DDL: ddl, Pos: pos}}, nil
+	case *ast.DropTableStmt:
+		var out []*event.SchemaChange
+		for _, n := range s.Tables {
+			id := tableID(n, defaultDB)
+			if t := tables[id]; t != nil {
+				delete(tables, id)
+				out = append(out, &event.SchemaChange{Kind: event.DropTable, Table: id, Before: t.schema, DDL: ddl, Pos: pos})
+			}
+		}
+		return out, nil
+	case *ast.TruncateTableStmt:
+		id := tableID(s.Table, defaultDB)
+		if t := tables[id]; t != nil {
+			return []*event.SchemaChange{{Kind: event.TruncateTable, Table: id, Before: t.schema, After: t.schema, DDL: ddl, Pos: pos}}, nil
+		}
+		return nil, nil
+	case *ast.RenameTableStmt:
+		var out []*event.SchemaChange
+		for _, tt := range s.TableToTables {
+			c, err := h.rename(tables, tableID(tt.OldTable, defaultDB), tableID(tt.NewTable, defaultDB), ddl, pos)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c...)
+		}
+		return out, nil
+	case *ast.AlterTableStmt:
+		return h.alter(s, defaultDB, tables, ddl, pos)
+	}
+	return nil, nil
+}
+
+// rename moves a table to a new name. A table renamed into the selection (the last step
+// of gh-ost and pt-online-schema-change: their shadow table takes the real name) is a
+// schema change of the real table; one renamed out of it is dropped from the stream.
+func (h *schemaHistory) rename(tables map[event.TableID]*table, from, to event.TableID, ddl string, pos event.Pos) ([]*event.SchemaChange, error) {
+	t := tables[from]
+	if t == nil {
+		return nil, nil
+	}
+	delete(tables, from)
+	if !h.selected(to) {
+		return []*event.SchemaChange{{Kind: event.DropTable, Table: from, Before: t.schema, DDL: ddl, Pos: pos}}, nil
+	}
+	sc := cloneSchema(t.schema)
+	sc.ID = to
+	nt, err := newTable(sc)
+	if err != nil {
+		return nil, err
+	}
+	tables[to] = nt
+	return []*event.SchemaChange{{Kind: event.RenameTable, Table: from, Before: t.schema, After: sc, NewName: to.String(), DDL: ddl, Pos: pos}}, nil
+}
+
+func (h *schemaHistory) alter(s *ast.AlterTableStmt, defaultDB string, tables map[event.TableID]*table, ddl string, pos event.Pos) ([]*event.SchemaChange, error) {
+	id := tableID(s.Table, defaultDB)
+	t := tables[id]
+	if t == nil {
+		return nil, nil
+	}
+	before := t.schema
+	sc := cloneSchema(before)
+	var out []*event.SchemaChange
+	var renameTo *event.TableID
+	for _, sp := range s.Specs {
+		kind, column, newName, err := alterSpec(sc, sp)
+		if err != nil {
+			return nil, fmt.Errorf("apply %q to table %s: %w", truncateSQL(ddl), id, err)
+		}
+		if sp.Tp == ast.AlterTableRenameTable {
+			to := tableID(sp.NewTable, id.Schema)
+			renameTo = &to
+			continue
+		}
+		if kind != 0 {
+			out = append(out, &event.SchemaChange{Kind: kind, Table: id, Column: column, NewName: newName, DDL: ddl, Pos: pos})
+		}
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("apply %q: %w", truncateSQL(ddl), err)
+	}
+	sc.Version = before.Version + 1
+	nt, err := newTable(sc)
+	if err != nil {
+		return nil, err
+	}
+	tables[id] = nt
+	for _, c := range out {
+		c.Before, c.After = before, sc
+	}
+	if renameTo != nil {
+		rc, err := h.rename(tables, id, *renameTo, ddl, pos)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rc...)
+	}
+	return out, nil
+}
+
+// alterSpec applies one ALTER TABLE clause to sc and says what kind of change it was
+// (0: none that a row event shows).
+func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec) (event.SchemaChangeKind, string, string, error) {
+	switch sp.Tp {
+	case ast.AlterTableAddColumns:
+		for i, def := range sp.NewColumns {
+			col, pk, err := columnOfDef(def)
+			if err != nil {
+				return 0, "", "", err
+			}
+			at := len(sc.Columns)
+			if i == 0 && sp.Position != nil {
+				at, err = columnPosition(sc, sp.Position)
+				if err != nil {
+					return 0, "", "", err
+				}
+			}
+			insertColumn(sc, at, col)
+			if pk {
+				sc.Key = []int{at}
+			}
+		}
+		return event.AddColumn, sp.NewColumns[0].Name.Name.O, "", nil
+	case ast.AlterTableDropColumn:
+		name := sp.OldColumnName.Name.O
+		i := colIndexFold(sc, name)
+		if i < 0 {
+			return 0, "", "", fmt.Errorf("no column %s to drop", name)
+		}
+		removeColumn(sc, i)
+		return event.DropColumn, name, "", nil
+	case ast.AlterTableModifyColumn, ast.AlterTableChangeColumn:
+		def := sp.NewColumns[0]
+		old := def.Name.Name.O
+		if sp.Tp == ast.AlterTableChangeColumn {
+			old = sp.OldColumnName.Name.O
+		}
+		i := colIndexFold(sc, old)
+		if i < 0 {
+			return 0, "", "", fmt.Errorf("no column %s to change", old)
+		}
+		col, _, err := columnOfDef(def)
+		if err != nil {
+			return 0, "", "", err
+		}
+		wasKey := slices.Contains(sc.Key, i)
+		removeColumn(sc, i)
+		at := i
+		if sp.Position != nil && sp.Position.Tp != ast.ColumnPositionNone {
+			if at, err = columnPosition(sc, sp.Position); err != nil {
+				return 0, "", "", err
+			}
+		}
+		insertColumn(sc, at, col)
+		if wasKey {
+			sc.Key = append(sc.Key, at)
+			slices.Sort(sc.Key) // composite key order is kept only for single-column moves
+		}
+		if !strings.EqualFold(old, col.Name) {
+			return event.RenameColumn, old, col.Name, nil
+		}
+		return event.ModifyColumn, old, "", nil
+	case ast.AlterTableRenameColumn:
+		old, nw := sp.OldColumnName.Name.O, sp.NewColumnName.Name.O
+		i := colIndexFold(sc, old)
+		if i < 0 {
+			return 0, "", "", fmt.Errorf("no column %s to rename", old)
+		}
+		sc.Columns[i].Name = nw
+		return event.RenameColumn, old, nw, nil
+	case ast.AlterTableDropPrimaryKey:
+		sc.Key = nil
+		return event.ModifyColumn, "", "", nil
+	case ast.AlterTableAddConstraint:
+		if sp.Constraint != nil && sp.Constraint.Tp == ast.ConstraintPrimaryKey {
+			sc.Key = nil
+			for _, k := range sp.Constraint.Keys {
+				i := colIndexFold(sc, k.Column.Name.O)
+				if i < 0 {
+					return 0, "", "", fmt.Errorf("no column %s for the primary key", k.Column.Name.O)
+				}
+				sc.Key = append(sc.Key, i)
+				sc.Columns[i].Nullable = false
+			}
+			return event.ModifyColumn, "", "", nil
+		}
+	}
+	return 0, "", "", nil
+}
+
+// schemaOfCreate builds a table's schema from its CREATE TABLE.
+func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt) (*event.Schema, error) {
+	sc := &event.Schema{ID: id}
+	for _, def := range s.Cols {
+		col, pk, err := columnOfDef(def)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", id, err)
+		}
+		sc.Columns = append(sc.Columns, col)
+		if pk {
+			sc.Key = []int{len(sc.Columns) - 1}
+		}
+	}
+	for _, c := range s.Constraints {
+		if c.Tp != ast.ConstraintPrimaryKey {
+			continue
+		}
+		sc.Key = nil
+		for _, k := range c.Keys {
+			i := colIndexFold(sc, k.Column.Name.O)
+			if i < 0 {
+				return nil, fmt.Errorf("table %s: no column %s for the primary key", id, k.Column.Name.O)
+			}
+			sc.Key = append(sc.Key, i)
+			sc.Columns[i].Nullable = false
+		}
+	}
+	return sc, sc.Validate()
+}
+
+// columnOfDef maps a column definition; pk tells whether it declares PRIMARY KEY itself.
+func columnOfDef(def *ast.ColumnDef) (event.Column, bool, error) {
+	ci := columnInfo{Name: def.Name.Name.O, ColumnType: def.Tp.InfoSchemaStr(), Charset: def.Tp.GetCharset(), Nullable: true}
+	if mysql.HasNotNullFlag(def.Tp.GetFlag()) {
+		ci.Nullable = false
+	}
+	pk := false
+	for _, o := range def.Options {
+		switch o.Tp {
+		case ast.ColumnOptionNotNull:
+			ci.Nullable = false
+		case ast.ColumnOptionPrimaryKey:
+			ci.Nullable, pk = false, true
+		case ast.ColumnOptionCollate:
+			if ci.Charset == "" {
+				ci.Charset, _, _ = strings.Cut(o.StrValue, "_")
+			}
+		}
+	}
+	col, err := newColumn(ci)
+	if err != nil {
+		return event.Column{}, false, err
+	}
+	return event.Column{Name: ci.Name, Type: col.typ, Nullable: ci.Nullable, SourceType: ci.sourceType()}, pk, nil
+}
+
+func columnPosition(sc *event.Schema, p *ast.ColumnPosition) (int, error) {
+	switch p.Tp {
+	case ast.ColumnPositionFirst:
+		return 0, nil
+	case ast.ColumnPositionAfter:
+		i := colIndexFold(sc, p.RelativeColumn.Name.O)
+		if i < 0 {
+			return 0, fmt.Errorf("no column %s to place after", p.RelativeColumn.Name.O)
+		}
+		return i + 1, nil
+	}
+	return len(sc.Columns), nil
+}
+
+func insertColumn(sc *event.Schema, at int, col event.Column) {
+	sc.Columns = slices.Insert(sc.Columns, at, col)
+	for k := range sc.Key {
+		if sc.Key[k] >= at {
+			sc.Key[k]++
+		}
+	}
+}
+
+func removeColumn(sc *event.Schema, i int) {
+	sc.Columns = slices.Delete(sc.Columns, i, i+1)
+	key := sc.Key[:0]
+	for _, k := range sc.Key {
+		switch {
+		case k == i:
+		case k > i:
+			key = append(key, k-1)
+		default:
+			key = append(key, k)
+		}
+	}
+	sc.Key = key
+}
+
+// colIndexFold finds a column by name, ignoring case as MySQL does.
+func colIndexFold(sc *event.Schema, name string) int {
+	for i, c := range sc.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func cloneSchema(s *event.Schema) *event.Schema {
+	c := *s
+	c.Columns = slices.Clone(s.Columns)
+	c.Key = slices.Clone(s.Key)
+	return &c
+}
+
+func truncateSQL(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 200 {
+		return q[:200] + "…"
+	}
+	return q
+}
