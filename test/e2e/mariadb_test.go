@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
+	"github.com/weir-data/weir/internal/source/mysql"
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+const mariadbPipeline = `
+source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: shop.orders
+  heartbeat.interval: 500ms
+  scan.incremental.snapshot.chunk.size: 4000
+sink:
+  type: file
+  path: out
+  fsync: false
+pipeline:
+  name: maria
+  parallelism: 3
+  checkpoint.interval: 200ms
+`
+
+// TestMariaDBSIGKILLConverges runs `weir run` of MariaDB → file while concurrent
+// transactions change the table, kills it with SIGKILL at random moments of the snapshot
+// and of the stream, restarts it each time, and checks that once it has caught up the
+// sink's rows (its changelog folded by key) equal the table's.
+func TestMariaDBSIGKILLConverges(t *testing.T) {
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	const rows = 100000
+	if err := db.Exec("", fmt.Sprintf(`CREATE DATABASE shop; USE shop;
+		CREATE TABLE orders (id BIGINT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount DECIMAL(12,2));
+		INSERT INTO orders SELECT seq, seq %% 100, CONCAT('order ', seq), seq / 7 FROM seq_1_to_%d`, rows)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(mariadbPipeline, db.Port))
+
+	// The workload.
+	conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	txns := 0
+	go func() {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(7, 7))
+		next := rows + 1
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			stmts := []string{"BEGIN"}
+			for range 1 + rng.IntN(4) {
+				n := 1 + rng.IntN(next-1)
+				switch rng.IntN(5) {
+				case 0:
+					stmts = append(stmts, fmt.Sprintf("INSERT INTO orders VALUES (%d, 1, 'new', 2.5)", next))
+					next++
+				case 1:
+					stmts = append(stmts, fmt.Sprintf("DELETE FROM orders WHERE id = %d", n))
+				case 2:
+					stmts = append(stmts, fmt.Sprintf("UPDATE IGNORE orders SET id = %d WHERE id = %d", next, n))
+					next++
+				default:
+					stmts = append(stmts, fmt.Sprintf("UPDATE orders SET v = v + 1, note = 'upd' WHERE id = %d", n))
+				}
+			}
+			stmts = append(stmts, "COMMIT")
+			for _, q := range stmts {
+				if _, err := conn.Execute(q); err != nil {
+					t.Errorf("workload: %v", err)
+					return
+				}
+			}
+			txns++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	for kill := 0; kill < 8; kill++ {
+		p := start(t, dir, "run", "p.yaml")
+		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
+		if p.exited() {
+			t.Fatalf("weir exited before it was killed:\n%s", p.stderr)
+		}
+		p.signal(syscall.SIGKILL)
+		p.wait(t, 10*time.Second)
+	}
+	close(stop)
+	wg.Wait()
+
+	// Let it catch up, then compare.
+	final := start(t, dir, "run", "p.yaml")
+	src, err := mysql.New(context.Background(), mysql.Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "shop.orders"}, connector.Env{Pipeline: "check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tables, err := src.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []event.Row
+	if err := src.ReadChunk(context.Background(), tables[0], snapshot.Chunk{Table: tables[0].ID}, func(rs []event.Row) error {
+		all = append(all, rs...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := conformance.TableImage(tables[0], all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string][]string{"shop.orders": {"id"}}
+	var diff string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		recs, err := conformance.ReadFileSink(filepath.Join(dir, "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := conformance.Fold(recs, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff = conformance.DiffImages(want, got, 10); diff == "" {
+			break
+		}
+	}
+	final.signal(syscall.SIGTERM)
+	if code := final.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("final run: exit %d\n%s", code, final.stderr)
+	}
+	if diff != "" {
+		t.Fatalf("after 8 kills and %d concurrent transactions the sink differs from the source: %s", txns, diff)
+	}
+	t.Logf("8 kills, %d concurrent transactions, %d rows: sink equals source", txns, len(want))
+}
