@@ -101,12 +101,13 @@ const (
 	RenameColumn
 	ModifyColumn // type, nullability or default changed
 	TruncateTable
+	AlterTable // the table's schema was replaced whole (online schema change tools' cut-over)
 )
 
 var schemaChangeNames = [...]string{
 	CreateTable: "create table", DropTable: "drop table", RenameTable: "rename table",
 	AddColumn: "add column", DropColumn: "drop column", RenameColumn: "rename column",
-	ModifyColumn: "modify column", TruncateTable: "truncate table",
+	ModifyColumn: "modify column", TruncateTable: "truncate table", AlterTable: "alter table",
 }
 
 func (k SchemaChangeKind) String() string {

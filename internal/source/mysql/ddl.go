@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -23,13 +24,35 @@ import (
 // TO, ADD/DROP PRIMARY KEY. Other statements (indexes, options, grants) do not change
 // what a row event holds and are skipped. A column declared without a character set is
 // taken as utf8mb4 (the table's default charset is not tracked yet).
+//
+// Online schema change tools build a shadow of a selected table t — gh-ost `_t_gho`,
+// pt-online-schema-change `_t_new` — alter it, copy the rows into it, and finally swap it
+// in with RENAME TABLE t TO _t_del, _t_gho TO t. The shadow's schema is followed but its
+// rows are not emitted (they are copies; the real changes come from t itself), and the
+// swap is one AlterTable schema change of t.
 type schemaHistory struct {
 	parser   *parser.Parser
 	patterns []connector.TablePattern
+	shadows  map[event.TableID]*event.Schema // shadow tables being built
+	replaced map[event.TableID]*event.Schema // real tables moved aside, by their real ID
 }
 
 func newSchemaHistory(patterns []connector.TablePattern) *schemaHistory {
-	return &schemaHistory{parser: parser.New(), patterns: patterns}
+	return &schemaHistory{parser: parser.New(), patterns: patterns,
+		shadows: map[event.TableID]*event.Schema{}, replaced: map[event.TableID]*event.Schema{}}
+}
+
+var shadowName = regexp.MustCompile(`^_(.+)_(gho|ghc|del|new|old)$`)
+
+// shadowBase returns the real table a shadow table stands for, if id is the shadow of a
+// selected table.
+func (h *schemaHistory) shadowBase(id event.TableID) (event.TableID, bool) {
+	m := shadowName.FindStringSubmatch(id.Table)
+	if m == nil {
+		return event.TableID{}, false
+	}
+	base := event.TableID{Namespace: id.Namespace, Schema: id.Schema, Table: m[1]}
+	return base, h.selected(base)
 }
 
 // apply parses one query of the binlog (run in database defaultDB) and applies it to
@@ -73,6 +96,9 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 	switch s := st.(type) {
 	case *ast.CreateTableStmt:
 		id := tableID(s.Table, defaultDB)
+		if _, ok := h.shadowBase(id); ok {
+			return nil, h.createShadow(id, s, defaultDB, tables)
+		}
 		if !h.selected(id) || s.ReferTable != nil || s.Select != nil {
 			return nil, nil // CREATE … LIKE / AS SELECT: not followed yet (the rows arrive as inserts)
 		}
@@ -90,6 +116,7 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 		var out []*event.SchemaChange
 		for _, n := range s.Tables {
 			id := tableID(n, defaultDB)
+			delete(h.shadows, id)
 			if t := tables[id]; t != nil {
 				delete(tables, id)
 				out = append(out, &event.SchemaChange{Kind: event.DropTable, Table: id, Before: t.schema, DDL: ddl, Pos: pos})
@@ -113,6 +140,19 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 		}
 		return out, nil
 	case *ast.AlterTableStmt:
+		id := tableID(s.Table, defaultDB)
+		if sh := h.shadows[id]; sh != nil {
+			t, err := newTable(sh)
+			if err != nil {
+				return nil, err
+			}
+			scratch := map[event.TableID]*table{id: t}
+			if _, err := h.alter(s, defaultDB, scratch, ddl, pos); err != nil {
+				return nil, err
+			}
+			h.shadows[id] = scratch[id].schema
+			return nil, nil
+		}
 		return h.alter(s, defaultDB, tables, ddl, pos)
 	}
 	return nil, nil
@@ -122,11 +162,18 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 // of gh-ost and pt-online-schema-change: their shadow table takes the real name) is a
 // schema change of the real table; one renamed out of it is dropped from the stream.
 func (h *schemaHistory) rename(tables map[event.TableID]*table, from, to event.TableID, ddl string, pos event.Pos) ([]*event.SchemaChange, error) {
+	if sh := h.shadows[from]; sh != nil {
+		return h.swapIn(tables, from, to, sh, ddl, pos)
+	}
 	t := tables[from]
 	if t == nil {
 		return nil, nil
 	}
 	delete(tables, from)
+	if base, ok := h.shadowBase(to); ok && base == from {
+		h.replaced[from] = t.schema // moved aside by a cut-over: its successor comes next
+		return nil, nil
+	}
 	if !h.selected(to) {
 		return []*event.SchemaChange{{Kind: event.DropTable, Table: from, Before: t.schema, DDL: ddl, Pos: pos}}, nil
 	}
@@ -393,4 +440,57 @@ func truncateSQL(q string) string {
 		return q[:200] + "…"
 	}
 	return q
+}
+
+// createShadow starts following a shadow table (CREATE TABLE _t_gho LIKE t, or a full
+// definition).
+func (h *schemaHistory) createShadow(id event.TableID, s *ast.CreateTableStmt, defaultDB string, tables map[event.TableID]*table) error {
+	if s.ReferTable != nil {
+		ref := tableID(s.ReferTable, defaultDB)
+		src := h.shadows[ref]
+		if t := tables[ref]; t != nil {
+			src = t.schema
+		}
+		if src == nil {
+			return nil
+		}
+		sc := cloneSchema(src)
+		sc.ID = id
+		h.shadows[id] = sc
+		return nil
+	}
+	sc, err := schemaOfCreate(id, s)
+	if err != nil {
+		return err
+	}
+	h.shadows[id] = sc
+	return nil
+}
+
+// swapIn makes a shadow table the real one when it is renamed to a selected name.
+func (h *schemaHistory) swapIn(tables map[event.TableID]*table, from, to event.TableID, sh *event.Schema, ddl string, pos event.Pos) ([]*event.SchemaChange, error) {
+	delete(h.shadows, from)
+	if !h.selected(to) {
+		return nil, nil
+	}
+	sc := cloneSchema(sh)
+	sc.ID = to
+	before := h.replaced[to]
+	delete(h.replaced, to)
+	if t := tables[to]; t != nil {
+		before = t.schema
+	}
+	if before != nil {
+		sc.Version = before.Version + 1
+	}
+	t, err := newTable(sc)
+	if err != nil {
+		return nil, err
+	}
+	tables[to] = t
+	kind := event.AlterTable
+	if before == nil {
+		kind = event.CreateTable
+	}
+	return []*event.SchemaChange{{Kind: kind, Table: to, Before: before, After: sc, DDL: ddl, Pos: pos}}, nil
 }

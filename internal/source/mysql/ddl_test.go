@@ -96,3 +96,61 @@ func TestDDLMidStream(t *testing.T) {
 		t.Errorf("price after CHANGE: %s", got)
 	}
 }
+
+// TestOnlineSchemaChangeCutOver replays what gh-ost does: a shadow table is created like
+// the real one, altered, filled by copying, and swapped in by an atomic rename. The
+// shadow's rows are not emitted; the swap is one schema change of the real table; rows
+// after it carry the new column.
+func TestOnlineSchemaChangeCutOver(t *testing.T) {
+	exec(t, `CREATE DATABASE osc; CREATE TABLE osc.t (id INT PRIMARY KEY, v VARCHAR(10))`)
+	exec(t, `INSERT INTO osc.t VALUES (1, 'a'), (2, 'b')`)
+	s := open(t, `osc.t`)
+	ctx := context.Background()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, `USE osc;
+		CREATE TABLE _t_gho LIKE t;
+		ALTER TABLE _t_gho ADD COLUMN extra INT NOT NULL DEFAULT 5;
+		INSERT INTO _t_gho (id, v) SELECT id, v FROM t;
+		UPDATE t SET v = 'a2' WHERE id = 1;
+		REPLACE INTO _t_gho (id, v) VALUES (1, 'a2');
+		RENAME TABLE t TO _t_del, _t_gho TO t;
+		INSERT INTO t VALUES (3, 'c', 9);
+		DROP TABLE _t_del;`)
+	var changes []event.Change
+	var ddl []string
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	errDone := errors.New("done")
+	err = s.Stream(sctx, start, tables, func(_ context.Context, b event.Batch) error {
+		if b.Schema != nil {
+			ddl = append(ddl, b.Schema.String())
+		}
+		changes = append(changes, b.Changes...)
+		if len(changes) >= 2 && b.Boundary {
+			return errDone
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("stream: %v", err)
+	}
+	if strings.Join(ddl, " | ") != "alter table osc.t" {
+		t.Errorf("schema changes: %q, want one alter table of osc.t", ddl)
+	}
+	if len(changes) != 2 {
+		t.Fatalf("changes: %d, want the update of t and the insert after the cut-over (no shadow rows)", len(changes))
+	}
+	if c := changes[0]; c.Op != event.OpUpdate || c.After[1].Str() != "a2" || len(c.Schema.Columns) != 2 {
+		t.Errorf("first change: %s %v", c.Op, c.After)
+	}
+	if c := changes[1]; c.Op != event.OpInsert || c.Schema.ID.Table != "t" || len(c.Schema.Columns) != 3 || c.After[2].Int() != 9 {
+		t.Errorf("after the cut-over: %s %s %v", c.Op, c.Schema.ID, c.After)
+	}
+}
