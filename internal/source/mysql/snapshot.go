@@ -110,6 +110,13 @@ func (s *Source) ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chun
 		if len(buf) == 0 {
 			return nil
 		}
+		size := 0
+		for _, r := range buf {
+			size += r.Size()
+		}
+		if err := s.throttle.wait(ctx, len(buf), size); err != nil {
+			return err
+		}
 		err := emit(buf)
 		buf, vals = make([]event.Row, 0, batch), nil
 		return err

@@ -35,7 +35,8 @@ type Source struct {
 	keyColumn            string
 	log                  *slog.Logger
 
-	pool *pool
+	pool     *pool
+	throttle *throttle
 
 	mu     sync.Mutex
 	tables map[event.TableID]*table
@@ -59,6 +60,9 @@ type Options struct {
 	KeyColumn            string
 	ServerID             string
 	Heartbeat, Timeout   time.Duration
+	RowsPerSecond        int64 // 0: no limit
+	BytesPerSecond       int64 // 0: no limit
+	MaxConnections       int   // 0: parallelism + 1
 }
 
 // Open opens the source from its config.
@@ -73,6 +77,9 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		KeyColumn:    cfg.String("scan.incremental.snapshot.chunk.key-column"),
 		ServerID:     cfg.String("server-id"),
 		Heartbeat:    cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
+		RowsPerSecond:  cfg.Int("scan.rate-limit.rows-per-second"),
+		BytesPerSecond: cfg.Int("scan.rate-limit.bytes-per-second"),
+		MaxConnections: int(cfg.Int("connect.max-connections")),
 	}, env)
 }
 
@@ -107,7 +114,12 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	if err != nil {
 		return nil, fault.AsFatal(err)
 	}
-	s.pool = newPool(max(env.Parallelism, 1)+1, s.dial)
+	conns := o.MaxConnections
+	if conns <= 0 {
+		conns = max(env.Parallelism, 1) + 1
+	}
+	s.pool = newPool(conns, s.dial)
+	s.throttle = newThrottle(o.RowsPerSecond, o.BytesPerSecond)
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err

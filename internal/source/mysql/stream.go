@@ -66,7 +66,15 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	if err != nil {
 		return fmt.Errorf("start reading the binlog at %s: %w", from, err)
 	}
-	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: emit, history: newSchemaHistory(s.patterns)}
+	throttled := func(ctx context.Context, b event.Batch) error {
+		if len(b.Changes) > 0 {
+			if err := s.throttle.wait(ctx, len(b.Changes), b.Size()); err != nil {
+				return err
+			}
+		}
+		return emit(ctx, b)
+	}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns)}
 	for {
 		ev, err := streamer.GetEvent(ctx)
 		if err != nil {
