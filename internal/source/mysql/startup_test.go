@@ -1,0 +1,128 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// streamIDs streams from pos until want inserts of table t have come, returning their ids.
+func streamIDs(t *testing.T, s *Source, pos event.Position, schemas []*event.Schema, want int) []int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var ids []int64
+	errDone := errors.New("done")
+	err := s.Stream(ctx, pos, schemas, func(_ context.Context, b event.Batch) error {
+		for _, c := range b.Changes {
+			ids = append(ids, c.After[0].Int())
+		}
+		if len(ids) >= want {
+			return errDone
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("stream from %s: %v (ids %v)", pos, err, ids)
+	}
+	return ids
+}
+
+func TestStartupModes(t *testing.T) {
+	exec(t, `CREATE DATABASE modes; CREATE TABLE modes.t (id INT PRIMARY KEY); INSERT INTO modes.t VALUES (1), (2)`)
+	ctx := context.Background()
+	base := open(t, "modes.t")
+	tables, err := base.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark, err := base.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, `INSERT INTO modes.t VALUES (3), (4)`)
+
+	// latest-offset starts at the end of the binlog: only what comes after.
+	latest, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "modes.t", Mode: "latest-offset"}, connector.Env{Pipeline: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer latest.Close()
+	if latest.StartupMode() != "latest-offset" {
+		t.Fatal(latest.StartupMode())
+	}
+	now, err := latest.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, `INSERT INTO modes.t VALUES (5)`)
+	if ids := streamIDs(t, latest, now, tables, 1); ids[0] != 5 {
+		t.Fatalf("latest-offset: %v, want [5]", ids)
+	}
+
+	// specific-offset by GTID starts after the given transactions.
+	p, err := decodePosition(mark)
+	if err != nil || p.GTID == "" {
+		t.Fatalf("position %s has no GTID set: %v", mark, err)
+	}
+	specific, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "modes.t",
+		Mode: "specific-offset", SpecificGTID: p.GTID}, connector.Env{Pipeline: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer specific.Close()
+	from, _ := specific.Position(ctx)
+	if ids := streamIDs(t, specific, from, tables, 3); ids[0] != 3 || ids[1] != 4 || ids[2] != 5 {
+		t.Fatalf("specific-offset %s: %v, want [3 4 5]", p.GTID, ids)
+	}
+
+	// specific-offset by file and position.
+	byFile, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "modes.t",
+		Mode: "specific-offset", SpecificFile: p.File, SpecificPos: p.Pos}, connector.Env{Pipeline: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byFile.Close()
+	from, _ = byFile.Position(ctx)
+	if ids := streamIDs(t, byFile, from, tables, 3); ids[0] != 3 {
+		t.Fatalf("specific-offset %s:%d: %v, want 3 first", p.File, p.Pos, ids)
+	}
+
+	if _, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "modes.t", Mode: "specific-offset"}, connector.Env{}); err == nil ||
+		!strings.Contains(err.Error(), "scan.startup.specific-offset.gtid-set") {
+		t.Fatalf("specific-offset without an offset: %v", err)
+	}
+}
+
+// TestPurgedBinlogIsFatal: a position whose binlog the server has purged stops the
+// pipeline with a message that names the position and the way out.
+func TestPurgedBinlogIsFatal(t *testing.T) {
+	exec(t, `CREATE DATABASE purged; CREATE TABLE purged.t (id INT PRIMARY KEY)`)
+	s := open(t, "purged.t")
+	ctx := context.Background()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, `FLUSH BINARY LOGS; INSERT INTO purged.t VALUES (1)`)
+	old := position{File: "mysql-bin.000001", Pos: 4}
+	exec(t, `FLUSH BINARY LOGS; INSERT INTO purged.t VALUES (2); FLUSH BINARY LOGS`)
+	cur, err := db.Query("", "SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, "PURGE BINARY LOGS TO '"+strings.Fields(cur)[0]+"'")
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = s.Stream(sctx, old.encode(), tables, func(context.Context, event.Batch) error { return nil })
+	if err == nil || fault.Classify(err) != fault.Fatal || !strings.Contains(err.Error(), "no longer has the binlog") ||
+		!strings.Contains(err.Error(), "mysql-bin.000001") || !strings.Contains(err.Error(), "new snapshot") {
+		t.Fatalf("got %v (%s)", err, fault.Classify(err))
+	}
+}
