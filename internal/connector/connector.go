@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/metrics"
 	"github.com/weir-data/weir/internal/snapshot"
 )
 
@@ -22,6 +23,7 @@ type Env struct {
 	Logger      *slog.Logger
 	StateDir    string
 	Parallelism int
+	Metrics     *metrics.Set // nil: no metrics
 }
 
 // Source reads one system. The engine owns the phases and the goroutines; a Source's

@@ -300,6 +300,10 @@ func (r *run) handle(m msg) (finished bool, err error) {
 			return false, err
 		}
 		r.position, r.atBoundary, r.spilled = b.End, true, false
+		if n := len(b.Changes); n > 0 && r.e.m != nil {
+			lag := time.Since(time.UnixMicro(b.Changes[n-1].CommitMicros)).Seconds()
+			r.e.m.SourceLag.WithLabelValues(r.cfg.Pipeline).Set(max(lag, 0))
+		}
 	case msgStreamEnd:
 		r.streaming = false
 		if m.err != nil && !r.stopping {

@@ -22,6 +22,9 @@ type Set struct {
 	SnapshotChunksSeen  *prometheus.GaugeVec     // pipeline: chunks produced so far
 	Phase               *prometheus.GaugeVec     // pipeline, phase: 1 for the current phase
 	QueueBytes          *prometheus.GaugeVec     // pipeline: bytes held between source and sink
+	SourceLag           *prometheus.GaugeVec     // pipeline: now minus the commit time of the last change read
+	SourceEvents        *prometheus.CounterVec   // pipeline: log events read (binlog events, WAL messages)
+	SourceRetained      *prometheus.GaugeVec     // pipeline: bytes of log the source keeps for the pipeline
 }
 
 // New creates the collectors and registers them on reg.
@@ -56,8 +59,15 @@ func New(reg prometheus.Registerer) *Set {
 			Help: "1 for the pipeline's current phase."}, []string{"pipeline", "phase"}),
 		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_queue_bytes",
 			Help: "Estimated bytes of changes held between source and sink."}, []string{"pipeline"}),
+		SourceLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_lag_seconds",
+			Help: "How far behind the source the pipeline reads: now minus the commit time of the last change read."}, []string{"pipeline"}),
+		SourceEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_log_events_total",
+			Help: "Events read from the source's change log (binlog events, WAL messages), selected or not."}, []string{"pipeline"}),
+		SourceRetained: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_retained_bytes",
+			Help: "Bytes of change log the source server keeps that the pipeline still needs (after its last acknowledged position)."}, []string{"pipeline"}),
 	}
-	reg.MustRegister(s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
+	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained,
+		s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
 		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
 		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.Phase, s.QueueBytes)
 	return s

@@ -19,6 +19,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/metrics"
 )
 
 // Source reads one MySQL or MariaDB server.
@@ -37,6 +38,8 @@ type Source struct {
 
 	pool     *pool
 	throttle *throttle
+	pipeline string
+	metrics  *metrics.Set // nil: none
 
 	mu     sync.Mutex
 	tables map[event.TableID]*table
@@ -46,6 +49,7 @@ var (
 	_ connector.Source       = (*Source)(nil)
 	_ connector.ChunkReader  = (*Source)(nil)
 	_ connector.StartupModer = (*Source)(nil)
+	_ connector.Acker        = (*Source)(nil)
 )
 
 // Options are the source's settings (the config of Spec, typed).
@@ -120,6 +124,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	}
 	s.pool = newPool(conns, s.dial)
 	s.throttle = newThrottle(o.RowsPerSecond, o.BytesPerSecond)
+	s.pipeline, s.metrics = env.Pipeline, env.Metrics
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err
@@ -250,5 +255,40 @@ func (s *Source) Position(ctx context.Context) (event.Position, error) {
 
 func (s *Source) Close() error {
 	s.pool.close()
+	return nil
+}
+
+// Ack is told the position durable downstream. MySQL keeps its binlog by time, not by
+// readers, so there is nothing to release; the source reports how many bytes of binlog
+// after that position the server still holds for the pipeline (weir_source_retained_bytes).
+func (s *Source) Ack(ctx context.Context, durable event.Position) error {
+	if s.metrics == nil {
+		return nil
+	}
+	p, err := decodePosition(durable)
+	if err != nil || p.File == "" {
+		return err
+	}
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.pool.put(conn)
+	res, err := conn.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return fmt.Errorf("read the binlog sizes: %w", err)
+	}
+	var retained int64
+	for i := range res.RowNumber() {
+		name, _ := res.GetString(i, 0)
+		size, _ := res.GetInt(i, 1)
+		switch {
+		case name == p.File:
+			retained += max(size-int64(p.Pos), 0)
+		case name > p.File:
+			retained += size
+		}
+	}
+	s.metrics.SourceRetained.WithLabelValues(s.pipeline).Set(float64(retained))
 	return nil
 }

@@ -75,8 +75,15 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		return emit(ctx, b)
 	}
 	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns)}
+	var events interface{ Inc() }
+	if s.metrics != nil {
+		events = s.metrics.SourceEvents.WithLabelValues(s.pipeline)
+	}
 	for {
 		ev, err := streamer.GetEvent(ctx)
+		if events != nil && err == nil {
+			events.Inc()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
