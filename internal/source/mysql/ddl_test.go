@@ -26,6 +26,8 @@ func TestDDLMidStream(t *testing.T) {
 	}
 	exec(t, `USE ddl;
 		INSERT INTO t VALUES (1, 'one', 1.5);
+		CREATE PROCEDURE p1() SELECT id FROM t;
+		CREATE VIEW v1 AS SELECT id FROM t;
 		ALTER TABLE t ADD COLUMN qty INT NOT NULL DEFAULT 7 AFTER id;
 		INSERT INTO t VALUES (2, 8, 'two', 2.5);
 		ALTER TABLE t MODIFY note VARCHAR(100);

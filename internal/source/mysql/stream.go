@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -289,17 +290,26 @@ func classifyStreamError(err error, pos position) error {
 	return fault.AsRetryable(fmt.Errorf("read the binlog after %s: %w", pos.encode(), err))
 }
 
+// tableDDL matches the statements that can change what a row event of a table holds;
+// everything else in a query event (procedures, views, triggers, users, grants,
+// databases, indexes) is skipped unparsed.
+var tableDDL = regexp.MustCompile(`(?is)^\s*(?:/\*.*?\*/\s*)*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE|ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE|DROP\s+(?:TEMPORARY\s+)?TABLES?|RENAME\s+TABLES?|TRUNCATE)\b`)
+
 // ddl applies a DDL statement to the known schemas and emits the schema changes it made.
 func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db string) error {
+	if !tableDDL.MatchString(query) {
+		return nil
+	}
 	pos := event.Pos{Log: r.txnLog, Off: r.offset}
 	changes, err := r.history.apply(query, db, r.tables, pos)
 	if err != nil {
 		for id := range r.tables {
-			if strings.Contains(strings.ToLower(query), strings.ToLower(id.Table)) {
+			named := regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_$])` + regexp.QuoteMeta(id.Table) + `($|[^A-Za-z0-9_$])`)
+			if named.MatchString(query) {
 				return fault.AsFatal(fmt.Errorf("%w; it may change table %s, whose schema weir must follow: re-snapshot the table after the change", err, id))
 			}
 		}
-		r.s.log.Warn("skipped a statement weir cannot parse; it names no selected table", "err", err)
+		r.s.log.Warn("skipped a table statement weir cannot parse; it names no selected table", "err", err)
 		return nil
 	}
 	for _, c := range changes {
