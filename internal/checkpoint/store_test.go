@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,34 +108,4 @@ func TestStores(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestPostgresConcurrentAcquire(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenPostgres(ctx, pg.URL("postgres"), "cp_concurrent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var mu sync.Mutex
-	seen := map[int64]bool{}
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g, err := s.Acquire(ctx, "race")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if seen[g] {
-				t.Errorf("generation %d handed out twice", g)
-			}
-			seen[g] = true
-		}()
-	}
-	wg.Wait()
 }
