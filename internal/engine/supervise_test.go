@@ -31,7 +31,7 @@ func TestSuperviseRestartsOnRetryableErrors(t *testing.T) {
 	res, err := engine.Supervise(context.Background(), policy, slog.New(slog.DiscardHandler),
 		func(error) { restarts.Add(1) },
 		func(ctx context.Context) (*engine.Result, error) {
-			failAt := int64(3 + rng.IntN(40))
+			failAt := int64(2 + rng.IntN(10)) // well before the end of a run
 			if restarts.Load() >= 8 {
 				failAt = -1 // let it finish
 			}
