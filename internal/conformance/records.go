@@ -275,3 +275,49 @@ func DiffImages(want, got map[string]map[string]any, max int) string {
 	}
 	return fmt.Sprintf("%d differences (of %d rows wanted, %d got):\n  %s", n, len(want), len(got), strings.Join(diffs, "\n  "))
 }
+
+// CheckChangelog checks that a changelog is exact: reads and inserts are of keys not
+// present yet, updates and deletes of present keys whose before image is the row the
+// changelog holds for them. A change delivered twice breaks it (its before image is no
+// longer the current row), so it checks exactly-once delivery where the source cannot
+// be replayed independently. Records must be in commit order per key.
+func CheckChangelog(recs []Record, keyColumns map[string][]string) error {
+	state := map[string]map[string]any{}
+	var problems []string
+	for i := range recs {
+		r := &recs[i]
+		keys := keyColumns[r.Table()]
+		img := r.After
+		if r.Op == "d" {
+			img = r.Before
+		}
+		k := rowKey(r.Table(), img, keys)
+		cur, present := state[k]
+		bad := ""
+		switch r.Op {
+		case "r", "c":
+			if present {
+				bad = "of a key already present"
+			}
+		case "u", "d":
+			switch {
+			case !present:
+				bad = "of a key not present"
+			case r.Before != nil && !reflect.DeepEqual(r.Before, cur):
+				bad = fmt.Sprintf("whose before image %v is not the row held %v", r.Before, cur)
+			}
+		}
+		if bad != "" && len(problems) < 10 {
+			problems = append(problems, fmt.Sprintf("%s:%d: %s %s %s", r.File, r.Line, r.Op, k, bad))
+		}
+		if r.Op == "d" {
+			delete(state, k)
+		} else {
+			state[k] = r.After
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the changelog is not exact:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}

@@ -53,6 +53,20 @@ type ChunkReader interface {
 	ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chunk, emit func([]event.Row) error) error
 }
 
+// PositionedChunkReader is a ChunkReader that can read a chunk as of an exact position of
+// its change log (MariaDB: a consistent-snapshot transaction and its binlog position).
+// ReadChunkAt returns that position, or "" when it could not tell.
+type PositionedChunkReader interface {
+	ReadChunkAt(ctx context.Context, t *event.Schema, c snapshot.Chunk, emit func([]event.Row) error) (event.Position, error)
+}
+
+// CoveredFilter is a source that, told which chunks were read as of which position, leaves
+// out of its stream the changes those chunks already hold: the snapshot and the stream
+// then join exactly (each change once). The engine calls it before Stream.
+type CoveredFilter interface {
+	SkipCovered(tables map[event.TableID][]snapshot.Covered)
+}
+
 // Acker lets a source release what is durable downstream (PostgreSQL confirmed_flush_lsn,
 // Kafka commits). Ack is called after the checkpoint store holds durable; it may run
 // concurrently with Stream.

@@ -12,6 +12,7 @@ import (
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
 )
 
 // run is one execution of a pipeline. Its router (loop) is the only goroutine that touches
@@ -366,6 +367,15 @@ func (r *run) startStream() {
 	r.streamCancel = cancel
 	r.streaming = true
 	from, schemas := r.position, r.schemas
+	if f, ok := r.e.source.(connector.CoveredFilter); ok && r.last != nil && r.last.Snapshot != nil {
+		covered := map[event.TableID][]snapshot.Covered{}
+		for _, t := range r.last.Snapshot.Tables {
+			if len(t.Covered) > 0 {
+				covered[t.Table] = t.Covered
+			}
+		}
+		f.SkipCovered(covered)
+	}
 	r.e.log.Info("streaming changes", "from", from)
 	r.g.Go(func() error {
 		err := r.e.source.Stream(sctx, from, schemas, r.emitStream)

@@ -41,8 +41,9 @@ type tableRun struct {
 type chunkRun struct {
 	t    *tableRun
 	c    snapshot.Chunk
-	log  string // the Pos.Log of the chunk's rows
-	rows int64  // written by the reader until it reports done
+	log  string         // the Pos.Log of the chunk's rows
+	rows int64          // written by the reader until it reports done
+	at   event.Position // the source position the chunk was read at ("" unknown)
 }
 
 type splitMsg struct {
@@ -130,7 +131,7 @@ func (s *snapRun) start(r *run) {
 func (s *snapRun) read(r *run, cr *chunkRun) error {
 	ctx := r.gctx
 	readMicros := time.Now().UnixMicro()
-	err := s.reader.ReadChunk(ctx, cr.t.schema, cr.c, func(rows []event.Row) error {
+	emit := func(rows []event.Row) error {
 		changes := make([]event.Change, len(rows))
 		size := int64(0)
 		for i, row := range rows {
@@ -150,7 +151,13 @@ func (s *snapRun) read(r *run, cr *chunkRun) error {
 			r.sem.Release(n)
 			return ctx.Err()
 		}
-	})
+	}
+	var err error
+	if pr, ok := s.reader.(connector.PositionedChunkReader); ok {
+		cr.at, err = pr.ReadChunkAt(ctx, cr.t.schema, cr.c, emit)
+	} else {
+		err = s.reader.ReadChunk(ctx, cr.t.schema, cr.c, emit)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -212,6 +219,9 @@ func (s *snapRun) onChunkDone(r *run, cr *chunkRun) {
 	t.prog.Pending = slices.DeleteFunc(t.prog.Pending, func(c snapshot.Chunk) bool { return c.Index == cr.c.Index })
 	t.prog.Done++
 	t.prog.Rows += cr.rows
+	if cr.at != "" {
+		t.prog.Covered = append(t.prog.Covered, snapshot.Covered{Lo: cr.c.Lo, Hi: cr.c.Hi, At: cr.at})
+	}
 	r.e.stats.ChunksDone.Add(1)
 	if r.e.m != nil {
 		r.e.m.SnapshotChunksDone.WithLabelValues(r.cfg.Pipeline).Set(float64(r.e.stats.ChunksDone.Load()))
@@ -246,6 +256,7 @@ func (s *snapRun) state() *checkpoint.SnapshotState {
 	for _, t := range s.tables {
 		p := t.prog
 		p.Pending = slices.Clone(t.prog.Pending)
+		p.Covered = slices.Clone(t.prog.Covered)
 		for _, q := range s.queue {
 			if q.t == t {
 				p.Pending = append(p.Pending, q.c)

@@ -41,6 +41,17 @@ type TableProgress struct {
 	// Done counts chunks durable in the sink; Rows the rows they held.
 	Done int   `json:"done"`
 	Rows int64 `json:"rows"`
+	// Covered lists the done chunks whose read position the source told (see
+	// connector.PositionedChunkReader): the stream skips changes inside them up to there.
+	Covered []Covered `json:"covered,omitempty"`
+}
+
+// Covered is a chunk read as of an exact source position: every change of a key in
+// [Lo, Hi) up to At is already in the rows read.
+type Covered struct {
+	Lo event.Row      `json:"lo,omitempty"`
+	Hi event.Row      `json:"hi,omitempty"`
+	At event.Position `json:"at"`
 }
 
 // Finished reports whether the table's snapshot is complete.

@@ -42,10 +42,11 @@ var keyShapes = []struct {
 // changelog folded by key) equal the source's exactly. Parallelism 1 and 4; integer,
 // composite and string keys.
 //
-// The snapshot is read chunk by chunk and the binlog is then replayed from the position
-// taken before the snapshot, so a change may be applied both through its chunk and again
-// from the binlog: the sink converges (upsert semantics), and the changelog may hold such
-// a change twice. Exact per-chunk reconciliation is the watermark step still to come.
+// The snapshot is read chunk by chunk, each in a consistent snapshot whose binlog position
+// MariaDB reports; the binlog is then replayed from the position taken before the
+// snapshot, leaving out the changes each chunk already holds. For integer and composite
+// integer keys the changelog must be exact (each change once); for text keys (ordered by
+// the server's collation) it is at least once, and the folded rows must still be equal.
 func TestSnapshotUnderConcurrentWritesConverges(t *testing.T) {
 	rows := 200000
 	if testing.Short() {
@@ -177,6 +178,14 @@ func runConvergence(t *testing.T, shapeName, ddl, cols, seqKey string, key, wher
 	}
 	if diff != "" {
 		t.Fatalf("after %d concurrent transactions the sink differs from the source: %s", txns, diff)
+	}
+	// Keys that Go orders as the server does join the snapshot and the binlog exactly:
+	// each change once (covered.go). Text keys are at least once.
+	if shapeName != "string" {
+		recs, _ := conformance.ReadFileSink(dir + "/out")
+		if err := conformance.CheckChangelog(recs, keyCols); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("%d rows, %d concurrent transactions: sink equals source", len(want), txns)
 }

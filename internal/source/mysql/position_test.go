@@ -34,7 +34,7 @@ func TestGTIDPositionsBothFlavours(t *testing.T) {
 			emit: func(_ context.Context, b event.Batch) error { emitted = append(emitted, b); return nil }}
 		r.file = "bin.000002"
 		for i, g := range c.txns {
-			r.begin(g)
+			r.begin(g, &replication.EventHeader{})
 			if err := r.commit(context.Background(), &replication.EventHeader{LogPos: uint32(100 * (i + 1))}); err != nil {
 				t.Fatal(err)
 			}

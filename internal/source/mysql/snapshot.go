@@ -75,15 +75,18 @@ func (s *Source) ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chun
 	if err != nil {
 		return err
 	}
-	healthy := false
-	defer func() {
-		if healthy {
-			s.pool.put(conn)
-		} else {
-			conn.Close()
-			s.pool.release()
-		}
-	}()
+	if err := s.readChunk(ctx, conn, tb, c, emit); err != nil {
+		conn.Close() // it may be mid-result: never reuse it
+		s.pool.release()
+		return err
+	}
+	s.pool.put(conn)
+	return nil
+}
+
+// readChunk streams chunk c's rows on conn.
+func (s *Source) readChunk(ctx context.Context, conn *client.Conn, tb *table, c snapshot.Chunk, emit func([]event.Row) error) error {
+	t := tb.schema
 	exprs := make([]string, len(tb.cols))
 	for i, col := range tb.cols {
 		exprs[i] = col.selectExpr()
@@ -121,7 +124,7 @@ func (s *Source) ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chun
 		buf, vals = make([]event.Row, 0, batch), nil
 		return err
 	}
-	err = conn.ExecuteSelectStreaming(q, &result, func(row []gomysql.FieldValue) error {
+	err := conn.ExecuteSelectStreaming(q, &result, func(row []gomysql.FieldValue) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -150,7 +153,6 @@ func (s *Source) ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chun
 		}
 		return fmt.Errorf("read chunk %d of %s: %w", c.Index, t.ID, err)
 	}
-	healthy = true
 	return flush()
 }
 

@@ -41,15 +41,18 @@ type Source struct {
 	pipeline string
 	metrics  *metrics.Set // nil: none
 
-	mu     sync.Mutex
-	tables map[event.TableID]*table
+	mu      sync.Mutex
+	tables  map[event.TableID]*table
+	covered map[event.TableID][]coveredChunk // chunks read at known positions (SkipCovered)
 }
 
 var (
-	_ connector.Source       = (*Source)(nil)
-	_ connector.ChunkReader  = (*Source)(nil)
-	_ connector.StartupModer = (*Source)(nil)
-	_ connector.Acker        = (*Source)(nil)
+	_ connector.Source                = (*Source)(nil)
+	_ connector.ChunkReader           = (*Source)(nil)
+	_ connector.StartupModer          = (*Source)(nil)
+	_ connector.Acker                 = (*Source)(nil)
+	_ connector.PositionedChunkReader = (*Source)(nil)
+	_ connector.CoveredFilter         = (*Source)(nil)
 )
 
 // Options are the source's settings (the config of Spec, typed).

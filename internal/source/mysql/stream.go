@@ -106,6 +106,8 @@ type reader struct {
 	file    string          // the binlog file being read
 	txnGTID string          // GTID of the transaction being read
 	txnLog  string          // Pos.Log of its changes
+	txnFile string          // where it starts in the binlog (for covered chunks)
+	txnPos  uint32
 	changes []event.Change
 	offset  uint64
 	emit    func(context.Context, event.Batch) error
@@ -121,19 +123,19 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 			r.pos.File, r.pos.Pos = r.file, uint32(e.Position)
 		}
 	case *replication.MariadbGTIDEvent:
-		r.begin(fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber))
+		r.begin(fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber), h)
 	case *replication.GTIDEvent:
 		next, err := e.GTIDNext()
 		if err != nil {
 			return fmt.Errorf("decode GTID event: %w", err)
 		}
-		r.begin(next.String())
+		r.begin(next.String(), h)
 	case *replication.QueryEvent:
 		q := strings.TrimSpace(string(e.Query))
 		switch {
 		case strings.EqualFold(q, "BEGIN"):
 			if r.txnGTID == "" {
-				r.begin("")
+				r.begin("", h)
 			}
 			return nil
 		case strings.EqualFold(q, "COMMIT"): // non-transactional tables end this way
@@ -159,7 +161,8 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 	return nil
 }
 
-func (r *reader) begin(gtid string) {
+func (r *reader) begin(gtid string, h *replication.EventHeader) {
+	r.txnFile, r.txnPos = r.file, h.LogPos
 	r.txnGTID = gtid
 	r.txnLog = gtid
 	if gtid == "" {
@@ -232,7 +235,7 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 		}
 	}
 	if len(r.changes) >= maxTxnBatch {
-		b := event.Batch{Changes: r.changes, End: r.pos.encode()}
+		b := event.Batch{Changes: r.uncovered(r.changes), End: r.pos.encode()}
 		r.changes = nil
 		return r.emit(ctx, b)
 	}
@@ -261,7 +264,7 @@ func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
 		r.pos.File = r.file
 	}
 	r.pos.Pos = h.LogPos
-	b := event.Batch{Changes: r.changes, End: r.pos.encode(), Boundary: true}
+	b := event.Batch{Changes: r.uncovered(r.changes), End: r.pos.encode(), Boundary: true}
 	r.changes, r.txnGTID = nil, ""
 	return r.emit(ctx, b)
 }
@@ -318,4 +321,37 @@ func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db 
 		}
 	}
 	return nil
+}
+
+// uncovered leaves out the changes that a snapshot chunk already holds (covered.go).
+func (r *reader) uncovered(changes []event.Change) []event.Change {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if len(r.s.covered) == 0 || len(changes) == 0 {
+		return changes
+	}
+	out := changes[:0]
+	for i := range changes {
+		c := changes[i]
+		if c.Op != event.OpUpdate || c.Before == nil {
+			if !r.s.isCovered(c.Schema, c.Row(), r.txnFile, r.txnPos) {
+				out = append(out, c)
+			}
+			continue
+		}
+		// An update is judged by both its keys: a key-moving update may leave one chunk
+		// that already holds it and enter one that does not, or the other way round.
+		beforeIn := r.s.isCovered(c.Schema, c.Before, r.txnFile, r.txnPos)
+		afterIn := r.s.isCovered(c.Schema, c.After, r.txnFile, r.txnPos)
+		switch {
+		case beforeIn && afterIn:
+		case !beforeIn && !afterIn:
+			out = append(out, c)
+		case beforeIn: // the old key's chunk already lacks it; the new key is news
+			out = append(out, event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros})
+		default: // the new key's chunk already has it; the old key must still go
+			out = append(out, event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros})
+		}
+	}
+	return out
 }
