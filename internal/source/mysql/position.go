@@ -17,6 +17,9 @@ type position struct {
 	GTID string `json:"gtid,omitempty"`
 	File string `json:"file,omitempty"`
 	Pos  uint32 `json:"pos,omitempty"`
+	// SinceMillis, set by scan.startup.mode timestamp, leaves out the transactions
+	// committed before it (the binlog is searched by file, then by commit time).
+	SinceMillis int64 `json:"since_ms,omitempty"`
 }
 
 func (p position) encode() event.Position {

@@ -32,6 +32,7 @@ type Source struct {
 	timeout              time.Duration
 	mode                 string
 	specific             position
+	startupMillis        int64
 	patterns             []connector.TablePattern
 	keyColumn            string
 	log                  *slog.Logger
@@ -64,6 +65,7 @@ type Options struct {
 	SpecificGTID         string
 	SpecificFile         string
 	SpecificPos          uint32
+	StartupMillis        int64 // scan.startup.mode timestamp
 	KeyColumn            string
 	ServerID             string
 	Heartbeat, Timeout   time.Duration
@@ -78,12 +80,13 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Host: cfg.String("hostname"), Port: int(cfg.Int("port")),
 		User: cfg.String("username"), Password: cfg.String("password"),
 		Tables: cfg.String("tables"), Mode: cfg.String("scan.startup.mode"),
-		SpecificGTID: cfg.String("scan.startup.specific-offset.gtid-set"),
-		SpecificFile: cfg.String("scan.startup.specific-offset.file"),
-		SpecificPos:  uint32(cfg.Int("scan.startup.specific-offset.pos")),
-		KeyColumn:    cfg.String("scan.incremental.snapshot.chunk.key-column"),
-		ServerID:     cfg.String("server-id"),
-		Heartbeat:    cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
+		SpecificGTID:  cfg.String("scan.startup.specific-offset.gtid-set"),
+		SpecificFile:  cfg.String("scan.startup.specific-offset.file"),
+		SpecificPos:   uint32(cfg.Int("scan.startup.specific-offset.pos")),
+		StartupMillis: cfg.Int("scan.startup.timestamp-millis"),
+		KeyColumn:     cfg.String("scan.incremental.snapshot.chunk.key-column"),
+		ServerID:      cfg.String("server-id"),
+		Heartbeat:     cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
 		RowsPerSecond:  cfg.Int("scan.rate-limit.rows-per-second"),
 		BytesPerSecond: cfg.Int("scan.rate-limit.bytes-per-second"),
 		MaxConnections: int(cfg.Int("connect.max-connections")),
@@ -109,10 +112,13 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		host: o.Host, port: o.Port, user: o.User, password: o.Password,
 		heartbeat: o.Heartbeat, timeout: o.Timeout, mode: o.Mode, patterns: patterns,
 		keyColumn: o.KeyColumn, log: env.Logger, tables: map[event.TableID]*table{},
-		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos},
+		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos}, startupMillis: o.StartupMillis,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.mode == "timestamp" && s.startupMillis <= 0 {
+		return nil, fault.AsFatal(fmt.Errorf("scan.startup.mode is timestamp but scan.startup.timestamp-millis is not set"))
 	}
 	if s.mode == "specific-offset" && s.specific.GTID == "" && s.specific.File == "" {
 		return nil, fault.AsFatal(fmt.Errorf("scan.startup.mode is specific-offset but neither scan.startup.specific-offset.gtid-set nor .file is set"))
@@ -243,6 +249,13 @@ func (s *Source) table(sc *event.Schema) (*table, error) {
 func (s *Source) Position(ctx context.Context) (event.Position, error) {
 	if s.mode == "specific-offset" {
 		return s.specific.encode(), nil
+	}
+	if s.mode == "timestamp" {
+		p, err := s.positionAt(ctx, s.startupMillis)
+		if err != nil {
+			return "", err
+		}
+		return p.encode(), nil
 	}
 	conn, err := s.pool.get(ctx)
 	if err != nil {

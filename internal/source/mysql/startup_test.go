@@ -126,3 +126,33 @@ func TestPurgedBinlogIsFatal(t *testing.T) {
 		t.Fatalf("got %v (%s)", err, fault.Classify(err))
 	}
 }
+
+// TestStartupAtTimestamp starts the binlog at a moment: only transactions committed at or
+// after it arrive, even when the moment lies inside an older binlog file.
+func TestStartupAtTimestamp(t *testing.T) {
+	exec(t, `CREATE DATABASE ts; CREATE TABLE ts.t (id INT PRIMARY KEY); INSERT INTO ts.t VALUES (10), (11)`)
+	time.Sleep(1100 * time.Millisecond) // binlog times have whole seconds
+	at := time.Now().UnixMilli()
+	time.Sleep(1100 * time.Millisecond)
+	exec(t, `INSERT INTO ts.t VALUES (12); FLUSH BINARY LOGS; INSERT INTO ts.t VALUES (13)`)
+	ctx := context.Background()
+	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "ts.t", Mode: "timestamp", StartupMillis: at}, connector.Env{Pipeline: "ts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := streamIDs(t, s, from, tables, 2); ids[0] != 12 || ids[1] != 13 {
+		t.Fatalf("from %s: %v, want [12 13]", from, ids)
+	}
+	if _, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "ts.t", Mode: "timestamp"}, connector.Env{}); err == nil {
+		t.Fatal("timestamp mode without a timestamp must be refused")
+	}
+}

@@ -264,7 +264,11 @@ func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
 		r.pos.File = r.file
 	}
 	r.pos.Pos = h.LogPos
-	b := event.Batch{Changes: r.uncovered(r.changes), End: r.pos.encode(), Boundary: true}
+	changes := r.uncovered(r.changes)
+	if r.pos.SinceMillis > 0 && int64(h.Timestamp)*1000 < r.pos.SinceMillis {
+		changes = nil // committed before scan.startup.timestamp-millis
+	}
+	b := event.Batch{Changes: changes, End: r.pos.encode(), Boundary: true}
 	r.changes, r.txnGTID = nil, ""
 	return r.emit(ctx, b)
 }
