@@ -53,6 +53,12 @@ type ChunkReader interface {
 	ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chunk, emit func([]event.Row) error) error
 }
 
+// RowEstimator is a snapshotting source that can estimate a table's rows cheaply (for
+// snapshot progress and ETA; never for correctness).
+type RowEstimator interface {
+	EstimateRows(ctx context.Context, t *event.Schema) (int64, error)
+}
+
 // PositionedChunkReader is a ChunkReader that can read a chunk as of an exact position of
 // its change log (MariaDB: a consistent-snapshot transaction and its binlog position).
 // ReadChunkAt returns that position, or "" when it could not tell.

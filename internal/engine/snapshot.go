@@ -33,9 +33,12 @@ type snapRun struct {
 }
 
 type tableRun struct {
-	schema *event.Schema
-	prog   snapshot.TableProgress
-	hint   snapshot.SplitHint
+	schema  *event.Schema
+	prog    snapshot.TableProgress
+	hint    snapshot.SplitHint
+	started time.Time // when this run began reading the table
+	rows0   int64     // rows already read by earlier runs
+	est     int64     // the source's row estimate (0: unknown)
 }
 
 type chunkRun struct {
@@ -87,6 +90,14 @@ func (s *snapRun) start(r *run) {
 	}
 	r.e.stats.ChunksDone.Store(done)
 	r.e.stats.ChunksSplit.Store(seen)
+	est, _ := s.reader.(connector.RowEstimator)
+	for _, t := range s.tables {
+		t.started, t.rows0 = time.Now(), t.prog.Rows
+		if est != nil && !t.prog.Finished() {
+			t.est, _ = est.EstimateRows(r.gctx, t.schema)
+		}
+		s.tableMetrics(r, t)
+	}
 	s.splits = make(chan splitMsg)
 	s.work = make(chan *chunkRun, r.cfg.Parallelism)
 	sctx, cancel := context.WithCancel(r.gctx)
@@ -207,7 +218,7 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 	}
 	r.e.stats.ChunksSplit.Add(1)
 	if r.e.m != nil {
-		r.e.m.SnapshotChunksSeen.WithLabelValues(r.cfg.Pipeline).Set(float64(r.e.stats.ChunksSplit.Load()))
+		r.e.m.SnapshotChunksSeen.WithLabelValues(r.cfg.Pipeline, t.schema.ID.String()).Set(float64(t.prog.NextIndex))
 	}
 	s.dispatch(&chunkRun{t: t, c: m.chunk})
 	return nil
@@ -223,9 +234,24 @@ func (s *snapRun) onChunkDone(r *run, cr *chunkRun) {
 		t.prog.Covered = append(t.prog.Covered, snapshot.Covered{Lo: cr.c.Lo, Hi: cr.c.Hi, At: cr.at})
 	}
 	r.e.stats.ChunksDone.Add(1)
-	if r.e.m != nil {
-		r.e.m.SnapshotChunksDone.WithLabelValues(r.cfg.Pipeline).Set(float64(r.e.stats.ChunksDone.Load()))
+	s.tableMetrics(r, t)
+}
+
+// tableMetrics exports a table's snapshot progress, with an ETA at its rate so far.
+func (s *snapRun) tableMetrics(r *run, t *tableRun) {
+	if r.e.m == nil {
+		return
 	}
+	pl, name := r.cfg.Pipeline, t.schema.ID.String()
+	r.e.m.SnapshotChunksDone.WithLabelValues(pl, name).Set(float64(t.prog.Done))
+	r.e.m.SnapshotRowsRead.WithLabelValues(pl, name).Set(float64(t.prog.Rows))
+	r.e.m.SnapshotRowsTotal.WithLabelValues(pl, name).Set(float64(t.est))
+	eta := 0.0
+	if read := t.prog.Rows - t.rows0; read > 0 && t.est > t.prog.Rows && !t.prog.Finished() {
+		rate := float64(read) / time.Since(t.started).Seconds()
+		eta = float64(t.est-t.prog.Rows) / rate
+	}
+	r.e.m.SnapshotETA.WithLabelValues(pl, name).Set(eta)
 }
 
 func (s *snapRun) allSplit() bool {

@@ -18,8 +18,11 @@ type Set struct {
 	CheckpointFailures  *prometheus.CounterVec   // pipeline
 	CheckpointTimestamp *prometheus.GaugeVec     // pipeline: unix seconds of the last checkpoint
 	Restarts            *prometheus.CounterVec   // pipeline
-	SnapshotChunksDone  *prometheus.GaugeVec     // pipeline
-	SnapshotChunksSeen  *prometheus.GaugeVec     // pipeline: chunks produced so far
+	SnapshotChunksDone  *prometheus.GaugeVec     // pipeline, table
+	SnapshotChunksSeen  *prometheus.GaugeVec     // pipeline, table: chunks produced so far
+	SnapshotRowsRead    *prometheus.GaugeVec     // pipeline, table: rows of done chunks
+	SnapshotRowsTotal   *prometheus.GaugeVec     // pipeline, table: the source's estimate of the table's rows
+	SnapshotETA         *prometheus.GaugeVec     // pipeline, table: seconds left at the table's rate so far
 	Phase               *prometheus.GaugeVec     // pipeline, phase: 1 for the current phase
 	QueueBytes          *prometheus.GaugeVec     // pipeline: bytes held between source and sink
 	SourceLag           *prometheus.GaugeVec     // pipeline: now minus the commit time of the last change read
@@ -52,9 +55,15 @@ func New(reg prometheus.Registerer) *Set {
 		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_restarts_total",
 			Help: "Restarts after a retryable error."}, []string{"pipeline"}),
 		SnapshotChunksDone: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_chunks_done",
-			Help: "Snapshot chunks durable in the sink."}, []string{"pipeline"}),
+			Help: "Snapshot chunks read whole."}, []string{"pipeline", "table"}),
 		SnapshotChunksSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_chunks_split",
-			Help: "Snapshot chunks split so far (the total once splitting is over)."}, []string{"pipeline"}),
+			Help: "Snapshot chunks split so far (the total once splitting is over)."}, []string{"pipeline", "table"}),
+		SnapshotRowsRead: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_rows_read",
+			Help: "Rows of the snapshot chunks read whole."}, []string{"pipeline", "table"}),
+		SnapshotRowsTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_rows_estimated",
+			Help: "The source's estimate of the table's rows at the start of its snapshot."}, []string{"pipeline", "table"}),
+		SnapshotETA: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_snapshot_eta_seconds",
+			Help: "Seconds until the table's snapshot is read, at its rate so far (0 when done or unknown)."}, []string{"pipeline", "table"}),
 		Phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_pipeline_phase",
 			Help: "1 for the pipeline's current phase."}, []string{"pipeline", "phase"}),
 		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_queue_bytes",
@@ -69,6 +78,6 @@ func New(reg prometheus.Registerer) *Set {
 	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained,
 		s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
 		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
-		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.Phase, s.QueueBytes)
+		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.QueueBytes)
 	return s
 }

@@ -195,3 +195,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// EstimateRows is the number of rows each generated table starts with.
+func (s *Source) EstimateRows(context.Context, *event.Schema) (int64, error) {
+	return s.model.Rows, nil
+}

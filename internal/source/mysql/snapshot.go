@@ -275,3 +275,17 @@ func (p *pool) close() {
 		}
 	}
 }
+
+// EstimateRows is information_schema's row estimate of t (for progress, not correctness).
+func (s *Source) EstimateRows(ctx context.Context, t *event.Schema) (int64, error) {
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer s.pool.put(conn)
+	res, err := conn.Execute("SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", t.ID.Schema, t.ID.Table)
+	if err != nil || res.RowNumber() == 0 {
+		return 0, err
+	}
+	return res.GetInt(0, 0)
+}
