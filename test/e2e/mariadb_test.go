@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -173,4 +174,29 @@ func TestMariaDBSIGKILLConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("8 kills, %d concurrent transactions, %d rows: sink equals source", txns, len(want))
+}
+
+// TestDiscover lists what a MariaDB source would emit.
+func TestDiscover(t *testing.T) {
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	if err := db.Exec("", `CREATE DATABASE shop; CREATE TABLE shop.items (id BIGINT UNSIGNED PRIMARY KEY, price DECIMAL(10,2), tags SET('a','b'), seen DATETIME(3) NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(mariadbPipeline, db.Port))
+	code, out := runWeir(t, dir, "discover", "--source", "p.yaml")
+	if code != 1 || !strings.Contains(out, "no table matches tables: shop.orders") {
+		t.Fatalf("a selection that matches nothing: exit %d\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "p.yaml"), strings.Replace(fmt.Sprintf(mariadbPipeline, db.Port), "shop.orders", "shop.\\.*", 1))
+	code, out = runWeir(t, dir, "discover", "--source", "p.yaml")
+	for _, want := range []string{"shop.items  (key: id)", "bigint(20) unsigned", "uint64", "decimal(10,2)", "set('a','b')", "datetime(3)", "timestamp(3)"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("discover: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
 }
