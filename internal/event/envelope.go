@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"math"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/weir-data/weir/internal/types"
@@ -107,7 +106,7 @@ func AppendJSONValue(b []byte, v Value, k types.Kind) []byte {
 		return append(b, '"')
 	case RepDate:
 		b = append(b, '"')
-		b = time.Unix(v.Days()*86400, 0).UTC().AppendFormat(b, time.DateOnly)
+		b = appendDay(b, v.Days())
 		return append(b, '"')
 	case RepTime:
 		b = append(b, '"')
@@ -115,7 +114,7 @@ func AppendJSONValue(b []byte, v Value, k types.Kind) []byte {
 		return append(b, '"')
 	case RepTimestamp:
 		b = append(b, '"')
-		b = v.Time().AppendFormat(b, "2006-01-02T15:04:05.999999")
+		b = appendDateTime(b, v.Micros())
 		if k == types.TimestampLTZ {
 			b = append(b, 'Z')
 		}
