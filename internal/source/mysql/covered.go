@@ -115,28 +115,42 @@ func before(file string, pos uint32, p position) bool {
 	return pos < p.Pos
 }
 
-// isCovered reports whether the image row of a change in a transaction that starts at
-// (file, pos) is already in the chunk that holds its key (read at a later position).
-func (s *Source) isCovered(sc *event.Schema, row event.Row, file string, pos uint32) bool {
-	chunks := s.covered[sc.ID]
-	if len(chunks) == 0 || !goOrdered(sc) {
+// isCovered reports whether the image row of a change to table t in a transaction that
+// starts at (file, pos) is already in the chunk that holds its key (read at a later
+// position).
+func (s *Source) isCovered(t *table, row event.Row, file string, pos uint32) bool {
+	chunks := s.covered[t.schema.ID]
+	if len(chunks) == 0 {
+		return false
+	}
+	sc := t.schema
+	keyCols := make([]*column, len(sc.Key))
+	for i, k := range sc.Key {
+		keyCols[i] = t.cols[k]
+	}
+	if !goOrdered(keyCols) {
 		return false
 	}
 	key := keyOf(sc, row)
 	for i := range chunks {
 		ch := &chunks[i]
-		if (ch.lo == nil || compareKeys(key, ch.lo) >= 0) && (ch.hi == nil || compareKeys(key, ch.hi) < 0) {
+		if (ch.lo == nil || compareKeys(keyCols, key, ch.lo) >= 0) && (ch.hi == nil || compareKeys(keyCols, key, ch.hi) < 0) {
 			return before(file, pos, ch.at)
 		}
 	}
 	return false
 }
 
-// goOrdered reports whether Go orders the table's key as the server does.
-func goOrdered(s *event.Schema) bool {
-	for _, k := range s.Key {
-		switch event.RepOf(s.Columns[k].Type.Kind) {
+// goOrdered reports whether Go orders the key columns as the server does: numbers,
+// decimals, temporal types, bytes, and text under a binary collation.
+func goOrdered(cols []*column) bool {
+	for _, c := range cols {
+		switch event.RepOf(c.typ.Kind) {
 		case event.RepInt, event.RepUint, event.RepDecimal, event.RepDate, event.RepTime, event.RepTimestamp, event.RepBytes:
+		case event.RepString:
+			if !c.byteOrdered || c.kind != ckString {
+				return false
+			}
 		default:
 			return false
 		}
@@ -153,17 +167,22 @@ func keyOf(s *event.Schema, r event.Row) event.Row {
 }
 
 // compareKeys orders two keys of the same table column by column.
-func compareKeys(a, b event.Row) int {
+func compareKeys(cols []*column, a, b event.Row) int {
 	for i := range min(len(a), len(b)) {
-		if c := compareValues(a[i], b[i]); c != 0 {
+		if c := compareValues(cols[i], a[i], b[i]); c != 0 {
 			return c
 		}
 	}
 	return len(a) - len(b)
 }
 
-func compareValues(a, b event.Value) int {
+func compareValues(col *column, a, b event.Value) int {
 	switch a.Rep() {
+	case event.RepString:
+		if col.padSpace {
+			return comparePadSpace(a.Str(), b.Str())
+		}
+		return strings.Compare(a.Str(), b.Str())
 	case event.RepUint:
 		switch {
 		case a.Uint() < b.Uint():
@@ -186,6 +205,36 @@ func compareValues(a, b event.Value) int {
 	case a.Int() < b.Int():
 		return -1
 	case a.Int() > b.Int():
+		return 1
+	}
+	return 0
+}
+
+// comparePadSpace compares as a PAD SPACE binary collation does: the shorter string is
+// taken as padded with spaces.
+func comparePadSpace(a, b string) int {
+	n := min(len(a), len(b))
+	if c := strings.Compare(a[:n], b[:n]); c != 0 {
+		return c
+	}
+	for _, ch := range []byte(a[n:]) {
+		if ch != ' ' {
+			return cmpByte(ch, ' ')
+		}
+	}
+	for _, ch := range []byte(b[n:]) {
+		if ch != ' ' {
+			return cmpByte(' ', ch)
+		}
+	}
+	return 0
+}
+
+func cmpByte(a, b byte) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
 		return 1
 	}
 	return 0

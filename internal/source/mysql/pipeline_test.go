@@ -34,6 +34,8 @@ var keyShapes = []struct {
 		func(n int) string { return fmt.Sprintf("region = %d AND id = %d", n%7, n) }},
 	{"string", "id VARCHAR(40) NOT NULL, PRIMARY KEY (id)", func(n int) string { return fmt.Sprintf("'k%09d'", n) }, "id",
 		"CONCAT('k', LPAD(seq, 9, '0'))", func(n int) string { return fmt.Sprintf("id = 'k%09d'", n) }},
+	{"binstring", "id VARCHAR(40) COLLATE utf8mb4_bin NOT NULL, PRIMARY KEY (id)", func(n int) string { return fmt.Sprintf("'k%09d'", n) }, "id",
+		"CONCAT('k', LPAD(seq, 9, '0'))", func(n int) string { return fmt.Sprintf("id = 'k%09d'", n) }},
 }
 
 // TestSnapshotUnderConcurrentWritesConverges copies a 200,000-row table while concurrent
@@ -45,8 +47,9 @@ var keyShapes = []struct {
 // The snapshot is read chunk by chunk, each in a consistent snapshot whose binlog position
 // MariaDB reports; the binlog is then replayed from the position taken before the
 // snapshot, leaving out the changes each chunk already holds. For integer and composite
-// integer keys the changelog must be exact (each change once); for text keys (ordered by
-// the server's collation) it is at least once, and the folded rows must still be equal.
+// integer keys and text keys under a binary collation the changelog must be exact (each
+// change once); for other text keys (ordered by the server's collation) it is at least
+// once, and the folded rows must still be equal.
 func TestSnapshotUnderConcurrentWritesConverges(t *testing.T) {
 	rows := 200000
 	if testing.Short() {
@@ -179,8 +182,9 @@ func runConvergence(t *testing.T, shapeName, ddl, cols, seqKey string, key, wher
 	if diff != "" {
 		t.Fatalf("after %d concurrent transactions the sink differs from the source: %s", txns, diff)
 	}
-	// Keys that Go orders as the server does join the snapshot and the binlog exactly:
-	// each change once (covered.go). Text keys are at least once.
+	// Keys that Go orders as the server does (numbers, text under a binary collation) join
+	// the snapshot and the binlog exactly: each change once (covered.go). Text keys under
+	// other collations are at least once.
 	if shapeName != "string" {
 		recs, _ := conformance.ReadFileSink(dir + "/out")
 		if err := conformance.CheckChangelog(recs, keyCols); err != nil {
@@ -195,7 +199,7 @@ func moveKey(shape string, n int) string {
 	switch shape {
 	case "composite":
 		return fmt.Sprintf("region = %d, id = %d", n%7, n)
-	case "string":
+	case "string", "binstring":
 		return fmt.Sprintf("id = 'k%09d'", n)
 	}
 	return fmt.Sprintf("id = %d", n)

@@ -68,7 +68,7 @@ func matches(patterns []connector.TablePattern, db, name string) bool {
 // describe reads one table's columns and key.
 func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 	id := event.TableID{Schema: db, Table: name}
-	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE
+	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE, IFNULL(COLLATION_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %w", id, err)
@@ -81,6 +81,7 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 		ci.Charset, _ = res.GetString(i, 2)
 		nullable, _ := res.GetString(i, 3)
 		ci.Nullable = nullable == "YES"
+		ci.Collation, _ = res.GetString(i, 4)
 		col, err := newColumn(ci)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", id, err)

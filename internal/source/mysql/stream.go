@@ -337,16 +337,21 @@ func (r *reader) uncovered(changes []event.Change) []event.Change {
 	out := changes[:0]
 	for i := range changes {
 		c := changes[i]
+		t := r.tables[c.Schema.ID]
+		if t == nil || t.schema != c.Schema {
+			out = append(out, c) // its table changed since (DDL): not in a chunk read before
+			continue
+		}
 		if c.Op != event.OpUpdate || c.Before == nil {
-			if !r.s.isCovered(c.Schema, c.Row(), r.txnFile, r.txnPos) {
+			if !r.s.isCovered(t, c.Row(), r.txnFile, r.txnPos) {
 				out = append(out, c)
 			}
 			continue
 		}
 		// An update is judged by both its keys: a key-moving update may leave one chunk
 		// that already holds it and enter one that does not, or the other way round.
-		beforeIn := r.s.isCovered(c.Schema, c.Before, r.txnFile, r.txnPos)
-		afterIn := r.s.isCovered(c.Schema, c.After, r.txnFile, r.txnPos)
+		beforeIn := r.s.isCovered(t, c.Before, r.txnFile, r.txnPos)
+		afterIn := r.s.isCovered(t, c.After, r.txnFile, r.txnPos)
 		switch {
 		case beforeIn && afterIn:
 		case !beforeIn && !afterIn:

@@ -70,32 +70,48 @@ type column struct {
 	srcType  string // COLUMN_TYPE, e.g. "bigint(20) unsigned"
 	unsigned bool
 	bits     int // integer width for unsigned binlog values: 8, 16, 24, 32, 64
-	bitLen   int // BIT(n)
-	decoder  *encoding.Decoder
-	values   []string // ENUM / SET members
+	// byteOrdered: the server orders the text by its UTF-8 bytes (a binary collation);
+	// padSpace: trailing spaces do not count (PAD SPACE collations).
+	byteOrdered, padSpace bool
+	bitLen                int // BIT(n)
+	decoder               *encoding.Decoder
+	values                []string // ENUM / SET members
 }
 
 // columnInfo is what a column's decoding depends on: its COLUMN_TYPE as
 // information_schema.COLUMNS gives it ("decimal(65,30)", "bigint(20) unsigned",
-// "enum('a','b')") and its character set.
+// "enum('a','b')"), its character set, and its collation when that is binary (which
+// lets weir order its values as the server does).
 type columnInfo struct {
-	Name, ColumnType, Charset string
-	Nullable                  bool
+	Name, ColumnType, Charset, Collation string
+	Nullable                             bool
 }
 
 // sourceType renders the info as event.Column.SourceType, from which a checkpoint's
-// schema rebuilds the same decoder: the column type, then " charset X" unless UTF-8.
+// schema rebuilds the same decoder: the column type, then " charset X" unless UTF-8,
+// then " collate Y" for a binary collation.
 func (ci columnInfo) sourceType() string {
+	st := ci.ColumnType
 	if cs := strings.ToLower(ci.Charset); cs != "" && cs != "utf8mb4" && cs != "utf8" && cs != "utf8mb3" && cs != "binary" {
-		return ci.ColumnType + " charset " + cs
+		st += " charset " + cs
 	}
-	return ci.ColumnType
+	if binaryCollation(ci.Collation) {
+		st += " collate " + strings.ToLower(ci.Collation)
+	}
+	return st
 }
 
 // infoOf is the inverse of sourceType.
 func infoOf(col event.Column) columnInfo {
-	ct, cs, _ := strings.Cut(col.SourceType, " charset ")
-	return columnInfo{Name: col.Name, ColumnType: ct, Charset: cs, Nullable: col.Nullable}
+	rest, coll, _ := strings.Cut(col.SourceType, " collate ")
+	ct, cs, _ := strings.Cut(rest, " charset ")
+	return columnInfo{Name: col.Name, ColumnType: ct, Charset: cs, Collation: coll, Nullable: col.Nullable}
+}
+
+// binaryCollation reports whether a text collation orders by code point (utf8mb4_bin,
+// latin1_bin, …), as Go orders UTF-8 bytes.
+func binaryCollation(c string) bool {
+	return strings.HasSuffix(strings.ToLower(c), "_bin")
 }
 
 // typeArgs splits "decimal(10,2) unsigned" into "decimal" and [10 2]; enum and set
@@ -120,6 +136,10 @@ func typeArgs(ct string) (string, []int64) {
 func newColumn(ci columnInfo) (*column, error) {
 	ct := strings.ToLower(ci.ColumnType)
 	c := &column{name: ci.Name, nullable: ci.Nullable, srcType: ci.sourceType()}
+	if coll := strings.ToLower(ci.Collation); binaryCollation(coll) && (ci.Charset == "" || strings.HasPrefix(strings.ToLower(ci.Charset), "utf8") || strings.EqualFold(ci.Charset, "ascii")) {
+		c.byteOrdered = true
+		c.padSpace = !strings.Contains(coll, "nopad") && !strings.Contains(coll, "0900")
+	}
 	unsigned := strings.Contains(ct, "unsigned")
 	c.unsigned = unsigned
 	dt, args := typeArgs(ct)
