@@ -72,39 +72,14 @@ func TestMariaDBSIGKILLConverges(t *testing.T) {
 	txns := 0
 	go func() {
 		defer wg.Done()
-		rng := rand.New(rand.NewPCG(7, 7))
-		next := rows + 1
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			stmts := []string{"BEGIN"}
-			for range 1 + rng.IntN(4) {
-				n := 1 + rng.IntN(next-1)
-				switch rng.IntN(5) {
-				case 0:
-					stmts = append(stmts, fmt.Sprintf("INSERT INTO orders VALUES (%d, 1, 'new', 2.5)", next))
-					next++
-				case 1:
-					stmts = append(stmts, fmt.Sprintf("DELETE FROM orders WHERE id = %d", n))
-				case 2:
-					stmts = append(stmts, fmt.Sprintf("UPDATE IGNORE orders SET id = %d WHERE id = %d", next, n))
-					next++
-				default:
-					stmts = append(stmts, fmt.Sprintf("UPDATE orders SET v = v + 1, note = 'upd' WHERE id = %d", n))
-				}
-			}
-			stmts = append(stmts, "COMMIT")
-			for _, q := range stmts {
-				if _, err := conn.Execute(q); err != nil {
-					t.Errorf("workload: %v", err)
-					return
-				}
-			}
-			txns++
-			time.Sleep(time.Millisecond)
+		w := testenv.Workload{Conn: conn, Table: "orders", Existing: rows, Seed: 7, Pause: time.Millisecond,
+			Insert: func(n int) string { return fmt.Sprintf("(%d, 1, 'new', 2.5)", n) },
+			Where:  func(n int) string { return fmt.Sprintf("id = %d", n) },
+			MoveTo: func(n int) string { return fmt.Sprintf("id = %d", n) },
+			Update: "v = v + 1, note = 'upd'"}
+		var err error
+		if txns, err = w.Run(stop); err != nil {
+			t.Error(err)
 		}
 	}()
 

@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/file"
 	"github.com/weir-data/weir/internal/snapshot"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // keyShapes are the primary keys the randomized test runs with.
@@ -100,38 +100,13 @@ func runConvergence(t *testing.T, shapeName, ddl, cols, seqKey string, key, wher
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rng := rand.New(rand.NewPCG(uint64(par), uint64(len(shapeName))))
-		next := rows + 1
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			stmts := []string{"BEGIN"}
-			for range 1 + rng.IntN(5) {
-				n := 1 + rng.IntN(next-1)
-				switch rng.IntN(5) {
-				case 0:
-					stmts = append(stmts, fmt.Sprintf("INSERT INTO t (%s, v, note, amount) VALUES (%s, %d, 'new', 1.5)", cols, key(next), rng.IntN(1000)))
-					next++
-				case 1:
-					stmts = append(stmts, fmt.Sprintf("DELETE FROM t WHERE %s", where(n)))
-				case 2: // move a key to the far end of the table: across chunks
-					stmts = append(stmts, fmt.Sprintf("UPDATE IGNORE t SET %s WHERE %s", moveKey(shapeName, next), where(n)))
-					next++
-				default:
-					stmts = append(stmts, fmt.Sprintf("UPDATE t SET v = v + 1, note = 'updated %d' WHERE %s", rng.IntN(100), where(n)))
-				}
-			}
-			stmts = append(stmts, "COMMIT")
-			for _, q := range stmts {
-				if _, err := conn.Execute(q); err != nil {
-					t.Errorf("workload: %s: %v", q, err)
-					return
-				}
-			}
-			txns++
+		w := testenv.Workload{Conn: conn, Table: "t", Existing: rows, Seed: uint64(par*10 + len(shapeName)),
+			Insert: func(n int) string { return fmt.Sprintf("(%s, %d, 'new', 1.5)", key(n), n%1000) },
+			Where:  where, MoveTo: func(n int) string { return moveKey(shapeName, n) },
+			Update: "v = v + 1, note = 'updated'"}
+		var err error
+		if txns, err = w.Run(stop); err != nil {
+			t.Error(err)
 		}
 	}()
 
