@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/sink/discard"
 	"github.com/weir-data/weir/internal/sink/file"
 	"github.com/weir-data/weir/internal/source/datagen"
 )
@@ -267,3 +271,34 @@ func TestSnapshotModeFinishes(t *testing.T) {
 type snapshotOnly struct{ *datagen.Source }
 
 func (snapshotOnly) StartupMode() string { return "snapshot" }
+
+// TestResumeWarnsOfNewTables: tables the selection gained while the pipeline was stopped
+// are named in a warning, since they are not captured.
+func TestResumeWarnsOfNewTables(t *testing.T) {
+	dir := t.TempDir()
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	first := datagen.New(datagen.NewModel(7, 10, tables[:1]), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	stats := &engine.Stats{}
+	go func() {
+		for stats.Phase() != engine.PhaseStream {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := engine.New(setup{parallelism: 1, chunkRows: 10}.config(), first, &discard.Writer{}, store, engine.Options{Stats: stats}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	second := datagen.New(datagen.NewModel(7, 10, tables), 0)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if _, err := engine.New(setup{parallelism: 1, chunkRows: 10}.config(), second, &discard.Writer{}, store, engine.Options{Logger: log}).Run(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "not captured") || !strings.Contains(logs.String(), "demo.users") {
+		t.Fatalf("no warning about demo.users:\n%s", logs.String())
+	}
+}
