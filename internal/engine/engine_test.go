@@ -293,9 +293,16 @@ func TestResumeWarnsOfNewTables(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	second := datagen.New(datagen.NewModel(7, 10, tables), 0)
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel2()
-	if _, err := engine.New(setup{parallelism: 1, chunkRows: 10}.config(), second, &discard.Writer{}, store, engine.Options{Logger: log}).Run(ctx2); err != nil {
+	stats2 := &engine.Stats{}
+	go func() { // the warning comes while resolving, before streaming
+		for stats2.Phase() != engine.PhaseStream && ctx2.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel2()
+	}()
+	if _, err := engine.New(setup{parallelism: 1, chunkRows: 10}.config(), second, &discard.Writer{}, store, engine.Options{Logger: log, Stats: stats2}).Run(ctx2); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "not captured") || !strings.Contains(logs.String(), "demo.users") {
