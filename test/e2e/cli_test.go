@@ -168,3 +168,18 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("unwritable output: exit %d, want 1:\n%s", code, out)
 	}
 }
+
+// TestExamplesValidate: every example file is valid.
+func TestExamplesValidate(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("found %d examples", len(files))
+	}
+	for _, f := range files {
+		abs, _ := filepath.Abs(f)
+		code, out := runWeirEnv(t, t.TempDir(), []string{"MYSQL_PASSWORD=x"}, "validate", "--offline", abs)
+		if code != 0 {
+			t.Errorf("%s: exit %d\n%s", f, code, out)
+		}
+	}
+}
