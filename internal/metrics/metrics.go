@@ -28,6 +28,7 @@ type Set struct {
 	SourceLag           *prometheus.GaugeVec     // pipeline: now minus the commit time of the last change read
 	SourceEvents        *prometheus.CounterVec   // pipeline: log events read (binlog events, WAL messages)
 	SourceRetained      *prometheus.GaugeVec     // pipeline: bytes of log the source keeps for the pipeline
+	SourcePosition      *prometheus.GaugeVec     // pipeline, log: the offset read in the named log segment (binlog file)
 }
 
 // New creates the collectors and registers them on reg.
@@ -75,7 +76,9 @@ func New(reg prometheus.Registerer) *Set {
 		SourceRetained: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_retained_bytes",
 			Help: "Bytes of change log the source server keeps that the pipeline still needs (after its last acknowledged position)."}, []string{"pipeline"}),
 	}
-	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained,
+	s.SourcePosition = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_log_position",
+		Help: "Where the pipeline reads the source's change log: the offset in the segment the log label names (binlog file)."}, []string{"pipeline", "log"})
+	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained, s.SourcePosition,
 		s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
 		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
 		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.QueueBytes)

@@ -29,6 +29,10 @@ func TestMetrics(t *testing.T) {
 	if n := testutil.ToFloat64(ms.SourceEvents.WithLabelValues("met")); n < 3 {
 		t.Fatalf("binlog events counted: %v", n)
 	}
+	p, _ := decodePosition(from)
+	if pos := testutil.ToFloat64(ms.SourcePosition.WithLabelValues("met", p.File)); pos <= float64(p.Pos) {
+		t.Fatalf("binlog position metric %v, want past %d in %s", pos, p.Pos, p.File)
+	}
 	if err := s.Ack(ctx, from); err != nil {
 		t.Fatal(err)
 	}

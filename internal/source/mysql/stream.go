@@ -10,6 +10,7 @@ import (
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
@@ -112,6 +113,8 @@ type reader struct {
 	offset  uint64
 	emit    func(context.Context, event.Batch) error
 	history *schemaHistory
+	// metricFile is the binlog file the position metric names.
+	metricFile string
 }
 
 func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error {
@@ -264,6 +267,13 @@ func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
 		r.pos.File = r.file
 	}
 	r.pos.Pos = h.LogPos
+	if m := r.s.metrics; m != nil && r.pos.File != "" {
+		if r.pos.File != r.metricFile { // one series per pipeline: the current file only
+			m.SourcePosition.DeletePartialMatch(prometheus.Labels{"pipeline": r.s.pipeline})
+			r.metricFile = r.pos.File
+		}
+		m.SourcePosition.WithLabelValues(r.s.pipeline, r.pos.File).Set(float64(r.pos.Pos))
+	}
 	changes := r.uncovered(r.changes)
 	if r.pos.SinceMillis > 0 && int64(h.Timestamp)*1000 < r.pos.SinceMillis {
 		changes = nil // committed before scan.startup.timestamp-millis
