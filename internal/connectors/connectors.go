@@ -16,8 +16,8 @@ func Registry() *connector.Registry {
 	return connector.NewRegistry(
 		[]*connector.SourceDef{
 			{Spec: datagen.Spec, Open: datagen.Open},
-			{Spec: mysql.Spec("mariadb"), Open: mysql.Open},
-			{Spec: mysql.Spec("mysql"), Open: mysql.Open},
+			{Spec: mysql.Spec("mariadb"), Open: mysql.Open, Check: mysql.Check},
+			{Spec: mysql.Spec("mysql"), Open: mysql.Open, Check: mysql.Check},
 		},
 		[]*connector.SinkDef{
 			{Spec: console.Spec, Open: console.Open},
