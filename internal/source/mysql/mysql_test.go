@@ -130,35 +130,18 @@ var typeRows = []string{
 // then reads the same rows in a snapshot: both paths give identical values.
 func TestTypesSnapshotEqualsStream(t *testing.T) {
 	exec(t, "CREATE DATABASE types; SET SESSION sql_mode = ''; "+fmt.Sprintf(typeTable, "types.t"))
-	s := open(t, `types.t`)
+	s, tables, start := openAt(t, `types.t`)
 	ctx := context.Background()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	exec(t, "SET SESSION sql_mode = ''; INSERT INTO types.t VALUES "+strings.Join(typeRows, ", "))
 
 	// Stream.
 	streamed := map[int64]event.Row{}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	errDone := errors.New("done")
-	err = s.Stream(sctx, start, tables, func(_ context.Context, b event.Batch) error {
+	streamUntil(t, s, start, tables, func(b event.Batch) bool {
 		for _, c := range b.Changes {
 			streamed[c.After[0].Int()] = c.After
 		}
-		if len(streamed) == len(typeRows) && b.Boundary {
-			return errDone
-		}
-		return nil
+		return len(streamed) == len(typeRows) && b.Boundary
 	})
-	if !errors.Is(err, errDone) {
-		t.Fatalf("stream: %v (got %d rows)", err, len(streamed))
-	}
 	// Snapshot.
 	snap := map[int64]event.Row{}
 	for c, err := range s.SplitChunks(ctx, tables[0], snapshot.SplitHint{Rows: 2}) {
@@ -203,5 +186,37 @@ func TestTypesSnapshotEqualsStream(t *testing.T) {
 	}
 	if !snap[3][tables[0].ColumnIndex("dt")].IsNull() || !snap[3][tables[0].ColumnIndex("dtt")].IsNull() {
 		t.Errorf("zero dates must read as NULL: %v %v", snap[3][tables[0].ColumnIndex("dt")], snap[3][tables[0].ColumnIndex("dtt")])
+	}
+}
+
+// openAt opens a source on the selection and returns its tables and the binlog's end now.
+func openAt(t *testing.T, tables string) (*Source, []*event.Schema, event.Position) {
+	t.Helper()
+	s := open(t, tables)
+	schemas, err := s.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := s.Position(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, schemas, start
+}
+
+// streamUntil streams from `from` until done says so (at most 30 s) and fails otherwise.
+func streamUntil(t *testing.T, s *Source, from event.Position, schemas []*event.Schema, done func(event.Batch) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errDone := errors.New("done")
+	err := s.Stream(ctx, from, schemas, func(_ context.Context, b event.Batch) error {
+		if done(b) {
+			return errDone
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("stream from %s ended early: %v", from, err)
 	}
 }

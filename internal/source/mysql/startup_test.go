@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -15,22 +14,13 @@ import (
 // streamIDs streams from pos until want inserts of table t have come, returning their ids.
 func streamIDs(t *testing.T, s *Source, pos event.Position, schemas []*event.Schema, want int) []int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	var ids []int64
-	errDone := errors.New("done")
-	err := s.Stream(ctx, pos, schemas, func(_ context.Context, b event.Batch) error {
+	streamUntil(t, s, pos, schemas, func(b event.Batch) bool {
 		for _, c := range b.Changes {
 			ids = append(ids, c.After[0].Int())
 		}
-		if len(ids) >= want {
-			return errDone
-		}
-		return nil
+		return len(ids) >= want
 	})
-	if !errors.Is(err, errDone) {
-		t.Fatalf("stream from %s: %v (ids %v)", pos, err, ids)
-	}
 	return ids
 }
 
