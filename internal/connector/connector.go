@@ -45,7 +45,9 @@ type Source interface {
 
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may
 // run concurrently with each other and with Stream; ReadChunk is called concurrently for
-// different chunks, up to the pipeline's parallelism.
+// different chunks, up to the pipeline's parallelism. A source that is not a
+// SnapshotJoiner is snapshotted first and streamed after, from the position taken before
+// the snapshot: changes inside the snapshot's window then arrive at least once.
 type ChunkReader interface {
 	// SplitChunks yields t's chunks in key order, starting after hint.After.
 	SplitChunks(ctx context.Context, t *event.Schema, hint snapshot.SplitHint) iter.Seq2[snapshot.Chunk, error]
@@ -59,18 +61,30 @@ type RowEstimator interface {
 	EstimateRows(ctx context.Context, t *event.Schema) (int64, error)
 }
 
-// PositionedChunkReader is a ChunkReader that can read a chunk as of an exact position of
-// its change log (MariaDB: a consistent-snapshot transaction and its binlog position).
-// ReadChunkAt returns that position, or "" when it could not tell.
-type PositionedChunkReader interface {
-	ReadChunkAt(ctx context.Context, t *event.Schema, c snapshot.Chunk, emit func([]event.Row) error) (event.Position, error)
-}
-
-// CoveredFilter is a source that, told which chunks were read as of which position, leaves
-// out of its stream the changes those chunks already hold: the snapshot and the stream
-// then join exactly (each change once). The engine calls it before Stream.
-type CoveredFilter interface {
-	SkipCovered(tables map[event.TableID][]snapshot.Covered)
+// SnapshotJoiner is a snapshotting source that streams while it snapshots (DESIGN §3.2,
+// snapshot ∥ stream). The engine starts Stream first, from the position taken before the
+// snapshot, and has chunks read through JoinChunk while it runs. The source hands each
+// chunk's rows to the engine inside its stream, at the exact log position the chunk was
+// read at, and leaves out of the stream the changes of keys whose chunk is still to come:
+// every change reaches the sink once, in a chunk or from the log, and in log order.
+type SnapshotJoiner interface {
+	// JoinsSnapshots reports whether this source can join chunks into its stream (a
+	// MariaDB server can: it tells the binlog position of a consistent snapshot).
+	JoinsSnapshots() bool
+	// AddsNewTables reports whether tables that join the selection later — while the
+	// stream runs, or between runs — are to be snapshotted beside the stream
+	// (scan.newly-added-table.enabled).
+	AddsNewTables() bool
+	// Snapshotting tells the source, before Stream, which tables are being snapshotted and
+	// how far each has got (from the checkpoint; empty progress for a fresh table). A table
+	// in progress but not in Stream's schemas joins the stream with its first chunk.
+	Snapshotting(progress []snapshot.TableProgress)
+	// JoinChunk reads chunk c of table t and, while the stream holds at the position the
+	// chunk was read at, hands its rows to deliver (with the schema they have there, which
+	// DDL may have made different from t) and returns. A chunk of a table that no longer
+	// exists at its position delivers nothing. JoinChunk runs concurrently for different
+	// chunks, and only while Stream runs.
+	JoinChunk(ctx context.Context, t *event.Schema, c snapshot.Chunk, deliver func(*event.Schema, []event.Row) error) error
 }
 
 // Acker lets a source release what is durable downstream (PostgreSQL confirmed_flush_lsn,

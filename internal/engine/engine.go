@@ -102,17 +102,21 @@ type Result struct {
 // error (returned; classify it with fault.Classify). It claims the pipeline in the store
 // first, so two processes never both apply one pipeline.
 //
-// The phases, run by run.loop in router.go:
+// The phases, run by run.loop in run.go:
 //
 //	resolve    acquire the fencing generation; load the newest of the store's and the
 //	           sink's checkpoint; on a fresh start take the source position S and the
-//	           tables; on a restart take both from the checkpoint.
+//	           tables; on a restart take both from the checkpoint, and add the tables the
+//	           selection now matches that the checkpoint does not know.
 //	snapshot   (startup mode initial or snapshot, source is a ChunkReader) split tables into
-//	           chunks, read up to parallelism chunks at once, apply their rows as reads.
-//	           A checkpoint here waits until no chunk is in flight, so it records whole
-//	           chunks only; a restart reads the pending chunks again and splits on.
+//	           chunks, read up to parallelism chunks at once, apply their rows as reads;
+//	           a restart reads the pending chunks again and splits on. With a
+//	           connector.SnapshotJoiner (mode initial) the stream already runs from S and
+//	           each chunk arrives inside it; a checkpoint only waits for a chunk being
+//	           delivered. Without one, a checkpoint waits until no chunk is in flight.
 //	stream     read the change log from S (or the checkpoint's position) in log order;
-//	           checkpoints fall at transaction boundaries only.
+//	           checkpoints fall at transaction boundaries only. A table that joins the
+//	           selection here (Batch.Backfill) is snapshotted beside the stream, as above.
 //	finished   a snapshot-only pipeline after its snapshot, or a bounded source at its end:
 //	           a final checkpoint, then Run returns Finished.
 //

@@ -196,9 +196,12 @@ func (r *run) checkpoint() error {
 		Changes:    r.durable + r.routed,
 		Time:       time.Now().UTC(),
 	}
-	if r.snap != nil {
+	switch {
+	case r.snap != nil:
 		cp.Snapshot = r.snap.state()
-	} else if r.last != nil && r.last.Snapshot != nil {
+	case r.snapDone != nil:
+		cp.Snapshot = r.snapDone
+	case r.last != nil:
 		cp.Snapshot = r.last.Snapshot
 	}
 	fail := func(err error) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,11 +35,14 @@ type run struct {
 	schemas    []*event.Schema // latest schema per table, in first-seen order
 	last       *checkpoint.Checkpoint
 
-	snap                *snapRun // nil: no snapshot in this run
+	snap                *snapRun                  // nil: no snapshot in this run
+	snapDone            *checkpoint.SnapshotState // the finished snapshot's state, for the checkpoints after it
+	joiner              connector.SnapshotJoiner  // non-nil: the stream runs beside the snapshot
 	finishAfterSnapshot bool
 	streaming           bool
 	streamCancel        context.CancelFunc
 	stopping            bool
+	stopFlag            atomic.Bool // stopping, for the chunk readers
 	cpDue               bool
 
 	g    *errgroup.Group
@@ -60,6 +64,7 @@ const (
 	msgStreamEnd                    // Source.Stream returned (err set on failure)
 	msgRows                         // rows of a snapshot chunk
 	msgChunkDone                    // a chunk has been read whole
+	msgChunkLeft                    // a chunk was left unread because the run is stopping
 )
 
 type msg struct {
@@ -87,6 +92,9 @@ func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint
 		return nil, connector.Unsupported("source", "snapshots (scan.startup.mode: "+mode+")")
 	}
 	r.finishAfterSnapshot = mode == "snapshot"
+	if j, ok := e.source.(connector.SnapshotJoiner); ok && j.JoinsSnapshots() && !r.finishAfterSnapshot {
+		r.joiner = j
+	}
 
 	if cp != nil {
 		r.seq, r.durable, r.position = cp.Seq, cp.Changes, cp.Position
@@ -103,12 +111,14 @@ func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint
 				return r, nil // nothing left: execute reports Finished
 			}
 			if !cp.Snapshot.Finished() {
-				r.snap = newSnapRun(cp.Snapshot, r.schemas, chunker)
+				r.snap = newSnapRun(cp.Snapshot, r.schemas, chunker, r.joiner)
 			}
+		}
+		if err := r.addNewTables(ctx, cp); err != nil {
+			return nil, err
 		}
 		e.log.Info("resuming from checkpoint", "seq", cp.Seq, "position", cp.Position,
 			"snapshot", r.snap != nil, "generation", gen)
-		r.warnNewTables(ctx)
 	} else {
 		tables, err := e.source.Tables(ctx)
 		if err != nil {
@@ -126,7 +136,7 @@ func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint
 		}
 		r.position = pos
 		if mode == "initial" || mode == "snapshot" {
-			r.snap = newSnapRun(&checkpoint.SnapshotState{}, tables, chunker)
+			r.snap = newSnapRun(&checkpoint.SnapshotState{}, tables, chunker, r.joiner)
 		}
 		e.log.Info("starting fresh", "tables", len(tables), "position", pos, "mode", mode, "generation", gen)
 	}
@@ -146,11 +156,17 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.sem = newByteBudget(r.cfg.QueueMaxBytes)
 	r.startWriters()
 
-	if r.snap != nil {
+	switch {
+	case r.snap != nil && r.joiner != nil:
+		r.startStream()
 		r.e.stats.setPhase(PhaseSnapshot)
 		r.setPhaseMetric(PhaseSnapshot)
 		r.snap.start(r)
-	} else {
+	case r.snap != nil:
+		r.e.stats.setPhase(PhaseSnapshot)
+		r.setPhaseMetric(PhaseSnapshot)
+		r.snap.start(r)
+	default:
 		r.startStream()
 	}
 	finished, loopErr := r.loop(ctx)
@@ -201,6 +217,7 @@ func (r *run) loop(ctx context.Context) (finished bool, err error) {
 		case <-stop:
 			stop = nil
 			r.stopping = true
+			r.stopFlag.Store(true)
 			r.e.log.Info("stopping: draining in-flight work for a final checkpoint")
 			if r.streamCancel != nil {
 				r.streamCancel()
@@ -234,6 +251,11 @@ func (r *run) loop(ctx context.Context) (finished bool, err error) {
 			}
 			if r.finishAfterSnapshot {
 				return true, nil
+			}
+			if r.joiner != nil {
+				r.e.stats.setPhase(PhaseStream)
+				r.setPhaseMetric(PhaseStream)
+				continue
 			}
 			if r.stopping {
 				return false, nil
@@ -276,6 +298,10 @@ func (r *run) handle(m msg) (finished bool, err error) {
 		b := &m.batch
 		if b.Schema != nil {
 			return false, r.applySchemaChange(b.Schema, b.End)
+		}
+		if b.Backfill != nil {
+			r.backfill(b.Backfill)
+			return false, nil
 		}
 		r.e.stats.RowsIn.Add(int64(len(b.Changes)))
 		if !b.Boundary {
@@ -326,9 +352,21 @@ func (r *run) handle(m msg) (finished bool, err error) {
 		return true, r.checkpoint()
 	case msgRows:
 		r.e.stats.RowsIn.Add(int64(len(m.changes)))
+		if r.joiner != nil && !m.chunk.delivering {
+			m.chunk.delivering = true
+			r.snap.delivering++
+			if len(m.changes) > 0 {
+				r.noteSchema(m.changes[0].Schema)
+			}
+		}
 		return false, r.route(m.changes)
 	case msgChunkDone:
 		r.snap.onChunkDone(r, m.chunk)
+	case msgChunkLeft: // it stays pending: the next run reads it
+		r.snap.inflight--
+		if m.chunk.delivering {
+			r.snap.delivering--
+		}
 	}
 	return false, nil
 }
@@ -340,6 +378,9 @@ func (r *run) routeStream(changes []event.Change) error {
 // canCheckpoint reports whether the state now is a consistent cut: no chunk half read,
 // no transaction half handed to writers.
 func (r *run) canCheckpoint() bool {
+	if r.snap != nil && r.joiner != nil {
+		return r.snap.delivering == 0 && r.atBoundary && !r.spilled
+	}
 	if r.snap != nil && r.snap.inflight > 0 {
 		r.snap.paused = true // let in-flight chunks end; dispatch none until the checkpoint
 		return false
@@ -353,7 +394,10 @@ func (r *run) finishSnapshot() error {
 		rows += t.prog.Rows
 	}
 	r.e.log.Info("snapshot finished", "tables", len(r.snap.tables), "rows", rows)
-	if err := r.checkpoint(); err != nil {
+	r.snapDone = r.snap.state()
+	if r.joiner != nil {
+		r.cpDue = true // the stream runs: the next transaction boundary is the checkpoint
+	} else if err := r.checkpoint(); err != nil {
 		return err
 	}
 	r.snap.close()
@@ -367,15 +411,13 @@ func (r *run) startStream() {
 	sctx, cancel := context.WithCancel(r.gctx)
 	r.streamCancel = cancel
 	r.streaming = true
-	from, schemas := r.position, r.schemas
-	if f, ok := r.e.source.(connector.CoveredFilter); ok && r.last != nil && r.last.Snapshot != nil {
-		covered := map[event.TableID][]snapshot.Covered{}
-		for _, t := range r.last.Snapshot.Tables {
-			if len(t.Covered) > 0 {
-				covered[t.Table] = t.Covered
-			}
+	from, schemas := r.position, slices.Clone(r.schemas)
+	if r.joiner != nil {
+		var progress []snapshot.TableProgress
+		if r.snap != nil {
+			progress = r.snap.state().Tables
 		}
-		f.SkipCovered(covered)
+		r.joiner.Snapshotting(progress)
 	}
 	r.e.log.Info("streaming changes", "from", from)
 	r.g.Go(func() error {
@@ -453,28 +495,76 @@ func (r *run) setSchema(s *event.Schema) {
 	r.schemas = append(r.schemas, s)
 }
 
-// warnNewTables says so when the source now selects tables the checkpoint does not know
-// (the selection was widened while the pipeline was stopped): they are not captured,
-// since snapshotting added tables beside a running stream is not implemented yet.
-func (r *run) warnNewTables(ctx context.Context) {
+// addNewTables handles tables the source now selects that the checkpoint does not know
+// (the selection was widened while the pipeline was stopped): with a joiner they are
+// snapshotted beside the stream; without one they cannot be, and a warning says so.
+func (r *run) addNewTables(ctx context.Context, cp *checkpoint.Checkpoint) error {
 	now, err := r.e.source.Tables(ctx)
 	if err != nil {
-		return // the stream will report what is wrong
+		return nil // the stream will report what is wrong
 	}
 	known := map[event.TableID]bool{}
 	for _, s := range r.schemas {
 		known[s.ID] = true
 	}
-	var added []string
-	for _, s := range now {
-		if !known[s.ID] {
-			added = append(added, s.ID.String())
+	if cp.Snapshot != nil {
+		for _, t := range cp.Snapshot.Tables {
+			known[t.Table] = true
 		}
 	}
-	if len(added) > 0 {
-		r.e.log.Warn("tables match the selection but are not in the pipeline's checkpoint, so they are not captured; "+
-			"run them in a new pipeline (snapshotting added tables while running is not implemented yet)", "tables", added)
+	var added []*event.Schema
+	var names []string
+	for _, s := range now {
+		if !known[s.ID] {
+			added = append(added, s)
+			names = append(names, s.ID.String())
+		}
 	}
+	switch {
+	case len(added) == 0:
+	case r.joiner == nil:
+		r.e.log.Warn("tables match the selection but are not in the pipeline's checkpoint, and this source cannot "+
+			"snapshot them beside its stream, so they are not captured; run them in a new pipeline", "tables", names)
+	case !r.joiner.AddsNewTables():
+		r.e.log.Warn("tables match the selection but are not in the pipeline's checkpoint; they are not captured "+
+			"(scan.newly-added-table.enabled is false)", "tables", names)
+	default:
+		r.e.log.Info("tables newly match the selection: snapshotting them beside the stream", "tables", names)
+		if r.snap == nil {
+			chunker := r.e.source.(connector.ChunkReader)
+			r.snap = newSnapRun(&checkpoint.SnapshotState{}, added, chunker, r.joiner)
+			return nil
+		}
+		for _, s := range added {
+			r.snap.tables = append(r.snap.tables, &tableRun{schema: s, prog: snapshot.TableProgress{Table: s.ID}})
+		}
+	}
+	return nil
+}
+
+// backfill snapshots a table that joined the selection while the stream runs.
+func (r *run) backfill(s *event.Schema) {
+	if r.joiner == nil { // only a joiner can snapshot beside its stream exactly
+		r.e.log.Warn("a table joined the selection with rows in it; this run cannot snapshot it beside the stream", "table", s.ID)
+		return
+	}
+	if r.snap == nil {
+		r.snap = newSnapRun(&checkpoint.SnapshotState{}, []*event.Schema{s}, r.e.source.(connector.ChunkReader), r.joiner)
+		r.snap.start(r)
+		return
+	}
+	r.snap.add(r, s)
+}
+
+// noteSchema records the schema of a joined chunk's rows: a table that joins the stream
+// with its first chunk is known from then on.
+func (r *run) noteSchema(s *event.Schema) {
+	for _, old := range r.schemas {
+		if old == s {
+			return
+		}
+	}
+	r.setSchema(s)
 }
 
 func (r *run) dropSchema(id event.TableID) {

@@ -18,18 +18,23 @@ import (
 //
 // A chunk is recorded in a table's progress when the router dispatches it (Pending, and
 // Next moves past it) and leaves Pending when its last row has been routed. A checkpoint
-// waits until no chunk is in flight, so every chunk it records as done is whole in the
-// sink, and every chunk it records as pending is read again after a restart.
+// is never taken with a chunk half routed, so every chunk it records as done is whole in
+// the sink, and every chunk it records as pending is read again after a restart. Without
+// a joiner, a checkpoint waits until no chunk is in flight; with one (the stream runs
+// beside the snapshot, connector.SnapshotJoiner), only until no chunk is being delivered.
 type snapRun struct {
-	reader   connector.ChunkReader
-	tables   []*tableRun
-	queue    []*chunkRun // pending chunks of the checkpoint, dispatched before new ones
-	splits   chan splitMsg
-	work     chan *chunkRun
-	inflight int
-	paused   bool // a checkpoint is waiting for in-flight chunks
-	splitEnd context.CancelFunc
-	closed   bool
+	reader     connector.ChunkReader
+	joiner     connector.SnapshotJoiner // nil: snapshot first, stream after
+	tables     []*tableRun
+	queue      []*chunkRun // pending chunks of the checkpoint, dispatched before new ones
+	splits     chan splitMsg
+	work       chan *chunkRun
+	inflight   int
+	delivering int  // joined chunks whose rows are being routed
+	paused     bool // a checkpoint is waiting for in-flight chunks
+	splitCtx   context.Context
+	splitEnd   context.CancelFunc
+	closed     bool
 }
 
 type tableRun struct {
@@ -42,11 +47,11 @@ type tableRun struct {
 }
 
 type chunkRun struct {
-	t    *tableRun
-	c    snapshot.Chunk
-	log  string         // the Pos.Log of the chunk's rows
-	rows int64          // written by the reader until it reports done
-	at   event.Position // the source position the chunk was read at ("" unknown)
+	t          *tableRun
+	c          snapshot.Chunk
+	log        string // the Pos.Log of the chunk's rows
+	rows       int64  // written by the reader until it reports done
+	delivering bool   // the router has routed some of its rows (joined chunks)
 }
 
 type splitMsg struct {
@@ -55,8 +60,8 @@ type splitMsg struct {
 	done  bool // every chunk of t has been produced
 }
 
-func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader connector.ChunkReader) *snapRun {
-	s := &snapRun{reader: reader}
+func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader connector.ChunkReader, joiner connector.SnapshotJoiner) *snapRun {
+	s := &snapRun{reader: reader, joiner: joiner}
 	byID := map[event.TableID]*snapshot.TableProgress{}
 	for i := range state.Tables {
 		byID[state.Tables[i].Table] = &state.Tables[i]
@@ -77,11 +82,9 @@ func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader
 
 // start launches the splitter and the readers.
 func (s *snapRun) start(r *run) {
-	chunkRows := r.cfg.ChunkRows
 	var toSplit []*tableRun
 	var done, seen int64
 	for _, t := range s.tables {
-		t.hint = snapshot.SplitHint{Rows: chunkRows, After: t.prog.Next, FirstIndex: t.prog.NextIndex}
 		if !t.prog.Split {
 			toSplit = append(toSplit, t)
 		}
@@ -90,20 +93,37 @@ func (s *snapRun) start(r *run) {
 	}
 	r.e.stats.ChunksDone.Store(done)
 	r.e.stats.ChunksSplit.Store(seen)
+	s.splits = make(chan splitMsg)
+	s.work = make(chan *chunkRun, r.cfg.Parallelism)
+	s.splitCtx, s.splitEnd = context.WithCancel(r.gctx)
+	s.split(r, toSplit)
+	for range r.cfg.Parallelism {
+		r.g.Go(func() error {
+			for cr := range s.work {
+				if err := s.read(r, cr); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	r.e.stats.SplitFinished.Store(len(toSplit) == 0)
+}
+
+// split starts a splitter goroutine for tables, after estimating their rows.
+func (s *snapRun) split(r *run, tables []*tableRun) {
 	est, _ := s.reader.(connector.RowEstimator)
-	for _, t := range s.tables {
+	for _, t := range tables {
+		t.hint = snapshot.SplitHint{Rows: r.cfg.ChunkRows, After: t.prog.Next, FirstIndex: t.prog.NextIndex}
 		t.started, t.rows0 = time.Now(), t.prog.Rows
 		if est != nil && !t.prog.Finished() {
 			t.est, _ = est.EstimateRows(r.gctx, t.schema)
 		}
 		s.tableMetrics(r, t)
 	}
-	s.splits = make(chan splitMsg)
-	s.work = make(chan *chunkRun, r.cfg.Parallelism)
-	sctx, cancel := context.WithCancel(r.gctx)
-	s.splitEnd = cancel
+	sctx := s.splitCtx
 	r.g.Go(func() error {
-		for _, t := range toSplit {
+		for _, t := range tables {
 			for c, err := range s.reader.SplitChunks(sctx, t.schema, t.hint) {
 				if err != nil {
 					if sctx.Err() != nil {
@@ -125,28 +145,29 @@ func (s *snapRun) start(r *run) {
 		}
 		return nil
 	})
-	for range r.cfg.Parallelism {
-		r.g.Go(func() error {
-			for cr := range s.work {
-				if err := s.read(r, cr); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+}
+
+// add snapshots a table that joined the selection while the stream runs.
+func (s *snapRun) add(r *run, schema *event.Schema) {
+	if slices.ContainsFunc(s.tables, func(t *tableRun) bool { return t.schema.ID == schema.ID && !t.prog.Finished() }) {
+		return
 	}
-	r.e.stats.SplitFinished.Store(len(toSplit) == 0)
+	s.tables = slices.DeleteFunc(s.tables, func(t *tableRun) bool { return t.schema.ID == schema.ID })
+	t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}}
+	s.tables = append(s.tables, t)
+	r.e.stats.SplitFinished.Store(false)
+	s.split(r, []*tableRun{t})
 }
 
 // read reads one chunk and sends its rows to the router, then reports it done.
 func (s *snapRun) read(r *run, cr *chunkRun) error {
 	ctx := r.gctx
 	readMicros := time.Now().UnixMicro()
-	emit := func(rows []event.Row) error {
+	deliver := func(schema *event.Schema, rows []event.Row) error {
 		changes := make([]event.Change, len(rows))
 		size := int64(0)
 		for i, row := range rows {
-			changes[i] = event.Change{Op: event.OpRead, Schema: cr.t.schema, After: row,
+			changes[i] = event.Change{Op: event.OpRead, Schema: schema, After: row,
 				Pos: event.Pos{Log: cr.log, Off: uint64(cr.rows) + uint64(i)}, CommitMicros: readMicros}
 			size += int64(changes[i].Size())
 		}
@@ -156,7 +177,7 @@ func (s *snapRun) read(r *run, cr *chunkRun) error {
 			return err
 		}
 		select {
-		case r.in <- msg{kind: msgRows, changes: changes, bytes: n}:
+		case r.in <- msg{kind: msgRows, changes: changes, chunk: cr, bytes: n}:
 			return nil
 		case <-ctx.Done():
 			r.sem.Release(n)
@@ -164,13 +185,20 @@ func (s *snapRun) read(r *run, cr *chunkRun) error {
 		}
 	}
 	var err error
-	if pr, ok := s.reader.(connector.PositionedChunkReader); ok {
-		cr.at, err = pr.ReadChunkAt(ctx, cr.t.schema, cr.c, emit)
+	if s.joiner != nil {
+		err = s.joiner.JoinChunk(ctx, cr.t.schema, cr.c, deliver)
 	} else {
-		err = s.reader.ReadChunk(ctx, cr.t.schema, cr.c, emit)
+		err = s.reader.ReadChunk(ctx, cr.t.schema, cr.c, func(rows []event.Row) error { return deliver(cr.t.schema, rows) })
 	}
 	if err != nil {
 		if ctx.Err() != nil {
+			return nil
+		}
+		if r.stopFlag.Load() { // a joined chunk cannot finish once the stream has stopped
+			select {
+			case r.in <- msg{kind: msgChunkLeft, chunk: cr}:
+			case <-ctx.Done():
+			}
 			return nil
 		}
 		return fmt.Errorf("read chunk %d of table %s: %w", cr.c.Index, cr.t.schema.ID, err)
@@ -226,13 +254,13 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 
 func (s *snapRun) onChunkDone(r *run, cr *chunkRun) {
 	s.inflight--
+	if cr.delivering {
+		s.delivering--
+	}
 	t := cr.t
 	t.prog.Pending = slices.DeleteFunc(t.prog.Pending, func(c snapshot.Chunk) bool { return c.Index == cr.c.Index })
 	t.prog.Done++
 	t.prog.Rows += cr.rows
-	if cr.at != "" {
-		t.prog.Covered = append(t.prog.Covered, snapshot.Covered{Lo: cr.c.Lo, Hi: cr.c.Hi, At: cr.at})
-	}
 	r.e.stats.ChunksDone.Add(1)
 	s.tableMetrics(r, t)
 }
@@ -282,7 +310,6 @@ func (s *snapRun) state() *checkpoint.SnapshotState {
 	for _, t := range s.tables {
 		p := t.prog
 		p.Pending = slices.Clone(t.prog.Pending)
-		p.Covered = slices.Clone(t.prog.Covered)
 		for _, q := range s.queue {
 			if q.t == t {
 				p.Pending = append(p.Pending, q.c)

@@ -142,6 +142,10 @@ type Batch struct {
 	End Position
 	// Boundary says End is at a transaction boundary, where a checkpoint may be taken.
 	Boundary bool
+	// Backfill, when set, is a table that joined the selection here with rows already in
+	// it (renamed into it, created from another table): the engine snapshots it beside
+	// the stream (connector.SnapshotJoiner). Changes is then empty.
+	Backfill *Schema
 }
 
 // Size estimates the memory the batch holds.

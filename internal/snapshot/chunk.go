@@ -4,6 +4,8 @@
 package snapshot
 
 import (
+	"slices"
+
 	"github.com/weir-data/weir/internal/event"
 )
 
@@ -41,18 +43,27 @@ type TableProgress struct {
 	// Done counts chunks durable in the sink; Rows the rows they held.
 	Done int   `json:"done"`
 	Rows int64 `json:"rows"`
-	// Covered lists the done chunks whose read position the source told (see
-	// connector.PositionedChunkReader): the stream skips changes inside them up to there.
-	Covered []Covered `json:"covered,omitempty"`
-}
-
-// Covered is a chunk read as of an exact source position: every change of a key in
-// [Lo, Hi) up to At is already in the rows read.
-type Covered struct {
-	Lo event.Row      `json:"lo,omitempty"`
-	Hi event.Row      `json:"hi,omitempty"`
-	At event.Position `json:"at"`
 }
 
 // Finished reports whether the table's snapshot is complete.
 func (p *TableProgress) Finished() bool { return p.Split && len(p.Pending) == 0 }
+
+// DoneRanges returns the key ranges of the table's chunks that are durable in the sink, in
+// key order and merged where adjacent: everything split so far less the pending chunks.
+// Chunks are split in key order, each starting where the one before ends, so a range's nil
+// Lo is the table's start and a nil Hi its end.
+func (p *TableProgress) DoneRanges() []Chunk {
+	pending := slices.SortedFunc(slices.Values(p.Pending), func(a, b Chunk) int { return a.Index - b.Index })
+	var out []Chunk
+	lo, prev := event.Row(nil), -1
+	for _, c := range pending {
+		if c.Index > prev+1 {
+			out = append(out, Chunk{Table: p.Table, Lo: lo, Hi: c.Lo})
+		}
+		lo, prev = c.Hi, c.Index
+	}
+	if last := p.NextIndex - 1; last > prev {
+		out = append(out, Chunk{Table: p.Table, Lo: lo, Hi: p.Next})
+	}
+	return out
+}

@@ -88,20 +88,10 @@ func (m *MariaDB) start() error {
 }
 
 func (m *MariaDB) waitReady(timeout time.Duration) error {
-	if err := waitTCP(m.Port, timeout, m.proc.exited); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(timeout)
-	for {
+	return waitReady(m.Port, timeout, m.proc.exited, func() error {
 		_, err := m.Query("", "SELECT 1")
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // Exec runs SQL statements in database db ("" for none) with the mariadb client.

@@ -92,24 +92,15 @@ func (pg *Postgres) start() error {
 }
 
 func (pg *Postgres) waitReady(timeout time.Duration) error {
-	if err := waitTCP(pg.Port, timeout, pg.proc.exited); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(timeout)
-	for {
+	return waitReady(pg.Port, timeout, pg.proc.exited, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		conn, err := pgx.Connect(ctx, pg.URL("postgres"))
 		if err == nil {
 			conn.Close(ctx)
-			cancel()
-			return nil
 		}
-		cancel()
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // URL returns a connection URL for database db.

@@ -188,3 +188,23 @@ func chownTo(dir, name string) error {
 		return os.Lchown(p, uid, gid)
 	})
 }
+
+// waitReady waits until port accepts connections and then until probe succeeds (the
+// server answers queries), for at most timeout each; it gives up early if the server
+// process exits.
+func waitReady(port int, timeout time.Duration, exited <-chan struct{}, probe func() error) error {
+	if err := waitTCP(port, timeout, exited); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := probe()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

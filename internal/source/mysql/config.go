@@ -6,8 +6,8 @@ import "github.com/weir-data/weir/internal/connector"
 func Spec(typ string) connector.Spec {
 	return connector.Spec{
 		Type: typ,
-		Summary: "Reads MySQL 5.7/8.x or MariaDB 10.x: a lock-free chunked snapshot of the selected tables, " +
-			"then every change from the binary log (ROW format, FULL row image).",
+		Summary: "Reads MySQL 5.7/8.x or MariaDB 10.x: a lock-free chunked snapshot of the selected tables and every change " +
+			"from the binary log (ROW format, FULL row image); on MariaDB the two run together and join exactly.",
 		Fields: []connector.Field{
 			{Name: "hostname", Type: connector.TypeString, Required: true, Example: "127.0.0.1", Description: "Server host."},
 			{Name: "port", Type: connector.TypeInt, Default: "3306", Min: connector.Int64(1), Max: connector.Int64(65535), Description: "Server port."},
@@ -33,6 +33,8 @@ func Spec(typ string) connector.Spec {
 				Description: "Rows per snapshot chunk."},
 			{Name: "scan.incremental.snapshot.chunk.key-column", Type: connector.TypeString,
 				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by."},
+			{Name: "scan.newly-added-table.enabled", Type: connector.TypeBool, Default: "true",
+				Description: "Snapshot tables that join the selection while the pipeline runs (renamed in, created from another table) or between runs (a widened `tables`), beside the stream (MariaDB); false: only their changes from then on are read."},
 			{Name: "scan.rate-limit.rows-per-second", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
 				Description: "Most rows per second read from the source, snapshot and binlog together (0: no limit)."},
 			{Name: "scan.rate-limit.bytes-per-second", Type: connector.TypeBytes, Default: "0",

@@ -22,24 +22,73 @@ import (
 // What it follows: CREATE TABLE (of tables the selection matches), DROP TABLE, RENAME
 // TABLE, TRUNCATE TABLE, and ALTER TABLE … ADD/DROP/MODIFY/CHANGE/RENAME COLUMN, RENAME
 // TO, ADD/DROP PRIMARY KEY. Other statements (indexes, options, grants) do not change
-// what a row event holds and are skipped. A column declared without a character set is
-// taken as utf8mb4 (the table's default charset is not tracked yet).
+// what a row event holds and are skipped. A text column declared without a character set
+// takes its table's default (CREATE TABLE … DEFAULT CHARSET, ALTER TABLE … CHARACTER SET,
+// CONVERT TO CHARACTER SET), and a table declared without one its database's; defaults
+// not seen in the stream are asked of the server (lookup).
 //
 // Online schema change tools build a shadow of a selected table t — gh-ost `_t_gho`,
 // pt-online-schema-change `_t_new` — alter it, copy the rows into it, and finally swap it
 // in with RENAME TABLE t TO _t_del, _t_gho TO t. The shadow's schema is followed but its
 // rows are not emitted (they are copies; the real changes come from t itself), and the
 // swap is one AlterTable schema change of t.
+//
+// A table can also join the selection with a schema weir has not followed and rows
+// already in it: renamed in from an unselected name, or made by CREATE TABLE … LIKE / AS
+// SELECT. Such tables are listed in joined; the stream has them snapshotted beside it
+// (join.go).
 type schemaHistory struct {
 	parser   *parser.Parser
 	patterns []connector.TablePattern
 	shadows  map[event.TableID]*event.Schema // shadow tables being built
 	replaced map[event.TableID]*event.Schema // real tables moved aside, by their real ID
+	joined   []event.TableID                 // selected tables of unknown schema, since the last apply
+	charsets map[event.TableID]string        // tables' default charsets; Table "" for a database's
+	// lookup asks the server for the default charset of a table (or, Table "", of a
+	// database) the stream has not seen declared; nil: utf8mb4.
+	lookup func(id event.TableID) string
 }
 
 func newSchemaHistory(patterns []connector.TablePattern) *schemaHistory {
-	return &schemaHistory{parser: parser.New(), patterns: patterns,
+	return &schemaHistory{parser: parser.New(), patterns: patterns, charsets: map[event.TableID]string{},
 		shadows: map[event.TableID]*event.Schema{}, replaced: map[event.TableID]*event.Schema{}}
+}
+
+// charset returns the default charset of a table (Table "": of a database).
+func (h *schemaHistory) charset(id event.TableID) string {
+	if cs, ok := h.charsets[id]; ok {
+		return cs
+	}
+	cs := ""
+	if h.lookup != nil {
+		cs = h.lookup(id)
+	}
+	h.charsets[id] = cs
+	return cs
+}
+
+// createCharset records and returns the default charset of a table being created: its
+// own, or its database's.
+func (h *schemaHistory) createCharset(id event.TableID, s *ast.CreateTableStmt) string {
+	cs, _ := tableCharset(s.Options)
+	if cs == "" {
+		cs = h.charset(event.TableID{Namespace: id.Namespace, Schema: id.Schema})
+	}
+	h.charsets[id] = cs
+	return cs
+}
+
+// tableCharset reads a charset from table options (CHARSET=, or COLLATE= alone).
+func tableCharset(opts []*ast.TableOption) (cs string, convert bool) {
+	for _, o := range opts {
+		switch {
+		case o.Tp == ast.TableOptionCharset && !o.Default:
+			cs, convert = o.StrValue, o.UintValue == ast.TableOptionCharsetWithConvertTo
+		case o.Tp == ast.TableOptionCollate && cs == "":
+			cs, _, _ = strings.Cut(o.StrValue, "_")
+		}
+	}
+	return strings.ToLower(cs), convert
 }
 
 var shadowName = regexp.MustCompile(`^_(.+)_(gho|ghc|del|new|old)$`)
@@ -99,10 +148,14 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 		if _, ok := h.shadowBase(id); ok {
 			return nil, h.createShadow(id, s, defaultDB, tables)
 		}
-		if !h.selected(id) || s.ReferTable != nil || s.Select != nil {
-			return nil, nil // CREATE … LIKE / AS SELECT: not followed yet (the rows arrive as inserts)
+		if !h.selected(id) {
+			return nil, nil
 		}
-		sc, err := schemaOfCreate(id, s)
+		if s.ReferTable != nil || s.Select != nil { // its columns come from elsewhere
+			h.joined = append(h.joined, id)
+			return nil, nil
+		}
+		sc, err := schemaOfCreate(id, s, h.createCharset(id, s))
 		if err != nil {
 			return nil, err
 		}
@@ -167,6 +220,9 @@ func (h *schemaHistory) rename(tables map[event.TableID]*table, from, to event.T
 	}
 	t := tables[from]
 	if t == nil {
+		if _, shadow := h.shadowBase(to); h.selected(to) && !shadow {
+			h.joined = append(h.joined, to)
+		}
 		return nil, nil
 	}
 	delete(tables, from)
@@ -191,6 +247,11 @@ func (h *schemaHistory) alter(s *ast.AlterTableStmt, defaultDB string, tables ma
 	id := tableID(s.Table, defaultDB)
 	t := tables[id]
 	if t == nil {
+		for _, sp := range s.Specs {
+			if sp.Tp == ast.AlterTableRenameTable {
+				return h.rename(tables, id, tableID(sp.NewTable, id.Schema), ddl, pos)
+			}
+		}
 		return nil, nil
 	}
 	before := t.schema
@@ -198,7 +259,12 @@ func (h *schemaHistory) alter(s *ast.AlterTableStmt, defaultDB string, tables ma
 	var out []*event.SchemaChange
 	var renameTo *event.TableID
 	for _, sp := range s.Specs {
-		kind, column, newName, err := alterSpec(sc, sp)
+		if sp.Tp == ast.AlterTableOption {
+			if cs, _ := tableCharset(sp.Options); cs != "" {
+				h.charsets[id] = cs
+			}
+		}
+		kind, column, newName, err := alterSpec(sc, sp, h.charset(id))
 		if err != nil {
 			return nil, fmt.Errorf("apply %q to table %s: %w", truncateSQL(ddl), id, err)
 		}
@@ -235,11 +301,11 @@ func (h *schemaHistory) alter(s *ast.AlterTableStmt, defaultDB string, tables ma
 
 // alterSpec applies one ALTER TABLE clause to sc and says what kind of change it was
 // (0: none that a row event shows).
-func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec) (event.SchemaChangeKind, string, string, error) {
+func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string) (event.SchemaChangeKind, string, string, error) {
 	switch sp.Tp {
 	case ast.AlterTableAddColumns:
 		for i, def := range sp.NewColumns {
-			col, pk, err := columnOfDef(def)
+			col, pk, err := columnOfDef(def, charset)
 			if err != nil {
 				return 0, "", "", err
 			}
@@ -274,7 +340,7 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec) (event.SchemaChangeKind
 		if i < 0 {
 			return 0, "", "", fmt.Errorf("no column %s to change", old)
 		}
-		col, _, err := columnOfDef(def)
+		col, _, err := columnOfDef(def, charset)
 		if err != nil {
 			return 0, "", "", err
 		}
@@ -303,6 +369,29 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec) (event.SchemaChangeKind
 		}
 		sc.Columns[i].Name = nw
 		return event.RenameColumn, old, nw, nil
+	case ast.AlterTableOption:
+		cs, convert := tableCharset(sp.Options)
+		if !convert || cs == "" {
+			return 0, "", "", nil
+		}
+		changed := false
+		for i, c := range sc.Columns {
+			ci := infoOf(c)
+			if !isText(ci.ColumnType) || strings.EqualFold(ci.Charset, "binary") {
+				continue
+			}
+			ci.Charset = cs
+			col, err := newColumn(ci)
+			if err != nil {
+				return 0, "", "", err
+			}
+			sc.Columns[i].Type, sc.Columns[i].SourceType = col.typ, ci.sourceType()
+			changed = true
+		}
+		if changed {
+			return event.ModifyColumn, "", "", nil
+		}
+		return 0, "", "", nil
 	case ast.AlterTableDropPrimaryKey:
 		sc.Key = nil
 		return event.ModifyColumn, "", "", nil
@@ -324,10 +413,10 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec) (event.SchemaChangeKind
 }
 
 // schemaOfCreate builds a table's schema from its CREATE TABLE.
-func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt) (*event.Schema, error) {
+func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt, charset string) (*event.Schema, error) {
 	sc := &event.Schema{ID: id}
 	for _, def := range s.Cols {
-		col, pk, err := columnOfDef(def)
+		col, pk, err := columnOfDef(def, charset)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", id, err)
 		}
@@ -353,8 +442,9 @@ func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt) (*event.Schema, er
 	return sc, sc.Validate()
 }
 
-// columnOfDef maps a column definition; pk tells whether it declares PRIMARY KEY itself.
-func columnOfDef(def *ast.ColumnDef) (event.Column, bool, error) {
+// columnOfDef maps a column definition, whose text takes charset unless it declares its
+// own; pk tells whether it declares PRIMARY KEY itself.
+func columnOfDef(def *ast.ColumnDef, charset string) (event.Column, bool, error) {
 	ci := columnInfo{Name: def.Name.Name.O, ColumnType: def.Tp.InfoSchemaStr(), Charset: def.Tp.GetCharset(), Nullable: true}
 	if mysql.HasNotNullFlag(def.Tp.GetFlag()) {
 		ci.Nullable = false
@@ -372,11 +462,25 @@ func columnOfDef(def *ast.ColumnDef) (event.Column, bool, error) {
 			}
 		}
 	}
+	if ci.Charset == "" && isText(ci.ColumnType) {
+		ci.Charset = charset
+	}
 	col, err := newColumn(ci)
 	if err != nil {
 		return event.Column{}, false, err
 	}
 	return event.Column{Name: ci.Name, Type: col.typ, Nullable: ci.Nullable, SourceType: ci.sourceType()}, pk, nil
+}
+
+// isText reports whether a column type holds text in a charset.
+func isText(columnType string) bool {
+	t := strings.ToLower(columnType)
+	for _, p := range []string{"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"} {
+		if t == p || strings.HasPrefix(t, p+"(") {
+			return true
+		}
+	}
+	return false
 }
 
 func columnPosition(sc *event.Schema, p *ast.ColumnPosition) (int, error) {
@@ -459,7 +563,7 @@ func (h *schemaHistory) createShadow(id event.TableID, s *ast.CreateTableStmt, d
 		h.shadows[id] = sc
 		return nil
 	}
-	sc, err := schemaOfCreate(id, s)
+	sc, err := schemaOfCreate(id, s, h.createCharset(id, s))
 	if err != nil {
 		return err
 	}

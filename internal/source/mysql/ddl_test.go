@@ -117,3 +117,35 @@ func TestOnlineSchemaChangeCutOver(t *testing.T) {
 		t.Errorf("after the cut-over: %s %s %v", c.Op, c.Schema.ID, c.After)
 	}
 }
+
+// TestDDLCharsets: text columns declared without a charset take their table's default,
+// or their database's, as DDL in the binlog sets them — so non-UTF-8 bytes in the binlog
+// decode to the right text.
+func TestDDLCharsets(t *testing.T) {
+	exec(t, `CREATE DATABASE cs_latin CHARACTER SET latin1; CREATE DATABASE cs_utf CHARACTER SET utf8mb4;
+		CREATE TABLE cs_utf.t0 (id INT PRIMARY KEY)`)
+	s, tables, start := openAt(t, `cs_\.*.t\.*`)
+	exec(t, `CREATE TABLE cs_latin.t1 (id INT PRIMARY KEY, name VARCHAR(20));
+		INSERT INTO cs_latin.t1 VALUES (1, 'café');
+		CREATE TABLE cs_utf.t2 (id INT PRIMARY KEY, name VARCHAR(20)) DEFAULT CHARSET=latin1;
+		INSERT INTO cs_utf.t2 VALUES (2, 'crème');
+		ALTER TABLE cs_utf.t2 ADD COLUMN more TEXT;
+		INSERT INTO cs_utf.t2 VALUES (3, 'brûlée', 'über');
+		ALTER TABLE cs_utf.t2 CONVERT TO CHARACTER SET utf8mb4;
+		INSERT INTO cs_utf.t2 VALUES (4, 'naïve', '日本');`)
+	var got []string
+	streamUntil(t, s, start, tables, func(b event.Batch) bool {
+		for _, c := range b.Changes {
+			var parts []string
+			for _, v := range c.After[1:] {
+				parts = append(parts, v.String())
+			}
+			got = append(got, strings.Join(parts, " "))
+		}
+		return len(got) == 4
+	})
+	want := "café | crème | brûlée über | naïve 日本"
+	if g := strings.Join(got, " | "); g != want {
+		t.Fatalf("decoded %q, want %q", g, want)
+	}
+}

@@ -220,3 +220,57 @@ func streamUntil(t *testing.T, s *Source, from event.Position, schemas []*event.
 		t.Fatalf("stream from %s ended early: %v", from, err)
 	}
 }
+
+// TestChunkSplitting: evenly spread integer keys are cut in even steps (no probe per
+// chunk), sparse ones by probing, and either way every row is in exactly one chunk.
+func TestChunkSplitting(t *testing.T) {
+	exec(t, `CREATE DATABASE split; USE split;
+		CREATE TABLE dense (id INT PRIMARY KEY); INSERT INTO dense SELECT seq FROM seq_1_to_20000;
+		CREATE TABLE sparse (id BIGINT UNSIGNED PRIMARY KEY); INSERT INTO sparse SELECT seq * 100003 FROM seq_1_to_20000;
+		ANALYZE TABLE dense, sparse`)
+	s := open(t, `split.\.*`)
+	tables, err := s.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range tables {
+		var chunks []snapshot.Chunk
+		for c, err := range s.SplitChunks(context.Background(), sc, snapshot.SplitHint{Rows: 1000}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunks = append(chunks, c)
+		}
+		total, sizes := 0, map[int]bool{}
+		for _, c := range chunks {
+			n := 0
+			if err := s.ReadChunk(context.Background(), sc, c, func(rs []event.Row) error { n += len(rs); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			total += n
+			if c.Hi != nil {
+				sizes[n] = true
+			}
+		}
+		if total != 20000 {
+			t.Fatalf("%s: the chunks hold %d rows, want 20000", sc.ID, total)
+		}
+		switch sc.ID.Table {
+		case "dense": // even steps: chunk bounds a constant step apart
+			step := chunks[2].Hi[0].Int() - chunks[1].Hi[0].Int()
+			for i := 2; i < len(chunks)-1; i++ {
+				if d := chunks[i].Hi[0].Int() - chunks[i-1].Hi[0].Int(); d != step {
+					t.Fatalf("dense: chunk %d spans %d keys, chunk 1 %d: not even steps", i, d, step)
+				}
+			}
+			if step < 500 || step > 2000 {
+				t.Fatalf("dense: step %d for 1000-row chunks", step)
+			}
+		case "sparse": // probed: every chunk but the last holds exactly 1000 rows
+			if len(sizes) != 1 || !sizes[1000] {
+				t.Fatalf("sparse: chunk sizes %v, want exactly 1000 (probed)", sizes)
+			}
+		}
+		t.Logf("%s: %d chunks", sc.ID, len(chunks))
+	}
+}

@@ -38,9 +38,14 @@ func decodePosition(s event.Position) (position, error) {
 	return p, nil
 }
 
-// currentPosition reads the server's end of binlog now.
+// currentPosition reads the server's end of binlog now. On MariaDB it is the position of a
+// consistent snapshot, with its GTID position: every transaction before it is visible to
+// snapshots taken after, so a stream from it and chunks read later join exactly (join.go).
 func currentPosition(conn *client.Conn, flavor string) (position, error) {
 	var p position
+	if flavor == "mariadb" {
+		return snapshotPosition(conn)
+	}
 	res, err := conn.Execute("SHOW MASTER STATUS")
 	if err != nil {
 		return p, fmt.Errorf("read the binlog position (SHOW MASTER STATUS; needs REPLICATION CLIENT): %w", err)
@@ -61,5 +66,26 @@ func currentPosition(conn *client.Conn, flavor string) (position, error) {
 	}
 	p.GTID, _ = res.GetString(0, 0)
 	p.GTID = strings.ReplaceAll(strings.TrimSpace(p.GTID), "\n", "")
+	return p, nil
+}
+
+func snapshotPosition(conn *client.Conn) (position, error) {
+	var p position
+	if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		return p, fmt.Errorf("start a consistent snapshot to read the binlog position: %w", err)
+	}
+	at, err := snapshotPlace(conn)
+	if _, cerr := conn.Execute("COMMIT"); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return p, err
+	}
+	res, err := conn.Execute("SELECT BINLOG_GTID_POS(?, ?)", at.file, at.pos)
+	if err != nil {
+		return p, fmt.Errorf("read the GTID position of %s:%d: %w", at.file, at.pos, err)
+	}
+	p.File, p.Pos = at.file, at.pos
+	p.GTID, _ = res.GetString(0, 0)
 	return p, nil
 }

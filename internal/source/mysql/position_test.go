@@ -30,11 +30,13 @@ func TestGTIDPositionsBothFlavours(t *testing.T) {
 			t.Fatal(err)
 		}
 		var emitted []event.Batch
-		r := &reader{s: &Source{flavor: c.flavor}, gset: gset, pos: position{GTID: c.start, File: "bin.000001", Pos: 4},
+		r := &reader{s: &Source{flavor: c.flavor, join: newJoiner()}, gset: gset, pos: position{GTID: c.start, File: "bin.000001", Pos: 4},
 			emit: func(_ context.Context, b event.Batch) error { emitted = append(emitted, b); return nil }}
 		r.file = "bin.000002"
 		for i, g := range c.txns {
-			r.begin(g, &replication.EventHeader{})
+			if err := r.begin(context.Background(), g, &replication.EventHeader{}); err != nil {
+				t.Fatal(err)
+			}
 			if err := r.commit(context.Background(), &replication.EventHeader{LogPos: uint32(100 * (i + 1))}); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -51,7 +52,9 @@ func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn st
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		if t != nil { // nil: dropped since it was listed
+			out = append(out, t)
+		}
 	}
 	return out, nil
 }
@@ -65,7 +68,7 @@ func matches(patterns []connector.TablePattern, db, name string) bool {
 	return false
 }
 
-// describe reads one table's columns and key.
+// describe reads one table's columns and key; nil when there is no such table.
 func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 	id := event.TableID{Schema: db, Table: name}
 	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE, IFNULL(COLLATION_NAME, '')
@@ -87,6 +90,9 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 			return nil, fmt.Errorf("table %s: %w", id, err)
 		}
 		s.Columns = append(s.Columns, event.Column{Name: ci.Name, Type: col.typ, Nullable: ci.Nullable, SourceType: ci.sourceType()})
+	}
+	if len(s.Columns) == 0 {
+		return nil, nil
 	}
 	res, err = conn.Execute(`SELECT COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, db, name)
@@ -133,4 +139,26 @@ func useKeyColumn(conn *client.Conn, s *event.Schema, keyColumn string) error {
 	}
 	s.Key = []int{i}
 	return nil
+}
+
+// defaultCharset asks the server for the default charset of a table (id.Table "": of a
+// database); "" when it cannot tell.
+func (s *Source) defaultCharset(ctx context.Context, id event.TableID) string {
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return ""
+	}
+	defer s.pool.put(conn)
+	q := `SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`
+	args := []any{id.Schema}
+	if id.Table != "" { // a collation's name starts with its charset's: latin1_swedish_ci
+		q = `SELECT SUBSTRING_INDEX(TABLE_COLLATION, '_', 1) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`
+		args = append(args, id.Table)
+	}
+	res, err := conn.Execute(q, args...)
+	if err != nil || res.RowNumber() == 0 {
+		return ""
+	}
+	cs, _ := res.GetString(0, 0)
+	return strings.ToLower(cs)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"math"
 	"strconv"
 	"strings"
 
@@ -16,11 +17,16 @@ import (
 	"github.com/weir-data/weir/internal/types"
 )
 
-// SplitChunks splits t by its key into chunks of about hint.Rows rows, by probing the key
-// index: the next chunk's end is the key hint.Rows rows further on (ORDER BY key LIMIT 1
-// OFFSET n). It works for any key — integer, string, composite — and the last chunk is
-// found when the probe runs off the end, so no chunk is ever much larger than hint.Rows
-// at the time it is split.
+// SplitChunks splits t by its key into chunks of about hint.Rows rows.
+//
+// A single integer key whose values are spread evenly (its range is at most
+// evenFactor times the table's estimated rows) is cut in even steps computed from MIN,
+// MAX and the estimate: no query per chunk. Any other key — sparse integers, strings,
+// composite — is split by probing the key index: the next chunk's end is the key
+// hint.Rows rows further on (ORDER BY key LIMIT 1 OFFSET n); the last chunk is found
+// when the probe runs off the end, so no chunk is ever much larger than hint.Rows at the
+// time it is split. Either way the last chunk is open-ended: rows inserted past the end
+// while the snapshot runs belong to it.
 func (s *Source) SplitChunks(ctx context.Context, t *event.Schema, hint snapshot.SplitHint) iter.Seq2[snapshot.Chunk, error] {
 	return func(yield func(snapshot.Chunk, error) bool) {
 		tb, err := s.table(t)
@@ -36,6 +42,13 @@ func (s *Source) SplitChunks(ctx context.Context, t *event.Schema, hint snapshot
 		defer s.pool.put(conn)
 		rows := max(hint.Rows, 1)
 		lo, idx := hint.After, hint.FirstIndex
+		if ev, ok, err := evenSteps(conn, tb, rows, lo); err != nil {
+			yield(snapshot.Chunk{}, err)
+			return
+		} else if ok {
+			ev.split(t.ID, lo, idx, yield)
+			return
+		}
 		keys := tb.keyList()
 		for {
 			q := fmt.Sprintf("SELECT %s FROM %s", keys, tb.name())
@@ -288,4 +301,89 @@ func (s *Source) EstimateRows(ctx context.Context, t *event.Schema) (int64, erro
 		return 0, err
 	}
 	return res.GetInt(0, 0)
+}
+
+// evenFactor bounds how sparse an integer key may be for even steps: a key range of more
+// than evenFactor × rows is split by probing (Flink CDC's distribution factor).
+const evenFactor = 10
+
+// even cuts an integer key range in steps.
+type even struct {
+	unsigned bool
+	min, max int64 // as bits when unsigned
+	step     int64
+}
+
+// evenSteps decides whether tb's key can be cut in even steps of about rows rows, reading
+// its MIN, MAX and row estimate.
+func evenSteps(conn *client.Conn, tb *table, rows int, after event.Row) (even, bool, error) {
+	var ev even
+	if len(tb.schema.Key) != 1 {
+		return ev, false, nil
+	}
+	col := tb.cols[tb.schema.Key[0]]
+	rep := event.RepOf(col.typ.Kind)
+	if rep != event.RepInt && rep != event.RepUint {
+		return ev, false, nil
+	}
+	ev.unsigned = rep == event.RepUint
+	k := quoteIdent(tb.schema.Columns[tb.schema.Key[0]].Name)
+	res, err := conn.Execute(fmt.Sprintf("SELECT MIN(%s), MAX(%s), (SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?) FROM %s",
+		k, k, tb.name()), tb.schema.ID.Schema, tb.schema.ID.Table)
+	if err != nil {
+		return ev, false, fmt.Errorf("read the key range of %s: %w", tb.schema.ID, err)
+	}
+	lo, errLo := res.GetString(0, 0)
+	hi, errHi := res.GetString(0, 1)
+	est, _ := res.GetInt(0, 2)
+	if errLo != nil || errHi != nil || lo == "" || est < int64(2*rows) {
+		return ev, false, nil // empty or small: probing costs nothing
+	}
+	if ev.unsigned {
+		a, err1 := strconv.ParseUint(lo, 10, 64)
+		b, err2 := strconv.ParseUint(hi, 10, 64)
+		if err1 != nil || err2 != nil || b > math.MaxInt64 {
+			return ev, false, nil
+		}
+		ev.min, ev.max = int64(a), int64(b)
+	} else {
+		a, err1 := strconv.ParseInt(lo, 10, 64)
+		b, err2 := strconv.ParseInt(hi, 10, 64)
+		if err1 != nil || err2 != nil || (a < 0 && b > math.MaxInt64+a) {
+			return ev, false, nil
+		}
+		ev.min, ev.max = a, b
+	}
+	span := ev.max - ev.min + 1
+	if span/int64(evenFactor) > est {
+		return ev, false, nil // sparse: probe
+	}
+	// A unique key has at most span rows; an estimate above that is the estimate's error.
+	ev.step = max(int64(float64(rows)*float64(span)/float64(min(est, span))), 1)
+	if after != nil {
+		ev.min = after[0].Int() // Int and Uint share the bits
+	}
+	return ev, true, nil
+}
+
+// split yields the chunks from after (nil: the table's start) in even steps.
+func (ev even) split(id event.TableID, after event.Row, idx int, yield func(snapshot.Chunk, error) bool) {
+	val := func(n int64) event.Row {
+		if ev.unsigned {
+			return event.Row{event.Uint(uint64(n))}
+		}
+		return event.Row{event.Int(n)}
+	}
+	lo, next := after, ev.min
+	for {
+		c := snapshot.Chunk{Table: id, Index: idx, Lo: lo}
+		if next <= ev.max-ev.step { // else this is the last chunk: open-ended
+			next += ev.step
+			c.Hi = val(next)
+		}
+		if !yield(c, nil) || c.Hi == nil {
+			return
+		}
+		lo, idx = c.Hi, idx+1
+	}
 }

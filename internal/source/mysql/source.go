@@ -35,6 +35,7 @@ type Source struct {
 	startupMillis        int64
 	patterns             []connector.TablePattern
 	keyColumn            string
+	noNewTables          bool
 	log                  *slog.Logger
 
 	pool     *pool
@@ -42,18 +43,17 @@ type Source struct {
 	pipeline string
 	metrics  *metrics.Set // nil: none
 
-	mu      sync.Mutex
-	tables  map[event.TableID]*table
-	covered map[event.TableID][]coveredChunk // chunks read at known positions (SkipCovered)
+	mu     sync.Mutex
+	tables map[event.TableID]*table
+	join   *joiner // where the stream and the snapshot chunks meet (join.go)
 }
 
 var (
-	_ connector.Source                = (*Source)(nil)
-	_ connector.ChunkReader           = (*Source)(nil)
-	_ connector.StartupModer          = (*Source)(nil)
-	_ connector.Acker                 = (*Source)(nil)
-	_ connector.PositionedChunkReader = (*Source)(nil)
-	_ connector.CoveredFilter         = (*Source)(nil)
+	_ connector.Source         = (*Source)(nil)
+	_ connector.ChunkReader    = (*Source)(nil)
+	_ connector.StartupModer   = (*Source)(nil)
+	_ connector.Acker          = (*Source)(nil)
+	_ connector.SnapshotJoiner = (*Source)(nil)
 )
 
 // Options are the source's settings (the config of Spec, typed).
@@ -67,6 +67,7 @@ type Options struct {
 	SpecificPos          uint32
 	StartupMillis        int64 // scan.startup.mode timestamp
 	KeyColumn            string
+	NoNewTables          bool // scan.newly-added-table.enabled: false
 	ServerID             string
 	Heartbeat, Timeout   time.Duration
 	RowsPerSecond        int64 // 0: no limit
@@ -85,6 +86,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		SpecificPos:   uint32(cfg.Int("scan.startup.specific-offset.pos")),
 		StartupMillis: cfg.Int("scan.startup.timestamp-millis"),
 		KeyColumn:     cfg.String("scan.incremental.snapshot.chunk.key-column"),
+		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled"),
 		ServerID:      cfg.String("server-id"),
 		Heartbeat:     cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
 		RowsPerSecond:  cfg.Int("scan.rate-limit.rows-per-second"),
@@ -111,7 +113,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s := &Source{
 		host: o.Host, port: o.Port, user: o.User, password: o.Password,
 		heartbeat: o.Heartbeat, timeout: o.Timeout, mode: o.Mode, patterns: patterns,
-		keyColumn: o.KeyColumn, log: env.Logger, tables: map[event.TableID]*table{},
+		keyColumn: o.KeyColumn, noNewTables: o.NoNewTables, log: env.Logger, tables: map[event.TableID]*table{}, join: newJoiner(),
 		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos}, startupMillis: o.StartupMillis,
 	}
 	if s.log == nil {

@@ -77,6 +77,9 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		return emit(ctx, b)
 	}
 	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns)}
+	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
+	s.join.startStream(pos, tables)
+	defer s.join.stopStream()
 	var events interface{ Inc() }
 	if s.metrics != nil {
 		events = s.metrics.SourceEvents.WithLabelValues(s.pipeline)
@@ -107,8 +110,6 @@ type reader struct {
 	file    string          // the binlog file being read
 	txnGTID string          // GTID of the transaction being read
 	txnLog  string          // Pos.Log of its changes
-	txnFile string          // where it starts in the binlog (for covered chunks)
-	txnPos  uint32
 	changes []event.Change
 	offset  uint64
 	emit    func(context.Context, event.Batch) error
@@ -124,21 +125,22 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 		r.file = string(e.NextLogName)
 		if r.txnGTID == "" && len(r.changes) == 0 {
 			r.pos.File, r.pos.Pos = r.file, uint32(e.Position)
+			r.reached(place{r.file, uint32(e.Position)})
 		}
 	case *replication.MariadbGTIDEvent:
-		r.begin(fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber), h)
+		return r.begin(ctx, fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber), h)
 	case *replication.GTIDEvent:
 		next, err := e.GTIDNext()
 		if err != nil {
 			return fmt.Errorf("decode GTID event: %w", err)
 		}
-		r.begin(next.String(), h)
+		return r.begin(ctx, next.String(), h)
 	case *replication.QueryEvent:
 		q := strings.TrimSpace(string(e.Query))
 		switch {
 		case strings.EqualFold(q, "BEGIN"):
 			if r.txnGTID == "" {
-				r.begin("", h)
+				return r.begin(ctx, "", h)
 			}
 			return nil
 		case strings.EqualFold(q, "COMMIT"): // non-transactional tables end this way
@@ -164,14 +166,21 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 	return nil
 }
 
-func (r *reader) begin(gtid string, h *replication.EventHeader) {
-	r.txnFile, r.txnPos = r.file, h.LogPos
+// begin starts a transaction, once the chunks read before it have been delivered (join.go).
+func (r *reader) begin(ctx context.Context, gtid string, h *replication.EventHeader) error {
+	if h.LogPos >= h.EventSize { // every transaction before this one has been emitted
+		r.reached(place{r.file, h.LogPos - h.EventSize})
+	}
+	if err := r.gate(ctx, place{r.file, h.LogPos}); err != nil {
+		return err
+	}
 	r.txnGTID = gtid
 	r.txnLog = gtid
 	if gtid == "" {
 		r.txnLog = r.file + "@" + fmt.Sprint(r.pos.Pos)
 	}
 	r.offset = 0
+	return nil
 }
 
 func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
@@ -238,7 +247,7 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 		}
 	}
 	if len(r.changes) >= maxTxnBatch {
-		b := event.Batch{Changes: r.uncovered(r.changes), End: r.pos.encode()}
+		b := event.Batch{Changes: r.unfilled(r.changes), End: r.pos.encode()}
 		r.changes = nil
 		return r.emit(ctx, b)
 	}
@@ -274,13 +283,17 @@ func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
 		}
 		m.SourcePosition.WithLabelValues(r.s.pipeline, r.pos.File).Set(float64(r.pos.Pos))
 	}
-	changes := r.uncovered(r.changes)
+	changes := r.unfilled(r.changes)
 	if r.pos.SinceMillis > 0 && int64(h.Timestamp)*1000 < r.pos.SinceMillis {
 		changes = nil // committed before scan.startup.timestamp-millis
 	}
 	b := event.Batch{Changes: changes, End: r.pos.encode(), Boundary: true}
 	r.changes, r.txnGTID = nil, ""
-	return r.emit(ctx, b)
+	if err := r.emit(ctx, b); err != nil {
+		return err
+	}
+	r.reached(place{r.pos.File, r.pos.Pos})
+	return nil
 }
 
 // heartbeat lets an idle pipeline's checkpoint follow the server.
@@ -288,6 +301,7 @@ func (r *reader) heartbeat(ctx context.Context, h *replication.EventHeader) erro
 	if r.txnGTID != "" || len(r.changes) > 0 || h.LogPos == 0 {
 		return nil
 	}
+	r.reached(place{r.file, h.LogPos})
 	return r.emit(ctx, event.Batch{End: r.pos.encode(), Boundary: true})
 }
 
@@ -329,48 +343,30 @@ func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db 
 		r.s.log.Warn("skipped a table statement weir cannot parse; it names no selected table", "err", err)
 		return nil
 	}
+	j := r.s.join
+	j.mu.Lock()
+	j.publish(r.tables)
+	var refill []event.TableID
+	for _, c := range changes {
+		if c.Kind == event.RenameTable && j.fills[c.Table] != nil && c.After != nil {
+			// Renamed while being snapshotted: the rest of its chunks are under the new
+			// name, so the new name is snapshotted whole.
+			delete(j.fills, c.Table)
+			refill = append(refill, c.After.ID)
+		}
+	}
+	j.mu.Unlock()
 	for _, c := range changes {
 		if err := r.emit(ctx, event.Batch{Schema: c}); err != nil {
 			return err
 		}
 	}
+	joined := append(r.history.joined, refill...)
+	r.history.joined = nil
+	for _, id := range joined {
+		if err := r.backfill(ctx, id); err != nil {
+			return err
+		}
+	}
 	return nil
-}
-
-// uncovered leaves out the changes that a snapshot chunk already holds (covered.go).
-func (r *reader) uncovered(changes []event.Change) []event.Change {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	if len(r.s.covered) == 0 || len(changes) == 0 {
-		return changes
-	}
-	out := changes[:0]
-	for i := range changes {
-		c := changes[i]
-		t := r.tables[c.Schema.ID]
-		if t == nil || t.schema != c.Schema {
-			out = append(out, c) // its table changed since (DDL): not in a chunk read before
-			continue
-		}
-		if c.Op != event.OpUpdate || c.Before == nil {
-			if !r.s.isCovered(t, c.Row(), r.txnFile, r.txnPos) {
-				out = append(out, c)
-			}
-			continue
-		}
-		// An update is judged by both its keys: a key-moving update may leave one chunk
-		// that already holds it and enter one that does not, or the other way round.
-		beforeIn := r.s.isCovered(t, c.Before, r.txnFile, r.txnPos)
-		afterIn := r.s.isCovered(t, c.After, r.txnFile, r.txnPos)
-		switch {
-		case beforeIn && afterIn:
-		case !beforeIn && !afterIn:
-			out = append(out, c)
-		case beforeIn: // the old key's chunk already lacks it; the new key is news
-			out = append(out, event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros})
-		default: // the new key's chunk already has it; the old key must still go
-			out = append(out, event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros})
-		}
-	}
-	return out
 }
