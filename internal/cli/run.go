@@ -110,7 +110,7 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	}
 
 	cfg := engineConfig(p)
-	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms}
+	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms, SchemaChangeBehavior: p.SchemaChangeBehavior}
 	var destination string
 	policy := engine.RestartPolicy{Initial: p.RestartBackoffInitial, Max: p.RestartBackoffMax, MaxAttempts: p.RestartMaxAttempts}
 	started := time.Now()

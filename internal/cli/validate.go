@@ -41,7 +41,7 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 	if err != nil {
 		return err
 	}
-	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: p.Parallelism}
+	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: p.Parallelism, SchemaChangeBehavior: p.SchemaChangeBehavior}
 	var problems []error
 	if check := reg.Sources[p.Source.Type].Check; check != nil {
 		for _, e := range check(ctx, p.Source.Config, env) {

@@ -24,6 +24,9 @@ type Env struct {
 	StateDir    string
 	Parallelism int
 	Metrics     *metrics.Set // nil: no metrics
+	// SchemaChangeBehavior is the pipeline's schema.change.behavior, for sinks that apply
+	// schema changes (lenient keeps what a change would destroy; evolve applies it whole).
+	SchemaChangeBehavior string
 }
 
 // Source reads one system. The engine owns the phases and the goroutines; a Source's

@@ -7,6 +7,7 @@ import (
 	"github.com/weir-data/weir/internal/sink/console"
 	"github.com/weir-data/weir/internal/sink/discard"
 	"github.com/weir-data/weir/internal/sink/file"
+	"github.com/weir-data/weir/internal/sink/postgres"
 	"github.com/weir-data/weir/internal/source/datagen"
 	"github.com/weir-data/weir/internal/source/mysql"
 )
@@ -23,6 +24,7 @@ func Registry() *connector.Registry {
 			{Spec: console.Spec, Open: console.Open},
 			{Spec: discard.Spec, Open: discard.Open},
 			{Spec: file.Spec, Open: file.Open, Check: file.Check},
+			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check},
 		},
 	)
 }

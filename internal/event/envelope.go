@@ -53,6 +53,9 @@ func AppendEnvelope(b []byte, c *Change, connector string, nowMillis int64) []by
 	return append(b, '}')
 }
 
+// AppendImage appends row r of schema s as the envelope's JSON object (null for nil).
+func AppendImage(b []byte, s *Schema, r Row) []byte { return appendImage(b, s, r) }
+
 func appendImage(b []byte, s *Schema, r Row) []byte {
 	if r == nil {
 		return append(b, "null"...)

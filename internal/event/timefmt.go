@@ -78,3 +78,13 @@ func civil(days int64) (y, m, d int64) {
 	}
 	return y, m, d
 }
+
+// AppendDay appends days since the epoch as "2006-01-02" (for sinks writing SQL text).
+func AppendDay(b []byte, days int64) []byte { return appendDay(b, days) }
+
+// AppendDateTime appends micros since the epoch as "2006-01-02T15:04:05.999999".
+func AppendDateTime(b []byte, micros int64) []byte { return appendDateTime(b, micros) }
+
+// AppendTime appends micros since midnight as "15:04:05.999999" (hours may pass 24, and
+// the value may be negative: MySQL TIME).
+func AppendTime(b []byte, micros int64) []byte { return appendTime(b, micros) }

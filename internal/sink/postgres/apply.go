@@ -1,0 +1,453 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// part is one engine writer's connection and open transaction. Only that writer's
+// goroutine uses it between commits.
+type part struct {
+	index   int
+	conn    *pgxpool.Conn
+	tx      pgx.Tx
+	buf     []byte
+	scratch []byte
+	last    map[string]int // key → index in the coalesced batch
+	keybuf  []byte
+}
+
+func (p *part) rollback() {
+	if p.tx != nil {
+		p.tx.Rollback(context.Background())
+		p.tx = nil
+	}
+}
+
+func (w *Writer) part(ctx context.Context, i int) (*part, error) {
+	w.mu.Lock()
+	for len(w.parts) <= i {
+		w.parts = append(w.parts, nil)
+	}
+	p := w.parts[i]
+	if p == nil {
+		p = &part{index: i, last: map[string]int{}}
+		w.parts[i] = p
+	}
+	w.mu.Unlock()
+	if p.tx != nil {
+		return p, nil
+	}
+	var err error
+	if p.conn == nil {
+		if p.conn, err = w.pool.Acquire(ctx); err != nil {
+			return nil, fmt.Errorf("connect writer %d: %w", i, err)
+		}
+	}
+	if p.tx, err = p.conn.Begin(ctx); err != nil {
+		p.conn.Release()
+		p.conn = nil
+		return nil, fmt.Errorf("begin a transaction (writer %d): %w", i, err)
+	}
+	return p, nil
+}
+
+// group is the changes of one source schema within a batch, in log order.
+type group struct {
+	plan    *plan
+	changes []event.Change
+}
+
+// Apply writes a partition's batch inside its open transaction, in a savepoint: a
+// deadlock or serialization failure rolls back to it and the batch is applied again.
+func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
+	p, err := w.part(ctx, b.Partition)
+	if err != nil {
+		return err
+	}
+	groups, err := w.groups(ctx, b.Changes)
+	if err != nil {
+		p.rollback()
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		if _, err = p.tx.Exec(ctx, "SAVEPOINT weir_batch"); err == nil {
+			if err = w.applyGroups(ctx, p, groups); err == nil {
+				_, err = p.tx.Exec(ctx, "RELEASE SAVEPOINT weir_batch")
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") && attempt < 8 {
+			if _, rerr := p.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT weir_batch"); rerr == nil {
+				w.log.Debug("batch retried", "writer", p.index, "attempt", attempt, "err", err)
+				time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+				continue
+			}
+		}
+		p.rollback()
+		return err
+	}
+}
+
+// groups splits changes by schema, keeping each group's changes in order, and makes each
+// schema's table ready. Changes of paused tables are left out.
+func (w *Writer) groups(ctx context.Context, changes []event.Change) ([]group, error) {
+	var out []group
+	var cur *event.Schema
+	gi := -1
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range changes {
+		s := changes[i].Schema
+		if s != cur {
+			cur, gi = s, -1
+			for j := range out {
+				if out[j].plan.s == s {
+					gi = j
+				}
+			}
+			if gi < 0 {
+				if _, paused := w.paused[s.ID]; paused {
+					cur = nil
+					continue
+				}
+				pl, err := w.ensure(ctx, s)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, group{plan: pl})
+				gi = len(out) - 1
+			}
+		}
+		if gi >= 0 && cur != nil {
+			out[gi].changes = append(out[gi].changes, changes[i])
+		}
+	}
+	return out, nil
+}
+
+func (w *Writer) applyGroups(ctx context.Context, p *part, groups []group) error {
+	for _, g := range groups {
+		var err error
+		switch {
+		case w.o.Mode == "changelog":
+			err = w.appendChanges(ctx, p, g.plan, g.changes)
+		default:
+			err = w.upsertChanges(ctx, p, g.plan, g.changes)
+		}
+		if err != nil {
+			return fmt.Errorf("write %d changes into %s: %w", len(g.changes), g.plan.t.name, err)
+		}
+	}
+	return nil
+}
+
+// upsertChanges applies changes of one table in upsert mode: a batch of snapshot rows is
+// COPYed straight in when the table has none of them yet; otherwise the batch is reduced
+// to the last change per key and applied as one delete and one upsert per shape.
+func (w *Writer) upsertChanges(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
+	if pl.copyOK.Load() && allReads(changes) {
+		done, err := w.copyReads(ctx, p, pl, changes)
+		if done || err != nil {
+			return err
+		}
+	}
+	final := w.coalesce(p, pl.s, changes)
+	var dels, ups []event.Row
+	var deleted []bool
+	masks := map[string][]int{}
+	for i := range final {
+		c := &final[i]
+		if c.Op == event.OpDelete {
+			if w.o.DeleteMode == "soft" {
+				ups, deleted = append(ups, c.Before), append(deleted, true)
+				masks[""] = append(masks[""], len(ups)-1)
+				continue
+			}
+			dels = append(dels, c.Before)
+			continue
+		}
+		ups, deleted = append(ups, c.After), append(deleted, false)
+		m := unchangedMask(c.After)
+		masks[m] = append(masks[m], len(ups)-1)
+	}
+	if len(dels) > 0 {
+		args, err := w.columnArrays(p, pl, dels, pl.s.Key, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := p.tx.Exec(ctx, pl.del, args...); err != nil {
+			return fmt.Errorf("delete %d rows: %w", len(dels), err)
+		}
+	}
+	for m, idx := range masks {
+		rows := make([]event.Row, len(idx))
+		flags := make([]bool, len(idx))
+		for i, j := range idx {
+			rows[i], flags[i] = ups[j], deleted[j]
+		}
+		var skip []bool
+		if m != "" {
+			skip = []bool(nil)
+			for _, ch := range m {
+				skip = append(skip, ch == '1')
+			}
+		}
+		sql, ok := pl.upsert[m]
+		if !ok {
+			sql = w.upsertSQL(pl, skip)
+			w.mu.Lock()
+			pl.upsert[m] = sql
+			w.mu.Unlock()
+		}
+		cols := make([]int, 0, len(pl.s.Columns))
+		for i := range pl.s.Columns {
+			if skip == nil || !skip[i] {
+				cols = append(cols, i)
+			}
+		}
+		var soft []bool
+		if w.o.DeleteMode == "soft" {
+			soft = flags
+		}
+		args, err := w.columnArrays(p, pl, rows, cols, soft)
+		if err != nil {
+			return err
+		}
+		if _, err := p.tx.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("upsert %d rows: %w", len(rows), err)
+		}
+	}
+	return nil
+}
+
+func allReads(changes []event.Change) bool {
+	for i := range changes {
+		if changes[i].Op != event.OpRead {
+			return false
+		}
+	}
+	return true
+}
+
+// unchangedMask is "" for a row with every value, else one '0'/'1' per column, '1' where
+// the source did not send the value.
+func unchangedMask(r event.Row) string {
+	var m []byte
+	for i := range r {
+		if r[i].Rep() == event.RepUnchanged {
+			if m == nil {
+				m = bytes.Repeat([]byte{'0'}, len(r))
+			}
+			m[i] = '1'
+		}
+	}
+	return string(m)
+}
+
+// coalesce reduces changes to the last one per key, in the order keys last changed. An
+// upsert that lacks values (unchanged TOAST) takes them from the key's earlier image in
+// the batch when there is one.
+func (w *Writer) coalesce(p *part, s *event.Schema, changes []event.Change) []event.Change {
+	clear(p.last)
+	out := make([]event.Change, 0, len(changes))
+	for i := range changes {
+		c := changes[i]
+		p.keybuf = c.AppendKey(p.keybuf[:0])
+		j, seen := p.last[string(p.keybuf)]
+		if !seen {
+			p.last[string(p.keybuf)] = len(out)
+			out = append(out, c)
+			continue
+		}
+		prev := out[j]
+		if c.Op != event.OpDelete && prev.Op != event.OpDelete && unchangedMask(c.After) != "" {
+			after := make(event.Row, len(c.After))
+			copy(after, c.After)
+			for k := range after {
+				if after[k].Rep() == event.RepUnchanged && k < len(prev.After) {
+					after[k] = prev.After[k]
+				}
+			}
+			c.After = after
+		}
+		out[j] = c
+	}
+	return out
+}
+
+// columnArrays builds one text[] argument per column in cols from rows, then the
+// soft-delete flags when given.
+func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, soft []bool) ([]any, error) {
+	args := make([]any, 0, len(cols)+1)
+	for _, ci := range cols {
+		kind := pl.s.Columns[ci].Type.Kind
+		arr := make([]pgtype.Text, len(rows))
+		for r, row := range rows {
+			v := row[ci]
+			if v.IsNull() {
+				continue
+			}
+			var err error
+			p.scratch, err = appendText(p.scratch[:0], v, kind)
+			if err != nil {
+				return nil, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, keyText(pl.s, row), err))
+			}
+			arr[r] = pgtype.Text{String: string(p.scratch), Valid: true}
+		}
+		args = append(args, pgtype.FlatArray[pgtype.Text](arr))
+	}
+	if soft != nil {
+		arr := make([]string, len(soft))
+		for i, d := range soft {
+			arr[i] = "f"
+			if d {
+				arr[i] = "t"
+			}
+		}
+		args = append(args, arr)
+	}
+	return args, nil
+}
+
+func keyText(s *event.Schema, r event.Row) string {
+	var b []byte
+	for i, k := range s.Key {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, s.Columns[k].Name...)
+		b = append(b, '=')
+		if k < len(r) {
+			b = append(b, r[k].String()...)
+		}
+	}
+	return string(b)
+}
+
+// copyReads COPYs snapshot rows straight into the table, in a savepoint. If a row is
+// there already (a chunk read again after a crash, a table written before), the COPY is
+// rolled back, done is false, and the table takes upserts from then on.
+func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []event.Change) (done bool, err error) {
+	p.buf = p.buf[:0]
+	for i := range changes {
+		row := changes[i].After
+		for ci := range pl.s.Columns {
+			if ci > 0 {
+				p.buf = append(p.buf, '\t')
+			}
+			var v event.Value
+			if ci < len(row) {
+				v = row[ci]
+			}
+			p.buf, p.scratch, err = appendCopyField(p.buf, p.scratch, v, pl.s.Columns[ci].Type.Kind)
+			if err != nil {
+				return false, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, keyText(pl.s, row), err))
+			}
+		}
+		p.buf = append(p.buf, '\n')
+	}
+	if _, err := p.tx.Exec(ctx, "SAVEPOINT weir_copy"); err != nil {
+		return false, err
+	}
+	if _, err := p.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(p.buf), pl.copy); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			if _, rerr := p.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT weir_copy"); rerr != nil {
+				return false, rerr
+			}
+			pl.copyOK.Store(false)
+			w.log.Debug("snapshot rows already in the table: upserting them from now on", "table", pl.t.name)
+			return false, nil
+		}
+		return false, fmt.Errorf("copy %d snapshot rows: %w", len(changes), err)
+	}
+	_, err = p.tx.Exec(ctx, "RELEASE SAVEPOINT weir_copy")
+	return err == nil, err
+}
+
+// appendChanges appends every change as a row of the changelog table.
+func (w *Writer) appendChanges(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
+	rows := make([]event.Row, len(changes))
+	n := len(pl.s.Columns)
+	ops, poss, ids := make([]string, len(changes)), make([]string, len(changes)), make([]string, len(changes))
+	tss, befores := make([]pgtype.Text, len(changes)), make([]pgtype.Text, len(changes))
+	for i := range changes {
+		c := &changes[i]
+		rows[i] = c.Row()
+		ops[i] = c.Op.Letter()
+		poss[i] = c.Pos.String()
+		if c.CommitMicros != 0 {
+			tss[i] = pgtype.Text{String: string(event.AppendDateTime(nil, c.CommitMicros)) + "+00", Valid: true}
+		}
+		if c.Op == event.OpUpdate && c.Before != nil {
+			befores[i] = pgtype.Text{String: string(event.AppendImage(nil, c.Schema, c.Before)), Valid: true}
+		}
+		ids[i] = changeID(c)
+	}
+	cols := make([]int, n)
+	for i := range cols {
+		cols[i] = i
+	}
+	args, err := w.columnArrays(p, pl, rows, cols, nil)
+	if err != nil {
+		return err
+	}
+	args = append(args, ops, poss, pgtype.FlatArray[pgtype.Text](tss), pgtype.FlatArray[pgtype.Text](befores), ids)
+	if _, err := p.tx.Exec(ctx, pl.append, args...); err != nil {
+		return fmt.Errorf("append %d changes: %w", len(changes), err)
+	}
+	return nil
+}
+
+// changeID is a change's identity in a changelog table: a 128-bit hash of its table,
+// operation, log position and row images, as a UUID. The same change replayed after a
+// crash has the same id; two changes of one log event differ in their images. A snapshot
+// read leaves the position out: a chunk read again after a crash gives the same ids for
+// the rows it read the same.
+func changeID(c *event.Change) string {
+	h := fnv.New128a()
+	var b []byte
+	b = append(b, c.Schema.ID.String()...)
+	b = append(b, 0, byte(c.Op))
+	if c.Op != event.OpRead { // a chunk read again elsewhere in the log is the same read
+		b = c.Pos.Append(b)
+	}
+	b = append(b, 0)
+	for _, r := range []event.Row{c.Before, c.After} {
+		b = append(b, byte(len(r)))
+		for i := range r {
+			b = r[i].AppendKey(b)
+		}
+	}
+	h.Write(b)
+	sum := h.Sum(nil)
+	var out [36]byte
+	hex.Encode(out[0:8], sum[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], sum[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], sum[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], sum[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], sum[10:16])
+	return string(out[:])
+}

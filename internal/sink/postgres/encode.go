@@ -1,0 +1,98 @@
+package postgres
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// appendText appends v in PostgreSQL's text input form for a column of kind k: the form
+// both COPY (after escaping) and a text parameter cast to the column's type take.
+func appendText(b []byte, v event.Value, k types.Kind) ([]byte, error) {
+	switch v.Rep() {
+	case event.RepBool:
+		if v.Bool() {
+			return append(b, 't'), nil
+		}
+		return append(b, 'f'), nil
+	case event.RepInt:
+		return strconv.AppendInt(b, v.Int(), 10), nil
+	case event.RepUint:
+		return strconv.AppendUint(b, v.Uint(), 10), nil
+	case event.RepFloat:
+		f := v.Float()
+		switch {
+		case math.IsNaN(f):
+			return append(b, "NaN"...), nil
+		case math.IsInf(f, 1):
+			return append(b, "Infinity"...), nil
+		case math.IsInf(f, -1):
+			return append(b, "-Infinity"...), nil
+		}
+		bits := 64
+		if k == types.Float32 {
+			bits = 32
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, bits), nil
+	case event.RepBytes:
+		b = append(b, `\x`...)
+		return hex.AppendEncode(b, []byte(v.Str())), nil
+	case event.RepDate:
+		return event.AppendDay(b, v.Days()), nil
+	case event.RepTime:
+		if us := v.Micros(); us < 0 || us > 24*3600*1_000_000 {
+			return b, fmt.Errorf("time %s is outside 00:00:00–24:00:00, which a PostgreSQL time cannot hold", v)
+		}
+		return event.AppendTime(b, v.Micros()), nil
+	case event.RepTimestamp:
+		b = event.AppendDateTime(b, v.Micros())
+		if k == types.TimestampLTZ {
+			b = append(b, "+00"...)
+		}
+		return b, nil
+	case event.RepString, event.RepJSON, event.RepDecimal:
+		if strings.IndexByte(v.Str(), 0) >= 0 {
+			return b, fmt.Errorf("the value holds a NUL character, which PostgreSQL text cannot hold")
+		}
+		return append(b, v.Str()...), nil
+	}
+	return b, fmt.Errorf("no text form for value %s", v)
+}
+
+// appendCopyField appends v as one field of COPY's text format: \N for NULL, and the
+// text form with backslash, tab, newline and carriage return escaped.
+func appendCopyField(b, scratch []byte, v event.Value, k types.Kind) ([]byte, []byte, error) {
+	if v.IsNull() {
+		return append(b, `\N`...), scratch, nil
+	}
+	var err error
+	switch v.Rep() {
+	case event.RepString, event.RepJSON, event.RepBytes:
+		scratch, err = appendText(scratch[:0], v, k)
+		if err != nil {
+			return b, scratch, err
+		}
+		for _, c := range scratch {
+			switch c {
+			case '\\':
+				b = append(b, '\\', '\\')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			default:
+				b = append(b, c)
+			}
+		}
+		return b, scratch, nil
+	}
+	b, err = appendText(b, v, k) // numbers, dates, times: nothing to escape
+	return b, scratch, err
+}

@@ -1,0 +1,264 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+var pg *testenv.Postgres
+
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = testenv.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+var dbs sync.Map
+
+// database returns the URL of a database of its own for test t, created at first use.
+func database(t *testing.T) string {
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	name := fmt.Sprintf("t%08x", h.Sum32())
+	if _, loaded := dbs.LoadOrStore(name, true); !loaded {
+		if err := pg.Exec(context.Background(), "postgres", "CREATE DATABASE "+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pg.URL(name)
+}
+
+func connect(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func open(t *testing.T, o Options) *Writer {
+	t.Helper()
+	o.URL = database(t)
+	if o.Pipeline == "" {
+		o.Pipeline = "conformance"
+	}
+	o.Parallelism = 4
+	w, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+var suiteSchemas = datagen.NewModel(1, 1, []event.TableID{{Schema: "conf", Table: "a"}, {Schema: "conf", Table: "b"}}).Schemas()
+
+func TestConformanceUpsert(t *testing.T) {
+	conformance.RunSinkSuite(t, conformance.SinkHarness{
+		Open: func(t *testing.T) connector.Sink { return open(t, Options{}) },
+		Image: func(t *testing.T) map[string]map[string]any {
+			conn := connect(t)
+			img := map[string]map[string]any{}
+			for _, s := range suiteSchemas {
+				rows, _, err := ReadRows(context.Background(), conn, s, nil, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				part, err := conformance.TableImage(s, rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range part {
+					img[k] = v
+				}
+			}
+			return img
+		},
+	})
+}
+
+func TestConformanceChangelog(t *testing.T) {
+	conformance.RunSinkSuite(t, conformance.SinkHarness{
+		Open:        func(t *testing.T) connector.Sink { return open(t, Options{Mode: "changelog"}) },
+		Read:        func(t *testing.T) []conformance.Record { return readChangelog(t, connect(t), suiteSchemas) },
+		ExactlyOnce: true,
+	})
+}
+
+// readChangelog reads changelog tables back as change records, each table in arrival
+// order.
+func readChangelog(t *testing.T, conn *pgx.Conn, schemas []*event.Schema) []conformance.Record {
+	t.Helper()
+	var out []conformance.Record
+	for _, s := range schemas {
+		rows, extra, err := ReadRows(context.Background(), conn, s, []string{colOp, colPos, colBefore}, colSeq)
+		if err != nil {
+			if pgErrCode(err) == "42P01" {
+				continue // no change of the table yet
+			}
+			t.Fatal(err)
+		}
+		for i, row := range rows {
+			rec, err := conformance.DecodeEnvelope(&event.Change{Op: event.OpRead, Schema: s, After: row}, "datagen")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Op, rec.Source.Pos, rec.Source.Snapshot = extra[i][0], extra[i][1], extra[i][0] == "r"
+			switch rec.Op {
+			case "d":
+				rec.Before, rec.After = rec.After, nil
+			case "u":
+				if err := json.Unmarshal([]byte(extra[i][2]), &rec.Before); err != nil {
+					t.Fatalf("before image of change %s: %v", rec.Source.Pos, err)
+				}
+			}
+			rec.File, rec.Line = s.ID.String(), i+1
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+func pgErrCode(err error) string {
+	var pe interface{ SQLState() string }
+	if errors.As(err, &pe) {
+		return pe.SQLState()
+	}
+	return ""
+}
+
+// TestReplayOfCommittedData: a crash after the writers committed their data but before
+// the checkpoint row was written (the window of the commit protocol) replays changes the
+// target already holds; the changelog holds each change once, and the upserted table
+// equals the fold.
+func TestReplayOfCommittedData(t *testing.T) {
+	m := datagen.NewModel(9, 50, []event.TableID{{Schema: "conf", Table: "a"}, {Schema: "conf", Table: "b"}})
+	first, second := m.Changes(0, 600, 1, 0), m.Changes(600, 600, 1, 0)
+	for _, mode := range []string{"upsert", "changelog"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			w := open(t, Options{Mode: mode})
+			apply(t, w, first.Changes)
+			if err := w.Commit(ctx, checkpointAt(1, "600")); err != nil {
+				t.Fatal(err)
+			}
+			apply(t, w, second.Changes)
+			if err := w.commitParts(ctx); err != nil { // data committed, checkpoint row not
+				t.Fatal(err)
+			}
+			w.Close()
+
+			w = open(t, Options{Mode: mode})
+			defer w.Close()
+			cp, err := w.LoadCheckpoint(ctx, "conformance")
+			if err != nil || cp == nil || cp.Position != "600" {
+				t.Fatalf("checkpoint after the crash: %+v, %v; want position 600", cp, err)
+			}
+			apply(t, w, second.Changes)
+			if err := w.Commit(ctx, checkpointAt(2, "1200")); err != nil {
+				t.Fatal(err)
+			}
+			conn := connect(t)
+			if mode == "changelog" {
+				if err := conformance.CheckDatagen(readChangelog(t, conn, m.Schemas()), m, 1200, false); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			checkFold(t, conn, m, 1200)
+		})
+	}
+}
+
+// TestFencing: once a second writer has opened the pipeline, the first can commit nothing.
+func TestFencing(t *testing.T) {
+	ctx := context.Background()
+	m := datagen.NewModel(2, 10, []event.TableID{{Schema: "conf", Table: "a"}})
+	old := open(t, Options{})
+	defer old.Close()
+	apply(t, old, m.Changes(0, 50, 1, 0).Changes)
+	newer := open(t, Options{})
+	defer newer.Close()
+	err := old.Commit(ctx, checkpointAt(1, "50"))
+	if !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
+	}
+	var n int
+	if err := connect(t).QueryRow(ctx, `SELECT count(*) FROM conf.a`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the stale writer's rows: %d (%v), want none", n, err)
+	}
+}
+
+func apply(t *testing.T, w *Writer, changes []event.Change) {
+	t.Helper()
+	parts := make([][]event.Change, 4)
+	for _, c := range changes {
+		p := int(c.Row()[0].Int() % 4)
+		parts[p] = append(parts[p], c)
+	}
+	for p, cs := range parts {
+		for i := 0; i < len(cs); i += 64 {
+			if err := w.Apply(context.Background(), &connector.Batch{Partition: p, Changes: cs[i:min(i+64, len(cs))]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func checkpointAt(seq int64, pos event.Position) *checkpoint.Checkpoint {
+	return &checkpoint.Checkpoint{Pipeline: "conformance", Generation: 1, Seq: seq, Position: pos}
+}
+
+// checkFold checks that the tables of m hold the fold of its first n changes.
+func checkFold(t *testing.T, conn *pgx.Conn, m *datagen.Model, n int64) {
+	t.Helper()
+	keys := map[string][]string{}
+	var recs []conformance.Record
+	for _, id := range m.Tables {
+		keys[id.String()] = []string{"id"}
+	}
+	for i := int64(0); i < n; i++ {
+		b := m.Changes(i, 1, 1, 0)
+		rec, _ := conformance.DecodeEnvelope(&b.Changes[0], "datagen")
+		recs = append(recs, rec)
+	}
+	want, err := conformance.Fold(recs, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]any{}
+	for _, s := range m.Schemas() {
+		rows, _, err := ReadRows(context.Background(), conn, s, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _ := conformance.TableImage(s, rows)
+		for k, v := range img {
+			got[k] = v
+		}
+	}
+	if d := conformance.DiffImages(want, got, 10); d != "" {
+		t.Fatal(d)
+	}
+}

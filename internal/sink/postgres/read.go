@@ -1,0 +1,135 @@
+package postgres
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// ReadRows reads the rows of s's target table back into the unified form of s (the
+// columns of s, in its order; extra target columns are not read), ordered by key. extra
+// names weir's own columns to read after them as text (e.g. _weir_op); order overrides
+// the ORDER BY. It is how tests compare a target with its source.
+func ReadRows(ctx context.Context, conn *pgx.Conn, s *event.Schema, extra []string, order string) ([]event.Row, [][]string, error) {
+	var cols []string
+	for _, c := range s.Columns {
+		cols = append(cols, quote(c.Name)+"::text")
+	}
+	for _, e := range extra {
+		cols = append(cols, quote(e)+"::text")
+	}
+	if order == "" {
+		keys := s.KeyNames()
+		for i := range keys {
+			keys[i] = quote(keys[i])
+		}
+		order = strings.Join(keys, ", ")
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), quoteID(s.ID))
+	if order != "" {
+		q += " ORDER BY " + order
+	}
+	if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
+		return nil, nil, err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var out []event.Row
+	var extras [][]string
+	for rows.Next() {
+		vals := make([]*string, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		row := make(event.Row, len(s.Columns))
+		for i, c := range s.Columns {
+			if vals[i] == nil {
+				continue
+			}
+			v, err := parseText(*vals[i], c.Type)
+			if err != nil {
+				return nil, nil, fmt.Errorf("column %s: %w", c.Name, err)
+			}
+			row[i] = v
+		}
+		out = append(out, row)
+		var ex []string
+		for _, v := range vals[len(s.Columns):] {
+			if v == nil {
+				ex = append(ex, "")
+			} else {
+				ex = append(ex, *v)
+			}
+		}
+		extras = append(extras, ex)
+	}
+	return out, extras, rows.Err()
+}
+
+// parseText turns PostgreSQL's text output of a column of unified type t into a value.
+func parseText(s string, t types.Type) (event.Value, error) {
+	switch t.Kind {
+	case types.Boolean:
+		return event.Bool(s == "t" || s == "true"), nil
+	case types.Int8, types.Int16, types.Int32, types.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		return event.Int(n), err
+	case types.Uint64:
+		n, err := strconv.ParseUint(s, 10, 64)
+		return event.Uint(n), err
+	case types.Float32, types.Float64:
+		switch s {
+		case "NaN":
+			return event.Float(math.NaN()), nil
+		case "Infinity":
+			return event.Float(math.Inf(1)), nil
+		case "-Infinity":
+			return event.Float(math.Inf(-1)), nil
+		}
+		bits := 64
+		if t.Kind == types.Float32 {
+			bits = 32
+		}
+		f, err := strconv.ParseFloat(s, bits)
+		return event.Float(f), err
+	case types.Decimal:
+		return event.Decimal(s), nil
+	case types.Bytes:
+		b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`))
+		return event.Bytes(b), err
+	case types.Date:
+		d, err := time.Parse(time.DateOnly, s)
+		return event.Date(d.Unix() / 86400), err
+	case types.Time:
+		d, err := time.Parse("15:04:05.999999", s)
+		if s == "24:00:00" {
+			return event.Time(24 * 3600 * 1_000_000), nil
+		}
+		return event.Time(int64(d.Hour())*3600_000_000 + int64(d.Minute())*60_000_000 + int64(d.Second())*1_000_000 + int64(d.Nanosecond()/1000)), err
+	case types.Timestamp:
+		ts, err := time.Parse("2006-01-02 15:04:05.999999", s)
+		return event.Timestamp(ts.UnixMicro()), err
+	case types.TimestampLTZ:
+		ts, err := time.Parse("2006-01-02 15:04:05.999999-07", s)
+		return event.Timestamp(ts.UnixMicro()), err
+	case types.JSON, types.Array:
+		return event.JSON(s), nil
+	}
+	return event.String(s), nil
+}

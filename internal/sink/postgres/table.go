@@ -1,0 +1,353 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// Columns weir adds to the tables it writes, by mode.
+const (
+	colDeleted  = "_weir_deleted"   // soft delete: the row was deleted at the source
+	colOp       = "_weir_op"        // changelog: r, c, u or d
+	colPos      = "_weir_pos"       // changelog: the change's position in the source log
+	colCommitTS = "_weir_commit_ts" // changelog: the source transaction's commit time
+	colSeq      = "_weir_seq"       // changelog: order of arrival (per key: log order)
+	colChangeID = "_weir_change_id" // changelog: the change's identity; a replayed change is dropped
+	colBefore   = "_weir_before"    // changelog: an update's before image, as the envelope's JSON
+)
+
+// target is a table in the sink database as weir found or made it.
+type target struct {
+	id    event.TableID
+	name  string           // quoted schema.table
+	cols  map[string]pgCol // by name
+	order []string         // column names in table order
+	keys  [][]string       // column sets of the primary key and unique indexes
+}
+
+// targetName is where table id goes: schema id.Schema ("public" when empty), table id.Table.
+func targetName(id event.TableID) (schema, table string) {
+	schema = id.Schema
+	if schema == "" {
+		schema = "public"
+	}
+	return schema, id.Table
+}
+
+func quoteID(id event.TableID) string {
+	s, t := targetName(id)
+	return pgx.Identifier{s, t}.Sanitize()
+}
+
+func quote(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+var qualified = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$`)
+
+func quoteQualified(name string) (string, error) {
+	if !qualified.MatchString(name) {
+		return "", fmt.Errorf("%q: want a plain [schema.]name", name)
+	}
+	return pgx.Identifier(strings.Split(name, ".")).Sanitize(), nil
+}
+
+// describe reads table id's columns and unique keys; nil when the table does not exist.
+func (w *Writer) describe(ctx context.Context, q querier, id event.TableID) (*target, error) {
+	s, tb := targetName(id)
+	var oid uint32
+	err := q.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, s, tb).Scan(&oid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up table %s in the sink: %w", quoteID(id), err)
+	}
+	t := &target{id: id, name: quoteID(id), cols: map[string]pgCol{}}
+	rows, err := q.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef OR attidentity <> ''
+		FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, oid)
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", t.name, err)
+	}
+	for rows.Next() {
+		var name, typ string
+		var notNull, hasDef bool
+		if err := rows.Scan(&name, &typ, &notNull, &hasDef); err != nil {
+			return nil, err
+		}
+		c := parsePGType(typ)
+		c.notNull, c.hasDef = notNull, hasDef
+		t.cols[name] = c
+		t.order = append(t.order, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", t.name, err)
+	}
+	rows, err = q.Query(ctx, `SELECT array_agg(a.attname::text ORDER BY k.i) FROM pg_index x
+		CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, i)
+		JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+		WHERE x.indrelid = $1 AND x.indisunique AND x.indpred IS NULL AND x.indexprs IS NULL
+		GROUP BY x.indexrelid`, oid)
+	if err != nil {
+		return nil, fmt.Errorf("read the keys of %s: %w", t.name, err)
+	}
+	for rows.Next() {
+		var cols []string
+		if err := rows.Scan(&cols); err != nil {
+			return nil, err
+		}
+		t.keys = append(t.keys, cols)
+	}
+	return t, rows.Err()
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// createSQL is the CREATE TABLE for schema s in the writer's mode.
+func (w *Writer) createSQL(s *event.Schema) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", quoteID(s.ID))
+	for i, c := range s.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(c.Name) + " " + pgType(c.Type))
+		if w.o.Mode != "changelog" && (!c.Nullable || slices.Contains(s.Key, i)) {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	switch {
+	case w.o.Mode == "changelog":
+		fmt.Fprintf(&b, ", %s text NOT NULL, %s text NOT NULL, %s timestamp(6) with time zone, %s json, %s bigint GENERATED ALWAYS AS IDENTITY, %s uuid PRIMARY KEY",
+			colOp, colPos, colCommitTS, colBefore, colSeq, colChangeID)
+	default:
+		if w.o.DeleteMode == "soft" {
+			fmt.Fprintf(&b, ", %s boolean NOT NULL DEFAULT false", colDeleted)
+		}
+		keys := make([]string, len(s.Key))
+		for i, k := range s.Key {
+			keys[i] = quote(s.Columns[k].Name)
+		}
+		fmt.Fprintf(&b, ", PRIMARY KEY (%s)", strings.Join(keys, ", "))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// ensure makes table s.ID ready for rows of schema s: creates it (and its schema) when it
+// is missing, checks it when it exists, and builds the statements for s. Every problem
+// with an existing table is reported at once, column by column, before anything is
+// written to it. Callers hold w.mu.
+func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
+	if pl := w.plans[s]; pl != nil {
+		return pl, nil
+	}
+	t := w.targets[s.ID]
+	if t == nil {
+		if w.o.Mode != "changelog" && len(s.Key) == 0 {
+			return nil, fault.AsFatal(fmt.Errorf("table %s has no primary key, and sink.mode upsert needs one to find rows: "+
+				"give the source table a key (or set scan.incremental.snapshot.chunk.key-column), or use sink.mode: changelog", s.ID))
+		}
+		var err error
+		if t, err = w.describe(ctx, w.pool, s.ID); err != nil {
+			return nil, err
+		}
+		if t == nil {
+			schema, _ := targetName(s.ID)
+			if _, err := w.pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quote(schema)); err != nil {
+				return nil, fmt.Errorf("create schema %s in the sink: %w", quote(schema), err)
+			}
+			if _, err := w.pool.Exec(ctx, w.createSQL(s)); err != nil {
+				return nil, fmt.Errorf("create table %s in the sink: %w", quoteID(s.ID), err)
+			}
+			w.log.Info("created table", "table", quoteID(s.ID))
+			if t, err = w.describe(ctx, w.pool, s.ID); err != nil {
+				return nil, err
+			}
+		} else if w.o.Mode != "changelog" && w.o.DeleteMode == "soft" && t.cols[colDeleted].family == "" {
+			if _, err := w.pool.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s boolean NOT NULL DEFAULT false", t.name, colDeleted)); err != nil {
+				return nil, fmt.Errorf("add the soft-delete column to %s: %w", t.name, err)
+			}
+			if t, err = w.describe(ctx, w.pool, s.ID); err != nil {
+				return nil, err
+			}
+		}
+		w.targets[s.ID] = t
+	}
+	if problems := w.check(t, s); len(problems) > 0 {
+		return nil, fault.AsFatal(fmt.Errorf("table %s in the sink cannot take the rows of %s:\n  %s\nfix the table (or drop it and weir creates it), then start again",
+			t.name, s.ID, strings.Join(problems, "\n  ")))
+	}
+	pl := w.newPlan(t, s)
+	w.plans[s] = pl
+	return pl, nil
+}
+
+// check lists, column by column, why the existing table t cannot take rows of s.
+func (w *Writer) check(t *target, s *event.Schema) []string {
+	var problems []string
+	for _, c := range s.Columns {
+		have, ok := t.cols[c.Name]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("column %s (%s in the source) is missing: ALTER TABLE %s ADD COLUMN %s %s",
+				quote(c.Name), c.Type, t.name, quote(c.Name), pgType(c.Type)))
+		case !holds(have, c.Type):
+			problems = append(problems, fmt.Sprintf("column %s is %s, which cannot hold every %s of the source (%s): ALTER TABLE %s ALTER COLUMN %s TYPE %s",
+				quote(c.Name), have.formatted, c.Type, c.SourceType, t.name, quote(c.Name), pgType(c.Type)))
+		case have.notNull && c.Nullable && w.o.Mode != "changelog":
+			problems = append(problems, fmt.Sprintf("column %s is NOT NULL but the source's may be NULL: ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL",
+				quote(c.Name), t.name, quote(c.Name)))
+		}
+	}
+	for _, name := range t.order {
+		col := t.cols[name]
+		if s.ColumnIndex(name) >= 0 || strings.HasPrefix(name, "_weir_") {
+			continue
+		}
+		if col.notNull && !col.hasDef {
+			problems = append(problems, fmt.Sprintf("column %s is NOT NULL without a default and the source has no such column: ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL",
+				quote(name), t.name, quote(name)))
+		}
+	}
+	switch w.o.Mode {
+	case "changelog":
+		if !slices.ContainsFunc(t.keys, func(k []string) bool { return slices.Equal(k, []string{colChangeID}) }) {
+			problems = append(problems, fmt.Sprintf("it is not a changelog table (no unique %s): drop it or choose another table", colChangeID))
+		}
+	default:
+		want := s.KeyNames()
+		slices.Sort(want)
+		if !slices.ContainsFunc(t.keys, func(k []string) bool {
+			k = slices.Clone(k)
+			slices.Sort(k)
+			return slices.Equal(k, want)
+		}) {
+			problems = append(problems, fmt.Sprintf("it has no primary key or unique index on (%s), which upserts need: ALTER TABLE %s ADD PRIMARY KEY (%s)",
+				strings.Join(s.KeyNames(), ", "), t.name, strings.Join(s.KeyNames(), ", ")))
+		}
+	}
+	return problems
+}
+
+// plan holds the statements that write rows of one source schema into its target.
+type plan struct {
+	s      *event.Schema
+	t      *target
+	casts  []string // target type of each source column, for casting text
+	copy   string
+	upsert map[string]string // by the mask of columns left out (unchanged TOAST); "" = none
+	del    string
+	append string // changelog insert
+	copyOK atomic.Bool
+}
+
+func (w *Writer) newPlan(t *target, s *event.Schema) *plan {
+	pl := &plan{s: s, t: t, upsert: map[string]string{}}
+	names := make([]string, len(s.Columns))
+	for i, c := range s.Columns {
+		pl.casts = append(pl.casts, t.cols[c.Name].formatted)
+		names[i] = quote(c.Name)
+	}
+	pl.copyOK.Store(true)
+	pl.copy = fmt.Sprintf("COPY %s (%s) FROM STDIN", t.name, strings.Join(names, ", "))
+	if w.o.Mode == "changelog" {
+		pl.append = w.appendSQL(pl)
+		return pl
+	}
+	var where []string
+	params := make([]string, len(s.Key))
+	for i, k := range s.Key {
+		params[i] = fmt.Sprintf("$%d::text[]", i+1)
+		where = append(where, fmt.Sprintf("t.%s = u.p%d::%s", names[k], i, pl.casts[k]))
+	}
+	pl.del = fmt.Sprintf("DELETE FROM %s AS t USING unnest(%s) AS u(%s) WHERE %s",
+		t.name, strings.Join(params, ", "), pnames(len(s.Key)), strings.Join(where, " AND "))
+	return pl
+}
+
+func pnames(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("p%d", i)
+	}
+	return strings.Join(out, ", ")
+}
+
+// upsertSQL is the INSERT … ON CONFLICT for the columns not in skip (unchanged values),
+// with the soft-delete flag as a last text parameter when the delete mode is soft.
+func (w *Writer) upsertSQL(pl *plan, skip []bool) string {
+	var cols, sel, params, set []string
+	n := 0
+	for i, c := range pl.s.Columns {
+		if skip != nil && skip[i] {
+			continue
+		}
+		cols = append(cols, quote(c.Name))
+		params = append(params, fmt.Sprintf("$%d::text[]", n+1))
+		sel = append(sel, fmt.Sprintf("u.p%d::%s", n, pl.casts[i]))
+		if !slices.Contains(pl.s.Key, i) {
+			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", quote(c.Name), quote(c.Name)))
+		}
+		n++
+	}
+	if w.o.DeleteMode == "soft" {
+		cols = append(cols, colDeleted)
+		params = append(params, fmt.Sprintf("$%d::text[]", n+1))
+		sel = append(sel, fmt.Sprintf("u.p%d::boolean", n))
+		set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", colDeleted, colDeleted))
+		n++
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	keys := pl.s.KeyNames()
+	for i := range keys {
+		keys[i] = quote(keys[i])
+	}
+	return fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM unnest(%s) AS u(%s) ON CONFLICT (%s) %s",
+		pl.t.name, strings.Join(cols, ", "), strings.Join(sel, ", "), strings.Join(params, ", "), pnames(n),
+		strings.Join(keys, ", "), conflict)
+}
+
+// appendSQL is the changelog insert: the columns, then op, position, commit time, before
+// image and change id; a change id already in the table is a replay and is dropped.
+func (w *Writer) appendSQL(pl *plan) string {
+	var cols, sel, params []string
+	for i, c := range pl.s.Columns {
+		cols = append(cols, quote(c.Name))
+		sel = append(sel, fmt.Sprintf("u.p%d::%s", i, pl.casts[i]))
+	}
+	n := len(pl.s.Columns)
+	cols = append(cols, colOp, colPos, colCommitTS, colBefore, colChangeID)
+	sel = append(sel, fmt.Sprintf("u.p%d", n), fmt.Sprintf("u.p%d", n+1), fmt.Sprintf("u.p%d::timestamptz", n+2),
+		fmt.Sprintf("u.p%d::json", n+3), fmt.Sprintf("u.p%d::uuid", n+4))
+	for i := range n + 5 {
+		params = append(params, fmt.Sprintf("$%d::text[]", i+1))
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM unnest(%s) WITH ORDINALITY AS u(%s, ord) ORDER BY u.ord ON CONFLICT (%s) DO NOTHING",
+		pl.t.name, strings.Join(cols, ", "), strings.Join(sel, ", "), strings.Join(params, ", "), pnames(n+5), colChangeID)
+}
+
+// forget drops what the writer knows of table id (after a schema change of it).
+func (w *Writer) forget(id event.TableID) {
+	delete(w.targets, id)
+	for s := range w.plans {
+		if s.ID == id {
+			delete(w.plans, s)
+		}
+	}
+}
