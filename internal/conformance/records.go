@@ -321,3 +321,25 @@ func CheckChangelog(recs []Record, keyColumns map[string][]string) error {
 	}
 	return nil
 }
+
+// ChangelogRecord builds the record of one row of a changelog table: row holds the
+// change's image (the before image for a delete), op its letter, pos its position and
+// beforeJSON an update's before image as the envelope's JSON ("" if none).
+func ChangelogRecord(s *event.Schema, row event.Row, op, pos, beforeJSON, connector string) (Record, error) {
+	rec, err := DecodeEnvelope(&event.Change{Op: event.OpRead, Schema: s, After: row}, connector)
+	if err != nil {
+		return rec, err
+	}
+	rec.Op, rec.Source.Pos, rec.Source.Snapshot = op, pos, op == "r"
+	switch op {
+	case "d":
+		rec.Before, rec.After = rec.After, nil
+	case "u":
+		if beforeJSON != "" {
+			if err := json.Unmarshal([]byte(beforeJSON), &rec.Before); err != nil {
+				return rec, fmt.Errorf("before image of change %s: %w", pos, err)
+			}
+		}
+	}
+	return rec, nil
+}

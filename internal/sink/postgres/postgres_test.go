@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -120,18 +119,9 @@ func readChangelog(t *testing.T, conn *pgx.Conn, schemas []*event.Schema) []conf
 			t.Fatal(err)
 		}
 		for i, row := range rows {
-			rec, err := conformance.DecodeEnvelope(&event.Change{Op: event.OpRead, Schema: s, After: row}, "datagen")
+			rec, err := conformance.ChangelogRecord(s, row, extra[i][0], extra[i][1], extra[i][2], "datagen")
 			if err != nil {
 				t.Fatal(err)
-			}
-			rec.Op, rec.Source.Pos, rec.Source.Snapshot = extra[i][0], extra[i][1], extra[i][0] == "r"
-			switch rec.Op {
-			case "d":
-				rec.Before, rec.After = rec.After, nil
-			case "u":
-				if err := json.Unmarshal([]byte(extra[i][2]), &rec.Before); err != nil {
-					t.Fatalf("before image of change %s: %v", rec.Source.Pos, err)
-				}
 			}
 			rec.File, rec.Line = s.ID.String(), i+1
 			out = append(out, rec)
