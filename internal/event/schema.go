@@ -34,6 +34,11 @@ type Column struct {
 	// SourceType is the column's type as the source declares it ("bigint(20) unsigned"), for
 	// messages and docs; it never drives decoding.
 	SourceType string `json:"source_type,omitempty"`
+	// Default is the value the source gives rows that do not set the column, as text,
+	// when the DDL declares a literal one (or the engine implies one: MySQL's 0 or '' for
+	// NOT NULL columns). A sink adding the column gives it to the rows it already holds,
+	// as the source did to its own. Nil: none known (or not a literal, such as NOW()).
+	Default *string `json:"default,omitempty"`
 }
 
 // Schema is a table's shape at one position of its source's log. A Schema is immutable

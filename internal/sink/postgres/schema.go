@@ -117,7 +117,16 @@ func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) 
 		have, ok := t.cols[col.Name]
 		switch {
 		case !ok:
-			out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", t.name, quote(col.Name), pgType(col.Type)))
+			// The source gave its existing rows the column's default (its binlog has no
+			// row events for that): the target's rows get it too.
+			def := ""
+			if col.Default != nil {
+				def = " DEFAULT " + quoteLiteral(*col.Default)
+				if !col.Nullable && w.o.Mode != "changelog" {
+					def += " NOT NULL"
+				}
+			}
+			out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s%s", t.name, quote(col.Name), pgType(col.Type), def))
 		case !holds(have, col.Type):
 			typ := pgType(col.Type)
 			out = append(out, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", t.name, quote(col.Name), typ, quote(col.Name), typ))
@@ -157,3 +166,8 @@ func (w *Writer) renameTable(t *target, to event.TableID) []string {
 	}
 	return out
 }
+
+// quoteLiteral quotes s as a string literal (standard_conforming_strings, the default
+// since PostgreSQL 9.1, keeps backslashes as they are); PostgreSQL casts it to the
+// column's type.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

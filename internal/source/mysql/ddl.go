@@ -4,15 +4,18 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/mysql"
-	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions of the parser
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+	"github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions of the parser
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // schemaHistory applies the DDL of the binlog to the schemas weir knows, so that every
@@ -450,8 +453,11 @@ func columnOfDef(def *ast.ColumnDef, charset string) (event.Column, bool, error)
 		ci.Nullable = false
 	}
 	pk := false
+	var def0 *string
 	for _, o := range def.Options {
 		switch o.Tp {
+		case ast.ColumnOptionDefaultValue:
+			def0 = literalDefault(o.Expr)
 		case ast.ColumnOptionNotNull:
 			ci.Nullable = false
 		case ast.ColumnOptionPrimaryKey:
@@ -469,7 +475,66 @@ func columnOfDef(def *ast.ColumnDef, charset string) (event.Column, bool, error)
 	if err != nil {
 		return event.Column{}, false, err
 	}
-	return event.Column{Name: ci.Name, Type: col.typ, Nullable: ci.Nullable, SourceType: ci.sourceType()}, pk, nil
+	if def0 == nil && !ci.Nullable && !pk {
+		def0 = implicitDefault(col.typ)
+	}
+	return event.Column{Name: ci.Name, Type: col.typ, Nullable: ci.Nullable, SourceType: ci.sourceType(), Default: def0}, pk, nil
+}
+
+// literalDefault returns a DEFAULT's value when it is a literal (a number or a string,
+// possibly negated), else nil: an expression such as CURRENT_TIMESTAMP has no one value.
+func literalDefault(e ast.ExprNode) *string {
+	neg := ""
+	if u, ok := e.(*ast.UnaryOperationExpr); ok && u.Op == opcode.Minus {
+		neg, e = "-", u.V
+	}
+	ve, ok := e.(*test_driver.ValueExpr)
+	if !ok || ve.Kind() == test_driver.KindNull {
+		return nil
+	}
+	var s string
+	switch v := ve.GetValue().(type) {
+	case int64:
+		s = strconv.FormatInt(v, 10)
+	case uint64:
+		s = strconv.FormatUint(v, 10)
+	case float64:
+		s = strconv.FormatFloat(v, 'g', -1, 64)
+	case float32:
+		s = strconv.FormatFloat(float64(v), 'g', -1, 32)
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	case *test_driver.MyDecimal:
+		s = v.String()
+	default:
+		return nil
+	}
+	s = neg + s
+	return &s
+}
+
+// implicitDefault is what MySQL gives existing rows when a NOT NULL column without a
+// DEFAULT is added: zero for numbers, the empty string for text, the first member of an
+// enum. Other types have none weir carries (their zero values read as NULL or differ).
+func implicitDefault(t types.Type) *string {
+	var s string
+	switch t.Kind {
+	case types.Boolean:
+		s = "false"
+	case types.Int8, types.Int16, types.Int32, types.Int64, types.Uint64, types.Float32, types.Float64, types.Decimal:
+		s = "0"
+	case types.String:
+	case types.Enum:
+		if len(t.Values) == 0 {
+			return nil
+		}
+		s = t.Values[0]
+	default:
+		return nil
+	}
+	return &s
 }
 
 // isText reports whether a column type holds text in a charset.
