@@ -1,0 +1,523 @@
+// Command bench measures weir end to end next to the raw limits of the same databases in
+// the same run, on private servers it starts (internal/testenv):
+//
+//	go run ./bench [-rows 1000000] [-changes 1000000] [-rate 4000] [-latency 20s]
+//
+// Scenario MariaDB → PostgreSQL, sysbench-like table (id, k, c CHAR(120), pad CHAR(60)):
+//
+//	snapshot  weir's snapshot of -rows rows (scan.startup.mode: snapshot) against one
+//	          COPY stream of the same rows into the indexed table, and against COPY into
+//	          an unindexed table followed by building the key (the physical limit)
+//	backlog   weir catching up with -changes single-row changes (inserts, updates,
+//	          deletes) made while it was stopped, against one set-based upsert and delete
+//	          of the same changes from a staging table
+//	latency   source commit → visible in PostgreSQL at a steady -rate changes/s
+//
+// It prints a Markdown table (rows/s, the raw figure, their ratio, weir's CPU seconds
+// and peak RSS), and JSON with -json.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+type result struct {
+	Scenario string  `json:"scenario"`
+	Weir     float64 `json:"weir"`
+	Unit     string  `json:"unit"`
+	Raw      float64 `json:"raw,omitempty"`
+	RawName  string  `json:"raw_name,omitempty"`
+	CPU      float64 `json:"cpu_seconds,omitempty"`
+	RSSMB    float64 `json:"peak_rss_mb,omitempty"`
+	Note     string  `json:"note,omitempty"`
+}
+
+var (
+	rows     = flag.Int("rows", 1_000_000, "rows of the snapshot table")
+	changes  = flag.Int("changes", 1_000_000, "single-row changes of the backlog")
+	rate     = flag.Int("rate", 4000, "changes per second of the latency run")
+	latency  = flag.Duration("latency", 20*time.Second, "length of the latency run")
+	par      = flag.Int("parallelism", 4, "pipeline.parallelism")
+	asJSON   = flag.Bool("json", false, "print JSON")
+	keepLogs = flag.Bool("v", false, "print weir's log of each run")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type env struct {
+	db      *testenv.MariaDB
+	pg      *testenv.Postgres
+	dir     string
+	weir    string
+	results []result
+}
+
+func run() error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "weir-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	e := &env{dir: dir, weir: filepath.Join(dir, "weir")}
+	build := exec.Command("go", "build", "-o", e.weir, "./cmd/weir")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build weir: %v\n%s", err, out)
+	}
+	if e.db, err = testenv.StartMariaDB(); err != nil {
+		return err
+	}
+	defer e.db.Stop()
+	if e.pg, err = testenv.StartPostgres(); err != nil {
+		return err
+	}
+	defer e.pg.Stop()
+	for _, db := range []string{"dw", "raw"} {
+		if err := e.pg.Exec(ctx, "postgres", "CREATE DATABASE "+db); err != nil {
+			return err
+		}
+	}
+	log("filling sb.sbtest1 with %d rows", *rows)
+	if err := e.db.Exec("", fmt.Sprintf(`CREATE DATABASE sb; USE sb;
+		CREATE TABLE sbtest1 (id INT PRIMARY KEY, k INT NOT NULL, c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL);
+		CREATE TABLE probe (id BIGINT PRIMARY KEY, sent BIGINT NOT NULL);
+		INSERT INTO sbtest1 SELECT seq, seq %% 100000,
+		  CONCAT_WS('-', MD5(seq), MD5(seq+1), MD5(seq+2), LEFT(MD5(seq+3), 21)),
+		  CONCAT_WS('-', MD5(seq+4), LEFT(MD5(seq+5), 27)) FROM seq_1_to_%d`, *rows)); err != nil {
+		return err
+	}
+	if err := e.snapshot(ctx); err != nil {
+		return err
+	}
+	if err := e.backlog(ctx); err != nil {
+		return err
+	}
+	if err := e.latency(ctx); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(e.results)
+	}
+	fmt.Printf("| scenario | weir | raw limit | ratio | weir CPU s | weir peak RSS |\n|---|---|---|---|---|---|\n")
+	for _, r := range e.results {
+		raw, ratio := "", ""
+		if r.Raw > 0 {
+			raw = fmt.Sprintf("%.0f %s (%s)", r.Raw, r.Unit, r.RawName)
+			ratio = fmt.Sprintf("%.2f", r.Weir/r.Raw)
+		}
+		fmt.Printf("| %s | %.0f %s | %s | %s | %.1f | %.0f MB |\n", r.Scenario, r.Weir, r.Unit, raw, ratio, r.CPU, r.RSSMB)
+		if r.Note != "" {
+			fmt.Printf("|  | %s | | | | |\n", r.Note)
+		}
+	}
+	return nil
+}
+
+func log(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+const pipeline = `
+source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: sb.sbtest1, sb.probe
+  scan.startup.mode: %s
+  heartbeat.interval: 200ms
+sink:
+  type: postgres
+  url: %s
+pipeline:
+  name: bench
+  parallelism: %d
+  checkpoint.interval: 1s
+`
+
+// weirRun is one weir process.
+type weirRun struct {
+	cmd   *exec.Cmd
+	log   *bytes.Buffer
+	start time.Time
+}
+
+func (e *env) startWeir(mode string) (*weirRun, error) {
+	path := filepath.Join(e.dir, "p.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(pipeline, e.db.Port, mode, e.pg.URL("dw"), *par)), 0o644); err != nil {
+		return nil, err
+	}
+	w := &weirRun{cmd: exec.Command(e.weir, "run", path, "--state", filepath.Join(e.dir, "state")), log: &bytes.Buffer{}}
+	w.cmd.Stderr, w.cmd.Stdout = w.log, w.log
+	w.start = time.Now()
+	return w, w.cmd.Start()
+}
+
+// stop ends the run gracefully and returns its CPU seconds and peak RSS in MB.
+func (w *weirRun) stop() (cpu, rssMB float64, err error) {
+	if w.cmd.ProcessState == nil {
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		err = w.cmd.Wait()
+	}
+	if *keepLogs {
+		os.Stderr.Write(w.log.Bytes())
+	}
+	ru := w.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return cpu, float64(ru.Maxrss) / 1024, err
+}
+
+func (e *env) snapshot(ctx context.Context) error {
+	// Raw: the table as tab-separated text from the MariaDB client, then COPY.
+	dump := filepath.Join(e.dir, "sbtest1.tsv")
+	f, err := os.Create(dump)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	cmd := exec.Command("mariadb", "-h127.0.0.1", fmt.Sprintf("-P%d", e.db.Port), "-uroot", "--batch", "--skip-column-names", "--quick",
+		"-e", "SELECT id, k, c, pad FROM sb.sbtest1")
+	cmd.Stdout = f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	f.Close()
+	readRate := float64(*rows) / time.Since(t0).Seconds()
+	copyIndexed, err := e.rawCopy(ctx, dump, true)
+	if err != nil {
+		return err
+	}
+	copyThenIndex, err := e.rawCopy(ctx, dump, false)
+	if err != nil {
+		return err
+	}
+	log("raw: read %.0f rows/s, COPY into indexed %.0f rows/s, COPY then key %.0f rows/s", readRate, copyIndexed, copyThenIndex)
+
+	w, err := e.startWeir("snapshot")
+	if err != nil {
+		return err
+	}
+	err = w.cmd.Wait()
+	took := time.Since(w.start)
+	cpu, rss, _ := w.stop()
+	if err != nil {
+		return fmt.Errorf("weir snapshot run: %v\n%s", err, w.log)
+	}
+	n, err := e.count(ctx, "dw", "sb.sbtest1")
+	if err != nil || n != *rows {
+		return fmt.Errorf("after the snapshot the target has %d rows (%v), want %d\n%s", n, err, *rows, w.log)
+	}
+	weirRate := float64(*rows) / took.Seconds()
+	e.results = append(e.results,
+		result{Scenario: fmt.Sprintf("snapshot %d rows MariaDB → PostgreSQL", *rows), Weir: weirRate, Unit: "rows/s",
+			Raw: copyThenIndex, RawName: "COPY into an unindexed table, then the key", CPU: cpu, RSSMB: rss},
+		result{Scenario: "  same, against one COPY stream into the indexed table", Weir: weirRate, Unit: "rows/s", Raw: copyIndexed, RawName: "COPY"},
+		result{Scenario: "  same, against the client's read of the source table", Weir: weirRate, Unit: "rows/s", Raw: readRate, RawName: "mariadb --quick"})
+	return os.RemoveAll(filepath.Join(e.dir, "state"))
+}
+
+// rawCopy loads the dump into a fresh table of database raw, with its key before (one
+// COPY stream into the indexed table) or after (COPY, then ADD PRIMARY KEY).
+func (e *env) rawCopy(ctx context.Context, dump string, indexed bool) (float64, error) {
+	conn, err := pgx.Connect(ctx, e.pg.URL("raw"))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	key := ""
+	if indexed {
+		key = ", PRIMARY KEY (id)"
+	}
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS sbtest1; CREATE TABLE sbtest1 (id integer NOT NULL, k integer NOT NULL, c varchar(120) NOT NULL, pad varchar(60) NOT NULL"+key+")"); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(dump)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	t0 := time.Now()
+	if _, err := conn.PgConn().CopyFrom(ctx, f, "COPY sbtest1 FROM STDIN"); err != nil {
+		return 0, err
+	}
+	if !indexed {
+		if _, err := conn.Exec(ctx, "ALTER TABLE sbtest1 ADD PRIMARY KEY (id)"); err != nil {
+			return 0, err
+		}
+	}
+	return float64(*rows) / time.Since(t0).Seconds(), nil
+}
+
+func (e *env) count(ctx context.Context, db, table string) (int, error) {
+	conn, err := pgx.Connect(ctx, e.pg.URL(db))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	return n, err
+}
+
+// change is one single-row change of the backlog.
+type change struct {
+	op     byte // 'i', 'u', 'd'
+	id, k  int
+	c, pad string
+}
+
+func backlogChanges(n, rows int) []change {
+	rng := rand.New(rand.NewPCG(1, 2))
+	out := make([]change, n)
+	next := rows + 1
+	for i := range out {
+		ch := change{k: rng.IntN(100000), c: fmt.Sprintf("%0120d", rng.Int64()), pad: fmt.Sprintf("%060d", i)}
+		switch r := rng.IntN(10); {
+		case r < 3:
+			ch.op, ch.id = 'i', next
+			next++
+		case r < 8:
+			ch.op, ch.id = 'u', 1+rng.IntN(rows)
+		default:
+			ch.op, ch.id = 'd', 1+rng.IntN(rows)
+		}
+		out[i] = ch
+	}
+	return out
+}
+
+func (ch change) sql() string {
+	switch ch.op {
+	case 'i':
+		return fmt.Sprintf("INSERT INTO sbtest1 VALUES (%d, %d, '%s', '%s')", ch.id, ch.k, ch.c, ch.pad)
+	case 'u':
+		return fmt.Sprintf("UPDATE sbtest1 SET k = %d, c = '%s', pad = '%s' WHERE id = %d", ch.k, ch.c, ch.pad, ch.id)
+	}
+	return fmt.Sprintf("DELETE FROM sbtest1 WHERE id = %d", ch.id)
+}
+
+func (e *env) backlog(ctx context.Context) error {
+	// weir copies the table and stops, so that the changes wait for it in the binlog.
+	if err := e.pg.Exec(ctx, "dw", "DROP SCHEMA sb CASCADE; DROP TABLE weir_checkpoints"); err != nil {
+		return err
+	}
+	w, err := e.startWeir("initial")
+	if err != nil {
+		return err
+	}
+	for {
+		if n, err := e.count(ctx, "dw", "sb.sbtest1"); err == nil && n == *rows && strings.Contains(w.log.String(), "snapshot finished") {
+			break
+		}
+		if w.cmd.ProcessState != nil {
+			return fmt.Errorf("weir exited:\n%s", w.log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a checkpoint after the snapshot
+	if _, _, err := w.stop(); err != nil {
+		return fmt.Errorf("stop weir: %v\n%s", err, w.log)
+	}
+	list := backlogChanges(*changes, *rows)
+	log("applying %d single-row changes to MariaDB", len(list))
+	if err := e.applyToMariaDB(list); err != nil {
+		return err
+	}
+	if err := e.db.Exec("sb", "INSERT INTO probe VALUES (-1, 0)"); err != nil { // the sentinel: the last change
+		return err
+	}
+	w, err = e.startWeir("initial")
+	if err != nil {
+		return err
+	}
+	for {
+		var n int
+		if n, err = e.count(ctx, "dw", "sb.probe WHERE id = -1"); err == nil && n == 1 {
+			break
+		}
+		if w.cmd.ProcessState != nil {
+			return fmt.Errorf("weir exited:\n%s", w.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(w.start)
+	cpu, rss, err := w.stop()
+	if err != nil {
+		return fmt.Errorf("stop weir: %v\n%s", err, w.log)
+	}
+	raw, err := e.rawUpsert(ctx, list)
+	if err != nil {
+		return err
+	}
+	e.results = append(e.results, result{Scenario: fmt.Sprintf("backlog of %d single-row changes MariaDB → PostgreSQL", len(list)),
+		Weir: float64(len(list)) / took.Seconds(), Unit: "changes/s", Raw: raw, RawName: "COPY to staging, then one upsert and one delete",
+		CPU: cpu, RSSMB: rss, Note: "weir's time includes its start and reading the binlog"})
+	return nil
+}
+
+func (e *env) applyToMariaDB(list []change) error {
+	const conns = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "sb")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			// Changes of one key go through one connection, so they apply in list order.
+			for _, ch := range list {
+				if ch.id%conns != c {
+					continue
+				}
+				if _, err := conn.Execute(ch.sql()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// rawUpsert applies the same changes to a copy of the table in database raw the
+// set-based way: COPY them into a staging table, then one INSERT … ON CONFLICT of each
+// key's last image and one DELETE of the keys whose last change is a delete.
+func (e *env) rawUpsert(ctx context.Context, list []change) (float64, error) {
+	conn, err := pgx.Connect(ctx, e.pg.URL("raw"))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE UNLOGGED TABLE stage (seq bigint, op "char", id integer, k integer, c varchar(120), pad varchar(60))`); err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	for i, ch := range list {
+		fmt.Fprintf(&buf, "%d\t%c\t%d\t%d\t%s\t%s\n", i, ch.op, ch.id, ch.k, ch.c, ch.pad)
+	}
+	t0 := time.Now()
+	if _, err := conn.PgConn().CopyFrom(ctx, &buf, "COPY stage FROM STDIN"); err != nil {
+		return 0, err
+	}
+	_, err = conn.Exec(ctx, `BEGIN;
+		CREATE TEMP TABLE last AS SELECT DISTINCT ON (id) * FROM stage ORDER BY id, seq DESC;
+		INSERT INTO sbtest1 SELECT id, k, c, pad FROM last WHERE op <> 'd'
+		  ON CONFLICT (id) DO UPDATE SET k = EXCLUDED.k, c = EXCLUDED.c, pad = EXCLUDED.pad;
+		DELETE FROM sbtest1 t USING last l WHERE t.id = l.id AND l.op = 'd';
+		COMMIT`)
+	if err != nil {
+		return 0, err
+	}
+	return float64(len(list)) / time.Since(t0).Seconds(), nil
+}
+
+// latency inserts probe rows at a steady rate, each carrying its send time, and polls
+// PostgreSQL for them: the delay from the source's commit to the row being visible.
+func (e *env) latency(ctx context.Context) error {
+	w, err := e.startWeir("initial")
+	if err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second)
+	conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "sb")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pgc, err := pgx.Connect(ctx, e.pg.URL("dw"))
+	if err != nil {
+		return err
+	}
+	defer pgc.Close(ctx)
+
+	var lat []time.Duration
+	done := make(chan struct{})
+	var sent int
+	go func() {
+		defer close(done)
+		const perTick = 4
+		tick := time.NewTicker(time.Second * perTick / time.Duration(*rate))
+		defer tick.Stop()
+		end := time.Now().Add(*latency)
+		for id := 1; time.Now().Before(end); {
+			<-tick.C
+			// One transaction per change, each a separate commit in the binlog.
+			for range perTick {
+				if _, err := conn.Execute(fmt.Sprintf("INSERT INTO probe VALUES (%d, %d)", id, time.Now().UnixMicro())); err != nil {
+					log("probe insert: %v", err)
+					return
+				}
+				id++
+				sent++
+			}
+		}
+	}()
+	last := 0
+	for polling := true; polling; {
+		select {
+		case <-done:
+			polling = last < sent
+			if !polling {
+				continue
+			}
+		default:
+		}
+		rows, err := pgc.Query(ctx, "SELECT id, sent FROM sb.probe WHERE id > $1 ORDER BY id", last)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixMicro()
+		for rows.Next() {
+			var id, s int64
+			rows.Scan(&id, &s)
+			lat = append(lat, time.Duration(now-s)*time.Microsecond)
+			last = int(id)
+		}
+		rows.Close()
+		time.Sleep(2 * time.Millisecond)
+	}
+	cpu, rss, err := w.stop()
+	if err != nil {
+		return fmt.Errorf("stop weir: %v\n%s", err, w.log)
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	achieved := float64(len(lat)) / latency.Seconds()
+	e.results = append(e.results,
+		result{Scenario: fmt.Sprintf("latency at %d changes/s (%.0f achieved), p50", *rate, achieved), Weir: float64(q(0.5).Milliseconds()), Unit: "ms", CPU: cpu, RSSMB: rss},
+		result{Scenario: "  p99", Weir: float64(q(0.99).Milliseconds()), Unit: "ms"},
+		result{Scenario: "  max", Weir: float64(lat[len(lat)-1].Milliseconds()), Unit: "ms"})
+	return nil
+}
