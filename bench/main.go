@@ -451,81 +451,61 @@ func (e *env) latency(ctx context.Context) error {
 		return err
 	}
 	time.Sleep(2 * time.Second)
+	conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "sb")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	pgc, err := pgx.Connect(ctx, e.pg.URL("dw"))
 	if err != nil {
 		return err
 	}
 	defer pgc.Close(ctx)
 
-	// Writers, each on its own connection and id range, at rate/writers each; one
-	// transaction per change.
-	const writers = 8
 	var lat []time.Duration
-	var sent [writers]int
-	var wg sync.WaitGroup
-	end := time.Now().Add(*latency)
-	for g := range writers {
-		conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "sb")
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(time.Second * writers / time.Duration(*rate))
-			defer tick.Stop()
-			for id := g*1_000_000_000 + 1; time.Now().Before(end); id++ {
-				<-tick.C
+	done := make(chan struct{})
+	var sent int
+	go func() {
+		defer close(done)
+		const perTick = 4
+		tick := time.NewTicker(time.Second * perTick / time.Duration(*rate))
+		defer tick.Stop()
+		end := time.Now().Add(*latency)
+		for id := 1; time.Now().Before(end); {
+			<-tick.C
+			// One transaction per change, each a separate commit in the binlog.
+			for range perTick {
 				if _, err := conn.Execute(fmt.Sprintf("INSERT INTO probe VALUES (%d, %d)", id, time.Now().UnixMicro())); err != nil {
 					log("probe insert: %v", err)
 					return
 				}
-				sent[g]++
+				id++
+				sent++
 			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	var last [writers]int
-	for g := range writers {
-		last[g] = g * 1_000_000_000
-	}
-	seen := func() (n int) {
-		for g := range writers {
-			n += last[g] - g*1_000_000_000
 		}
-		return n
-	}
-	for finished := false; ; {
+	}()
+	last := 0
+	for polling := true; polling; {
 		select {
 		case <-done:
-			finished = true
+			polling = last < sent
+			if !polling {
+				continue
+			}
 		default:
 		}
-		if finished {
-			total := 0
-			for _, n := range sent {
-				total += n
-			}
-			if seen() >= total {
-				break
-			}
+		rows, err := pgc.Query(ctx, "SELECT id, sent FROM sb.probe WHERE id > $1 ORDER BY id", last)
+		if err != nil {
+			return err
 		}
-		for g := range writers {
-			rows, err := pgc.Query(ctx, "SELECT id, sent FROM sb.probe WHERE id > $1 AND id < $2 ORDER BY id", last[g], (g+1)*1_000_000_000)
-			if err != nil {
-				return err
-			}
-			now := time.Now().UnixMicro()
-			for rows.Next() {
-				var id, s int64
-				rows.Scan(&id, &s)
-				lat = append(lat, time.Duration(now-s)*time.Microsecond)
-				last[g] = int(id)
-			}
-			rows.Close()
+		now := time.Now().UnixMicro()
+		for rows.Next() {
+			var id, s int64
+			rows.Scan(&id, &s)
+			lat = append(lat, time.Duration(now-s)*time.Microsecond)
+			last = int(id)
 		}
+		rows.Close()
 		time.Sleep(2 * time.Millisecond)
 	}
 	cpu, rss, err := w.stop()

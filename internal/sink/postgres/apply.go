@@ -19,8 +19,8 @@ import (
 	"github.com/weir-data/weir/internal/fault"
 )
 
-// part is one engine writer's connection and the transaction of the batch it applies.
-// Only that writer's goroutine uses it.
+// part is one engine writer's connection and open transaction. Only that writer's
+// goroutine uses it between commits.
 type part struct {
 	index   int
 	conn    *pgxpool.Conn
@@ -49,11 +49,19 @@ func (w *Writer) part(ctx context.Context, i int) (*part, error) {
 		w.parts[i] = p
 	}
 	w.mu.Unlock()
+	if p.tx != nil {
+		return p, nil
+	}
+	var err error
 	if p.conn == nil {
-		var err error
 		if p.conn, err = w.pool.Acquire(ctx); err != nil {
 			return nil, fmt.Errorf("connect writer %d: %w", i, err)
 		}
+	}
+	if p.tx, err = p.conn.Begin(ctx); err != nil {
+		p.conn.Release()
+		p.conn = nil
+		return nil, fmt.Errorf("begin a transaction (writer %d): %w", i, err)
 	}
 	return p, nil
 }
@@ -64,10 +72,8 @@ type group struct {
 	changes []event.Change
 }
 
-// Apply writes a partition's batch in one transaction, fenced: it first reads the
-// pipeline's checkpoint row FOR SHARE and finds this writer's generation there (a newer
-// process raises it, and its claim waits for these locks). The batch is visible as soon
-// as Apply returns; a deadlock or serialization failure applies it again.
+// Apply writes a partition's batch inside its open transaction, in a savepoint: a
+// deadlock or serialization failure rolls back to it and the batch is applied again.
 func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	p, err := w.part(ctx, b.Partition)
 	if err != nil {
@@ -75,48 +81,29 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	}
 	groups, err := w.groups(ctx, b.Changes)
 	if err != nil {
+		p.rollback()
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		err = w.applyTx(ctx, p, groups)
+		if _, err = p.tx.Exec(ctx, "SAVEPOINT weir_batch"); err == nil {
+			if err = w.applyGroups(ctx, p, groups); err == nil {
+				_, err = p.tx.Exec(ctx, "RELEASE SAVEPOINT weir_batch")
+			}
+		}
+		if err == nil {
+			return nil
+		}
 		var pe *pgconn.PgError
-		if err != nil && errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") && attempt < 8 {
-			w.log.Debug("batch retried", "writer", p.index, "attempt", attempt, "err", err)
-			time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
-			continue
+		if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") && attempt < 8 {
+			if _, rerr := p.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT weir_batch"); rerr == nil {
+				w.log.Debug("batch retried", "writer", p.index, "attempt", attempt, "err", err)
+				time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
+				continue
+			}
 		}
-		if err != nil && p.conn != nil && p.conn.Conn().IsClosed() {
-			p.conn.Release()
-			p.conn = nil
-		}
+		p.rollback()
 		return err
 	}
-}
-
-func (w *Writer) applyTx(ctx context.Context, p *part, groups []group) error {
-	var err error
-	if p.tx, err = p.conn.Begin(ctx); err != nil {
-		return fmt.Errorf("begin a transaction (writer %d): %w", p.index, err)
-	}
-	defer p.rollback()
-	var one int
-	err = p.tx.QueryRow(ctx, `SELECT 1 FROM `+w.cpTable+` WHERE pipeline = $1 AND generation = $2 FOR SHARE`,
-		w.o.Pipeline, w.gen).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return w.fenced()
-	}
-	if err != nil {
-		return fmt.Errorf("check the fence (writer %d): %w", p.index, err)
-	}
-	if err := w.applyGroups(ctx, p, groups); err != nil {
-		return err
-	}
-	err = p.tx.Commit(ctx)
-	p.tx = nil
-	if err != nil {
-		return fmt.Errorf("commit (writer %d): %w", p.index, err)
-	}
-	return nil
 }
 
 // groups splits changes by schema, keeping each group's changes in order, and makes each

@@ -4,19 +4,20 @@
 //
 // # Transactions and the commit protocol (DESIGN §3.3)
 //
-// Each engine writer (partition) has its own connection and applies each batch in one
-// transaction, which first reads the pipeline's row of the checkpoint table FOR SHARE and
-// finds this writer's generation there (fencing: a newer process raises it when it opens,
-// and its claim waits for these locks, so a stale writer commits nothing after it).
-// Batches are visible as they commit, a batch-delay after their source commit: the
-// target does not wait for checkpoints. Commit then writes the checkpoint into that row,
-// where the generation still matches; every batch it covers is committed already, so the
-// stored checkpoint never names data that is not in the target.
+// Each engine writer (partition) has its own connection and one open transaction, begun
+// at its first Apply after a commit. Every Apply runs inside a savepoint, so a deadlock or
+// serialization failure retries that batch alone. Commit then:
 //
-// A crash leaves data committed past the stored checkpoint; the engine replays from the
-// checkpoint and the replay is harmless: upserts and deletes of full row images converge
-// to the same rows, and a changelog table drops a change it already holds by its change
-// id (a hash of table, log position and images, unique in the table).
+//  1. commits each partition's transaction, each after reading the pipeline's row of the
+//     checkpoint table FOR SHARE and finding this writer's generation there (fencing: a
+//     newer process has raised it, and its claim waits for these locks);
+//  2. writes the checkpoint into that row, where the generation still matches.
+//
+// The checkpoint row is written last, so it never names data that is not committed. A
+// crash between 1 and 2 leaves data committed past the stored checkpoint; the engine
+// replays from the checkpoint and the replay is harmless: upserts and deletes of full row
+// images converge to the same rows, and a changelog table drops a change it already holds
+// by its change id (a hash of table, log position and images, unique in the table).
 //
 // # Modes
 //
@@ -179,8 +180,11 @@ func (w *Writer) LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoi
 	return &cp, nil
 }
 
-// Commit records cp: every batch before it is committed already (see the package doc).
+// Commit commits every partition's transaction, then records cp (see the package doc).
 func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	if err := w.commitParts(ctx); err != nil {
+		return err
+	}
 	raw, err := json.Marshal(cp)
 	if err != nil {
 		return err
@@ -199,6 +203,35 @@ func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
 func (w *Writer) fenced() error {
 	return fmt.Errorf("postgres sink: pipeline %q was claimed by another process (generation above %d in %s): %w",
 		w.o.Pipeline, w.gen, w.cpTable, checkpoint.ErrFenced)
+}
+
+// commitParts commits every open partition transaction, fenced.
+func (w *Writer) commitParts(ctx context.Context) error {
+	w.mu.Lock()
+	parts := w.parts
+	w.mu.Unlock()
+	for _, p := range parts {
+		if p == nil || p.tx == nil {
+			continue
+		}
+		var one int
+		err := p.tx.QueryRow(ctx, `SELECT 1 FROM `+w.cpTable+` WHERE pipeline = $1 AND generation = $2 FOR SHARE`,
+			w.o.Pipeline, w.gen).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			p.rollback()
+			return w.fenced()
+		}
+		if err != nil {
+			p.rollback()
+			return fmt.Errorf("postgres sink: check the fence before commit (writer %d): %w", p.index, err)
+		}
+		if err := p.tx.Commit(ctx); err != nil {
+			p.tx = nil
+			return fmt.Errorf("postgres sink: commit writer %d: %w", p.index, err)
+		}
+		p.tx = nil
+	}
+	return nil
 }
 
 // Close rolls back what is not committed and disconnects.

@@ -22,6 +22,11 @@ import (
 // other tables go on. Statements are idempotent (IF [NOT] EXISTS, types compared first),
 // so a change replayed after a crash does nothing twice.
 func (w *Writer) ApplySchema(ctx context.Context, c *event.SchemaChange) error {
+	// Open transactions hold locks that ALTER TABLE waits for: commit them first. Their
+	// changes are then committed ahead of the checkpoint, which replay tolerates.
+	if err := w.commitParts(ctx); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	id := c.Table
