@@ -28,20 +28,24 @@ var Spec = connector.Spec{
 
 // Check connects and checks that the user can create tables, for `weir validate`.
 func Check(ctx context.Context, cfg *connector.Config, env connector.Env) []error {
-	conn, err := pgx.Connect(ctx, cfg.String("url"))
+	return check(ctx, cfg.String("url"), cfg.Where("url"), cfg.String("checkpoint.table"))
+}
+
+func check(ctx context.Context, url, where, cpTable string) []error {
+	if _, err := quoteQualified(cpTable); err != nil {
+		return []error{fmt.Errorf("checkpoint.table: %w", err)}
+	}
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return []error{fmt.Errorf("url (%s): cannot connect: %w", cfg.Where("url"), err)}
+		return []error{fmt.Errorf("url (%s): cannot connect: %w", where, err)}
 	}
 	defer conn.Close(ctx)
 	var canCreate bool
 	if err := conn.QueryRow(ctx, `SELECT has_database_privilege(current_database(), 'CREATE')`).Scan(&canCreate); err != nil {
-		return []error{fmt.Errorf("url: check privileges: %w", err)}
+		return []error{fmt.Errorf("url (%s): check privileges: %w", where, err)}
 	}
 	if !canCreate {
-		return []error{fmt.Errorf("url (%s): the user may not create schemas in this database; run: GRANT CREATE ON DATABASE <db> TO <user>", cfg.Where("url"))}
-	}
-	if _, err := quoteQualified(cfg.String("checkpoint.table")); err != nil {
-		return []error{fmt.Errorf("checkpoint.table (%s): %w", cfg.Where("checkpoint.table"), err)}
+		return []error{fmt.Errorf("url (%s): the user may not create schemas in this database; run: GRANT CREATE ON DATABASE <db> TO <user>", where)}
 	}
 	return nil
 }

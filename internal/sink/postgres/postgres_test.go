@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -250,5 +251,60 @@ func checkFold(t *testing.T, conn *pgx.Conn, m *datagen.Model, n int64) {
 	}
 	if d := conformance.DiffImages(want, got, 10); d != "" {
 		t.Fatal(d)
+	}
+}
+
+// TestCheck: `weir validate` passes a reachable database whose user may create tables,
+// and names the field and the fix otherwise.
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	if problems := check(ctx, database(t), "line 3", "weir_checkpoints"); len(problems) != 0 {
+		t.Fatalf("a good database: %v", problems)
+	}
+	if err := pg.Exec(ctx, "postgres", "CREATE ROLE reader LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	u := strings.Replace(database(t), "postgres@", "reader@", 1)
+	problems := check(ctx, u, "line 3", "weir_checkpoints")
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), "GRANT CREATE ON DATABASE") {
+		t.Fatalf("a user without CREATE: %v", problems)
+	}
+	problems = check(ctx, "postgres://postgres@127.0.0.1:1/x", "line 3", "weir_checkpoints")
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), "url (line 3): cannot connect") {
+		t.Fatalf("an unreachable server: %v", problems)
+	}
+	if problems = check(ctx, database(t), "line 3", "a.b.c"); len(problems) != 1 || !strings.Contains(problems[0].Error(), "checkpoint.table") {
+		t.Fatalf("a bad checkpoint table: %v", problems)
+	}
+}
+
+// TestIncompatibleTableIsReported: an existing table that cannot take the source's rows
+// is reported column by column, each with its fix, and nothing is written to it.
+func TestIncompatibleTableIsReported(t *testing.T) {
+	ctx := context.Background()
+	conn := connect(t)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA conf; CREATE TABLE conf.a (id integer PRIMARY KEY, name varchar(10),
+		amount numeric(12,2), status text, updated_at timestamp(6), note text, extra int NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	w := open(t, Options{})
+	defer w.Close()
+	m := datagen.NewModel(2, 10, []event.TableID{{Schema: "conf", Table: "a"}})
+	err := w.Apply(ctx, &connector.Batch{Changes: m.Changes(0, 10, 1, 0).Changes})
+	if err == nil {
+		t.Fatal("rows were written into an incompatible table")
+	}
+	for _, want := range []string{
+		`column "id" is integer, which cannot hold every int64`, `ALTER COLUMN "id" TYPE bigint`,
+		`column "name" is character varying(10)`, `column "qty" (int32 in the source) is missing: ALTER TABLE "conf"."a" ADD COLUMN "qty" integer`,
+		`column "extra" is NOT NULL without a default`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the report lacks %q:\n%v", want, err)
+		}
+	}
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM conf.a`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows written (%v)", n, err)
 	}
 }
