@@ -67,6 +67,12 @@ func (r *retryableSink) Apply(ctx context.Context, b *connector.Batch) error {
 	return fault.AsRetryable(r.failingSink.Apply(ctx, b))
 }
 
+// Commit fails retryably too: which call the injected failure falls on (an apply or a
+// commit) depends on timing.
+func (r *retryableSink) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	return fault.AsRetryable(r.failingSink.Commit(ctx, cp))
+}
+
 // slowSink is a file sink that takes its time, so the source outruns it.
 type slowSink struct {
 	connector.Sink
