@@ -3,10 +3,8 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +15,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
 
 // part is one engine writer's connection and open transaction. Only that writer's
@@ -27,8 +26,7 @@ type part struct {
 	tx      pgx.Tx
 	buf     []byte
 	scratch []byte
-	last    map[string]int // key → index in the coalesced batch
-	keybuf  []byte
+	co      sqlsink.Coalescer
 }
 
 func (p *part) rollback() {
@@ -45,7 +43,7 @@ func (w *Writer) part(ctx context.Context, i int) (*part, error) {
 	}
 	p := w.parts[i]
 	if p == nil {
-		p = &part{index: i, last: map[string]int{}}
+		p = &part{index: i}
 		w.parts[i] = p
 	}
 	w.mu.Unlock()
@@ -163,13 +161,13 @@ func (w *Writer) applyGroups(ctx context.Context, p *part, groups []group) error
 // COPYed straight in when the table has none of them yet; otherwise the batch is reduced
 // to the last change per key and applied as one delete and one upsert per shape.
 func (w *Writer) upsertChanges(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
-	if pl.copyOK.Load() && allReads(changes) {
+	if pl.copyOK.Load() && sqlsink.AllReads(changes) {
 		done, err := w.copyReads(ctx, p, pl, changes)
 		if done || err != nil {
 			return err
 		}
 	}
-	final := w.coalesce(p, pl.s, changes)
+	final := p.co.Coalesce(changes)
 	var dels, ups []event.Row
 	var deleted []bool
 	masks := map[string][]int{}
@@ -185,7 +183,7 @@ func (w *Writer) upsertChanges(ctx context.Context, p *part, pl *plan, changes [
 			continue
 		}
 		ups, deleted = append(ups, c.After), append(deleted, false)
-		m := unchangedMask(c.After)
+		m := sqlsink.UnchangedMask(c.After)
 		masks[m] = append(masks[m], len(ups)-1)
 	}
 	if len(dels) > 0 {
@@ -203,13 +201,7 @@ func (w *Writer) upsertChanges(ctx context.Context, p *part, pl *plan, changes [
 		for i, j := range idx {
 			rows[i], flags[i] = ups[j], deleted[j]
 		}
-		var skip []bool
-		if m != "" {
-			skip = []bool(nil)
-			for _, ch := range m {
-				skip = append(skip, ch == '1')
-			}
-		}
+		skip := sqlsink.MaskSkips(m)
 		sql, ok := pl.upsert[m]
 		if !ok {
 			sql = w.upsertSQL(pl, skip)
@@ -238,61 +230,6 @@ func (w *Writer) upsertChanges(ctx context.Context, p *part, pl *plan, changes [
 	return nil
 }
 
-func allReads(changes []event.Change) bool {
-	for i := range changes {
-		if changes[i].Op != event.OpRead {
-			return false
-		}
-	}
-	return true
-}
-
-// unchangedMask is "" for a row with every value, else one '0'/'1' per column, '1' where
-// the source did not send the value.
-func unchangedMask(r event.Row) string {
-	var m []byte
-	for i := range r {
-		if r[i].Rep() == event.RepUnchanged {
-			if m == nil {
-				m = bytes.Repeat([]byte{'0'}, len(r))
-			}
-			m[i] = '1'
-		}
-	}
-	return string(m)
-}
-
-// coalesce reduces changes to the last one per key, in the order keys last changed. An
-// upsert that lacks values (unchanged TOAST) takes them from the key's earlier image in
-// the batch when there is one.
-func (w *Writer) coalesce(p *part, s *event.Schema, changes []event.Change) []event.Change {
-	clear(p.last)
-	out := make([]event.Change, 0, len(changes))
-	for i := range changes {
-		c := changes[i]
-		p.keybuf = c.AppendKey(p.keybuf[:0])
-		j, seen := p.last[string(p.keybuf)]
-		if !seen {
-			p.last[string(p.keybuf)] = len(out)
-			out = append(out, c)
-			continue
-		}
-		prev := out[j]
-		if c.Op != event.OpDelete && prev.Op != event.OpDelete && unchangedMask(c.After) != "" {
-			after := make(event.Row, len(c.After))
-			copy(after, c.After)
-			for k := range after {
-				if after[k].Rep() == event.RepUnchanged && k < len(prev.After) {
-					after[k] = prev.After[k]
-				}
-			}
-			c.After = after
-		}
-		out[j] = c
-	}
-	return out
-}
-
 // columnArrays builds one text[] argument per column in cols from rows, then the
 // soft-delete flags when given.
 func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, soft []bool) ([]any, error) {
@@ -308,7 +245,7 @@ func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, s
 			var err error
 			p.scratch, err = appendText(p.scratch[:0], v, kind)
 			if err != nil {
-				return nil, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, keyText(pl.s, row), err))
+				return nil, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}
 			arr[r] = pgtype.Text{String: string(p.scratch), Valid: true}
 		}
@@ -325,21 +262,6 @@ func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, s
 		args = append(args, arr)
 	}
 	return args, nil
-}
-
-func keyText(s *event.Schema, r event.Row) string {
-	var b []byte
-	for i, k := range s.Key {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, s.Columns[k].Name...)
-		b = append(b, '=')
-		if k < len(r) {
-			b = append(b, r[k].String()...)
-		}
-	}
-	return string(b)
 }
 
 // copyReads COPYs snapshot rows straight into the table, in a savepoint. If a row is
@@ -359,7 +281,7 @@ func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []eve
 			}
 			p.buf, p.scratch, err = appendCopyField(p.buf, p.scratch, v, pl.s.Columns[ci].Type.Kind)
 			if err != nil {
-				return false, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, keyText(pl.s, row), err))
+				return false, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}
 		}
 		p.buf = append(p.buf, '\n')
@@ -400,7 +322,7 @@ func (w *Writer) appendChanges(ctx context.Context, p *part, pl *plan, changes [
 		if c.Op == event.OpUpdate && c.Before != nil {
 			befores[i] = pgtype.Text{String: string(event.AppendImage(nil, c.Schema, c.Before)), Valid: true}
 		}
-		ids[i] = changeID(c)
+		ids[i] = sqlsink.ChangeID(c)
 	}
 	cols := make([]int, n)
 	for i := range cols {
@@ -415,39 +337,4 @@ func (w *Writer) appendChanges(ctx context.Context, p *part, pl *plan, changes [
 		return fmt.Errorf("append %d changes: %w", len(changes), err)
 	}
 	return nil
-}
-
-// changeID is a change's identity in a changelog table: a 128-bit hash of its table,
-// operation, log position and row images, as a UUID. The same change replayed after a
-// crash has the same id; two changes of one log event differ in their images. A snapshot
-// read leaves the position out: a chunk read again after a crash gives the same ids for
-// the rows it read the same.
-func changeID(c *event.Change) string {
-	h := fnv.New128a()
-	var b []byte
-	b = append(b, c.Schema.ID.String()...)
-	b = append(b, 0, byte(c.Op))
-	if c.Op != event.OpRead { // a chunk read again elsewhere in the log is the same read
-		b = c.Pos.Append(b)
-	}
-	b = append(b, 0)
-	for _, r := range []event.Row{c.Before, c.After} {
-		b = append(b, byte(len(r)))
-		for i := range r {
-			b = r[i].AppendKey(b)
-		}
-	}
-	h.Write(b)
-	sum := h.Sum(nil)
-	var out [36]byte
-	hex.Encode(out[0:8], sum[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], sum[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], sum[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], sum[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], sum[10:16])
-	return string(out[:])
 }
