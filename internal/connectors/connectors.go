@@ -7,6 +7,7 @@ import (
 	"github.com/weir-data/weir/internal/sink/console"
 	"github.com/weir-data/weir/internal/sink/discard"
 	"github.com/weir-data/weir/internal/sink/file"
+	mysqlsink "github.com/weir-data/weir/internal/sink/mysql"
 	"github.com/weir-data/weir/internal/sink/postgres"
 	"github.com/weir-data/weir/internal/source/datagen"
 	"github.com/weir-data/weir/internal/source/mysql"
@@ -25,6 +26,8 @@ func Registry() *connector.Registry {
 			{Spec: discard.Spec, Open: discard.Open},
 			{Spec: file.Spec, Open: file.Open, Check: file.Check},
 			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check},
+			{Spec: mysqlsink.Spec("mysql"), Open: mysqlsink.Open, Check: mysqlsink.Check},
+			{Spec: mysqlsink.Spec("mariadb"), Open: mysqlsink.Open, Check: mysqlsink.Check},
 		},
 	)
 }

@@ -1,0 +1,449 @@
+// Package mysql is the MySQL / MariaDB sink: it creates the tables a pipeline needs,
+// loads snapshots and applies the change stream as multi-row INSERT … ON DUPLICATE KEY
+// UPDATE and set-based deletes, and keeps the pipeline's checkpoint in the target,
+// exactly once.
+//
+// # Transactions and the commit protocol (DESIGN §3.3)
+//
+// Each engine writer (partition) has its own connection and one open transaction (READ
+// COMMITTED), begun at its first Apply after a commit. Every Apply runs inside a
+// savepoint, so a lock wait timeout retries that batch alone; a deadlock rolls back the
+// whole transaction (InnoDB's rule), and the error is retryable: the pipeline resumes
+// from its checkpoint. Commit then:
+//
+//  1. commits each partition's transaction, each after reading the pipeline's row of the
+//     checkpoint table LOCK IN SHARE MODE and finding this writer's generation there
+//     (fencing: a newer process has raised it, and its claim waits for these locks);
+//  2. writes the checkpoint into that row, where the generation still matches.
+//
+// The checkpoint row is written last, so it never names data that is not committed. A
+// crash between 1 and 2 leaves data committed past the stored checkpoint; the engine
+// replays from the checkpoint and the replay is harmless: upserts and deletes of full row
+// images converge to the same rows, and a changelog table drops a change it already holds
+// by its change id (a hash of table, log position and images, unique in the table).
+//
+// DDL commits implicitly in MySQL: the writer commits the partitions before it creates
+// or alters a table on its own connection.
+//
+// # Modes
+//
+// sink.mode upsert (default) keeps one row per key; changelog appends one row per change
+// with _weir_op, _weir_pos, _weir_commit_ts and _weir_seq (the order of arrival).
+// sink.delete-mode soft turns deletes into an upsert of the deleted row with
+// _weir_deleted = 1.
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// Options configure a Writer.
+type Options struct {
+	URL             string
+	Pipeline        string
+	Mode            string // "upsert" or "changelog"
+	DeleteMode      string // "hard" or "soft"
+	CheckpointTable string // [database.]name of the checkpoint table
+	Behavior        string // schema.change.behavior
+	Parallelism     int
+	ConnectTimeout  time.Duration
+	Log             *slog.Logger
+}
+
+// Writer is the MySQL / MariaDB sink.
+type Writer struct {
+	o         Options
+	addr      address
+	cpTable   string // quoted
+	gen       int64
+	log       *slog.Logger
+	mariadb   bool
+	collation string // of the tables weir creates: binary and NO PAD where the server has one
+	maxStmt   int    // bytes per statement, under max_allowed_packet
+
+	mu      sync.Mutex   // guards what follows; partitions hold it only to look up or build
+	ctl     *client.Conn // DDL, checkpoint row; under mu
+	targets map[event.TableID]*target
+	plans   map[*event.Schema]*plan
+	paused  map[event.TableID]string
+	parts   []*part
+}
+
+var (
+	_ connector.Sink             = (*Writer)(nil)
+	_ connector.CheckpointKeeper = (*Writer)(nil)
+	_ connector.SchemaApplier    = (*Writer)(nil)
+	_ connector.Destination      = (*Writer)(nil)
+)
+
+// Open opens the sink from its config.
+func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connector.Sink, error) {
+	return New(ctx, Options{
+		URL:             cfg.String("url"),
+		Pipeline:        env.Pipeline,
+		Mode:            cfg.String("sink.mode"),
+		DeleteMode:      cfg.String("sink.delete-mode"),
+		CheckpointTable: cfg.String("checkpoint.table"),
+		Behavior:        env.SchemaChangeBehavior,
+		Parallelism:     env.Parallelism,
+		ConnectTimeout:  cfg.Duration("connect.timeout"),
+		Log:             env.Logger,
+	})
+}
+
+// New connects, creates the checkpoint table if it is missing and claims the pipeline in
+// it: a writer of the pipeline still running elsewhere can commit nothing from then on.
+func New(ctx context.Context, o Options) (*Writer, error) {
+	if o.Mode == "" {
+		o.Mode = "upsert"
+	}
+	if o.DeleteMode == "" {
+		o.DeleteMode = "hard"
+	}
+	if o.CheckpointTable == "" {
+		o.CheckpointTable = "weir_checkpoints"
+	}
+	if o.Behavior == "" {
+		o.Behavior = "lenient"
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 30 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	a, err := parseURL(o.URL)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("mysql sink: url: %w", err))
+	}
+	w := &Writer{o: o, addr: a, log: o.Log.With("sink", "mysql"),
+		targets: map[event.TableID]*target{}, plans: map[*event.Schema]*plan{}, paused: map[event.TableID]string{}}
+	cpDB, cpName, err := splitQualified(o.CheckpointTable, a.db)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("mysql sink: checkpoint.table: %w", err))
+	}
+	w.cpTable = quote(cpDB) + "." + quote(cpName)
+	if w.ctl, err = dial(ctx, a, "", o.ConnectTimeout); err != nil {
+		return nil, fmt.Errorf("mysql sink: %w", err)
+	}
+	if err := w.inspect(ctx, cpDB); err != nil {
+		w.ctl.Close()
+		return nil, err
+	}
+	if err := w.claim(ctx); err != nil {
+		w.ctl.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// dial connects for writing: utf8mb4, UTC, strict, READ COMMITTED (no gap locks between
+// the partitions' open transactions).
+func dial(ctx context.Context, a address, db string, timeout time.Duration) (*client.Conn, error) {
+	c, err := client.ConnectWithContext(ctx, a.hostPort(), a.user, a.password, db, timeout, func(c *client.Conn) error {
+		if err := c.SetCapability(gomysql.CLIENT_MULTI_STATEMENTS); err != nil {
+			return err
+		}
+		return c.SetCharset("utf8mb4")
+	})
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "Access denied") {
+			return nil, fault.AsFatal(fmt.Errorf("connect to %s as %s: %w; check the user and password in url", a.hostPort(), a.user, err))
+		}
+		return nil, fault.AsRetryable(fmt.Errorf("connect to %s: %w", a.hostPort(), err))
+	}
+	for _, q := range []string{
+		"SET time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO,ERROR_FOR_DIVISION_BY_ZERO'",
+		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	} {
+		if _, err := c.Execute(q); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("set up the session on %s: %w", a.hostPort(), err)
+		}
+	}
+	return c, nil
+}
+
+// dial connects a partition, in the url's database (multi-table DELETE resolves its
+// aliases there).
+func (w *Writer) dial(ctx context.Context) (*client.Conn, error) {
+	c, err := dial(ctx, w.addr, w.addr.db, w.o.ConnectTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("mysql sink: %w", err)
+	}
+	return c, nil
+}
+
+// inspect reads the server's flavour and limits, and makes the checkpoint database.
+func (w *Writer) inspect(ctx context.Context, cpDB string) error {
+	res, err := run(ctx, w.ctl, "SELECT VERSION(), @@max_allowed_packet")
+	if err != nil {
+		return fmt.Errorf("mysql sink: read the server version: %w", err)
+	}
+	version := str(res, 0, 0)
+	packet, _ := res.GetInt(0, 1)
+	res.Close()
+	w.mariadb = strings.Contains(strings.ToLower(version), "mariadb")
+	w.maxStmt = int(min(max(packet/2, 64<<10), 8<<20))
+	switch {
+	case w.mariadb:
+		w.collation = "utf8mb4_nopad_bin"
+	case strings.HasPrefix(version, "5."):
+		w.collation = "utf8mb4_bin" // PAD SPACE: 'a' and 'a ' are one key there
+	default:
+		w.collation = "utf8mb4_0900_bin"
+	}
+	for _, db := range []string{cpDB, w.addr.db} {
+		if _, err := run(ctx, w.ctl, "CREATE DATABASE IF NOT EXISTS "+quote(db)); err != nil {
+			return fmt.Errorf("mysql sink: create database %s: %w", quote(db), err)
+		}
+	}
+	return nil
+}
+
+// Destination says where the sink writes.
+func (w *Writer) Destination() string {
+	flavour := "MySQL"
+	if w.mariadb {
+		flavour = "MariaDB"
+	}
+	return fmt.Sprintf("%s server on %s", flavour, w.addr.hostPort())
+}
+
+// claim creates the checkpoint table and raises the pipeline's generation.
+func (w *Writer) claim(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := run(ctx, w.ctl, `CREATE TABLE IF NOT EXISTS `+w.cpTable+` (
+		pipeline   VARCHAR(191) NOT NULL PRIMARY KEY,
+		generation BIGINT NOT NULL,
+		seq        BIGINT NOT NULL DEFAULT 0,
+		checkpoint LONGTEXT,
+		updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`); err != nil {
+		return fmt.Errorf("mysql sink: create the checkpoint table %s: %w", w.cpTable, err)
+	}
+	err := w.ctlTx(ctx, func() error {
+		if _, err := run(ctx, w.ctl, fmt.Sprintf("INSERT INTO %s (pipeline, generation) VALUES (%s, 1) ON DUPLICATE KEY UPDATE generation = generation + 1",
+			w.cpTable, stringLiteral(w.o.Pipeline))); err != nil {
+			return err
+		}
+		gen, err := w.generation(ctx, w.ctl, "")
+		w.gen = gen
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mysql sink: claim pipeline %q in %s: %w", w.o.Pipeline, w.cpTable, err)
+	}
+	return nil
+}
+
+// ctlTx runs f in a transaction on the control connection.
+func (w *Writer) ctlTx(ctx context.Context, f func() error) error {
+	if _, err := run(ctx, w.ctl, "BEGIN"); err != nil {
+		return err
+	}
+	if err := f(); err != nil {
+		run(context.Background(), w.ctl, "ROLLBACK")
+		return err
+	}
+	_, err := run(ctx, w.ctl, "COMMIT")
+	return err
+}
+
+// generation reads the pipeline's generation on c (lock "" or " LOCK IN SHARE MODE");
+// 0 when the pipeline has no row.
+func (w *Writer) generation(ctx context.Context, c *client.Conn, lock string) (int64, error) {
+	res, err := run(ctx, c, fmt.Sprintf("SELECT generation FROM %s WHERE pipeline = %s%s", w.cpTable, stringLiteral(w.o.Pipeline), lock))
+	if err != nil {
+		return 0, err
+	}
+	defer res.Close()
+	if res.RowNumber() == 0 {
+		return 0, nil
+	}
+	return res.GetInt(0, 0)
+}
+
+// LoadCheckpoint returns the checkpoint committed with the data, or nil.
+func (w *Writer) LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res, err := run(ctx, w.ctl, fmt.Sprintf("SELECT checkpoint FROM %s WHERE pipeline = %s", w.cpTable, stringLiteral(pipeline)))
+	if err != nil {
+		return nil, fmt.Errorf("mysql sink: read the checkpoint of %q: %w", pipeline, err)
+	}
+	defer res.Close()
+	if res.RowNumber() == 0 {
+		return nil, nil
+	}
+	if null, _ := res.IsNull(0, 0); null {
+		return nil, nil
+	}
+	raw := str(res, 0, 0)
+	var cp checkpoint.Checkpoint
+	if err := json.Unmarshal([]byte(raw), &cp); err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("mysql sink: the checkpoint of %q in %s is not readable: %w", pipeline, w.cpTable, err))
+	}
+	return &cp, nil
+}
+
+// Commit commits every partition's transaction, then records cp (see the package doc).
+func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	if err := w.commitParts(ctx); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res, err := run(ctx, w.ctl, fmt.Sprintf("UPDATE %s SET seq = %d, checkpoint = %s, updated_at = NOW(6) WHERE pipeline = %s AND generation = %d",
+		w.cpTable, cp.Seq, stringLiteral(string(raw)), stringLiteral(w.o.Pipeline), w.gen))
+	if err != nil {
+		return fmt.Errorf("mysql sink: record checkpoint %d: %w", cp.Seq, err)
+	}
+	if res.AffectedRows == 0 { // no row of this generation, or the same values again
+		gen, err := w.generation(ctx, w.ctl, "")
+		if err != nil {
+			return fmt.Errorf("mysql sink: record checkpoint %d: %w", cp.Seq, err)
+		}
+		if gen != w.gen {
+			return w.fenced()
+		}
+	}
+	return nil
+}
+
+func (w *Writer) fenced() error {
+	return fmt.Errorf("mysql sink: pipeline %q was claimed by another process (generation above %d in %s): %w",
+		w.o.Pipeline, w.gen, w.cpTable, checkpoint.ErrFenced)
+}
+
+// commitParts commits every open partition transaction, fenced.
+func (w *Writer) commitParts(ctx context.Context) error {
+	w.mu.Lock()
+	parts := w.parts
+	w.mu.Unlock()
+	for _, p := range parts {
+		if p == nil || !p.inTx {
+			continue
+		}
+		gen, err := w.generation(ctx, p.conn, " LOCK IN SHARE MODE")
+		if err != nil {
+			p.rollback()
+			return fmt.Errorf("mysql sink: check the fence before commit (writer %d): %w", p.index, err)
+		}
+		if gen != w.gen {
+			p.rollback()
+			return w.fenced()
+		}
+		if _, err := run(ctx, p.conn, "COMMIT"); err != nil {
+			p.broken()
+			return fmt.Errorf("mysql sink: commit writer %d: %w", p.index, err)
+		}
+		p.inTx = false
+	}
+	return nil
+}
+
+// Close rolls back what is not committed and disconnects.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.parts {
+		if p != nil {
+			p.rollback()
+			p.broken()
+		}
+	}
+	w.parts = nil
+	if w.ctl != nil {
+		w.ctl.Close()
+		w.ctl = nil
+	}
+	return nil
+}
+
+// run executes q on c, giving up when ctx ends; the connection is then unusable.
+func run(ctx context.Context, c *client.Conn, q string) (*gomysql.Result, error) {
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	res, err := c.Execute(q)
+	if !stop() {
+		if err == nil {
+			res.Close()
+		}
+		return nil, errors.Join(ctx.Err(), err)
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	return res, nil
+}
+
+// runMulti executes statements q (separated by ';') in one round trip; the first error
+// stops them.
+func runMulti(ctx context.Context, c *client.Conn, q string) error {
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	var first error
+	res, err := c.ExecuteMultiple(q, func(r *gomysql.Result, err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+		if r != nil {
+			r.Close()
+		}
+	})
+	if err == nil {
+		res.Close()
+		err = first
+	}
+	if !stop() {
+		return errors.Join(ctx.Err(), err)
+	}
+	return classify(err)
+}
+
+// classify marks the server's errors that pass by waiting.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case 1213, 1205, // deadlock, lock wait timeout
+			1040, 1053, 1927, 1290: // too many connections, shutdown, connection killed, read-only
+			return fault.AsRetryable(err)
+		}
+		return err
+	}
+	if errors.Is(err, gomysql.ErrBadConn) {
+		return fault.AsRetryable(err)
+	}
+	return err
+}
+
+func mysqlCode(err error) uint16 {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		return me.Code
+	}
+	return 0
+}

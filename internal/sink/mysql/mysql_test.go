@@ -1,0 +1,319 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+var db *testenv.MariaDB
+
+func TestMain(m *testing.M) {
+	var err error
+	if db, err = testenv.StartMariaDB(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	db.Stop()
+	os.Exit(code)
+}
+
+var (
+	freshMu sync.Mutex
+	fresh   = map[string]bool{}
+)
+
+// sinkURL returns the sink URL for test t; the first call of a test empties the databases
+// the tests write (tests of this package run one at a time).
+func sinkURL(t *testing.T) string {
+	t.Helper()
+	freshMu.Lock()
+	defer freshMu.Unlock()
+	if !fresh[t.Name()] {
+		fresh[t.Name()] = true
+		if err := db.Exec("", "DROP DATABASE IF EXISTS conf; DROP DATABASE IF EXISTS weir; DROP DATABASE IF EXISTS other"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fmt.Sprintf("mysql://root@127.0.0.1:%d/weir", db.Port)
+}
+
+func connect(t *testing.T) *client.Conn {
+	t.Helper()
+	c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "", func(c *client.Conn) error { return c.SetCharset("utf8mb4") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func open(t *testing.T, o Options) *Writer {
+	t.Helper()
+	o.URL = sinkURL(t)
+	if o.Pipeline == "" {
+		o.Pipeline = "conformance"
+	}
+	o.Parallelism = 4
+	w, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+var suiteSchemas = datagen.NewModel(1, 1, []event.TableID{{Schema: "conf", Table: "a"}, {Schema: "conf", Table: "b"}}).Schemas()
+
+func TestConformanceUpsert(t *testing.T) {
+	conformance.RunSinkSuite(t, conformance.SinkHarness{
+		Open:  func(t *testing.T) connector.Sink { return open(t, Options{}) },
+		Image: func(t *testing.T) map[string]map[string]any { return image(t, connect(t), suiteSchemas) },
+	})
+}
+
+func TestConformanceChangelog(t *testing.T) {
+	conformance.RunSinkSuite(t, conformance.SinkHarness{
+		Open:        func(t *testing.T) connector.Sink { return open(t, Options{Mode: "changelog"}) },
+		Read:        func(t *testing.T) []conformance.Record { return readChangelog(t, connect(t), suiteSchemas) },
+		ExactlyOnce: true,
+	})
+}
+
+func image(t *testing.T, c *client.Conn, schemas []*event.Schema) map[string]map[string]any {
+	t.Helper()
+	img := map[string]map[string]any{}
+	for _, s := range schemas {
+		rows, _, err := ReadRows(c, s, nil, "")
+		if err != nil {
+			if mysqlCode(err) == 1146 {
+				continue // no row of the table yet
+			}
+			t.Fatal(err)
+		}
+		part, err := conformance.TableImage(s, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range part {
+			img[k] = v
+		}
+	}
+	return img
+}
+
+// readChangelog reads changelog tables back as change records, each table in arrival
+// order.
+func readChangelog(t *testing.T, c *client.Conn, schemas []*event.Schema) []conformance.Record {
+	t.Helper()
+	var out []conformance.Record
+	for _, s := range schemas {
+		rows, extra, err := ReadRows(c, s, []string{colOp, colPos, colBefore}, colSeq)
+		if err != nil {
+			if mysqlCode(err) == 1146 {
+				continue // no change of the table yet
+			}
+			t.Fatal(err)
+		}
+		for i, row := range rows {
+			rec, err := conformance.ChangelogRecord(s, row, extra[i][0], extra[i][1], extra[i][2], "datagen")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.File, rec.Line = s.ID.String(), i+1
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestReplayOfCommittedData: a crash after the writers committed their data but before
+// the checkpoint row was written (the window of the commit protocol) replays changes the
+// target already holds; the changelog holds each change once, and the upserted table
+// equals the fold.
+func TestReplayOfCommittedData(t *testing.T) {
+	m := datagen.NewModel(9, 50, []event.TableID{{Schema: "conf", Table: "a"}, {Schema: "conf", Table: "b"}})
+	first, second := m.Changes(0, 600, 1, 0), m.Changes(600, 600, 1, 0)
+	for _, mode := range []string{"upsert", "changelog"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			w := open(t, Options{Mode: mode})
+			apply(t, w, first.Changes)
+			if err := w.Commit(ctx, checkpointAt(1, "600")); err != nil {
+				t.Fatal(err)
+			}
+			apply(t, w, second.Changes)
+			if err := w.commitParts(ctx); err != nil { // data committed, checkpoint row not
+				t.Fatal(err)
+			}
+			w.Close()
+
+			w = open(t, Options{Mode: mode})
+			defer w.Close()
+			cp, err := w.LoadCheckpoint(ctx, "conformance")
+			if err != nil || cp == nil || cp.Position != "600" {
+				t.Fatalf("checkpoint after the crash: %+v, %v; want position 600", cp, err)
+			}
+			apply(t, w, second.Changes)
+			if err := w.Commit(ctx, checkpointAt(2, "1200")); err != nil {
+				t.Fatal(err)
+			}
+			c := connect(t)
+			if mode == "changelog" {
+				if err := conformance.CheckDatagen(readChangelog(t, c, m.Schemas()), m, 1200, false); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			checkFold(t, c, m, 1200)
+		})
+	}
+}
+
+// TestFencing: once a second writer has opened the pipeline, the first can commit nothing.
+func TestFencing(t *testing.T) {
+	ctx := context.Background()
+	m := datagen.NewModel(2, 10, []event.TableID{{Schema: "conf", Table: "a"}})
+	old := open(t, Options{})
+	defer old.Close()
+	apply(t, old, m.Changes(0, 50, 1, 0).Changes)
+	newer := open(t, Options{})
+	defer newer.Close()
+	err := old.Commit(ctx, checkpointAt(1, "50"))
+	if !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
+	}
+	if n := count(t, "conf.a"); n != 0 {
+		t.Fatalf("the stale writer's rows: %d, want none", n)
+	}
+}
+
+func count(t *testing.T, table string) int {
+	t.Helper()
+	out, err := db.Query("", "SELECT COUNT(*) FROM "+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	fmt.Sscan(out, &n)
+	return n
+}
+
+func apply(t *testing.T, w *Writer, changes []event.Change) {
+	t.Helper()
+	parts := make([][]event.Change, 4)
+	for _, c := range changes {
+		p := int(c.Row()[0].Int() % 4)
+		parts[p] = append(parts[p], c)
+	}
+	for p, cs := range parts {
+		for i := 0; i < len(cs); i += 64 {
+			if err := w.Apply(context.Background(), &connector.Batch{Partition: p, Changes: cs[i:min(i+64, len(cs))]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func checkpointAt(seq int64, pos event.Position) *checkpoint.Checkpoint {
+	return &checkpoint.Checkpoint{Pipeline: "conformance", Generation: 1, Seq: seq, Position: pos}
+}
+
+// checkFold checks that the tables of m hold the fold of its first n changes.
+func checkFold(t *testing.T, c *client.Conn, m *datagen.Model, n int64) {
+	t.Helper()
+	keys := map[string][]string{}
+	var recs []conformance.Record
+	for _, id := range m.Tables {
+		keys[id.String()] = []string{"id"}
+	}
+	for i := int64(0); i < n; i++ {
+		b := m.Changes(i, 1, 1, 0)
+		rec, _ := conformance.DecodeEnvelope(&b.Changes[0], "datagen")
+		recs = append(recs, rec)
+	}
+	want, err := conformance.Fold(recs, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := conformance.DiffImages(want, image(t, c, m.Schemas()), 10); d != "" {
+		t.Fatal(d)
+	}
+}
+
+// TestCheck: `weir validate` passes a reachable server whose user may create tables, and
+// names the field and the fix otherwise.
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	u := sinkURL(t)
+	if problems := check(ctx, u, "line 3", "weir_checkpoints"); len(problems) != 0 {
+		t.Fatalf("a good server: %v", problems)
+	}
+	if err := db.Exec("", "CREATE USER IF NOT EXISTS reader@'%' IDENTIFIED BY 'r'; GRANT SELECT ON *.* TO reader@'%'"); err != nil {
+		t.Fatal(err)
+	}
+	problems := check(ctx, strings.Replace(u, "root@", "reader:r@", 1), "line 3", "weir_checkpoints")
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), "may not create tables; run: GRANT") {
+		t.Fatalf("a user without CREATE: %v", problems)
+	}
+	problems = check(ctx, strings.Replace(u, "root@", "reader:wrong@", 1), "line 3", "weir_checkpoints")
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), "check the user and password") {
+		t.Fatalf("a wrong password: %v", problems)
+	}
+	problems = check(ctx, "mysql://root@127.0.0.1:1/x", "line 3", "weir_checkpoints")
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), "url (line 3): cannot connect") {
+		t.Fatalf("an unreachable server: %v", problems)
+	}
+	if problems = check(ctx, "postgres://x@y/z", "line 3", "weir_checkpoints"); len(problems) != 1 || !strings.Contains(problems[0].Error(), "want mysql://") {
+		t.Fatalf("a URL of another scheme: %v", problems)
+	}
+	if problems = check(ctx, u, "line 3", "a.b.c"); len(problems) != 1 || !strings.Contains(problems[0].Error(), "checkpoint.table") {
+		t.Fatalf("a bad checkpoint table: %v", problems)
+	}
+}
+
+// TestIncompatibleTableIsReported: an existing table that cannot take the source's rows
+// is reported column by column, each with its fix, and nothing is written to it.
+func TestIncompatibleTableIsReported(t *testing.T) {
+	ctx := context.Background()
+	u := sinkURL(t)
+	if err := db.Exec("", `CREATE DATABASE conf; CREATE TABLE conf.a (id int PRIMARY KEY, name varchar(10),
+		amount decimal(12,2), status text, updated_at datetime(6), note text, extra int NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(ctx, Options{URL: u, Pipeline: "conformance", Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	m := datagen.NewModel(2, 10, []event.TableID{{Schema: "conf", Table: "a"}})
+	err = w.Apply(ctx, &connector.Batch{Changes: m.Changes(0, 10, 1, 0).Changes})
+	if err == nil {
+		t.Fatal("rows were written into an incompatible table")
+	}
+	for _, want := range []string{
+		"column `id` is int(11), which cannot hold every int64", "MODIFY COLUMN `id` bigint",
+		"column `name` is varchar(10)", "column `qty` (int32 in the source) is missing: ALTER TABLE `conf`.`a` ADD COLUMN `qty` int",
+		"column `extra` is NOT NULL without a default",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the report lacks %q:\n%v", want, err)
+		}
+	}
+	if n := count(t, "conf.a"); n != 0 {
+		t.Fatalf("%d rows written", n)
+	}
+}
