@@ -111,6 +111,12 @@ func postgresTarget(pg *testenv.Postgres, mode string) target {
 		return rows, ex
 	}
 	tg := target{yaml: fmt.Sprintf("  type: postgres\n  url: %s\n  sink.mode: %s", pg.URL("dw"), mode)}
+	return tg.withReader(read, mode)
+}
+
+// withReader completes a SQL target from a function that reads a table back: its
+// changelog in changelog mode, else its image.
+func (tg target) withReader(read func(t *testing.T, s *event.Schema, extra []string, order string) ([]event.Row, [][]string), mode string) target {
 	if mode == "changelog" {
 		tg.records = func(t *testing.T, _ string, s *event.Schema) []conformance.Record {
 			rows, ex := read(t, s, []string{"_weir_op", "_weir_pos", "_weir_before"}, "_weir_seq")

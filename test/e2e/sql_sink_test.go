@@ -10,18 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	mysqlsink "github.com/weir-data/weir/internal/sink/mysql"
 	"github.com/weir-data/weir/internal/sink/postgres"
 	"github.com/weir-data/weir/internal/snapshot"
 	"github.com/weir-data/weir/internal/source/mysql"
 	"github.com/weir-data/weir/internal/testenv"
 )
 
-const toPostgresPipeline = `
+const toSQLPipeline = `
 source:
   type: mariadb
   hostname: 127.0.0.1
@@ -30,48 +32,64 @@ source:
   tables: %s
   heartbeat.interval: 300ms
 sink:
-  type: postgres
+  type: %s
   url: %s
 pipeline:
-  name: topg
+  name: tosql
   parallelism: 2
   checkpoint.interval: 300ms
   schema.change.behavior: %s
 `
 
-// mariaToPG is a private MariaDB and PostgreSQL with a pipeline file between them.
-type mariaToPG struct {
-	db  *testenv.MariaDB
-	pg  *testenv.Postgres
-	dir string
+// mariaTo is a private MariaDB source and a private target server (PostgreSQL, or a
+// second MariaDB) with a pipeline file between them.
+type mariaTo struct {
+	kind string // the sink type: postgres or mariadb
+	db   *testenv.MariaDB
+	pg   *testenv.Postgres
+	dst  *testenv.MariaDB
+	dir  string
 }
 
-func startMariaToPG(t *testing.T, setup, tables, behavior string) *mariaToPG {
+// sinkKinds are the SQL sinks the tests below run against.
+var sinkKinds = []string{"postgres", "mariadb"}
+
+func startMariaTo(t *testing.T, kind, setup, tables, behavior string) *mariaTo {
 	t.Helper()
 	db, err := testenv.StartMariaDB()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Stop() })
-	pg, err := testenv.StartPostgres()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Stop() })
-	if err := pg.Exec(context.Background(), "postgres", "CREATE DATABASE dw"); err != nil {
-		t.Fatal(err)
+	e := &mariaTo{kind: kind, db: db, dir: t.TempDir()}
+	var url string
+	switch kind {
+	case "postgres":
+		if e.pg, err = testenv.StartPostgres(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.pg.Stop() })
+		if err := e.pg.Exec(context.Background(), "postgres", "CREATE DATABASE dw"); err != nil {
+			t.Fatal(err)
+		}
+		url = e.pg.URL("dw")
+	default:
+		if e.dst, err = testenv.StartMariaDB(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.dst.Stop() })
+		url = fmt.Sprintf("mysql://root@127.0.0.1:%d/weir", e.dst.Port)
 	}
 	if err := db.Exec("", setup); err != nil {
 		t.Fatal(err)
 	}
-	e := &mariaToPG{db: db, pg: pg, dir: t.TempDir()}
-	writeFile(t, filepath.Join(e.dir, "p.yaml"), fmt.Sprintf(toPostgresPipeline, db.Port, tables, pg.URL("dw"), behavior))
+	writeFile(t, filepath.Join(e.dir, "p.yaml"), fmt.Sprintf(toSQLPipeline, db.Port, tables, kind, url, behavior))
 	return e
 }
 
 // sourceTables reads the selected tables of the MariaDB whole: their schemas now and
 // their rows.
-func (e *mariaToPG) sourceTables(t *testing.T, tables string) ([]*event.Schema, map[event.TableID][]event.Row) {
+func (e *mariaTo) sourceTables(t *testing.T, tables string) ([]*event.Schema, map[event.TableID][]event.Row) {
 	t.Helper()
 	src, err := mysql.New(context.Background(), mysql.Options{Host: "127.0.0.1", Port: e.db.Port, User: "root", Tables: tables}, connector.Env{Pipeline: "check"})
 	if err != nil {
@@ -94,9 +112,21 @@ func (e *mariaToPG) sourceTables(t *testing.T, tables string) ([]*event.Schema, 
 	return schemas, rows
 }
 
-// targetRows reads table s from PostgreSQL in s's shape.
-func (e *mariaToPG) targetRows(t *testing.T, s *event.Schema) []event.Row {
+// targetRows reads table s from the target in s's shape; none when it is not there.
+func (e *mariaTo) targetRows(t *testing.T, s *event.Schema) []event.Row {
 	t.Helper()
+	if e.kind != "postgres" {
+		c := connectMariaDB(t, e.dst)
+		defer c.Close()
+		rows, _, err := mysqlsink.ReadRows(c, s, nil, "")
+		if err != nil {
+			if strings.Contains(err.Error(), "doesn't exist") {
+				return nil
+			}
+			t.Fatal(err)
+		}
+		return rows
+	}
 	conn, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
 	if err != nil {
 		t.Fatal(err)
@@ -112,10 +142,54 @@ func (e *mariaToPG) targetRows(t *testing.T, s *event.Schema) []event.Row {
 	return rows
 }
 
-// waitEqual waits until each table of the selection reads the same in PostgreSQL as in
+func connectMariaDB(t *testing.T, db *testenv.MariaDB) *client.Conn {
+	t.Helper()
+	c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "", func(c *client.Conn) error { return c.SetCharset("utf8mb4") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// targetQuery runs a query in the target and returns its rows as text, tab-separated.
+func (e *mariaTo) targetQuery(t *testing.T, q string) []string {
+	t.Helper()
+	var out []string
+	if e.kind != "postgres" {
+		res, err := e.dst.Query("", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(res), "\n")
+	}
+	conn, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cols []string
+		for _, v := range vals {
+			cols = append(cols, fmt.Sprint(v))
+		}
+		out = append(out, strings.Join(cols, "\t"))
+	}
+	return out
+}
+
+// waitEqual waits until each table of the selection reads the same in the target as in
 // MariaDB (as unified values, through the source's schema) and fails with the difference
 // after a minute.
-func (e *mariaToPG) waitEqual(t *testing.T, p *proc, tables string) {
+func (e *mariaTo) waitEqual(t *testing.T, p *proc, tables string) {
 	t.Helper()
 	var diff string
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -179,10 +253,17 @@ func pgTypeRows(base int) string {
 	return strings.Join(rows, ", ")
 }
 
-// TestTypesIntoPostgres: every MariaDB type the source maps reaches PostgreSQL with its
-// value, by the snapshot (COPY) and by the stream (upserts), and reads back equal.
-func TestTypesIntoPostgres(t *testing.T) {
-	e := startMariaToPG(t, fmt.Sprintf(pgTypeTable, pgTypeRows(1)), "types.t", "lenient")
+// TestTypesIntoSQL: every MariaDB type the source maps reaches PostgreSQL and MariaDB
+// with its value, by the snapshot (COPY, multi-row inserts) and by the stream (upserts),
+// and reads back equal.
+func TestTypesIntoSQL(t *testing.T) {
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) { typesInto(t, kind) })
+	}
+}
+
+func typesInto(t *testing.T, kind string) {
+	e := startMariaTo(t, kind, fmt.Sprintf(pgTypeTable, pgTypeRows(1)), "types.t", "lenient")
 	p := start(t, e.dir, "run", "p.yaml")
 	defer p.signal(syscall.SIGKILL)
 	e.waitEqual(t, p, "types.t")
@@ -197,12 +278,18 @@ func TestTypesIntoPostgres(t *testing.T) {
 	}
 }
 
-// TestSchemaEvolutionIntoPostgres: while rows keep flowing into two tables, one gets a
-// column added (with a default the existing rows take), a column widened and a VARCHAR
-// lengthened, which PostgreSQL takes; the other gets a new primary key, which an
+// TestSchemaEvolutionIntoSQL: while rows keep flowing into two tables, one gets a column
+// added (with a default the existing rows take), a column widened and a VARCHAR
+// lengthened, which the target takes; the other gets a new primary key, which an
 // upserting sink cannot follow: that table pauses with a message, the first goes on.
-func TestSchemaEvolutionIntoPostgres(t *testing.T) {
-	e := startMariaToPG(t, `CREATE DATABASE shop; USE shop;
+func TestSchemaEvolutionIntoSQL(t *testing.T) {
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) { schemaEvolutionInto(t, kind) })
+	}
+}
+
+func schemaEvolutionInto(t *testing.T, kind string) {
+	e := startMariaTo(t, kind, `CREATE DATABASE shop; USE shop;
 		CREATE TABLE a (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(10));
 		CREATE TABLE b (id INT PRIMARY KEY, v INT NOT NULL);
 		INSERT INTO a SELECT seq, seq, 'n' FROM seq_1_to_2000; INSERT INTO b SELECT seq, seq FROM seq_1_to_2000`,
@@ -243,32 +330,30 @@ func TestSchemaEvolutionIntoPostgres(t *testing.T) {
 	wg.Wait()
 	e.waitEqual(t, p, "shop.a")
 
-	conn, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	types := map[string]string{}
-	rows, err := conn.Query(context.Background(), `SELECT column_name, data_type || coalesce('(' || character_maximum_length || ')', '')
-		FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'a'`)
-	if err != nil {
-		t.Fatal(err)
+	q, want, paused := `SELECT column_name, data_type || coalesce('(' || character_maximum_length || ')', '')
+		FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'a'`,
+		map[string]string{"v": "bigint", "note": "character varying(50)", "c2": "integer"}, `table \"shop\".\"b\" is paused`
+	if kind != "postgres" {
+		q, want, paused = `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'a'`,
+			map[string]string{"v": "bigint(20)", "note": "varchar(50)", "c2": "int(11)"}, "table `shop`.`b` is paused"
 	}
-	for rows.Next() {
-		var c, ty string
-		rows.Scan(&c, &ty)
+	for _, line := range e.targetQuery(t, q) {
+		c, ty, _ := strings.Cut(line, "\t")
 		types[c] = ty
 	}
-	if types["v"] != "bigint" || types["note"] != "character varying(50)" || types["c2"] != "integer" {
-		t.Fatalf("evolved columns of shop.a: %v", types)
+	for c, ty := range want {
+		if types[c] != ty {
+			t.Fatalf("evolved columns of shop.a: %v, want %v", types, want)
+		}
 	}
-	if !strings.Contains(p.stderr.String(), `table \"shop\".\"b\" is paused`) || !strings.Contains(p.stderr.String(), "primary key changed") {
+	if !strings.Contains(p.stderr.String(), paused) || !strings.Contains(p.stderr.String(), "primary key changed") {
 		t.Fatalf("no pause message for shop.b:\n%s", p.stderr)
 	}
-	var inTarget, inSource int
-	conn.QueryRow(context.Background(), `SELECT count(*) FROM shop.b`).Scan(&inTarget)
+	var inTarget int
+	fmt.Sscan(e.targetQuery(t, "SELECT count(*) FROM shop.b")[0], &inTarget)
 	_, src := e.sourceTables(t, "shop.b")
-	inSource = len(src[event.TableID{Schema: "shop", Table: "b"}])
+	inSource := len(src[event.TableID{Schema: "shop", Table: "b"}])
 	if inTarget >= inSource {
 		t.Fatalf("shop.b has %d rows in the target and %d in the source: it should have paused", inTarget, inSource)
 	}
@@ -276,4 +361,35 @@ func TestSchemaEvolutionIntoPostgres(t *testing.T) {
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
+}
+
+// TestMariaDBToMariaDBSIGKILL is TestMariaDBSIGKILL with the MySQL/MariaDB sink into a
+// second MariaDB server: in upsert mode the table equals the source's, in changelog mode
+// the changelog table holds every change exactly once.
+func TestMariaDBToMariaDBSIGKILL(t *testing.T) {
+	for _, mode := range []string{"upsert", "changelog"} {
+		t.Run(mode, func(t *testing.T) {
+			dst, err := testenv.StartMariaDB()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dst.Stop()
+			sigkillConverges(t, 100000, "id BIGINT PRIMARY KEY", "seq",
+				func(n int) string { return fmt.Sprint(n) }, func(n int) string { return fmt.Sprint(n) }, true, mariadbTarget(dst, mode))
+		})
+	}
+}
+
+func mariadbTarget(dst *testenv.MariaDB, mode string) target {
+	read := func(t *testing.T, s *event.Schema, extra []string, order string) ([]event.Row, [][]string) {
+		c := connectMariaDB(t, dst)
+		defer c.Close()
+		rows, ex, err := mysqlsink.ReadRows(c, s, extra, order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, ex
+	}
+	tg := target{yaml: fmt.Sprintf("  type: mariadb\n  url: mysql://root@127.0.0.1:%d/weir\n  sink.mode: %s", dst.Port, mode)}
+	return tg.withReader(read, mode)
 }
