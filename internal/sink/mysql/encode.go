@@ -34,12 +34,10 @@ func appendLiteral(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return b, fmt.Errorf("%v cannot be held by a MySQL float or double", f)
 		}
-		bits := 64
-		if k == types.Float32 {
-			bits = 32
-		}
-		b = strconv.AppendFloat(b, f, 'e', -1, bits) // exponent form: a DOUBLE literal, not a DECIMAL
-		return b, nil
+		// Exponent form, a DOUBLE literal (not a DECIMAL), with every digit of the value as
+		// a double: a float32 printed short ("3.4028235e+38") reads back as a double
+		// beyond FLT_MAX, which MySQL refuses for FLOAT.
+		return strconv.AppendFloat(b, f, 'e', -1, 64), nil
 	case event.RepDecimal:
 		s := v.Str()
 		if s == "" || strings.Trim(s, "0123456789.-+eE") != "" {

@@ -317,3 +317,18 @@ func TestIncompatibleTableIsReported(t *testing.T) {
 		t.Fatalf("%d rows written", n)
 	}
 }
+
+// TestTypeMatrix: every row of the type mapping (types.go) holds its widest, narrowest
+// and ordinary values, through the snapshot path and the upsert path.
+func TestTypeMatrix(t *testing.T) {
+	conformance.RunTypeMatrix(t, event.TableID{Schema: "conf", Table: "types"},
+		conformance.TypeLimits{MinTime: -3020399000000, MaxTime: 3020399000000}, // ±838:59:59
+		func(t *testing.T) connector.Sink { return open(t, Options{}) },
+		func(t *testing.T, s *event.Schema) []event.Row {
+			rows, _, err := ReadRows(connect(t), s, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rows
+		})
+}

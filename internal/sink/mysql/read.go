@@ -92,6 +92,11 @@ func parseText(s string, t types.Type) (event.Value, error) {
 		}
 		return event.Float(f), err
 	case types.Decimal:
+		if t.Precision <= 0 && strings.Contains(s, ".") {
+			// An unbounded decimal is held as decimal(65,30), which pads the scale: the
+			// value is the same, and the source's text had no such zeros.
+			s = strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+		}
 		return event.Decimal(s), nil
 	case types.Bytes:
 		return event.Bytes([]byte(s)), nil

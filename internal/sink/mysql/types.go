@@ -9,7 +9,7 @@ import (
 )
 
 // Mapping from the unified types to MySQL / MariaDB (docs/sink-mysql.md shows it; each
-// row has a test). The rule: the target type holds every value of the source type,
+// row has a test: TestTypeMatrix). The rule: the target type holds every value of the source type,
 // exactly, where MySQL can hold it at all; where it cannot, the server refuses the row
 // (the session is strict) rather than weir truncating it.
 //
@@ -19,7 +19,8 @@ import (
 //	uint64             bigint unsigned
 //	float32, float64   float, double       (NaN and ±Infinity are refused: MySQL has none)
 //	decimal(p,s)       decimal(p,s)        (decimal(65,30) when p is 0 or above 65: MySQL's
-//	                                        widest; a number beyond it is refused)
+//	                                        widest; a number beyond it is refused, and its
+//	                                        text reads back with 30 decimals)
 //	string(n)          varchar(n)          (utf8mb4, binary NO PAD collation, so keys
 //	                                        compare as in the source; text, mediumtext or
 //	                                        longtext when n is 0 or the row would pass

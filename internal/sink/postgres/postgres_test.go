@@ -308,3 +308,18 @@ func TestIncompatibleTableIsReported(t *testing.T) {
 		t.Fatalf("%d rows written (%v)", n, err)
 	}
 }
+
+// TestTypeMatrix: every row of the type mapping (types.go) holds its widest, narrowest
+// and ordinary values, through the COPY path and the upsert path.
+func TestTypeMatrix(t *testing.T) {
+	conformance.RunTypeMatrix(t, event.TableID{Schema: "conf", Table: "types"},
+		conformance.TypeLimits{MinTime: 0, MaxTime: 24 * 3600e6, NoNUL: true},
+		func(t *testing.T) connector.Sink { return open(t, Options{}) },
+		func(t *testing.T, s *event.Schema) []event.Row {
+			rows, _, err := ReadRows(context.Background(), connect(t), s, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rows
+		})
+}

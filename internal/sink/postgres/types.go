@@ -8,8 +8,8 @@ import (
 	"github.com/weir-data/weir/internal/types"
 )
 
-// Mapping from the unified types to PostgreSQL (docs/types-postgres.md shows it; each row
-// has a test in types_test.go). The rule: the target type holds every value of the source
+// Mapping from the unified types to PostgreSQL (docs/sink-postgres.md shows it; each row
+// has a test: TestTypeMatrix). The rule: the target type holds every value of the source
 // type, exactly, where PostgreSQL can hold it at all.
 //
 //	boolean            boolean
