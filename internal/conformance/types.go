@@ -3,8 +3,8 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"sort"
 	"math"
+	"sort"
 	"strings"
 	"testing"
 	"time"

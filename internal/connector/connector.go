@@ -117,6 +117,13 @@ type Sink interface {
 type Batch struct {
 	Partition int
 	Changes   []event.Change
+	// Settled says that no snapshot chunk is pending, now or in the last durable
+	// checkpoint. A transactional sink may then make the batch visible before the next
+	// checkpoint (DESIGN §3.3): a replay from the checkpoint re-applies streamed changes,
+	// which converges. Before that it must not: a chunk read again after a crash cannot
+	// remove a row committed ahead of its checkpoint that the source has deleted since
+	// (the stream leaves out changes of pending chunks).
+	Settled bool
 }
 
 // SchemaApplier is a sink that can take schema changes. ApplySchema is called when no

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -308,5 +309,58 @@ func TestResumeWarnsOfNewTables(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "not captured") || !strings.Contains(logs.String(), "demo.users") {
 		t.Fatalf("no warning about demo.users:\n%s", logs.String())
+	}
+}
+
+// settleSink checks connector.Batch.Settled: no batch is settled before a checkpoint
+// that records the snapshot finished has been committed, and none with snapshot rows.
+type settleSink struct {
+	connector.Sink
+	t                 *testing.T
+	snapshotCommitted atomic.Bool
+	settled, reads    atomic.Int64
+}
+
+func (s *settleSink) Apply(ctx context.Context, b *connector.Batch) error {
+	hasReads := slices.ContainsFunc(b.Changes, func(c event.Change) bool { return c.Op == event.OpRead })
+	if hasReads {
+		s.reads.Add(1)
+	}
+	if b.Settled {
+		s.settled.Add(1)
+		if hasReads || !s.snapshotCommitted.Load() {
+			s.t.Errorf("a settled batch (snapshot rows: %v) before the snapshot's end was committed", hasReads)
+		}
+	}
+	return s.Sink.Apply(ctx, b)
+}
+
+func (s *settleSink) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	if err := s.Sink.Commit(ctx, cp); err != nil {
+		return err
+	}
+	if cp.Snapshot == nil || cp.Snapshot.Finished() {
+		s.snapshotCommitted.Store(true)
+	}
+	return nil
+}
+
+// TestBatchesSettleAfterTheSnapshot: batches are marked settled (a transactional sink may
+// then commit them at once) only once a checkpoint with the snapshot finished is
+// committed, and from then on.
+func TestBatchesSettleAfterTheSnapshot(t *testing.T) {
+	s := setup{rows: 1000, changes: 3000, txn: 2, parallelism: 2, chunkRows: 100}
+	dir := t.TempDir()
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	var sink *settleSink
+	if _, err := runOnce(t, context.Background(), s, store, dir+"/out", func(k connector.Sink) connector.Sink {
+		sink = &settleSink{Sink: k, t: t}
+		return sink
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sink.reads.Load() == 0 || sink.settled.Load() == 0 {
+		t.Fatalf("%d batches with snapshot rows, %d settled batches: want both", sink.reads.Load(), sink.settled.Load())
 	}
 }

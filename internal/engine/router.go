@@ -97,7 +97,7 @@ func (r *run) flush(p int) error {
 		return nil
 	}
 	select {
-	case r.writers[p] <- writeItem{changes: pt.changes}:
+	case r.writers[p] <- writeItem{changes: pt.changes, settled: r.settled()}:
 	case <-r.gctx.Done():
 		return r.groupErr()
 	}
@@ -157,7 +157,7 @@ func (r *run) startWriters() {
 					continue
 				}
 				start := time.Now()
-				if err := r.e.sink.Apply(r.gctx, &connector.Batch{Partition: i, Changes: it.changes}); err != nil {
+				if err := r.e.sink.Apply(r.gctx, &connector.Batch{Partition: i, Changes: it.changes, Settled: it.settled}); err != nil {
 					return fmt.Errorf("apply %d changes to the sink (writer %d): %w", len(it.changes), i, err)
 				}
 				if apply != nil {
@@ -174,6 +174,12 @@ func (r *run) startWriters() {
 			return nil
 		})
 	}
+}
+
+// settled reports that no snapshot chunk is pending, now or in the last durable
+// checkpoint (connector.Batch.Settled).
+func (r *run) settled() bool {
+	return r.snap == nil && (r.last == nil || r.last.Snapshot == nil || r.last.Snapshot.Finished())
 }
 
 // checkpoint takes a checkpoint at the current consistent cut (DESIGN §3.3): drain the

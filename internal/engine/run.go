@@ -78,6 +78,7 @@ type msg struct {
 
 type writeItem struct {
 	changes []event.Change
+	settled bool // connector.Batch.Settled
 	barrier chan<- struct{}
 }
 

@@ -19,6 +19,7 @@ type part struct {
 	index int
 	conn  *client.Conn
 	inTx  bool
+	reads bool // the open transaction holds snapshot rows: it waits for the checkpoint
 	buf   []byte
 	co    sqlsink.Coalescer
 }
@@ -29,7 +30,7 @@ func (p *part) rollback() {
 			p.broken()
 		}
 	}
-	p.inTx = false
+	p.inTx, p.reads = false, false
 }
 
 // broken drops the connection: its state is unknown (a cancelled or failed statement).
@@ -38,7 +39,7 @@ func (p *part) broken() {
 		p.conn.Close()
 		p.conn = nil
 	}
-	p.inTx = false
+	p.inTx, p.reads = false, false
 }
 
 func (w *Writer) part(ctx context.Context, i int) (*part, error) {
@@ -77,7 +78,8 @@ type group struct {
 
 // Apply writes a partition's batch inside its open transaction, in a savepoint: a lock
 // wait timeout rolls back to it and the batch is applied again. Any other failure ends
-// the transaction, and the error says whether the pipeline may resume.
+// the transaction, and the error says whether the pipeline may resume. A settled batch
+// is committed at once unless the transaction holds snapshot rows.
 func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	groups, err := w.groups(ctx, b.Changes)
 	if err != nil {
@@ -87,11 +89,15 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	if err != nil {
 		return err
 	}
+	p.reads = p.reads || sqlsink.AnyReads(b.Changes)
 	for attempt := 1; ; attempt++ {
 		if _, err = run(ctx, p.conn, "SAVEPOINT weir_batch"); err == nil {
 			err = w.applyGroups(ctx, p, groups)
 		}
 		if err == nil {
+			if b.Settled && !p.reads {
+				return w.commitPart(ctx, p) // visible now (see the package doc)
+			}
 			return nil
 		}
 		if mysqlCode(err) == 1205 && attempt < 5 { // lock wait timeout: the statement alone was rolled back

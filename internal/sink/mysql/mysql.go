@@ -22,6 +22,11 @@
 // images converge to the same rows, and a changelog table drops a change it already holds
 // by its change id (a hash of table, log position and images, unique in the table).
 //
+// Once the engine marks batches settled (no snapshot chunk pending, connector.Batch), a
+// partition whose open transaction holds no snapshot rows commits it, fenced the same
+// way, at the end of each Apply: streamed changes are visible a batch after their source
+// commit instead of at the next checkpoint, and a replay of them converges as above.
+//
 // DDL commits implicitly in MySQL: the writer commits the partitions before it creates
 // or alters a table on its own connection.
 //
@@ -345,21 +350,30 @@ func (w *Writer) commitParts(ctx context.Context) error {
 		if p == nil || !p.inTx {
 			continue
 		}
-		gen, err := w.generation(ctx, p.conn, " LOCK IN SHARE MODE")
-		if err != nil {
-			p.rollback()
-			return fmt.Errorf("mysql sink: check the fence before commit (writer %d): %w", p.index, err)
+		if err := w.commitPart(ctx, p); err != nil {
+			return err
 		}
-		if gen != w.gen {
-			p.rollback()
-			return w.fenced()
-		}
-		if _, err := run(ctx, p.conn, "COMMIT"); err != nil {
-			p.broken()
-			return fmt.Errorf("mysql sink: commit writer %d: %w", p.index, err)
-		}
-		p.inTx = false
 	}
+	return nil
+}
+
+// commitPart commits p's open transaction after finding this writer's generation in the
+// checkpoint row, under a share lock held to the commit.
+func (w *Writer) commitPart(ctx context.Context, p *part) error {
+	gen, err := w.generation(ctx, p.conn, " LOCK IN SHARE MODE")
+	if err != nil {
+		p.rollback()
+		return fmt.Errorf("mysql sink: check the fence before commit (writer %d): %w", p.index, err)
+	}
+	if gen != w.gen {
+		p.rollback()
+		return w.fenced()
+	}
+	if _, err := run(ctx, p.conn, "COMMIT"); err != nil {
+		p.broken()
+		return fmt.Errorf("mysql sink: commit writer %d: %w", p.index, err)
+	}
+	p.inTx, p.reads = false, false
 	return nil
 }
 

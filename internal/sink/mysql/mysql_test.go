@@ -332,3 +332,46 @@ func TestTypeMatrix(t *testing.T) {
 			return rows
 		})
 }
+
+// TestSettledBatchesCommitAtOnce: a settled batch of streamed changes is visible when
+// Apply returns, fenced like a checkpoint commit; snapshot rows wait for the checkpoint.
+func TestSettledBatchesCommitAtOnce(t *testing.T) {
+	ctx := context.Background()
+	m := datagen.NewModel(4, 50, []event.TableID{{Schema: "conf", Table: "a"}})
+	changes := m.Changes(0, 40, 1, 0).Changes
+	w := open(t, Options{})
+	defer w.Close()
+	if err := w.Apply(ctx, &connector.Batch{Changes: changes[:20], Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, "conf.a"); n == 0 {
+		t.Fatal("a settled batch is not visible after Apply")
+	}
+	before := count(t, "conf.a")
+	var reads []event.Change
+	for i := range 10 {
+		reads = append(reads, event.Change{Op: event.OpRead, Schema: changes[0].Schema,
+			After: append(event.Row{event.Int(int64(1000 + i))}, changes[0].After[1:]...)})
+	}
+	if err := w.Apply(ctx, &connector.Batch{Partition: 1, Changes: reads, Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Apply(ctx, &connector.Batch{Partition: 1, Changes: changes[20:], Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, "conf.a"); n != before {
+		t.Fatalf("snapshot rows were committed before the checkpoint: %d rows, want %d", n, before)
+	}
+	if err := w.Commit(ctx, checkpointAt(1, "40")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, "conf.a"); n <= before {
+		t.Fatalf("%d rows after the checkpoint, want more than %d", n, before)
+	}
+	newer := open(t, Options{})
+	defer newer.Close()
+	more := m.Changes(40, 10, 1, 0).Changes
+	if err := w.Apply(ctx, &connector.Batch{Changes: more, Settled: true}); !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's settled batch returned %v, want ErrFenced", err)
+	}
+}

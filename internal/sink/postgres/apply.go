@@ -27,6 +27,7 @@ type part struct {
 	buf     []byte
 	scratch []byte
 	co      sqlsink.Coalescer
+	reads   bool // the open transaction holds snapshot rows: it waits for the checkpoint
 }
 
 func (p *part) rollback() {
@@ -34,6 +35,7 @@ func (p *part) rollback() {
 		p.tx.Rollback(context.Background())
 		p.tx = nil
 	}
+	p.reads = false
 }
 
 func (w *Writer) part(ctx context.Context, i int) (*part, error) {
@@ -71,7 +73,8 @@ type group struct {
 }
 
 // Apply writes a partition's batch inside its open transaction, in a savepoint: a
-// deadlock or serialization failure rolls back to it and the batch is applied again.
+// deadlock or serialization failure rolls back to it and the batch is applied again. A
+// settled batch is committed at once unless the transaction holds snapshot rows.
 func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	p, err := w.part(ctx, b.Partition)
 	if err != nil {
@@ -82,6 +85,7 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 		p.rollback()
 		return err
 	}
+	p.reads = p.reads || sqlsink.AnyReads(b.Changes)
 	for attempt := 1; ; attempt++ {
 		if _, err = p.tx.Exec(ctx, "SAVEPOINT weir_batch"); err == nil {
 			if err = w.applyGroups(ctx, p, groups); err == nil {
@@ -89,6 +93,9 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 			}
 		}
 		if err == nil {
+			if b.Settled && !p.reads {
+				return w.commitPart(ctx, p) // visible now (see the package doc)
+			}
 			return nil
 		}
 		var pe *pgconn.PgError

@@ -19,6 +19,11 @@
 // images converge to the same rows, and a changelog table drops a change it already holds
 // by its change id (a hash of table, log position and images, unique in the table).
 //
+// Once the engine marks batches settled (no snapshot chunk pending, connector.Batch), a
+// partition whose open transaction holds no snapshot rows commits it, fenced the same
+// way, at the end of each Apply: streamed changes are visible a batch after their source
+// commit instead of at the next checkpoint, and a replay of them converges as above.
+//
 // # Modes
 //
 // sink.mode upsert (default) keeps one row per key; changelog appends one row per change
@@ -214,22 +219,31 @@ func (w *Writer) commitParts(ctx context.Context) error {
 		if p == nil || p.tx == nil {
 			continue
 		}
-		var one int
-		err := p.tx.QueryRow(ctx, `SELECT 1 FROM `+w.cpTable+` WHERE pipeline = $1 AND generation = $2 FOR SHARE`,
-			w.o.Pipeline, w.gen).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			p.rollback()
-			return w.fenced()
+		if err := w.commitPart(ctx, p); err != nil {
+			return err
 		}
-		if err != nil {
-			p.rollback()
-			return fmt.Errorf("postgres sink: check the fence before commit (writer %d): %w", p.index, err)
-		}
-		if err := p.tx.Commit(ctx); err != nil {
-			p.tx = nil
-			return fmt.Errorf("postgres sink: commit writer %d: %w", p.index, err)
-		}
-		p.tx = nil
+	}
+	return nil
+}
+
+// commitPart commits p's open transaction after finding this writer's generation in the
+// checkpoint row, under a share lock held to the commit.
+func (w *Writer) commitPart(ctx context.Context, p *part) error {
+	var one int
+	err := p.tx.QueryRow(ctx, `SELECT 1 FROM `+w.cpTable+` WHERE pipeline = $1 AND generation = $2 FOR SHARE`,
+		w.o.Pipeline, w.gen).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		p.rollback()
+		return w.fenced()
+	}
+	if err != nil {
+		p.rollback()
+		return fmt.Errorf("postgres sink: check the fence before commit (writer %d): %w", p.index, err)
+	}
+	err = p.tx.Commit(ctx)
+	p.tx, p.reads = nil, false
+	if err != nil {
+		return fmt.Errorf("postgres sink: commit writer %d: %w", p.index, err)
 	}
 	return nil
 }

@@ -88,6 +88,16 @@ func AllReads(changes []event.Change) bool {
 	return true
 }
 
+// AnyReads reports whether some change is a snapshot read.
+func AnyReads(changes []event.Change) bool {
+	for i := range changes {
+		if changes[i].Op == event.OpRead {
+			return true
+		}
+	}
+	return false
+}
+
 // KeyText renders row's key as "a=1, b=x" for messages.
 func KeyText(s *event.Schema, r event.Row) string {
 	var b []byte
