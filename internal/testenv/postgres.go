@@ -78,7 +78,7 @@ func (pg *Postgres) start() error {
 		"-p", strconv.Itoa(pg.Port), "-k", pg.dir, "-c", "listen_addresses=127.0.0.1",
 		"-c", "wal_level=logical", "-c", "max_replication_slots=20", "-c", "max_wal_senders=20",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=128MB")
+		"-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "max_prepared_transactions=64")
 	cmd.Stdout, cmd.Stderr = log, log
 	pg.proc, err = startProcess(cmd, syscall.SIGINT) // SIGINT: fast shutdown
 	if err != nil {

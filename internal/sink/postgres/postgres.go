@@ -19,6 +19,22 @@
 // images converge to the same rows, and a changelog table drops a change it already holds
 // by its change id (a hash of table, log position and images, unique in the table).
 //
+// Not so for snapshot rows: a chunk read again after such a crash cannot remove a row the
+// source deleted in between (the stream leaves out changes of pending chunks). So while a
+// snapshot runs (a batch not settled) and the server allows prepared transactions
+// (max_prepared_transactions ≥ parallelism), Commit is atomic, in two phases:
+//
+//  1. each partition's transaction is prepared (PREPARE TRANSACTION, gid
+//     weir/<generation>/<seq>/<partition>/<pipeline>);
+//  2. the checkpoint row is written where the generation still matches, naming the
+//     generation that recorded it (recorded_generation);
+//  3. the prepared transactions are committed.
+//
+// A crash leaves prepared transactions behind; the next process resolves them after it
+// claims the pipeline (recover): those its checkpoint row names (recorded by their
+// generation, seq at most the row's) are committed, the others rolled back. A stale
+// writer is fenced at step 2 and rolls its own back.
+//
 // Once the engine marks batches settled (no snapshot chunk pending, connector.Batch), a
 // partition whose open transaction holds no snapshot rows commits it, fenced the same
 // way, at the end of each Apply: streamed changes are visible a batch after their source
@@ -38,6 +54,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +86,7 @@ type Writer struct {
 	cpTable string // quoted
 	gen     int64
 	log     *slog.Logger
+	twoPC   bool // the server allows prepared transactions for every partition
 
 	mu      sync.Mutex // guards what follows; partitions hold it only to look up or build
 	targets map[event.TableID]*target
@@ -134,6 +153,21 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		pool.Close()
 		return nil, err
 	}
+	var maxPrepared int
+	if err := pool.QueryRow(ctx, `SELECT current_setting('max_prepared_transactions')::int`).Scan(&maxPrepared); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres sink: read max_prepared_transactions: %w", err)
+	}
+	w.twoPC = maxPrepared >= max(o.Parallelism, 1)
+	if !w.twoPC {
+		w.log.Warn("the server's max_prepared_transactions is below pipeline.parallelism: checkpoints taken during a snapshot are not atomic, "+
+			"and a crash at the wrong moment can leave a row the source deleted meanwhile; set max_prepared_transactions to at least "+
+			"pipeline.parallelism (a restart of PostgreSQL)", "max_prepared_transactions", maxPrepared)
+	}
+	if err := w.recover(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -156,6 +190,9 @@ func (w *Writer) claim(ctx context.Context) error {
 			seq        bigint NOT NULL DEFAULT 0,
 			checkpoint json,
 			updated_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+w.cpTable+` ADD COLUMN IF NOT EXISTS recorded_generation bigint NOT NULL DEFAULT 0`); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `INSERT INTO `+w.cpTable+` AS c (pipeline, generation) VALUES ($1, 1)
@@ -185,22 +222,134 @@ func (w *Writer) LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoi
 	return &cp, nil
 }
 
-// Commit commits every partition's transaction, then records cp (see the package doc).
+// Commit commits every partition's transaction, then records cp (see the package doc):
+// in two phases while a snapshot runs, when the server allows it.
 func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	if w.twoPC && w.anyReads() {
+		return w.commitTwoPhase(ctx, cp)
+	}
 	if err := w.commitParts(ctx); err != nil {
 		return err
 	}
+	return w.record(ctx, cp)
+}
+
+// record writes cp into the pipeline's checkpoint row, where the generation is still
+// this writer's.
+func (w *Writer) record(ctx context.Context, cp *checkpoint.Checkpoint) error {
 	raw, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
-	tag, err := w.pool.Exec(ctx, `UPDATE `+w.cpTable+` SET seq = $3, checkpoint = $4, updated_at = now()
+	tag, err := w.pool.Exec(ctx, `UPDATE `+w.cpTable+` SET seq = $3, checkpoint = $4, recorded_generation = $2, updated_at = now()
 		WHERE pipeline = $1 AND generation = $2`, w.o.Pipeline, w.gen, cp.Seq, raw)
 	if err != nil {
 		return fmt.Errorf("postgres sink: record checkpoint %d: %w", cp.Seq, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return w.fenced()
+	}
+	return nil
+}
+
+// anyReads reports whether an open partition transaction holds snapshot rows.
+func (w *Writer) anyReads() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.parts {
+		if p != nil && p.tx != nil && p.reads {
+			return true
+		}
+	}
+	return false
+}
+
+// commitTwoPhase prepares every open partition transaction, records cp, then commits the
+// prepared transactions (see the package doc).
+func (w *Writer) commitTwoPhase(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	gids, err := w.prepareParts(ctx, cp.Seq)
+	if err != nil {
+		return err
+	}
+	if err := w.record(ctx, cp); err != nil {
+		if errors.Is(err, checkpoint.ErrFenced) {
+			w.finishPrepared(context.Background(), gids, false)
+		}
+		return err // else unknown whether it was recorded: the next process resolves them
+	}
+	return w.finishPrepared(ctx, gids, true)
+}
+
+// prepareParts prepares every open partition transaction for checkpoint seq and returns
+// their gids; on failure it rolls back those it prepared.
+func (w *Writer) prepareParts(ctx context.Context, seq int64) ([]string, error) {
+	w.mu.Lock()
+	parts := w.parts
+	w.mu.Unlock()
+	var gids []string
+	for _, p := range parts {
+		if p == nil || p.tx == nil {
+			continue
+		}
+		gid := fmt.Sprintf("weir/%d/%d/%d/%s", w.gen, seq, p.index, w.o.Pipeline)
+		_, err := p.tx.Exec(ctx, "PREPARE TRANSACTION "+quoteLiteral(gid))
+		p.tx, p.reads = nil, false // the session has no transaction now, prepared or not
+		if err != nil {
+			w.finishPrepared(context.Background(), gids, false)
+			return nil, fmt.Errorf("postgres sink: prepare writer %d's transaction: %w", p.index, err)
+		}
+		gids = append(gids, gid)
+	}
+	return gids, nil
+}
+
+// finishPrepared commits or rolls back prepared transactions. One that is gone was
+// resolved by a newer process's recover, the same way.
+func (w *Writer) finishPrepared(ctx context.Context, gids []string, commit bool) error {
+	verb := "ROLLBACK PREPARED "
+	if commit {
+		verb = "COMMIT PREPARED "
+	}
+	for _, gid := range gids {
+		if _, err := w.pool.Exec(ctx, verb+quoteLiteral(gid)); err != nil && pgErrCode(err) != "42704" {
+			return fmt.Errorf("postgres sink: %s%s: %w", verb, gid, err)
+		}
+	}
+	return nil
+}
+
+// recover resolves the prepared transactions that processes of the pipeline left behind
+// (generations below this writer's): committed when the checkpoint row was recorded by
+// their generation at their seq or later, rolled back otherwise.
+func (w *Writer) recover(ctx context.Context) error {
+	var recordedGen, seq int64
+	if err := w.pool.QueryRow(ctx, `SELECT recorded_generation, seq FROM `+w.cpTable+` WHERE pipeline = $1`, w.o.Pipeline).
+		Scan(&recordedGen, &seq); err != nil {
+		return fmt.Errorf("postgres sink: read the checkpoint row: %w", err)
+	}
+	rows, err := w.pool.Query(ctx, `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE 'weir/%'`)
+	if err != nil {
+		return fmt.Errorf("postgres sink: list prepared transactions: %w", err)
+	}
+	gids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres sink: list prepared transactions: %w", err)
+	}
+	for _, gid := range gids {
+		parts := strings.SplitN(gid, "/", 5)
+		if len(parts) != 5 || parts[4] != w.o.Pipeline {
+			continue
+		}
+		gen, _ := strconv.ParseInt(parts[1], 10, 64)
+		n, _ := strconv.ParseInt(parts[2], 10, 64)
+		if gen >= w.gen {
+			continue
+		}
+		commit := gen == recordedGen && n <= seq
+		if err := w.finishPrepared(ctx, []string{gid}, commit); err != nil {
+			return err
+		}
+		w.log.Info("resolved a prepared transaction left by an earlier process", "gid", gid, "committed", commit)
 	}
 	return nil
 }
@@ -264,4 +413,13 @@ func (w *Writer) Close() error {
 	w.mu.Unlock()
 	w.pool.Close()
 	return nil
+}
+
+// pgErrCode is err's SQLSTATE, or "".
+func pgErrCode(err error) string {
+	var pe interface{ SQLState() string }
+	if errors.As(err, &pe) {
+		return pe.SQLState()
+	}
+	return ""
 }

@@ -131,14 +131,6 @@ func readChangelog(t *testing.T, conn *pgx.Conn, schemas []*event.Schema) []conf
 	return out
 }
 
-func pgErrCode(err error) string {
-	var pe interface{ SQLState() string }
-	if errors.As(err, &pe) {
-		return pe.SQLState()
-	}
-	return ""
-}
-
 // TestReplayOfCommittedData: a crash after the writers committed their data but before
 // the checkpoint row was written (the window of the commit protocol) replays changes the
 // target already holds; the changelog holds each change once, and the upserted table
@@ -372,5 +364,97 @@ func TestSettledBatchesCommitAtOnce(t *testing.T) {
 	more := m.Changes(40, 10, 1, 0).Changes
 	if err := w.Apply(ctx, &connector.Batch{Changes: more, Settled: true}); !errors.Is(err, checkpoint.ErrFenced) {
 		t.Fatalf("a stale writer's settled batch returned %v, want ErrFenced", err)
+	}
+}
+
+// TestTwoPhaseCommitDuringSnapshot: while partitions hold snapshot rows, a checkpoint is
+// prepared in every partition, recorded, then committed; a process that dies after
+// preparing leaves nothing visible (the next one rolls the prepared transactions back),
+// one that dies after recording leaves them committed by the next, and a stale writer's
+// prepared transactions are rolled back when it is fenced.
+func TestTwoPhaseCommitDuringSnapshot(t *testing.T) {
+	ctx := context.Background()
+	m := datagen.NewModel(6, 0, []event.TableID{{Schema: "conf", Table: "a"}})
+	s := m.Schemas()[0]
+	reads := func(from, n int) []event.Change {
+		base := m.Changes(0, 1, 1, 0).Changes[0].After
+		var out []event.Change
+		for i := from; i < from+n; i++ {
+			out = append(out, event.Change{Op: event.OpRead, Schema: s, After: append(event.Row{event.Int(int64(i))}, base[1:]...)})
+		}
+		return out
+	}
+	conn := connect(t)
+	count := func() (rows, prepared int) {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM conf.a`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'weir/%'`).Scan(&prepared); err != nil {
+			t.Fatal(err)
+		}
+		return rows, prepared
+	}
+	applyReads := func(w *Writer, from int) {
+		for p := range 2 {
+			if err := w.Apply(ctx, &connector.Batch{Partition: p, Changes: reads(from+p*10, 10)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	w := open(t, Options{})
+	if !w.twoPC {
+		t.Fatal("the test server allows prepared transactions; the sink does not use them")
+	}
+	applyReads(w, 0)
+	if err := w.Commit(ctx, checkpointAt(1, "1")); err != nil {
+		t.Fatal(err)
+	}
+	if rows, prepared := count(); rows != 20 || prepared != 0 {
+		t.Fatalf("after a two-phase checkpoint: %d rows, %d prepared; want 20, 0", rows, prepared)
+	}
+
+	// Dies after preparing: the next process rolls back.
+	applyReads(w, 100)
+	if _, err := w.prepareParts(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if rows, prepared := count(); rows != 20 || prepared != 2 {
+		t.Fatalf("after dying prepared: %d rows, %d prepared; want 20, 2", rows, prepared)
+	}
+	w = open(t, Options{})
+	if rows, prepared := count(); rows != 20 || prepared != 0 {
+		t.Fatalf("after the next process started: %d rows, %d prepared; want 20 (rolled back), 0", rows, prepared)
+	}
+
+	// Dies after recording: the next process commits.
+	applyReads(w, 200)
+	gids, err := w.prepareParts(ctx, 3)
+	if err != nil || len(gids) != 2 {
+		t.Fatal(gids, err)
+	}
+	if err := w.record(ctx, checkpointAt(3, "3")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w = open(t, Options{})
+	if rows, prepared := count(); rows != 40 || prepared != 0 {
+		t.Fatalf("after the next process started: %d rows, %d prepared; want 40 (committed), 0", rows, prepared)
+	}
+	if cp, err := w.LoadCheckpoint(ctx, "conformance"); err != nil || cp == nil || cp.Seq != 3 {
+		t.Fatalf("checkpoint %+v, %v; want seq 3", cp, err)
+	}
+
+	// A stale writer is fenced at the record and rolls its prepared transactions back.
+	applyReads(w, 300)
+	newer := open(t, Options{})
+	defer newer.Close()
+	if err := w.Commit(ctx, checkpointAt(4, "4")); !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
+	}
+	w.Close()
+	if rows, prepared := count(); rows != 40 || prepared != 0 {
+		t.Fatalf("after a fenced commit: %d rows, %d prepared; want 40, 0", rows, prepared)
 	}
 }
