@@ -23,13 +23,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,6 +61,7 @@ var (
 	par      = flag.Int("parallelism", 4, "pipeline.parallelism")
 	asJSON   = flag.Bool("json", false, "print JSON")
 	keepLogs = flag.Bool("v", false, "print weir's log of each run")
+	profDir  = flag.String("profile", "", "save weir's heap profile every second of each run in this directory (heap-<run>-<n>.pb.gz)")
 )
 
 func main() {
@@ -165,21 +169,83 @@ type weirRun struct {
 	cmd   *exec.Cmd
 	log   *bytes.Buffer
 	start time.Time
+	done  chan struct{} // closed when the run stops (ends the sampling)
+	peak  atomic.Int64  // the highest VmHWM seen, in kB
 }
+
+var runs int
 
 func (e *env) startWeir(mode string) (*weirRun, error) {
 	path := filepath.Join(e.dir, "p.yaml")
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(pipeline, e.db.Port, mode, e.pg.URL("dw"), *par)), 0o644); err != nil {
 		return nil, err
 	}
-	w := &weirRun{cmd: exec.Command(e.weir, "run", path, "--state", filepath.Join(e.dir, "state")), log: &bytes.Buffer{}}
+	args := []string{"run", path, "--state", filepath.Join(e.dir, "state")}
+	runs++
+	addr := fmt.Sprintf("127.0.0.1:%d", 19000+runs)
+	if *profDir != "" {
+		args = append(args, "--metrics-addr", addr)
+	}
+	w := &weirRun{cmd: exec.Command(e.weir, args...), log: &bytes.Buffer{}, done: make(chan struct{})}
 	w.cmd.Stderr, w.cmd.Stdout = w.log, w.log
 	w.start = time.Now()
-	return w, w.cmd.Start()
+	if err := w.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if *profDir != "" {
+		go profileHeap(addr, runs, w.done)
+	}
+	go w.samplePeak()
+	return w, nil
 }
 
-// stop ends the run gracefully and returns its CPU seconds and peak RSS in MB.
+// samplePeak keeps the process's VmHWM (its own peak RSS) while it runs: wait4's
+// ru_maxrss is not weir's alone, as Linux carries into it the RSS of the bench process
+// that started it (os/exec starts children with vfork, sharing the parent's memory until
+// exec).
+func (w *weirRun) samplePeak() {
+	for {
+		if kb := vmHWM(w.cmd.Process.Pid); kb > w.peak.Load() {
+			w.peak.Store(kb)
+		}
+		select {
+		case <-w.done:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// profileHeap saves the heap profile of the weir serving addr every second until done.
+func profileHeap(addr string, run int, done <-chan struct{}) {
+	for n := 0; ; n++ {
+		select {
+		case <-done:
+			return
+		case <-time.After(time.Second):
+		}
+		resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		os.WriteFile(filepath.Join(*profDir, fmt.Sprintf("heap-%d-%03d.pb.gz", run, n)), b, 0o644)
+	}
+}
+
+// stop ends the run gracefully and returns its CPU seconds and peak RSS in MB (see
+// samplePeak).
 func (w *weirRun) stop() (cpu, rssMB float64, err error) {
+	if kb := vmHWM(w.cmd.Process.Pid); kb > w.peak.Load() {
+		w.peak.Store(kb)
+	}
+	select {
+	case <-w.done:
+	default:
+		close(w.done)
+	}
+	rssMB = float64(w.peak.Load()) / 1024
 	if w.cmd.ProcessState == nil {
 		w.cmd.Process.Signal(syscall.SIGTERM)
 		err = w.cmd.Wait()
@@ -189,7 +255,23 @@ func (w *weirRun) stop() (cpu, rssMB float64, err error) {
 	}
 	ru := w.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	return cpu, float64(ru.Maxrss) / 1024, err
+	return cpu, rssMB, err
+}
+
+// vmHWM is the VmHWM of process pid in kB, or 0 once it has exited.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb
+		}
+	}
+	return 0
 }
 
 func (e *env) snapshot(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,7 +43,7 @@ func runCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
 	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "keep checkpoints in PostgreSQL instead of --state: postgres://user@host/db")
-	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. :9464")
+	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and Go's /debug/pprof profiles on this address, e.g. :9464")
 	cmd.Flags().StringVar(&f.progress, "progress", "auto", "live progress line on standard error: auto (when it is a terminal), on, off")
 	return cmd
 }
@@ -227,6 +228,12 @@ func serveMetrics(addr string, reg *prometheus.Registry, stats *engine.Stats) (*
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "ok %s\n", stats.Phase())
 	})
+	// Go's profiles, for `go tool pprof http://ADDR/debug/pprof/heap` on a running pipeline.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil

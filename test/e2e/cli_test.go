@@ -123,6 +123,9 @@ func TestMetricsAndHealth(t *testing.T) {
 	if h := get("/healthz"); !strings.HasPrefix(h, "ok stream") {
 		t.Errorf("/healthz says %q", h)
 	}
+	if h := get("/debug/pprof/heap?debug=1"); !strings.Contains(h, "heap profile:") {
+		t.Errorf("/debug/pprof/heap says %.200q", h)
+	}
 	p.signal(syscall.SIGINT)
 	if code := p.wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGINT:\n%s", code, p.stderr)
