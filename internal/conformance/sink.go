@@ -39,20 +39,7 @@ func checkCommitted(t *testing.T, h SinkHarness, m *datagen.Model, n int64) {
 		}
 		return
 	}
-	keys := map[string][]string{}
-	for _, id := range m.Tables {
-		keys[id.String()] = []string{"id"}
-	}
-	var recs []Record
-	for i := int64(0); i < n; i++ {
-		b := m.Changes(i, 1, 1, 0)
-		rec, err := DecodeEnvelope(&b.Changes[0], "datagen")
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, rec)
-	}
-	want, err := Fold(recs, keys)
+	want, err := Fold(datagenRecords(t, m, n), idKeys(m))
 	if err != nil {
 		t.Fatal(err)
 	}

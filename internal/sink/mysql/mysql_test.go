@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 
-	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -34,7 +32,7 @@ func TestMain(m *testing.M) {
 
 var (
 	freshMu sync.Mutex
-	fresh   = map[string]bool{}
+	fresh   = map[*testing.T]bool{}
 )
 
 // sinkURL returns the sink URL for test t; the first call of a test empties the databases
@@ -43,8 +41,8 @@ func sinkURL(t *testing.T) string {
 	t.Helper()
 	freshMu.Lock()
 	defer freshMu.Unlock()
-	if !fresh[t.Name()] {
-		fresh[t.Name()] = true
+	if !fresh[t] {
+		fresh[t] = true
 		if err := db.Exec("", "DROP DATABASE IF EXISTS conf; DROP DATABASE IF EXISTS weir; DROP DATABASE IF EXISTS other"); err != nil {
 			t.Fatal(err)
 		}
@@ -140,118 +138,38 @@ func readChangelog(t *testing.T, c *client.Conn, schemas []*event.Schema) []conf
 	return out
 }
 
-// TestReplayOfCommittedData: a crash after the writers committed their data but before
-// the checkpoint row was written (the window of the commit protocol) replays changes the
-// target already holds; the changelog holds each change once, and the upserted table
-// equals the fold.
-func TestReplayOfCommittedData(t *testing.T) {
-	m := datagen.NewModel(9, 50, []event.TableID{{Schema: "conf", Table: "a"}, {Schema: "conf", Table: "b"}})
-	first, second := m.Changes(0, 600, 1, 0), m.Changes(600, 600, 1, 0)
-	for _, mode := range []string{"upsert", "changelog"} {
-		t.Run(mode, func(t *testing.T) {
-			ctx := context.Background()
-			w := open(t, Options{Mode: mode})
-			apply(t, w, first.Changes)
-			if err := w.Commit(ctx, checkpointAt(1, "600")); err != nil {
+// TestTableSinkSuite: replay after the commit protocol's window, fencing, settled batches.
+func TestTableSinkSuite(t *testing.T) {
+	conformance.RunTableSinkSuite(t, conformance.TableSinkHarness{
+		Open: func(t *testing.T, mode string) connector.Sink { return open(t, Options{Mode: mode}) },
+		CommitData: func(t *testing.T, s connector.Sink) {
+			if err := s.(*Writer).commitParts(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			apply(t, w, second.Changes)
-			if err := w.commitParts(ctx); err != nil { // data committed, checkpoint row not
-				t.Fatal(err)
-			}
-			w.Close()
-
-			w = open(t, Options{Mode: mode})
-			defer w.Close()
-			cp, err := w.LoadCheckpoint(ctx, "conformance")
-			if err != nil || cp == nil || cp.Position != "600" {
-				t.Fatalf("checkpoint after the crash: %+v, %v; want position 600", cp, err)
-			}
-			apply(t, w, second.Changes)
-			if err := w.Commit(ctx, checkpointAt(2, "1200")); err != nil {
-				t.Fatal(err)
-			}
-			c := connect(t)
-			if mode == "changelog" {
-				if err := conformance.CheckDatagen(readChangelog(t, c, m.Schemas()), m, 1200, false); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			checkFold(t, c, m, 1200)
-		})
-	}
+		},
+		Rows: func(t *testing.T, id event.TableID) int { return count(t, id.String()) },
+		Image: func(t *testing.T, schemas []*event.Schema) map[string]map[string]any {
+			return image(t, connect(t), schemas)
+		},
+		Changelog: func(t *testing.T, schemas []*event.Schema) []conformance.Record {
+			return readChangelog(t, connect(t), schemas)
+		},
+	})
 }
 
-// TestFencing: once a second writer has opened the pipeline, the first can commit nothing.
-func TestFencing(t *testing.T) {
-	ctx := context.Background()
-	m := datagen.NewModel(2, 10, []event.TableID{{Schema: "conf", Table: "a"}})
-	old := open(t, Options{})
-	defer old.Close()
-	apply(t, old, m.Changes(0, 50, 1, 0).Changes)
-	newer := open(t, Options{})
-	defer newer.Close()
-	err := old.Commit(ctx, checkpointAt(1, "50"))
-	if !errors.Is(err, checkpoint.ErrFenced) {
-		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
-	}
-	if n := count(t, "conf.a"); n != 0 {
-		t.Fatalf("the stale writer's rows: %d, want none", n)
-	}
-}
-
+// count is the number of rows of a table, 0 when it does not exist.
 func count(t *testing.T, table string) int {
 	t.Helper()
 	out, err := db.Query("", "SELECT COUNT(*) FROM "+table)
 	if err != nil {
+		if strings.Contains(err.Error(), "doesn't exist") {
+			return 0
+		}
 		t.Fatal(err)
 	}
 	var n int
 	fmt.Sscan(out, &n)
 	return n
-}
-
-func apply(t *testing.T, w *Writer, changes []event.Change) {
-	t.Helper()
-	parts := make([][]event.Change, 4)
-	for _, c := range changes {
-		p := int(c.Row()[0].Int() % 4)
-		parts[p] = append(parts[p], c)
-	}
-	for p, cs := range parts {
-		for i := 0; i < len(cs); i += 64 {
-			if err := w.Apply(context.Background(), &connector.Batch{Partition: p, Changes: cs[i:min(i+64, len(cs))]}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
-func checkpointAt(seq int64, pos event.Position) *checkpoint.Checkpoint {
-	return &checkpoint.Checkpoint{Pipeline: "conformance", Generation: 1, Seq: seq, Position: pos}
-}
-
-// checkFold checks that the tables of m hold the fold of its first n changes.
-func checkFold(t *testing.T, c *client.Conn, m *datagen.Model, n int64) {
-	t.Helper()
-	keys := map[string][]string{}
-	var recs []conformance.Record
-	for _, id := range m.Tables {
-		keys[id.String()] = []string{"id"}
-	}
-	for i := int64(0); i < n; i++ {
-		b := m.Changes(i, 1, 1, 0)
-		rec, _ := conformance.DecodeEnvelope(&b.Changes[0], "datagen")
-		recs = append(recs, rec)
-	}
-	want, err := conformance.Fold(recs, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := conformance.DiffImages(want, image(t, c, m.Schemas()), 10); d != "" {
-		t.Fatal(d)
-	}
 }
 
 // TestCheck: `weir validate` passes a reachable server whose user may create tables, and
@@ -331,47 +249,4 @@ func TestTypeMatrix(t *testing.T) {
 			}
 			return rows
 		})
-}
-
-// TestSettledBatchesCommitAtOnce: a settled batch of streamed changes is visible when
-// Apply returns, fenced like a checkpoint commit; snapshot rows wait for the checkpoint.
-func TestSettledBatchesCommitAtOnce(t *testing.T) {
-	ctx := context.Background()
-	m := datagen.NewModel(4, 50, []event.TableID{{Schema: "conf", Table: "a"}})
-	changes := m.Changes(0, 40, 1, 0).Changes
-	w := open(t, Options{})
-	defer w.Close()
-	if err := w.Apply(ctx, &connector.Batch{Changes: changes[:20], Settled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, "conf.a"); n == 0 {
-		t.Fatal("a settled batch is not visible after Apply")
-	}
-	before := count(t, "conf.a")
-	var reads []event.Change
-	for i := range 10 {
-		reads = append(reads, event.Change{Op: event.OpRead, Schema: changes[0].Schema,
-			After: append(event.Row{event.Int(int64(1000 + i))}, changes[0].After[1:]...)})
-	}
-	if err := w.Apply(ctx, &connector.Batch{Partition: 1, Changes: reads, Settled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Apply(ctx, &connector.Batch{Partition: 1, Changes: changes[20:], Settled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, "conf.a"); n != before {
-		t.Fatalf("snapshot rows were committed before the checkpoint: %d rows, want %d", n, before)
-	}
-	if err := w.Commit(ctx, checkpointAt(1, "40")); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, "conf.a"); n <= before {
-		t.Fatalf("%d rows after the checkpoint, want more than %d", n, before)
-	}
-	newer := open(t, Options{})
-	defer newer.Close()
-	more := m.Changes(40, 10, 1, 0).Changes
-	if err := w.Apply(ctx, &connector.Batch{Changes: more, Settled: true}); !errors.Is(err, checkpoint.ErrFenced) {
-		t.Fatalf("a stale writer's settled batch returned %v, want ErrFenced", err)
-	}
 }

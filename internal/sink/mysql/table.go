@@ -135,8 +135,12 @@ func (w *Writer) createSQL(s *event.Schema) string {
 	}
 	switch {
 	case w.o.Mode == "changelog":
-		fmt.Fprintf(&b, ", %s char(1) NOT NULL, %s varchar(255) NOT NULL, %s datetime(6), %s json, %s bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, %s char(36) NOT NULL, UNIQUE KEY (%s)",
-			colOp, colPos, colCommitTS, colBefore, colSeq, colChangeID, colChangeID)
+		// The change id is the clustered key: InnoDB checks a duplicate there with a lock on
+		// the record alone, where a secondary unique index takes a gap lock (on the
+		// delete-marked rows a crashed transaction leaves), on which another writer's
+		// insert would wait until the checkpoint.
+		fmt.Fprintf(&b, ", %s char(1) NOT NULL, %s varchar(255) NOT NULL, %s datetime(6), %s json, %s bigint NOT NULL AUTO_INCREMENT, %s char(36) CHARACTER SET ascii NOT NULL PRIMARY KEY, KEY (%s)",
+			colOp, colPos, colCommitTS, colBefore, colSeq, colChangeID, colSeq)
 	default:
 		if w.o.DeleteMode == "soft" {
 			fmt.Fprintf(&b, ", %s tinyint(1) NOT NULL DEFAULT 0", colDeleted)

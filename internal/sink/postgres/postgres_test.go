@@ -77,24 +77,7 @@ var suiteSchemas = datagen.NewModel(1, 1, []event.TableID{{Schema: "conf", Table
 func TestConformanceUpsert(t *testing.T) {
 	conformance.RunSinkSuite(t, conformance.SinkHarness{
 		Open: func(t *testing.T) connector.Sink { return open(t, Options{}) },
-		Image: func(t *testing.T) map[string]map[string]any {
-			conn := connect(t)
-			img := map[string]map[string]any{}
-			for _, s := range suiteSchemas {
-				rows, _, err := ReadRows(context.Background(), conn, s, nil, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				part, err := conformance.TableImage(s, rows)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k, v := range part {
-					img[k] = v
-				}
-			}
-			return img
-		},
+		Image: func(t *testing.T) map[string]map[string]any { return image(t, connect(t), suiteSchemas) },
 	})
 }
 
@@ -104,6 +87,29 @@ func TestConformanceChangelog(t *testing.T) {
 		Read:        func(t *testing.T) []conformance.Record { return readChangelog(t, connect(t), suiteSchemas) },
 		ExactlyOnce: true,
 	})
+}
+
+// image reads upsert tables of schemas back as table images.
+func image(t *testing.T, conn *pgx.Conn, schemas []*event.Schema) map[string]map[string]any {
+	t.Helper()
+	img := map[string]map[string]any{}
+	for _, s := range schemas {
+		rows, _, err := ReadRows(context.Background(), conn, s, nil, "")
+		if err != nil {
+			if pgErrCode(err) == "42P01" {
+				continue // no row of the table yet
+			}
+			t.Fatal(err)
+		}
+		part, err := conformance.TableImage(s, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range part {
+			img[k] = v
+		}
+	}
+	return img
 }
 
 // readChangelog reads changelog tables back as change records, each table in arrival
@@ -131,119 +137,33 @@ func readChangelog(t *testing.T, conn *pgx.Conn, schemas []*event.Schema) []conf
 	return out
 }
 
-// TestReplayOfCommittedData: a crash after the writers committed their data but before
-// the checkpoint row was written (the window of the commit protocol) replays changes the
-// target already holds; the changelog holds each change once, and the upserted table
-// equals the fold.
-func TestReplayOfCommittedData(t *testing.T) {
-	m := datagen.NewModel(9, 50, []event.TableID{{Schema: "conf", Table: "a"}, {Schema: "conf", Table: "b"}})
-	first, second := m.Changes(0, 600, 1, 0), m.Changes(600, 600, 1, 0)
-	for _, mode := range []string{"upsert", "changelog"} {
-		t.Run(mode, func(t *testing.T) {
-			ctx := context.Background()
-			w := open(t, Options{Mode: mode})
-			apply(t, w, first.Changes)
-			if err := w.Commit(ctx, checkpointAt(1, "600")); err != nil {
+// TestTableSinkSuite: replay after the commit protocol's window, fencing, settled batches.
+func TestTableSinkSuite(t *testing.T) {
+	conformance.RunTableSinkSuite(t, conformance.TableSinkHarness{
+		Open: func(t *testing.T, mode string) connector.Sink { return open(t, Options{Mode: mode}) },
+		CommitData: func(t *testing.T, s connector.Sink) {
+			if err := s.(*Writer).commitParts(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			apply(t, w, second.Changes)
-			if err := w.commitParts(ctx); err != nil { // data committed, checkpoint row not
+		},
+		Rows: func(t *testing.T, id event.TableID) int {
+			var n int
+			err := connect(t).QueryRow(context.Background(), `SELECT count(*) FROM `+quoteID(id)).Scan(&n)
+			if pgErrCode(err) == "42P01" {
+				return 0
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
-			w.Close()
-
-			w = open(t, Options{Mode: mode})
-			defer w.Close()
-			cp, err := w.LoadCheckpoint(ctx, "conformance")
-			if err != nil || cp == nil || cp.Position != "600" {
-				t.Fatalf("checkpoint after the crash: %+v, %v; want position 600", cp, err)
-			}
-			apply(t, w, second.Changes)
-			if err := w.Commit(ctx, checkpointAt(2, "1200")); err != nil {
-				t.Fatal(err)
-			}
-			conn := connect(t)
-			if mode == "changelog" {
-				if err := conformance.CheckDatagen(readChangelog(t, conn, m.Schemas()), m, 1200, false); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			checkFold(t, conn, m, 1200)
-		})
-	}
-}
-
-// TestFencing: once a second writer has opened the pipeline, the first can commit nothing.
-func TestFencing(t *testing.T) {
-	ctx := context.Background()
-	m := datagen.NewModel(2, 10, []event.TableID{{Schema: "conf", Table: "a"}})
-	old := open(t, Options{})
-	defer old.Close()
-	apply(t, old, m.Changes(0, 50, 1, 0).Changes)
-	newer := open(t, Options{})
-	defer newer.Close()
-	err := old.Commit(ctx, checkpointAt(1, "50"))
-	if !errors.Is(err, checkpoint.ErrFenced) {
-		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
-	}
-	var n int
-	if err := connect(t).QueryRow(ctx, `SELECT count(*) FROM conf.a`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("the stale writer's rows: %d (%v), want none", n, err)
-	}
-}
-
-func apply(t *testing.T, w *Writer, changes []event.Change) {
-	t.Helper()
-	parts := make([][]event.Change, 4)
-	for _, c := range changes {
-		p := int(c.Row()[0].Int() % 4)
-		parts[p] = append(parts[p], c)
-	}
-	for p, cs := range parts {
-		for i := 0; i < len(cs); i += 64 {
-			if err := w.Apply(context.Background(), &connector.Batch{Partition: p, Changes: cs[i:min(i+64, len(cs))]}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
-func checkpointAt(seq int64, pos event.Position) *checkpoint.Checkpoint {
-	return &checkpoint.Checkpoint{Pipeline: "conformance", Generation: 1, Seq: seq, Position: pos}
-}
-
-// checkFold checks that the tables of m hold the fold of its first n changes.
-func checkFold(t *testing.T, conn *pgx.Conn, m *datagen.Model, n int64) {
-	t.Helper()
-	keys := map[string][]string{}
-	var recs []conformance.Record
-	for _, id := range m.Tables {
-		keys[id.String()] = []string{"id"}
-	}
-	for i := int64(0); i < n; i++ {
-		b := m.Changes(i, 1, 1, 0)
-		rec, _ := conformance.DecodeEnvelope(&b.Changes[0], "datagen")
-		recs = append(recs, rec)
-	}
-	want, err := conformance.Fold(recs, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]map[string]any{}
-	for _, s := range m.Schemas() {
-		rows, _, err := ReadRows(context.Background(), conn, s, nil, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, _ := conformance.TableImage(s, rows)
-		for k, v := range img {
-			got[k] = v
-		}
-	}
-	if d := conformance.DiffImages(want, got, 10); d != "" {
-		t.Fatal(d)
-	}
+			return n
+		},
+		Image: func(t *testing.T, schemas []*event.Schema) map[string]map[string]any {
+			return image(t, connect(t), schemas)
+		},
+		Changelog: func(t *testing.T, schemas []*event.Schema) []conformance.Record {
+			return readChangelog(t, connect(t), schemas)
+		},
+	})
 }
 
 // TestCheck: `weir validate` passes a reachable database whose user may create tables,
@@ -314,57 +234,6 @@ func TestTypeMatrix(t *testing.T) {
 			}
 			return rows
 		})
-}
-
-// TestSettledBatchesCommitAtOnce: a settled batch of streamed changes is visible when
-// Apply returns, fenced like a checkpoint commit; snapshot rows wait for the checkpoint.
-func TestSettledBatchesCommitAtOnce(t *testing.T) {
-	ctx := context.Background()
-	m := datagen.NewModel(4, 50, []event.TableID{{Schema: "conf", Table: "a"}})
-	changes := m.Changes(0, 40, 1, 0).Changes
-	w := open(t, Options{})
-	defer w.Close()
-	conn := connect(t)
-	count := func() int {
-		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM conf.a`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if err := w.Apply(ctx, &connector.Batch{Changes: changes[:20], Settled: true}); err != nil {
-		t.Fatal(err)
-	}
-	before := count()
-	if before == 0 {
-		t.Fatal("a settled batch is not visible after Apply")
-	}
-	var reads []event.Change
-	for i := range 10 {
-		reads = append(reads, event.Change{Op: event.OpRead, Schema: changes[0].Schema,
-			After: append(event.Row{event.Int(int64(1000 + i))}, changes[0].After[1:]...)})
-	}
-	if err := w.Apply(ctx, &connector.Batch{Partition: 1, Changes: reads, Settled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Apply(ctx, &connector.Batch{Partition: 1, Changes: changes[20:], Settled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(); n != before {
-		t.Fatalf("snapshot rows were committed before the checkpoint: %d rows, want %d", n, before)
-	}
-	if err := w.Commit(ctx, checkpointAt(1, "40")); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(); n <= before {
-		t.Fatalf("%d rows after the checkpoint, want more than %d", n, before)
-	}
-	newer := open(t, Options{})
-	defer newer.Close()
-	more := m.Changes(40, 10, 1, 0).Changes
-	if err := w.Apply(ctx, &connector.Batch{Changes: more, Settled: true}); !errors.Is(err, checkpoint.ErrFenced) {
-		t.Fatalf("a stale writer's settled batch returned %v, want ErrFenced", err)
-	}
 }
 
 // TestTwoPhaseCommitDuringSnapshot: while partitions hold snapshot rows, a checkpoint is
@@ -457,4 +326,8 @@ func TestTwoPhaseCommitDuringSnapshot(t *testing.T) {
 	if rows, prepared := count(); rows != 40 || prepared != 0 {
 		t.Fatalf("after a fenced commit: %d rows, %d prepared; want 40, 0", rows, prepared)
 	}
+}
+
+func checkpointAt(seq int64, pos event.Position) *checkpoint.Checkpoint {
+	return &checkpoint.Checkpoint{Pipeline: "conformance", Generation: 1, Seq: seq, Position: pos}
 }

@@ -1,0 +1,182 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/source/datagen"
+)
+
+// TableSinkHarness is how the table-sink suite drives a sink that writes database tables
+// and keeps the checkpoint in the target (the SQL sinks), in upsert or changelog mode.
+type TableSinkHarness struct {
+	// Open opens the sink for pipeline "conformance" in sink.mode mode, with 4 writers,
+	// as a new process would; the first call of a test starts from empty tables.
+	Open func(t *testing.T, mode string) connector.Sink
+	// CommitData commits the writers' data without recording a checkpoint: the state a
+	// crash between the two steps of the commit protocol leaves.
+	CommitData func(t *testing.T, s connector.Sink)
+	// Rows counts the rows of a table in the target, 0 when it does not exist.
+	Rows func(t *testing.T, id event.TableID) int
+	// Image is what upsert-mode tables of schemas hold, keyed as Fold keys it.
+	Image func(t *testing.T, schemas []*event.Schema) map[string]map[string]any
+	// Changelog reads changelog tables of schemas back as records, each in arrival order.
+	Changelog func(t *testing.T, schemas []*event.Schema) []Record
+}
+
+// RunTableSinkSuite runs the tests of the commit protocol that sinks writing tables share.
+func RunTableSinkSuite(t *testing.T, h TableSinkHarness) {
+	t.Run("ReplayOfCommittedData", func(t *testing.T) { tableReplay(t, h) })
+	t.Run("Fencing", func(t *testing.T) { tableFencing(t, h) })
+	t.Run("SettledBatchesCommitAtOnce", func(t *testing.T) { tableSettled(t, h) })
+}
+
+// tableReplay: a crash after the writers committed their data but before the checkpoint
+// row was written (the window of the commit protocol) replays changes the target already
+// holds; the changelog holds each change once, and the upserted table equals the fold.
+func tableReplay(t *testing.T, h TableSinkHarness) {
+	m := datagen.NewModel(9, 50, suiteTables)
+	first, second := m.Changes(0, 600, 1, 0), m.Changes(600, 600, 1, 0)
+	for _, mode := range []string{"upsert", "changelog"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			s := h.Open(t, mode)
+			applyByID(t, s, first.Changes)
+			if err := s.Commit(ctx, suiteCheckpoint(1, "600", 600)); err != nil {
+				t.Fatal(err)
+			}
+			applyByID(t, s, second.Changes)
+			h.CommitData(t, s)
+			s.Close()
+
+			s = h.Open(t, mode)
+			defer s.Close()
+			cp, err := s.(connector.CheckpointKeeper).LoadCheckpoint(ctx, "conformance")
+			if err != nil || cp == nil || cp.Position != "600" {
+				t.Fatalf("checkpoint after the crash: %+v, %v; want position 600", cp, err)
+			}
+			applyByID(t, s, second.Changes)
+			if err := s.Commit(ctx, suiteCheckpoint(2, "1200", 1200)); err != nil {
+				t.Fatal(err)
+			}
+			if mode == "changelog" {
+				if err := CheckDatagen(h.Changelog(t, m.Schemas()), m, 1200, false); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := Fold(datagenRecords(t, m, 1200), idKeys(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := DiffImages(want, h.Image(t, m.Schemas()), 10); d != "" {
+				t.Fatal(d)
+			}
+		})
+	}
+}
+
+// tableFencing: once a second process has opened the pipeline, the first commits nothing.
+func tableFencing(t *testing.T, h TableSinkHarness) {
+	m := datagen.NewModel(2, 10, suiteTables[:1])
+	old := h.Open(t, "upsert")
+	defer old.Close()
+	applyByID(t, old, m.Changes(0, 50, 1, 0).Changes)
+	newer := h.Open(t, "upsert")
+	defer newer.Close()
+	if err := old.Commit(context.Background(), suiteCheckpoint(1, "50", 50)); !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
+	}
+	if n := h.Rows(t, suiteTables[0]); n != 0 {
+		t.Fatalf("the stale writer's rows: %d, want none", n)
+	}
+}
+
+// tableSettled: a settled batch of streamed changes is visible when Apply returns, fenced
+// like a checkpoint commit; snapshot rows wait for the checkpoint.
+func tableSettled(t *testing.T, h TableSinkHarness) {
+	ctx := context.Background()
+	m := datagen.NewModel(4, 50, suiteTables[:1])
+	changes := m.Changes(0, 40, 1, 0).Changes
+	s := h.Open(t, "upsert")
+	defer s.Close()
+	table := suiteTables[0]
+	if err := s.Apply(ctx, &connector.Batch{Changes: changes[:20], Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := h.Rows(t, table)
+	if before == 0 {
+		t.Fatal("a settled batch is not visible after Apply")
+	}
+	var reads []event.Change
+	for i := range 10 {
+		reads = append(reads, event.Change{Op: event.OpRead, Schema: changes[0].Schema,
+			After: append(event.Row{event.Int(int64(1000 + i))}, changes[0].After[1:]...)})
+	}
+	if err := s.Apply(ctx, &connector.Batch{Partition: 1, Changes: reads, Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, &connector.Batch{Partition: 1, Changes: changes[20:], Settled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Rows(t, table); n != before {
+		t.Fatalf("snapshot rows were committed before the checkpoint: %d rows, want %d", n, before)
+	}
+	if err := s.Commit(ctx, suiteCheckpoint(1, "40", 40)); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Rows(t, table); n <= before {
+		t.Fatalf("%d rows after the checkpoint, want more than %d", n, before)
+	}
+	newer := h.Open(t, "upsert")
+	defer newer.Close()
+	more := m.Changes(40, 10, 1, 0).Changes
+	if err := s.Apply(ctx, &connector.Batch{Changes: more, Settled: true}); !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's settled batch returned %v, want ErrFenced", err)
+	}
+}
+
+// applyByID applies changes over 4 partitions by id, in batches of 64.
+func applyByID(t *testing.T, s connector.Sink, changes []event.Change) {
+	t.Helper()
+	parts := make([][]event.Change, 4)
+	for _, c := range changes {
+		p := int(c.Row()[0].Int() % 4)
+		parts[p] = append(parts[p], c)
+	}
+	for p, cs := range parts {
+		for i := 0; i < len(cs); i += 64 {
+			if err := s.Apply(context.Background(), &connector.Batch{Partition: p, Changes: cs[i:min(i+64, len(cs))]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// datagenRecords is the first n changes of m as records.
+func datagenRecords(t *testing.T, m *datagen.Model, n int64) []Record {
+	t.Helper()
+	var recs []Record
+	for i := int64(0); i < n; i++ {
+		b := m.Changes(i, 1, 1, 0)
+		rec, err := DecodeEnvelope(&b.Changes[0], "datagen")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// idKeys keys every table of m by its id column, for Fold.
+func idKeys(m *datagen.Model) map[string][]string {
+	keys := map[string][]string{}
+	for _, id := range m.Tables {
+		keys[id.String()] = []string{"id"}
+	}
+	return keys
+}
