@@ -26,6 +26,12 @@ type TableSinkHarness struct {
 	Image func(t *testing.T, schemas []*event.Schema) map[string]map[string]any
 	// Changelog reads changelog tables of schemas back as records, each in arrival order.
 	Changelog func(t *testing.T, schemas []*event.Schema) []Record
+	// Prepare and Record are the first two phases of a checkpoint taken while a snapshot
+	// runs (prepare every writer's transaction; write the checkpoint row), for crashing
+	// between them and after; Prepared counts the prepared transactions in the target.
+	Prepare  func(t *testing.T, s connector.Sink, seq int64)
+	Record   func(t *testing.T, s connector.Sink, cp *checkpoint.Checkpoint)
+	Prepared func(t *testing.T) int
 }
 
 // RunTableSinkSuite runs the tests of the commit protocol that sinks writing tables share.
@@ -33,6 +39,69 @@ func RunTableSinkSuite(t *testing.T, h TableSinkHarness) {
 	t.Run("ReplayOfCommittedData", func(t *testing.T) { tableReplay(t, h) })
 	t.Run("Fencing", func(t *testing.T) { tableFencing(t, h) })
 	t.Run("SettledBatchesCommitAtOnce", func(t *testing.T) { tableSettled(t, h) })
+	t.Run("TwoPhaseCommitDuringSnapshot", func(t *testing.T) { tableTwoPhase(t, h) })
+}
+
+// tableTwoPhase: while writers hold snapshot rows, a checkpoint is prepared in every
+// writer, recorded, then committed; a process that dies after preparing leaves nothing
+// visible (the next one rolls the prepared transactions back), one that dies after
+// recording leaves them committed by the next, and a stale writer's prepared
+// transactions are rolled back when it is fenced.
+func tableTwoPhase(t *testing.T, h TableSinkHarness) {
+	ctx := context.Background()
+	m := datagen.NewModel(6, 0, suiteTables[:1])
+	table := suiteTables[0]
+	base := m.Changes(0, 1, 1, 0).Changes[0]
+	applyReads := func(s connector.Sink, from int) {
+		for p := range 2 {
+			var reads []event.Change
+			for i := from + p*10; i < from+p*10+10; i++ {
+				reads = append(reads, event.Change{Op: event.OpRead, Schema: base.Schema, After: append(event.Row{event.Int(int64(i))}, base.After[1:]...)})
+			}
+			if err := s.Apply(ctx, &connector.Batch{Partition: p, Changes: reads}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := func(what string, rows, prepared int) {
+		t.Helper()
+		if r, p := h.Rows(t, table), h.Prepared(t); r != rows || p != prepared {
+			t.Fatalf("%s: %d rows, %d prepared; want %d, %d", what, r, p, rows, prepared)
+		}
+	}
+
+	s := h.Open(t, "upsert")
+	applyReads(s, 0)
+	if err := s.Commit(ctx, suiteCheckpoint(1, "1", 20)); err != nil {
+		t.Fatal(err)
+	}
+	want("after a two-phase checkpoint", 20, 0)
+
+	applyReads(s, 100)
+	h.Prepare(t, s, 2)
+	s.Close()
+	want("after dying prepared", 20, 2)
+	s = h.Open(t, "upsert")
+	want("after the next process started (rolled back)", 20, 0)
+
+	applyReads(s, 200)
+	h.Prepare(t, s, 3)
+	h.Record(t, s, suiteCheckpoint(3, "3", 40))
+	s.Close()
+	s = h.Open(t, "upsert")
+	want("after the next process started (committed)", 40, 0)
+	if cp, err := s.(connector.CheckpointKeeper).LoadCheckpoint(ctx, "conformance"); err != nil || cp == nil || cp.Seq != 3 {
+		t.Fatalf("checkpoint %+v, %v; want seq 3", cp, err)
+	}
+
+	applyReads(s, 300)
+	newer := h.Open(t, "upsert")
+	defer newer.Close()
+	if err := s.Commit(ctx, suiteCheckpoint(4, "4", 60)); !errors.Is(err, checkpoint.ErrFenced) {
+		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
+	}
+	s.Close()
+	want("after a fenced commit", 40, 0)
 }
 
 // tableReplay: a crash after the writers committed their data but before the checkpoint

@@ -19,18 +19,24 @@ type part struct {
 	index int
 	conn  *client.Conn
 	inTx  bool
-	reads bool // the open transaction holds snapshot rows: it waits for the checkpoint
+	reads bool   // the open transaction holds snapshot rows: it waits for the checkpoint
+	xid   string // the open transaction is this XA transaction (begun while not settled)
+	xids  int    // XA transactions begun, for unique ids
 	buf   []byte
 	co    sqlsink.Coalescer
 }
 
 func (p *part) rollback() {
 	if p.inTx && p.conn != nil {
-		if _, err := run(context.Background(), p.conn, "ROLLBACK"); err != nil {
+		q := "ROLLBACK"
+		if p.xid != "" {
+			q = "XA END " + stringLiteral(p.xid) + ";XA ROLLBACK " + stringLiteral(p.xid)
+		}
+		if err := runMulti(context.Background(), p.conn, q); err != nil {
 			p.broken()
 		}
 	}
-	p.inTx, p.reads = false, false
+	p.inTx, p.reads, p.xid = false, false, ""
 }
 
 // broken drops the connection: its state is unknown (a cancelled or failed statement).
@@ -39,10 +45,12 @@ func (p *part) broken() {
 		p.conn.Close()
 		p.conn = nil
 	}
-	p.inTx, p.reads = false, false
+	p.inTx, p.reads, p.xid = false, false, ""
 }
 
-func (w *Writer) part(ctx context.Context, i int) (*part, error) {
+// part returns partition i with a transaction open: an XA transaction when the batch is
+// not settled (a snapshot runs: the checkpoint commits in two phases), else a plain one.
+func (w *Writer) part(ctx context.Context, i int, settled bool) (*part, error) {
 	w.mu.Lock()
 	for len(w.parts) <= i {
 		w.parts = append(w.parts, nil)
@@ -62,7 +70,13 @@ func (w *Writer) part(ctx context.Context, i int) (*part, error) {
 			return nil, fmt.Errorf("connect writer %d: %w", i, err)
 		}
 	}
-	if _, err = run(ctx, p.conn, "BEGIN"); err != nil {
+	begin := "BEGIN"
+	if !settled {
+		p.xids++
+		p.xid = w.xid(i, p.xids)
+		begin = "XA START " + stringLiteral(p.xid)
+	}
+	if _, err = run(ctx, p.conn, begin); err != nil {
 		p.broken()
 		return nil, fmt.Errorf("mysql sink: begin a transaction (writer %d): %w", i, err)
 	}
@@ -85,7 +99,7 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	if err != nil {
 		return err
 	}
-	p, err := w.part(ctx, b.Partition)
+	p, err := w.part(ctx, b.Partition, b.Settled)
 	if err != nil {
 		return err
 	}
@@ -95,7 +109,7 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 			err = w.applyGroups(ctx, p, groups)
 		}
 		if err == nil {
-			if b.Settled && !p.reads {
+			if b.Settled && !p.reads && p.xid == "" {
 				return w.commitPart(ctx, p) // visible now (see the package doc)
 			}
 			return nil

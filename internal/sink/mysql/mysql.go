@@ -22,6 +22,16 @@
 // images converge to the same rows, and a changelog table drops a change it already holds
 // by its change id (a hash of table, log position and images, unique in the table).
 //
+// Snapshot rows are different: a chunk read again after such a crash cannot remove a row
+// the source deleted in between (the stream leaves out changes of pending chunks). So a
+// transaction begun for a batch that is not settled (a snapshot runs) is an XA
+// transaction, and Commit is atomic for them, in two phases: XA PREPARE in every
+// partition; the checkpoint row written, naming the generation that recorded it and the
+// prepared ids; XA COMMIT. A crash leaves prepared transactions behind; the next process
+// resolves them after it claims the pipeline (recover): those its checkpoint row names
+// are committed, the others rolled back. A stale writer is fenced when it records and
+// rolls its own back.
+//
 // Once the engine marks batches settled (no snapshot chunk pending, connector.Batch), a
 // partition whose open transaction holds no snapshot rows commits it, fenced the same
 // way, at the end of each Apply: streamed changes are visible a batch after their source
@@ -43,7 +53,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -154,6 +167,10 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		w.ctl.Close()
 		return nil, err
 	}
+	if err := w.recover(ctx); err != nil {
+		w.ctl.Close()
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -240,6 +257,8 @@ func (w *Writer) claim(ctx context.Context) error {
 		generation BIGINT NOT NULL,
 		seq        BIGINT NOT NULL DEFAULT 0,
 		checkpoint LONGTEXT,
+		recorded_generation BIGINT NOT NULL DEFAULT 0,
+		prepared   TEXT,
 		updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`); err != nil {
 		return fmt.Errorf("mysql sink: create the checkpoint table %s: %w", w.cpTable, err)
 	}
@@ -308,19 +327,36 @@ func (w *Writer) LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoi
 	return &cp, nil
 }
 
-// Commit commits every partition's transaction, then records cp (see the package doc).
+// Commit commits every partition's transaction, then records cp (see the package doc):
+// the XA transactions, begun while a snapshot runs, in two phases.
 func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
-	if err := w.commitParts(ctx); err != nil {
+	if err := w.commitParts(ctx, false); err != nil { // the plain ones
 		return err
 	}
+	xids, err := w.prepareParts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.record(ctx, cp, xids); err != nil {
+		if errors.Is(err, checkpoint.ErrFenced) {
+			w.finishPrepared(context.Background(), false)
+		}
+		return err // else unknown whether it was recorded: the next process resolves them
+	}
+	return w.finishPrepared(ctx, true)
+}
+
+// record writes cp into the pipeline's checkpoint row, where the generation is still
+// this writer's, with the XA transactions it covers.
+func (w *Writer) record(ctx context.Context, cp *checkpoint.Checkpoint, xids []string) error {
 	raw, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	res, err := run(ctx, w.ctl, fmt.Sprintf("UPDATE %s SET seq = %d, checkpoint = %s, updated_at = NOW(6) WHERE pipeline = %s AND generation = %d",
-		w.cpTable, cp.Seq, stringLiteral(string(raw)), stringLiteral(w.o.Pipeline), w.gen))
+	res, err := run(ctx, w.ctl, fmt.Sprintf("UPDATE %s SET seq = %d, checkpoint = %s, recorded_generation = %d, prepared = %s, updated_at = NOW(6) WHERE pipeline = %s AND generation = %d",
+		w.cpTable, cp.Seq, stringLiteral(string(raw)), w.gen, stringLiteral(strings.Join(xids, ",")), stringLiteral(w.o.Pipeline), w.gen))
 	if err != nil {
 		return fmt.Errorf("mysql sink: record checkpoint %d: %w", cp.Seq, err)
 	}
@@ -336,18 +372,127 @@ func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
 	return nil
 }
 
+// xid names partition i's n-th XA transaction: weir/<generation>/<partition>/<n>/<hash of
+// the pipeline> (an XA id has at most 64 bytes).
+func (w *Writer) xid(i, n int) string {
+	h := fnv.New32a()
+	h.Write([]byte(w.o.Pipeline))
+	return fmt.Sprintf("weir/%d/%d/%d/%08x", w.gen, i, n, h.Sum32())
+}
+
+// prepareParts ends and prepares every open XA transaction and returns their ids; on
+// failure it rolls back those it prepared.
+func (w *Writer) prepareParts(ctx context.Context) ([]string, error) {
+	w.mu.Lock()
+	parts := w.parts
+	w.mu.Unlock()
+	var xids []string
+	for _, p := range parts {
+		if p == nil || !p.inTx || p.xid == "" {
+			continue
+		}
+		if err := runMulti(ctx, p.conn, "XA END "+stringLiteral(p.xid)+";XA PREPARE "+stringLiteral(p.xid)); err != nil {
+			p.broken() // prepared or not, the next process resolves it
+			w.finishPrepared(context.Background(), false)
+			return nil, fmt.Errorf("mysql sink: prepare writer %d's transaction: %w", p.index, err)
+		}
+		p.reads = false
+		xids = append(xids, p.xid)
+	}
+	return xids, nil
+}
+
+// finishPrepared commits or rolls back the partitions' prepared XA transactions, each on
+// its own connection.
+func (w *Writer) finishPrepared(ctx context.Context, commit bool) error {
+	w.mu.Lock()
+	parts := w.parts
+	w.mu.Unlock()
+	verb := "XA ROLLBACK "
+	if commit {
+		verb = "XA COMMIT "
+	}
+	for _, p := range parts {
+		if p == nil || !p.inTx || p.xid == "" {
+			continue
+		}
+		if _, err := run(ctx, p.conn, verb+stringLiteral(p.xid)); err != nil {
+			p.broken()
+			return fmt.Errorf("mysql sink: %s%s: %w", verb, p.xid, err)
+		}
+		p.inTx, p.xid = false, ""
+	}
+	return nil
+}
+
+// recover resolves the XA transactions that processes of the pipeline left prepared
+// (generations below this writer's): committed when the checkpoint row, recorded by
+// their generation, names them; rolled back otherwise. One whose process still holds it
+// is left to that process.
+func (w *Writer) recover(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res, err := run(ctx, w.ctl, fmt.Sprintf("SELECT recorded_generation, COALESCE(prepared, '') FROM %s WHERE pipeline = %s", w.cpTable, stringLiteral(w.o.Pipeline)))
+	if err != nil {
+		return fmt.Errorf("mysql sink: read the checkpoint row: %w", err)
+	}
+	recordedGen, _ := res.GetInt(0, 0)
+	recorded := strings.Split(str(res, 0, 1), ",")
+	res.Close()
+	if res, err = run(ctx, w.ctl, "XA RECOVER"); err != nil {
+		return fmt.Errorf("mysql sink: list prepared XA transactions (the user needs XA_RECOVER_ADMIN on MySQL 8): %w", err)
+	}
+	var xids []string
+	for i := range res.Values {
+		xids = append(xids, str(res, i, 3))
+	}
+	res.Close()
+	mine := w.xid(0, 0)
+	suffix := mine[strings.LastIndexByte(mine, '/'):]
+	for _, x := range xids {
+		parts := strings.Split(x, "/")
+		if len(parts) != 5 || parts[0] != "weir" || !strings.HasSuffix(x, suffix) {
+			continue
+		}
+		if gen, _ := strconv.ParseInt(parts[1], 10, 64); gen >= w.gen {
+			continue
+		} else if gen == recordedGen && slices.Contains(recorded, x) {
+			err = w.resolve(ctx, "XA COMMIT ", x)
+		} else {
+			err = w.resolve(ctx, "XA ROLLBACK ", x)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) resolve(ctx context.Context, verb, xid string) error {
+	if _, err := run(ctx, w.ctl, verb+stringLiteral(xid)); err != nil {
+		if mysqlCode(err) == 0 {
+			return fmt.Errorf("mysql sink: %s%s: %w", verb, xid, err)
+		}
+		w.log.Warn("a prepared XA transaction left by an earlier process could not be resolved; it may still be held by it", "xid", xid, "err", err)
+		return nil
+	}
+	w.log.Info("resolved an XA transaction left by an earlier process", "xid", xid, "statement", strings.TrimSpace(verb))
+	return nil
+}
+
 func (w *Writer) fenced() error {
 	return fmt.Errorf("mysql sink: pipeline %q was claimed by another process (generation above %d in %s): %w",
 		w.o.Pipeline, w.gen, w.cpTable, checkpoint.ErrFenced)
 }
 
-// commitParts commits every open partition transaction, fenced.
-func (w *Writer) commitParts(ctx context.Context) error {
+// commitParts commits every open plain partition transaction, fenced; and the XA ones
+// too, in one phase, when xa is set (before DDL, which waits for their locks).
+func (w *Writer) commitParts(ctx context.Context, xa bool) error {
 	w.mu.Lock()
 	parts := w.parts
 	w.mu.Unlock()
 	for _, p := range parts {
-		if p == nil || !p.inTx {
+		if p == nil || !p.inTx || (p.xid != "" && !xa) {
 			continue
 		}
 		if err := w.commitPart(ctx, p); err != nil {
@@ -369,11 +514,15 @@ func (w *Writer) commitPart(ctx context.Context, p *part) error {
 		p.rollback()
 		return w.fenced()
 	}
-	if _, err := run(ctx, p.conn, "COMMIT"); err != nil {
+	commit := "COMMIT"
+	if p.xid != "" {
+		commit = "XA END " + stringLiteral(p.xid) + ";XA COMMIT " + stringLiteral(p.xid) + " ONE PHASE"
+	}
+	if err := runMulti(ctx, p.conn, commit); err != nil {
 		p.broken()
 		return fmt.Errorf("mysql sink: commit writer %d: %w", p.index, err)
 	}
-	p.inTx, p.reads = false, false
+	p.inTx, p.reads, p.xid = false, false, ""
 	return nil
 }
 

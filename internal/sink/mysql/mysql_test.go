@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 
+	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -143,7 +144,7 @@ func TestTableSinkSuite(t *testing.T) {
 	conformance.RunTableSinkSuite(t, conformance.TableSinkHarness{
 		Open: func(t *testing.T, mode string) connector.Sink { return open(t, Options{Mode: mode}) },
 		CommitData: func(t *testing.T, s connector.Sink) {
-			if err := s.(*Writer).commitParts(context.Background()); err != nil {
+			if err := s.(*Writer).commitParts(context.Background(), true); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -154,8 +155,30 @@ func TestTableSinkSuite(t *testing.T) {
 		Changelog: func(t *testing.T, schemas []*event.Schema) []conformance.Record {
 			return readChangelog(t, connect(t), schemas)
 		},
+		Prepare: func(t *testing.T, s connector.Sink, _ int64) {
+			xids, err := s.(*Writer).prepareParts(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			prepared[s] = xids
+		},
+		Record: func(t *testing.T, s connector.Sink, cp *checkpoint.Checkpoint) {
+			if err := s.(*Writer).record(context.Background(), cp, prepared[s]); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Prepared: func(t *testing.T) int {
+			out, err := db.Query("", "XA RECOVER")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Count(out, "weir/")
+		},
 	})
 }
+
+// prepared holds the XA ids a test prepared, by sink.
+var prepared = map[connector.Sink][]string{}
 
 // count is the number of rows of a table, 0 when it does not exist.
 func count(t *testing.T, table string) int {

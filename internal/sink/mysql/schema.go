@@ -25,7 +25,7 @@ func (w *Writer) ApplySchema(ctx context.Context, c *event.SchemaChange) error {
 	// DDL commits implicitly and waits for the open transactions' locks: commit them
 	// first. Their changes are then committed ahead of the checkpoint, which replay
 	// tolerates.
-	if err := w.commitParts(ctx); err != nil {
+	if err := w.commitParts(ctx, true); err != nil {
 		return err
 	}
 	w.mu.Lock()

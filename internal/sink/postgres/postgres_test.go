@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -33,17 +32,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var dbs sync.Map
+var (
+	dbsMu sync.Mutex
+	dbs   = map[*testing.T]string{}
+)
 
-// database returns the URL of a database of its own for test t, created at first use.
+// database returns the URL of a database of its own for test t (each run of it, so that
+// -count works), created at first use.
 func database(t *testing.T) string {
-	h := fnv.New32a()
-	h.Write([]byte(t.Name()))
-	name := fmt.Sprintf("t%08x", h.Sum32())
-	if _, loaded := dbs.LoadOrStore(name, true); !loaded {
+	dbsMu.Lock()
+	defer dbsMu.Unlock()
+	name, ok := dbs[t]
+	if !ok {
+		h := fnv.New32a()
+		h.Write([]byte(t.Name()))
+		name = fmt.Sprintf("t%08x_%d", h.Sum32(), len(dbs))
 		if err := pg.Exec(context.Background(), "postgres", "CREATE DATABASE "+name); err != nil {
 			t.Fatal(err)
 		}
+		dbs[t] = name
 	}
 	return pg.URL(name)
 }
@@ -76,7 +83,7 @@ var suiteSchemas = datagen.NewModel(1, 1, []event.TableID{{Schema: "conf", Table
 
 func TestConformanceUpsert(t *testing.T) {
 	conformance.RunSinkSuite(t, conformance.SinkHarness{
-		Open: func(t *testing.T) connector.Sink { return open(t, Options{}) },
+		Open:  func(t *testing.T) connector.Sink { return open(t, Options{}) },
 		Image: func(t *testing.T) map[string]map[string]any { return image(t, connect(t), suiteSchemas) },
 	})
 }
@@ -163,6 +170,27 @@ func TestTableSinkSuite(t *testing.T) {
 		Changelog: func(t *testing.T, schemas []*event.Schema) []conformance.Record {
 			return readChangelog(t, connect(t), schemas)
 		},
+		Prepare: func(t *testing.T, s connector.Sink, seq int64) {
+			w := s.(*Writer)
+			if !w.twoPC {
+				t.Fatal("the test server allows prepared transactions; the sink does not use them")
+			}
+			if _, err := w.prepareParts(context.Background(), seq); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Record: func(t *testing.T, s connector.Sink, cp *checkpoint.Checkpoint) {
+			if err := s.(*Writer).record(context.Background(), cp); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Prepared: func(t *testing.T) int {
+			var n int
+			if err := connect(t).QueryRow(context.Background(), `SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'weir/%'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
 	})
 }
 
@@ -173,7 +201,7 @@ func TestCheck(t *testing.T) {
 	if problems := check(ctx, database(t), "line 3", "weir_checkpoints"); len(problems) != 0 {
 		t.Fatalf("a good database: %v", problems)
 	}
-	if err := pg.Exec(ctx, "postgres", "CREATE ROLE reader LOGIN"); err != nil {
+	if err := pg.Exec(ctx, "postgres", "DROP ROLE IF EXISTS reader; CREATE ROLE reader LOGIN"); err != nil {
 		t.Fatal(err)
 	}
 	u := strings.Replace(database(t), "postgres@", "reader@", 1)
@@ -234,100 +262,4 @@ func TestTypeMatrix(t *testing.T) {
 			}
 			return rows
 		})
-}
-
-// TestTwoPhaseCommitDuringSnapshot: while partitions hold snapshot rows, a checkpoint is
-// prepared in every partition, recorded, then committed; a process that dies after
-// preparing leaves nothing visible (the next one rolls the prepared transactions back),
-// one that dies after recording leaves them committed by the next, and a stale writer's
-// prepared transactions are rolled back when it is fenced.
-func TestTwoPhaseCommitDuringSnapshot(t *testing.T) {
-	ctx := context.Background()
-	m := datagen.NewModel(6, 0, []event.TableID{{Schema: "conf", Table: "a"}})
-	s := m.Schemas()[0]
-	reads := func(from, n int) []event.Change {
-		base := m.Changes(0, 1, 1, 0).Changes[0].After
-		var out []event.Change
-		for i := from; i < from+n; i++ {
-			out = append(out, event.Change{Op: event.OpRead, Schema: s, After: append(event.Row{event.Int(int64(i))}, base[1:]...)})
-		}
-		return out
-	}
-	conn := connect(t)
-	count := func() (rows, prepared int) {
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM conf.a`).Scan(&rows); err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'weir/%'`).Scan(&prepared); err != nil {
-			t.Fatal(err)
-		}
-		return rows, prepared
-	}
-	applyReads := func(w *Writer, from int) {
-		for p := range 2 {
-			if err := w.Apply(ctx, &connector.Batch{Partition: p, Changes: reads(from+p*10, 10)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-
-	w := open(t, Options{})
-	if !w.twoPC {
-		t.Fatal("the test server allows prepared transactions; the sink does not use them")
-	}
-	applyReads(w, 0)
-	if err := w.Commit(ctx, checkpointAt(1, "1")); err != nil {
-		t.Fatal(err)
-	}
-	if rows, prepared := count(); rows != 20 || prepared != 0 {
-		t.Fatalf("after a two-phase checkpoint: %d rows, %d prepared; want 20, 0", rows, prepared)
-	}
-
-	// Dies after preparing: the next process rolls back.
-	applyReads(w, 100)
-	if _, err := w.prepareParts(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	if rows, prepared := count(); rows != 20 || prepared != 2 {
-		t.Fatalf("after dying prepared: %d rows, %d prepared; want 20, 2", rows, prepared)
-	}
-	w = open(t, Options{})
-	if rows, prepared := count(); rows != 20 || prepared != 0 {
-		t.Fatalf("after the next process started: %d rows, %d prepared; want 20 (rolled back), 0", rows, prepared)
-	}
-
-	// Dies after recording: the next process commits.
-	applyReads(w, 200)
-	gids, err := w.prepareParts(ctx, 3)
-	if err != nil || len(gids) != 2 {
-		t.Fatal(gids, err)
-	}
-	if err := w.record(ctx, checkpointAt(3, "3")); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	w = open(t, Options{})
-	if rows, prepared := count(); rows != 40 || prepared != 0 {
-		t.Fatalf("after the next process started: %d rows, %d prepared; want 40 (committed), 0", rows, prepared)
-	}
-	if cp, err := w.LoadCheckpoint(ctx, "conformance"); err != nil || cp == nil || cp.Seq != 3 {
-		t.Fatalf("checkpoint %+v, %v; want seq 3", cp, err)
-	}
-
-	// A stale writer is fenced at the record and rolls its prepared transactions back.
-	applyReads(w, 300)
-	newer := open(t, Options{})
-	defer newer.Close()
-	if err := w.Commit(ctx, checkpointAt(4, "4")); !errors.Is(err, checkpoint.ErrFenced) {
-		t.Fatalf("a stale writer's commit returned %v, want ErrFenced", err)
-	}
-	w.Close()
-	if rows, prepared := count(); rows != 40 || prepared != 0 {
-		t.Fatalf("after a fenced commit: %d rows, %d prepared; want 40, 0", rows, prepared)
-	}
-}
-
-func checkpointAt(seq int64, pos event.Position) *checkpoint.Checkpoint {
-	return &checkpoint.Checkpoint{Pipeline: "conformance", Generation: 1, Seq: seq, Position: pos}
 }
