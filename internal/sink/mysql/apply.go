@@ -84,12 +84,6 @@ func (w *Writer) part(ctx context.Context, i int, settled bool) (*part, error) {
 	return p, nil
 }
 
-// group is the changes of one source schema within a batch, in log order.
-type group struct {
-	plan    *plan
-	changes []event.Change
-}
-
 // Apply writes a partition's batch inside its open transaction, in a savepoint: a lock
 // wait timeout rolls back to it and the batch is applied again. Any other failure ends
 // the transaction, and the error says whether the pipeline may resume. A settled batch
@@ -130,41 +124,10 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	}
 }
 
-// groups splits changes by schema, keeping each group's changes in order, and makes each
-// schema's table ready. Changes of paused tables are left out. A table that must be
-// created or altered first commits the open transactions: DDL commits implicitly, and
-// it waits for their locks.
-func (w *Writer) groups(ctx context.Context, changes []event.Change) ([]group, error) {
-	var out []group
-	var cur *event.Schema
-	gi := -1
-	for i := range changes {
-		s := changes[i].Schema
-		if s != cur {
-			cur, gi = s, -1
-			for j := range out {
-				if out[j].plan.s == s {
-					gi = j
-				}
-			}
-			if gi < 0 {
-				pl, paused, err := w.plan(ctx, s)
-				if err != nil {
-					return nil, err
-				}
-				if paused {
-					cur = nil
-					continue
-				}
-				out = append(out, group{plan: pl})
-				gi = len(out) - 1
-			}
-		}
-		if gi >= 0 && cur != nil {
-			out[gi].changes = append(out[gi].changes, changes[i])
-		}
-	}
-	return out, nil
+// groups splits changes by schema (sqlsink.GroupBySchema) and makes each schema's table
+// ready. Changes of paused tables are left out.
+func (w *Writer) groups(ctx context.Context, changes []event.Change) ([]sqlsink.Group[*plan], error) {
+	return sqlsink.GroupBySchema(changes, func(s *event.Schema) (*plan, bool, error) { return w.plan(ctx, s) })
 }
 
 func (w *Writer) plan(ctx context.Context, s *event.Schema) (*plan, bool, error) {
@@ -177,16 +140,16 @@ func (w *Writer) plan(ctx context.Context, s *event.Schema) (*plan, bool, error)
 	return pl, false, err
 }
 
-func (w *Writer) applyGroups(ctx context.Context, p *part, groups []group) error {
+func (w *Writer) applyGroups(ctx context.Context, p *part, groups []sqlsink.Group[*plan]) error {
 	for _, g := range groups {
 		var err error
 		if w.o.Mode == "changelog" {
-			err = w.appendChanges(ctx, p, g.plan, g.changes)
+			err = w.appendChanges(ctx, p, g.Plan, g.Changes)
 		} else {
-			err = w.upsertChanges(ctx, p, g.plan, g.changes)
+			err = w.upsertChanges(ctx, p, g.Plan, g.Changes)
 		}
 		if err != nil {
-			return fmt.Errorf("write %d changes into %s: %w", len(g.changes), g.plan.t.name, err)
+			return fmt.Errorf("write %d changes into %s: %w", len(g.Changes), g.Plan.t.name, err)
 		}
 	}
 	return nil

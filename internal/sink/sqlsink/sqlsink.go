@@ -148,3 +148,37 @@ func ChangeID(c *event.Change) string {
 	hex.Encode(out[24:], sum[10:16])
 	return string(out[:])
 }
+
+// Group is the changes of one source schema within a batch, in log order, with what the
+// sink planned for writing that schema's rows.
+type Group[P any] struct {
+	Plan    P
+	Changes []event.Change
+}
+
+// GroupBySchema splits changes by schema, keeping each group's changes in log order.
+// plan is called once per schema of the batch; paused leaves that schema's changes out.
+func GroupBySchema[P any](changes []event.Change, plan func(*event.Schema) (p P, paused bool, err error)) ([]Group[P], error) {
+	var out []Group[P]
+	index := map[*event.Schema]int{} // -1: paused
+	for i := range changes {
+		s := changes[i].Schema
+		gi, seen := index[s]
+		if !seen {
+			pl, paused, err := plan(s)
+			if err != nil {
+				return nil, err
+			}
+			gi = -1
+			if !paused {
+				out = append(out, Group[P]{Plan: pl})
+				gi = len(out) - 1
+			}
+			index[s] = gi
+		}
+		if gi >= 0 {
+			out[gi].Changes = append(out[gi].Changes, changes[i])
+		}
+	}
+	return out, nil
+}
