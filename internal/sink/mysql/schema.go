@@ -3,10 +3,10 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/sink/sqlsink"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // ApplySchema carries a source schema change into the target table, per
@@ -78,90 +78,72 @@ func (w *Writer) pause(id event.TableID, c *event.SchemaChange, why string) {
 
 // evolution returns the statements that carry c into target t, or why it cannot be.
 func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) {
-	evolve := w.o.Behavior == "evolve" || w.o.Behavior == "try_evolve"
-	switch c.Kind {
-	case event.CreateTable:
-		return nil, ""
-	case event.DropTable:
-		if evolve {
-			return []string{"DROP TABLE IF EXISTS " + t.name}, ""
-		}
-		w.log.Info("the source dropped a table; its rows stay in the sink (schema.change.behavior: lenient)", "table", t.name)
-		return nil, ""
-	case event.TruncateTable:
-		if evolve {
-			return []string{"TRUNCATE TABLE " + t.name}, ""
-		}
-		w.log.Info("the source truncated a table; its rows stay in the sink (schema.change.behavior: lenient)", "table", t.name)
-		return nil, ""
-	case event.RenameTable:
-		if c.After == nil || c.After.ID == t.id {
-			return nil, ""
-		}
-		db, _ := w.targetName(c.After.ID)
-		return []string{"CREATE DATABASE IF NOT EXISTS " + quote(db), fmt.Sprintf("RENAME TABLE %s TO %s", t.name, w.quoteID(c.After.ID))}, ""
-	}
-	if c.After == nil {
-		return nil, ""
-	}
-	if w.o.Mode != "changelog" && c.Before != nil && !slices.Equal(c.Before.KeyNames(), c.After.KeyNames()) {
-		return nil, fmt.Sprintf("the primary key changed from (%s) to (%s)", strings.Join(c.Before.KeyNames(), ", "), strings.Join(c.After.KeyNames(), ", "))
-	}
-	var out []string
-	renamed := map[string]bool{}
-	if c.Kind == event.RenameColumn && c.Column != "" && c.NewName != "" {
-		_, hasOld := t.cols[c.Column]
-		_, hasNew := t.cols[c.NewName]
-		if hasOld && !hasNew {
-			out = append(out, fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", t.name, quote(c.Column), quote(c.NewName)))
-			renamed[c.Column] = true
-			t.cols[c.NewName] = t.cols[c.Column]
-		}
-	}
-	rowBytes := 0
+	d := &dialect{w: w, t: t}
 	for _, col := range t.cols {
 		if n := col.capacity(); n > 0 && n < 1<<16 {
-			rowBytes += int(n) * 4
+			d.rowBytes += int(n) * 4
 		}
 	}
-	for i, col := range c.After.Columns {
-		have, ok := t.cols[col.Name]
-		inKey := w.o.Mode != "changelog" && slices.Contains(c.After.Key, i)
-		switch {
-		case !ok:
-			// The source gave its existing rows the column's default (its binlog has no
-			// row events for that): the target's rows get it too.
-			def := ""
-			if col.Default != nil {
-				def = " DEFAULT " + stringLiteral(*col.Default)
-				if !col.Nullable && w.o.Mode != "changelog" {
-					def = " NOT NULL" + def
-				}
-			}
-			out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s%s", t.name, quote(col.Name), myType(col.Type, inKey, &rowBytes), def))
-		case !holds(have, col.Type):
-			null := " NULL"
-			if have.notNull && (!col.Nullable || inKey) && w.o.Mode != "changelog" {
-				null = " NOT NULL"
-			}
-			out = append(out, fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", t.name, quote(col.Name), myType(col.Type, inKey, &rowBytes), null))
-		case have.notNull && col.Nullable && w.o.Mode != "changelog":
-			out = append(out, fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s NULL", t.name, quote(col.Name), have.typ))
+	stmts, why, note := sqlsink.Evolution(d, t, c, w.o.Behavior, w.o.Mode == "changelog")
+	if note != "" {
+		w.log.Info(note, "table", t.name)
+	}
+	return stmts, why
+}
+
+// Columns, Has, Holds and NotNull make a target a sqlsink.Target.
+func (t *target) Columns() []string                    { return t.order }
+func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
+func (t *target) Holds(col string, ty types.Type) bool { return holds(t.cols[col], ty) }
+func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
+
+// dialect writes MySQL's DDL for table t (sqlsink.Dialect).
+type dialect struct {
+	w        *Writer
+	t        *target
+	rowBytes int // of the row as it stands, for myType's choice of varchar or text
+}
+
+func (d *dialect) DropTable() string { return "DROP TABLE IF EXISTS " + d.t.name }
+func (d *dialect) Truncate() string  { return "TRUNCATE TABLE " + d.t.name }
+
+func (d *dialect) RenameTable(to event.TableID) []string {
+	db, _ := d.w.targetName(to)
+	return []string{"CREATE DATABASE IF NOT EXISTS " + quote(db), fmt.Sprintf("RENAME TABLE %s TO %s", d.t.name, d.w.quoteID(to))}
+}
+
+// RenameColumn also renames the column in t, so that the statements after it (MODIFY
+// needs the column's full type) find it under its new name.
+func (d *dialect) RenameColumn(from, to string) string {
+	d.t.cols[to] = d.t.cols[from]
+	return fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", d.t.name, quote(from), quote(to))
+}
+
+// AddColumn gives the rows already there the source's default (its binlog has no row
+// events for that).
+func (d *dialect) AddColumn(col event.Column, inKey bool) string {
+	def := ""
+	if col.Default != nil {
+		def = " DEFAULT " + stringLiteral(*col.Default)
+		if !col.Nullable && d.w.o.Mode != "changelog" {
+			def = " NOT NULL" + def
 		}
 	}
-	for _, name := range t.order {
-		if renamed[name] || strings.HasPrefix(name, "_weir_") || c.After.ColumnIndex(name) >= 0 {
-			continue
-		}
-		if c.Before != nil && c.Before.ColumnIndex(name) < 0 {
-			continue // not the source's column: the user's own, left alone
-		}
-		switch {
-		case evolve:
-			out = append(out, fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", t.name, quote(name)))
-		case t.cols[name].notNull:
-			out = append(out, fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s NULL", t.name, quote(name), t.cols[name].typ))
-		}
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s%s", d.t.name, quote(col.Name), myType(col.Type, inKey, &d.rowBytes), def)
+}
+
+func (d *dialect) AlterType(name string, col event.Column, inKey, notNull bool) string {
+	null := " NULL"
+	if notNull {
+		null = " NOT NULL"
 	}
-	return out, ""
+	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", d.t.name, quote(name), myType(col.Type, inKey, &d.rowBytes), null)
+}
+
+func (d *dialect) DropNotNull(col string) string {
+	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s NULL", d.t.name, quote(col), d.t.cols[col].typ)
+}
+
+func (d *dialect) DropColumn(col string) string {
+	return fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", d.t.name, quote(col))
 }

@@ -3,10 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/sink/sqlsink"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // ApplySchema carries a source schema change into the target table, per
@@ -74,82 +75,64 @@ func (w *Writer) pause(id event.TableID, c *event.SchemaChange, why string) {
 
 // evolution returns the statements that carry c into target t, or why it cannot be.
 func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) {
-	evolve := w.o.Behavior == "evolve" || w.o.Behavior == "try_evolve"
-	switch c.Kind {
-	case event.CreateTable:
-		return nil, ""
-	case event.DropTable:
-		if evolve {
-			return []string{"DROP TABLE IF EXISTS " + t.name}, ""
-		}
-		w.log.Info("the source dropped a table; its rows stay in the sink (schema.change.behavior: lenient)", "table", t.name)
-		return nil, ""
-	case event.TruncateTable:
-		if evolve {
-			return []string{"TRUNCATE " + t.name}, ""
-		}
-		w.log.Info("the source truncated a table; its rows stay in the sink (schema.change.behavior: lenient)", "table", t.name)
-		return nil, ""
-	case event.RenameTable:
-		if c.After == nil {
-			return nil, ""
-		}
-		return w.renameTable(t, c.After.ID), ""
+	stmts, why, note := sqlsink.Evolution(dialect{w, t}, t, c, w.o.Behavior, w.o.Mode == "changelog")
+	if note != "" {
+		w.log.Info(note, "table", t.name)
 	}
-	if c.After == nil {
-		return nil, ""
-	}
-	if w.o.Mode != "changelog" && c.Before != nil && !slices.Equal(c.Before.KeyNames(), c.After.KeyNames()) {
-		return nil, fmt.Sprintf("the primary key changed from (%s) to (%s)", strings.Join(c.Before.KeyNames(), ", "), strings.Join(c.After.KeyNames(), ", "))
-	}
-	var out []string
-	renamed := map[string]bool{}
-	if c.Kind == event.RenameColumn && c.Column != "" && c.NewName != "" {
-		_, hasOld := t.cols[c.Column]
-		_, hasNew := t.cols[c.NewName]
-		if hasOld && !hasNew {
-			out = append(out, fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", t.name, quote(c.Column), quote(c.NewName)))
-			renamed[c.Column] = true
-			t.cols[c.NewName] = t.cols[c.Column]
-		}
-	}
-	for _, col := range c.After.Columns {
-		have, ok := t.cols[col.Name]
-		switch {
-		case !ok:
-			// The source gave its existing rows the column's default (its binlog has no
-			// row events for that): the target's rows get it too.
-			def := ""
-			if col.Default != nil {
-				def = " DEFAULT " + quoteLiteral(*col.Default)
-				if !col.Nullable && w.o.Mode != "changelog" {
-					def += " NOT NULL"
-				}
-			}
-			out = append(out, fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s%s", t.name, quote(col.Name), pgType(col.Type), def))
-		case !holds(have, col.Type):
-			typ := pgType(col.Type)
-			out = append(out, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", t.name, quote(col.Name), typ, quote(col.Name), typ))
-		case have.notNull && col.Nullable && w.o.Mode != "changelog":
-			out = append(out, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", t.name, quote(col.Name)))
-		}
-	}
-	for _, name := range t.order {
-		if renamed[name] || strings.HasPrefix(name, "_weir_") || c.After.ColumnIndex(name) >= 0 {
-			continue
-		}
-		if c.Before != nil && c.Before.ColumnIndex(name) < 0 {
-			continue // not the source's column: the user's own, left alone
-		}
-		switch {
-		case evolve:
-			out = append(out, fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", t.name, quote(name)))
-		case t.cols[name].notNull:
-			out = append(out, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", t.name, quote(name)))
-		}
-	}
-	return out, ""
+	return stmts, why
 }
+
+// Columns, Has, Holds and NotNull make a target a sqlsink.Target.
+func (t *target) Columns() []string                    { return t.order }
+func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
+func (t *target) Holds(col string, ty types.Type) bool { return holds(t.cols[col], ty) }
+func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
+
+// dialect writes PostgreSQL's DDL for table t (sqlsink.Dialect).
+type dialect struct {
+	w *Writer
+	t *target
+}
+
+func (d dialect) DropTable() string { return "DROP TABLE IF EXISTS " + d.t.name }
+func (d dialect) Truncate() string  { return "TRUNCATE " + d.t.name }
+
+func (d dialect) RenameTable(to event.TableID) []string { return d.w.renameTable(d.t, to) }
+
+func (d dialect) RenameColumn(from, to string) string {
+	return fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", d.t.name, quote(from), quote(to))
+}
+
+// AddColumn gives the rows already there the source's default (its binlog has no row
+// events for that).
+func (d dialect) AddColumn(col event.Column, _ bool) string {
+	def := ""
+	if col.Default != nil {
+		def = " DEFAULT " + quoteLiteral(*col.Default)
+		if !col.Nullable && d.w.o.Mode != "changelog" {
+			def += " NOT NULL"
+		}
+	}
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s%s", d.t.name, quote(col.Name), pgType(col.Type), def)
+}
+
+func (d dialect) AlterType(name string, col event.Column, _, _ bool) string {
+	typ := pgType(col.Type)
+	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", d.t.name, quote(name), typ, quote(name), typ)
+}
+
+func (d dialect) DropNotNull(col string) string {
+	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", d.t.name, quote(col))
+}
+
+func (d dialect) DropColumn(col string) string {
+	return fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", d.t.name, quote(col))
+}
+
+// quoteLiteral quotes s as a string literal (standard_conforming_strings, the default
+// since PostgreSQL 9.1, keeps backslashes as they are); PostgreSQL casts it to the
+// column's type.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (w *Writer) renameTable(t *target, to event.TableID) []string {
 	fromSchema, fromTable := targetName(t.id)
@@ -166,8 +149,3 @@ func (w *Writer) renameTable(t *target, to event.TableID) []string {
 	}
 	return out
 }
-
-// quoteLiteral quotes s as a string literal (standard_conforming_strings, the default
-// since PostgreSQL 9.1, keeps backslashes as they are); PostgreSQL casts it to the
-// column's type.
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
