@@ -9,6 +9,7 @@ import (
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
 
 // Columns weir adds to the tables it writes, by mode.
@@ -206,48 +207,7 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 
 // check lists, column by column, why the existing table t cannot take rows of s.
 func (w *Writer) check(t *target, s *event.Schema) []string {
-	var problems []string
-	rowBytes := 0
-	for _, c := range s.Columns {
-		have, ok := t.cols[c.Name]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("column %s (%s in the source) is missing: ALTER TABLE %s ADD COLUMN %s %s",
-				quote(c.Name), c.Type, t.name, quote(c.Name), myType(c.Type, false, &rowBytes)))
-		case !holds(have, c.Type):
-			problems = append(problems, fmt.Sprintf("column %s is %s, which cannot hold every %s of the source (%s): ALTER TABLE %s MODIFY COLUMN %s %s",
-				quote(c.Name), have.typ, c.Type, c.SourceType, t.name, quote(c.Name), myType(c.Type, false, &rowBytes)))
-		case have.notNull && c.Nullable && w.o.Mode != "changelog":
-			problems = append(problems, fmt.Sprintf("column %s is NOT NULL but the source's may be NULL: ALTER TABLE %s MODIFY COLUMN %s %s NULL",
-				quote(c.Name), t.name, quote(c.Name), have.typ))
-		}
-	}
-	for _, name := range t.order {
-		col := t.cols[name]
-		if s.ColumnIndex(name) >= 0 || strings.HasPrefix(name, "_weir_") {
-			continue
-		}
-		if col.notNull && !col.hasDef {
-			problems = append(problems, fmt.Sprintf("column %s is NOT NULL without a default and the source has no such column: ALTER TABLE %s MODIFY COLUMN %s %s NULL",
-				quote(name), t.name, quote(name), col.typ))
-		}
-	}
-	switch w.o.Mode {
-	case "changelog":
-		if t.keyIndex([]string{colChangeID}) == "" {
-			problems = append(problems, fmt.Sprintf("it is not a changelog table (no unique %s): drop it or choose another table", colChangeID))
-		}
-	default:
-		if t.keyIndex(s.KeyNames()) == "" {
-			names := s.KeyNames()
-			for i := range names {
-				names[i] = quote(names[i])
-			}
-			problems = append(problems, fmt.Sprintf("it has no primary key or unique index on (%s), which upserts need: ALTER TABLE %s ADD PRIMARY KEY (%s)",
-				strings.Join(names, ", "), t.name, strings.Join(names, ", ")))
-		}
-	}
-	return problems
+	return sqlsink.Problems(&dialect{w: w, t: t}, t, s, w.o.Mode == "changelog")
 }
 
 // plan holds the statement parts that write rows of one source schema into its target.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/weir-data/weir/internal/event"
@@ -66,9 +67,7 @@ func (w *Writer) ApplySchema(ctx context.Context, c *event.SchemaChange) error {
 }
 
 func (w *Writer) pause(id event.TableID, c *event.SchemaChange, why string) {
-	msg := fmt.Sprintf("table %s is paused: the sink cannot take %q (%s) at position %s; its changes are not written from here. "+
-		"Change the target table by hand to fit the source, then snapshot the table again (drop the target table and restart the "+
-		"pipeline with the table in a new pipeline, or resume from a checkpoint before the change)", quoteID(id), c.DDL, why, c.Pos)
+	msg := sqlsink.PauseMessage(quoteID(id), c, why)
 	w.paused[id] = msg
 	w.log.Error(msg, "table", id.String())
 }
@@ -87,11 +86,26 @@ func (t *target) Columns() []string                    { return t.order }
 func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
 func (t *target) Holds(col string, ty types.Type) bool { return holds(t.cols[col], ty) }
 func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
+func (t *target) HasDefault(col string) bool           { return t.cols[col].hasDef }
+func (t *target) TypeName(col string) string           { return t.cols[col].formatted }
+func (t *target) HasUnique(cols []string) bool {
+	want := slices.Sorted(slices.Values(cols))
+	return slices.ContainsFunc(t.keys, func(k []string) bool { return slices.Equal(slices.Sorted(slices.Values(k)), want) })
+}
 
 // dialect writes PostgreSQL's DDL for table t (sqlsink.Dialect).
 type dialect struct {
 	w *Writer
 	t *target
+}
+
+func (d dialect) Quote(ident string) string { return quote(ident) }
+
+func (d dialect) AddPrimaryKey(cols []string) string {
+	for i := range cols {
+		cols[i] = quote(cols[i])
+	}
+	return fmt.Sprintf("ALTER TABLE %s ADD PRIMARY KEY (%s)", d.t.name, strings.Join(cols, ", "))
 }
 
 func (d dialect) DropTable() string { return "DROP TABLE IF EXISTS " + d.t.name }

@@ -15,10 +15,15 @@ type Target interface {
 	Has(col string) bool
 	Holds(col string, t types.Type) bool // the column can hold every value of t
 	NotNull(col string) bool
+	HasDefault(col string) bool
+	TypeName(col string) string   // as the engine prints it, for messages
+	HasUnique(cols []string) bool // a primary key or unique index on exactly cols, in any order
 }
 
 // Dialect writes one engine's DDL for one table of the sink.
 type Dialect interface {
+	Quote(ident string) string
+	AddPrimaryKey(cols []string) string
 	DropTable() string
 	Truncate() string
 	RenameTable(to event.TableID) []string
@@ -104,4 +109,12 @@ func Evolution(d Dialect, t Target, c *event.SchemaChange, behavior string, chan
 		}
 	}
 	return out, "", ""
+}
+
+// PauseMessage says that table (as the sink names it) is paused because it cannot take
+// schema change c, and what the user does about it.
+func PauseMessage(table string, c *event.SchemaChange, why string) string {
+	return fmt.Sprintf("table %s is paused: the sink cannot take %q (%s) at position %s; its changes are not written from here. "+
+		"Change the target table by hand to fit the source, then snapshot the table again (drop the target table and restart the "+
+		"pipeline with the table in a new pipeline, or resume from a checkpoint before the change)", table, c.DDL, why, c.Pos)
 }

@@ -17,9 +17,12 @@ type fakeTable struct {
 	notNull map[string]bool
 }
 
-func (f fakeTable) Columns() []string     { return f.order }
-func (f fakeTable) Has(c string) bool     { _, ok := f.kind[c]; return ok }
-func (f fakeTable) NotNull(c string) bool { return f.notNull[c] }
+func (f fakeTable) Columns() []string            { return f.order }
+func (f fakeTable) Has(c string) bool            { _, ok := f.kind[c]; return ok }
+func (f fakeTable) NotNull(c string) bool        { return f.notNull[c] }
+func (f fakeTable) HasDefault(string) bool       { return false }
+func (f fakeTable) TypeName(c string) string     { return f.kind[c].String() }
+func (f fakeTable) HasUnique(cols []string) bool { return slices.Equal(cols, []string{"id"}) }
 func (f fakeTable) Holds(c string, t types.Type) bool {
 	return f.kind[c] == t.Kind || (f.kind[c] == types.Int64 && t.Kind == types.Int32)
 }
@@ -27,6 +30,8 @@ func (f fakeTable) Holds(c string, t types.Type) bool {
 // words writes each statement as a few words.
 type words struct{}
 
+func (words) Quote(s string) string                   { return s }
+func (words) AddPrimaryKey(cols []string) string      { return "key " + strings.Join(cols, ",") }
 func (words) DropTable() string                       { return "drop table" }
 func (words) Truncate() string                        { return "truncate" }
 func (words) RenameTable(to event.TableID) []string   { return []string{"rename table " + to.String()} }
@@ -89,5 +94,30 @@ func TestEvolution(t *testing.T) {
 				t.Fatalf("got %q, why %q, note %q\nwant %q, why %q, note %q", strings.Join(got, "; "), why, note, strings.Join(c.want, "; "), c.why, c.note)
 			}
 		})
+	}
+}
+
+// TestProblems: an existing table is reported column by column, each with its fix.
+func TestProblems(t *testing.T) {
+	id := event.TableID{Schema: "s", Table: "t"}
+	table := fakeTable{order: []string{"id", "a", "extra"},
+		kind:    map[string]types.Kind{"id": types.Int64, "a": types.String, "extra": types.String},
+		notNull: map[string]bool{"id": true, "a": true, "extra": true}}
+	s := &event.Schema{ID: id, Key: []int{0}, Columns: []event.Column{col("id", types.Int64, false), col("a", types.String, true), col("b", types.Int32, true)}}
+	got := Problems(words{}, table, s, false)
+	want := []string{
+		"column a is NOT NULL but the source's may be NULL: null a",
+		"column b (int32 in the source) is missing: add b",
+		"column extra is NOT NULL without a default and the source has no such column: null extra",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	s.Key = []int{1}
+	if got := Problems(words{}, table, s, true); len(got) != 3 || !strings.Contains(got[2], "it is not a changelog table") {
+		t.Fatalf("a changelog into a plain table: %q", got)
+	}
+	if got := Problems(words{}, table, s, false); !strings.Contains(got[len(got)-1], "no primary key or unique index on (a), which upserts need: key a") {
+		t.Fatalf("a key without an index: %q", got)
 	}
 }

@@ -1,0 +1,51 @@
+package sqlsink
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/weir-data/weir/internal/event"
+)
+
+// ChangeIDColumn is the column by which a changelog table recognises a change it holds.
+const ChangeIDColumn = "_weir_change_id"
+
+// Problems lists, column by column, why the existing table t cannot take the rows of s,
+// each with the statement that fixes it; none when it can.
+func Problems(d Dialect, t Target, s *event.Schema, changelog bool) []string {
+	var problems []string
+	for _, c := range s.Columns {
+		switch {
+		case !t.Has(c.Name):
+			problems = append(problems, fmt.Sprintf("column %s (%s in the source) is missing: %s", d.Quote(c.Name), c.Type, d.AddColumn(c, false)))
+		case !t.Holds(c.Name, c.Type):
+			problems = append(problems, fmt.Sprintf("column %s is %s, which cannot hold every %s of the source (%s): %s",
+				d.Quote(c.Name), t.TypeName(c.Name), c.Type, c.SourceType, d.AlterType(c.Name, c, false, false)))
+		case t.NotNull(c.Name) && c.Nullable && !changelog:
+			problems = append(problems, fmt.Sprintf("column %s is NOT NULL but the source's may be NULL: %s", d.Quote(c.Name), d.DropNotNull(c.Name)))
+		}
+	}
+	for _, name := range t.Columns() {
+		if s.ColumnIndex(name) >= 0 || strings.HasPrefix(name, "_weir_") {
+			continue
+		}
+		if t.NotNull(name) && !t.HasDefault(name) {
+			problems = append(problems, fmt.Sprintf("column %s is NOT NULL without a default and the source has no such column: %s",
+				d.Quote(name), d.DropNotNull(name)))
+		}
+	}
+	switch {
+	case changelog:
+		if !t.HasUnique([]string{ChangeIDColumn}) {
+			problems = append(problems, fmt.Sprintf("it is not a changelog table (no unique %s): drop it or choose another table", ChangeIDColumn))
+		}
+	case !t.HasUnique(s.KeyNames()):
+		keys := s.KeyNames()
+		for i := range keys {
+			keys[i] = d.Quote(keys[i])
+		}
+		problems = append(problems, fmt.Sprintf("it has no primary key or unique index on (%s), which upserts need: %s",
+			strings.Join(keys, ", "), d.AddPrimaryKey(s.KeyNames())))
+	}
+	return problems
+}
