@@ -22,7 +22,7 @@ func Spec(typ string) connector.Spec {
 		Fields: []connector.Field{
 			{Name: "url", Type: connector.TypeString, Required: true, Secret: true, Example: "mysql://weir:secret@127.0.0.1:3306/weir",
 				Description: "Server address, user and password; the path names the database that keeps the checkpoint table " +
-					"(created if missing; default weir). The user needs CREATE, ALTER, INSERT, UPDATE, DELETE and SELECT on the target databases."},
+					"(created if missing; default weir). The user needs CREATE, ALTER, INSERT, UPDATE, DELETE and SELECT on the target databases (and XA_RECOVER_ADMIN on MySQL 8)."},
 			{Name: "sink.mode", Type: connector.TypeEnum, Default: "upsert", Enum: []string{"upsert", "changelog"},
 				Description: "upsert: one row per key, as the source has it; changelog: one row per change, with _weir_op, _weir_pos, _weir_commit_ts and _weir_seq (an audit table)."},
 			{Name: "sink.delete-mode", Type: connector.TypeEnum, Default: "hard", Enum: []string{"hard", "soft"},
@@ -107,6 +107,12 @@ func check(ctx context.Context, rawURL, where, cpTable string) []error {
 	if !canCreate(grants) {
 		return []error{fmt.Errorf("url (%s): the user may not create tables; run: GRANT ALL ON *.* TO <user> "+
 			"(or CREATE, ALTER, INSERT, UPDATE, DELETE, SELECT ON each target database and on %s)", where, a.db)}
+	}
+	if res, err := c.Execute("XA RECOVER"); err != nil {
+		return []error{fmt.Errorf("url (%s): the user may not list prepared XA transactions, which weir resolves after a crash "+
+			"during a snapshot (%v); run: GRANT XA_RECOVER_ADMIN ON *.* TO <user> (MySQL 8)", where, err)}
+	} else {
+		res.Close()
 	}
 	return nil
 }
