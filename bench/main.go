@@ -61,7 +61,7 @@ var (
 	par      = flag.Int("parallelism", 4, "pipeline.parallelism")
 	asJSON   = flag.Bool("json", false, "print JSON")
 	keepLogs = flag.Bool("v", false, "print weir's log of each run")
-	profDir  = flag.String("profile", "", "save weir's heap profile every second of each run in this directory (heap-<run>-<n>.pb.gz)")
+	profDir  = flag.String("profile", "", "save weir's heap profile every second of each run in this directory (heap-<run>-<n>.pb.gz), and a CPU profile and an execution trace of its first 4 seconds (cpu-<run>.pb.gz, trace-<run>.out)")
 )
 
 func main() {
@@ -194,6 +194,8 @@ func (e *env) startWeir(mode string) (*weirRun, error) {
 	}
 	if *profDir != "" {
 		go profileHeap(addr, runs, w.done)
+		go profileOnce(addr, fmt.Sprintf("cpu-%d.pb.gz", runs), "/debug/pprof/profile?seconds=4")
+		go profileOnce(addr, fmt.Sprintf("trace-%d.out", runs), "/debug/pprof/trace?seconds=4")
 	}
 	go w.samplePeak()
 	return w, nil
@@ -232,6 +234,25 @@ func profileHeap(addr string, run int, done <-chan struct{}) {
 		resp.Body.Close()
 		os.WriteFile(filepath.Join(*profDir, fmt.Sprintf("heap-%d-%03d.pb.gz", run, n)), b, 0o644)
 	}
+}
+
+// profileOnce saves what path of the weir serving addr gives (a CPU profile or an
+// execution trace of the run's first seconds) as file name in the profile directory.
+func profileOnce(addr, name, path string) {
+	var resp *http.Response
+	var err error
+	for range 50 { // until weir listens
+		if resp, err = http.Get("http://" + addr + path); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	os.WriteFile(filepath.Join(*profDir, name), b, 0o644)
 }
 
 // stop ends the run gracefully and returns its CPU seconds and peak RSS in MB (see

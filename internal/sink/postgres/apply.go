@@ -257,7 +257,7 @@ func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []eve
 			if ci < len(row) {
 				v = row[ci]
 			}
-			p.buf, p.scratch, err = appendCopyField(p.buf, p.scratch, v, pl.s.Columns[ci].Type.Kind)
+			p.buf, err = appendCopyField(p.buf, v, pl.s.Columns[ci].Type.Kind)
 			if err != nil {
 				return false, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}

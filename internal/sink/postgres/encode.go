@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -57,7 +58,7 @@ func appendText(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 		return b, nil
 	case event.RepString, event.RepJSON, event.RepDecimal:
 		if strings.IndexByte(v.Str(), 0) >= 0 {
-			return b, fmt.Errorf("the value holds a NUL character, which PostgreSQL text cannot hold")
+			return b, errNUL
 		}
 		return append(b, v.Str()...), nil
 	}
@@ -65,20 +66,24 @@ func appendText(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 }
 
 // appendCopyField appends v as one field of COPY's text format: \N for NULL, and the
-// text form with backslash, tab, newline and carriage return escaped.
-func appendCopyField(b, scratch []byte, v event.Value, k types.Kind) ([]byte, []byte, error) {
+// text form with backslash, tab, newline and carriage return escaped. It is the snapshot's
+// hot path: text without those bytes is appended whole, bytes are hex-encoded in place.
+func appendCopyField(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 	if v.IsNull() {
-		return append(b, `\N`...), scratch, nil
+		return append(b, `\N`...), nil
 	}
-	var err error
 	switch v.Rep() {
-	case event.RepString, event.RepJSON, event.RepBytes:
-		scratch, err = appendText(scratch[:0], v, k)
-		if err != nil {
-			return b, scratch, err
+	case event.RepString, event.RepJSON, event.RepDecimal:
+		s := v.Str()
+		i := indexCopySpecial(s)
+		if i < 0 {
+			return append(b, s...), nil
 		}
-		for _, c := range scratch {
-			switch c {
+		b = append(b, s[:i]...)
+		for ; i < len(s); i++ {
+			switch c := s[i]; c {
+			case 0:
+				return b, errNUL
 			case '\\':
 				b = append(b, '\\', '\\')
 			case '\t':
@@ -91,8 +96,26 @@ func appendCopyField(b, scratch []byte, v event.Value, k types.Kind) ([]byte, []
 				b = append(b, c)
 			}
 		}
-		return b, scratch, nil
+		return b, nil
+	case event.RepBytes:
+		b = append(b, `\\x`...) // \x, its backslash escaped
+		return hex.AppendEncode(b, []byte(v.Str())), nil
 	}
-	b, err = appendText(b, v, k) // numbers, dates, times: nothing to escape
-	return b, scratch, err
+	return appendText(b, v, k) // numbers, dates, times: nothing to escape
+}
+
+var errNUL = errors.New("the value holds a NUL character, which PostgreSQL text cannot hold")
+
+// copySpecial marks the bytes COPY's text format escapes, and NUL, which it refuses.
+var copySpecial = [256]bool{0: true, '\\': true, '\t': true, '\n': true, '\r': true}
+
+// indexCopySpecial is the index of the first byte of s that COPY's text format escapes
+// or refuses, or -1.
+func indexCopySpecial(s string) int {
+	for i := 0; i < len(s); i++ {
+		if copySpecial[s[i]] {
+			return i
+		}
+	}
+	return -1
 }

@@ -158,7 +158,15 @@ type Group[P any] struct {
 
 // GroupBySchema splits changes by schema, keeping each group's changes in log order.
 // plan is called once per schema of the batch; paused leaves that schema's changes out.
+// A batch of one schema (a snapshot chunk's, most often) is its own group, not a copy.
 func GroupBySchema[P any](changes []event.Change, plan func(*event.Schema) (p P, paused bool, err error)) ([]Group[P], error) {
+	if len(changes) > 0 && allOf(changes, changes[0].Schema) {
+		pl, paused, err := plan(changes[0].Schema)
+		if err != nil || paused {
+			return nil, err
+		}
+		return []Group[P]{{Plan: pl, Changes: changes}}, nil
+	}
 	var out []Group[P]
 	index := map[*event.Schema]int{} // -1: paused
 	for i := range changes {
@@ -181,4 +189,13 @@ func GroupBySchema[P any](changes []event.Change, plan func(*event.Schema) (p P,
 		}
 	}
 	return out, nil
+}
+
+func allOf(changes []event.Change, s *event.Schema) bool {
+	for i := range changes {
+		if changes[i].Schema != s {
+			return false
+		}
+	}
+	return true
 }
