@@ -2,7 +2,10 @@ package mysql
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -54,5 +57,25 @@ func TestGTIDPositionsBothFlavours(t *testing.T) {
 		if !got.Equal(want) || p.File != "bin.000002" || p.Pos != 300 {
 			t.Errorf("%s: position %+v, want GTID %s at bin.000002:300", c.flavor, p, c.want)
 		}
+	}
+}
+
+func TestWatchSilence(t *testing.T) {
+	// Events keep coming: the read goes on.
+	ctx, stop := context.WithCancelCause(context.Background())
+	var seen atomic.Int64
+	done := make(chan struct{})
+	go func() { watchSilence(ctx, &seen, 80*time.Millisecond, stop); close(done) }()
+	for range 20 {
+		seen.Add(1)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("stopped while events came: %v", context.Cause(ctx))
+	}
+	// Silence: the read is stopped, with the cause the stream reports.
+	<-done
+	if !errors.Is(context.Cause(ctx), errSilent) {
+		t.Fatalf("cause %v, want errSilent", context.Cause(ctx))
 	}
 }
