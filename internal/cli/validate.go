@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/spec"
 )
 
@@ -60,7 +61,30 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 		return failed(fmt.Errorf("%d problem(s) with the source or sink", len(problems)))
 	}
 	fmt.Fprintln(g.stdout, "source and sink: ok")
+	if advise := reg.Sinks[p.Sink.Type].Advise; advise != nil {
+		schemas, err := sourceTables(ctx, reg, p, env)
+		if err != nil {
+			return failed(err)
+		}
+		for _, w := range advise(schemas, p.Sink.Config, env) {
+			fmt.Fprintf(g.stdout, "warning: sink %s: %s\n", p.Sink.Type, w)
+		}
+	}
 	return nil
+}
+
+// sourceTables opens the source and resolves its table selection, for the sink's advice.
+func sourceTables(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env) ([]*event.Schema, error) {
+	src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: open: %w", p.Source.Type, err)
+	}
+	defer src.Close()
+	schemas, err := src.Tables(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: resolve the tables: %w", p.Source.Type, err)
+	}
+	return schemas, nil
 }
 
 func docsCommand(g *globals, reg *connector.Registry) *cobra.Command {

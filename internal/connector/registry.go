@@ -3,6 +3,8 @@ package connector
 import (
 	"context"
 	"sort"
+
+	"github.com/weir-data/weir/internal/event"
 )
 
 // SourceDef is a source connector: its declaration and how to open it.
@@ -19,6 +21,11 @@ type SinkDef struct {
 	Spec  Spec
 	Open  func(ctx context.Context, cfg *Config, env Env) (Sink, error)
 	Check func(ctx context.Context, cfg *Config, env Env) []error // as SourceDef.Check
+	// Advise, when set, tells `weir validate` which columns of the source's tables hold
+	// values the sink's type mapping cannot take whole (types.SourceExtremes(env.SourceType)
+	// says what the source can send): one warning per table and kind of value, naming the
+	// columns and what happens to such a row.
+	Advise func(schemas []*event.Schema, cfg *Config, env Env) []string
 }
 
 // Registry maps connector type names to connectors. It is built explicitly (see package

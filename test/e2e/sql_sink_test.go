@@ -264,6 +264,27 @@ func TestTypesIntoSQL(t *testing.T) {
 
 func typesInto(t *testing.T, kind string) {
 	e := startMariaTo(t, kind, fmt.Sprintf(pgTypeTable, pgTypeRows(1)), "types.t", "lenient")
+	// weir validate warns of the values the target cannot hold: into PostgreSQL, MySQL
+	// TIMEs beyond a day and NUL characters in text; into MariaDB, nothing.
+	code, out := runWeir(t, e.dir, "validate", "p.yaml")
+	var warnings []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "warning:") {
+			warnings = append(warnings, line)
+		}
+	}
+	want := map[string][]string{"postgres": {
+		"warning: sink postgres: types.t (tm, tm0): PostgreSQL's time holds 00:00:00 to 24:00:00",
+		"warning: sink postgres: types.t (c, vc, tx, lat, gb, js, en, st): PostgreSQL text cannot hold a NUL character",
+	}}[kind]
+	if code != 0 || len(warnings) != len(want) {
+		t.Fatalf("validate: exit %d, warnings %q, want %d\n%s", code, warnings, len(want), out)
+	}
+	for i := range want {
+		if !strings.HasPrefix(warnings[i], want[i]) {
+			t.Errorf("validate warning %d:\n%s\nwant it to begin\n%s", i, warnings[i], want[i])
+		}
+	}
 	p := start(t, e.dir, "run", "p.yaml")
 	defer p.signal(syscall.SIGKILL)
 	e.waitEqual(t, p, "types.t")
