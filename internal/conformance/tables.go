@@ -40,6 +40,59 @@ func RunTableSinkSuite(t *testing.T, h TableSinkHarness) {
 	t.Run("Fencing", func(t *testing.T) { tableFencing(t, h) })
 	t.Run("SettledBatchesCommitAtOnce", func(t *testing.T) { tableSettled(t, h) })
 	t.Run("TwoPhaseCommitDuringSnapshot", func(t *testing.T) { tableTwoPhase(t, h) })
+	t.Run("PauseOutlivesTheProcess", func(t *testing.T) { tablePause(t, h) })
+}
+
+// tablePause: a schema change the sink cannot take (a new primary key) pauses its table,
+// and the pause is committed with the checkpoint: the next process leaves that table's
+// changes out, as the last one did, instead of stopping at a table that no longer fits
+// the source, and the other tables go on.
+func tablePause(t *testing.T, h TableSinkHarness) {
+	ctx := context.Background()
+	m := datagen.NewModel(7, 50, suiteTables)
+	s := h.Open(t, "upsert")
+	applyByID(t, s, m.Changes(0, 40, 1, 0).Changes)
+	if err := s.Commit(ctx, suiteCheckpoint(1, "40", 40)); err != nil {
+		t.Fatal(err)
+	}
+	before := m.Schemas()[0]
+	after := *before
+	after.Key, after.Version = []int{1}, before.Version+1
+	change := &event.SchemaChange{Kind: event.AlterTable, Table: before.ID, Before: before, After: &after,
+		DDL: "ALTER TABLE a DROP PRIMARY KEY, ADD PRIMARY KEY (" + before.Columns[1].Name + ")"}
+	if err := s.(connector.SchemaApplier).ApplySchema(ctx, change); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, suiteCheckpoint(2, "40", 40)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = h.Open(t, "upsert")
+	defer s.Close()
+	more := m.Changes(40, 40, 1, 0).Changes
+	for i := range more {
+		if more[i].Schema.ID == before.ID {
+			more[i].Schema = &after
+		}
+	}
+	applyByID(t, s, more)
+	if err := s.Commit(ctx, suiteCheckpoint(3, "80", 80)); err != nil {
+		t.Fatalf("after a restart, the changes of a paused table and of the others: %v", err)
+	}
+	var recs []Record
+	for i, r := range datagenRecords(t, m, 80) {
+		if i < 40 || r.Table() != before.ID.String() {
+			recs = append(recs, r)
+		}
+	}
+	want, err := Fold(recs, idKeys(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := DiffImages(want, h.Image(t, m.Schemas()), 10); d != "" {
+		t.Fatalf("want the paused table as it was at the pause and the other table whole:\n%s", d)
+	}
 }
 
 // tableTwoPhase: while writers hold snapshot rows, a checkpoint is prepared in every

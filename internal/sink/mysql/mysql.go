@@ -68,6 +68,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
 
 // Options configure a Writer.
@@ -259,6 +260,7 @@ func (w *Writer) claim(ctx context.Context) error {
 		checkpoint LONGTEXT,
 		recorded_generation BIGINT NOT NULL DEFAULT 0,
 		prepared   TEXT,
+		paused     LONGTEXT,
 		updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`); err != nil {
 		return fmt.Errorf("mysql sink: create the checkpoint table %s: %w", w.cpTable, err)
 	}
@@ -271,8 +273,31 @@ func (w *Writer) claim(ctx context.Context) error {
 		w.gen = gen
 		return err
 	})
+	if err == nil {
+		err = w.restorePaused(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("mysql sink: claim pipeline %q in %s: %w", w.o.Pipeline, w.cpTable, err)
+	}
+	return nil
+}
+
+// restorePaused takes back the tables paused by an earlier process (from the checkpoint
+// row) and says again why each is paused. Callers hold w.mu.
+func (w *Writer) restorePaused(ctx context.Context) error {
+	res, err := run(ctx, w.ctl, fmt.Sprintf("SELECT COALESCE(paused, '') FROM %s WHERE pipeline = %s", w.cpTable, stringLiteral(w.o.Pipeline)))
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	if res.RowNumber() == 0 {
+		return nil
+	}
+	if err := sqlsink.DecodePaused(str(res, 0, 0), w.paused); err != nil {
+		return fault.AsFatal(err)
+	}
+	for id, msg := range w.paused {
+		w.log.Error(msg, "table", id.String())
 	}
 	return nil
 }
@@ -355,8 +380,12 @@ func (w *Writer) record(ctx context.Context, cp *checkpoint.Checkpoint, xids []s
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	res, err := run(ctx, w.ctl, fmt.Sprintf("UPDATE %s SET seq = %d, checkpoint = %s, recorded_generation = %d, prepared = %s, updated_at = NOW(6) WHERE pipeline = %s AND generation = %d",
-		w.cpTable, cp.Seq, stringLiteral(string(raw)), w.gen, stringLiteral(strings.Join(xids, ",")), stringLiteral(w.o.Pipeline), w.gen))
+	paused := "NULL"
+	if p := sqlsink.EncodePaused(w.paused); p != "" {
+		paused = stringLiteral(p)
+	}
+	res, err := run(ctx, w.ctl, fmt.Sprintf("UPDATE %s SET seq = %d, checkpoint = %s, recorded_generation = %d, prepared = %s, paused = %s, updated_at = NOW(6) WHERE pipeline = %s AND generation = %d",
+		w.cpTable, cp.Seq, stringLiteral(string(raw)), w.gen, stringLiteral(strings.Join(xids, ",")), paused, stringLiteral(w.o.Pipeline), w.gen))
 	if err != nil {
 		return fmt.Errorf("mysql sink: record checkpoint %d: %w", cp.Seq, err)
 	}

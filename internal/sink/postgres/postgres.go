@@ -59,12 +59,14 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
 
 // Options configure a Writer.
@@ -192,15 +194,34 @@ func (w *Writer) claim(ctx context.Context) error {
 			updated_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `ALTER TABLE `+w.cpTable+` ADD COLUMN IF NOT EXISTS recorded_generation bigint NOT NULL DEFAULT 0`); err != nil {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+w.cpTable+` ADD COLUMN IF NOT EXISTS recorded_generation bigint NOT NULL DEFAULT 0,
+			ADD COLUMN IF NOT EXISTS paused text`); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `INSERT INTO `+w.cpTable+` AS c (pipeline, generation) VALUES ($1, 1)
-			ON CONFLICT (pipeline) DO UPDATE SET generation = c.generation + 1 RETURNING generation`,
-			w.o.Pipeline).Scan(&w.gen)
+		var paused pgtype.Text
+		if err := tx.QueryRow(ctx, `INSERT INTO `+w.cpTable+` AS c (pipeline, generation) VALUES ($1, 1)
+			ON CONFLICT (pipeline) DO UPDATE SET generation = c.generation + 1 RETURNING generation, paused`,
+			w.o.Pipeline).Scan(&w.gen, &paused); err != nil {
+			return err
+		}
+		return w.restorePaused(paused.String)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres sink: claim pipeline %q in %s: %w", w.o.Pipeline, w.cpTable, err)
+	}
+	return nil
+}
+
+// restorePaused takes back the tables paused by an earlier process (from the checkpoint
+// row) and says again why each is paused.
+func (w *Writer) restorePaused(encoded string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := sqlsink.DecodePaused(encoded, w.paused); err != nil {
+		return fault.AsFatal(err)
+	}
+	for id, msg := range w.paused {
+		w.log.Error(msg, "table", id.String())
 	}
 	return nil
 }
@@ -241,8 +262,12 @@ func (w *Writer) record(ctx context.Context, cp *checkpoint.Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	tag, err := w.pool.Exec(ctx, `UPDATE `+w.cpTable+` SET seq = $3, checkpoint = $4, recorded_generation = $2, updated_at = now()
-		WHERE pipeline = $1 AND generation = $2`, w.o.Pipeline, w.gen, cp.Seq, raw)
+	w.mu.Lock()
+	paused := pgtype.Text{String: sqlsink.EncodePaused(w.paused)}
+	w.mu.Unlock()
+	paused.Valid = paused.String != ""
+	tag, err := w.pool.Exec(ctx, `UPDATE `+w.cpTable+` SET seq = $3, checkpoint = $4, recorded_generation = $2, paused = $5, updated_at = now()
+		WHERE pipeline = $1 AND generation = $2`, w.o.Pipeline, w.gen, cp.Seq, raw, paused)
 	if err != nil {
 		return fmt.Errorf("postgres sink: record checkpoint %d: %w", cp.Seq, err)
 	}

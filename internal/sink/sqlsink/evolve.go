@@ -1,6 +1,7 @@
 package sqlsink
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,4 +118,40 @@ func PauseMessage(table string, c *event.SchemaChange, why string) string {
 	return fmt.Sprintf("table %s is paused: the sink cannot take %q (%s) at position %s; its changes are not written from here. "+
 		"Change the target table by hand to fit the source, then snapshot the table again (drop the target table and restart the "+
 		"pipeline with the table in a new pipeline, or resume from a checkpoint before the change)", table, c.DDL, why, c.Pos)
+}
+
+// pausedTable is one paused table as kept in the checkpoint row.
+type pausedTable struct {
+	Table   event.TableID `json:"table"`
+	Message string        `json:"message"`
+}
+
+// EncodePaused is the paused tables and their messages as the checkpoint row keeps them
+// (a JSON list in table order), so that a pause outlives the process: "" for none.
+func EncodePaused(paused map[event.TableID]string) string {
+	if len(paused) == 0 {
+		return ""
+	}
+	list := make([]pausedTable, 0, len(paused))
+	for id, msg := range paused {
+		list = append(list, pausedTable{id, msg})
+	}
+	slices.SortFunc(list, func(a, b pausedTable) int { return strings.Compare(a.Table.String(), b.Table.String()) })
+	b, _ := json.Marshal(list)
+	return string(b)
+}
+
+// DecodePaused reads what EncodePaused wrote into paused.
+func DecodePaused(s string, paused map[event.TableID]string) error {
+	if s == "" {
+		return nil
+	}
+	var list []pausedTable
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return fmt.Errorf("the paused tables %q are not readable: %w", s, err)
+	}
+	for _, p := range list {
+		paused[p.Table] = p.Message
+	}
+	return nil
 }
