@@ -41,6 +41,58 @@ func RunTableSinkSuite(t *testing.T, h TableSinkHarness) {
 	t.Run("SettledBatchesCommitAtOnce", func(t *testing.T) { tableSettled(t, h) })
 	t.Run("TwoPhaseCommitDuringSnapshot", func(t *testing.T) { tableTwoPhase(t, h) })
 	t.Run("PauseOutlivesTheProcess", func(t *testing.T) { tablePause(t, h) })
+	t.Run("SnapshotRowsOverRowsTheTableHas", func(t *testing.T) { tableReadsOverRows(t, h) })
+}
+
+// tableReadsOverRows: snapshot rows whose keys the table already holds (a table that had
+// rows before the pipeline, a chunk read again) overwrite them, in a batch of their own
+// and in one that also holds other tables' rows; the other rows of the batch are written
+// once.
+func tableReadsOverRows(t *testing.T, h TableSinkHarness) {
+	ctx := context.Background()
+	m := datagen.NewModel(8, 0, suiteTables)
+	reads := func(ti int, lo int64, n, version int) []event.Change {
+		out := make([]event.Change, n)
+		for i := range out {
+			out[i] = event.Change{Op: event.OpRead, Schema: m.Schemas()[ti], After: m.Row(ti, lo+int64(i), version)}
+		}
+		return out
+	}
+	s := h.Open(t, "upsert")
+	first := append(reads(0, 0, 20, 0), reads(1, 0, 20, 0)...)
+	if err := s.Apply(ctx, &connector.Batch{Changes: first}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, suiteCheckpoint(1, "1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = h.Open(t, "upsert")
+	defer s.Close()
+	again := [][]event.Change{reads(0, 10, 20, 1), append(reads(1, 20, 10, 0), reads(1, 5, 10, 1)...)}
+	for p, b := range again {
+		if err := s.Apply(ctx, &connector.Batch{Partition: p, Changes: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(ctx, suiteCheckpoint(2, "2", 2)); err != nil {
+		t.Fatal(err)
+	}
+	var recs []Record
+	for _, c := range append(first, append(again[0], again[1]...)...) {
+		rec, err := DecodeEnvelope(&c, "datagen")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	want, err := Fold(recs, idKeys(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := DiffImages(want, h.Image(t, m.Schemas()), 10); d != "" {
+		t.Fatal(d)
+	}
 }
 
 // tablePause: a schema change the sink cannot take (a new primary key) pauses its table,

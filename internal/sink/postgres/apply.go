@@ -92,6 +92,12 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 			}
 			return nil
 		}
+		if errors.Is(err, errCopyConflict) { // applied again, as upserts: no wait, no attempt spent
+			if _, rerr := p.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT weir_batch"); rerr == nil {
+				attempt--
+				continue
+			}
+		}
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") && attempt < 8 {
 			if _, rerr := p.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT weir_batch"); rerr == nil {
@@ -140,10 +146,7 @@ func (w *Writer) applyGroups(ctx context.Context, p *part, groups []sqlsink.Grou
 // to the last change per key and applied as one delete and one upsert per shape.
 func (w *Writer) upsertChanges(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
 	if pl.copyOK.Load() && sqlsink.AllReads(changes) {
-		done, err := w.copyReads(ctx, p, pl, changes)
-		if done || err != nil {
-			return err
-		}
+		return w.copyReads(ctx, p, pl, changes)
 	}
 	final := p.co.Coalesce(changes)
 	var dels, ups []event.Row
@@ -245,7 +248,7 @@ func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, s
 // copyReads COPYs snapshot rows straight into the table, in a savepoint. If a row is
 // there already (a chunk read again after a crash, a table written before), the COPY is
 // rolled back, done is false, and the table takes upserts from then on.
-func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []event.Change) (done bool, err error) {
+func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
 	p.buf = p.buf[:0]
 	for i := range changes {
 		row := changes[i].After
@@ -257,31 +260,28 @@ func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []eve
 			if ci < len(row) {
 				v = row[ci]
 			}
-			p.buf, err = appendCopyField(p.buf, v, pl.s.Columns[ci].Type.Kind)
-			if err != nil {
-				return false, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
+			var err error
+			if p.buf, err = appendCopyField(p.buf, v, pl.s.Columns[ci].Type.Kind); err != nil {
+				return fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}
 		}
 		p.buf = append(p.buf, '\n')
 	}
-	if _, err := p.tx.Exec(ctx, "SAVEPOINT weir_copy"); err != nil {
-		return false, err
-	}
 	if _, err := p.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(p.buf), pl.copy); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
-			if _, rerr := p.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT weir_copy"); rerr != nil {
-				return false, rerr
-			}
 			pl.copyOK.Store(false)
 			w.log.Debug("snapshot rows already in the table: upserting them from now on", "table", pl.t.name)
-			return false, nil
+			return errCopyConflict
 		}
-		return false, fmt.Errorf("copy %d snapshot rows: %w", len(changes), err)
+		return fmt.Errorf("copy %d snapshot rows: %w", len(changes), err)
 	}
-	_, err = p.tx.Exec(ctx, "RELEASE SAVEPOINT weir_copy")
-	return err == nil, err
+	return nil
 }
+
+// errCopyConflict: a COPY met a key the table already holds (a chunk read again, a table
+// that had rows); the table has switched to upserts and the batch is applied again.
+var errCopyConflict = errors.New("snapshot rows already in the table")
 
 // appendChanges appends every change as a row of the changelog table.
 func (w *Writer) appendChanges(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
