@@ -58,6 +58,9 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		return err
 	}
 	log = log.With("pipeline", p.Name)
+	if limit := tuneGC(p.QueueMaxBytes); limit > 0 {
+		log.Debug("Go heap limit set", "bytes", limit, "gc_percent", gcPercent)
+	}
 
 	if ctx == nil {
 		ctx = context.Background()
