@@ -451,7 +451,19 @@ func (r *run) emitStream(ctx context.Context, b event.Batch) error {
 
 // applySchemaChange applies a schema change as a barrier across writers, per
 // schema.change.behavior.
+//
+// While a snapshot is unfinished, a checkpoint is taken first, where everything before the
+// change is applied: a sink commits its open transactions before it runs DDL (they hold
+// locks the DDL waits for), and without that checkpoint it would commit snapshot rows ahead
+// of one, which a crash could then leave behind (connector.Batch.Settled).
 func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error {
+	_, applies := r.e.sink.(connector.SchemaApplier)
+	applies = applies && r.cfg.SchemaChangeBehavior != "ignore" && r.cfg.SchemaChangeBehavior != "exception"
+	if applies && !r.settled() && r.canCheckpoint() {
+		if err := r.checkpoint(); err != nil {
+			return err
+		}
+	}
 	if err := r.drain(); err != nil {
 		return err
 	}

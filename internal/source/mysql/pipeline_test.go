@@ -200,3 +200,101 @@ func readTable(t *testing.T, s *Source, sc *event.Schema) map[string]map[string]
 	}
 	return img
 }
+
+// ddlSink records what a sink applying schema changes would see: how many batches it was
+// given since its last commit when a schema change comes, and whether that commit's
+// checkpoint still had the snapshot to finish.
+type ddlSink struct {
+	connector.Sink
+	mu             sync.Mutex
+	sinceCommit    int  // batches applied since the last Commit
+	snapshotOpen   bool // the last committed checkpoint has chunks to go
+	changes, ahead int  // schema changes seen; of those, during the snapshot with data not committed
+}
+
+func (s *ddlSink) Apply(ctx context.Context, b *connector.Batch) error {
+	s.mu.Lock()
+	s.sinceCommit++
+	s.mu.Unlock()
+	return s.Sink.Apply(ctx, b)
+}
+
+func (s *ddlSink) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	s.mu.Lock()
+	s.sinceCommit, s.snapshotOpen = 0, cp.Snapshot != nil && !cp.Snapshot.Finished()
+	s.mu.Unlock()
+	return s.Sink.Commit(ctx, cp)
+}
+
+func (s *ddlSink) ApplySchema(ctx context.Context, c *event.SchemaChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snapshotOpen {
+		s.changes++
+		if s.sinceCommit > 0 {
+			s.ahead++
+		}
+	}
+	return nil
+}
+
+// TestSchemaChangeDuringSnapshotIsCheckpointedFirst: a DDL that reaches the sink while
+// the snapshot runs finds everything before it committed with a checkpoint, so the sink
+// (which commits its open transactions before running DDL) never commits snapshot rows
+// ahead of a checkpoint.
+func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
+	exec(t, `DROP DATABASE IF EXISTS ddlsnap; CREATE DATABASE ddlsnap; USE ddlsnap;
+		CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);
+		INSERT INTO t SELECT seq, seq FROM seq_1_to_20000`)
+	dir := t.TempDir()
+	src, err := New(context.Background(), Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "ddlsnap.t",
+		Heartbeat: 100 * time.Millisecond, RowsPerSecond: 8000}, connector.Env{Pipeline: "ddlsnap", Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out, err := file.New(dir+"/out", "ddlsnap", "mariadb", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	sink := &ddlSink{Sink: out, snapshotOpen: true} // a fresh start: the snapshot is to come
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	stats := &engine.Stats{}
+	cfg := engine.Config{Pipeline: "ddlsnap", Parallelism: 2, CheckpointInterval: time.Minute, ChunkRows: 1000}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := engine.New(cfg, src, sink, store, engine.Options{Stats: stats}).Run(ctx)
+		done <- err
+	}()
+	for stats.Phase() != engine.PhaseSnapshot {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // some chunks in, none committed: the checkpoint interval is long
+	for i := range 3 {
+		exec(t, fmt.Sprintf("USE ddlsnap; UPDATE t SET v = v + 1 WHERE id = %d; ALTER TABLE t ADD COLUMN c%d INT", i+1, i))
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		sink.mu.Lock()
+		n := sink.changes
+		sink.mu.Unlock()
+		if n == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.changes != 3 || sink.ahead != 0 {
+		t.Fatalf("%d schema changes reached the sink during the snapshot, want 3; %d of them with applied data not yet committed, want 0",
+			sink.changes, sink.ahead)
+	}
+}
