@@ -452,14 +452,16 @@ func (r *run) emitStream(ctx context.Context, b event.Batch) error {
 // applySchemaChange applies a schema change as a barrier across writers, per
 // schema.change.behavior.
 //
-// While a snapshot is unfinished, a checkpoint is taken first, where everything before the
-// change is applied: a sink commits its open transactions before it runs DDL (they hold
-// locks the DDL waits for), and without that checkpoint it would commit snapshot rows ahead
-// of one, which a crash could then leave behind (connector.Batch.Settled).
+// A checkpoint is taken first, where everything before the change is applied, for two
+// reasons. A sink commits its open transactions before it runs DDL (they hold locks the
+// DDL waits for): during a snapshot it would otherwise commit snapshot rows ahead of a
+// checkpoint, which a crash could leave behind (connector.Batch.Settled). And a replay
+// after a crash then starts at the change, never before it: the rows of the old shape are
+// not written again into a table that has lost a column they name.
 func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error {
 	_, applies := r.e.sink.(connector.SchemaApplier)
 	applies = applies && r.cfg.SchemaChangeBehavior != "ignore" && r.cfg.SchemaChangeBehavior != "exception"
-	if applies && !r.settled() && r.canCheckpoint() {
+	if applies && r.canCheckpoint() {
 		if err := r.checkpoint(); err != nil {
 			return err
 		}

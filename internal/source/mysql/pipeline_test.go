@@ -206,10 +206,10 @@ func readTable(t *testing.T, s *Source, sc *event.Schema) map[string]map[string]
 // checkpoint still had the snapshot to finish.
 type ddlSink struct {
 	connector.Sink
-	mu             sync.Mutex
-	sinceCommit    int  // batches applied since the last Commit
-	snapshotOpen   bool // the last committed checkpoint has chunks to go
-	changes, ahead int  // schema changes seen; of those, during the snapshot with data not committed
+	mu                     sync.Mutex
+	sinceCommit            int  // batches applied since the last Commit
+	snapshotOpen           bool // the last committed checkpoint has chunks to go
+	changes, during, ahead int  // schema changes seen; of those, during the snapshot, and with data not committed
 }
 
 func (s *ddlSink) Apply(ctx context.Context, b *connector.Batch) error {
@@ -229,19 +229,21 @@ func (s *ddlSink) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
 func (s *ddlSink) ApplySchema(ctx context.Context, c *event.SchemaChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	if s.snapshotOpen {
-		s.changes++
-		if s.sinceCommit > 0 {
-			s.ahead++
-		}
+		s.during++
+	}
+	if s.sinceCommit > 0 {
+		s.ahead++
 	}
 	return nil
 }
 
-// TestSchemaChangeDuringSnapshotIsCheckpointedFirst: a DDL that reaches the sink while
-// the snapshot runs finds everything before it committed with a checkpoint, so the sink
+// TestSchemaChangeDuringSnapshotIsCheckpointedFirst: a DDL that reaches the sink finds
+// everything before it committed with a checkpoint: during the snapshot, so the sink
 // (which commits its open transactions before running DDL) never commits snapshot rows
-// ahead of a checkpoint.
+// ahead of a checkpoint; after it, so a replay never writes rows of the old shape into the
+// new table.
 func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
 	exec(t, `DROP DATABASE IF EXISTS ddlsnap; CREATE DATABASE ddlsnap; USE ddlsnap;
 		CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);
@@ -278,11 +280,21 @@ func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) { // until the checkpoint that ends the snapshot
+		sink.mu.Lock()
+		open := sink.snapshotOpen
+		sink.mu.Unlock()
+		if !open {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	exec(t, "USE ddlsnap; UPDATE t SET v = v + 1 WHERE id = 9; ALTER TABLE t DROP COLUMN c0")
 	for {
 		sink.mu.Lock()
 		n := sink.changes
 		sink.mu.Unlock()
-		if n == 3 || time.Now().After(deadline) {
+		if n == 4 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -293,8 +305,8 @@ func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
 	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
-	if sink.changes != 3 || sink.ahead != 0 {
-		t.Fatalf("%d schema changes reached the sink during the snapshot, want 3; %d of them with applied data not yet committed, want 0",
-			sink.changes, sink.ahead)
+	if sink.changes != 4 || sink.during != 3 || sink.ahead != 0 {
+		t.Fatalf("%d schema changes reached the sink, want 4, %d during the snapshot, want 3; %d of them with applied data not yet committed, want 0",
+			sink.changes, sink.during, sink.ahead)
 	}
 }
