@@ -138,6 +138,37 @@ type CheckpointKeeper interface {
 	LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error)
 }
 
+// TableReader reads back the tables a sink writes, for `weir verify`. It takes no part in a
+// pipeline (it claims nothing, fences no one) and may run beside one. Rows and keys come
+// in the unified form of the source schema s whose table the sink writes; a key is the
+// values of s's key columns, in key order.
+type TableReader interface {
+	// ReadKeys returns the rows of s's table whose keys are among keys, in any order.
+	ReadKeys(ctx context.Context, s *event.Schema, keys []event.Row) ([]event.Row, error)
+	// ScanKeys returns up to limit keys of s's table that come after after (nil: from
+	// the start) in the sink's own key order, in that order.
+	ScanKeys(ctx context.Context, s *event.Schema, after event.Row, limit int) ([]event.Row, error)
+	// Count returns the number of rows of s's table; exists is false when there is no
+	// such table.
+	Count(ctx context.Context, s *event.Schema) (n int64, exists bool, err error)
+	// LoadCheckpoint returns the pipeline's checkpoint as the sink holds it, or nil.
+	LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error)
+	Close() error
+}
+
+// KeyReader is a source that can read rows by key, for `weir verify` (keys as in
+// TableReader).
+type KeyReader interface {
+	ReadKeys(ctx context.Context, t *event.Schema, keys []event.Row) ([]event.Row, error)
+}
+
+// PositionComparer is a source that can order its positions: Includes reports whether
+// everything up to target is also up to durable (`weir verify --settle` waits for the
+// sink's checkpoint to include the position at which a difference was seen).
+type PositionComparer interface {
+	Includes(durable, target event.Position) (bool, error)
+}
+
 // Unsupported returns an error wrapping errors.ErrUnsupported that names the connector
 // and the capability a pipeline needs.
 func Unsupported(connectorType, feature string) error {

@@ -26,6 +26,8 @@ type SinkDef struct {
 	// says what the source can send): one warning per table and kind of value, naming the
 	// columns and what happens to such a row.
 	Advise func(schemas []*event.Schema, cfg *Config, env Env) []string
+	// Reader, when set, opens a TableReader on the sink's target for `weir verify`.
+	Reader func(ctx context.Context, cfg *Config, env Env) (TableReader, error)
 }
 
 // Registry maps connector type names to connectors. It is built explicitly (see package

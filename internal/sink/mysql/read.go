@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/types"
@@ -18,17 +19,6 @@ import (
 // _weir_op); order overrides the ORDER BY. It is how tests compare a target with its
 // source.
 func ReadRows(c *client.Conn, s *event.Schema, extra []string, order string) ([]event.Row, [][]string, error) {
-	var cols []string
-	for _, col := range s.Columns {
-		if col.Type.Kind == types.Float32 {
-			cols = append(cols, quote(col.Name)+" + 0e0") // MySQL prints FLOAT with 6 digits
-			continue
-		}
-		cols = append(cols, quote(col.Name))
-	}
-	for _, e := range extra {
-		cols = append(cols, quote(e))
-	}
 	if order == "" {
 		keys := s.KeyNames()
 		for i := range keys {
@@ -36,7 +26,7 @@ func ReadRows(c *client.Conn, s *event.Schema, extra []string, order string) ([]
 		}
 		order = strings.Join(keys, ", ")
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(cols, ", "), quote(s.ID.Schema), quote(s.ID.Table))
+	q := fmt.Sprintf("SELECT %s FROM %s.%s AS t", selectList(s, extra), quote(s.ID.Schema), quote(s.ID.Table))
 	if order != "" {
 		q += " ORDER BY " + order
 	}
@@ -48,6 +38,27 @@ func ReadRows(c *client.Conn, s *event.Schema, extra []string, order string) ([]
 		return nil, nil, err
 	}
 	defer res.Close()
+	return scanRows(res, s, len(extra))
+}
+
+// selectList reads s's columns in a form parseText takes, then the extra columns.
+func selectList(s *event.Schema, extra []string) string {
+	var cols []string
+	for _, col := range s.Columns {
+		if col.Type.Kind == types.Float32 {
+			cols = append(cols, "t."+quote(col.Name)+" + 0e0") // MySQL prints FLOAT with 6 digits
+			continue
+		}
+		cols = append(cols, "t."+quote(col.Name))
+	}
+	for _, e := range extra {
+		cols = append(cols, "t."+quote(e))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// scanRows turns a result of selectList(s, extra) into unified rows and the extras as text.
+func scanRows(res *gomysql.Result, s *event.Schema, extra int) ([]event.Row, [][]string, error) {
 	var out []event.Row
 	var extras [][]string
 	for r := range res.Values {
@@ -56,20 +67,20 @@ func ReadRows(c *client.Conn, s *event.Schema, extra []string, order string) ([]
 			if null, _ := res.IsNull(r, i); null {
 				continue
 			}
-			text := str(res, r, i)
-			v, err := parseText(text, col.Type)
+			v, err := parseText(str(res, r, i), col.Type)
 			if err != nil {
 				return nil, nil, fmt.Errorf("column %s: %w", col.Name, err)
 			}
 			row[i] = v
 		}
 		out = append(out, row)
-		var ex []string
-		for i := len(s.Columns); i < len(cols); i++ {
-			text := str(res, r, i)
-			ex = append(ex, text)
+		if extra > 0 {
+			var ex []string
+			for i := len(s.Columns); i < len(s.Columns)+extra; i++ {
+				ex = append(ex, str(res, r, i))
+			}
+			extras = append(extras, ex)
 		}
-		extras = append(extras, ex)
 	}
 	return out, extras, nil
 }

@@ -228,19 +228,7 @@ func (w *Writer) restorePaused(encoded string) error {
 
 // LoadCheckpoint returns the checkpoint committed with the data, or nil.
 func (w *Writer) LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error) {
-	var raw []byte
-	err := w.pool.QueryRow(ctx, `SELECT checkpoint FROM `+w.cpTable+` WHERE pipeline = $1`, pipeline).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && raw == nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres sink: read the checkpoint of %q: %w", pipeline, err)
-	}
-	var cp checkpoint.Checkpoint
-	if err := json.Unmarshal(raw, &cp); err != nil {
-		return nil, fault.AsFatal(fmt.Errorf("postgres sink: the checkpoint of %q in %s is not readable: %w", pipeline, w.cpTable, err))
-	}
-	return &cp, nil
+	return loadCheckpoint(ctx, w.pool, w.cpTable, pipeline)
 }
 
 // Commit commits every partition's transaction, then records cp (see the package doc):

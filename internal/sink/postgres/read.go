@@ -20,21 +20,10 @@ import (
 // names weir's own columns to read after them as text (e.g. _weir_op); order overrides
 // the ORDER BY. It is how tests compare a target with its source.
 func ReadRows(ctx context.Context, conn *pgx.Conn, s *event.Schema, extra []string, order string) ([]event.Row, [][]string, error) {
-	var cols []string
-	for _, c := range s.Columns {
-		cols = append(cols, quote(c.Name)+"::text")
-	}
-	for _, e := range extra {
-		cols = append(cols, quote(e)+"::text")
-	}
 	if order == "" {
-		keys := s.KeyNames()
-		for i := range keys {
-			keys[i] = quote(keys[i])
-		}
-		order = strings.Join(keys, ", ")
+		order = keyList(s)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), quoteID(s.ID))
+	q := fmt.Sprintf("SELECT %s FROM %s", selectList(s, extra), quoteID(s.ID))
 	if order != "" {
 		q += " ORDER BY " + order
 	}
@@ -45,12 +34,39 @@ func ReadRows(ctx context.Context, conn *pgx.Conn, s *event.Schema, extra []stri
 	if err != nil {
 		return nil, nil, err
 	}
+	return scanRows(rows, s, len(extra))
+}
+
+// selectList reads s's columns as text, then the extra columns.
+func selectList(s *event.Schema, extra []string) string {
+	var cols []string
+	for _, c := range s.Columns {
+		cols = append(cols, "t."+quote(c.Name)+"::text")
+	}
+	for _, e := range extra {
+		cols = append(cols, "t."+quote(e)+"::text")
+	}
+	return strings.Join(cols, ", ")
+}
+
+// keyList is s's key columns, quoted, comma-separated.
+func keyList(s *event.Schema) string {
+	keys := s.KeyNames()
+	for i := range keys {
+		keys[i] = quote(keys[i])
+	}
+	return strings.Join(keys, ", ")
+}
+
+// scanRows turns rows of selectList(s, extra) into unified rows and the extras as text.
+func scanRows(rows pgx.Rows, s *event.Schema, extra int) ([]event.Row, [][]string, error) {
 	defer rows.Close()
+	n := len(s.Columns) + extra
 	var out []event.Row
 	var extras [][]string
 	for rows.Next() {
-		vals := make([]*string, len(cols))
-		ptrs := make([]any, len(cols))
+		vals := make([]*string, n)
+		ptrs := make([]any, n)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -69,15 +85,17 @@ func ReadRows(ctx context.Context, conn *pgx.Conn, s *event.Schema, extra []stri
 			row[i] = v
 		}
 		out = append(out, row)
-		var ex []string
-		for _, v := range vals[len(s.Columns):] {
-			if v == nil {
-				ex = append(ex, "")
-			} else {
-				ex = append(ex, *v)
+		if extra > 0 {
+			var ex []string
+			for _, v := range vals[len(s.Columns):] {
+				if v == nil {
+					ex = append(ex, "")
+				} else {
+					ex = append(ex, *v)
+				}
 			}
+			extras = append(extras, ex)
 		}
-		extras = append(extras, ex)
 	}
 	return out, extras, rows.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/weir-data/weir/internal/event"
 )
@@ -88,4 +89,33 @@ func snapshotPosition(conn *client.Conn) (position, error) {
 	p.File, p.Pos = at.file, at.pos
 	p.GTID, _ = res.GetString(0, 0)
 	return p, nil
+}
+
+// Includes reports whether position durable has everything up to target
+// (connector.PositionComparer): by GTID sets when both have one, else by binlog file and
+// offset.
+func (s *Source) Includes(durable, target event.Position) (bool, error) {
+	d, err := decodePosition(durable)
+	if err != nil {
+		return false, err
+	}
+	t, err := decodePosition(target)
+	if err != nil {
+		return false, err
+	}
+	if d.GTID != "" && t.GTID != "" {
+		dg, err := gomysql.ParseGTIDSet(s.flavor, d.GTID)
+		if err != nil {
+			return false, err
+		}
+		tg, err := gomysql.ParseGTIDSet(s.flavor, t.GTID)
+		if err != nil {
+			return false, err
+		}
+		return dg.Contain(tg), nil
+	}
+	if d.File != t.File {
+		return d.File > t.File, nil // binlog files are numbered with a fixed width
+	}
+	return d.Pos >= t.Pos, nil
 }

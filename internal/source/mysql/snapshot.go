@@ -99,12 +99,6 @@ func (s *Source) ReadChunk(ctx context.Context, t *event.Schema, c snapshot.Chun
 
 // readChunk streams chunk c's rows on conn.
 func (s *Source) readChunk(ctx context.Context, conn *client.Conn, tb *table, c snapshot.Chunk, emit func([]event.Row) error) error {
-	t := tb.schema
-	exprs := make([]string, len(tb.cols))
-	for i, col := range tb.cols {
-		exprs[i] = col.selectExpr()
-	}
-	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(exprs, ", "), tb.name())
 	var where []string
 	if c.Lo != nil {
 		where = append(where, tb.keyCompare(">=", c.Lo))
@@ -112,6 +106,55 @@ func (s *Source) readChunk(ctx context.Context, conn *client.Conn, tb *table, c 
 	if c.Hi != nil {
 		where = append(where, tb.keyCompare("<", c.Hi))
 	}
+	return s.readWhere(ctx, conn, tb, where, fmt.Sprintf("chunk %d", c.Index), emit)
+}
+
+// ReadKeys reads the rows of t whose keys are among keys (connector.KeyReader), for
+// `weir verify`.
+func (s *Source) ReadKeys(ctx context.Context, t *event.Schema, keys []event.Row) ([]event.Row, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	tb, err := s.table(t)
+	if err != nil {
+		return nil, err
+	}
+	tuples := make([]string, len(keys))
+	for i, key := range keys {
+		lits := make([]string, len(key))
+		for j, v := range key {
+			lits[j] = tb.cols[t.Key[j]].literal(v)
+		}
+		tuples[i] = "(" + strings.Join(lits, ", ") + ")"
+	}
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []event.Row
+	err = s.readWhere(ctx, conn, tb, []string{"(" + tb.keyList() + ") IN (" + strings.Join(tuples, ", ") + ")"},
+		fmt.Sprintf("%d rows by key", len(keys)), func(rows []event.Row) error {
+			out = append(out, rows...)
+			return nil
+		})
+	if err != nil {
+		conn.Close()
+		s.pool.release()
+		return nil, err
+	}
+	s.pool.put(conn)
+	return out, nil
+}
+
+// readWhere streams the rows of tb that match every condition of where on conn; what says
+// which rows, for errors.
+func (s *Source) readWhere(ctx context.Context, conn *client.Conn, tb *table, where []string, what string, emit func([]event.Row) error) error {
+	t := tb.schema
+	exprs := make([]string, len(tb.cols))
+	for i, col := range tb.cols {
+		exprs[i] = col.selectExpr()
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(exprs, ", "), tb.name())
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -164,7 +207,7 @@ func (s *Source) readChunk(ctx context.Context, conn *client.Conn, tb *table, c 
 		if rowErr != nil {
 			return rowErr
 		}
-		return fmt.Errorf("read chunk %d of %s: %w", c.Index, t.ID, err)
+		return fmt.Errorf("read %s of %s: %w", what, t.ID, err)
 	}
 	return flush()
 }

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+	"github.com/weir-data/weir/internal/verify"
+)
+
+// TestVerify: `weir verify` finds nothing on a source and target that are equal across
+// engines for every MariaDB type, then finds each difference planted directly in the
+// target: a missing row, an extra row, a changed value in every column (so in every
+// unified type the table has) and a changed NULL-ness, with the differing columns named.
+func TestVerify(t *testing.T) {
+	for _, kind := range sinkKinds {
+		t.Run(kind, func(t *testing.T) { verifyInto(t, kind) })
+	}
+}
+
+func verifyInto(t *testing.T, kind string) {
+	e := startMariaTo(t, kind, fmt.Sprintf(pgTypeTable, pgTypeRows(1)), "types.t", "lenient")
+	p := start(t, e.dir, "run", "p.yaml")
+	defer p.signal(syscall.SIGKILL)
+	if err := e.db.Exec("types", "SET SESSION sql_mode = ''; INSERT INTO types.t VALUES "+pgTypeRows(11)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEqual(t, p, "types.t")
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+
+	code, out := runWeir(t, e.dir, "verify", "p.yaml")
+	if code != 0 || !strings.Contains(out, "types.t: source 6 rows, sink 6 rows: equal") {
+		t.Fatalf("verify of an equal pair: exit %d\n%s", code, out)
+	}
+
+	// Plant the differences in the target: row 13 deleted, row 999 added (a copy of 11),
+	// every column of row 1 given row 3's value, row 2's NULL vc given a value.
+	schemas, rows := e.sourceTables(t, "types.t")
+	s := schemas[0]
+	var cols []string
+	for _, c := range s.Columns[1:] {
+		cols = append(cols, c.Name)
+	}
+	row := func(id int64) event.Row {
+		for _, r := range rows[s.ID] {
+			if r[0].Int() == id {
+				return r
+			}
+		}
+		t.Fatalf("no source row %d", id)
+		return nil
+	}
+	var wantCols []string
+	kinds := map[types.Kind]bool{}
+	for i, c := range s.Columns[1:] {
+		kinds[c.Type.Kind] = true
+		if !verify.Equal(row(1)[i+1], row(3)[i+1], c.Type) {
+			wantCols = append(wantCols, c.Name)
+		}
+	}
+	e.plant(t, cols)
+
+	code, out = runWeir(t, e.dir, "verify", "p.yaml", "--json")
+	if code != 1 {
+		t.Fatalf("verify of planted differences: exit %d, want 1\n%s", code, out)
+	}
+	var rep verify.Report
+	dec := json.NewDecoder(strings.NewReader(out[strings.Index(out, "{") : strings.LastIndex(out, "}")+1]))
+	dec.UseNumber()
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	tr := rep.Tables[0]
+	if tr.Missing != 1 || tr.Extra != 1 || tr.Different != 2 || rep.Differences != 4 || tr.SourceRows != 6 || tr.SinkRows != 6 {
+		t.Fatalf("report: %+v, want 1 missing, 1 extra, 2 different, 6 rows each side\n%s", tr, out)
+	}
+	got := map[string][]string{}
+	for _, d := range tr.Keys {
+		var names []string
+		for _, c := range d.Columns {
+			names = append(names, c.Column)
+		}
+		got[d.Kind+" "+string(d.Key["id"].(json.Number))] = names
+	}
+	want := map[string][]string{"missing 13": nil, "extra 999": nil, "different 1": wantCols, "different 2": {"vc"}}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || !slices.Equal(g, w) {
+			t.Errorf("%s: got columns %q (listed: %v), want %q", k, g, ok, w)
+		}
+	}
+	var covered []string
+	for k := range kinds {
+		found := false
+		for _, name := range wantCols {
+			if s.Columns[s.ColumnIndex(name)].Type.Kind == k {
+				found = true
+			}
+		}
+		if !found {
+			covered = append(covered, k.String())
+		}
+	}
+	if len(covered) > 0 {
+		t.Errorf("no planted difference in a column of kind %v", covered)
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log(out)
+	}
+}
+
+// plant changes the target as TestVerify describes.
+func (e *mariaTo) plant(t *testing.T, names []string) {
+	t.Helper()
+	if e.kind == "postgres" {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = pgx.Identifier{n}.Sanitize()
+		}
+		conn, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		list := strings.Join(quoted, ", ")
+		for _, q := range []string{
+			"DELETE FROM types.t WHERE id = 13",
+			"CREATE TEMP TABLE x AS SELECT * FROM types.t WHERE id = 11",
+			"UPDATE x SET id = 999",
+			"INSERT INTO types.t SELECT * FROM x",
+			fmt.Sprintf("UPDATE types.t SET (%s) = (SELECT %s FROM types.t WHERE id = 3) WHERE id = 1", list, list),
+			"UPDATE types.t SET vc = 'planted' WHERE id = 2",
+		} {
+			if _, err := conn.Exec(context.Background(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		return
+	}
+	sets := make([]string, len(names))
+	for i, n := range names {
+		sets[i] = fmt.Sprintf("a.`%s` = b.`%s`", n, n)
+	}
+	q := strings.Join([]string{
+		"DELETE FROM types.t WHERE id = 13",
+		"CREATE TEMPORARY TABLE types.x AS SELECT * FROM types.t WHERE id = 11",
+		"UPDATE types.x SET id = 999",
+		"INSERT INTO types.t SELECT * FROM types.x",
+		"UPDATE types.t a JOIN types.t b ON b.id = 3 SET " + strings.Join(sets, ", ") + " WHERE a.id = 1",
+		"UPDATE types.t SET vc = 'planted' WHERE id = 2",
+	}, "; ")
+	if err := e.dst.Exec("", q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
