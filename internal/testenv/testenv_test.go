@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -94,5 +97,57 @@ func TestPostgres(t *testing.T) {
 	}
 	if got := query("SELECT count(*)::text FROM t"); got != "1" {
 		t.Fatalf("after a crash: %q", got)
+	}
+}
+
+func TestProxyCut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // an echo server
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(c, c)
+		}
+	}()
+	p, err := StartProxy(ln.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	echo := func(c net.Conn) error {
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		_, err := io.ReadFull(c, buf)
+		return err
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(p.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := echo(c); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	if n := p.Cut(); n != 1 {
+		t.Fatalf("cut %d connections, want 1", n)
+	}
+	if err := echo(c); err == nil {
+		t.Fatal("a cut connection still echoes")
+	}
+	c2, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(p.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := echo(c2); err != nil {
+		t.Fatalf("a new connection after the cut: %v", err)
 	}
 }

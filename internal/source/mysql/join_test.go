@@ -319,3 +319,36 @@ func TestKeyChangeDuringSnapshot(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestResumedSnapshotFinishesOnAnIdleServer: a snapshot stopped halfway resumes after the
+// server has moved to a new binlog file (a restart, FLUSH BINARY LOGS) and then writes
+// nothing: the chunks read there are delivered, since the stream knows it has read
+// everything up to them from the new file's first events and the server's heartbeats.
+func TestResumedSnapshotFinishesOnAnIdleServer(t *testing.T) {
+	exec(t, `DROP DATABASE IF EXISTS jidle; CREATE DATABASE jidle; USE jidle;
+		CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);
+		INSERT INTO t SELECT seq, seq FROM seq_1_to_3000`)
+	dir := t.TempDir()
+	p := startPipe(t, dir, "jidle.t", 1000, 200)
+	time.Sleep(1200 * time.Millisecond)
+	p.stop()
+	exec(t, "FLUSH BINARY LOGS")
+	p = startPipe(t, dir, "jidle.t", 0, 200)
+	deadline := time.Now().Add(30 * time.Second)
+	for p.stats.Phase() != engine.PhaseStream {
+		if time.Now().After(deadline) {
+			t.Fatalf("the resumed snapshot did not finish on an idle server (phase %v)", p.stats.Phase())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop()
+	reads := map[string]bool{}
+	for _, r := range p.records() {
+		if r.Op == "r" {
+			reads[fmt.Sprint(r.After["id"])] = true
+		}
+	}
+	if len(reads) != 3000 {
+		t.Fatalf("%d distinct rows read, want 3000", len(reads))
+	}
+}

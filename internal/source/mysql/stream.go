@@ -170,9 +170,20 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 		return r.rows(ctx, h, e)
 	case *replication.XIDEvent:
 		return r.commit(ctx, h)
-	case *replication.GenericEvent:
-		if h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
-			return r.heartbeat(ctx, h)
+	case *replication.HeartbeatEvent:
+		file, pos := strings.TrimRight(e.Filename, "\x00"), uint64(h.LogPos)
+		if e.Version == 2 && e.Offset > 0 {
+			pos = e.Offset
+		}
+		if file == "" {
+			file = r.file
+		}
+		return r.heartbeat(ctx, file, uint32(pos))
+	default:
+		// An event outside any transaction (a new file's GTID list or binlog checkpoint):
+		// everything up to it has been read, which is what a chunk read there waits for.
+		if r.txnGTID == "" && len(r.changes) == 0 && h.LogPos > 0 && r.file != "" {
+			r.reached(place{r.file, h.LogPos})
 		}
 	}
 	return nil
@@ -309,11 +320,13 @@ func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
 }
 
 // heartbeat lets an idle pipeline's checkpoint follow the server.
-func (r *reader) heartbeat(ctx context.Context, h *replication.EventHeader) error {
-	if r.txnGTID != "" || len(r.changes) > 0 || h.LogPos == 0 {
+// The server sends one only when it has nothing else to send: the stream has read all
+// there is, up to pos of file.
+func (r *reader) heartbeat(ctx context.Context, file string, pos uint32) error {
+	if r.txnGTID != "" || len(r.changes) > 0 || pos == 0 {
 		return nil
 	}
-	r.reached(place{r.file, h.LogPos})
+	r.reached(place{file, pos})
 	return r.emit(ctx, event.Batch{End: r.pos.encode(), Boundary: true})
 }
 
