@@ -23,7 +23,7 @@ func ReadRows(ctx context.Context, conn *pgx.Conn, s *event.Schema, extra []stri
 	if order == "" {
 		order = keyList(s)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s", selectList(s, extra), quoteID(s.ID))
+	q := fmt.Sprintf("SELECT %s FROM %s AS t", selectList(s, extra), quoteID(s.ID))
 	if order != "" {
 		q += " ORDER BY " + order
 	}
