@@ -72,8 +72,13 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(timeout):
-		p.cmd.Process.Kill()
-		<-p.done
+		p.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack, for the log below
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
 		t.Fatalf("weir %s did not exit within %s; output:\n%s", strings.Join(p.cmd.Args[1:], " "), timeout, p.stderr)
 	}
 	var ee *exec.ExitError

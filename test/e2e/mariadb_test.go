@@ -84,6 +84,9 @@ type target struct {
 	// image is the sink's table image; records its changelog (nil: it keeps none).
 	image   func(t *testing.T, dir string, s *event.Schema) map[string]map[string]any
 	records func(t *testing.T, dir string, s *event.Schema) []conformance.Record
+	// diagnose, when set, describes the target server's state (sessions, locks) for a
+	// failure message.
+	diagnose func(t *testing.T) string
 }
 
 var fileTarget = target{
@@ -243,6 +246,9 @@ func sigkillConverges(t *testing.T, rows int, keyDDL, seqKey string, key, keyLit
 		if diff = conformance.DiffImages(want, sinkImage(), 10); diff == "" {
 			break
 		}
+	}
+	if diff != "" && tg.diagnose != nil {
+		t.Logf("the target, not converged:\n%s", tg.diagnose(t))
 	}
 	final.signal(syscall.SIGTERM)
 	if code := final.wait(t, 30*time.Second); code != 0 {

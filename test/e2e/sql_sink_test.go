@@ -412,5 +412,13 @@ func mariadbTarget(dst *testenv.MariaDB, mode string) target {
 		return rows, ex
 	}
 	tg := target{yaml: fmt.Sprintf("  type: mariadb\n  url: mysql://root@127.0.0.1:%d/weir\n  sink.mode: %s", dst.Port, mode)}
+	tg.diagnose = func(t *testing.T) string {
+		out, err := dst.Query("", "SELECT ID, COMMAND, TIME, STATE, LEFT(INFO, 120) FROM information_schema.PROCESSLIST; XA RECOVER; "+
+			"SELECT * FROM information_schema.METADATA_LOCK_INFO; SELECT * FROM information_schema.INNODB_LOCK_WAITS")
+		if err != nil {
+			return err.Error()
+		}
+		return out
+	}
 	return tg.withReader(read, mode)
 }

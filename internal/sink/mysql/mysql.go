@@ -194,6 +194,10 @@ func dial(ctx context.Context, a address, db string, timeout time.Duration) (*cl
 	for _, q := range []string{
 		"SET time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO,ERROR_FOR_DIVISION_BY_ZERO'",
 		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+		// A metadata lock is waited for 30 s, not the server's year: a writer stuck behind
+		// a DDL that waits for a transaction left prepared by a killed process fails, and
+		// its restart resolves that transaction (recover).
+		"SET SESSION lock_wait_timeout = 30",
 	} {
 		if _, err := c.Execute(q); err != nil {
 			c.Close()
@@ -468,6 +472,9 @@ func (w *Writer) recover(ctx context.Context) error {
 	recordedGen, _ := res.GetInt(0, 0)
 	recorded := strings.Split(str(res, 0, 1), ",")
 	res.Close()
+	if err := w.awaitPrepares(ctx); err != nil {
+		return err
+	}
 	if res, err = run(ctx, w.ctl, "XA RECOVER"); err != nil {
 		return fmt.Errorf("mysql sink: list prepared XA transactions (the user needs XA_RECOVER_ADMIN on MySQL 8): %w", err)
 	}
@@ -495,6 +502,36 @@ func (w *Writer) recover(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// awaitPrepares waits while another connection of the pipeline is still running an XA
+// statement (an earlier process's XA PREPARE above all): a killed client's statement runs
+// on in the server, and an XA it prepares after XA RECOVER was read would stay prepared,
+// holding its row locks, with no one to resolve it. Callers hold w.mu.
+func (w *Writer) awaitPrepares(ctx context.Context) error {
+	mine := w.xid(0, 0)
+	pattern := "%XA %'weir/%" + mine[strings.LastIndexByte(mine, '/'):] + "'%" // XA END …; XA PREPARE …, XA COMMIT …
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := run(ctx, w.ctl, fmt.Sprintf("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE %s",
+			stringLiteral(pattern)))
+		if err != nil {
+			return fmt.Errorf("mysql sink: look for XA statements still running: %w", err)
+		}
+		n, _ := res.GetInt(0, 0)
+		res.Close()
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fault.AsRetryable(fmt.Errorf("mysql sink: %d XA statement(s) of another run of pipeline %q still running after 30 s", n, w.o.Pipeline))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (w *Writer) resolve(ctx context.Context, verb, xid string) error {
