@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	var (
 		asJSON bool
+		state  string
 		o      verify.Options
 	)
 	cmd := &cobra.Command{
@@ -38,6 +40,7 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 				o.Parallelism = p.Parallelism
 			}
 			o.Pipeline = p.Name
+			o.ProgressFile = filepath.Join(state, "verify", p.Name+".json")
 			env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: o.Parallelism}
 			opened, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
 			if err != nil {
@@ -92,6 +95,8 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 0, "chunks compared at once (default: pipeline.parallelism)")
 	cmd.Flags().IntVar(&o.ChunkRows, "chunk-rows", 0, "rows per chunk (default: the source's scan.incremental.snapshot.chunk.size)")
 	cmd.Flags().IntVar(&o.MaxKeys, "max-keys", 100, "differing keys listed per table (all are counted)")
+	cmd.Flags().StringVar(&state, "state", ".weir", "directory of local state: the comparison's progress is kept in verify/PIPELINE.json until it ends")
+	cmd.Flags().BoolVar(&o.Resume, "resume", false, "go on with an interrupted comparison from where it stopped")
 	return cmd
 }
 

@@ -19,8 +19,11 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +47,10 @@ type Options struct {
 	RowsPerSecond int           // source and sink rows read per second, together (0: no limit)
 	Settle        time.Duration // how long a difference may take to go away (0: report at once)
 	MaxKeys       int           // differing keys listed per table (default 100); all are counted
+	// ProgressFile, when set, keeps how far the comparison got; with Resume an earlier,
+	// interrupted comparison goes on from there. It is removed when the comparison ends.
+	ProgressFile string
+	Resume       bool
 }
 
 // Report is the outcome of a comparison.
@@ -63,6 +70,8 @@ type TableReport struct {
 	Different  int64        `json:"different"` // keys in both whose rows differ
 	Keys       []Difference `json:"keys,omitempty"`
 	Note       string       `json:"note,omitempty"`
+	// ResumedAt is the chunk an interrupted comparison of this table resumed at.
+	ResumedAt int `json:"resumed_at_chunk,omitempty"`
 }
 
 // Difference is one key that differs.
@@ -102,23 +111,62 @@ func Run(ctx context.Context, src Source, sink connector.TableReader, schemas []
 	if o.RowsPerSecond > 0 {
 		v.limit = rate.NewLimiter(rate.Limit(o.RowsPerSecond), max(o.RowsPerSecond, o.ChunkRows))
 	}
+	v.prog = &progress{Pipeline: o.Pipeline, Tables: map[string]*tableProgress{}}
+	if o.ProgressFile != "" && o.Resume {
+		var err error
+		if v.prog, err = loadProgress(o.ProgressFile, o.Pipeline); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{}
 	for _, s := range schemas {
-		tr, err := v.table(ctx, s)
-		if err != nil {
-			return nil, fmt.Errorf("verify %s: %w", s.ID, err)
+		tp := v.prog.Tables[s.ID.String()]
+		if tp == nil {
+			tp = &tableProgress{}
+			v.prog.Tables[s.ID.String()] = tp
+		}
+		tr := tp.Report
+		if tr == nil {
+			var err error
+			if tr, err = v.table(ctx, s, tp); err != nil {
+				return nil, fmt.Errorf("verify %s: %w", s.ID, err)
+			}
+			tp.Report = tr
+			if err := v.save(); err != nil {
+				return nil, err
+			}
 		}
 		rep.Tables = append(rep.Tables, tr)
 		rep.Differences += tr.Missing + tr.Extra + tr.Different
 	}
+	if o.ProgressFile != "" {
+		if err := os.Remove(o.ProgressFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
+// save writes the progress file, when there is one.
+func (v *verifier) save() error {
+	if v.o.ProgressFile == "" {
+		return nil
+	}
+	v.saveMu.Lock()
+	defer v.saveMu.Unlock()
+	if err := v.prog.save(v.o.ProgressFile); err != nil {
+		return fmt.Errorf("save the comparison's progress: %w", err)
+	}
+	return nil
+}
+
 type verifier struct {
-	src   Source
-	sink  connector.TableReader
-	o     Options
-	limit *rate.Limiter
+	src    Source
+	sink   connector.TableReader
+	o      Options
+	limit  *rate.Limiter
+	prog   *progress
+	saveMu sync.Mutex
 }
 
 // table holds one table's comparison as it runs.
@@ -152,8 +200,8 @@ func (v *verifier) wait(ctx context.Context, n int) error {
 	return nil
 }
 
-func (v *verifier) table(ctx context.Context, s *event.Schema) (*TableReport, error) {
-	tr := &TableReport{Table: s.ID.String()}
+func (v *verifier) table(ctx context.Context, s *event.Schema, tp *tableProgress) (*TableReport, error) {
+	tr := &TableReport{Table: s.ID.String(), ResumedAt: tp.NextIndex}
 	if len(s.Key) == 0 {
 		tr.Note = "the table has no primary key: it cannot be compared row by row"
 		return tr, nil
@@ -164,8 +212,17 @@ func (v *verifier) table(ctx context.Context, s *event.Schema) (*TableReport, er
 	}
 	tr.SinkRows, tr.SinkTable = n, exists
 	t := &table{s: s, diffs: map[string]*pending{}}
-	if err := v.chunks(ctx, t, exists); err != nil {
-		return nil, err
+	t.rows.Store(tp.Rows)
+	t.matched.Store(tp.Matched)
+	if len(tp.Differing) > 0 { // found before the interruption: compare them again
+		if err := v.recompare(ctx, t, tp.Differing); err != nil {
+			return nil, err
+		}
+	}
+	if tp.NextIndex == 0 || tp.After != nil {
+		if err := v.chunks(ctx, t, tp, exists); err != nil {
+			return nil, err
+		}
 	}
 	tr.SourceRows = t.rows.Load()
 	if exists && tr.SinkRows > t.matched.Load() {
@@ -185,11 +242,36 @@ func (v *verifier) table(ctx context.Context, s *event.Schema) (*TableReport, er
 	return tr, nil
 }
 
-// chunks compares the source's chunks with the sink's rows of the same keys.
-func (v *verifier) chunks(ctx context.Context, t *table, sinkHas bool) error {
+// chunks compares the source's chunks with the sink's rows of the same keys, from where
+// tp says, recording in tp how far it got: chunks finish out of order, and tp moves past
+// a chunk once every chunk before it has finished too.
+func (v *verifier) chunks(ctx context.Context, t *table, tp *tableProgress, sinkHas bool) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.o.Parallelism)
-	for c, err := range v.src.SplitChunks(ctx, t.s, snapshot.SplitHint{Rows: v.o.ChunkRows}) {
+	var mu sync.Mutex
+	finished := map[int]event.Row{} // index → Hi, of chunks done beyond tp.NextIndex
+	lastSave := time.Now()
+	done := func(c snapshot.Chunk) error {
+		mu.Lock()
+		defer mu.Unlock()
+		finished[c.Index] = c.Hi
+		for {
+			hi, ok := finished[tp.NextIndex]
+			if !ok {
+				break
+			}
+			delete(finished, tp.NextIndex)
+			tp.NextIndex, tp.After = tp.NextIndex+1, hi
+		}
+		if time.Since(lastSave) < time.Second {
+			return nil
+		}
+		lastSave = time.Now()
+		tp.Rows, tp.Matched, tp.Differing = t.rows.Load(), t.matched.Load(), t.differingKeys()
+		return v.save()
+	}
+	hint := snapshot.SplitHint{Rows: v.o.ChunkRows, After: tp.After, FirstIndex: tp.NextIndex}
+	for c, err := range v.src.SplitChunks(ctx, t.s, hint) {
 		if err != nil {
 			return err
 		}
@@ -212,11 +294,47 @@ func (v *verifier) chunks(ctx context.Context, t *table, sinkHas bool) error {
 					return err
 				}
 			}
-			t.compare(rows, sinkRows, true)
-			return nil
+			t.compare(rows, sinkRows, true, true)
+			return done(c)
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	tp.After = nil // every chunk is compared (NextIndex > 0, After nil)
+	tp.Rows, tp.Matched, tp.Differing = t.rows.Load(), t.matched.Load(), t.differingKeys()
+	return v.save()
+}
+
+// differingKeys lists the keys that differ so far.
+func (t *table) differingKeys() []event.Row {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]event.Row, 0, len(t.diffs))
+	for _, p := range t.diffs {
+		out = append(out, p.key)
+	}
+	return out
+}
+
+// recompare reads keys again from both sides and records what differs among them.
+func (v *verifier) recompare(ctx context.Context, t *table, keys []event.Row) error {
+	srcRows, err := v.readSource(ctx, t.s, keys)
+	if err != nil {
+		return err
+	}
+	sinkRows, err := v.readSink(ctx, t.s, keys)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	for _, k := range keys {
+		delete(t.diffs, string(appendKey(nil, k)))
+	}
+	t.mu.Unlock()
+	t.compare(srcRows, sinkRows, true, false) // counted when first compared
+	t.compare(srcRows, sinkRows, false, false)
+	return nil
 }
 
 // readSink reads the sink's rows of keys, in batches.
@@ -245,10 +363,11 @@ func (v *verifier) readSource(ctx context.Context, s *event.Schema, keys []event
 	return out, nil
 }
 
-// compare matches source rows with sink rows by key and records what differs. Every
-// source row is accounted for: matched, missing or different. With fromSource false the
-// sink rows are the ones accounted for (sink keys the source was asked about).
-func (t *table) compare(srcRows, sinkRows []event.Row, fromSource bool) {
+// compare matches source rows with sink rows by key and records what differs. With
+// fromSource every source row is accounted for: found in the sink (counted in matched when
+// count is set), missing or different; without it the sink rows are the ones accounted for
+// (sink keys the source was asked about).
+func (t *table) compare(srcRows, sinkRows []event.Row, fromSource, count bool) {
 	bySink := make(map[string]event.Row, len(sinkRows))
 	for _, r := range sinkRows {
 		bySink[string(event.AppendRowKey(nil, t.s, r))] = r
@@ -266,10 +385,14 @@ func (t *table) compare(srcRows, sinkRows []event.Row, fromSource bool) {
 			case !ok:
 				t.diffs[k] = &pending{key: keyOf(t.s, r), src: r}
 			case len(differingColumns(t.s, r, other)) > 0:
-				t.matched.Add(1)
 				t.diffs[k] = &pending{key: keyOf(t.s, r), src: r, sink: other}
+				if count {
+					t.matched.Add(1)
+				}
 			default:
-				t.matched.Add(1)
+				if count {
+					t.matched.Add(1)
+				}
 			}
 		}
 		return
@@ -315,7 +438,7 @@ func (v *verifier) extras(ctx context.Context, t *table) error {
 			if err != nil {
 				return err
 			}
-			t.compare(nil, sinkRows, false)
+			t.compare(nil, sinkRows, false, false)
 		}
 		if len(keys) < page {
 			return nil
@@ -351,21 +474,9 @@ func (v *verifier) settle(ctx context.Context, t *table) error {
 		if !ok {
 			time.Sleep(min(time.Second, time.Until(deadline)))
 		}
-		keys := make([]event.Row, 0, len(t.diffs))
-		for _, p := range t.diffs {
-			keys = append(keys, p.key)
-		}
-		srcRows, err := v.readSource(ctx, t.s, keys)
-		if err != nil {
+		if err := v.recompare(ctx, t, t.differingKeys()); err != nil {
 			return err
 		}
-		sinkRows, err := v.readSink(ctx, t.s, keys)
-		if err != nil {
-			return err
-		}
-		t.diffs = map[string]*pending{}
-		t.compare(srcRows, sinkRows, true)
-		t.compare(srcRows, sinkRows, false)
 	}
 	return nil
 }

@@ -218,3 +218,49 @@ func TestVerifyWhileRunning(t *testing.T) {
 		t.Fatalf("verify --settle of a planted difference: exit %d, want 1 and key 5\n%s", code, out)
 	}
 }
+
+// TestVerifyResumes: a comparison killed halfway goes on with --resume from the chunk it
+// had reached, keeping the difference it had found before the kill and finding the one
+// after.
+func TestVerifyResumes(t *testing.T) {
+	e := startMariaTo(t, "postgres", `CREATE DATABASE res; USE res;
+		CREATE TABLE t (id BIGINT PRIMARY KEY, v INT NOT NULL);
+		INSERT INTO t SELECT seq, seq FROM seq_1_to_20000`, "res.t", "lenient")
+	p := start(t, e.dir, "run", "p.yaml")
+	defer p.signal(syscall.SIGKILL)
+	e.waitEqual(t, p, "res.t")
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	pg, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close(context.Background())
+	if _, err := pg.Exec(context.Background(), "DELETE FROM res.t WHERE id = 3; UPDATE res.t SET v = 0 WHERE id = 15000"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"verify", "p.yaml", "--rows-per-second", "4000", "--chunk-rows", "1000", "--parallelism", "1"}
+	first := start(t, e.dir, args...)
+	time.Sleep(2500 * time.Millisecond)
+	first.signal(syscall.SIGKILL)
+	first.wait(t, 10*time.Second)
+
+	code, out := runWeir(t, e.dir, append(args, "--resume", "--json", "--rows-per-second", "0")...)
+	if code != 1 {
+		t.Fatalf("resumed verify: exit %d, want 1\n%s", code, out)
+	}
+	var rep verify.Report
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	tr := rep.Tables[0]
+	if tr.ResumedAt == 0 || tr.ResumedAt >= 20 || tr.SourceRows != 20000 || tr.Missing != 1 || tr.Different != 1 || tr.Extra != 0 {
+		t.Fatalf("resumed report: %+v; want it resumed inside the table, 20000 source rows, 1 missing, 1 different", tr)
+	}
+	// The comparison ended: the next one starts afresh.
+	if code, out := runWeir(t, e.dir, "verify", "p.yaml", "--resume", "--json"); code != 1 || strings.Contains(out, "resumed_at_chunk") {
+		t.Fatalf("a comparison after a finished one: exit %d, resumed?\n%s", code, out)
+	}
+}
