@@ -413,12 +413,21 @@ func mariadbTarget(dst *testenv.MariaDB, mode string) target {
 	}
 	tg := target{yaml: fmt.Sprintf("  type: mariadb\n  url: mysql://root@127.0.0.1:%d/weir\n  sink.mode: %s", dst.Port, mode)}
 	tg.diagnose = func(t *testing.T) string {
-		out, err := dst.Query("", "SELECT ID, COMMAND, TIME, STATE, LEFT(INFO, 120) FROM information_schema.PROCESSLIST; XA RECOVER; "+
-			"SELECT * FROM information_schema.METADATA_LOCK_INFO; SELECT * FROM information_schema.INNODB_LOCK_WAITS")
-		if err != nil {
-			return err.Error()
+		var out strings.Builder
+		for _, q := range []string{
+			"SELECT ID, COMMAND, TIME, STATE, LEFT(INFO, 120) FROM information_schema.PROCESSLIST",
+			"XA RECOVER",
+			"SELECT trx_id, trx_state, trx_mysql_thread_id, trx_isolation_level, trx_rows_locked, trx_lock_structs FROM information_schema.INNODB_TRX",
+			"SELECT * FROM information_schema.INNODB_LOCKS",
+			"SELECT * FROM information_schema.INNODB_LOCK_WAITS",
+		} {
+			res, err := dst.Query("", q)
+			if err != nil {
+				res = err.Error()
+			}
+			fmt.Fprintf(&out, "> %s\n%s\n", q, res)
 		}
-		return out
+		return out.String()
 	}
 	return tg.withReader(read, mode)
 }

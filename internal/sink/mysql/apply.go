@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -288,11 +289,38 @@ func (w *Writer) deleteRows(ctx context.Context, p *part, pl *plan, rows []event
 
 // appendChanges appends every change as a row of the changelog table, in order.
 func (w *Writer) appendChanges(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
-	head, tail := pl.insert[""], pl.update[""]
+	head, seen := pl.insert[""], pl.update[""]
+	ids := make([]string, len(changes))
+	for i := range changes {
+		ids[i] = sqlsink.ChangeID(&changes[i])
+	}
+	// A change already in the table is a replay after a crash: a plain, non-locking read
+	// finds them (every earlier transaction is resolved by then), so the insert needs no
+	// unique index and takes no gap lock.
+	have := map[string]bool{}
+	for lo := 0; lo < len(ids); lo += 1000 {
+		q := seen + "'" + strings.Join(ids[lo:min(lo+1000, len(ids))], "','") + "')"
+		res, err := run(ctx, p.conn, q)
+		if err != nil {
+			return fmt.Errorf("look for replayed changes: %w", err)
+		}
+		for r := range res.Values {
+			have[str(res, r, 0)] = true
+		}
+		res.Close()
+	}
 	p.buf = append(p.buf[:0], head...)
 	n := 0
 	for i := range changes {
 		c := &changes[i]
+		if have[ids[i]] {
+			if i == len(changes)-1 && n > 0 {
+				if _, err := run(ctx, p.conn, string(p.buf)); err != nil {
+					return fmt.Errorf("append %d changes: %w", n, err)
+				}
+			}
+			continue
+		}
 		if n > 0 {
 			p.buf = append(p.buf, ',')
 		}
@@ -320,11 +348,10 @@ func (w *Writer) appendChanges(ctx context.Context, p *part, pl *plan, changes [
 			p.buf = append(p.buf, "NULL"...)
 		}
 		p.buf = append(p.buf, ",'"...)
-		p.buf = append(p.buf, sqlsink.ChangeID(c)...)
+		p.buf = append(p.buf, ids[i]...)
 		p.buf = append(p.buf, "')"...)
 		n++
 		if len(p.buf) >= w.maxStmt || i == len(changes)-1 {
-			p.buf = append(p.buf, tail...)
 			if _, err := run(ctx, p.conn, string(p.buf)); err != nil {
 				return fmt.Errorf("append %d changes: %w", n, err)
 			}

@@ -136,12 +136,13 @@ func (w *Writer) createSQL(s *event.Schema) string {
 	}
 	switch {
 	case w.o.Mode == "changelog":
-		// The change id is the clustered key: InnoDB checks a duplicate there with a lock on
-		// the record alone, where a secondary unique index takes a gap lock (on the
-		// delete-marked rows a crashed transaction leaves), on which another writer's
-		// insert would wait until the checkpoint.
-		fmt.Fprintf(&b, ", %s char(1) NOT NULL, %s varchar(255) NOT NULL, %s datetime(6), %s json, %s bigint NOT NULL AUTO_INCREMENT, %s char(36) CHARACTER SET ascii NOT NULL PRIMARY KEY, KEY (%s)",
-			colOp, colPos, colCommitTS, colBefore, colSeq, colChangeID, colSeq)
+		// No unique index: a duplicate check, on any unique index, can take gap locks (on
+		// the delete-marked rows a rolled-back transaction leaves, even in READ COMMITTED),
+		// and another writer's insert into that gap then waits until the checkpoint, which
+		// waits for it. Rows are appended by _weir_seq; a replayed change is found by a
+		// plain read of _weir_change_id before the insert (appendChanges).
+		fmt.Fprintf(&b, ", %s char(1) NOT NULL, %s varchar(255) NOT NULL, %s datetime(6), %s json, %s bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, %s char(36) CHARACTER SET ascii NOT NULL, KEY (%s)",
+			colOp, colPos, colCommitTS, colBefore, colSeq, colChangeID, colChangeID)
 	default:
 		if w.o.DeleteMode == "soft" {
 			fmt.Fprintf(&b, ", %s tinyint(1) NOT NULL DEFAULT 0", colDeleted)
@@ -261,8 +262,8 @@ func (w *Writer) upsertSQL(pl *plan, mask string, skip []bool) (string, string) 
 	return head, tail
 }
 
-// appendSQL is the changelog insert: the columns, then op, position, commit time, before
-// image and change id; a change id already in the table is a replay and is dropped.
+// appendSQL is the changelog insert, the columns, then op, position, commit time, before
+// image and change id; and the read of the change ids a batch would repeat (a replay).
 func (w *Writer) appendSQL(pl *plan) (string, string) {
 	var cols []string
 	for _, c := range pl.s.Columns {
@@ -270,7 +271,7 @@ func (w *Writer) appendSQL(pl *plan) (string, string) {
 	}
 	cols = append(cols, colOp, colPos, colCommitTS, colBefore, colChangeID)
 	return fmt.Sprintf("INSERT INTO %s (%s) VALUES ", pl.t.name, strings.Join(cols, ", ")),
-		fmt.Sprintf(" ON DUPLICATE KEY UPDATE %s = %s", colChangeID, colChangeID)
+		fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (", colChangeID, pl.t.name, colChangeID)
 }
 
 // forget drops what the writer knows of table id (after a schema change of it).

@@ -101,6 +101,9 @@ type dialect struct {
 
 func (d dialect) Quote(ident string) string { return quote(ident) }
 
+// UniqueChangeIDs: a replayed change is dropped by ON CONFLICT on _weir_change_id.
+func (d dialect) UniqueChangeIDs() bool { return true }
+
 func (d dialect) AddPrimaryKey(cols []string) string {
 	for i := range cols {
 		cols[i] = quote(cols[i])

@@ -7,6 +7,11 @@ import (
 	"github.com/weir-data/weir/internal/event"
 )
 
+// UniqueChangeIDs is a Dialect whose changelog inserts drop a replayed change by a unique
+// index on ChangeIDColumn (PostgreSQL's ON CONFLICT DO NOTHING), which a changelog table
+// must then have.
+type UniqueChangeIDs interface{ UniqueChangeIDs() bool }
+
 // ChangeIDColumn is the column by which a changelog table recognises a change it holds.
 const ChangeIDColumn = "_weir_change_id"
 
@@ -36,7 +41,9 @@ func Problems(d Dialect, t Target, s *event.Schema, changelog bool) []string {
 	}
 	switch {
 	case changelog:
-		if !t.HasUnique([]string{ChangeIDColumn}) {
+		if !t.Has(ChangeIDColumn) {
+			problems = append(problems, fmt.Sprintf("it is not a changelog table (no %s): drop it or choose another table", ChangeIDColumn))
+		} else if u, ok := d.(UniqueChangeIDs); ok && u.UniqueChangeIDs() && !t.HasUnique([]string{ChangeIDColumn}) {
 			problems = append(problems, fmt.Sprintf("it is not a changelog table (no unique %s): drop it or choose another table", ChangeIDColumn))
 		}
 	case !t.HasUnique(s.KeyNames()):
