@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,16 @@ type globals struct {
 	logLevel  string
 	stdout    io.Writer
 	stderr    io.Writer
+}
+
+// commandContext is what a command that connects needs: its context and the logger.
+func (g *globals) commandContext(cmd *cobra.Command) (context.Context, *slog.Logger, error) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log, err := g.logger()
+	return ctx, log, err
 }
 
 func (g *globals) logger() (*slog.Logger, error) {

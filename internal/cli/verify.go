@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -28,11 +27,7 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			log, err := g.logger()
+			ctx, log, err := g.commandContext(cmd)
 			if err != nil {
 				return err
 			}
