@@ -169,6 +169,13 @@ type PositionComparer interface {
 	Includes(durable, target event.Position) (bool, error)
 }
 
+// Dropper is a source that keeps something on its server for the pipeline (a PostgreSQL
+// replication slot that holds WAL, a publication). Drop removes it: it is called when the
+// pipeline is deleted, never when it merely stops.
+type Dropper interface {
+	Drop(ctx context.Context) error
+}
+
 // Unsupported returns an error wrapping errors.ErrUnsupported that names the connector
 // and the capability a pipeline needs.
 func Unsupported(connectorType, feature string) error {

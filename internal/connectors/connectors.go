@@ -11,6 +11,7 @@ import (
 	"github.com/weir-data/weir/internal/sink/postgres"
 	"github.com/weir-data/weir/internal/source/datagen"
 	"github.com/weir-data/weir/internal/source/mysql"
+	pgsource "github.com/weir-data/weir/internal/source/postgres"
 )
 
 // Registry returns the registry of all built-in connectors.
@@ -20,6 +21,7 @@ func Registry() *connector.Registry {
 			{Spec: datagen.Spec, Open: datagen.Open},
 			{Spec: mysql.Spec("mariadb"), Open: mysql.Open, Check: mysql.Check},
 			{Spec: mysql.Spec("mysql"), Open: mysql.Open, Check: mysql.Check},
+			{Spec: pgsource.Spec(), Open: pgsource.Open, Check: pgsource.Check},
 		},
 		[]*connector.SinkDef{
 			{Spec: console.Spec, Open: console.Open},

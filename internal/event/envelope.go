@@ -107,6 +107,15 @@ func AppendJSONValue(b []byte, v Value, k types.Kind) []byte {
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, []byte(v.s))
 		return append(b, '"')
+	case RepDate, RepTimestamp:
+		switch v.Micros() {
+		case PosInfinity:
+			return append(b, `"infinity"`...)
+		case NegInfinity:
+			return append(b, `"-infinity"`...)
+		}
+	}
+	switch v.rep {
 	case RepDate:
 		b = append(b, '"')
 		b = appendDay(b, v.Days())

@@ -65,6 +65,13 @@ func Bool(v bool) Value {
 	return Value{rep: RepBool}
 }
 
+// PosInfinity and NegInfinity stand for PostgreSQL's ±infinity in a Date's days and a
+// Timestamp's microseconds.
+const (
+	PosInfinity = math.MaxInt64
+	NegInfinity = math.MinInt64
+)
+
 // Timestamp holds micros since the epoch (a wall clock or an instant, per the column type).
 func Timestamp(micros int64) Value { return Value{rep: RepTimestamp, n: uint64(micros)} }
 

@@ -13,7 +13,11 @@ import (
 // (past the end of the table, so across snapshot chunks). Keys are numbered; rows
 // 1…Existing exist when it starts.
 type Workload struct {
-	Conn     *client.Conn
+	Conn *client.Conn
+	// Exec, when set, runs each statement instead of Conn (another engine's client);
+	// Postgres says the statements are PostgreSQL's (no UPDATE IGNORE).
+	Exec     func(q string) error
+	Postgres bool
 	Table    string             // as written in SQL, e.g. "t" or "shop.orders"
 	Existing int                // rows 1…Existing exist at the start
 	Insert   func(n int) string // the VALUES tuple of a new row with key n
@@ -45,7 +49,11 @@ func (w *Workload) Run(stop <-chan struct{}) (int, error) {
 			case 1:
 				stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE %s", w.Table, w.Where(n)))
 			case 2:
-				stmts = append(stmts, fmt.Sprintf("UPDATE IGNORE %s SET %s WHERE %s", w.Table, w.MoveTo(next), w.Where(n)))
+				ignore := " IGNORE"
+				if w.Postgres {
+					ignore = ""
+				}
+				stmts = append(stmts, fmt.Sprintf("UPDATE%s %s SET %s WHERE %s", ignore, w.Table, w.MoveTo(next), w.Where(n)))
 				next++
 			default:
 				stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s WHERE %s", w.Table, w.Update, w.Where(n)))
@@ -53,7 +61,13 @@ func (w *Workload) Run(stop <-chan struct{}) (int, error) {
 		}
 		stmts = append(stmts, "COMMIT")
 		for _, q := range stmts {
-			if _, err := w.Conn.Execute(q); err != nil {
+			var err error
+			if w.Exec != nil {
+				err = w.Exec(q)
+			} else {
+				_, err = w.Conn.Execute(q)
+			}
+			if err != nil {
 				return txns, fmt.Errorf("workload: %s: %w", q, err)
 			}
 		}

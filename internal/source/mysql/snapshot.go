@@ -173,7 +173,7 @@ func (s *Source) readWhere(ctx context.Context, conn *client.Conn, tb *table, wh
 		for _, r := range buf {
 			size += r.Size()
 		}
-		if err := s.throttle.wait(ctx, len(buf), size); err != nil {
+		if err := s.throttle.Wait(ctx, len(buf), size); err != nil {
 			return err
 		}
 		err := emit(buf)

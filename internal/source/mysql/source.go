@@ -20,6 +20,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/snapshot"
 )
 
 // Source reads one MySQL or MariaDB server.
@@ -39,7 +40,7 @@ type Source struct {
 	log                  *slog.Logger
 
 	pool     *pool
-	throttle *throttle
+	throttle *snapshot.Throttle
 	pipeline string
 	metrics  *metrics.Set // nil: none
 
@@ -134,7 +135,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		conns = max(env.Parallelism, 1) + 1
 	}
 	s.pool = newPool(conns, s.dial)
-	s.throttle = newThrottle(o.RowsPerSecond, o.BytesPerSecond)
+	s.throttle = snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond)
 	s.pipeline, s.metrics = env.Pipeline, env.Metrics
 	conn, err := s.pool.get(ctx)
 	if err != nil {

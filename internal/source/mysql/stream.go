@@ -71,7 +71,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	}
 	throttled := func(ctx context.Context, b event.Batch) error {
 		if len(b.Changes) > 0 {
-			if err := s.throttle.wait(ctx, len(b.Changes), b.Size()); err != nil {
+			if err := s.throttle.Wait(ctx, len(b.Changes), b.Size()); err != nil {
 				return err
 			}
 		}

@@ -10,20 +10,6 @@ import (
 	"github.com/weir-data/weir/internal/snapshot"
 )
 
-func TestThrottleConfiguration(t *testing.T) {
-	th := newThrottle(1000, 0)
-	now := time.Now()
-	if !th.rows.AllowN(now, 1024) || th.rows.AllowN(now, 1) {
-		t.Fatal("the burst is one batch of 1,024 rows, then nothing")
-	}
-	if !th.rows.AllowN(now.Add(time.Second), 1000) || th.rows.AllowN(now.Add(time.Second), 1) {
-		t.Fatal("a second later, 1,000 rows more and no more")
-	}
-	if th := newThrottle(0, 0); th.rows != nil || th.bytes != nil {
-		t.Fatal("zero limits are no limits")
-	}
-}
-
 // TestRowsPerSecondHoldsTheSnapshotBack reads 4,000 rows with a 2,000 rows/s limit: after
 // the first second's burst, the limiter must have made the reader wait (a lower bound on
 // the time taken, which a slow machine cannot break).

@@ -1,4 +1,4 @@
-package mysql
+package snapshot
 
 import (
 	"context"
@@ -7,15 +7,16 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// throttle caps the rows and bytes per second the source reads, snapshot and binlog
+// Throttle caps the rows and bytes per second the source reads, snapshot and binlog
 // together (scan.rate-limit.*), so a pipeline never saturates its source. A zero limit
 // is no limit.
-type throttle struct {
+type Throttle struct {
 	rows, bytes *rate.Limiter
 }
 
-func newThrottle(rowsPerSecond, bytesPerSecond int64) *throttle {
-	t := &throttle{}
+// NewThrottle returns a throttle of the given limits (0: none).
+func NewThrottle(rowsPerSecond, bytesPerSecond int64) *Throttle {
+	t := &Throttle{}
 	if rowsPerSecond > 0 {
 		t.rows = rate.NewLimiter(rate.Limit(rowsPerSecond), int(max(rowsPerSecond, 1024)))
 	}
@@ -25,8 +26,8 @@ func newThrottle(rowsPerSecond, bytesPerSecond int64) *throttle {
 	return t
 }
 
-// wait blocks until rows rows of size bytes may be read.
-func (t *throttle) wait(ctx context.Context, rows, bytes int) error {
+// Wait blocks until rows rows of size bytes may be read.
+func (t *Throttle) Wait(ctx context.Context, rows, bytes int) error {
 	if t.rows != nil {
 		if err := waitN(ctx, t.rows, rows); err != nil {
 			return err

@@ -1,0 +1,411 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/snapshot"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// Joining the snapshot into the stream exactly, while both run (DESIGN §3.2).
+//
+// A chunk is read in the snapshot a temporary replication slot exports when it is
+// created. That snapshot sees exactly the transactions whose commit record lies before the
+// slot's consistent point P — PostgreSQL makes it so, waiting for the transactions that
+// were running to end — which is what the main slot's stream calls "before P". So the
+// chunk is handed to the engine inside the stream at P: after every transaction that
+// commits before P, before any other. Its rows are never older than a change the sink
+// already has, nor newer than one still to come.
+//
+// This is exact where a low/high watermark pair (pg_current_wal_lsn() around a plain
+// SELECT) is not: PostgreSQL writes a commit to the WAL before the transaction becomes
+// visible, so a watermark read before the SELECT can lie after a commit the SELECT does
+// not see. The temporary slot cannot be fooled so: TestInvisibleCommitBeforeTheChunk
+// holds a commit in exactly that state. It also makes a resumed snapshot the same as a
+// fresh one.
+//
+// The phases of one chunk (JoinChunk) and what the stream does meanwhile:
+//
+//	hold      read the WAL insert point L; hold the stream at L (it may not begin a
+//	          transaction that commits at or after L). If it already has, read L again.
+//	slot      create a temporary slot exporting its snapshot: its point P ≥ L; move the
+//	          hold to P
+//	read      import the snapshot in a REPEATABLE READ transaction and COPY the chunk's
+//	          rows out; drop the temporary slot
+//	wait      until the stream has emitted every transaction before P (a logical message
+//	          written now wakes a stream with nothing else to read)
+//	deliver   hand the rows to the engine with the stream's schema of the table at P,
+//	          record the chunk's key range as delivered, release the stream
+//
+// Meanwhile the stream leaves out the changes of keys whose chunk has not been delivered
+// yet (the chunk will hold them: its P is after them), as snapshot.Fill says.
+
+// joinAttempts bounds how many times one chunk is read again after racing the stream.
+const joinAttempts = 50
+
+// joiner is the meeting point of the stream and the chunk readers of one Source.
+type joiner struct {
+	mu      sync.Mutex
+	live    bool          // a Stream runs
+	coming  bool          // a Stream is about to run (Snapshotting was called), or runs
+	at      pglogrepl.LSN // every transaction that commits before here has been emitted
+	begun   pglogrepl.LSN // the commit point of the latest transaction the stream began
+	holds   []pglogrepl.LSN
+	wake    chan struct{} // closed and replaced when live, at or holds change
+	schemas map[event.TableID]*event.Schema
+	// progress is the durable snapshot progress per table (Snapshotting); fills what
+	// has been delivered of the tables being snapshotted.
+	progress map[event.TableID][]snapshot.Chunk
+	fills    map[event.TableID]*snapshot.Fill
+	tempSeq  atomic.Int64
+}
+
+func newJoiner() *joiner {
+	return &joiner{wake: make(chan struct{}), fills: map[event.TableID]*snapshot.Fill{}, schemas: map[event.TableID]*event.Schema{},
+		progress: map[event.TableID][]snapshot.Chunk{}}
+}
+
+// signal wakes the waiters; j.mu is held.
+func (j *joiner) signal() {
+	close(j.wake)
+	j.wake = make(chan struct{})
+}
+
+// wait blocks until cond holds (checked with j.mu held), the stream stops or ctx ends.
+// idle, when set, runs every time the wait wakes without cond holding.
+func (j *joiner) wait(ctx context.Context, cond func() bool) error {
+	j.mu.Lock()
+	for {
+		if cond() {
+			j.mu.Unlock()
+			return nil
+		}
+		if !j.live && !j.coming {
+			j.mu.Unlock()
+			return fault.AsRetryable(errors.New("the replication stream stopped while a snapshot chunk waited for it"))
+		}
+		w := j.wake
+		j.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		j.mu.Lock()
+	}
+}
+
+func (j *joiner) release(p pglogrepl.LSN) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if i := slices.Index(j.holds, p); i >= 0 {
+		j.holds = slices.Delete(j.holds, i, i+1)
+	}
+	j.signal()
+}
+
+// JoinsSnapshots: every PostgreSQL 10+ server can (temporary slots export snapshots).
+func (s *Source) JoinsSnapshots() bool { return true }
+
+// AddsNewTables is scan.newly-added-table.enabled.
+func (s *Source) AddsNewTables() bool { return !s.o.NoNewTables }
+
+// Snapshotting records which tables are being snapshotted and what of them is durable.
+func (s *Source) Snapshotting(progress []snapshot.TableProgress) {
+	j := s.join
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.coming = true
+	j.fills = map[event.TableID]*snapshot.Fill{}
+	j.progress = map[event.TableID][]snapshot.Chunk{}
+	for i := range progress {
+		p := &progress[i]
+		if !p.Finished() {
+			j.progress[p.Table] = p.DoneRanges()
+		}
+	}
+}
+
+// startStream marks the stream live at from, with its tables; ordered says which
+// tables' keys Go orders as the server does.
+func (j *joiner) startStream(from pglogrepl.LSN, tables map[event.TableID]*table, ordered func(*event.Schema) bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.live, j.holds = true, nil
+	j.at, j.begun = from, 0
+	for id, done := range j.progress {
+		if t := tables[id]; t != nil {
+			j.fills[id] = snapshot.NewFill(keyKinds(t.schema), ordered(t.schema), done)
+		} else {
+			j.fills[id] = nil // joins the stream at its first chunk
+		}
+	}
+	j.publish(tables)
+	j.signal()
+}
+
+func (j *joiner) stopStream() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.live, j.coming = false, false
+	j.signal()
+}
+
+// publish copies the stream's schemas for the chunk readers; j.mu is held.
+func (j *joiner) publish(tables map[event.TableID]*table) {
+	clear(j.schemas)
+	for id, t := range tables {
+		j.schemas[id] = t.schema
+	}
+}
+
+func keyKinds(s *event.Schema) []types.Kind {
+	out := make([]types.Kind, len(s.Key))
+	for i, k := range s.Key {
+		out[i] = s.Columns[k].Type.Kind
+	}
+	return out
+}
+
+// gate is passed by the stream before it begins a transaction that commits at f: it
+// waits while a chunk is held at or before f. beat runs while it waits, to keep the
+// replication connection alive.
+func (j *joiner) gate(ctx context.Context, f pglogrepl.LSN) error {
+	return j.wait(ctx, func() bool {
+		if slices.ContainsFunc(j.holds, func(h pglogrepl.LSN) bool { return f >= h }) {
+			return false
+		}
+		j.begun = f
+		return true
+	})
+}
+
+// reached moves the stream's emitted point forward to p.
+func (j *joiner) reached(p pglogrepl.LSN) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if p > j.at {
+		j.at = p
+		j.signal()
+	}
+}
+
+// holding reports whether a chunk waits for the stream to reach a point it has not.
+func (j *joiner) holding() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.ContainsFunc(j.holds, func(h pglogrepl.LSN) bool { return h > j.at })
+}
+
+// unfilled leaves out the changes of keys whose snapshot chunk is still to be delivered.
+// A key-moving update is judged by both its keys.
+func (j *joiner) unfilled(changes []event.Change) []event.Change {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.fills) == 0 || len(changes) == 0 {
+		return changes
+	}
+	out := changes[:0]
+	for i := range changes {
+		c := changes[i]
+		f, filling := j.fills[c.Schema.ID]
+		if !filling {
+			out = append(out, c)
+			continue
+		}
+		if f == nil { // the table joins the stream at its first chunk: nothing before it
+			continue
+		}
+		if c.Op != event.OpUpdate || c.Before == nil {
+			if f.Delivered(keyOf(c.Schema, c.Row())) {
+				out = append(out, c)
+			}
+			continue
+		}
+		beforeIn := f.Delivered(keyOf(c.Schema, c.Before))
+		afterIn := f.Delivered(keyOf(c.Schema, c.After))
+		switch {
+		case beforeIn && afterIn:
+			out = append(out, c)
+		case beforeIn: // moved into a chunk still to come: gone from here
+			out = append(out, event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros})
+		case afterIn: // moved out of a chunk still to come: new here
+			out = append(out, event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros})
+		}
+	}
+	return out
+}
+
+// keyOf returns the key columns' values of r.
+func keyOf(s *event.Schema, r event.Row) event.Row {
+	k := make(event.Row, len(s.Key))
+	for i, c := range s.Key {
+		k[i] = r[c]
+	}
+	return k
+}
+
+// JoinChunk reads chunk c of t exactly at a point of the WAL and delivers it inside the
+// stream at that point (see the top of this file).
+func (s *Source) JoinChunk(ctx context.Context, t *event.Schema, c snapshot.Chunk, deliver func(*event.Schema, []event.Row) error) error {
+	j := s.join
+	if err := j.wait(ctx, func() bool { return j.live }); err != nil {
+		return err
+	}
+	conn, err := s.replConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for range joinAttempts {
+		done, err := s.joinOnce(ctx, conn, t, c, deliver)
+		if err != nil || done {
+			return err
+		}
+	}
+	return fault.AsRetryable(fmt.Errorf("chunk %d of %s: read %d times, each time raced by the stream", c.Index, t.ID, joinAttempts))
+}
+
+// joinOnce makes one attempt at a chunk; done is false when it must be read again.
+func (s *Source) joinOnce(ctx context.Context, conn *pgconn.PgConn, t *event.Schema, c snapshot.Chunk, deliver func(*event.Schema, []event.Row) error) (done bool, err error) {
+	j := s.join
+	var l pglogrepl.LSN
+	if err := s.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()").Scan(&l); err != nil {
+		return false, fmt.Errorf("read the WAL insert point: %w", err)
+	}
+	j.mu.Lock()
+	if !j.live {
+		j.mu.Unlock()
+		return false, fault.AsRetryable(errors.New("a snapshot chunk was read while the replication stream was not running"))
+	}
+	if j.begun >= l || j.at > l {
+		j.mu.Unlock()
+		return false, nil
+	}
+	j.holds = append(j.holds, l)
+	j.mu.Unlock()
+	hold := l
+	defer func() { j.release(hold) }()
+
+	name := fmt.Sprintf("%s_c%d", s.slot, j.tempSeq.Add(1))
+	if len(name) > 63 {
+		name = fmt.Sprintf("weir_c%d_%d", conn.PID(), j.tempSeq.Add(1))
+	}
+	ts, err := s.createTempSlot(ctx, conn, name)
+	if err != nil {
+		return false, err
+	}
+	p := ts.point
+	j.mu.Lock()
+	if i := slices.Index(j.holds, l); i >= 0 {
+		j.holds[i] = p
+	}
+	hold = p
+	known := j.schemas[t.ID] // the stream's, as of a point before P
+	j.mu.Unlock()
+
+	rows, schema, err := s.readInSnapshot(ctx, ts.snapshot, t.ID, known, c)
+	if dropErr := ts.drop(ctx, name); dropErr != nil && err == nil {
+		err = fmt.Errorf("drop temporary slot %s: %w", name, dropErr)
+	}
+	if err != nil {
+		return false, err
+	}
+	if j.holding() {
+		if _, err := s.pool.Exec(ctx, "SELECT pg_logical_emit_message(false, 'weir', '')"); err != nil {
+			return false, fmt.Errorf("wake the stream: %w", err)
+		}
+	}
+	if err := j.wait(ctx, func() bool { return j.at >= p }); err != nil {
+		return false, err
+	}
+	j.mu.Lock()
+	cur := j.schemas[t.ID]
+	f, filling := j.fills[t.ID]
+	switch {
+	case cur == nil && schema == nil: // the table is not there at P: nothing to deliver
+	case cur == nil: // the table joins the stream here
+		j.schemas[t.ID] = schema
+		cur = schema
+	case !slices.Equal(cur.KeyNames(), t.KeyNames()):
+		j.mu.Unlock()
+		return false, fault.AsFatal(fmt.Errorf("the primary key of %s changed from (%s) to (%s) while it was being snapshotted, "+
+			"so its chunks, split by the old key, no longer describe it; start the pipeline over (a new name, or remove its checkpoint) "+
+			"to snapshot it by the new key", t.ID, strings.Join(t.KeyNames(), ", "), strings.Join(cur.KeyNames(), ", ")))
+	case cur != known: // the stream's schema moved while the chunk was read: read it again
+		j.mu.Unlock()
+		return false, nil
+	}
+	if filling && f == nil && cur != nil {
+		ordered, _ := s.keyOrdered(ctx, cur)
+		f = snapshot.NewFill(keyKinds(cur), ordered, nil)
+		j.fills[t.ID] = f
+	}
+	j.mu.Unlock()
+	if cur != nil && schema != nil {
+		for part := range slices.Chunk(rows, 1024) {
+			if err := deliver(cur, part); err != nil {
+				return false, err
+			}
+		}
+	}
+	j.mu.Lock()
+	if f != nil && f.Add(c) {
+		delete(j.fills, t.ID) // the whole table is in: nothing is left out of the stream any more
+	}
+	j.mu.Unlock()
+	return true, nil
+}
+
+// readInSnapshot imports snapshot and reads chunk c of table id there: with the columns
+// of known, the stream's schema (a column the table no longer has reads as NULL), or with
+// the table's columns there when the stream does not know it yet. schema is what the rows
+// hold; nil when the table does not exist in the snapshot.
+func (s *Source) readInSnapshot(ctx context.Context, name string, id event.TableID, known *event.Schema, c snapshot.Chunk) (rows []event.Row, schema *event.Schema, err error) {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect for chunk %d of %s: %w", c.Index, id, err)
+	}
+	defer pc.Release()
+	tx, err := pc.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin the snapshot of chunk %d of %s: %w", c.Index, id, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+name+"'"); err != nil {
+		return nil, nil, fmt.Errorf("import snapshot %s for chunk %d of %s: %w", name, c.Index, id, err)
+	}
+	now, err := s.describe(ctx, tx, id.Schema, id.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	if now == nil {
+		return nil, nil, tx.Commit(ctx)
+	}
+	tb := now
+	if known != nil {
+		if tb, err = s.table(known); err != nil {
+			return nil, nil, err
+		}
+	}
+	err = s.copyChunk(ctx, pc.Conn().PgConn(), tb, now.schema, c, func(rs []event.Row) error {
+		rows = append(rows, rs...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, tb.schema, tx.Commit(ctx)
+}

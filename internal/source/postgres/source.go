@@ -1,0 +1,333 @@
+// Package postgres is the PostgreSQL source: a parallel snapshot whose every chunk is read
+// exactly at a point of the write-ahead log (join.go), and every change read through one
+// replication slot with the pgoutput plugin (stream.go), decoded with the schemas weir
+// knows at each point.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/snapshot"
+)
+
+// Source reads one PostgreSQL database.
+type Source struct {
+	o        Options
+	database string
+	patterns []connector.TablePattern
+	// keyColumn stands in for the primary key of tables without one.
+	keyColumn   string
+	slot, pub   string
+	log         *slog.Logger
+	pipeline    string
+	metrics     *metrics.Set
+	pool        *pgxpool.Pool
+	types       *typeCache
+	throttle    *snapshot.Throttle
+	replConfig  *pgconn.Config
+	skipOrigins map[string]bool
+	allOrigins  bool
+
+	mu     sync.Mutex
+	tables map[event.TableID]*table
+	join   *joiner
+	acked  pglogrepl.LSN // the newest position the engine reported durable
+}
+
+var (
+	_ connector.Source           = (*Source)(nil)
+	_ connector.ChunkReader      = (*Source)(nil)
+	_ connector.StartupModer     = (*Source)(nil)
+	_ connector.Acker            = (*Source)(nil)
+	_ connector.SnapshotJoiner   = (*Source)(nil)
+	_ connector.KeyReader        = (*Source)(nil)
+	_ connector.PositionComparer = (*Source)(nil)
+)
+
+// Options are the source's settings (the config of Spec, typed).
+type Options struct {
+	Host, User, Password, Database string
+	Port                           int
+	Tables                         string
+	Slot, Publication              string
+	NoCreatePublication            bool
+	Mode                           string
+	KeyColumn                      string
+	NoNewTables                    bool
+	RowsPerSecond, BytesPerSecond  int64
+	MaxConnections                 int
+	Timeout, Heartbeat             time.Duration
+	EmitMessage                    bool
+	WarnRetained                   int64
+	SkipOrigins                    []string
+}
+
+// Open opens the source from its config.
+func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connector.Source, error) {
+	return New(ctx, optionsOf(cfg), env)
+}
+
+func optionsOf(cfg *connector.Config) Options {
+	return Options{
+		Host: cfg.String("hostname"), Port: int(cfg.Int("port")), User: cfg.String("username"), Password: cfg.String("password"),
+		Database: cfg.String("database-name"), Tables: cfg.String("tables"),
+		Slot: cfg.String("slot.name"), Publication: cfg.String("publication.name"), NoCreatePublication: !cfg.Bool("publication.create"),
+		Mode: cfg.String("scan.startup.mode"), KeyColumn: cfg.String("scan.incremental.snapshot.chunk.key-column"),
+		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled"),
+		RowsPerSecond: cfg.Int("scan.rate-limit.rows-per-second"), BytesPerSecond: cfg.Int("scan.rate-limit.bytes-per-second"),
+		MaxConnections: int(cfg.Int("connect.max-connections")), Timeout: cfg.Duration("connect.timeout"),
+		Heartbeat: cfg.Duration("heartbeat.interval"), EmitMessage: cfg.Bool("heartbeat.emit-message"),
+		WarnRetained: cfg.Int("slot.retained-wal.warn"), SkipOrigins: cfg.List("filter.origins"),
+	}
+}
+
+// sessionParams make every session print values alike: the snapshot's COPY and the
+// stream's pgoutput then give the same text for the same value (types.go).
+var sessionParams = map[string]string{
+	"DateStyle": "ISO, YMD", "IntervalStyle": "iso_8601", "TimeZone": "UTC", "extra_float_digits": "3",
+	"bytea_output": "hex", "client_encoding": "UTF8", "lc_monetary": "C",
+}
+
+// New connects to the database and checks that it can be read.
+func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
+	patterns, err := connector.ParseTables(o.Tables)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("tables: %w", err))
+	}
+	if o.Mode == "" {
+		o.Mode = "initial"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	if o.Slot == "" {
+		o.Slot = slotName(env.Pipeline)
+	}
+	if o.Publication == "" {
+		o.Publication = o.Slot
+	}
+	s := &Source{
+		o: o, database: o.Database, patterns: patterns, keyColumn: o.KeyColumn, slot: o.Slot, pub: o.Publication,
+		log: env.Logger, pipeline: env.Pipeline, metrics: env.Metrics, types: newTypeCache(),
+		throttle: snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond),
+		tables:   map[event.TableID]*table{}, join: newJoiner(), skipOrigins: map[string]bool{},
+	}
+	for _, name := range o.SkipOrigins {
+		if name == "*" {
+			s.allOrigins = true
+		}
+		s.skipOrigins[name] = true
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	conns := o.MaxConnections
+	if conns <= 0 {
+		conns = max(env.Parallelism, 1) + 1
+	}
+	pc, err := pgxpool.ParseConfig(s.connString())
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("connection settings: %w", err))
+	}
+	pc.MaxConns = int32(conns)
+	pc.ConnConfig.ConnectTimeout = o.Timeout
+	for k, v := range sessionParams {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("connection settings: %w", err))
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		return nil, classifyConnectError(err, s.addr(), o.User)
+	}
+	s.replConfig, err = pgconn.ParseConfig(s.connString())
+	if err != nil {
+		s.pool.Close()
+		return nil, fault.AsFatal(fmt.Errorf("connection settings: %w", err))
+	}
+	s.replConfig.ConnectTimeout = o.Timeout
+	s.replConfig.RuntimeParams["replication"] = "database"
+	for k, v := range sessionParams {
+		s.replConfig.RuntimeParams[k] = v
+	}
+	return s, nil
+}
+
+func (s *Source) addr() string { return net.JoinHostPort(s.o.Host, strconv.Itoa(s.o.Port)) }
+
+func (s *Source) connString() string {
+	kv := func(k, v string) string {
+		return k + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	}
+	return strings.Join([]string{kv("host", s.o.Host), kv("port", strconv.Itoa(s.o.Port)), kv("user", s.o.User),
+		kv("password", s.o.Password), kv("dbname", s.o.Database), kv("sslmode", "prefer"), kv("application_name", "weir")}, " ")
+}
+
+var nonSlotChars = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// slotName derives a slot name from the pipeline name: weir_ and the name in lower case,
+// other characters as _, at most 63 bytes.
+func slotName(pipeline string) string {
+	n := "weir_" + nonSlotChars.ReplaceAllString(strings.ToLower(pipeline), "_")
+	if len(n) > 63 {
+		n = n[:63]
+	}
+	return n
+}
+
+func classifyConnectError(err error, addr, user string) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01", "28000":
+			return fault.AsFatal(fmt.Errorf("connect to %s as %s: %w; check username and password (and pg_hba.conf)", addr, user, err))
+		case "3D000":
+			return fault.AsFatal(fmt.Errorf("connect to %s: %w; check database-name", addr, err))
+		}
+	}
+	return fault.AsRetryable(fmt.Errorf("connect to %s: %w", addr, err))
+}
+
+// StartupMode is scan.startup.mode.
+func (s *Source) StartupMode() string { return s.o.Mode }
+
+// Tables resolves the selection against the database now.
+func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
+	tables, err := s.discover(ctx, s.pool)
+	if err != nil {
+		return nil, fault.AsFatal(err)
+	}
+	if len(tables) == 0 {
+		return nil, fault.AsFatal(fmt.Errorf("no table of database %s matches tables: %s; check the schema and table regexes", s.database, patternList(s.patterns)))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*event.Schema, len(tables))
+	for i, t := range tables {
+		s.tables[t.schema.ID] = t
+		out[i] = t.schema
+	}
+	return out, nil
+}
+
+func patternList(ps []connector.TablePattern) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// table returns the decoders of a schema, building them on first use.
+func (s *Source) table(sc *event.Schema) (*table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tables[sc.ID]; t != nil && t.schema == sc {
+		return t, nil
+	}
+	t, err := newTable(sc, s.types)
+	if err != nil {
+		return nil, err
+	}
+	if old := s.tables[sc.ID]; old != nil {
+		t.oid, t.full = old.oid, old.full
+	}
+	s.tables[sc.ID] = t
+	return t, nil
+}
+
+// Position makes sure the publication and the slot exist and returns where the slot
+// starts: on a fresh start, its consistent point, the position the snapshot joins.
+func (s *Source) Position(ctx context.Context) (event.Position, error) {
+	if err := s.ensurePublication(ctx); err != nil {
+		return "", err
+	}
+	lsn, err := s.ensureSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	return encodePosition(lsn), nil
+}
+
+// Close releases the connections; the slot and the publication stay (Drop removes them).
+func (s *Source) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ack is told the position durable downstream: the stream reports it to the server as
+// flushed, which lets the slot release the WAL before it.
+func (s *Source) Ack(ctx context.Context, durable event.Position) error {
+	lsn, err := decodePosition(durable)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if lsn > s.acked {
+		s.acked = lsn
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// durable is the newest acknowledged position.
+func (s *Source) durable() pglogrepl.LSN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acked
+}
+
+// Includes reports whether durable is at or past target (connector.PositionComparer).
+func (s *Source) Includes(durable, target event.Position) (bool, error) {
+	d, err := decodePosition(durable)
+	if err != nil {
+		return false, err
+	}
+	t, err := decodePosition(target)
+	if err != nil {
+		return false, err
+	}
+	return d >= t, nil
+}
+
+// encodePosition renders an LSN as a position: "16/B374D848".
+func encodePosition(l pglogrepl.LSN) event.Position { return event.Position(l.String()) }
+
+func decodePosition(p event.Position) (pglogrepl.LSN, error) {
+	l, err := pglogrepl.ParseLSN(string(p))
+	if err != nil {
+		return 0, fault.AsFatal(fmt.Errorf("position %q is not a PostgreSQL LSN (was the checkpoint written by another source type?)", p))
+	}
+	return l, nil
+}
+
+// exec runs one statement on the pool.
+func (s *Source) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := s.pool.Exec(ctx, sql, args...)
+	return err
+}
+
+var _ = pgx.Identifier{}
