@@ -67,7 +67,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	err = pglogrepl.StartReplication(ctx, conn, s.slot, start, pglogrepl.StartReplicationOptions{
-		Mode: pglogrepl.LogicalReplication,
+		Mode:       pglogrepl.LogicalReplication,
 		PluginArgs: []string{"proto_version '1'", "publication_names '" + s.pub + "'", "messages 'true'"},
 	})
 	if err != nil {
