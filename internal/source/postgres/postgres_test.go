@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -159,4 +160,12 @@ func readAll(t *testing.T, s *Source, sc *event.Schema) []event.Row {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// testLogger logs to stderr when WEIR_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("WEIR_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -270,6 +270,9 @@ func (r *reader) idle(ctx context.Context, p pglogrepl.LSN) error {
 func (r *reader) message(ctx context.Context, at pglogrepl.LSN, m pglogrepl.Message) error {
 	switch m := m.(type) {
 	case *pglogrepl.BeginMessage:
+		// Transactions arrive in commit order: every one that commits before this one has
+		// been emitted, which is what a chunk read there waits for.
+		r.s.join.reached(m.FinalLSN)
 		if err := r.gate(ctx, m.FinalLSN); err != nil {
 			return err
 		}
