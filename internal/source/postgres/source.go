@@ -100,10 +100,12 @@ func optionsOf(cfg *connector.Config) Options {
 }
 
 // sessionParams make every session print values alike: the snapshot's COPY and the
-// stream's pgoutput then give the same text for the same value (types.go).
+// stream's pgoutput then give the same text for the same value (types.go). weir writes
+// no data to the source; what it does write (the publication) need not wait for
+// synchronous standbys.
 var sessionParams = map[string]string{
 	"DateStyle": "ISO, YMD", "IntervalStyle": "iso_8601", "TimeZone": "UTC", "extra_float_digits": "3",
-	"bytea_output": "hex", "client_encoding": "UTF8", "lc_monetary": "C",
+	"bytea_output": "hex", "client_encoding": "UTF8", "lc_monetary": "C", "synchronous_commit": "local",
 }
 
 // New connects to the database and checks that it can be read.
