@@ -167,6 +167,9 @@ type KeyReader interface {
 // sink's checkpoint to include the position at which a difference was seen).
 type PositionComparer interface {
 	Includes(durable, target event.Position) (bool, error)
+	// LogEnd returns the current end of the source's log, changing nothing (Position may
+	// create what a pipeline needs, such as a PostgreSQL slot, and start from there).
+	LogEnd(ctx context.Context) (event.Position, error)
 }
 
 // Dropper is a source that keeps something on its server for the pipeline (a PostgreSQL

@@ -453,7 +453,11 @@ func (v *verifier) settle(ctx context.Context, t *table) error {
 	cmp, ok := v.src.(connector.PositionComparer)
 	deadline := time.Now().Add(v.o.Settle)
 	for len(t.diffs) > 0 && time.Now().Before(deadline) {
-		seen, err := v.src.Position(ctx)
+		end := v.src.Position
+		if ok {
+			end = cmp.LogEnd
+		}
+		seen, err := end(ctx)
 		if err != nil {
 			return err
 		}

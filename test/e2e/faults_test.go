@@ -15,13 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/snapshot"
-	"github.com/weir-data/weir/internal/source/mysql"
 	"github.com/weir-data/weir/internal/testenv"
 )
 
@@ -42,9 +40,10 @@ var (
 )
 
 func TestChaos(t *testing.T) {
-	for _, kind := range sinkKinds {
-		t.Run("mariadb-to-"+kind, func(t *testing.T) {
-			c := startChaosEnv(t, kind)
+	for _, dir := range [][2]string{{"mariadb", "postgres"}, {"mariadb", "mariadb"}, {"postgres", "postgres"}, {"postgres", "mariadb"}} {
+		kind := dir[1]
+		t.Run(dir[0]+"-to-"+kind, func(t *testing.T) {
+			c := startChaosEnv(t, dir[0], kind)
 			switch {
 			case *chaosSeed != 0:
 				t.Run(fmt.Sprint(*chaosSeed), func(t *testing.T) { c.sequence(t, *chaosSeed) })
@@ -61,23 +60,19 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-// chaosEnv is a source MariaDB and a target server, each behind a proxy weir goes through.
+// chaosEnv is a source server and a target server, each behind a proxy weir goes through.
 type chaosEnv struct {
 	kind          string
-	src           *testenv.MariaDB
+	src           *chaosSource
 	pg            *testenv.Postgres
 	dst           *testenv.MariaDB
 	srcPx, dstPx  *testenv.Proxy
 	restartTarget func() error
 }
 
-func startChaosEnv(t *testing.T, kind string) *chaosEnv {
-	c := &chaosEnv{kind: kind}
+func startChaosEnv(t *testing.T, srcKind, kind string) *chaosEnv {
+	c := &chaosEnv{kind: kind, src: startChaosSource(t, srcKind)}
 	var err error
-	if c.src, err = testenv.StartMariaDB(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.src.Stop() })
 	port := 0
 	if kind == "postgres" {
 		if c.pg, err = testenv.StartPostgres(); err != nil {
@@ -95,7 +90,7 @@ func startChaosEnv(t *testing.T, kind string) *chaosEnv {
 		t.Cleanup(func() { c.dst.Stop() })
 		port, c.restartTarget = c.dst.Port, c.dst.Restart
 	}
-	if c.srcPx, err = testenv.StartProxy(c.src.Port); err != nil {
+	if c.srcPx, err = testenv.StartProxy(c.src.port); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.srcPx.Close() })
@@ -108,13 +103,7 @@ func startChaosEnv(t *testing.T, kind string) *chaosEnv {
 
 const faultPipeline = `
 source:
-  type: mariadb
-  hostname: 127.0.0.1
-  port: %d
-  username: root
-  tables: %s.t
-  heartbeat.interval: 200ms
-  scan.incremental.snapshot.chunk.size: 400
+%s  scan.incremental.snapshot.chunk.size: 400
   scan.rate-limit.rows-per-second: 3000
 sink:
   type: %s
@@ -137,11 +126,10 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	db := fmt.Sprintf("chaos%d", seed)
 	const rows = 6000
-	if err := c.src.Exec("", fmt.Sprintf(`DROP DATABASE IF EXISTS %[1]s; CREATE DATABASE %[1]s; USE %[1]s;
-		CREATE TABLE t (id BIGINT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount DECIMAL(12,2));
-		INSERT INTO t SELECT seq, seq %% 1000, CONCAT('row ', seq), seq / 100 FROM seq_1_to_%[2]d`, db, rows)); err != nil {
+	if err := c.src.create(db, rows); err != nil {
 		t.Fatal(err)
 	}
+	defer c.src.cleanup(t, db)
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/dw?sslmode=disable", c.dstPx.Port)
 	if c.kind != "postgres" {
 		url = fmt.Sprintf("mysql://root@127.0.0.1:%d/weir", c.dstPx.Port)
@@ -153,7 +141,7 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 		mode = "changelog"
 	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(faultPipeline, c.srcPx.Port, db, c.kind, url, mode, db))
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(faultPipeline, c.src.block(c.srcPx.Port, db), c.kind, url, mode, db))
 
 	// The faults, chosen now so the log can say them: four of them, a first one early
 	// enough to land in the snapshot.
@@ -178,7 +166,6 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var txns int
-	srcAddr := fmt.Sprintf("127.0.0.1:%d", c.src.Port)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -188,12 +175,12 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 				return
 			default:
 			}
-			conn, err := client.Connect(srcAddr, "root", "", db)
+			exec, closeConn, err := c.src.session(db)
 			if err != nil {
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
-			wl := testenv.Workload{Conn: conn, Table: "t", Existing: rows + 100000*attempt, Seed: seed*100 + uint64(attempt),
+			wl := testenv.Workload{Exec: exec, Postgres: c.src.kind == "postgres", Table: "t", Existing: rows + 100000*attempt, Seed: seed*100 + uint64(attempt),
 				Pause:  2 * time.Millisecond,
 				Insert: func(n int) string { return fmt.Sprintf("(%d, %d, 'new', 1.5)", n, n%1000) },
 				Where:  func(n int) string { return fmt.Sprintf("id = %d", n) },
@@ -201,7 +188,7 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 				Update: "v = v + 1, note = 'updated'"}
 			n, _ := wl.Run(stop)
 			txns += n
-			conn.Close()
+			closeConn()
 		}
 	}()
 	// DDL and a large transaction at seeded moments, each retried on a new connection
@@ -211,14 +198,14 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 		after time.Duration
 		sql   string
 	}{
-		{time.Duration(500+rng.IntN(3000)) * time.Millisecond, "ALTER TABLE t MODIFY note VARCHAR(80)"},
+		{time.Duration(500+rng.IntN(3000)) * time.Millisecond, c.src.modifyNote},
 		{time.Duration(500+rng.IntN(3000)) * time.Millisecond, fmt.Sprintf("UPDATE t SET v = v + 1 WHERE id BETWEEN %d AND %d", lo, lo+1500)},
 	}
 	if mode == "upsert" {
 		steps = append(steps, struct {
 			after time.Duration
 			sql   string
-		}{time.Duration(500+rng.IntN(3000)) * time.Millisecond, "ALTER TABLE t ADD COLUMN c1 INT NOT NULL DEFAULT 7"})
+		}{time.Duration(500+rng.IntN(3000)) * time.Millisecond, c.src.addColumn})
 	}
 	slices.SortFunc(steps, func(a, b struct {
 		after time.Duration
@@ -233,12 +220,8 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 		for _, st := range steps {
 			time.Sleep(time.Until(start.Add(st.after)))
 			for try := 0; ; try++ {
-				conn, err := client.Connect(srcAddr, "root", "", db)
-				if err == nil {
-					_, err = conn.Execute(st.sql)
-					conn.Close()
-				}
-				if err == nil || strings.Contains(err.Error(), "Duplicate column") { // taken before the cut
+				err := c.src.exec(db, st.sql)
+				if err == nil || c.src.duplicateColumn(err) { // taken before the cut
 					break
 				}
 				if try == 50 {
@@ -256,7 +239,7 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 		case "kill weir":
 			w.kill()
 		case "restart source":
-			if err := c.src.Restart(); err != nil {
+			if err := c.src.restart(); err != nil {
 				t.Fatalf("restart the source: %v", err)
 			}
 		case "restart target":
@@ -299,7 +282,7 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 // checkChangelog waits until the target's changelog, folded by key, equals the source's
 // table, then checks that it holds every change exactly once.
 func (c *chaosEnv) checkChangelog(t *testing.T, seed uint64, db string, plan any, w *weirSupervisor) {
-	src, err := mysql.New(context.Background(), mysql.Options{Host: "127.0.0.1", Port: c.src.Port, User: "root", Tables: db + ".t"}, connector.Env{Pipeline: "check"})
+	src, err := c.src.open(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +293,7 @@ func (c *chaosEnv) checkChangelog(t *testing.T, seed uint64, db string, plan any
 	}
 	s := tables[0]
 	var all []event.Row
-	if err := src.ReadChunk(context.Background(), s, snapshot.Chunk{Table: s.ID}, func(rs []event.Row) error {
+	if err := src.(connector.ChunkReader).ReadChunk(context.Background(), s, snapshot.Chunk{Table: s.ID}, func(rs []event.Row) error {
 		all = append(all, rs...)
 		return nil
 	}); err != nil {

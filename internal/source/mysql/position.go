@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -118,4 +119,18 @@ func (s *Source) Includes(durable, target event.Position) (bool, error) {
 		return d.File > t.File, nil // binlog files are numbered with a fixed width
 	}
 	return d.Pos >= t.Pos, nil
+}
+
+// LogEnd is the server's end of binlog now (connector.PositionComparer).
+func (s *Source) LogEnd(ctx context.Context) (event.Position, error) {
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer s.pool.put(conn)
+	p, err := currentPosition(conn, s.flavor)
+	if err != nil {
+		return "", err
+	}
+	return p.encode(), nil
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -315,6 +314,15 @@ func (s *Source) Includes(durable, target event.Position) (bool, error) {
 	return d >= t, nil
 }
 
+// LogEnd is the server's WAL write point now (connector.PositionComparer).
+func (s *Source) LogEnd(ctx context.Context) (event.Position, error) {
+	var l pglogrepl.LSN
+	if err := s.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()").Scan(&l); err != nil {
+		return "", fmt.Errorf("read the WAL write point: %w", err)
+	}
+	return encodePosition(l), nil
+}
+
 // encodePosition renders an LSN as a position: "16/B374D848".
 func encodePosition(l pglogrepl.LSN) event.Position { return event.Position(l.String()) }
 
@@ -331,5 +339,3 @@ func (s *Source) exec(ctx context.Context, sql string, args ...any) error {
 	_, err := s.pool.Exec(ctx, sql, args...)
 	return err
 }
-
-var _ = pgx.Identifier{}

@@ -513,6 +513,21 @@ func (r *reader) relation(ctx context.Context, m *pglogrepl.RelationMessage) err
 		r.rels[m.RelationID] = old
 		return nil
 	}
+	// The relation message has no defaults or NOT NULL: take them from the catalog for
+	// the columns that are new or retyped (an added column's default is what the rows
+	// the sink already holds must get).
+	if now, err := r.s.describe(ctx, r.s.pool, id.Schema, id.Table); err == nil && now != nil {
+		for i := range sc.Columns {
+			c := &sc.Columns[i]
+			j := now.schema.ColumnIndex(c.Name)
+			if j < 0 || now.schema.Columns[j].SourceType != c.SourceType {
+				continue
+			}
+			if k := old.schema.ColumnIndex(c.Name); k < 0 || old.schema.Columns[k].SourceType != c.SourceType {
+				c.Default, c.Nullable = now.schema.Columns[j].Default, now.schema.Columns[j].Nullable
+			}
+		}
+	}
 	if len(sc.Key) != len(old.schema.Key) {
 		return fault.AsFatal(fmt.Errorf("key column(s) %v of %s are gone at %s", old.schema.KeyNames(), id, r.txnLog))
 	}
