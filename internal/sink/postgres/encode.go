@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/pgtext"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -44,6 +45,9 @@ func appendText(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 		b = append(b, `\x`...)
 		return hex.AppendEncode(b, []byte(v.Str())), nil
 	case event.RepDate:
+		if d := v.Days(); d < firstDay || d > lastDay { // ±infinity, BC, beyond 9999
+			return pgtext.AppendDate(b, d), nil
+		}
 		return event.AppendDay(b, v.Days()), nil
 	case event.RepTime:
 		if us := v.Micros(); us < 0 || us > 24*3600*1_000_000 {
@@ -51,6 +55,9 @@ func appendText(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 		}
 		return event.AppendTime(b, v.Micros()), nil
 	case event.RepTimestamp:
+		if us := v.Micros(); us < firstDay*86_400_000_000 || us >= (lastDay+1)*86_400_000_000 {
+			return pgtext.AppendTimestamp(b, us, k == types.TimestampLTZ), nil
+		}
 		b = event.AppendDateTime(b, v.Micros())
 		if k == types.TimestampLTZ {
 			b = append(b, "+00"...)
@@ -64,6 +71,9 @@ func appendText(b []byte, v event.Value, k types.Kind) ([]byte, error) {
 	}
 	return b, fmt.Errorf("no text form for value %s", v)
 }
+
+// firstDay and lastDay are 0001-01-01 and 9999-12-31: dates the fast path writes.
+const firstDay, lastDay = -719162, 2932896
 
 // appendCopyField appends v as one field of COPY's text format: \N for NULL, and the
 // text form with backslash, tab, newline and carriage return escaped. It is the snapshot's

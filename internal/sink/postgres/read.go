@@ -7,11 +7,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/pgtext"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -132,20 +132,14 @@ func parseText(s string, t types.Type) (event.Value, error) {
 		b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`))
 		return event.Bytes(b), err
 	case types.Date:
-		d, err := time.Parse(time.DateOnly, s)
-		return event.Date(d.Unix() / 86400), err
+		d, err := pgtext.ParseDate(s)
+		return event.Date(d), err
 	case types.Time:
-		d, err := time.Parse("15:04:05.999999", s)
-		if s == "24:00:00" {
-			return event.Time(24 * 3600 * 1_000_000), nil
-		}
-		return event.Time(int64(d.Hour())*3600_000_000 + int64(d.Minute())*60_000_000 + int64(d.Second())*1_000_000 + int64(d.Nanosecond()/1000)), err
-	case types.Timestamp:
-		ts, err := time.Parse("2006-01-02 15:04:05.999999", s)
-		return event.Timestamp(ts.UnixMicro()), err
-	case types.TimestampLTZ:
-		ts, err := time.Parse("2006-01-02 15:04:05.999999-07", s)
-		return event.Timestamp(ts.UnixMicro()), err
+		us, err := pgtext.ParseTime(s)
+		return event.Time(us), err
+	case types.Timestamp, types.TimestampLTZ:
+		us, err := pgtext.ParseTimestamp(s, t.Kind == types.TimestampLTZ)
+		return event.Timestamp(us), err
 	case types.JSON, types.Array:
 		return event.JSON(s), nil
 	}

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/pgtext"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -216,162 +216,23 @@ func decodeJSON(b []byte) (event.Value, error) { return event.JSON(string(b)), n
 
 // decodeDate parses ISO date output: 2024-01-31, 0044-03-15 BC, infinity.
 func decodeDate(b []byte) (event.Value, error) {
-	s := string(b)
-	switch s {
-	case "infinity":
-		return event.Date(event.PosInfinity), nil
-	case "-infinity":
-		return event.Date(event.NegInfinity), nil
-	}
-	s, bc := strings.CutSuffix(s, " BC")
-	y, m, d, err := parseYMD(s)
-	if err != nil {
-		return event.Value{}, fmt.Errorf("date %q: %w", b, err)
-	}
-	if bc {
-		y = 1 - y
-	}
-	return event.Date(daysFromCivil(y, m, d)), nil
+	d, err := pgtext.ParseDate(string(b))
+	return event.Date(d), err
 }
 
 // decodeTime parses HH:MM:SS[.ffffff] (24:00:00 included).
 func decodeTime(b []byte) (event.Value, error) {
-	us, rest, err := parseClock(string(b))
-	if err != nil || rest != "" {
-		return event.Value{}, fmt.Errorf("time %q", b)
-	}
-	return event.Time(us), nil
+	us, err := pgtext.ParseTime(string(b))
+	return event.Time(us), err
 }
 
 // decodeTimestamp parses ISO timestamp output, with an offset when zoned (the session's
 // TimeZone is UTC, so it is +00; others are honoured).
 func decodeTimestamp(zoned bool) func([]byte) (event.Value, error) {
 	return func(b []byte) (event.Value, error) {
-		s := string(b)
-		switch s {
-		case "infinity":
-			return event.Timestamp(event.PosInfinity), nil
-		case "-infinity":
-			return event.Timestamp(event.NegInfinity), nil
-		}
-		s, bc := strings.CutSuffix(s, " BC")
-		date, clock, ok := strings.Cut(s, " ")
-		if !ok {
-			return event.Value{}, fmt.Errorf("timestamp %q", b)
-		}
-		y, m, d, err := parseYMD(date)
-		if err != nil {
-			return event.Value{}, fmt.Errorf("timestamp %q: %w", b, err)
-		}
-		if bc {
-			y = 1 - y
-		}
-		us, rest, err := parseClock(clock)
-		if err != nil {
-			return event.Value{}, fmt.Errorf("timestamp %q: %w", b, err)
-		}
-		if zoned {
-			off, err := parseOffset(rest)
-			if err != nil {
-				return event.Value{}, fmt.Errorf("timestamp %q: %w", b, err)
-			}
-			us -= off
-		} else if rest != "" {
-			return event.Value{}, fmt.Errorf("timestamp %q", b)
-		}
-		days := daysFromCivil(y, m, d)
-		if days > math.MaxInt64/86_400_000_000-1 || days < math.MinInt64/86_400_000_000+1 {
-			return event.Value{}, fmt.Errorf("timestamp %q is beyond what microseconds since 1970 hold", b)
-		}
-		return event.Timestamp(days*86_400_000_000 + us), nil
+		us, err := pgtext.ParseTimestamp(string(b), zoned)
+		return event.Timestamp(us), err
 	}
-}
-
-// parseYMD parses Y-M-D where the year may have more than four digits.
-func parseYMD(s string) (y, m, d int64, err error) {
-	parts := strings.Split(s, "-")
-	if len(parts) != 3 {
-		return 0, 0, 0, errors.New("want year-month-day")
-	}
-	if y, err = strconv.ParseInt(parts[0], 10, 64); err != nil {
-		return
-	}
-	if m, err = strconv.ParseInt(parts[1], 10, 64); err != nil {
-		return
-	}
-	d, err = strconv.ParseInt(parts[2], 10, 64)
-	return
-}
-
-// parseClock parses HH:MM:SS[.f…] at the start of s and returns the microseconds and
-// what follows (an offset, for zoned types).
-func parseClock(s string) (us int64, rest string, err error) {
-	if len(s) < 8 || s[2] != ':' || s[5] != ':' {
-		return 0, "", errors.New("want HH:MM:SS")
-	}
-	h, e1 := strconv.Atoi(s[0:2])
-	mi, e2 := strconv.Atoi(s[3:5])
-	se, e3 := strconv.Atoi(s[6:8])
-	if e1 != nil || e2 != nil || e3 != nil {
-		return 0, "", errors.New("want HH:MM:SS")
-	}
-	us = (int64(h)*3600 + int64(mi)*60 + int64(se)) * 1_000_000
-	rest = s[8:]
-	if strings.HasPrefix(rest, ".") {
-		i := 1
-		frac := int64(0)
-		digits := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			if digits < 6 {
-				frac = frac*10 + int64(rest[i]-'0')
-				digits++
-			}
-			i++
-		}
-		for ; digits < 6; digits++ {
-			frac *= 10
-		}
-		us += frac
-		rest = rest[i:]
-	}
-	return us, rest, nil
-}
-
-// parseOffset parses +HH[:MM[:SS]] into microseconds east of UTC.
-func parseOffset(s string) (int64, error) {
-	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
-		return 0, fmt.Errorf("offset %q", s)
-	}
-	sign := int64(1)
-	if s[0] == '-' {
-		sign = -1
-	}
-	var secs int64
-	for i, part := range strings.Split(s[1:], ":") {
-		n, err := strconv.ParseInt(part, 10, 64)
-		if err != nil || i > 2 {
-			return 0, fmt.Errorf("offset %q", s)
-		}
-		secs += n * []int64{3600, 60, 1}[i]
-	}
-	return sign * secs * 1_000_000, nil
-}
-
-// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date
-// (astronomical years: 1 BC is year 0).
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }
 
 // decodeHstore turns hstore output ("a"=>"1", "b"=>NULL) into a JSON object.

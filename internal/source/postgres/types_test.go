@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/pgtext"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -41,7 +42,7 @@ var typeCases = []struct {
 		vals(event.Bytes([]byte{0, 0xff, 0x10}), event.Bytes(nil), event.Bytes([]byte{'\\', 't', 0}))},
 	{"c_bool", "boolean", types.Type{Kind: types.Boolean}, []string{"true", "false", "true"}, vals(event.Bool(true), event.Bool(false), event.Bool(true))},
 	{"c_date", "date", types.Type{Kind: types.Date}, []string{"'infinity'", "'-infinity'", "'0044-03-15 BC'"},
-		vals(event.Date(event.PosInfinity), event.Date(event.NegInfinity), event.Date(daysFromCivil(-43, 3, 15)))},
+		vals(event.Date(event.PosInfinity), event.Date(event.NegInfinity), event.Date(pgtext.DaysFromCivil(-43, 3, 15)))},
 	{"c_time", "time(6) without time zone", types.Type{Kind: types.Time, Precision: 6}, []string{"'00:00:00'", "'24:00:00'", "'13:14:15.123456'"},
 		vals(event.Time(0), event.Time(86_400_000_000), event.Time(47_655_123_456))},
 	{"c_timetz", "time with time zone", types.Type{Kind: types.String}, []string{"'13:14:15.5+05:30'", "'00:00:00+00'", "'23:59:59-08'"},
