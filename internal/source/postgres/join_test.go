@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"flag"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,5 +235,68 @@ func TestIdleSlotFollowsTheServer(t *testing.T) {
 	if peak > 64<<20 || held > 64<<20 {
 		t.Fatalf("the idle pipeline's slot lagged up to %d MiB and holds %d MiB of WAL after %d MiB were written elsewhere; want it to follow the server",
 			peak>>20, held>>20, written>>20)
+	}
+}
+
+// TestNewTableWhileRunning: a table created while the pipeline streams, matching its
+// selection, is added to the publication and snapshotted beside the stream, while it is
+// being written to; the sink ends equal to it, each change once.
+func TestNewTableWhileRunning(t *testing.T) {
+	createDB(t, "newtab", `CREATE TABLE t1 (id INT PRIMARY KEY, v INT); INSERT INTO t1 VALUES (1, 1)`)
+	o := options("newtab", `public.t\d`)
+	o.DiscoverEvery = 300 * time.Millisecond
+	p := startPipeline(t, "newtab", o, engine.Config{Pipeline: "newtab", Parallelism: 2, CheckpointInterval: 200 * time.Millisecond, ChunkRows: 1000})
+	defer p.stop(t)
+	for p.stats.Phase() != engine.PhaseStream {
+		time.Sleep(10 * time.Millisecond)
+	}
+	exec(t, "newtab", `CREATE TABLE t2 (id INT PRIMARY KEY, v INT NOT NULL); ALTER TABLE t2 REPLICA IDENTITY FULL;
+		INSERT INTO t2 SELECT g, g FROM generate_series(1, 20000) g`)
+	conn := connect(t, "newtab")
+	for i := range 300 { // writes before, while and after it is found and copied
+		if _, err := conn.Exec(context.Background(), fmt.Sprintf("UPDATE t2 SET v = v + 1 WHERE id = %d; DELETE FROM t2 WHERE id = %d; INSERT INTO t2 VALUES (%d, 0)",
+			1+i*61%20000, 2+i*67%20000, 100000+i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	exec(t, "newtab", "UPDATE t1 SET v = 2")
+	src := open(t, options("newtab", "public.t2"), "newtab_check", 1)
+	tables, err := src.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := conformance.TableImage(tables[0], readAll(t, src, tables[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyCols := map[string][]string{tables[0].ID.String(): {"id"}, "newtab.public.t1": {"id"}}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		recs, err := conformance.ReadFileSink(p.dir + "/out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := conformance.Fold(recs, keyCols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onlyT2 := map[string]map[string]any{}
+		for k, v := range got {
+			if _, ok := want[k]; ok || strings.Contains(k, ".t2\"") {
+				onlyT2[k] = v
+			}
+		}
+		diff := conformance.DiffImages(want, onlyT2, 10)
+		if diff == "" {
+			if err := conformance.CheckChangelog(recs, keyCols); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new table in the sink differs from the source: %s", diff)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

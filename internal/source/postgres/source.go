@@ -45,6 +45,9 @@ type Source struct {
 	skipOrigins map[string]bool
 	allOrigins  bool
 
+	// discoverEvery is how often a running stream looks for new matching tables.
+	discoverEvery time.Duration
+
 	mu     sync.Mutex
 	tables map[event.TableID]*table
 	join   *joiner
@@ -77,6 +80,7 @@ type Options struct {
 	EmitMessage                    bool
 	WarnRetained                   int64
 	SkipOrigins                    []string
+	DiscoverEvery                  time.Duration // 0: 30s
 }
 
 // Open opens the source from its config.
@@ -125,6 +129,9 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	if o.Slot == "" {
 		o.Slot = slotName(env.Pipeline)
 	}
+	if o.DiscoverEvery <= 0 {
+		o.DiscoverEvery = 30 * time.Second
+	}
 	if o.Publication == "" {
 		o.Publication = o.Slot
 	}
@@ -132,7 +139,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		o: o, database: o.Database, patterns: patterns, keyColumn: o.KeyColumn, slot: o.Slot, pub: o.Publication,
 		log: env.Logger, pipeline: env.Pipeline, metrics: env.Metrics, types: newTypeCache(),
 		throttle: snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond),
-		tables:   map[event.TableID]*table{}, join: newJoiner(), skipOrigins: map[string]bool{},
+		tables:   map[event.TableID]*table{}, join: newJoiner(), skipOrigins: map[string]bool{}, discoverEvery: o.DiscoverEvery,
 	}
 	for _, name := range o.SkipOrigins {
 		if name == "*" {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -101,6 +103,9 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	watchCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	go s.watchSlot(watchCtx, stop)
+	if s.AddsNewTables() && !s.o.NoCreatePublication {
+		go s.watchTables(watchCtx)
+	}
 
 	var events interface{ Inc() }
 	if s.metrics != nil {
@@ -340,9 +345,15 @@ func (r *reader) message(ctx context.Context, at pglogrepl.LSN, m pglogrepl.Mess
 	case *pglogrepl.CommitMessage:
 		return r.commitTxn(ctx, m.TransactionEndLSN)
 	case *pglogrepl.LogicalDecodingMessage:
-		if !m.Transactional { // weir's wake-ups and heartbeats: everything before has been sent
-			return r.idle(ctx, m.LSN)
+		if m.Transactional {
+			return nil
 		}
+		if m.Prefix == newTablePrefix {
+			if err := r.newTable(ctx, m.Content); err != nil {
+				return err
+			}
+		}
+		return r.idle(ctx, m.LSN) // weir's messages: everything before them has been sent
 	}
 	return nil
 }
@@ -501,11 +512,12 @@ func (r *reader) relation(ctx context.Context, m *pglogrepl.RelationMessage) err
 		r.s.join.mu.Unlock()
 		t.full = full
 		r.rels[m.RelationID] = t
-		if filling {
-			return nil // its changes are left out until its first chunk is delivered
+		if !filling { // in a publication made by hand: weir cannot snapshot it exactly from here
+			r.s.log.Warn("a table came into the publication while the pipeline ran; its changes are left out: restart the pipeline to snapshot it beside the stream",
+				"table", id, "at", r.txnLog)
+			r.rels[m.RelationID] = nil
 		}
-		return fault.AsFatal(fmt.Errorf("table %s came into the publication at %s while the pipeline ran; "+
-			"restart the pipeline to snapshot it beside the stream", id, r.txnLog))
+		return nil // its changes are left out until its first chunk is delivered
 	}
 	sc.Key = keyByName(old.schema, sc)
 	if sameColumns(old.schema, sc) {
@@ -551,6 +563,74 @@ func (r *reader) relation(ctx context.Context, m *pglogrepl.RelationMessage) err
 	r.s.join.publish(r.tables)
 	r.s.join.mu.Unlock()
 	return nil
+}
+
+// newTablePrefix is the prefix of the logical message that announces a table weir added
+// to the publication while the stream runs (watchTables); its content is the table.
+const newTablePrefix = "weir.table"
+
+// watchTables looks for tables that came to match the selection while the stream runs,
+// every discoverEvery. Each is left out of the stream (its changes dropped, as for a
+// table whose first chunk is still to come), added to the publication, and announced by
+// a logical message written after that: where the stream reads the message it has the
+// engine snapshot the table beside it (Batch.Backfill). A table added but not announced
+// when the process stops is found again at the next start (the checkpoint lacks it).
+func (s *Source) watchTables(ctx context.Context) {
+	tick := time.NewTicker(s.discoverEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		tables, err := s.discover(ctx, s.pool)
+		if err != nil {
+			continue
+		}
+		j := s.join
+		for _, t := range tables {
+			id := t.schema.ID
+			j.mu.Lock()
+			_, known := j.schemas[id]
+			_, filling := j.fills[id]
+			if !known && !filling {
+				j.fills[id] = nil
+			}
+			j.mu.Unlock()
+			if known || filling {
+				continue
+			}
+			err := s.exec(ctx, "ALTER PUBLICATION "+pgx.Identifier{s.pub}.Sanitize()+" ADD TABLE "+quoteTable(id))
+			if err == nil {
+				err = s.exec(ctx, "SELECT pg_logical_emit_message(false, '"+newTablePrefix+"', $1::text)", id.Schema+"."+id.Table)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("could not add a newly matching table to the publication; the next start will", "table", id, "err", err)
+			}
+		}
+	}
+}
+
+// newTable has the engine snapshot a table announced by watchTables, from here on.
+func (r *reader) newTable(ctx context.Context, content []byte) error {
+	schema, table, ok := strings.Cut(string(content), ".")
+	if !ok {
+		return nil
+	}
+	id := event.TableID{Namespace: r.s.database, Schema: schema, Table: table}
+	if r.tables[id] != nil {
+		return nil
+	}
+	t, err := r.s.describe(ctx, r.s.pool, schema, table)
+	if err != nil {
+		return fault.AsFatal(fmt.Errorf("table %s joined the selection at %s: %w", id, r.last, err))
+	}
+	if t == nil {
+		return nil // gone again
+	}
+	r.s.log.Info("a table joined the selection: snapshotting it beside the stream", "table", id, "at", r.last)
+	return r.emit(ctx, event.Batch{Backfill: t.schema})
 }
 
 // keyByName finds old's key columns in sc by name.
