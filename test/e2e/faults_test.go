@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
