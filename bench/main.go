@@ -13,6 +13,15 @@
 //	          of the same changes from a staging table
 //	latency   source commit → visible in PostgreSQL at a steady -rate changes/s
 //
+// Scenario PostgreSQL → discard, PostgreSQL and MariaDB, the same table in a PostgreSQL
+// source (bench/postgres.go):
+//
+//	snapshot  weir's snapshot (scan.startup.mode initial: chunks joined into the stream)
+//	          against the client's read of the table (COPY … TO STDOUT into nothing), and
+//	          into PostgreSQL against that read piped into COPY, then the key
+//	backlog   weir catching up with -changes single-row changes into discard, against
+//	          pg_recvlogical reading the same changes from a slot of its own (pgoutput)
+//
 // It prints a Markdown table (rows/s, the raw figure, their ratio, weir's CPU seconds
 // and peak RSS), and JSON with -json.
 package main
@@ -124,6 +133,9 @@ func run() error {
 	if err := e.latency(ctx); err != nil {
 		return err
 	}
+	if err := e.postgresSource(ctx); err != nil {
+		return err
+	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(e.results)
 	}
@@ -201,8 +213,13 @@ func (e *env) startWeir(mode string) (*weirRun, error) {
 
 // startWeirInto starts weir with the given sink block, keeping its state in state.
 func (e *env) startWeirInto(mode, sink, state string) (*weirRun, error) {
+	return e.launch(fmt.Sprintf(pipeline, e.db.Port, mode, sink, *par), state)
+}
+
+// launch starts weir on the pipeline file text, keeping its state in state.
+func (e *env) launch(file, state string) (*weirRun, error) {
 	path := filepath.Join(e.dir, "p.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(pipeline, e.db.Port, mode, sink, *par)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
 		return nil, err
 	}
 	runs++

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pgPipeline is a pipeline from the PostgreSQL source database src.
+const pgPipeline = `
+source:
+  type: postgres
+  hostname: 127.0.0.1
+  port: %d
+  username: postgres
+  database-name: src
+  tables: public.sbtest1, public.probe
+  heartbeat.interval: 1s
+sink:
+%s
+pipeline:
+  name: %s
+  parallelism: %d
+  checkpoint.interval: 1s
+`
+
+// postgresSource runs the PostgreSQL-source scenarios on database src of the same server.
+func (e *env) postgresSource(ctx context.Context) error {
+	if err := e.pg.Exec(ctx, "postgres", "CREATE DATABASE src"); err != nil {
+		return err
+	}
+	log("filling src.public.sbtest1 with %d rows", *rows)
+	if err := e.pg.Exec(ctx, "src", fmt.Sprintf(`
+		CREATE TABLE sbtest1 (id integer PRIMARY KEY, k integer NOT NULL, c char(120) NOT NULL, pad char(60) NOT NULL);
+		CREATE TABLE probe (id bigint PRIMARY KEY, sent bigint NOT NULL);
+		INSERT INTO sbtest1 SELECT g, g %% 100000,
+		  concat_ws('-', md5(g::text), md5((g+1)::text), md5((g+2)::text), left(md5((g+3)::text), 21)),
+		  concat_ws('-', md5((g+4)::text), left(md5((g+5)::text), 27)) FROM generate_series(1, %d) g`, *rows)); err != nil {
+		return err
+	}
+	if err := e.pg.Exec(ctx, "src", "VACUUM ANALYZE sbtest1"); err != nil {
+		return err
+	}
+	// Raw: the client's read of the table, into nothing.
+	conn, err := pgx.Connect(ctx, e.pg.URL("src"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	t0 := time.Now()
+	if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY (SELECT id, k, c, pad FROM sbtest1) TO STDOUT"); err != nil {
+		return err
+	}
+	readRate := float64(*rows) / time.Since(t0).Seconds()
+	piped, err := e.pgPipe(ctx)
+	if err != nil {
+		return err
+	}
+	log("raw: PostgreSQL read %.0f rows/s, read piped into COPY then key %.0f rows/s", readRate, piped)
+
+	// weir's snapshot into nothing, into PostgreSQL and into MariaDB.
+	snap := func(name, sink string, done func(w *weirRun) bool) (rate, cpu, rss float64, err error) {
+		w, err := e.launch(fmt.Sprintf(pgPipeline, e.pg.Port, sink, name, *par), "state-"+name)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		for !done(w) {
+			if w.cmd.ProcessState != nil {
+				return 0, 0, 0, fmt.Errorf("weir exited:\n%s", w.log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(w.start)
+		cpu, rss, err = w.stop()
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("stop weir: %v\n%s", err, w.log)
+		}
+		return float64(*rows) / took.Seconds(), cpu, rss, e.pg.Exec(ctx, "src", "SELECT pg_drop_replication_slot('weir_"+name+"')")
+	}
+	discard, dcpu, drss, err := snap("pg_discard", "  type: discard", func(w *weirRun) bool { return w.rowsOut("src.public.sbtest1") >= float64(*rows) })
+	if err != nil {
+		return err
+	}
+	if err := e.pg.Exec(ctx, "postgres", "CREATE DATABASE dw2"); err != nil {
+		return err
+	}
+	intoPG, pcpu, prss, err := snap("pg_pg", "  type: postgres\n  url: "+e.pg.URL("dw2"), func(*weirRun) bool {
+		n, _ := e.count(ctx, "dw2", "public.sbtest1")
+		return n == *rows
+	})
+	if err != nil {
+		return err
+	}
+	intoMariaDB, mcpu, mrss, err := snap("pg_mariadb", fmt.Sprintf("  type: mariadb\n  url: mysql://root@127.0.0.1:%d/weir", e.db.Port), func(*weirRun) bool {
+		out, err := e.db.Query("", "SELECT COUNT(*) FROM public.sbtest1")
+		n, _ := strconv.Atoi(firstField(out))
+		return err == nil && n == *rows
+	})
+	if err != nil {
+		return err
+	}
+	e.results = append(e.results,
+		result{Scenario: fmt.Sprintf("snapshot %d rows PostgreSQL → discard", *rows), Weir: discard, Unit: "rows/s",
+			Raw: readRate, RawName: "COPY (SELECT …) TO STDOUT into nothing", CPU: dcpu, RSSMB: drss},
+		result{Scenario: fmt.Sprintf("snapshot %d rows PostgreSQL → PostgreSQL", *rows), Weir: intoPG, Unit: "rows/s",
+			Raw: piped, RawName: "COPY TO STDOUT piped into COPY FROM STDIN, then the key", CPU: pcpu, RSSMB: prss},
+		result{Scenario: fmt.Sprintf("snapshot %d rows PostgreSQL → MariaDB", *rows), Weir: intoMariaDB, Unit: "rows/s",
+			Raw: readRate, RawName: "COPY (SELECT …) TO STDOUT into nothing", CPU: mcpu, RSSMB: mrss})
+	return e.pgBacklog(ctx)
+}
+
+func firstField(s string) string {
+	for i, c := range s {
+		if c == '\n' || c == '\t' || c == ' ' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// pgPipe copies the table from src into an unindexed table of raw with both ends at once,
+// then builds the key.
+func (e *env) pgPipe(ctx context.Context) (float64, error) {
+	from, err := pgx.Connect(ctx, e.pg.URL("src"))
+	if err != nil {
+		return 0, err
+	}
+	defer from.Close(ctx)
+	to, err := pgx.Connect(ctx, e.pg.URL("raw"))
+	if err != nil {
+		return 0, err
+	}
+	defer to.Close(ctx)
+	if _, err := to.Exec(ctx, "DROP TABLE IF EXISTS sbtest1; CREATE TABLE sbtest1 (id integer NOT NULL, k integer NOT NULL, c char(120) NOT NULL, pad char(60) NOT NULL)"); err != nil {
+		return 0, err
+	}
+	r, w := io.Pipe()
+	t0 := time.Now()
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, readErr = from.PgConn().CopyTo(ctx, w, "COPY (SELECT id, k, c, pad FROM sbtest1) TO STDOUT")
+		w.CloseWithError(readErr)
+	}()
+	_, err = to.PgConn().CopyFrom(ctx, r, "COPY sbtest1 FROM STDIN")
+	wg.Wait()
+	if err == nil {
+		err = readErr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := to.Exec(ctx, "ALTER TABLE sbtest1 ADD PRIMARY KEY (id)"); err != nil {
+		return 0, err
+	}
+	return float64(*rows) / time.Since(t0).Seconds(), nil
+}
+
+// pgBacklog: weir's slot is made and the table copied; weir stops; -changes single-row
+// changes are made; then weir catches up into discard, and pg_recvlogical reads the same
+// changes through a slot of its own made at the same point.
+func (e *env) pgBacklog(ctx context.Context) error {
+	name := "pg_backlog"
+	file := fmt.Sprintf(pgPipeline, e.pg.Port, "  type: discard", name, *par)
+	w, err := e.launch(file, "state-"+name)
+	if err != nil {
+		return err
+	}
+	for w.rowsOut("src.public.sbtest1") < float64(*rows) {
+		if w.cmd.ProcessState != nil {
+			return fmt.Errorf("weir exited:\n%s", w.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a checkpoint after the snapshot
+	if _, _, err := w.stop(); err != nil {
+		return fmt.Errorf("stop weir: %v\n%s", err, w.log)
+	}
+	if err := e.pg.Exec(ctx, "src", "SELECT pg_create_logical_replication_slot('raw_recv', 'pgoutput')"); err != nil {
+		return err
+	}
+	list := backlogChanges(*changes, *rows)
+	log("applying %d single-row changes to PostgreSQL", len(list))
+	if err := e.applyToPostgres(ctx, list); err != nil {
+		return err
+	}
+	if err := e.pg.Exec(ctx, "src", "INSERT INTO probe VALUES (-1, 0)"); err != nil { // the sentinel: the last change
+		return err
+	}
+	var end string
+	conn, err := pgx.Connect(ctx, e.pg.URL("src"))
+	if err != nil {
+		return err
+	}
+	err = conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&end)
+	conn.Close(ctx)
+	if err != nil {
+		return err
+	}
+
+	t0 := time.Now()
+	recv := exec.Command(pgBin("pg_recvlogical"), "-h", "127.0.0.1", "-p", strconv.Itoa(e.pg.Port), "-U", "postgres", "-d", "src",
+		"--slot", "raw_recv", "--start", "--no-loop", "--endpos", end, "-f", "/dev/null",
+		"-o", "proto_version=1", "-o", "publication_names=weir_"+name)
+	if out, err := recv.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_recvlogical: %v\n%s", err, out)
+	}
+	rawRead := float64(len(list)) / time.Since(t0).Seconds()
+
+	d, err := e.launch(file, "state-"+name)
+	if err != nil {
+		return err
+	}
+	for d.rowsOut("src.public.probe") < 1 {
+		if d.cmd.ProcessState != nil {
+			return fmt.Errorf("weir exited:\n%s", d.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(d.start)
+	cpu, rss, err := d.stop()
+	if err != nil {
+		return fmt.Errorf("stop weir: %v\n%s", err, d.log)
+	}
+	e.results = append(e.results, result{Scenario: fmt.Sprintf("backlog of %d single-row changes PostgreSQL → discard", len(list)),
+		Weir: float64(len(list)) / took.Seconds(), Unit: "changes/s", Raw: rawRead,
+		RawName: "pg_recvlogical (pgoutput) of the same changes into /dev/null", CPU: cpu, RSSMB: rss, Note: "weir's time includes its start"})
+	return nil
+}
+
+// applyToPostgres applies the changes to src on 8 connections, each key's on one.
+func (e *env) applyToPostgres(ctx context.Context, list []change) error {
+	const conns = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := pgx.Connect(ctx, e.pg.URL("src"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(ctx)
+			for _, ch := range list {
+				if ch.id%conns != c {
+					continue
+				}
+				if _, err := conn.Exec(ctx, ch.sql()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// pgBin finds a PostgreSQL client program in Debian's versioned directory.
+func pgBin(name string) string {
+	for _, v := range []string{"17", "16", "15", "14", "13"} {
+		p := "/usr/lib/postgresql/" + v + "/bin/" + name
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	return name
+}
