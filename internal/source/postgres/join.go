@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -36,18 +37,23 @@ import (
 // holds a commit in exactly that state. It also makes a resumed snapshot the same as a
 // fresh one.
 //
-// The phases of one chunk (JoinChunk) and what the stream does meanwhile:
+// One temporary slot serves every chunk that starts within epochMax of it (an epoch):
+// creating a slot costs more than reading a chunk. The phases of an epoch and of a chunk
+// (JoinChunk), and what the stream does meanwhile:
 //
-//	hold      read the WAL insert point L; hold the stream at L (it may not begin a
-//	          transaction that commits at or after L). If it already has, read L again.
-//	slot      create a temporary slot exporting its snapshot: its point P ≥ L; move the
-//	          hold to P
-//	read      import the snapshot in a REPEATABLE READ transaction and COPY the chunk's
-//	          rows out; drop the temporary slot
-//	wait      until the stream has emitted every transaction before P (a logical message
-//	          written now wakes a stream with nothing else to read)
-//	deliver   hand the rows to the engine with the stream's schema of the table at P,
-//	          record the chunk's key range as delivered, release the stream
+//	hold      (epoch) read the WAL insert point L; hold the stream at L (it may not
+//	          begin a transaction that commits at or after L). If it already has, read L
+//	          again.
+//	slot      (epoch) create a temporary slot exporting its snapshot: its point P ≥ L;
+//	          move the hold to P
+//	read      (chunk) import the snapshot in a REPEATABLE READ transaction and COPY the
+//	          chunk's rows out
+//	wait      (chunk) until the stream has emitted every transaction before P (a logical
+//	          message written now wakes a stream with nothing else to read)
+//	deliver   (chunk) hand the rows to the engine with the stream's schema of the table
+//	          at P, record the chunk's key range as delivered
+//	finish    (epoch) once it is old or idle and its last chunk is delivered: release the
+//	          stream, drop the slot
 //
 // Meanwhile the stream leaves out the changes of keys whose chunk has not been delivered
 // yet (the chunk will hold them: its P is after them), as snapshot.Fill says.
@@ -70,6 +76,10 @@ type joiner struct {
 	progress map[event.TableID][]snapshot.Chunk
 	fills    map[event.TableID]*snapshot.Fill
 	tempSeq  atomic.Int64
+	// epoch is the open exported snapshot chunks join (nil: none); opening is closed
+	// when the one being opened is there.
+	epoch   *epoch
+	opening chan struct{}
 }
 
 func newJoiner() *joiner {
@@ -264,62 +274,30 @@ func (s *Source) JoinChunk(ctx context.Context, t *event.Schema, c snapshot.Chun
 	if err := j.wait(ctx, func() bool { return j.live }); err != nil {
 		return err
 	}
-	conn, err := s.replConn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
 	for range joinAttempts {
-		done, err := s.joinOnce(ctx, conn, t, c, deliver)
+		e, err := s.acquireEpoch(ctx)
+		if err != nil {
+			return err
+		}
+		done, err := s.joinOnce(ctx, e, t, c, deliver)
+		j.releaseEpoch(e, !done && err == nil)
 		if err != nil || done {
 			return err
 		}
 	}
-	return fault.AsRetryable(fmt.Errorf("chunk %d of %s: read %d times, each time raced by the stream", c.Index, t.ID, joinAttempts))
+	return fault.AsRetryable(fmt.Errorf("chunk %d of %s: read %d times, each time raced by the stream or by DDL", c.Index, t.ID, joinAttempts))
 }
 
-// joinOnce makes one attempt at a chunk; done is false when it must be read again.
-func (s *Source) joinOnce(ctx context.Context, conn *pgconn.PgConn, t *event.Schema, c snapshot.Chunk, deliver func(*event.Schema, []event.Row) error) (done bool, err error) {
+// joinOnce reads and delivers a chunk in epoch e; done is false when it must be read
+// again (in a newer epoch).
+func (s *Source) joinOnce(ctx context.Context, e *epoch, t *event.Schema, c snapshot.Chunk, deliver func(*event.Schema, []event.Row) error) (done bool, err error) {
 	j := s.join
-	var l pglogrepl.LSN
-	if err := s.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()").Scan(&l); err != nil {
-		return false, fmt.Errorf("read the WAL insert point: %w", err)
-	}
+	p := e.point
 	j.mu.Lock()
-	if !j.live {
-		j.mu.Unlock()
-		return false, fault.AsRetryable(errors.New("a snapshot chunk was read while the replication stream was not running"))
-	}
-	if j.begun >= l || j.at > l {
-		j.mu.Unlock()
-		return false, nil
-	}
-	j.holds = append(j.holds, l)
-	j.mu.Unlock()
-	hold := l
-	defer func() { j.release(hold) }()
-
-	name := fmt.Sprintf("%s_c%d", s.slot, j.tempSeq.Add(1))
-	if len(name) > 63 {
-		name = fmt.Sprintf("weir_c%d_%d", conn.PID(), j.tempSeq.Add(1))
-	}
-	ts, err := s.createTempSlot(ctx, conn, name)
-	if err != nil {
-		return false, err
-	}
-	p := ts.point
-	j.mu.Lock()
-	if i := slices.Index(j.holds, l); i >= 0 {
-		j.holds[i] = p
-	}
-	hold = p
-	known := j.schemas[t.ID] // the stream's, as of a point before P
+	known := j.schemas[t.ID] // the stream's, as of a point before P: it is held at P
 	j.mu.Unlock()
 
-	rows, schema, err := s.readInSnapshot(ctx, ts.snapshot, t.ID, known, c)
-	if dropErr := ts.drop(ctx, name); dropErr != nil && err == nil {
-		err = fmt.Errorf("drop temporary slot %s: %w", name, dropErr)
-	}
+	rows, schema, err := s.readInSnapshot(ctx, e, t.ID, known, c)
 	if err != nil {
 		return false, err
 	}
@@ -369,11 +347,162 @@ func (s *Source) joinOnce(ctx context.Context, conn *pgconn.PgConn, t *event.Sch
 	return true, nil
 }
 
-// readInSnapshot imports snapshot and reads chunk c of table id there: with the columns
-// of known, the stream's schema (a column the table no longer has reads as NULL), or with
+// epochMax is how long one exported snapshot takes new chunks, and so about how long the
+// stream is held at its point: chunks read in it share the cost of the temporary slot.
+// epochIdle is how long an epoch no chunk uses stays open for the next one.
+const (
+	epochMax  = 2 * time.Second
+	epochIdle = 50 * time.Millisecond
+)
+
+// epoch is one temporary slot's exported snapshot at point, shared by the chunks read
+// while it is open. The stream is held at point from before the slot is created until
+// the epoch is closed and its last chunk delivered.
+type epoch struct {
+	point    pglogrepl.LSN
+	snapshot string
+	conn     *pgconn.PgConn // the replication connection that exports the snapshot
+	born     time.Time
+	users    int  // chunks reading or delivering in it
+	closed   bool // takes no more chunks
+	idle     *time.Timer
+	tables   map[event.TableID]*table // the tables as the snapshot has them (nil: absent)
+	mu       sync.Mutex               // guards tables
+}
+
+// acquireEpoch returns the open epoch, or opens one.
+func (s *Source) acquireEpoch(ctx context.Context) (*epoch, error) {
+	j := s.join
+	for {
+		j.mu.Lock()
+		if e := j.epoch; e != nil && !e.closed && time.Since(e.born) < epochMax {
+			e.users++
+			if e.idle != nil {
+				e.idle.Stop()
+				e.idle = nil
+			}
+			j.mu.Unlock()
+			return e, nil
+		}
+		if ch := j.opening; ch != nil {
+			j.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		j.opening = ch
+		j.mu.Unlock()
+		e, err := s.openEpoch(ctx)
+		j.mu.Lock()
+		close(ch)
+		j.opening = nil
+		if e != nil {
+			if old := j.epoch; old != nil && !old.closed {
+				old.closed = true
+				if old.users == 0 {
+					j.finish(old)
+				}
+			}
+			j.epoch, e.users = e, 1
+		}
+		j.mu.Unlock()
+		if e != nil || err != nil {
+			return e, err
+		}
+		// raced by the stream: read the insert point again
+	}
+}
+
+// openEpoch holds the stream at the WAL insert point L, creates a temporary slot (its
+// point P ≥ L) and moves the hold to P. It returns nil, nil when the stream had already
+// passed L.
+func (s *Source) openEpoch(ctx context.Context) (*epoch, error) {
+	j := s.join
+	var l pglogrepl.LSN
+	if err := s.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()").Scan(&l); err != nil {
+		return nil, fmt.Errorf("read the WAL insert point: %w", err)
+	}
+	j.mu.Lock()
+	switch {
+	case !j.live:
+		j.mu.Unlock()
+		return nil, fault.AsRetryable(errors.New("a snapshot chunk was read while the replication stream was not running"))
+	case j.begun >= l || j.at > l:
+		j.mu.Unlock()
+		return nil, nil
+	}
+	j.holds = append(j.holds, l)
+	j.mu.Unlock()
+	conn, err := s.replConn(ctx)
+	if err == nil {
+		name := fmt.Sprintf("%s_c%d", s.slot, j.tempSeq.Add(1))
+		if len(name) > 63 {
+			name = fmt.Sprintf("weir_c%d_%d", conn.PID(), j.tempSeq.Add(1))
+		}
+		var ts *tempSlot
+		if ts, err = s.createTempSlot(ctx, conn, name); err == nil {
+			j.mu.Lock()
+			if i := slices.Index(j.holds, l); i >= 0 {
+				j.holds[i] = ts.point
+			}
+			j.mu.Unlock()
+			return &epoch{point: ts.point, snapshot: ts.snapshot, conn: conn, born: time.Now(), tables: map[event.TableID]*table{}}, nil
+		}
+		conn.Close(context.WithoutCancel(ctx))
+	}
+	j.release(l)
+	return nil, err
+}
+
+// releaseEpoch ends a chunk's use of e; stale closes e (a chunk must be read again, in a
+// newer snapshot). An epoch is finished when it is closed or old and no chunk uses it,
+// or when it has been idle for epochIdle.
+func (j *joiner) releaseEpoch(e *epoch, stale bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e.users--
+	if stale {
+		e.closed = true
+	}
+	if e.users > 0 {
+		return
+	}
+	if e.closed || time.Since(e.born) >= epochMax {
+		j.finish(e)
+		return
+	}
+	e.idle = time.AfterFunc(epochIdle, func() {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if e.users == 0 && e.idle != nil {
+			j.finish(e)
+		}
+	})
+}
+
+// finish closes e: the stream is released from its point and its slot dropped (with its
+// connection: the slot is temporary). j.mu is held.
+func (j *joiner) finish(e *epoch) {
+	e.closed, e.idle = true, nil
+	if j.epoch == e {
+		j.epoch = nil
+	}
+	if i := slices.Index(j.holds, e.point); i >= 0 {
+		j.holds = slices.Delete(j.holds, i, i+1)
+	}
+	j.signal()
+	go e.conn.Close(context.Background())
+}
+
+// readInSnapshot reads chunk c of table id in epoch e's snapshot: with the columns of
+// known, the stream's schema (a column the table no longer has reads as NULL), or with
 // the table's columns there when the stream does not know it yet. schema is what the rows
 // hold; nil when the table does not exist in the snapshot.
-func (s *Source) readInSnapshot(ctx context.Context, name string, id event.TableID, known *event.Schema, c snapshot.Chunk) (rows []event.Row, schema *event.Schema, err error) {
+func (s *Source) readInSnapshot(ctx context.Context, e *epoch, id event.TableID, known *event.Schema, c snapshot.Chunk) (rows []event.Row, schema *event.Schema, err error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect for chunk %d of %s: %w", c.Index, id, err)
@@ -384,12 +513,19 @@ func (s *Source) readInSnapshot(ctx context.Context, name string, id event.Table
 		return nil, nil, fmt.Errorf("begin the snapshot of chunk %d of %s: %w", c.Index, id, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+name+"'"); err != nil {
-		return nil, nil, fmt.Errorf("import snapshot %s for chunk %d of %s: %w", name, c.Index, id, err)
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+e.snapshot+"'"); err != nil {
+		return nil, nil, fmt.Errorf("import snapshot %s for chunk %d of %s: %w", e.snapshot, c.Index, id, err)
 	}
-	now, err := s.describe(ctx, tx, id.Schema, id.Table)
-	if err != nil {
-		return nil, nil, err
+	e.mu.Lock()
+	now, described := e.tables[id]
+	e.mu.Unlock()
+	if !described { // the catalog as of the snapshot: once per table and epoch
+		if now, err = s.describe(ctx, tx, id.Schema, id.Table); err != nil {
+			return nil, nil, err
+		}
+		e.mu.Lock()
+		e.tables[id] = now
+		e.mu.Unlock()
 	}
 	if now == nil {
 		return nil, nil, tx.Commit(ctx)
