@@ -46,6 +46,8 @@ func Spec() connector.Spec {
 				Description: "Also write a tiny logical message (pg_logical_emit_message) each heartbeat, so the slot moves on when this database is idle and others fill the WAL."},
 			{Name: "slot.retained-wal.warn", Type: connector.TypeBytes, Default: "1GiB",
 				Description: "Log a warning when the slot holds back more WAL than this (the metric weir_source_retained_bytes has it too)."},
+			{Name: "decoding.stream-in-progress", Type: connector.TypeBool, Default: "true",
+				Description: "On PostgreSQL 14+, have the server stream large transactions while they run (pgoutput protocol 2) into weir's temporary files, applied at their commit; false: protocol 1, the server spills them to its own disk until the commit."},
 			{Name: "filter.origins", Type: connector.TypeList,
 				Description: "Replication origins whose transactions are left out (changes another replication wrote here); `*`: every transaction that has an origin."},
 		},

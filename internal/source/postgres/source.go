@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -52,6 +53,8 @@ type Source struct {
 	tables map[event.TableID]*table
 	join   *joiner
 	acked  pglogrepl.LSN // the newest position the engine reported durable
+	// streamed counts the transactions the server streamed while in progress.
+	streamed atomic.Int64
 }
 
 var (
@@ -81,6 +84,10 @@ type Options struct {
 	WarnRetained                   int64
 	SkipOrigins                    []string
 	DiscoverEvery                  time.Duration // 0: 30s
+	NoStreamInProgress             bool          // decoding.stream-in-progress: false
+	// WorkMem, when set, is the replication session's logical_decoding_work_mem: past
+	// it the server streams a transaction in progress (or spills it). For tests.
+	WorkMem string
 }
 
 // Open opens the source from its config.
@@ -99,6 +106,7 @@ func optionsOf(cfg *connector.Config) Options {
 		MaxConnections: int(cfg.Int("connect.max-connections")), Timeout: cfg.Duration("connect.timeout"),
 		Heartbeat: cfg.Duration("heartbeat.interval"), EmitMessage: cfg.Bool("heartbeat.emit-message"),
 		WarnRetained: cfg.Int("slot.retained-wal.warn"), SkipOrigins: cfg.List("filter.origins"),
+		NoStreamInProgress: !cfg.Bool("decoding.stream-in-progress"),
 	}
 }
 
@@ -178,6 +186,9 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	}
 	s.replConfig.ConnectTimeout = o.Timeout
 	s.replConfig.RuntimeParams["replication"] = "database"
+	if o.WorkMem != "" {
+		s.replConfig.RuntimeParams["logical_decoding_work_mem"] = o.WorkMem
+	}
 	for k, v := range sessionParams {
 		s.replConfig.RuntimeParams[k] = v
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,9 +23,11 @@ import (
 // without a boundary (the engine then holds them, or spills a huge transaction).
 const maxTxnBatch = 1024
 
-// Stream reads the slot from `from` with pgoutput (protocol 1: the server sends each
-// transaction whole at its commit, spilling large ones to its own disk, so weir holds at
-// most maxTxnBatch changes of one at a time). Rows are decoded with the schemas weir
+// Stream reads the slot from `from` with pgoutput: protocol 2 with large transactions
+// streamed while in progress where the server has it (PostgreSQL 14+, inprogress.go),
+// else protocol 1, where the server sends each transaction whole at its commit, spilling
+// large ones to its own disk. Either way weir holds at most maxTxnBatch changes of one
+// transaction in memory at a time. Rows are decoded with the schemas weir
 // knows; a relation message whose columns differ from them is a schema change, emitted
 // before the changes that follow it. A batch with Boundary ends at each commit, at the
 // commit's end LSN, so checkpoints fall between transactions.
@@ -68,10 +72,15 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	args := []string{"proto_version '1'", "publication_names '" + s.pub + "'", "messages 'true'"}
+	var spill *streamSpill
+	if serverMajor(conn) >= 14 && !s.o.NoStreamInProgress {
+		args = []string{"proto_version '2'", "streaming 'on'", "publication_names '" + s.pub + "'", "messages 'true'"}
+		spill = newStreamSpill(os.TempDir())
+		defer spill.close()
+	}
 	err = pglogrepl.StartReplication(ctx, conn, s.slot, start, pglogrepl.StartReplicationOptions{
-		Mode:       pglogrepl.LogicalReplication,
-		PluginArgs: []string{"proto_version '1'", "publication_names '" + s.pub + "'", "messages 'true'"},
-	})
+		Mode: pglogrepl.LogicalReplication, PluginArgs: args})
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "55006" { // object_in_use
@@ -93,7 +102,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 		return emit(ctx, b)
 	}
-	r := &reader{s: s, conn: conn, tables: tables, rels: map[uint32]*table{}, emit: throttled, last: start}
+	r := &reader{s: s, conn: conn, tables: tables, rels: map[uint32]*table{}, emit: throttled, last: start, spill: spill}
 	s.join.startStream(start, tables, func(sc *event.Schema) bool {
 		ok, err := s.keyOrdered(ctx, sc)
 		return err == nil && ok
@@ -137,6 +146,18 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 			return r.failed(ctx, watchCtx, pgconn.ErrorResponseToPgError(msg))
 		}
 	}
+}
+
+// serverMajor is the server's major version, from the server_version it reports ("15.8
+// (Debian 15.8-0+deb12u1)").
+func serverMajor(conn *pgconn.PgConn) int {
+	v := conn.ParameterStatus("server_version")
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(v)
+	}
+	n, _ := strconv.Atoi(v[:end])
+	return n
 }
 
 // failed turns the stream's end into its error: nil when ctx ended, the slot watcher's
@@ -204,6 +225,7 @@ type reader struct {
 	tables     map[event.TableID]*table // the schemas as of the stream's point
 	rels       map[uint32]*table        // relation id → table (nil: not selected)
 	emit       func(context.Context, event.Batch) error
+	spill      *streamSpill  // transactions streamed in progress (protocol 2; nil: protocol 1)
 	last       pglogrepl.LSN // the end of the last transaction emitted (or an idle point)
 	nextStatus time.Time
 
@@ -248,6 +270,11 @@ func (r *reader) copyData(ctx context.Context, data []byte) error {
 		x, err := pglogrepl.ParseXLogData(data[1:])
 		if err != nil {
 			return fmt.Errorf("parse WAL data: %w", err)
+		}
+		if r.spill != nil && len(x.WALData) > 0 {
+			if handled, err := r.streamMessage(ctx, x.WALData); handled || err != nil {
+				return err
+			}
 		}
 		m, err := pglogrepl.Parse(x.WALData)
 		if err != nil {

@@ -79,11 +79,21 @@ func TestUnchangedToastedValues(t *testing.T) {
 }
 
 // TestMillionRowTransaction: one transaction of a million rows streams in parts with
-// bounded memory (the server spills it; weir holds maxTxnBatch changes at a time), and
-// every row arrives, in order, with one boundary at its end.
+// bounded memory, and every row arrives, in order, with one boundary at its end: with
+// protocol 2 the server streams it while it runs and weir spills it to a file until the
+// commit; with protocol 1 the server spills it and sends it at the commit. Either way
+// weir holds maxTxnBatch changes at a time.
 func TestMillionRowTransaction(t *testing.T) {
+	for _, inProgress := range []bool{true, false} {
+		t.Run(fmt.Sprintf("in-progress=%v", inProgress), func(t *testing.T) { millionRows(t, inProgress) })
+	}
+}
+
+func millionRows(t *testing.T, inProgress bool) {
 	createDB(t, "bigtxn", `CREATE TABLE t (id INT PRIMARY KEY, pad TEXT)`)
-	s := open(t, options("bigtxn", "public.t"), "bigtxn", 1)
+	o := options("bigtxn", "public.t")
+	o.NoStreamInProgress = !inProgress
+	s := open(t, o, "bigtxn", 1)
 	ctx := context.Background()
 	tables, err := s.Tables(ctx)
 	if err != nil {
@@ -137,6 +147,9 @@ func TestMillionRowTransaction(t *testing.T) {
 	// A million rows of ~100 bytes are ~250 MB as events; the stream must never hold them.
 	if p := peak.Load(); p > 64<<20 {
 		t.Errorf("the heap peaked at %d MiB while the transaction streamed; want it bounded (< 64 MiB)", p>>20)
+	}
+	if streamed := s.streamed.Load() > 0; streamed != inProgress {
+		t.Errorf("the transaction was streamed in progress: %v, want %v", streamed, inProgress)
 	}
 	t.Logf("1,000,000 rows in one transaction; heap peak %d MiB", peak.Load()>>20)
 }
@@ -242,5 +255,57 @@ func TestPartitionedTableAndOrigins(t *testing.T) {
 	want := []string{"insert m 1001", "delete m 1001", "insert m 1001"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("the stream gave %q, want %q", got, want)
+	}
+}
+
+// TestStreamedTransactionAborts: of transactions streamed while in progress, a rolled-back
+// savepoint's rows and a whole rolled-back transaction are left out; the rest arrives.
+func TestStreamedTransactionAborts(t *testing.T) {
+	createDB(t, "abort", `CREATE TABLE t (id INT PRIMARY KEY, pad TEXT)`)
+	o := options("abort", "public.t")
+	o.WorkMem = "64kB" // the server streams anything larger
+	s := open(t, o, "abort", 1)
+	ctx := context.Background()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, "abort", `BEGIN;
+		INSERT INTO t SELECT g, repeat('a', 100) FROM generate_series(1, 5000) g;
+		SAVEPOINT s1;
+		INSERT INTO t SELECT g, repeat('b', 100) FROM generate_series(5001, 10000) g;
+		ROLLBACK TO SAVEPOINT s1;
+		INSERT INTO t SELECT g, repeat('c', 100) FROM generate_series(10001, 15000) g;
+		COMMIT`)
+	conn := connect(t, "abort")
+	if _, err := conn.Exec(ctx, `BEGIN; INSERT INTO t SELECT g, 'x' FROM generate_series(20001, 30000) g; ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, "abort", `INSERT INTO t VALUES (-1, 'end')`)
+	var ids []int64
+	streamUntil(t, s, pos, tables, func(b event.Batch) bool {
+		for _, c := range b.Changes {
+			ids = append(ids, c.After[0].Int())
+		}
+		return len(ids) > 0 && ids[len(ids)-1] == -1
+	})
+	if s.streamed.Load() < 2 {
+		t.Fatalf("%d transactions streamed in progress; the test needs both large ones streamed", s.streamed.Load())
+	}
+	if len(ids) != 10001 {
+		t.Fatalf("%d rows arrived, want 10,001 (5,000 before the savepoint, 5,000 after it, the last row)", len(ids))
+	}
+	for i, id := range ids[:10000] {
+		want := int64(i + 1)
+		if i >= 5000 {
+			want = int64(i + 5001)
+		}
+		if id != want {
+			t.Fatalf("row %d is %d, want %d", i, id, want)
+		}
 	}
 }
