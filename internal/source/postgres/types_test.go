@@ -194,7 +194,11 @@ func TestGeometryIsEWKB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{1, 1, 0, 0, 0x20, 0xe6, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40}
+	want := []byte{0x01, // little-endian
+		0x01, 0x00, 0x00, 0x20, // point, with an SRID
+		0xe6, 0x10, 0x00, 0x00, // 4326
+		0, 0, 0, 0, 0, 0, 0xf0, 0x3f, // x = 1
+		0, 0, 0, 0, 0, 0, 0, 0x40} // y = 2
 	if v.Str() != string(want) {
 		t.Fatalf("decoded % x, want % x", v.Str(), want)
 	}
