@@ -3,12 +3,18 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
 	"github.com/weir-data/weir/internal/testenv"
 )
 
@@ -123,6 +129,123 @@ pipeline:
 			if !strings.Contains(out, fmt.Sprintf("source %d rows, sink %d rows: equal", 2*rows, 2*rows)) {
 				t.Fatalf("verify: %s", out)
 			}
+		})
+	}
+}
+
+// TestPostgresSIGKILLConverges is TestMariaDBSIGKILLConverges from a PostgreSQL source: a
+// 200,000-row table under concurrent transactions (key moves, deletes), weir killed with
+// SIGKILL 8 times in the snapshot and the stream, then the file sink's changelog folds to
+// the table and holds each change once. Integer and uuid keys.
+func TestPostgresSIGKILLConverges(t *testing.T) {
+	uuidLit := func(n int) string { return fmt.Sprintf("'%08x-0000-4000-8000-%012x'", n, n) }
+	for _, shape := range []struct {
+		name, keyDDL, seqKey string
+		lit                  func(int) string
+	}{
+		{"int", "id bigint PRIMARY KEY", "g", func(n int) string { return fmt.Sprint(n) }},
+		{"uuid", "id uuid PRIMARY KEY", "(lpad(to_hex(g), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid", uuidLit},
+	} {
+		t.Run(shape.name, func(t *testing.T) {
+			src := startPostgresChaosSource(t)
+			if err := src.exec("", fmt.Sprintf(`CREATE SCHEMA shop; CREATE TABLE shop.t (%s, v int NOT NULL, note varchar(40), amount numeric(12,2));
+				ALTER TABLE shop.t REPLICA IDENTITY FULL;
+				INSERT INTO shop.t SELECT %s, g %% 100, 'order ' || g, g / 7.0 FROM generate_series(1, 200000) g`, shape.keyDDL, shape.seqKey)); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "p.yaml"), "source:\n"+src.block(src.port, "shop")+
+				"sink:\n"+fileTarget.yaml+"\npipeline:\n  name: pgkill\n  parallelism: 3\n  checkpoint.interval: 200ms\n")
+			exec, closeConn, err := src.session("shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeConn()
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			txns := 0
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := testenv.Workload{Exec: exec, Postgres: true, Table: "t", Existing: 200000, Seed: 11, Pause: time.Millisecond,
+					Insert: func(n int) string { return fmt.Sprintf("(%s, 1, 'new', 2.5)", shape.lit(n)) },
+					Where:  func(n int) string { return "id = " + shape.lit(n) },
+					MoveTo: func(n int) string { return "id = " + shape.lit(n) },
+					Update: "v = v + 1, note = 'upd'"}
+				var err error
+				if txns, err = w.Run(stop); err != nil {
+					t.Error(err)
+				}
+			}()
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+			inSnapshot := 0
+			for kill := range 8 {
+				p := start(t, dir, "run", "p.yaml")
+				wait := 300 + rng.IntN(900)
+				if kill < 3 {
+					wait = 200 + rng.IntN(400) // early: inside the snapshot
+				}
+				time.Sleep(time.Duration(wait) * time.Millisecond)
+				if p.exited() {
+					t.Fatalf("weir exited before it was killed:\n%s", p.stderr)
+				}
+				p.signal(syscall.SIGKILL)
+				p.wait(t, 10*time.Second)
+				if !strings.Contains(p.stderr.String(), "snapshot finished") && !strings.Contains(p.stderr.String(), "snapshot=false") {
+					inSnapshot++
+				}
+			}
+			if inSnapshot == 0 {
+				t.Fatal("no kill fell inside the snapshot; the test did not test it")
+			}
+			close(stop)
+			wg.Wait()
+
+			final := start(t, dir, "run", "p.yaml")
+			s, err := src.open("shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			tables, err := s.Tables(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []event.Row
+			if err := s.(connector.ChunkReader).ReadChunk(context.Background(), tables[0], snapshot.Chunk{Table: tables[0].ID}, func(rs []event.Row) error {
+				all = append(all, rs...)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want, err := conformance.TableImage(tables[0], all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := map[string][]string{tables[0].ID.String(): {"id"}}
+			var diff string
+			var recs []conformance.Record
+			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+				recs = fileTarget.records(t, dir, tables[0])
+				got, err := conformance.Fold(recs, keys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff = conformance.DiffImages(want, got, 10); diff == "" {
+					break
+				}
+			}
+			final.signal(syscall.SIGTERM)
+			if code := final.wait(t, 30*time.Second); code != 0 {
+				t.Fatalf("final run: exit %d\n%s", code, final.stderr)
+			}
+			if diff != "" {
+				t.Fatalf("after 8 kills and %d concurrent transactions the sink differs from the source: %s", txns, diff)
+			}
+			if err := conformance.CheckChangelog(recs, keys); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("8 kills (%d in the snapshot), %d concurrent transactions, %d rows: sink equals source, each change once", inSnapshot, txns, len(want))
 		})
 	}
 }
