@@ -231,6 +231,10 @@ func (s *Source) describe(ctx context.Context, q querier, schema, name string) (
 		return nil, fmt.Errorf("read table %s: %w", id, err)
 	}
 	ident := identText[0]
+	if ident == 'n' {
+		return nil, fmt.Errorf("table %s has REPLICA IDENTITY NOTHING: in a publication its updates and deletes fail on the server, "+
+			"and no change would say which row it changes; run ALTER TABLE %s REPLICA IDENTITY DEFAULT (or FULL)", id, quoteTable(id))
+	}
 	rows, err := q.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attgenerated <> '',
 			COALESCE(pg_get_expr(d.adbin, d.adrelid), '')
 		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
