@@ -16,7 +16,7 @@ func Spec() connector.Spec {
 				Description: "A user with REPLICATION (or superuser), SELECT on the tables and, unless publication.create is false, ownership of them (CREATE PUBLICATION … FOR TABLE needs it)."},
 			{Name: "password", Type: connector.TypeString, Secret: true, Description: "The user's password."},
 			{Name: "database-name", Type: connector.TypeString, Required: true, Example: "shop", Description: "The database to read."},
-			{Name: "tables", Type: connector.TypeTables, Required: true, Example: `public.orders, sales\..*`,
+			{Name: "tables", Type: connector.TypeTables, Required: true, Example: `public.orders, sales.\.*`,
 				Description: "Tables to read: schema.table regexes, comma-separated; `\\.` is a literal dot. A partitioned table is read through its root."},
 			{Name: "slot.name", Type: connector.TypeString,
 				Description: "The replication slot; default: weir_ and the pipeline name. An existing slot is used as it is."},
