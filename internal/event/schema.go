@@ -73,6 +73,15 @@ func (s *Schema) KeyNames() []string {
 	return out
 }
 
+// KeyOf returns the values of r's key columns, in key order.
+func (s *Schema) KeyOf(r Row) Row {
+	k := make(Row, len(s.Key))
+	for i, c := range s.Key {
+		k[i] = r[c]
+	}
+	return k
+}
+
 // Validate checks that the schema is well formed; sources call it before emitting.
 func (s *Schema) Validate() error {
 	if s.ID.Table == "" {

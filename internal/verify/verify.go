@@ -383,9 +383,9 @@ func (t *table) compare(srcRows, sinkRows []event.Row, fromSource, count bool) {
 			other, ok := bySink[k]
 			switch {
 			case !ok:
-				t.diffs[k] = &pending{key: keyOf(t.s, r), src: r}
+				t.diffs[k] = &pending{key: t.s.KeyOf(r), src: r}
 			case len(differingColumns(t.s, r, other)) > 0:
-				t.diffs[k] = &pending{key: keyOf(t.s, r), src: r, sink: other}
+				t.diffs[k] = &pending{key: t.s.KeyOf(r), src: r, sink: other}
 				if count {
 					t.matched.Add(1)
 				}
@@ -399,7 +399,7 @@ func (t *table) compare(srcRows, sinkRows []event.Row, fromSource, count bool) {
 	}
 	for k, r := range bySink {
 		if _, ok := bySrc[k]; !ok {
-			t.diffs[k] = &pending{key: keyOf(t.s, r), sink: r}
+			t.diffs[k] = &pending{key: t.s.KeyOf(r), sink: r}
 		}
 	}
 }
@@ -523,17 +523,9 @@ func (v *verifier) report(t *table, tr *TableReport) {
 func keysOf(s *event.Schema, rows []event.Row) []event.Row {
 	out := make([]event.Row, len(rows))
 	for i, r := range rows {
-		out[i] = keyOf(s, r)
+		out[i] = s.KeyOf(r)
 	}
 	return out
-}
-
-func keyOf(s *event.Schema, r event.Row) event.Row {
-	k := make(event.Row, len(s.Key))
-	for i, c := range s.Key {
-		k[i] = r[c]
-	}
-	return k
 }
 
 // appendKey encodes a key row as event.AppendRowKey encodes the key of a full row.

@@ -289,13 +289,13 @@ func (r *reader) unfilled(changes []event.Change) []event.Change {
 			continue
 		}
 		if c.Op != event.OpUpdate || c.Before == nil {
-			if f.delivered(keyOf(c.Schema, c.Row())) {
+			if f.delivered(c.Schema.KeyOf(c.Row())) {
 				out = append(out, c)
 			}
 			continue
 		}
-		beforeIn := f.delivered(keyOf(c.Schema, c.Before))
-		afterIn := f.delivered(keyOf(c.Schema, c.After))
+		beforeIn := f.delivered(c.Schema.KeyOf(c.Before))
+		afterIn := f.delivered(c.Schema.KeyOf(c.After))
 		switch {
 		case beforeIn && afterIn:
 			out = append(out, c)

@@ -29,14 +29,6 @@ func goOrdered(cols []*column) bool {
 	return true
 }
 
-func keyOf(s *event.Schema, r event.Row) event.Row {
-	key := make(event.Row, len(s.Key))
-	for i, k := range s.Key {
-		key[i] = r[k]
-	}
-	return key
-}
-
 // compareKeys orders two keys of the same table column by column.
 func compareKeys(cols []*column, a, b event.Row) int {
 	for i := range min(len(a), len(b)) {

@@ -239,13 +239,13 @@ func (j *joiner) unfilled(changes []event.Change) []event.Change {
 			continue
 		}
 		if c.Op != event.OpUpdate || c.Before == nil {
-			if f.Delivered(keyOf(c.Schema, c.Row())) {
+			if f.Delivered(c.Schema.KeyOf(c.Row())) {
 				out = append(out, c)
 			}
 			continue
 		}
-		beforeIn := f.Delivered(keyOf(c.Schema, c.Before))
-		afterIn := f.Delivered(keyOf(c.Schema, c.After))
+		beforeIn := f.Delivered(c.Schema.KeyOf(c.Before))
+		afterIn := f.Delivered(c.Schema.KeyOf(c.After))
 		switch {
 		case beforeIn && afterIn:
 			out = append(out, c)
@@ -256,15 +256,6 @@ func (j *joiner) unfilled(changes []event.Change) []event.Change {
 		}
 	}
 	return out
-}
-
-// keyOf returns the key columns' values of r.
-func keyOf(s *event.Schema, r event.Row) event.Row {
-	k := make(event.Row, len(s.Key))
-	for i, c := range s.Key {
-		k[i] = r[c]
-	}
-	return k
 }
 
 // JoinChunk reads chunk c of t exactly at a point of the WAL and delivers it inside the

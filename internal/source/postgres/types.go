@@ -245,7 +245,7 @@ func decodeHstore(b []byte) (event.Value, error) {
 		if s == "" {
 			break
 		}
-		k, rest, err := hstoreToken(s)
+		k, rest, err := quoted(s)
 		if err != nil {
 			return event.Value{}, fmt.Errorf("hstore %.40q: %w", b, err)
 		}
@@ -258,7 +258,7 @@ func decodeHstore(b []byte) (event.Value, error) {
 		if strings.HasPrefix(rest, "NULL") {
 			rest = rest[4:]
 		} else {
-			val, r, err := hstoreToken(rest)
+			val, r, err := quoted(rest)
 			if err != nil {
 				return event.Value{}, fmt.Errorf("hstore %.40q: %w", b, err)
 			}
@@ -280,8 +280,9 @@ func decodeHstore(b []byte) (event.Value, error) {
 	return event.JSON(string(append(out, '}'))), nil
 }
 
-// hstoreToken reads one double-quoted hstore string.
-func hstoreToken(s string) (string, string, error) {
+// quoted reads one double-quoted string of hstore or array output, undoing its
+// backslash escapes, and returns it and what follows.
+func quoted(s string) (string, string, error) {
 	if !strings.HasPrefix(s, `"`) {
 		return "", "", errors.New("want a quoted string")
 	}
@@ -340,7 +341,7 @@ func appendArray(out []byte, s string, elem types.Type, dec func([]byte) (event.
 			out, s, err = appendArray(out, s, elem, dec)
 		case strings.HasPrefix(s, `"`):
 			var text string
-			text, s, err = arrayQuoted(s)
+			text, s, err = quoted(s)
 			if err == nil {
 				out, err = appendElem(out, []byte(text), elem, dec)
 			}
@@ -369,24 +370,6 @@ func appendArray(out []byte, s string, elem types.Type, dec func([]byte) (event.
 			return nil, "", errors.New("want , or }")
 		}
 	}
-}
-
-func arrayQuoted(s string) (string, string, error) {
-	var sb strings.Builder
-	for i := 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-			if i < len(s) {
-				sb.WriteByte(s[i])
-			}
-		case '"':
-			return sb.String(), s[i+1:], nil
-		default:
-			sb.WriteByte(s[i])
-		}
-	}
-	return "", "", errors.New("unterminated quoted element")
 }
 
 // appendElem appends one element as JSON: numbers and booleans as JSON numbers and
