@@ -1,0 +1,200 @@
+// Package transform compiles the SQL expressions of a pipeline's transform rules
+// (projections and filters, MySQL-flavoured syntax, parsed by the TiDB parser) into Go
+// closures, once per table schema: a row is never evaluated from text.
+//
+// Values follow SQL: NULL propagates through operators and functions (except those made
+// for NULL: IS NULL, COALESCE, IFNULL, <=>, CONCAT_WS …), comparisons and logic are
+// three-valued (a filter keeps a row only when it is TRUE), and numbers widen
+// integer → decimal → double. Every error names the expression and, at run time, the
+// row's key.
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // literal values of the parser
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// Input is what an expression reads: one row under its schema, and the change it
+// belongs to (for the metadata columns).
+type Input struct {
+	Schema       *event.Schema
+	Row          event.Row
+	Op           event.Op
+	CommitMicros int64
+	Pos          event.Pos
+}
+
+// Expr is a compiled expression.
+type Expr struct {
+	Text string     // as written
+	Type types.Type // of its values
+	eval evalFunc
+}
+
+type evalFunc func(in *Input) (event.Value, error)
+
+// Eval computes the expression for one input. An error names the expression and the
+// row's key.
+func (e *Expr) Eval(in *Input) (event.Value, error) {
+	v, err := e.eval(in)
+	if err != nil {
+		return v, &EvalError{Expr: e.Text, Key: keyText(in), Err: err}
+	}
+	return v, nil
+}
+
+// EvalError is an expression that failed on a row.
+type EvalError struct {
+	Expr string
+	Key  string
+	Err  error
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("expression %q on the row with key %s: %v", e.Expr, e.Key, e.Err)
+}
+
+func (e *EvalError) Unwrap() error { return e.Err }
+
+func keyText(in *Input) string {
+	if in.Schema == nil || len(in.Schema.Key) == 0 {
+		return "(none)"
+	}
+	parts := make([]string, len(in.Schema.Key))
+	for i, k := range in.Schema.Key {
+		parts[i] = in.Schema.Columns[k].Name + "=" + in.Row[k].String()
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// Column is one column of a projection: its name and the expression that computes it.
+type Column struct {
+	Name string
+	Expr *Expr
+}
+
+// CompileError is an expression that does not compile against a table.
+type CompileError struct {
+	Table event.TableID
+	Expr  string
+	Err   error
+}
+
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("table %s: %q: %v", e.Table, e.Expr, e.Err)
+}
+
+func (e *CompileError) Unwrap() error { return e.Err }
+
+// CompileFilter compiles a WHERE condition against schema s. The filter keeps a row only
+// when the condition is TRUE (not FALSE, not NULL).
+func CompileFilter(text string, s *event.Schema) (*Expr, error) {
+	sel, err := parseSelect("SELECT 1 FROM t WHERE " + text)
+	if err != nil {
+		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
+	}
+	c := &compiler{schema: s}
+	n, err := c.compile(sel.Where)
+	if err != nil {
+		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
+	}
+	return &Expr{Text: text, Type: types.Type{Kind: types.Boolean}, eval: n.eval}, nil
+}
+
+// CompileProjection compiles a SELECT list against schema s: `*` stands for every
+// column of s in order; each other item is an expression with an optional alias (a bare
+// column keeps its name; any other expression needs an alias).
+func CompileProjection(text string, s *event.Schema) ([]Column, error) {
+	sel, err := parseSelect("SELECT " + text + " FROM t")
+	if err != nil {
+		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
+	}
+	c := &compiler{schema: s}
+	var out []Column
+	seen := map[string]bool{}
+	add := func(col Column) error {
+		if seen[strings.ToLower(col.Name)] {
+			return fmt.Errorf("column %s is projected twice", col.Name)
+		}
+		seen[strings.ToLower(col.Name)] = true
+		out = append(out, col)
+		return nil
+	}
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil {
+			for i := range s.Columns {
+				n := c.column(i)
+				if err := add(Column{Name: s.Columns[i].Name, Expr: &Expr{Text: s.Columns[i].Name, Type: n.typ, eval: n.eval}}); err != nil {
+					return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
+				}
+			}
+			continue
+		}
+		item := itemText(f)
+		n, err := c.compile(f.Expr)
+		if err != nil {
+			return nil, &CompileError{Table: s.ID, Expr: item, Err: err}
+		}
+		name := f.AsName.O
+		if name == "" {
+			col, ok := f.Expr.(*ast.ColumnNameExpr)
+			if !ok {
+				return nil, &CompileError{Table: s.ID, Expr: item, Err: errors.New("a computed column needs a name: add AS name")}
+			}
+			name = col.Name.Name.O
+			if i := s.ColumnIndex(name); i < 0 { // a metadata column keeps its own name
+				name = strings.Trim(name, "_")
+			} else {
+				name = s.Columns[i].Name
+			}
+		}
+		if err := add(Column{Name: name, Expr: &Expr{Text: item, Type: n.typ, eval: n.eval}}); err != nil {
+			return nil, &CompileError{Table: s.ID, Expr: item, Err: err}
+		}
+	}
+	return out, nil
+}
+
+// itemText is a projection item as written, without its alias.
+func itemText(f *ast.SelectField) string {
+	text := strings.TrimSpace(f.Text())
+	if text == "" {
+		return restore(f.Expr)
+	}
+	if f.AsName.O != "" {
+		re := regexp.MustCompile("(?i)\\s+(as\\s+)?[`\"']?" + regexp.QuoteMeta(f.AsName.O) + "[`\"']?$")
+		text = re.ReplaceAllString(text, "")
+	}
+	return text
+}
+
+func parseSelect(sql string) (*ast.SelectStmt, error) {
+	p := parser.New()
+	stmt, err := p.ParseOneStmt(sql, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
+	}
+	sel, ok := stmt.(*ast.SelectStmt)
+	if !ok || sel.Fields == nil {
+		return nil, errors.New("not an expression")
+	}
+	return sel, nil
+}
+
+// trimParserError shortens the TiDB parser's message to where it stopped.
+func trimParserError(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "near "); i >= 0 {
+		return "unexpected text " + msg[i+len("near "):]
+	}
+	return msg
+}

@@ -1,0 +1,243 @@
+package transform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+)
+
+var testSchema = &event.Schema{ID: event.TableID{Schema: "shop", Table: "orders_3"}, Key: []int{0}, Columns: []event.Column{
+	{Name: "id", Type: types.Type{Kind: types.Int64}},
+	{Name: "name", Type: types.Type{Kind: types.String}, Nullable: true},
+	{Name: "amount", Type: types.Type{Kind: types.Decimal, Precision: 10, Scale: 2}},
+	{Name: "score", Type: types.Type{Kind: types.Float64}},
+	{Name: "created", Type: types.Type{Kind: types.Timestamp, Precision: 6}},
+	{Name: "vip", Type: types.Type{Kind: types.Boolean}},
+	{Name: "n", Type: types.Type{Kind: types.Int32}, Nullable: true},
+}}
+
+func testInput() *Input {
+	return &Input{Schema: testSchema, Op: event.OpUpdate, CommitMicros: 1_700_000_000_123_000, Pos: event.Pos{Log: "bin.000001", Off: 42},
+		Row: event.Row{event.Int(7), event.String("Ada Lovelace"), event.Decimal("1234.50"), event.Float(0.25),
+			event.TimestampOf(time.Date(2024, 2, 29, 10, 30, 0, 0, time.UTC)), event.Bool(true), event.Null()}}
+}
+
+// TestExpressions evaluates each expression on one row and compares the value's text
+// (NULL for NULL): operators, NULL propagation, three-valued logic, numeric widening,
+// functions and metadata columns.
+func TestExpressions(t *testing.T) {
+	for _, c := range []struct{ expr, want string }{
+		{"id + 1", "8"},
+		{"id * 2 - 3", "11"},
+		{"id / 2", "3.5000"},
+		{"id DIV 2", "3"},
+		{"id % 4", "3"},
+		{"MOD(id, 4)", "3"},
+		{"id / 0", "NULL"},
+		{"amount * 2", "2469"},
+		{"amount + 0.005", "1234.505"},
+		{"score * 4", "1"},
+		{"id + score", "7.25"},
+		{"-id", "-7"},
+		{"n + 1", "NULL"},
+		{"9223372036854775807 + 0", "9223372036854775807"},
+		{"ABS(-3)", "3"},
+		{"ROUND(amount)", "1235"},
+		{"ROUND(amount, 1)", "1234.5"},
+		{"ROUND(2.5)", "3"},
+		{"CEIL(1.2)", "2"},
+		{"FLOOR(-1.2)", "-2"},
+		{"POWER(2, 10)", "1024"},
+		{"id = 7", "true"},
+		{"id <> 7", "false"},
+		{"n = 1", "NULL"},
+		{"n <=> NULL", "true"},
+		{"id <=> NULL", "false"},
+		{"n IS NULL", "true"},
+		{"name IS NOT NULL", "true"},
+		{"id BETWEEN 1 AND 10", "true"},
+		{"id NOT BETWEEN 1 AND 10", "false"},
+		{"id IN (1, 7, 9)", "true"},
+		{"id IN (1, NULL)", "NULL"},
+		{"id NOT IN (1, 2)", "true"},
+		{"name LIKE 'Ada%'", "true"},
+		{"name LIKE '_da L%e'", "true"},
+		{"name NOT LIKE '%x%'", "true"},
+		{"'50%' LIKE '50\\%'", "true"},
+		{"name REGEXP '^A.a'", "true"},
+		{"n = 1 AND id = 7", "NULL"},
+		{"n = 1 AND id = 8", "false"},
+		{"n = 1 OR id = 7", "true"},
+		{"n = 1 OR id = 8", "NULL"},
+		{"NOT (n = 1)", "NULL"},
+		{"vip AND id > 5", "true"},
+		{"vip IS TRUE", "true"},
+		{"n IS NOT TRUE", "true"},
+		{"'10' = 10", "true"},
+		{"amount > 1000", "true"},
+		{"created > '2024-01-01'", "true"},
+		{"created < '2024-02-29 10:30:00.000001'", "true"},
+		{"CONCAT(name, '-', id)", "Ada Lovelace-7"},
+		{"CONCAT(name, n)", "NULL"},
+		{"CONCAT_WS(',', name, n, id)", "Ada Lovelace,7"},
+		{"UPPER(name)", "ADA LOVELACE"},
+		{"LOWER(name)", "ada lovelace"},
+		{"TRIM('  x  ')", "x"},
+		{"TRIM(BOTH 'x' FROM 'xxaxx')", "a"},
+		{"TRIM(LEADING 'x' FROM 'xxaxx')", "axx"},
+		{"LTRIM('  x ')", "x "},
+		{"SUBSTRING(name, 5)", "Lovelace"},
+		{"SUBSTRING(name, 1, 3)", "Ada"},
+		{"SUBSTR(name, -4)", "lace"},
+		{"LEFT(name, 3)", "Ada"},
+		{"RIGHT(name, 4)", "lace"},
+		{"REPLACE(name, 'a', 'A')", "AdA LovelAce"},
+		{"LENGTH('é')", "2"},
+		{"CHAR_LENGTH('é')", "1"},
+		{"LPAD('7', 3, '0')", "007"},
+		{"RPAD('ab', 5, 'xy')", "abxyx"},
+		{"LOCATE('love', LOWER(name))", "5"},
+		{"SPLIT_PART('a,b,c', ',', 2)", "b"},
+		{"REGEXP_REPLACE(name, '[aeiou]', '*')", "Ad* L*v*l*c*"},
+		{"REGEXP_EXTRACT(name, '([A-Z])[a-z]+ ([A-Z])', 2)", "L"},
+		{"REGEXP_LIKE(name, 'lace$')", "true"},
+		{"MD5('abc')", "900150983cd24fb0d6963f7d28e17f72"},
+		{"SHA2('abc', 256)", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"TO_BASE64('hi')", "aGk="},
+		{"FROM_BASE64('aGk=')", "hi"},
+		{"IF(id > 5, 'big', 'small')", "big"},
+		{"IFNULL(n, -1)", "-1"},
+		{"COALESCE(n, NULL, id)", "7"},
+		{"NULLIF(id, 7)", "NULL"},
+		{"NULLIF(id, 8)", "7"},
+		{"CASE WHEN id > 10 THEN 'a' WHEN id > 5 THEN 'b' ELSE 'c' END", "b"},
+		{"CASE id WHEN 7 THEN 'seven' END", "seven"},
+		{"CASE n WHEN 1 THEN 'one' END", "NULL"},
+		{"CAST(amount AS SIGNED)", "1235"},
+		{"CAST('12.345' AS DECIMAL(5,2))", "12.35"},
+		{"CAST(id AS CHAR)", "7"},
+		{"CAST('2024-03-01' AS DATE)", "2024-03-01"},
+		{"CAST(score AS DECIMAL(4,3))", "0.250"},
+		{"__table_name__", "orders_3"},
+		{"__database_name__", "shop"},
+		{"__data_event_type__", "+U"},
+		{"__op_ts__", "1700000000123"},
+		{"__position__", "bin.000001:42"},
+	} {
+		cols, err := CompileProjection(c.expr+" AS x", testSchema)
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		v, err := cols[0].Expr.Eval(testInput())
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		if got := show(v); got != c.want {
+			t.Errorf("%s = %s, want %s", c.expr, got, c.want)
+		}
+	}
+}
+
+// show is a value's text, booleans as true and false.
+func show(v event.Value) string {
+	if v.Rep() == event.RepBool {
+		return v.String()
+	}
+	return toText(v)
+}
+
+// TestFilterKeepsOnlyTrue: a filter keeps a row when its condition is TRUE, never when
+// it is FALSE or NULL.
+func TestFilterKeepsOnlyTrue(t *testing.T) {
+	for expr, want := range map[string]bool{"id > 5": true, "id > 50": false, "n > 5": false, "NOT (n > 5)": false, "n IS NULL AND vip": true} {
+		f, err := CompileFilter(expr, testSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.Eval(testInput())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.Rep() == event.RepBool && v.Bool(); got != want {
+			t.Errorf("filter %s keeps the row: %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// TestProjectionShape: * expands in order, bare columns keep their names, computed
+// columns are typed by inference.
+func TestProjectionShape(t *testing.T) {
+	cols, err := CompileProjection("*, UPPER(name) AS up, id * 2 AS twice, amount / 3 AS third, __table_name__", testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cols {
+		got = append(got, c.Name+":"+c.Expr.Type.String())
+	}
+	want := "id:int64 name:string amount:decimal(10,2) score:float64 created:timestamp(6) vip:boolean n:int32 up:string twice:int64 third:decimal table_name:string"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("projection\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+// TestCompileErrors: what does not compile says what and where.
+func TestCompileErrors(t *testing.T) {
+	for expr, want := range map[string]string{
+		"nope + 1 AS x":        `table shop.orders_3: "nope + 1": no column nope in the table (columns: id, name, amount, score, created, vip, n)`,
+		"id + AS x":            `table shop.orders_3: "id + AS x": syntax: unexpected text`,
+		"UPPER(name)":          `table shop.orders_3: "UPPER(`,
+		"FOO(id) AS x":         `function FOO is not known`,
+		"UPPER(name, id) AS x": `UPPER takes 1 arguments, not 2`,
+		"id, id":               `column id is projected twice`,
+		"(SELECT 1) AS x":      `is not supported in a transform`,
+	} {
+		_, err := CompileProjection(expr, testSchema)
+		var ce *CompileError
+		if err == nil || !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", expr, err, want)
+		}
+	}
+}
+
+// TestEvalErrorsNameTheRow: a run-time error names the expression and the row's key.
+func TestEvalErrorsNameTheRow(t *testing.T) {
+	cols, err := CompileProjection("id * 9223372036854775807 AS x", testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cols[0].Expr.Eval(testInput())
+	if err == nil || !strings.Contains(err.Error(), `expression "id * 9223372036854775807" on the row with key (id=7): bigint overflow`) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// BenchmarkProjection is a projection of five computed columns and a filter per row.
+func BenchmarkProjection(b *testing.B) {
+	cols, err := CompileProjection("id, UPPER(name) AS up, amount * 1.1 AS gross, CONCAT(name, '#', id) AS tag, IF(vip, 'y', 'n') AS v, ROUND(score * 100) AS pct", testSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := CompileFilter("id > 5 AND name LIKE 'A%'", testSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := testInput()
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, _ := f.Eval(in); !v.Bool() {
+			b.Fatal("filtered out")
+		}
+		for _, c := range cols {
+			if _, err := c.Expr.Eval(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

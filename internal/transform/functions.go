@@ -1,0 +1,582 @@
+package transform
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"math"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
+	"github.com/shopspring/decimal"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// function builds a call of a function from its compiled arguments.
+type function struct {
+	min, max int // arguments (max -1: any number)
+	build    func(args []node) (node, error)
+}
+
+// functions are the built-in functions by lower-case name. Each checks its argument
+// count at compile time; strict ones (the default) are NULL when an argument is.
+var functions = map[string]function{}
+
+func init() {
+	str := func(f func(s string) string) function {
+		return function{1, 1, func(a []node) (node, error) {
+			return strict(stringType, a, func(v []event.Value) (event.Value, error) { return event.String(f(toText(v[0]))), nil }), nil
+		}}
+	}
+	functions["upper"], functions["ucase"] = str(strings.ToUpper), str(strings.ToUpper)
+	functions["lower"], functions["lcase"] = str(strings.ToLower), str(strings.ToLower)
+	functions["ltrim"] = str(func(s string) string { return strings.TrimLeft(s, " ") })
+	functions["rtrim"] = str(func(s string) string { return strings.TrimRight(s, " ") })
+	functions["trim"] = function{1, 3, buildTrim}
+	functions["reverse"] = str(func(s string) string {
+		r := []rune(s)
+		for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+			r[i], r[j] = r[j], r[i]
+		}
+		return string(r)
+	})
+	functions["md5"] = str(func(s string) string { return hashHex(md5.New(), s) })
+	functions["to_base64"] = str(func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) })
+	functions["from_base64"] = function{1, 1, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			b, err := base64.StdEncoding.DecodeString(toText(v[0]))
+			if err != nil {
+				return event.Null(), nil // MySQL: NULL for invalid input
+			}
+			return event.String(string(b)), nil
+		}), nil
+	}}
+	functions["sha2"] = function{2, 2, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			bits, err := toInt(v[1])
+			if err != nil {
+				return v[0], err
+			}
+			var h hash.Hash
+			switch bits {
+			case 0, 256:
+				h = sha256.New()
+			case 224:
+				h = sha256.New224()
+			case 384:
+				h = sha512.New384()
+			case 512:
+				h = sha512.New()
+			default:
+				return event.Null(), nil
+			}
+			return event.String(hashHex(h, toText(v[0]))), nil
+		}), nil
+	}}
+	functions["length"] = function{1, 1, func(a []node) (node, error) {
+		return strict(int64Type, a, func(v []event.Value) (event.Value, error) { return event.Int(int64(len(toText(v[0])))), nil }), nil
+	}}
+	charLength := function{1, 1, func(a []node) (node, error) {
+		return strict(int64Type, a, func(v []event.Value) (event.Value, error) {
+			return event.Int(int64(utf8.RuneCountInString(toText(v[0])))), nil
+		}), nil
+	}}
+	functions["char_length"], functions["character_length"] = charLength, charLength
+	functions["concat"] = function{1, -1, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			var sb strings.Builder
+			for _, x := range v {
+				sb.WriteString(toText(x))
+			}
+			return event.String(sb.String()), nil
+		}), nil
+	}}
+	functions["concat_ws"] = function{2, -1, func(a []node) (node, error) {
+		return lenient(stringType, a, func(v []event.Value) (event.Value, error) {
+			if v[0].IsNull() {
+				return event.Null(), nil
+			}
+			sep, parts := toText(v[0]), []string{}
+			for _, x := range v[1:] {
+				if !x.IsNull() { // CONCAT_WS skips NULLs
+					parts = append(parts, toText(x))
+				}
+			}
+			return event.String(strings.Join(parts, sep)), nil
+		}), nil
+	}}
+	substr := function{2, 3, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			r := []rune(toText(v[0]))
+			pos, err := toInt(v[1])
+			if err != nil {
+				return v[0], err
+			}
+			n := int64(len(r))
+			switch {
+			case pos > 0:
+				pos--
+			case pos < 0:
+				pos += n
+			default:
+				return event.String(""), nil // MySQL: position 0 gives ''
+			}
+			if pos < 0 || pos >= n {
+				return event.String(""), nil
+			}
+			end := n
+			if len(v) == 3 {
+				l, err := toInt(v[2])
+				if err != nil {
+					return v[0], err
+				}
+				if l <= 0 {
+					return event.String(""), nil
+				}
+				end = min(n, pos+l)
+			}
+			return event.String(string(r[pos:end])), nil
+		}), nil
+	}}
+	functions["substr"], functions["substring"], functions["mid"] = substr, substr, substr
+	functions["left"] = function{2, 2, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			r := []rune(toText(v[0]))
+			n, err := toInt(v[1])
+			if err != nil {
+				return v[0], err
+			}
+			return event.String(string(r[:max(0, min(int64(len(r)), n))])), nil
+		}), nil
+	}}
+	functions["right"] = function{2, 2, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			r := []rune(toText(v[0]))
+			n, err := toInt(v[1])
+			if err != nil {
+				return v[0], err
+			}
+			n = max(0, min(int64(len(r)), n))
+			return event.String(string(r[int64(len(r))-n:])), nil
+		}), nil
+	}}
+	functions["replace"] = function{3, 3, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			return event.String(strings.ReplaceAll(toText(v[0]), toText(v[1]), toText(v[2]))), nil
+		}), nil
+	}}
+	pad := func(left bool) function {
+		return function{3, 3, func(a []node) (node, error) {
+			return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+				s, padding := []rune(toText(v[0])), []rune(toText(v[2]))
+				n, err := toInt(v[1])
+				if err != nil {
+					return v[0], err
+				}
+				if n < 0 {
+					return event.Null(), nil
+				}
+				if int64(len(s)) >= n {
+					return event.String(string(s[:n])), nil
+				}
+				if len(padding) == 0 {
+					return event.Null(), nil
+				}
+				fill := make([]rune, 0, n-int64(len(s)))
+				for int64(len(fill)) < n-int64(len(s)) {
+					fill = append(fill, padding[len(fill)%len(padding)])
+				}
+				if left {
+					return event.String(string(fill) + string(s)), nil
+				}
+				return event.String(string(s) + string(fill)), nil
+			}), nil
+		}}
+	}
+	functions["lpad"], functions["rpad"] = pad(true), pad(false)
+	functions["locate"] = function{2, 3, func(a []node) (node, error) {
+		return strict(int64Type, a, func(v []event.Value) (event.Value, error) {
+			sub, s := []rune(toText(v[0])), []rune(toText(v[1]))
+			from := int64(1)
+			if len(v) == 3 {
+				var err error
+				if from, err = toInt(v[2]); err != nil {
+					return v[0], err
+				}
+			}
+			if from < 1 || from > int64(len(s))+1 {
+				return event.Int(0), nil
+			}
+			i := strings.Index(string(s[from-1:]), string(sub))
+			if i < 0 {
+				return event.Int(0), nil
+			}
+			return event.Int(from + int64(utf8.RuneCountInString(string(s[from-1:])[:i]))), nil
+		}), nil
+	}}
+	functions["split_part"] = function{3, 3, func(a []node) (node, error) {
+		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+			n, err := toInt(v[2])
+			if err != nil {
+				return v[0], err
+			}
+			parts := strings.Split(toText(v[0]), toText(v[1]))
+			if n < 0 {
+				n += int64(len(parts)) + 1
+			}
+			if n < 1 || n > int64(len(parts)) {
+				return event.String(""), nil
+			}
+			return event.String(parts[n-1]), nil
+		}), nil
+	}}
+	functions["regexp_like"] = function{2, 2, func(a []node) (node, error) { return regexpFunc(a, boolType, matchFn) }}
+	functions["regexp_replace"] = function{3, 3, func(a []node) (node, error) { return regexpFunc(a, stringType, replaceFn) }}
+	functions["regexp_extract"] = function{2, 3, func(a []node) (node, error) { return regexpFunc(a, stringType, extractFn) }}
+	functions["regexp_substr"] = functions["regexp_extract"]
+
+	// Numbers.
+	functions["abs"] = function{1, 1, func(a []node) (node, error) {
+		return strict(a[0].typ, a, func(v []event.Value) (event.Value, error) {
+			switch v[0].Rep() {
+			case event.RepInt:
+				if v[0].Int() == math.MinInt64 {
+					return v[0], fmt.Errorf("bigint overflow in ABS(%d)", v[0].Int())
+				}
+				if v[0].Int() < 0 {
+					return event.Int(-v[0].Int()), nil
+				}
+				return v[0], nil
+			case event.RepFloat:
+				return event.Float(math.Abs(v[0].Float())), nil
+			}
+			d, err := toDecimal(v[0])
+			return event.Decimal(d.Abs().String()), err
+		}), nil
+	}}
+	rounder := func(f func(d decimal.Decimal, places int32) decimal.Decimal, fl func(float64) float64) function {
+		return function{1, 2, func(a []node) (node, error) {
+			typ := a[0].typ
+			if typ.Kind == types.Decimal && len(a) == 1 {
+				typ = int64Type // CEIL, FLOOR and ROUND of a decimal without places are integers
+			}
+			return strict(typ, a, func(v []event.Value) (event.Value, error) {
+				places := int64(0)
+				if len(v) == 2 {
+					var err error
+					if places, err = toInt(v[1]); err != nil {
+						return v[0], err
+					}
+				}
+				switch v[0].Rep() {
+				case event.RepInt:
+					if places >= 0 {
+						return v[0], nil
+					}
+				case event.RepFloat:
+					p := math.Pow(10, float64(places))
+					return event.Float(fl(v[0].Float()*p) / p), nil
+				}
+				d, err := toDecimal(v[0])
+				if err != nil {
+					return v[0], err
+				}
+				r := f(d, int32(places))
+				if typ.Kind == types.Int64 || v[0].Rep() == event.RepInt {
+					return event.Int(r.IntPart()), nil
+				}
+				return event.Decimal(r.StringFixed(int32(max(places, 0)))), nil
+			}), nil
+		}}
+	}
+	functions["round"] = rounder(func(d decimal.Decimal, p int32) decimal.Decimal { return d.Round(p) }, func(f float64) float64 { return math.Round(f) })
+	ceil := rounder(func(d decimal.Decimal, p int32) decimal.Decimal { return d.Shift(p).Ceil().Shift(-p) }, math.Ceil)
+	floor := rounder(func(d decimal.Decimal, p int32) decimal.Decimal { return d.Shift(p).Floor().Shift(-p) }, math.Floor)
+	functions["ceil"], functions["ceiling"], functions["floor"] = ceil, ceil, floor
+	functions["mod"] = function{2, 2, func(a []node) (node, error) { return arith(opMod, a[0], a[1]) }}
+	pow := function{2, 2, func(a []node) (node, error) {
+		return strict(float64Type, a, func(v []event.Value) (event.Value, error) {
+			x, err := toFloat(v[0])
+			if err != nil {
+				return v[0], err
+			}
+			y, err := toFloat(v[1])
+			if err != nil {
+				return v[1], err
+			}
+			return event.Float(math.Pow(x, y)), nil
+		}), nil
+	}}
+	functions["power"], functions["pow"] = pow, pow
+
+	// Conditionals.
+	functions["if"] = function{3, 3, func(a []node) (node, error) {
+		typ := commonType(a[1], a[2])
+		return node{typ: typ, eval: func(in *Input) (event.Value, error) {
+			c, err := a[0].eval(in)
+			if err != nil {
+				return c, err
+			}
+			pick := a[2]
+			if b, null := truth(c); b && !null {
+				pick = a[1]
+			}
+			v, err := pick.eval(in)
+			if err != nil {
+				return v, err
+			}
+			return coerce(v, typ)
+		}}, nil
+	}}
+	coalesce := function{1, -1, func(a []node) (node, error) {
+		typ := commonType(a...)
+		return node{typ: typ, eval: func(in *Input) (event.Value, error) {
+			for _, x := range a {
+				v, err := x.eval(in)
+				if err != nil {
+					return v, err
+				}
+				if !v.IsNull() {
+					return coerce(v, typ)
+				}
+			}
+			return event.Null(), nil
+		}}, nil
+	}}
+	functions["coalesce"] = coalesce
+	functions["ifnull"] = function{2, 2, coalesce.build}
+	functions["nullif"] = function{2, 2, func(a []node) (node, error) {
+		eq, err := comparison(opEQ, a[0], a[1])
+		if err != nil {
+			return node{}, err
+		}
+		return node{typ: a[0].typ, eval: func(in *Input) (event.Value, error) {
+			e, err := eq.eval(in)
+			if err != nil {
+				return e, err
+			}
+			if b, null := truth(e); b && !null {
+				return event.Null(), nil
+			}
+			return a[0].eval(in)
+		}}, nil
+	}}
+	functions["uuid"] = function{0, 0, func([]node) (node, error) {
+		return node{typ: types.Type{Kind: types.UUID}, eval: func(*Input) (event.Value, error) { return event.String(uuid.NewString()), nil }}, nil
+	}}
+}
+
+// strict builds a function that is NULL when any argument is NULL.
+func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
+	n := lenient(typ, args, func(v []event.Value) (event.Value, error) {
+		for _, x := range v {
+			if x.IsNull() {
+				return event.Null(), nil
+			}
+		}
+		return f(v)
+	})
+	return n
+}
+
+// lenient builds a function that sees NULL arguments itself.
+func lenient(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
+	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
+		v := make([]event.Value, len(args))
+		for i, a := range args {
+			x, err := a.eval(in)
+			if err != nil {
+				return x, err
+			}
+			v[i] = x
+		}
+		return f(v)
+	}}, args...)
+}
+
+func hashHex(h hash.Hash, s string) string {
+	h.Write([]byte(s))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// buildTrim is TRIM(s), TRIM([BOTH|LEADING|TRAILING] [r] FROM s) as the parser gives it:
+// the string, then what to remove, then the direction.
+func buildTrim(a []node) (node, error) {
+	return lenient(stringType, a, func(v []event.Value) (event.Value, error) {
+		if v[0].IsNull() {
+			return event.Null(), nil
+		}
+		s, cut := toText(v[0]), " "
+		if len(v) > 1 && !v[1].IsNull() {
+			cut = toText(v[1])
+		}
+		dir := ast.TrimBoth
+		if len(v) > 2 {
+			dir = ast.TrimDirectionType(v[2].Int())
+		}
+		if cut == "" {
+			return event.String(s), nil
+		}
+		if dir == ast.TrimBoth || dir == ast.TrimLeading || dir == ast.TrimBothDefault {
+			for strings.HasPrefix(s, cut) {
+				s = s[len(cut):]
+			}
+		}
+		if dir == ast.TrimBoth || dir == ast.TrimTrailing || dir == ast.TrimBothDefault {
+			for strings.HasSuffix(s, cut) {
+				s = s[:len(s)-len(cut)]
+			}
+		}
+		return event.String(s), nil
+	}), nil
+}
+
+type regexpOp func(re *regexp.Regexp, v []event.Value) (event.Value, error)
+
+func matchFn(re *regexp.Regexp, v []event.Value) (event.Value, error) {
+	return event.Bool(re.MatchString(toText(v[0]))), nil
+}
+
+func replaceFn(re *regexp.Regexp, v []event.Value) (event.Value, error) {
+	return event.String(re.ReplaceAllString(toText(v[0]), strings.ReplaceAll(toText(v[2]), `\`, "$"))), nil
+}
+
+func extractFn(re *regexp.Regexp, v []event.Value) (event.Value, error) {
+	group := int64(0)
+	if len(v) == 3 {
+		var err error
+		if group, err = toInt(v[2]); err != nil {
+			return v[0], err
+		}
+	}
+	m := re.FindStringSubmatch(toText(v[0]))
+	if m == nil || group < 0 || group >= int64(len(m)) {
+		return event.Null(), nil
+	}
+	return event.String(m[group]), nil
+}
+
+// regexpFunc builds a function whose second argument is a regular expression (RE2
+// syntax), compiled once when it is constant.
+func regexpFunc(a []node, typ types.Type, op regexpOp) (node, error) {
+	var fixed *regexp.Regexp
+	if p := a[1].konst; p != nil && !p.IsNull() {
+		re, err := regexp.Compile(toText(*p))
+		if err != nil {
+			return node{}, fmt.Errorf("regular expression %q: %v", toText(*p), err)
+		}
+		fixed = re
+	}
+	return strict(typ, a, func(v []event.Value) (event.Value, error) {
+		re := fixed
+		if re == nil {
+			var err error
+			if re, err = regexp.Compile(toText(v[1])); err != nil {
+				return v[1], fmt.Errorf("regular expression %q: %v", toText(v[1]), err)
+			}
+		}
+		return op(re, v)
+	}), nil
+}
+
+func (c *compiler) regexpMatch(x, pattern ast.ExprNode, not bool) (node, error) {
+	xs, err := c.compile(x)
+	if err != nil {
+		return node{}, err
+	}
+	p, err := c.compile(pattern)
+	if err != nil {
+		return node{}, err
+	}
+	n, err := regexpFunc([]node{xs, p}, boolType, matchFn)
+	if err != nil || !not {
+		return n, err
+	}
+	return c.not(n), nil
+}
+
+func (c *compiler) call(e *ast.FuncCallExpr) (node, error) {
+	name := e.FnName.L
+	f, ok := functions[name]
+	if !ok {
+		return node{}, fmt.Errorf("function %s is not known", strings.ToUpper(name))
+	}
+	var args []node
+	for _, a := range e.Args {
+		if d, ok := a.(*ast.TrimDirectionExpr); ok { // TRIM's direction
+			args = append(args, constant(event.Int(int64(d.Direction)), int64Type))
+			continue
+		}
+		n, err := c.compile(a)
+		if err != nil {
+			return node{}, err
+		}
+		args = append(args, n)
+	}
+	if len(args) < f.min || (f.max >= 0 && len(args) > f.max) {
+		want := fmt.Sprintf("%d to %d", f.min, f.max)
+		switch {
+		case f.min == f.max:
+			want = fmt.Sprint(f.min)
+		case f.max < 0:
+			want = fmt.Sprintf("at least %d", f.min)
+		}
+		return node{}, fmt.Errorf("%s takes %s arguments, not %d", strings.ToUpper(name), want, len(args))
+	}
+	return f.build(args)
+}
+
+// cast is CAST(x AS type) / CONVERT(x, type) to the unified type of a MySQL type name.
+func (c *compiler) cast(e *ast.FuncCastExpr) (node, error) {
+	x, err := c.compile(e.Expr)
+	if err != nil {
+		return node{}, err
+	}
+	var t types.Type
+	switch tp := e.Tp; tp.GetType() {
+	case mysql.TypeLonglong, mysql.TypeLong, mysql.TypeInt24, mysql.TypeShort, mysql.TypeTiny:
+		t = int64Type
+		if mysql.HasUnsignedFlag(tp.GetFlag()) {
+			t = types.Type{Kind: types.Uint64}
+		}
+	case mysql.TypeNewDecimal:
+		t = types.Type{Kind: types.Decimal, Precision: tp.GetFlen(), Scale: tp.GetDecimal()}
+		if t.Precision <= 0 {
+			t.Precision, t.Scale = 10, 0 // MySQL's DECIMAL is DECIMAL(10,0)
+		}
+	case mysql.TypeDouble, mysql.TypeFloat:
+		t = float64Type
+	case mysql.TypeDate:
+		t = types.Type{Kind: types.Date}
+	case mysql.TypeDatetime, mysql.TypeTimestamp:
+		t = types.Type{Kind: types.Timestamp, Precision: max(tp.GetDecimal(), 0)}
+	case mysql.TypeDuration:
+		t = types.Type{Kind: types.Time, Precision: max(tp.GetDecimal(), 0)}
+	case mysql.TypeJSON:
+		t = types.Type{Kind: types.JSON}
+	case mysql.TypeVarString, mysql.TypeString, mysql.TypeVarchar, mysql.TypeBlob:
+		t = stringType
+		if tp.GetCharset() == "binary" {
+			t = types.Type{Kind: types.Bytes}
+		}
+	default:
+		return node{}, fmt.Errorf("CAST to %s is not supported", tp.String())
+	}
+	return fold(node{typ: t, eval: func(in *Input) (event.Value, error) {
+		v, err := x.eval(in)
+		if err != nil {
+			return v, err
+		}
+		return coerce(v, t)
+	}}, x), nil
+}
