@@ -1,0 +1,217 @@
+package transform
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// Rule is one item of a pipeline's transform list: the tables it matches, its projection
+// (empty: every column), its filter (empty: every row) and the key of its output
+// (empty: the source table's key, when the projection keeps its columns).
+type Rule struct {
+	Tables      []connector.TablePattern
+	Projection  string
+	Filter      string
+	PrimaryKeys []string
+}
+
+// matches reports whether the rule applies to table id (its db.table is the MySQL
+// database or the PostgreSQL schema, and the table).
+func (r *Rule) matches(id event.TableID) bool {
+	for _, p := range r.Tables {
+		if p.Match(id.Schema, id.Table) {
+			return true
+		}
+	}
+	return false
+}
+
+// Transformer applies the first matching rule to each change. Plans are compiled once
+// per source schema (a schema change brings a new one) and shared by all callers.
+type Transformer struct {
+	rules []Rule
+	mu    sync.Mutex
+	plans map[*event.Schema]*plan
+}
+
+// plan is a rule compiled against one source schema; nil: the table passes unchanged.
+type plan struct {
+	out    *event.Schema
+	cols   []Column
+	filter *Expr
+}
+
+// New returns a transformer of the rules, in order.
+func New(rules []Rule) *Transformer {
+	return &Transformer{rules: rules, plans: map[*event.Schema]*plan{}}
+}
+
+// Schema returns the schema a table of schema s has after the transform: s itself when
+// no rule matches or the rule keeps every column as it is.
+func (t *Transformer) Schema(s *event.Schema) (*event.Schema, error) {
+	p, err := t.plan(s)
+	if err != nil || p == nil || p.cols == nil {
+		return s, err
+	}
+	return p.out, nil
+}
+
+func (t *Transformer) plan(s *event.Schema) (*plan, error) {
+	t.mu.Lock()
+	p, ok := t.plans[s]
+	t.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := t.compile(s)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.plans[s] = p
+	t.mu.Unlock()
+	return p, nil
+}
+
+func (t *Transformer) compile(s *event.Schema) (*plan, error) {
+	var rule *Rule
+	for i := range t.rules {
+		if t.rules[i].matches(s.ID) {
+			rule = &t.rules[i]
+			break
+		}
+	}
+	if rule == nil {
+		return nil, nil
+	}
+	p := &plan{out: s}
+	if rule.Filter != "" {
+		f, err := CompileFilter(rule.Filter, s)
+		if err != nil {
+			return nil, err
+		}
+		p.filter = f
+	}
+	if strings.TrimSpace(rule.Projection) != "" && strings.TrimSpace(rule.Projection) != "*" || len(rule.PrimaryKeys) > 0 {
+		proj := rule.Projection
+		if strings.TrimSpace(proj) == "" {
+			proj = "*"
+		}
+		cols, err := CompileProjection(proj, s)
+		if err != nil {
+			return nil, err
+		}
+		out := &event.Schema{ID: s.ID, Version: s.Version}
+		for _, c := range cols {
+			col := event.Column{Name: c.Name, Type: c.Expr.Type, Nullable: true}
+			if i := s.ColumnIndex(c.Name); i >= 0 && c.Expr.Text == c.Name { // a column kept as it is
+				col = s.Columns[i]
+			}
+			out.Columns = append(out.Columns, col)
+		}
+		keys := rule.PrimaryKeys
+		if len(keys) == 0 {
+			keys = s.KeyNames()
+		}
+		for _, k := range keys {
+			i := out.ColumnIndex(strings.TrimSpace(k))
+			if i < 0 {
+				if len(rule.PrimaryKeys) > 0 {
+					return nil, fmt.Errorf("table %s: primary-keys names %s, which the projection does not have", s.ID, k)
+				}
+				return nil, fmt.Errorf("table %s: the projection leaves out key column %s; keep it, or set primary-keys", s.ID, k)
+			}
+			out.Key = append(out.Key, i)
+			out.Columns[i].Nullable = false
+		}
+		p.out, p.cols = out, cols
+	}
+	return p, nil
+}
+
+// Apply transforms one change into what the sink receives: nothing (filtered out), or
+// one change of the output schema. Under a filter an update is judged by both its rows:
+// one whose new row stops matching becomes a delete of its old row, one whose new row
+// starts matching an insert. (An update without its old row — a PostgreSQL table whose
+// replica identity is the key alone — counts as matching before.)
+func (t *Transformer) Apply(c event.Change) (out event.Change, keep bool, err error) {
+	p, err := t.plan(c.Schema)
+	if err != nil || p == nil {
+		return c, err == nil, err
+	}
+	in := func(row event.Row) *Input {
+		return &Input{Schema: c.Schema, Row: row, Op: c.Op, CommitMicros: c.CommitMicros, Pos: c.Pos}
+	}
+	match := func(row event.Row) (bool, error) {
+		if p.filter == nil || row == nil {
+			return true, nil
+		}
+		v, err := p.filter.Eval(in(row))
+		return err == nil && v.Rep() == event.RepBool && v.Bool(), err
+	}
+	before, err := match(c.Before)
+	if err != nil {
+		return c, false, err
+	}
+	after, err := match(c.After)
+	if err != nil {
+		return c, false, err
+	}
+	switch c.Op {
+	case event.OpDelete:
+		if !before {
+			return c, false, nil
+		}
+	case event.OpUpdate:
+		switch {
+		case !before && !after:
+			return c, false, nil
+		case !after:
+			c = event.Change{Op: event.OpDelete, Schema: c.Schema, Before: beforeOrKey(c), Pos: c.Pos, CommitMicros: c.CommitMicros}
+		case !before:
+			c = event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros}
+		}
+	default:
+		if !after {
+			return c, false, nil
+		}
+	}
+	if p.cols == nil {
+		return c, true, nil
+	}
+	project := func(row event.Row) (event.Row, error) {
+		if row == nil {
+			return nil, nil
+		}
+		r := make(event.Row, len(p.cols))
+		for i, col := range p.cols {
+			v, err := col.Expr.Eval(in(row))
+			if err != nil {
+				return nil, err
+			}
+			r[i] = v
+		}
+		return r, nil
+	}
+	res := event.Change{Op: c.Op, Schema: p.out, Pos: c.Pos, CommitMicros: c.CommitMicros}
+	if res.Before, err = project(c.Before); err != nil {
+		return c, false, err
+	}
+	if res.After, err = project(c.After); err != nil {
+		return c, false, err
+	}
+	return res, true, nil
+}
+
+// beforeOrKey is the old row of an update, or its new row when the source did not send
+// the old one (the key is the same then).
+func beforeOrKey(c event.Change) event.Row {
+	if c.Before != nil {
+		return c.Before
+	}
+	return c.After
+}

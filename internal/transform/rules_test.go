@@ -1,0 +1,97 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+func rules(t *testing.T, tables, projection, filter string, keys ...string) *Transformer {
+	t.Helper()
+	ps, err := connector.ParseTables(tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New([]Rule{{Tables: ps, Projection: projection, Filter: filter, PrimaryKeys: keys}})
+}
+
+func row(id int64, name string, amount string) event.Row {
+	r := testInput().Row
+	out := append(event.Row{}, r...)
+	out[0], out[1], out[2] = event.Int(id), event.String(name), event.Decimal(amount)
+	return out
+}
+
+// TestFilteredUpdates: under a filter, an update is judged by both rows — it stays an
+// update when both match, becomes an insert when the row starts matching and a delete
+// when it stops; deletes and inserts pass only when they match; a table no rule matches
+// passes unchanged.
+func TestFilteredUpdates(t *testing.T) {
+	tr := rules(t, `shop.orders_\d+`, "id, UPPER(name) AS name, amount * 2 AS dbl", "amount > 100")
+	big, small := row(1, "a", "500.00"), row(1, "a", "5.00")
+	for _, c := range []struct {
+		what string
+		in   event.Change
+		want string
+	}{
+		{"insert matching", event.Change{Op: event.OpInsert, Schema: testSchema, After: big}, "insert [1 A 1000]"},
+		{"insert not matching", event.Change{Op: event.OpInsert, Schema: testSchema, After: small}, "-"},
+		{"update staying in", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: big, After: big}, "update [1 A 1000]"},
+		{"update moving out", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: big, After: small}, "delete [1 A 1000]"},
+		{"update moving in", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: small, After: big}, "insert [1 A 1000]"},
+		{"update staying out", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: small, After: small}, "-"},
+		{"update without its old row, out", event.Change{Op: event.OpUpdate, Schema: testSchema, After: small}, "delete [1 A 10]"},
+		{"delete matching", event.Change{Op: event.OpDelete, Schema: testSchema, Before: big}, "delete [1 A 1000]"},
+		{"delete not matching", event.Change{Op: event.OpDelete, Schema: testSchema, Before: small}, "-"},
+		{"snapshot row", event.Change{Op: event.OpRead, Schema: testSchema, After: big}, "read [1 A 1000]"},
+	} {
+		out, keep, err := tr.Apply(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		got := "-"
+		if keep {
+			var vals []string
+			for _, v := range out.Row() {
+				vals = append(vals, toText(v))
+			}
+			got = out.Op.String() + " [" + strings.Join(vals, " ") + "]"
+		}
+		if got != c.want {
+			t.Errorf("%s: %s, want %s", c.what, got, c.want)
+		}
+	}
+	other := &event.Schema{ID: event.TableID{Schema: "shop", Table: "customers"}, Columns: testSchema.Columns, Key: []int{0}}
+	c := event.Change{Op: event.OpInsert, Schema: other, After: small}
+	if out, keep, err := tr.Apply(c); err != nil || !keep || out.Schema != other {
+		t.Fatalf("a table no rule matches: %v %v %v", out, keep, err)
+	}
+}
+
+// TestOutputSchema: the projection's schema keeps the key and the types of the columns
+// it keeps, types computed ones by inference, and refuses to lose the key.
+func TestOutputSchema(t *testing.T) {
+	s, err := rules(t, `shop.\.*`, "id, name, amount * 2 AS dbl, __table_name__ AS src", "").Schema(testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range s.Columns {
+		got = append(got, c.Name+":"+c.Type.String())
+	}
+	if strings.Join(got, " ") != "id:int64 name:string dbl:decimal src:string" || strings.Join(s.KeyNames(), ",") != "id" {
+		t.Fatalf("schema %v key %v", got, s.KeyNames())
+	}
+	if _, err := rules(t, `shop.\.*`, "name", "").Schema(testSchema); err == nil || !strings.Contains(err.Error(), "leaves out key column id; keep it, or set primary-keys") {
+		t.Fatalf("a projection without the key: %v", err)
+	}
+	s, err = rules(t, `shop.\.*`, "id, name, __table_name__ AS src", "", "src", "id").Schema(testSchema)
+	if err != nil || strings.Join(s.KeyNames(), ",") != "src,id" {
+		t.Fatalf("primary-keys: %v %v", s, err)
+	}
+	if s, _ := rules(t, `shop.\.*`, "", "id > 1").Schema(testSchema); s != testSchema {
+		t.Fatal("a filter alone must keep the schema as it is")
+	}
+}
