@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/metrics"
 	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/transform"
 )
 
 type runFlags struct {
@@ -114,6 +116,10 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	}
 
 	cfg := engineConfig(p)
+	tf, err := transformer(p)
+	if err != nil {
+		return invalid(err)
+	}
 	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms, SchemaChangeBehavior: p.SchemaChangeBehavior}
 	var destination string
 	policy := engine.RestartPolicy{Initial: p.RestartBackoffInitial, Max: p.RestartBackoffMax, MaxAttempts: p.RestartMaxAttempts}
@@ -130,7 +136,11 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 			if d, ok := sink.(connector.Destination); ok {
 				destination = d.Destination()
 			}
-			e := engine.New(cfg, src, sink, store, engine.Options{Logger: log, Metrics: ms, Stats: stats})
+			opts := engine.Options{Logger: log, Metrics: ms, Stats: stats}
+			if tf != nil {
+				opts.Transform = tf
+			}
+			e := engine.New(cfg, src, sink, store, opts)
 			return e.Run(ctx)
 		})
 	if showProgress(f.progress, g.stderr) {
@@ -199,12 +209,27 @@ func openStore(ctx context.Context, f runFlags) (checkpoint.Store, error) {
 	return checkpoint.OpenLocal(f.state)
 }
 
+// transformer builds the pipeline's transform rules (nil: none). The expressions are
+// compiled per table when its schema is first seen.
+func transformer(p *spec.Pipeline) (*transform.Transformer, error) {
+	if len(p.Transforms) == 0 {
+		return nil, nil
+	}
+	rules := make([]transform.Rule, len(p.Transforms))
+	for i, t := range p.Transforms {
+		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter}
+		for _, k := range strings.Split(t.PrimaryKeys, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				rules[i].PrimaryKeys = append(rules[i].PrimaryKeys, k)
+			}
+		}
+	}
+	return transform.New(rules), nil
+}
+
 // openConnectors opens the pipeline's source and sink; it refuses pipelines that need
 // what this version does not do yet.
 func openConnectors(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env) (connector.Source, connector.Sink, error) {
-	if len(p.Transforms) > 0 {
-		return nil, nil, fmt.Errorf("the pipeline file has a transform block (line %d), which this version of weir does not run yet; remove it: %w", p.Transforms[0].Line, errors.ErrUnsupported)
-	}
 	if len(p.Routes) > 0 {
 		return nil, nil, fmt.Errorf("the pipeline file has a route block (line %d), which this version of weir does not run yet; remove it: %w", p.Routes[0].Line, errors.ErrUnsupported)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/metrics"
 )
 
@@ -59,6 +60,17 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Set // nil: no metrics
 	Stats   *Stats       // nil: the engine makes its own
+	// Transform, when set, is what each change and schema becomes before it is routed
+	// to the sink (the pipeline's transform rules).
+	Transform Transformer
+}
+
+// Transformer is the pipeline's transform stage (internal/transform). Apply returns the
+// change the sink receives, or keep false for none; Schema the schema a source schema
+// has in the sink. Both are called from the router's goroutine only.
+type Transformer interface {
+	Apply(c event.Change) (out event.Change, keep bool, err error)
+	Schema(s *event.Schema) (*event.Schema, error)
 }
 
 // Engine runs one pipeline once (see Run). It is not reusable: make a new one, with newly
@@ -71,6 +83,7 @@ type Engine struct {
 	log    *slog.Logger
 	m      *metrics.Set
 	stats  *Stats
+	tf     Transformer // nil: none
 }
 
 // New returns an engine for one run of a pipeline.
@@ -82,7 +95,7 @@ func New(cfg Config, source connector.Source, sink connector.Sink, store checkpo
 	if opts.Stats == nil {
 		opts.Stats = &Stats{}
 	}
-	return &Engine{cfg: cfg, source: source, sink: sink, store: store, log: opts.Logger, m: opts.Metrics, stats: opts.Stats}
+	return &Engine{cfg: cfg, source: source, sink: sink, store: store, log: opts.Logger, m: opts.Metrics, stats: opts.Stats, tf: opts.Transform}
 }
 
 // Stats returns the live counters of the run.

@@ -28,6 +28,16 @@ var hashSeed = maphash.MakeSeed()
 func (r *run) route(changes []event.Change) error {
 	for i := range changes {
 		c := &changes[i]
+		if r.e.tf != nil {
+			out, keep, err := r.e.tf.Apply(*c)
+			if err != nil {
+				return fmt.Errorf("transform a change of %s at %s: %w", c.Schema.ID, c.Pos, err)
+			}
+			if !keep {
+				continue
+			}
+			c = &out
+		}
 		st := r.tstats.get(r, c.Schema)
 		size := int64(c.Size())
 		st.rows++

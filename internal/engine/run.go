@@ -486,6 +486,16 @@ func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error
 			"apply it to the sink by hand and restart, or set schema.change.behavior: lenient",
 			r.cfg.Pipeline, c.String(), c.Pos)
 	default:
+		if r.e.tf != nil {
+			tc, apply, err := r.transformSchemaChange(c)
+			if err != nil {
+				return err
+			}
+			if !apply {
+				break
+			}
+			c = tc
+		}
 		if applier, ok := r.e.sink.(connector.SchemaApplier); ok {
 			if err := applier.ApplySchema(r.gctx, c); err != nil {
 				return fmt.Errorf("apply schema change %q to the sink: %w", c.String(), err)
@@ -555,6 +565,30 @@ func (r *run) addNewTables(ctx context.Context, cp *checkpoint.Checkpoint) error
 		}
 	}
 	return nil
+}
+
+// transformSchemaChange is what a source schema change is in the sink under the
+// transform: the same change between the transformed schemas, or nothing when the
+// transform hides it (a column the projection does not keep). A projection that no
+// longer compiles (it uses a dropped column) stops the pipeline, naming the expression.
+func (r *run) transformSchemaChange(c *event.SchemaChange) (*event.SchemaChange, bool, error) {
+	out := *c
+	var err error
+	if c.Before != nil {
+		if out.Before, err = r.e.tf.Schema(c.Before); err != nil {
+			return nil, false, fmt.Errorf("schema change %q at %s: the transform of the table before it: %w", c.String(), c.Pos, err)
+		}
+	}
+	if c.After != nil {
+		if out.After, err = r.e.tf.Schema(c.After); err != nil {
+			return nil, false, fmt.Errorf("schema change %q at %s: the transform no longer applies to the table: %w", c.String(), c.Pos, err)
+		}
+	}
+	if c.Column != "" && out.After != nil && out.Before != nil &&
+		out.After.ColumnIndex(c.Column) < 0 && out.Before.ColumnIndex(c.Column) < 0 && out.After != c.After {
+		return nil, false, nil // a column the projection does not have
+	}
+	return &out, true, nil
 }
 
 // backfill snapshots a table that joined the selection while the stream runs.

@@ -248,6 +248,7 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	var buf []event.Row
+	var slab []event.Value
 	size := 0
 	flush := func() error {
 		if len(buf) == 0 {
@@ -264,7 +265,11 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 		if len(fields) != len(tb.cols) {
 			return fmt.Errorf("a row of %d columns where %d were asked for", len(fields), len(tb.cols))
 		}
-		row := make(event.Row, len(fields))
+		if len(slab) < len(fields) { // rows are cut from one allocation per 1,024
+			slab = make([]event.Value, 1024*len(fields))
+		}
+		row := event.Row(slab[:len(fields):len(fields)])
+		slab = slab[len(fields):]
 		for i, f := range fields {
 			if nulls[i] {
 				continue
