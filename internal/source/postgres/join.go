@@ -527,6 +527,7 @@ func (s *Source) readInSnapshot(ctx context.Context, e *epoch, id event.TableID,
 			return nil, nil, err
 		}
 	}
+	rows = make([]event.Row, 0, 8192)
 	err = s.copyChunk(ctx, pc.Conn().PgConn(), tb, now.schema, c, func(rs []event.Row) error {
 		rows = append(rows, rs...)
 		return nil

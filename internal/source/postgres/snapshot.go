@@ -129,13 +129,13 @@ func (s *Source) readKey(ctx context.Context, t *event.Schema, q string) (event.
 		return nil, err
 	}
 	var key event.Row
-	err = s.copyOut(ctx, nil, q, func(fields [][]byte, nulls []bool) error {
+	err = s.copyOut(ctx, nil, q, func(r *copyRow) error {
 		key = make(event.Row, len(t.Key))
 		for i, k := range t.Key {
-			if nulls[i] {
+			if r.nulls[i] {
 				continue
 			}
-			v, err := tb.cols[k].dec(fields[i])
+			v, err := tb.cols[k].dec(r.fields[i])
 			if err != nil {
 				return err
 			}
@@ -261,7 +261,17 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 		buf, size = nil, 0
 		return err
 	}
-	err := s.copyOut(ctx, conn, q, func(fields [][]byte, nulls []bool) error {
+	// Text columns take their value as a piece of one string per row (one allocation,
+	// not one per column).
+	plain := make([]bool, len(tb.cols))
+	for i, c := range tb.cols {
+		switch c.typ.Kind {
+		case types.String, types.UUID, types.Enum: // decoded by decodeString: the text as is
+			plain[i] = true
+		}
+	}
+	err := s.copyOut(ctx, conn, q, func(r *copyRow) error {
+		fields := r.fields
 		if len(fields) != len(tb.cols) {
 			return fmt.Errorf("a row of %d columns where %d were asked for", len(fields), len(tb.cols))
 		}
@@ -270,8 +280,16 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 		}
 		row := event.Row(slab[:len(fields):len(fields)])
 		slab = slab[len(fields):]
+		var line string
 		for i, f := range fields {
-			if nulls[i] {
+			switch {
+			case r.nulls[i]:
+				continue
+			case plain[i] && r.starts[i] >= 0:
+				if line == "" {
+					line = string(r.line)
+				}
+				row[i] = event.String(line[r.starts[i] : r.starts[i]+len(f)])
 				continue
 			}
 			v, err := tb.cols[i].dec(f)
@@ -281,7 +299,7 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 			row[i] = v
 		}
 		buf = append(buf, row)
-		size += row.Size()
+		size += 24 + 32*len(fields) + len(r.line) // Row.Size, without walking the row
 		if len(buf) == 1024 {
 			return flush()
 		}
@@ -293,9 +311,9 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 	return flush()
 }
 
-// copyOut runs COPY (q) TO STDOUT on conn (nil: a pooled one) and hands each row's
-// fields, unescaped, to row. The slices are reused between rows.
-func (s *Source) copyOut(ctx context.Context, conn *pgconn.PgConn, q string, row func(fields [][]byte, nulls []bool) error) error {
+// copyOut runs COPY (q) TO STDOUT on conn (nil: a pooled one) and hands each row, its
+// fields unescaped, to row. The row and its slices are reused between rows.
+func (s *Source) copyOut(ctx context.Context, conn *pgconn.PgConn, q string, row func(r *copyRow) error) error {
 	if conn == nil {
 		pc, err := s.pool.Acquire(ctx)
 		if err != nil {
@@ -315,12 +333,19 @@ func (s *Source) copyOut(ctx context.Context, conn *pgconn.PgConn, q string, row
 	return err
 }
 
+// copyRow is one row of COPY text output.
+type copyRow struct {
+	line   []byte   // the row's text
+	fields [][]byte // each field, unescaped
+	nulls  []bool
+	starts []int // where a field starts in line when it needed no unescaping, else -1
+}
+
 // copyParser splits COPY text output into rows and fields, undoing its escapes.
 type copyParser struct {
-	row     func(fields [][]byte, nulls []bool) error
+	row     func(r *copyRow) error
+	cur     copyRow
 	partial []byte
-	fields  [][]byte
-	nulls   []bool
 	scratch []byte
 	err     error
 }
@@ -350,29 +375,33 @@ func (p *copyParser) Write(b []byte) (int, error) {
 }
 
 func (p *copyParser) line(l []byte) error {
-	p.fields, p.nulls, p.scratch = p.fields[:0], p.nulls[:0], p.scratch[:0]
+	r := &p.cur
+	r.line, r.fields, r.nulls, r.starts, p.scratch = l, r.fields[:0], r.nulls[:0], r.starts[:0], p.scratch[:0]
+	off := 0
 	for {
-		i := bytes.IndexByte(l, '\t')
-		f := l
+		rest := l[off:]
+		i := bytes.IndexByte(rest, '\t')
+		f := rest
 		if i >= 0 {
-			f = l[:i]
+			f = rest[:i]
 		}
 		switch {
 		case len(f) == 2 && f[0] == '\\' && f[1] == 'N':
-			p.fields, p.nulls = append(p.fields, nil), append(p.nulls, true)
+			r.fields, r.nulls, r.starts = append(r.fields, nil), append(r.nulls, true), append(r.starts, -1)
 		case bytes.IndexByte(f, '\\') < 0:
-			p.fields, p.nulls = append(p.fields, f), append(p.nulls, false)
+			r.fields, r.nulls, r.starts = append(r.fields, f), append(r.nulls, false), append(r.starts, off)
 		default:
 			start := len(p.scratch)
 			p.scratch = unescapeCopy(p.scratch, f)
-			p.fields, p.nulls = append(p.fields, p.scratch[start:len(p.scratch):len(p.scratch)]), append(p.nulls, false)
+			r.fields = append(r.fields, p.scratch[start:len(p.scratch):len(p.scratch)])
+			r.nulls, r.starts = append(r.nulls, false), append(r.starts, -1)
 		}
 		if i < 0 {
 			break
 		}
-		l = l[i+1:]
+		off += i + 1
 	}
-	return p.row(p.fields, p.nulls)
+	return p.row(r)
 }
 
 // unescapeCopy appends f with COPY text escapes undone.

@@ -5,9 +5,11 @@
 package postgres
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"regexp"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weir-data/weir/internal/connector"
@@ -168,6 +171,11 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	}
 	pc.MaxConns = int32(conns)
 	pc.ConnConfig.ConnectTimeout = o.Timeout
+	// Snapshot chunks stream in as many small CopyData messages: read the socket in large
+	// pieces (pgproto3 reads 8 KiB at a time).
+	pc.ConnConfig.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		return pgproto3.NewFrontend(bufio.NewReaderSize(r, 256<<10), w)
+	}
 	for k, v := range sessionParams {
 		pc.ConnConfig.RuntimeParams[k] = v
 	}
