@@ -11,11 +11,11 @@ func TestTuneGC(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	if got := tuneGC(64 << 20); got != 112<<20 {
-		t.Fatalf("limit %d, want the queue and the headroom: %d", got, 112<<20)
+	if got := tuneGC(64 << 20); got != 192<<20 {
+		t.Fatalf("limit %d, want twice the queue and the headroom: %d", got, 192<<20)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 112<<20 {
-		t.Fatalf("the runtime's limit is %d, want %d", got, 112<<20)
+	if got := debug.SetMemoryLimit(-1); got != 192<<20 {
+		t.Fatalf("the runtime's limit is %d, want %d", got, 192<<20)
 	}
 	if got := debug.SetGCPercent(gcPercent); got != gcPercent {
 		t.Fatalf("GC percent %d, want %d", got, gcPercent)
