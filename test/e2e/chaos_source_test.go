@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/jackc/pgx/v5"
@@ -139,9 +140,16 @@ func startPostgresChaosSource(t *testing.T) *chaosSource {
 			return postgres.New(ctx, postgres.Options{Host: "127.0.0.1", Port: p.Port, User: "postgres", Database: "src", Tables: schema + ".t"}, connector.Env{Pipeline: "check"})
 		},
 		cleanup: func(t *testing.T, pipeline string) { // each seed's slot would hold WAL for good
-			if err := p.Exec(ctx, "src", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'weir_"+pipeline+"'"); err != nil {
-				t.Errorf("drop the slot of %s: %v", pipeline, err)
+			// A killed weir's walsender may hold the slot a moment longer.
+			var err error
+			for range 50 {
+				err = p.Exec(ctx, "src", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'weir_"+pipeline+"'")
+				if err == nil {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
+			t.Errorf("drop the slot of %s: %v", pipeline, err)
 		},
 		create: func(schema string, rows int) error {
 			return p.Exec(ctx, "src", fmt.Sprintf(`DROP SCHEMA IF EXISTS %[1]s CASCADE; CREATE SCHEMA %[1]s;
