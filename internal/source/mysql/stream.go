@@ -29,6 +29,9 @@ const maxTxnBatch = 1024
 // DDL moves the known schemas along (ddl.go) and goes out as schema changes, each a
 // barrier in the stream.
 func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*event.Schema, emit func(context.Context, event.Batch) error) error {
+	// However the stream ends, even before it starts reading, chunks waiting for it must
+	// learn that it will not come (Snapshotting announced it).
+	defer s.join.stopStream()
 	pos, err := decodePosition(from)
 	if err != nil {
 		return err
@@ -80,7 +83,6 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns)}
 	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
 	s.join.startStream(pos, tables)
-	defer s.join.stopStream()
 	var events interface{ Inc() }
 	if s.metrics != nil {
 		events = s.metrics.SourceEvents.WithLabelValues(s.pipeline)

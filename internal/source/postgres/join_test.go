@@ -14,6 +14,8 @@ import (
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/engine"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
 	"github.com/weir-data/weir/internal/sink/file"
 )
 
@@ -302,5 +304,33 @@ func TestNewTableWhileRunning(t *testing.T) {
 			t.Fatalf("the new table in the sink differs from the source: %s", diff)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestChunkDoesNotWaitForAStreamThatNeverStarted: a stream announced (Snapshotting) that
+// ends before it reads — here its context is cancelled at once — releases the chunks
+// waiting for it with an error; before, they waited for good, and a stopping pipeline
+// with them.
+func TestChunkDoesNotWaitForAStreamThatNeverStarted(t *testing.T) {
+	createDB(t, "nostream", `CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)`)
+	s := open(t, options("nostream", "public.t"), "nostream", 1)
+	ctx := context.Background()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Snapshotting([]snapshot.TableProgress{{Table: tables[0].ID}})
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	s.Stream(cancelled, pos, tables, func(context.Context, event.Batch) error { return nil })
+	jctx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	err = s.JoinChunk(jctx, tables[0], snapshot.Chunk{Table: tables[0].ID}, func(*event.Schema, []event.Row) error { return nil })
+	if err == nil || jctx.Err() != nil {
+		t.Fatalf("a chunk waiting for a stream that ended before it started: %v (context: %v); want an error at once", err, jctx.Err())
 	}
 }

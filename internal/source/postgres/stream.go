@@ -37,6 +37,9 @@ const maxTxnBatch = 1024
 // to a point with nothing for this pipeline, emits an empty boundary there: an idle
 // pipeline's checkpoint, and so its slot, follow the server.
 func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*event.Schema, emit func(context.Context, event.Batch) error) error {
+	// However the stream ends, even before it starts reading, chunks waiting for it must
+	// learn that it will not come (Snapshotting announced it).
+	defer s.join.stopStream()
 	start, err := decodePosition(from)
 	if err != nil {
 		return err
@@ -107,7 +110,6 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		ok, err := s.keyOrdered(ctx, sc)
 		return err == nil && ok
 	})
-	defer s.join.stopStream()
 
 	watchCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
