@@ -15,8 +15,8 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
-	"github.com/weir-data/weir/internal/snapshot"
 	"github.com/weir-data/weir/internal/sink/file"
+	"github.com/weir-data/weir/internal/snapshot"
 )
 
 var idleFor = flag.Duration("pg.idle", 2*time.Minute, "how long TestIdleSlotFollowsTheServer keeps the pipeline idle while another database writes")
