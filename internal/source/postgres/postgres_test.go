@@ -42,9 +42,32 @@ func createDB(t *testing.T, name, setup string) {
 	if err := pg.Exec(ctx, "postgres", "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { dropSlots(t, name) })
 	if setup != "" {
 		exec(t, name, setup)
 	}
+}
+
+// dropSlots drops the replication slots the test's pipelines left in database db (a slot
+// holds WAL, and the server has 20): after the test's own cleanups, so its pipelines have
+// stopped; a walsender that has not noticed yet is ended.
+func dropSlots(t *testing.T, db string) {
+	ctx := context.Background()
+	var err error
+	for range 50 {
+		err = pg.Exec(ctx, "postgres", `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '`+db+`' AND active_pid IS NOT NULL;
+			SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '`+db+`' AND NOT active`)
+		var left int
+		if c, cerr := pgx.Connect(ctx, pg.URL("postgres")); cerr == nil {
+			c.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE database = $1", db).Scan(&left)
+			c.Close(ctx)
+		}
+		if err == nil && left == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("drop the replication slots of %s: %v", db, err)
 }
 
 func exec(t *testing.T, db, sql string) {
