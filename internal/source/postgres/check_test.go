@@ -68,14 +68,7 @@ func TestInvalidatedSlot(t *testing.T) {
 		admin.Exec(ctx, "SELECT pg_reload_conf()")
 	}()
 	s := open(t, options("lost", "public.t"), "lost", 1)
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tables, pos := tablesAndStart(t, s)
 	for i := range 60 { // WAL past the limit, then checkpoints that remove it
 		exec(t, "lost", "INSERT INTO t SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 20000) g; TRUNCATE t; CHECKPOINT")
 		var status string
@@ -89,7 +82,7 @@ func TestInvalidatedSlot(t *testing.T) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err = s.Stream(sctx, pos, tables, func(context.Context, event.Batch) error { return nil })
+	err := s.Stream(sctx, pos, tables, func(context.Context, event.Batch) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "was invalidated") || fault.Classify(err) != fault.Fatal {
 		t.Fatalf("streaming from an invalidated slot: %v (class %v); want a fatal error saying it was invalidated", err, fault.Classify(err))
 	}

@@ -315,21 +315,14 @@ func TestChunkDoesNotWaitForAStreamThatNeverStarted(t *testing.T) {
 	createDB(t, "nostream", `CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)`)
 	s := open(t, options("nostream", "public.t"), "nostream", 1)
 	ctx := context.Background()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tables, pos := tablesAndStart(t, s)
 	s.Snapshotting([]snapshot.TableProgress{{Table: tables[0].ID}})
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	s.Stream(cancelled, pos, tables, func(context.Context, event.Batch) error { return nil })
 	jctx, stop := context.WithTimeout(ctx, 10*time.Second)
 	defer stop()
-	err = s.JoinChunk(jctx, tables[0], snapshot.Chunk{Table: tables[0].ID}, func(*event.Schema, []event.Row) error { return nil })
+	err := s.JoinChunk(jctx, tables[0], snapshot.Chunk{Table: tables[0].ID}, func(*event.Schema, []event.Row) error { return nil })
 	if err == nil || jctx.Err() != nil {
 		t.Fatalf("a chunk waiting for a stream that ended before it started: %v (context: %v); want an error at once", err, jctx.Err())
 	}

@@ -192,3 +192,19 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// tablesAndStart resolves s's tables and creates its slot: the schemas and the position a
+// stream of the test starts from.
+func tablesAndStart(t *testing.T, s *Source) ([]*event.Schema, event.Position) {
+	t.Helper()
+	ctx := context.Background()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tables, pos
+}

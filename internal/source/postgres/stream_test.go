@@ -46,14 +46,7 @@ func TestUnchangedToastedValues(t *testing.T) {
 		INSERT INTO f SELECT * FROM d`)
 	s := open(t, options("toast", "public.d, public.f"), "toast", 1)
 	ctx := context.Background()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tables, pos := tablesAndStart(t, s)
 	exec(t, "toast", "UPDATE d SET v = 1; UPDATE f SET v = 1")
 	var big string
 	if err := connect(t, "toast").QueryRow(ctx, "SELECT big FROM d").Scan(&big); err != nil {
@@ -94,15 +87,7 @@ func millionRows(t *testing.T, inProgress bool) {
 	o := options("bigtxn", "public.t")
 	o.NoStreamInProgress = !inProgress
 	s := open(t, o, "bigtxn", 1)
-	ctx := context.Background()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tables, pos := tablesAndStart(t, s)
 	const rows = 1_000_000
 	exec(t, "bigtxn", "INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 1000000) g")
 
@@ -162,15 +147,7 @@ func millionRows(t *testing.T, inProgress bool) {
 func TestTruncateAndColumnChanges(t *testing.T) {
 	createDB(t, "ddl", `CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(10)); INSERT INTO t VALUES (1, 1, 'x')`)
 	s := open(t, options("ddl", "public.t"), "ddl", 1)
-	ctx := context.Background()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tables, pos := tablesAndStart(t, s)
 	exec(t, "ddl", `INSERT INTO t VALUES (2, 2, 'y');
 		TRUNCATE t;
 		ALTER TABLE t ADD COLUMN c TEXT DEFAULT 'new';
@@ -269,14 +246,7 @@ func TestStreamedTransactionAborts(t *testing.T) {
 	o.WorkMem = "64kB" // the server streams anything larger
 	s := open(t, o, "abort", 1)
 	ctx := context.Background()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, err := s.Position(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tables, pos := tablesAndStart(t, s)
 	exec(t, "abort", `BEGIN;
 		INSERT INTO t SELECT g, repeat('a', 100) FROM generate_series(1, 5000) g;
 		SAVEPOINT s1;
