@@ -194,9 +194,25 @@ type weirRun struct {
 	done  chan struct{} // closed when the run stops (ends the sampling)
 	peak  atomic.Int64  // the highest VmHWM seen, in kB
 	addr  string        // where it serves /metrics
-	// firstRow is when weir_rows_out_total was first seen above zero (Unix ns; 0: not
-	// yet), sampled by samplePeak.
-	firstRow atomic.Int64
+}
+
+// logSpan is the time between the first lines of weir's log whose messages are from and
+// to (by the lines' own timestamps), and whether both are there.
+func (w *weirRun) logSpan(from, to string) (time.Duration, bool) {
+	at := func(msg string) (time.Time, bool) {
+		for _, line := range strings.Split(w.log.String(), "\n") {
+			if !strings.Contains(line, `msg="`+msg+`"`) || !strings.HasPrefix(line, "time=") {
+				continue
+			}
+			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			return t, err == nil
+		}
+		return time.Time{}, false
+	}
+	t0, ok0 := at(from)
+	t1, ok1 := at(to)
+	return t1.Sub(t0), ok0 && ok1
 }
 
 // rowsOut is weir_rows_out_total of table, from the run's /metrics (-1 when it does not
@@ -217,22 +233,6 @@ func (w *weirRun) rowsOut(table string) float64 {
 		}
 	}
 	return sum
-}
-
-// anyRowsOut reports whether the run has written any row (weir_rows_out_total > 0).
-func (w *weirRun) anyRowsOut() bool {
-	resp, err := http.Get("http://" + w.addr + "/metrics")
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "weir_rows_out_total{") && !strings.HasSuffix(line, " 0") {
-			return true
-		}
-	}
-	return false
 }
 
 var runs int
@@ -278,9 +278,6 @@ func (w *weirRun) samplePeak() {
 	for {
 		if kb := vmHWM(w.cmd.Process.Pid); kb > w.peak.Load() {
 			w.peak.Store(kb)
-		}
-		if w.firstRow.Load() == 0 && w.anyRowsOut() {
-			w.firstRow.Store(time.Now().UnixNano())
 		}
 		select {
 		case <-w.done:

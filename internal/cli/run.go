@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -116,7 +117,7 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	}
 
 	cfg := engineConfig(p)
-	tf, err := transformer(p)
+	tf, err := transformer(p, log)
 	if err != nil {
 		return invalid(err)
 	}
@@ -209,30 +210,34 @@ func openStore(ctx context.Context, f runFlags) (checkpoint.Store, error) {
 	return checkpoint.OpenLocal(f.state)
 }
 
-// transformer builds the pipeline's transform rules (nil: none). The expressions are
-// compiled per table when its schema is first seen.
-func transformer(p *spec.Pipeline) (*transform.Transformer, error) {
-	if len(p.Transforms) == 0 {
+// transformer builds the pipeline's transform rules and routes (nil: none). The
+// expressions are compiled per table when its schema is first seen.
+func transformer(p *spec.Pipeline, log *slog.Logger) (*transform.Transformer, error) {
+	if len(p.Transforms) == 0 && len(p.Routes) == 0 {
 		return nil, nil
 	}
 	rules := make([]transform.Rule, len(p.Transforms))
 	for i, t := range p.Transforms {
-		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter}
+		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter, Masks: t.Masks}
+		if t.MaskKey != "" {
+			rules[i].MaskKey = &transform.MaskKey{Secret: []byte(t.MaskKey), ID: t.MaskKeyID}
+		}
 		for _, k := range strings.Split(t.PrimaryKeys, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				rules[i].PrimaryKeys = append(rules[i].PrimaryKeys, k)
 			}
 		}
 	}
-	return transform.New(rules), nil
+	routes := make([]transform.Route, len(p.Routes))
+	for i, r := range p.Routes {
+		routes[i] = transform.Route{Tables: r.SourceTables, SinkTable: r.SinkTable, ReplaceSymbol: r.ReplaceSymbol, SourceColumn: r.SourceTableColumn}
+	}
+	return transform.New(rules, routes, transform.Options{TimeZone: p.LocalTimeZone, Log: log}), nil
 }
 
 // openConnectors opens the pipeline's source and sink; it refuses pipelines that need
 // what this version does not do yet.
 func openConnectors(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env) (connector.Source, connector.Sink, error) {
-	if len(p.Routes) > 0 {
-		return nil, nil, fmt.Errorf("the pipeline file has a route block (line %d), which this version of weir does not run yet; remove it: %w", p.Routes[0].Line, errors.ErrUnsupported)
-	}
 	srcDef, sinkDef := reg.Sources[p.Source.Type], reg.Sinks[p.Sink.Type]
 	src, err := srcDef.Open(ctx, p.Source.Config, env)
 	if err != nil {

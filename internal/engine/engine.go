@@ -65,12 +65,20 @@ type Options struct {
 	Transform Transformer
 }
 
-// Transformer is the pipeline's transform stage (internal/transform). Apply returns the
-// change the sink receives, or keep false for none; Schema the schema a source schema
-// has in the sink. Both are called from the router's goroutine only.
+// Transformer is the pipeline's transform stage (internal/transform): its transform rules
+// and routes. Its methods are called from the router's goroutine only.
+//
+//   - Prepare is called at the start of each run with the source's schemas (merged sink
+//     tables are widened to fit all their tables up front).
+//   - Apply appends to dst what change c becomes in the sink: nothing (filtered out), one
+//     change, or one per sink table c's table is routed to. ddl are schema changes the
+//     sink must take before them (a table the stage had not seen widened a merged table).
+//   - SchemaChange returns what a source schema change is in the sink: none, one, or one
+//     per sink table (a merged table only ever widens).
 type Transformer interface {
-	Apply(c event.Change) (out event.Change, keep bool, err error)
-	Schema(s *event.Schema) (*event.Schema, error)
+	Prepare(schemas []*event.Schema) error
+	Apply(dst []event.Change, c event.Change) (out []event.Change, ddl []*event.SchemaChange, err error)
+	SchemaChange(c *event.SchemaChange) ([]*event.SchemaChange, error)
 }
 
 // Engine runs one pipeline once (see Run). It is not reusable: make a new one, with newly

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,45 +22,65 @@ type partition struct {
 
 var hashSeed = maphash.MakeSeed()
 
-// route hands changes to the writers' partitions, in order. A change's partition is the
-// hash of its table and key, so the changes of one key stay in one writer, in log order.
-// An update that changes the key becomes a delete of the old key and an insert of the new
-// one (as Debezium does), each in its own key's partition.
-func (r *run) route(changes []event.Change) error {
+// route hands changes to the writers' partitions, in order; bytes is what they hold
+// together (their Size, summed as the queue counted it), shared out evenly rather than
+// measured again per change. A change's partition is the hash of its table and key, so
+// the changes of one key stay in one writer, in log order.
+//
+// With a transform stage, each change becomes what the stage makes of it (none, one, or
+// one per sink table it is routed to), and the schema changes the stage asks for first
+// (a merged table widened by a table it had not seen) are applied before it.
+func (r *run) route(changes []event.Change, bytes int64) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	each := bytes / int64(len(changes))
 	for i := range changes {
 		c := &changes[i]
-		if r.e.tf != nil {
-			out, keep, err := r.e.tf.Apply(*c)
-			if err != nil {
-				return fmt.Errorf("transform a change of %s at %s: %w", c.Schema.ID, c.Pos, err)
-			}
-			if !keep {
-				continue
-			}
-			c = &out
-		}
 		st := r.tstats.get(r, c.Schema)
-		size := int64(c.Size())
 		st.rows++
-		st.bytes += size
-		if c.Op == event.OpUpdate && c.Before != nil && r.keyChanged(c) {
-			del := event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros}
-			ins := event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros}
-			if err := r.add(&del, size/2); err != nil {
-				return err
-			}
-			if err := r.add(&ins, size/2); err != nil {
+		st.bytes += each
+		if r.e.tf == nil {
+			if err := r.send(c, each); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := r.add(c, size); err != nil {
-			return err
+		out, ddl, err := r.e.tf.Apply(r.tfOut[:0], *c)
+		if err != nil {
+			return fmt.Errorf("transform a change of %s at %s: %w", c.Schema.ID, c.Pos, err)
 		}
+		r.tfOut = out
+		for _, d := range ddl {
+			if err := r.applyToSink(d); err != nil {
+				return err
+			}
+		}
+		for j := range out {
+			if err := r.send(&out[j], int64(out[j].Size())); err != nil {
+				return err
+			}
+		}
+		clear(out)
 	}
 	r.routed += int64(len(changes))
 	r.tstats.flush(r)
 	return nil
+}
+
+// send adds one change of the sink's to its partition. An update that changes the key
+// becomes a delete of the old key and an insert of the new one (as Debezium does), each
+// in its own key's partition.
+func (r *run) send(c *event.Change, size int64) error {
+	if c.Op == event.OpUpdate && c.Before != nil && r.keyChanged(c) {
+		del := event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros}
+		ins := event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros}
+		if err := r.add(&del, size/2); err != nil {
+			return err
+		}
+		return r.add(&ins, size/2)
+	}
+	return r.add(c, size)
 }
 
 func (r *run) keyChanged(c *event.Change) bool {
@@ -72,12 +93,11 @@ func (r *run) keyChanged(c *event.Change) bool {
 func (r *run) add(c *event.Change, size int64) error {
 	p := 0
 	if len(r.parts) > 1 {
-		var h maphash.Hash
-		h.SetSeed(hashSeed)
-		h.WriteString(c.Schema.ID.Table)
+		if c.Schema != r.hashSchema { // changes come in runs of one table
+			r.hashSchema, r.tableHash = c.Schema, maphash.String(hashSeed, c.Schema.ID.Table)
+		}
 		r.keybuf = c.AppendKey(r.keybuf[:0])
-		h.Write(r.keybuf)
-		p = int(h.Sum64() % uint64(len(r.parts)))
+		p = int((maphash.Bytes(hashSeed, r.keybuf) ^ r.tableHash) % uint64(len(r.parts)))
 	}
 	pt := &r.parts[p]
 	if pt.changes == nil {
@@ -107,7 +127,7 @@ func (r *run) flush(p int) error {
 		return nil
 	}
 	select {
-	case r.writers[p] <- writeItem{changes: pt.changes, settled: r.settled()}:
+	case r.writers[p] <- writeItem{changes: pt.changes, bytes: pt.bytes, settled: r.settled()}:
 	case <-r.gctx.Done():
 		return r.groupErr()
 	}
@@ -172,7 +192,7 @@ func (r *run) startWriters() {
 				}
 				if apply != nil {
 					apply.Observe(time.Since(start).Seconds())
-					r.countOut(it.changes)
+					r.countOut(it.changes, it.bytes)
 				}
 				r.e.stats.RowsOut.Add(int64(len(it.changes)))
 				clear(it.changes) // drop row references before reuse
@@ -308,9 +328,15 @@ func (c *tableStatsCache) flush(_ *run) {
 	}
 }
 
-// countOut adds a writer's applied batch to the per-table output counters, once per run
-// of changes of one table.
-func (r *run) countOut(changes []event.Change) {
+// countOut adds a writer's applied batch (of bytes in all) to the per-table output
+// counters, once per run of changes of one table.
+func (r *run) countOut(changes []event.Change, bytes int64) {
+	if s := changes[0].Schema; s == changes[len(changes)-1].Schema && !slices.ContainsFunc(changes, func(c event.Change) bool { return c.Schema != s }) {
+		table := s.ID.String()
+		r.e.m.RowsOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(len(changes)))
+		r.e.m.BytesOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(bytes))
+		return
+	}
 	for i := 0; i < len(changes); {
 		s := changes[i].Schema
 		rows, size := 0, 0

@@ -55,6 +55,10 @@ type run struct {
 	free    chan []event.Change
 	keybuf  []byte
 	tstats  tableStatsCache
+	tfOut   []event.Change // the transform stage's output, reused
+
+	hashSchema *event.Schema // the schema whose table hash tableHash is (add)
+	tableHash  uint64
 }
 
 type msgKind uint8
@@ -78,7 +82,8 @@ type msg struct {
 
 type writeItem struct {
 	changes []event.Change
-	settled bool // connector.Batch.Settled
+	bytes   int64 // the changes' Size, summed as route counted it
+	settled bool  // connector.Batch.Settled
 	barrier chan<- struct{}
 }
 
@@ -149,6 +154,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	if r.snap == nil && r.finishAfterSnapshot {
 		r.e.stats.setPhase(PhaseFinished)
 		return &Result{Finished: true, Checkpoint: r.last}, nil
+	}
+	if r.e.tf != nil {
+		if err := r.e.tf.Prepare(r.schemas); err != nil {
+			return nil, fmt.Errorf("prepare the transforms and routes: %w", err)
+		}
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -311,7 +321,7 @@ func (r *run) handle(m msg) (finished bool, err error) {
 			r.pendBytes += m.bytes
 			if r.pendBytes > r.cfg.QueueMaxBytes/2 {
 				r.spilled = true
-				if err := r.routeStream(r.pending); err != nil {
+				if err := r.route(r.pending, r.pendBytes); err != nil {
 					return false, err
 				}
 				r.pending, r.pendBytes = nil, 0
@@ -320,12 +330,12 @@ func (r *run) handle(m msg) (finished bool, err error) {
 			return false, nil
 		}
 		if len(r.pending) > 0 {
-			if err := r.routeStream(r.pending); err != nil {
+			if err := r.route(r.pending, r.pendBytes); err != nil {
 				return false, err
 			}
 			r.pending, r.pendBytes = nil, 0
 		}
-		if err := r.routeStream(b.Changes); err != nil {
+		if err := r.route(b.Changes, m.bytes); err != nil {
 			return false, err
 		}
 		r.position, r.atBoundary, r.spilled = b.End, true, false
@@ -343,10 +353,10 @@ func (r *run) handle(m msg) (finished bool, err error) {
 		}
 		// A bounded source has ended: what it sent last is complete.
 		if len(r.pending) > 0 {
-			if err := r.routeStream(r.pending); err != nil {
+			if err := r.route(r.pending, r.pendBytes); err != nil {
 				return false, err
 			}
-			r.pending = nil
+			r.pending, r.pendBytes = nil, 0
 		}
 		r.atBoundary, r.spilled = true, false
 		r.e.log.Info("the source has no more changes: finishing", "position", r.position)
@@ -360,7 +370,7 @@ func (r *run) handle(m msg) (finished bool, err error) {
 				r.noteSchema(m.changes[0].Schema)
 			}
 		}
-		return false, r.route(m.changes)
+		return false, r.route(m.changes, m.bytes)
 	case msgChunkDone:
 		r.snap.onChunkDone(r, m.chunk)
 	case msgChunkLeft: // it stays pending: the next run reads it
@@ -370,10 +380,6 @@ func (r *run) handle(m msg) (finished bool, err error) {
 		}
 	}
 	return false, nil
-}
-
-func (r *run) routeStream(changes []event.Change) error {
-	return r.route(changes)
 }
 
 // canCheckpoint reports whether the state now is a consistent cut: no chunk half read,
@@ -478,34 +484,46 @@ func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error
 	case c.After != nil:
 		r.setSchema(c.After)
 	}
-	switch r.cfg.SchemaChangeBehavior {
-	case "ignore":
-		r.e.log.Info("schema change ignored (schema.change.behavior: ignore)", "change", c.String())
-	case "exception":
-		return fmt.Errorf("pipeline %q: schema change %q at position %s and schema.change.behavior is exception; "+
-			"apply it to the sink by hand and restart, or set schema.change.behavior: lenient",
-			r.cfg.Pipeline, c.String(), c.Pos)
-	default:
-		if r.e.tf != nil {
-			tc, apply, err := r.transformSchemaChange(c)
-			if err != nil {
-				return err
-			}
-			if !apply {
-				break
-			}
-			c = tc
+	changes := []*event.SchemaChange{c}
+	if r.e.tf != nil {
+		var err error
+		if changes, err = r.e.tf.SchemaChange(c); err != nil {
+			return fmt.Errorf("schema change %q at %s: %w", c.String(), c.Pos, err)
 		}
-		if applier, ok := r.e.sink.(connector.SchemaApplier); ok {
-			if err := applier.ApplySchema(r.gctx, c); err != nil {
-				return fmt.Errorf("apply schema change %q to the sink: %w", c.String(), err)
-			}
-		} else {
-			r.e.log.Warn("the sink cannot apply schema changes; skipped", "change", c.String())
+	}
+	for _, c := range changes {
+		if err := r.applyToSink(c); err != nil {
+			return err
 		}
 	}
 	if end != "" {
 		r.position, r.atBoundary = end, true
+	}
+	return nil
+}
+
+// applyToSink applies schema change c of a sink table, per schema.change.behavior, once
+// the writers have applied everything before it.
+func (r *run) applyToSink(c *event.SchemaChange) error {
+	if err := r.drain(); err != nil {
+		return err
+	}
+	switch r.cfg.SchemaChangeBehavior {
+	case "ignore":
+		r.e.log.Info("schema change ignored (schema.change.behavior: ignore)", "change", c.String())
+		return nil
+	case "exception":
+		return fmt.Errorf("pipeline %q: schema change %q at position %s and schema.change.behavior is exception; "+
+			"apply it to the sink by hand and restart, or set schema.change.behavior: lenient",
+			r.cfg.Pipeline, c.String(), c.Pos)
+	}
+	applier, ok := r.e.sink.(connector.SchemaApplier)
+	if !ok {
+		r.e.log.Warn("the sink cannot apply schema changes; skipped", "change", c.String())
+		return nil
+	}
+	if err := applier.ApplySchema(r.gctx, c); err != nil {
+		return fmt.Errorf("apply schema change %q to the sink: %w", c.String(), err)
 	}
 	return nil
 }
@@ -565,30 +583,6 @@ func (r *run) addNewTables(ctx context.Context, cp *checkpoint.Checkpoint) error
 		}
 	}
 	return nil
-}
-
-// transformSchemaChange is what a source schema change is in the sink under the
-// transform: the same change between the transformed schemas, or nothing when the
-// transform hides it (a column the projection does not keep). A projection that no
-// longer compiles (it uses a dropped column) stops the pipeline, naming the expression.
-func (r *run) transformSchemaChange(c *event.SchemaChange) (*event.SchemaChange, bool, error) {
-	out := *c
-	var err error
-	if c.Before != nil {
-		if out.Before, err = r.e.tf.Schema(c.Before); err != nil {
-			return nil, false, fmt.Errorf("schema change %q at %s: the transform of the table before it: %w", c.String(), c.Pos, err)
-		}
-	}
-	if c.After != nil {
-		if out.After, err = r.e.tf.Schema(c.After); err != nil {
-			return nil, false, fmt.Errorf("schema change %q at %s: the transform no longer applies to the table: %w", c.String(), c.Pos, err)
-		}
-	}
-	if c.Column != "" && out.After != nil && out.Before != nil &&
-		out.After.ColumnIndex(c.Column) < 0 && out.Before.ColumnIndex(c.Column) < 0 && out.After != c.After {
-		return nil, false, nil // a column the projection does not have
-	}
-	return &out, true, nil
 }
 
 // backfill snapshots a table that joined the selection while the stream runs.

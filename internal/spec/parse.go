@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/transform"
 )
 
 // Pipeline is a valid pipeline file.
@@ -60,8 +61,11 @@ type Route struct {
 	SourceRegex   *regexp.Regexp // matches a whole "db.table" name, anchored ^…$
 	SinkTable     string
 	ReplaceSymbol string
-	Description   string
-	Line, Col     int // of the list item
+	// SourceTableColumn names a column added to the sink table (and its key) that holds
+	// each row's source table; "" for none.
+	SourceTableColumn string
+	Description       string
+	Line, Col         int // of the list item
 }
 
 // Transform projects and filters the source tables it matches. Parsed and checked for
@@ -74,6 +78,9 @@ type Transform struct {
 	Filter        string
 	PrimaryKeys   string
 	PartitionKeys string
+	Masks         []transform.Mask
+	MaskKey       string // secret
+	MaskKeyID     string
 	Description   string
 	Line, Col     int
 }
@@ -154,8 +161,8 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 	})
 	p.list(top, "route", &RouteSpec, func(cfg *connector.Config, item *yaml.Node, path string) {
 		r := Route{SourceTable: cfg.String("source-table"), SinkTable: cfg.String("sink-table"),
-			ReplaceSymbol: cfg.String("replace-symbol"), Description: cfg.String("description"),
-			Line: item.Line, Col: item.Column}
+			ReplaceSymbol: cfg.String("replace-symbol"), SourceTableColumn: cfg.String("source-table-column"),
+			Description: cfg.String("description"), Line: item.Line, Col: item.Column}
 		r.SourceTables, _ = ParseTables(r.SourceTable) // checked by the field type
 		r.SourceRegex = cfg.Values["source-table"].Re
 		if r.ReplaceSymbol != "" && !strings.Contains(r.SinkTable, r.ReplaceSymbol) {
@@ -164,11 +171,25 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 		}
 		pl.Routes = append(pl.Routes, r)
 	})
-	p.list(top, "transform", &TransformSpec, func(cfg *connector.Config, item *yaml.Node, _ string) {
+	p.list(top, "transform", &TransformSpec, func(cfg *connector.Config, item *yaml.Node, path string) {
 		t := Transform{SourceTable: cfg.String("source-table"), Projection: cfg.String("projection"),
 			Filter: cfg.String("filter"), PrimaryKeys: cfg.String("primary-keys"),
 			PartitionKeys: cfg.String("partition-keys"), Description: cfg.String("description"),
+			MaskKey: cfg.String("mask.key"), MaskKeyID: cfg.String("mask.key-id"),
 			Line: item.Line, Col: item.Column}
+		for _, m := range cfg.List("mask") {
+			mask, err := transform.ParseMask(m)
+			if err != nil {
+				v := cfg.Values["mask"]
+				p.addAt(v.Line, v.Col, path+".mask", "%v", err)
+				continue
+			}
+			if (mask.Method == "hash" || mask.Method == "encrypt") && t.MaskKey == "" {
+				v := cfg.Values["mask"]
+				p.addAt(v.Line, v.Col, path+".mask", "mask %q needs a key: set mask.key beside it, e.g. mask.key: ${WEIR_MASK_KEY}", m)
+			}
+			t.Masks = append(t.Masks, mask)
+		}
 		t.SourceTables, _ = ParseTables(t.SourceTable)
 		t.SourceRegex = cfg.Values["source-table"].Re
 		pl.Transforms = append(pl.Transforms, t)

@@ -52,7 +52,9 @@ var RouteSpec = connector.Spec{
 		{Name: "sink-table", Type: connector.TypeString, Required: true, Example: "dw.orders",
 			Description: "The sink table they go to."},
 		{Name: "replace-symbol", Type: connector.TypeString,
-			Description: "A symbol in sink-table replaced by each source table's name, e.g. <>."},
+			Description: "A symbol in sink-table replaced by each source table's name, e.g. <>. ($1, $2, … in sink-table are the groups of the source-table regexes.)"},
+		{Name: "source-table-column", Type: connector.TypeString, Example: "src_table",
+			Description: "Adds a column of this name, holding each row's source table (db.table), to the sink table and to its key: rows of merged tables whose keys collide stay apart."},
 		{Name: "description", Type: connector.TypeString, Description: "Free text."},
 	},
 }
@@ -68,6 +70,12 @@ var TransformSpec = connector.Spec{
 		{Name: "filter", Type: connector.TypeString, Description: "A WHERE condition, e.g. amount > 0."},
 		{Name: "primary-keys", Type: connector.TypeString, Description: "Columns of the sink table's key, comma-separated."},
 		{Name: "partition-keys", Type: connector.TypeString, Description: "Columns to partition by, comma-separated."},
+		{Name: "mask", Type: connector.TypeList, Example: "phone = partial(4), /.*e?mail.*/ = hash",
+			Description: "Hides output columns: items SELECTOR = METHOD, where SELECTOR is column names or a /regex/ of them, and METHOD hash, partial(N), partial(F, N), null or encrypt (docs/transform.md)."},
+		{Name: "mask.key", Type: connector.TypeString, Secret: true,
+			Description: "The secret that the hash and encrypt masks use, e.g. ${WEIR_MASK_KEY}."},
+		{Name: "mask.key-id", Type: connector.TypeString, Default: "default",
+			Description: "The name of mask.key, written into encrypted values so readers know which key opens them."},
 		{Name: "description", Type: connector.TypeString, Description: "Free text."},
 	},
 }

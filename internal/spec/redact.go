@@ -31,6 +31,7 @@ func (pl *Pipeline) Redacted() string {
 		fmt.Fprintf(&b, "  - source-table: %s\n", yamlScalar(r.SourceTable))
 		writeIfSet(&b, "    ", "sink-table", r.SinkTable)
 		writeIfSet(&b, "    ", "replace-symbol", r.ReplaceSymbol)
+		writeIfSet(&b, "    ", "source-table-column", r.SourceTableColumn)
 		writeIfSet(&b, "    ", "description", r.Description)
 	}
 	if len(pl.Transforms) > 0 {
@@ -42,6 +43,16 @@ func (pl *Pipeline) Redacted() string {
 		writeIfSet(&b, "    ", "filter", t.Filter)
 		writeIfSet(&b, "    ", "primary-keys", t.PrimaryKeys)
 		writeIfSet(&b, "    ", "partition-keys", t.PartitionKeys)
+		if len(t.Masks) > 0 {
+			b.WriteString("    mask:\n")
+			for _, m := range t.Masks {
+				fmt.Fprintf(&b, "      - %s\n", yamlScalar(m.Written))
+			}
+		}
+		if t.MaskKey != "" {
+			b.WriteString("    mask.key: ******\n")
+			writeIfSet(&b, "    ", "mask.key-id", t.MaskKeyID)
+		}
 		writeIfSet(&b, "    ", "description", t.Description)
 	}
 	b.WriteString("pipeline:\n")

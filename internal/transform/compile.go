@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/format"
@@ -32,6 +33,7 @@ var (
 
 type compiler struct {
 	schema *event.Schema
+	loc    *time.Location // the pipeline's local-time-zone
 }
 
 // metadata are the columns every row has besides its own (Flink CDC's names).

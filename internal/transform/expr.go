@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -22,6 +23,13 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/types"
 )
+
+func newCompiler(s *event.Schema, loc *time.Location) *compiler {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &compiler{schema: s, loc: loc}
+}
 
 // Input is what an expression reads: one row under its schema, and the change it
 // belongs to (for the metadata columns).
@@ -97,12 +105,13 @@ func (e *CompileError) Unwrap() error { return e.Err }
 
 // CompileFilter compiles a WHERE condition against schema s. The filter keeps a row only
 // when the condition is TRUE (not FALSE, not NULL).
-func CompileFilter(text string, s *event.Schema) (*Expr, error) {
+// Temporal functions read wall clocks in loc (nil: UTC).
+func CompileFilter(text string, s *event.Schema, loc *time.Location) (*Expr, error) {
 	sel, err := parseSelect("SELECT 1 FROM t WHERE " + text)
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
-	c := &compiler{schema: s}
+	c := newCompiler(s, loc)
 	n, err := c.compile(sel.Where)
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
@@ -113,12 +122,13 @@ func CompileFilter(text string, s *event.Schema) (*Expr, error) {
 // CompileProjection compiles a SELECT list against schema s: `*` stands for every
 // column of s in order; each other item is an expression with an optional alias (a bare
 // column keeps its name; any other expression needs an alias).
-func CompileProjection(text string, s *event.Schema) ([]Column, error) {
+// Temporal functions read wall clocks in loc (nil: UTC).
+func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Column, error) {
 	sel, err := parseSelect("SELECT " + text + " FROM t")
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
-	c := &compiler{schema: s}
+	c := newCompiler(s, loc)
 	var out []Column
 	seen := map[string]bool{}
 	add := func(col Column) error {
@@ -179,7 +189,7 @@ func itemText(f *ast.SelectField) string {
 
 func parseSelect(sql string) (*ast.SelectStmt, error) {
 	p := parser.New()
-	stmt, err := p.ParseOneStmt(sql, "", "")
+	stmt, err := p.ParseOneStmt(rewriteTryCast(sql), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
 	}
@@ -188,6 +198,58 @@ func parseSelect(sql string) (*ast.SelectStmt, error) {
 		return nil, errors.New("not an expression")
 	}
 	return sel, nil
+}
+
+// tryMarker is the function TRY_CAST(x AS t) becomes, around CAST(x AS t), before parsing
+// (MySQL's grammar has no TRY_CAST): it turns an error of its argument into NULL.
+const tryMarker = "__weir_try"
+
+// rewriteTryCast rewrites each TRY_CAST(…) outside quotes as __weir_try(CAST(…)).
+func rewriteTryCast(s string) string {
+	lower := strings.ToLower(s)
+	if !strings.Contains(lower, "try_cast") {
+		return s
+	}
+	var b strings.Builder
+	var closeAt []int // depths at which an added ')' is due
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch == '\'' || ch == '"' || ch == '`':
+			j := i + 1
+			for j < len(s) && s[j] != ch {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			b.WriteString(s[i:min(j+1, len(s))])
+			i = j
+		case strings.HasPrefix(lower[i:], "try_cast") && (i == 0 || !isWordByte(s[i-1])) &&
+			strings.HasPrefix(strings.TrimLeft(s[i+8:], " \t\n"), "("):
+			b.WriteString(tryMarker + "(CAST(")
+			closeAt = append(closeAt, depth)
+			depth++
+			i = i + 8 + strings.IndexByte(s[i+8:], '(')
+		case ch == '(':
+			depth++
+			b.WriteByte(ch)
+		case ch == ')':
+			depth--
+			b.WriteByte(ch)
+			if n := len(closeAt); n > 0 && closeAt[n-1] == depth {
+				b.WriteByte(')')
+				closeAt = closeAt[:n-1]
+			}
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // trimParserError shortens the TiDB parser's message to where it stopped.

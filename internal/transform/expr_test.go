@@ -128,7 +128,7 @@ func TestExpressions(t *testing.T) {
 		{"__op_ts__", "1700000000123"},
 		{"__position__", "bin.000001:42"},
 	} {
-		cols, err := CompileProjection(c.expr+" AS x", testSchema)
+		cols, err := CompileProjection(c.expr+" AS x", testSchema, nil)
 		if err != nil {
 			t.Errorf("%s: %v", c.expr, err)
 			continue
@@ -156,7 +156,7 @@ func show(v event.Value) string {
 // it is FALSE or NULL.
 func TestFilterKeepsOnlyTrue(t *testing.T) {
 	for expr, want := range map[string]bool{"id > 5": true, "id > 50": false, "n > 5": false, "NOT (n > 5)": false, "n IS NULL AND vip": true} {
-		f, err := CompileFilter(expr, testSchema)
+		f, err := CompileFilter(expr, testSchema, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestFilterKeepsOnlyTrue(t *testing.T) {
 // TestProjectionShape: * expands in order, bare columns keep their names, computed
 // columns are typed by inference.
 func TestProjectionShape(t *testing.T) {
-	cols, err := CompileProjection("*, UPPER(name) AS up, id * 2 AS twice, amount / 3 AS third, __table_name__", testSchema)
+	cols, err := CompileProjection("*, UPPER(name) AS up, id * 2 AS twice, amount / 3 AS third, __table_name__", testSchema, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestCompileErrors(t *testing.T) {
 		"id, id":               `column id is projected twice`,
 		"(SELECT 1) AS x":      `is not supported in a transform`,
 	} {
-		_, err := CompileProjection(expr, testSchema)
+		_, err := CompileProjection(expr, testSchema, nil)
 		var ce *CompileError
 		if err == nil || !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want one containing %q", expr, err, want)
@@ -208,7 +208,7 @@ func TestCompileErrors(t *testing.T) {
 
 // TestEvalErrorsNameTheRow: a run-time error names the expression and the row's key.
 func TestEvalErrorsNameTheRow(t *testing.T) {
-	cols, err := CompileProjection("id * 9223372036854775807 AS x", testSchema)
+	cols, err := CompileProjection("id * 9223372036854775807 AS x", testSchema, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +220,11 @@ func TestEvalErrorsNameTheRow(t *testing.T) {
 
 // BenchmarkProjection is a projection of five computed columns and a filter per row.
 func BenchmarkProjection(b *testing.B) {
-	cols, err := CompileProjection("id, UPPER(name) AS up, amount * 1.1 AS gross, CONCAT(name, '#', id) AS tag, IF(vip, 'y', 'n') AS v, ROUND(score * 100) AS pct", testSchema)
+	cols, err := CompileProjection("id, UPPER(name) AS up, amount * 1.1 AS gross, CONCAT(name, '#', id) AS tag, IF(vip, 'y', 'n') AS v, ROUND(score * 100) AS pct", testSchema, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := CompileFilter("id > 5 AND name LIKE 'A%'", testSchema)
+	f, err := CompileFilter("id > 5 AND name LIKE 'A%'", testSchema, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,6 +33,16 @@ type function struct {
 var functions = map[string]function{}
 
 func init() {
+	functions[tryMarker] = function{1, 1, func(a []node) (node, error) { // TRY_CAST
+		x := a[0]
+		return node{typ: x.typ, eval: func(in *Input) (event.Value, error) {
+			v, err := x.eval(in)
+			if err != nil {
+				return event.Null(), nil
+			}
+			return v, nil
+		}}, nil
+	}}
 	str := func(f func(s string) string) function {
 		return function{1, 1, func(a []node) (node, error) {
 			return strict(stringType, a, func(v []event.Value) (event.Value, error) { return event.String(f(toText(v[0]))), nil }), nil
@@ -508,7 +518,8 @@ func (c *compiler) regexpMatch(x, pattern ast.ExprNode, not bool) (node, error) 
 func (c *compiler) call(e *ast.FuncCallExpr) (node, error) {
 	name := e.FnName.L
 	f, ok := functions[name]
-	if !ok {
+	withC, zoned := compilerFunctions[name]
+	if !ok && !zoned {
 		return node{}, fmt.Errorf("function %s is not known", strings.ToUpper(name))
 	}
 	var args []node
@@ -517,11 +528,22 @@ func (c *compiler) call(e *ast.FuncCallExpr) (node, error) {
 			args = append(args, constant(event.Int(int64(d.Direction)), int64Type))
 			continue
 		}
+		if u, ok := a.(*ast.TimeUnitExpr); ok { // INTERVAL n DAY, EXTRACT(DAY FROM …)
+			args = append(args, unitNode(u.Unit))
+			continue
+		}
 		n, err := c.compile(a)
 		if err != nil {
 			return node{}, err
 		}
 		args = append(args, n)
+	}
+	if zoned {
+		n, err := withC(c, args)
+		if err != nil {
+			return node{}, fmt.Errorf("%s: %w", strings.ToUpper(name), err)
+		}
+		return n, nil
 	}
 	if len(args) < f.min || (f.max >= 0 && len(args) > f.max) {
 		want := fmt.Sprintf("%d to %d", f.min, f.max)

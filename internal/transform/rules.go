@@ -2,8 +2,8 @@ package transform
 
 import (
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -17,6 +17,10 @@ type Rule struct {
 	Projection  string
 	Filter      string
 	PrimaryKeys []string
+	// Masks hide the values of the output columns they select (the first that selects a
+	// column applies); MaskKey keys hash and encrypt.
+	Masks   []Mask
+	MaskKey *MaskKey
 }
 
 // matches reports whether the rule applies to table id (its db.table is the MySQL
@@ -30,14 +34,6 @@ func (r *Rule) matches(id event.TableID) bool {
 	return false
 }
 
-// Transformer applies the first matching rule to each change. Plans are compiled once
-// per source schema (a schema change brings a new one) and shared by all callers.
-type Transformer struct {
-	rules []Rule
-	mu    sync.Mutex
-	plans map[*event.Schema]*plan
-}
-
 // plan is a rule compiled against one source schema; nil: the table passes unchanged.
 type plan struct {
 	out    *event.Schema
@@ -45,14 +41,9 @@ type plan struct {
 	filter *Expr
 }
 
-// New returns a transformer of the rules, in order.
-func New(rules []Rule) *Transformer {
-	return &Transformer{rules: rules, plans: map[*event.Schema]*plan{}}
-}
-
-// Schema returns the schema a table of schema s has after the transform: s itself when
-// no rule matches or the rule keeps every column as it is.
-func (t *Transformer) Schema(s *event.Schema) (*event.Schema, error) {
+// schema returns the schema a table of schema s has after the transform rules: s itself
+// when no rule matches or the rule keeps every column as it is.
+func (t *Transformer) schema(s *event.Schema) (*event.Schema, error) {
 	p, err := t.plan(s)
 	if err != nil || p == nil || p.cols == nil {
 		return s, err
@@ -90,18 +81,18 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 	}
 	p := &plan{out: s}
 	if rule.Filter != "" {
-		f, err := CompileFilter(rule.Filter, s)
+		f, err := CompileFilter(rule.Filter, s, t.loc)
 		if err != nil {
 			return nil, err
 		}
 		p.filter = f
 	}
-	if strings.TrimSpace(rule.Projection) != "" && strings.TrimSpace(rule.Projection) != "*" || len(rule.PrimaryKeys) > 0 {
+	if strings.TrimSpace(rule.Projection) != "" && strings.TrimSpace(rule.Projection) != "*" || len(rule.PrimaryKeys) > 0 || len(rule.Masks) > 0 {
 		proj := rule.Projection
 		if strings.TrimSpace(proj) == "" {
 			proj = "*"
 		}
-		cols, err := CompileProjection(proj, s)
+		cols, err := CompileProjection(proj, s, t.loc)
 		if err != nil {
 			return nil, err
 		}
@@ -128,17 +119,30 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 			out.Key = append(out.Key, i)
 			out.Columns[i].Nullable = false
 		}
+		for i := range cols {
+			for _, m := range rule.Masks {
+				if !m.selects(cols[i].Name) {
+					continue
+				}
+				if err := m.apply(&cols[i], slices.Contains(out.Key, i), rule.MaskKey); err != nil {
+					return nil, fmt.Errorf("table %s: %w", s.ID, err)
+				}
+				nullable := out.Columns[i].Nullable || m.Method == "null"
+				out.Columns[i] = event.Column{Name: cols[i].Name, Type: cols[i].Expr.Type, Nullable: nullable}
+				break
+			}
+		}
 		p.out, p.cols = out, cols
 	}
 	return p, nil
 }
 
-// Apply transforms one change into what the sink receives: nothing (filtered out), or
-// one change of the output schema. Under a filter an update is judged by both its rows:
+// applyRules transforms one change by the first matching rule: nothing (filtered out),
+// or one change of the output schema. Under a filter an update is judged by both its rows:
 // one whose new row stops matching becomes a delete of its old row, one whose new row
 // starts matching an insert. (An update without its old row — a PostgreSQL table whose
 // replica identity is the key alone — counts as matching before.)
-func (t *Transformer) Apply(c event.Change) (out event.Change, keep bool, err error) {
+func (t *Transformer) applyRules(c event.Change) (out event.Change, keep bool, err error) {
 	p, err := t.plan(c.Schema)
 	if err != nil || p == nil {
 		return c, err == nil, err

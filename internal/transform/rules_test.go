@@ -14,7 +14,7 @@ func rules(t *testing.T, tables, projection, filter string, keys ...string) *Tra
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New([]Rule{{Tables: ps, Projection: projection, Filter: filter, PrimaryKeys: keys}})
+	return New([]Rule{{Tables: ps, Projection: projection, Filter: filter, PrimaryKeys: keys}}, nil, Options{})
 }
 
 func row(id int64, name string, amount string) event.Row {
@@ -47,7 +47,7 @@ func TestFilteredUpdates(t *testing.T) {
 		{"delete not matching", event.Change{Op: event.OpDelete, Schema: testSchema, Before: small}, "-"},
 		{"snapshot row", event.Change{Op: event.OpRead, Schema: testSchema, After: big}, "read [1 A 1000]"},
 	} {
-		out, keep, err := tr.Apply(c.in)
+		out, keep, err := tr.applyRules(c.in)
 		if err != nil {
 			t.Fatalf("%s: %v", c.what, err)
 		}
@@ -65,7 +65,7 @@ func TestFilteredUpdates(t *testing.T) {
 	}
 	other := &event.Schema{ID: event.TableID{Schema: "shop", Table: "customers"}, Columns: testSchema.Columns, Key: []int{0}}
 	c := event.Change{Op: event.OpInsert, Schema: other, After: small}
-	if out, keep, err := tr.Apply(c); err != nil || !keep || out.Schema != other {
+	if out, keep, err := tr.applyRules(c); err != nil || !keep || out.Schema != other {
 		t.Fatalf("a table no rule matches: %v %v %v", out, keep, err)
 	}
 }
@@ -73,7 +73,7 @@ func TestFilteredUpdates(t *testing.T) {
 // TestOutputSchema: the projection's schema keeps the key and the types of the columns
 // it keeps, types computed ones by inference, and refuses to lose the key.
 func TestOutputSchema(t *testing.T) {
-	s, err := rules(t, `shop.\.*`, "id, name, amount * 2 AS dbl, __table_name__ AS src", "").Schema(testSchema)
+	s, err := rules(t, `shop.\.*`, "id, name, amount * 2 AS dbl, __table_name__ AS src", "").schema(testSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +84,14 @@ func TestOutputSchema(t *testing.T) {
 	if strings.Join(got, " ") != "id:int64 name:string dbl:decimal src:string" || strings.Join(s.KeyNames(), ",") != "id" {
 		t.Fatalf("schema %v key %v", got, s.KeyNames())
 	}
-	if _, err := rules(t, `shop.\.*`, "name", "").Schema(testSchema); err == nil || !strings.Contains(err.Error(), "leaves out key column id; keep it, or set primary-keys") {
+	if _, err := rules(t, `shop.\.*`, "name", "").schema(testSchema); err == nil || !strings.Contains(err.Error(), "leaves out key column id; keep it, or set primary-keys") {
 		t.Fatalf("a projection without the key: %v", err)
 	}
-	s, err = rules(t, `shop.\.*`, "id, name, __table_name__ AS src", "", "src", "id").Schema(testSchema)
+	s, err = rules(t, `shop.\.*`, "id, name, __table_name__ AS src", "", "src", "id").schema(testSchema)
 	if err != nil || strings.Join(s.KeyNames(), ",") != "src,id" {
 		t.Fatalf("primary-keys: %v %v", s, err)
 	}
-	if s, _ := rules(t, `shop.\.*`, "", "id > 1").Schema(testSchema); s != testSchema {
+	if s, _ := rules(t, `shop.\.*`, "", "id > 1").schema(testSchema); s != testSchema {
 		t.Fatal("a filter alone must keep the schema as it is")
 	}
 }

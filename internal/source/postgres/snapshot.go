@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -249,6 +250,7 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 	}
 	var buf []event.Row
 	var slab []event.Value
+	var text textSlab
 	size := 0
 	flush := func() error {
 		if len(buf) == 0 {
@@ -287,7 +289,7 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 				continue
 			case plain[i] && r.starts[i] >= 0:
 				if line == "" {
-					line = string(r.line)
+					line, text = text.copy(r.line)
 				}
 				row[i] = event.String(line[r.starts[i] : r.starts[i]+len(f)])
 				continue
@@ -309,6 +311,26 @@ func (s *Source) readWhere(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 		return fmt.Errorf("read %s of %s: %w", what, t.ID, err)
 	}
 	return flush()
+}
+
+// textSlab hands out strings cut from one allocation per 64 KiB of row text, rather than
+// one per row. Bytes are only ever appended to it, never changed, so the strings stay
+// valid; a slab lives until the last row that uses it.
+type textSlab []byte
+
+const textSlabSize = 64 << 10
+
+// copy returns b as a string, and the slab to use next.
+func (t textSlab) copy(b []byte) (string, textSlab) {
+	if len(b) > textSlabSize/4 {
+		return string(b), t
+	}
+	if cap(t)-len(t) < len(b) {
+		t = make([]byte, 0, textSlabSize)
+	}
+	n := len(t)
+	t = append(t, b...)
+	return unsafe.String(unsafe.SliceData(t[n:]), len(b)), t
 }
 
 // copyOut runs COPY (q) TO STDOUT on conn (nil: a pooled one) and hands each row, its

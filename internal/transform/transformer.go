@@ -1,0 +1,102 @@
+package transform
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+)
+
+// Transformer is a pipeline's transform stage: its transform rules, then its routes, as
+// in Flink CDC. A change is first projected and filtered by the first rule whose
+// source-table matches its table, then sent to the sink table of every route that
+// matches it (its own name when none does). It implements engine.Transformer.
+type Transformer struct {
+	loc    *time.Location
+	rules  []Rule
+	mu     sync.Mutex
+	plans  map[*event.Schema]*plan
+	routes *router // nil: no routes
+}
+
+// Options are the transform stage's settings.
+type Options struct {
+	// TimeZone is the pipeline's local-time-zone: where temporal functions read wall
+	// clocks (nil: UTC).
+	TimeZone *time.Location
+	// Log receives what the stage deliberately leaves out (a truncate of one of several
+	// merged tables); nil: nothing.
+	Log *slog.Logger
+}
+
+// New returns the transform stage of rules and routes, each in order.
+func New(rules []Rule, routes []Route, o Options) *Transformer {
+	t := &Transformer{rules: rules, plans: map[*event.Schema]*plan{}, loc: o.TimeZone}
+	if len(routes) > 0 {
+		if o.Log == nil {
+			o.Log = slog.New(slog.DiscardHandler)
+		}
+		t.routes = &router{routes: routes, log: o.Log}
+	}
+	return t
+}
+
+// Prepare starts a run of the pipeline on the source's schemas: the tables routed into
+// one sink table are merged up front, so the sink table fits them all from its first row.
+func (t *Transformer) Prepare(schemas []*event.Schema) error {
+	if t.routes == nil {
+		return nil
+	}
+	var out []*event.Schema
+	for _, s := range schemas {
+		ts, err := t.schema(s)
+		if err != nil {
+			return fault.AsFatal(err)
+		}
+		out = append(out, ts)
+	}
+	return fault.AsFatal(t.routes.prepare(out))
+}
+
+// Apply appends to dst what change c becomes in the sink (see engine.Transformer).
+func (t *Transformer) Apply(dst []event.Change, c event.Change) ([]event.Change, []*event.SchemaChange, error) {
+	out, keep, err := t.applyRules(c)
+	if err != nil || !keep {
+		return dst, nil, fault.AsFatal(err)
+	}
+	if t.routes == nil {
+		return append(dst, out), nil, nil
+	}
+	return t.routes.apply(dst, out)
+}
+
+// SchemaChange returns what source schema change c is in the sink: the same change
+// between the transformed schemas, nothing when the transform hides it (a column the
+// projection does not keep), then routed. A projection that no longer compiles (it uses a
+// dropped column) stops the pipeline, naming the expression.
+func (t *Transformer) SchemaChange(c *event.SchemaChange) ([]*event.SchemaChange, error) {
+	out := *c
+	var err error
+	if c.Before != nil {
+		if out.Before, err = t.schema(c.Before); err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("the transform of the table before it: %w", err))
+		}
+	}
+	if c.After != nil {
+		if out.After, err = t.schema(c.After); err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("the transform no longer applies to the table: %w", err))
+		}
+	}
+	if c.Column != "" && out.After != nil && out.Before != nil &&
+		out.After.ColumnIndex(c.Column) < 0 && out.Before.ColumnIndex(c.Column) < 0 && out.After != c.After {
+		return nil, nil // a column the projection does not have
+	}
+	if t.routes == nil {
+		return []*event.SchemaChange{&out}, nil
+	}
+	changes, err := t.routes.schemaChange(&out)
+	return changes, fault.AsFatal(err)
+}

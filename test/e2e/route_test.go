@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+// TestShardsMergedIntoPostgres merges 8 MariaDB shards in 2 databases — shop1's with
+// VARCHAR(10) names and INT amounts, shop2's with VARCHAR(40), BIGINT and a column of
+// their own — into one PostgreSQL table, through a transform with computed columns, a
+// filter and a masked column, and a route that keeps the shards' colliding keys apart
+// with a source-table column. Concurrent transactions on every shard move rows into and
+// out of the filter; weir is SIGKILLed once. Once caught up, the PostgreSQL table equals
+// the shards' rows transformed by the test itself.
+func TestShardsMergedIntoPostgres(t *testing.T) {
+	ctx := context.Background()
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	if err := pg.Exec(ctx, "postgres", "CREATE DATABASE dw"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 2000
+	var shards []string
+	for _, d := range []struct{ db, cols, values string }{
+		{"shop1", "name VARCHAR(10) NOT NULL, amount INT NOT NULL, phone VARCHAR(20)", "CONCAT('n', seq), seq % 100, CONCAT('1380000', LPAD(seq, 4, '0'))"},
+		{"shop2", "name VARCHAR(40) NOT NULL, amount BIGINT NOT NULL, phone VARCHAR(20), region CHAR(2)", "CONCAT('name ', seq), seq % 97, CONCAT('1390000', LPAD(seq, 4, '0')), 'cn'"},
+	} {
+		ddl := fmt.Sprintf("CREATE DATABASE %s; USE %s;", d.db, d.db)
+		for i := 1; i <= 4; i++ {
+			ddl += fmt.Sprintf("CREATE TABLE orders_%d (id INT PRIMARY KEY, %s); INSERT INTO orders_%d SELECT seq, %s FROM seq_1_to_%d;",
+				i, d.cols, i, d.values, rows)
+			shards = append(shards, fmt.Sprintf("%s.orders_%d", d.db, i))
+		}
+		if err := db.Exec("", ddl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`
+source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: shop\d.orders_\d
+  heartbeat.interval: 300ms
+  scan.incremental.snapshot.chunk.size: 500
+sink:
+  type: postgres
+  url: %s
+transform:
+  - source-table: shop\d.orders_\d
+    projection: "*, amount * 2 AS twice, UPPER(name) AS name_uc"
+    filter: amount >= 50
+    mask: phone = partial(4)
+route:
+  - source-table: shop\d.orders_\d
+    sink-table: dw.orders
+    source-table-column: src
+pipeline:
+  name: shards
+  parallelism: 2
+  checkpoint.interval: 200ms
+`, db.Port, pg.URL("dw")))
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	txns := 0
+	for i, shard := range shards {
+		dbName, table, _ := strings.Cut(shard, ".")
+		conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", dbName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		insert := func(n int) string { return fmt.Sprintf("(%d, 'new %d', %d, '13700001234')", n, n, n%100) }
+		if dbName == "shop2" {
+			insert = func(n int) string { return fmt.Sprintf("(%d, 'new %d', %d, '13700001234', 'us')", n, n, n%100) }
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := testenv.Workload{Conn: conn, Table: table, Existing: rows, Seed: uint64(i + 1), Pause: 5 * time.Millisecond,
+				Insert: insert,
+				Where:  func(n int) string { return fmt.Sprintf("id = %d", n) },
+				MoveTo: func(n int) string { return fmt.Sprintf("id = %d", n) },
+				Update: "amount = (amount + 37) % 100, name = CONCAT(LEFT(name, 6), 'x')"} // in and out of the filter
+			n, err := w.Run(stop)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			txns += n
+			mu.Unlock()
+		}()
+	}
+	p := start(t, dir, "run", "p.yaml")
+	time.Sleep(1500 * time.Millisecond)
+	if p.exited() {
+		t.Fatalf("weir exited:\n%s", p.stderr)
+	}
+	p.signal(syscall.SIGKILL)
+	p.wait(t, 10*time.Second)
+	final := start(t, dir, "run", "p.yaml")
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	// The expected table, transformed here: the filter, the computed columns, the mask,
+	// the source column, the union of the columns.
+	var want []string
+	for _, shard := range shards {
+		region := "NULL"
+		if strings.HasPrefix(shard, "shop2") {
+			region = "IFNULL(region, '<null>')"
+		}
+		out, err := db.Query("", fmt.Sprintf("SELECT id, name, amount, IFNULL(phone, '<null>'), %s FROM %s WHERE amount >= 50", region, shard))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Split(line, "\t")
+			if len(f) != 5 {
+				continue
+			}
+			var amount int
+			fmt.Sscan(f[2], &amount)
+			phone := f[3]
+			if phone != "<null>" {
+				phone = strings.Repeat("*", len(phone)-4) + phone[len(phone)-4:]
+			}
+			if f[4] == "NULL" {
+				f[4] = "<null>"
+			}
+			want = append(want, strings.Join([]string{shard, f[0], f[1], f[2], phone, fmt.Sprint(2 * amount), strings.ToUpper(f[1]), f[4]}, "|"))
+		}
+	}
+	slices.Sort(want)
+
+	var got []string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if got, err = pgLines(ctx, pg.URL("dw"), `SELECT src || '|' || id || '|' || name || '|' || amount || '|' || coalesce(phone, '<null>') || '|' ||
+			twice || '|' || name_uc || '|' || coalesce(region, '<null>') FROM dw.orders`); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if slices.Equal(got, want) {
+			break
+		}
+	}
+	final.signal(syscall.SIGTERM)
+	if code := final.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, final.stderr)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after %d concurrent transactions the merged table differs from the shards transformed: %s", txns, lineDiff(want, got, 8))
+	}
+	cols, err := pgLines(ctx, pg.URL("dw"), `SELECT column_name || ' ' || data_type || coalesce('(' || character_maximum_length || ')', '') || ' ' || is_nullable
+		FROM information_schema.columns WHERE table_schema = 'dw' AND table_name = 'orders' ORDER BY ordinal_position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCols := []string{"id integer NO", "name character varying(40) NO", "amount bigint NO", "phone text YES",
+		"twice bigint YES", "name_uc text YES", "src text NO", "region character varying(2) YES"}
+	if !slices.Equal(cols, wantCols) {
+		t.Errorf("merged table columns:\n got %q\nwant %q", cols, wantCols)
+	}
+	t.Logf("%d concurrent transactions on 8 shards, 1 kill: dw.orders holds the %d rows that pass the filter, transformed and masked", txns, len(want))
+}
+
+// pgLines runs a query of one text column and returns its rows.
+func pgLines(ctx context.Context, url, q string) ([]string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// lineDiff lists up to n lines only in want, and only in got.
+func lineDiff(want, got []string, n int) string {
+	var missing, extra []string
+	for _, w := range want {
+		if _, ok := slices.BinarySearch(got, w); !ok && len(missing) < n {
+			missing = append(missing, w)
+		}
+	}
+	for _, g := range got {
+		if _, ok := slices.BinarySearch(want, g); !ok && len(extra) < n {
+			extra = append(extra, g)
+		}
+	}
+	return fmt.Sprintf("%d rows wanted, %d there; missing %q; unexpected %q", len(want), len(got), missing, extra)
+}
