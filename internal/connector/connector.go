@@ -199,3 +199,14 @@ type StartupModer interface {
 type Destination interface {
 	Destination() string
 }
+
+// SnapshotFilter is a snapshotting source that can leave out of its snapshot the rows a
+// condition rejects (a transform's filter, pushed down). FilterSnapshot is called before
+// any chunk of the table is read, with a condition in the source's SQL (SQLDialect:
+// "mysql" or "postgres"), identifiers quoted and literals escaped; the source ANDs it into
+// the table's chunk queries. The condition may select more rows than the filter keeps
+// (the engine filters every row again), never fewer.
+type SnapshotFilter interface {
+	SQLDialect() string
+	FilterSnapshot(table event.TableID, condition string)
+}

@@ -75,8 +75,11 @@ type Options struct {
 //     sink must take before them (a table the stage had not seen widened a merged table).
 //   - SchemaChange returns what a source schema change is in the sink: none, one, or one
 //     per sink table (a merged table only ever widens).
+//   - Pushdown returns the part of a table's filter that its source can evaluate in its
+//     snapshot queries, in a SQL dialect (connector.SnapshotFilter), and what stays in weir.
 type Transformer interface {
 	Prepare(schemas []*event.Schema) error
+	Pushdown(s *event.Schema, dialect string) (pushed string, kept []string, err error)
 	Apply(dst []event.Change, c event.Change) (out []event.Change, ddl []*event.SchemaChange, err error)
 	SchemaChange(c *event.SchemaChange) ([]*event.SchemaChange, error)
 }

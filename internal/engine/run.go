@@ -159,6 +159,13 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		if err := r.e.tf.Prepare(r.schemas); err != nil {
 			return nil, fmt.Errorf("prepare the transforms and routes: %w", err)
 		}
+		if r.snap != nil {
+			for _, t := range r.snap.tables {
+				if err := r.pushFilter(t.schema); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -502,6 +509,25 @@ func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error
 	return nil
 }
 
+// pushFilter hands the source the part of table s's filter that it can evaluate in its
+// snapshot queries (connector.SnapshotFilter), before any chunk of s is read.
+func (r *run) pushFilter(s *event.Schema) error {
+	sf, ok := r.e.source.(connector.SnapshotFilter)
+	if !ok || r.e.tf == nil {
+		return nil
+	}
+	pushed, kept, err := r.e.tf.Pushdown(s, sf.SQLDialect())
+	if err != nil {
+		return fmt.Errorf("push the filter of %s down to the source: %w", s.ID, err)
+	}
+	if pushed == "" {
+		return nil
+	}
+	sf.FilterSnapshot(s.ID, pushed)
+	r.e.log.Info("filter pushed down into the snapshot queries", "table", s.ID, "condition", pushed, "evaluated_by_weir_only", kept)
+	return nil
+}
+
 // applyToSink applies schema change c of a sink table, per schema.change.behavior, once
 // the writers have applied everything before it.
 func (r *run) applyToSink(c *event.SchemaChange) error {
@@ -590,6 +616,9 @@ func (r *run) backfill(s *event.Schema) {
 	if r.joiner == nil { // only a joiner can snapshot beside its stream exactly
 		r.e.log.Warn("a table joined the selection with rows in it; this run cannot snapshot it beside the stream", "table", s.ID)
 		return
+	}
+	if err := r.pushFilter(s); err != nil { // the filter is evaluated in weir all the same
+		r.e.log.Warn("the table's filter is not pushed down", "table", s.ID, "err", err)
 	}
 	if r.snap == nil {
 		r.snap = newSnapRun(&checkpoint.SnapshotState{}, []*event.Schema{s}, r.e.source.(connector.ChunkReader), r.joiner)

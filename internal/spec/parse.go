@@ -43,6 +43,7 @@ type Pipeline struct {
 	RestartBackoffInitial, RestartBackoffMax time.Duration
 	RestartMaxAttempts                       int
 	LocalTimeZone                            *time.Location
+	FilterPushdown                           bool
 }
 
 // Endpoint is the source or the sink block.

@@ -37,6 +37,8 @@ var PipelineSpec = connector.Spec{
 			Description: "Longest wait between restarts."},
 		{Name: "restart.max-attempts", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
 			Description: "Consecutive failed restarts before the pipeline fails (0: never gives up)."},
+		{Name: "filter.pushdown", Type: connector.TypeBool, Default: "true",
+			Description: "Has the source evaluate what it can of the transforms' filters in its snapshot queries, so that a filtered snapshot reads only the rows it keeps (docs/transform.md)."},
 		{Name: "local-time-zone", Type: connector.TypeString, Default: "UTC",
 			Description: "Time zone for temporal functions and for wall-clock types without a zone, e.g. Asia/Shanghai."},
 	},
@@ -124,6 +126,7 @@ func (p *parser) settings(pl *Pipeline, top mapping) {
 	}
 	pl.Parallelism = int(s.Int("parallelism"))
 	pl.CheckpointInterval = s.Duration("checkpoint.interval")
+	pl.FilterPushdown = s.Bool("filter.pushdown")
 	pl.SchemaChangeBehavior = s.String("schema.change.behavior")
 	pl.BatchMaxRows = int(s.Int("batch.max-rows"))
 	pl.BatchMaxBytes = s.Int("batch.max-bytes")

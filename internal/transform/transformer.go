@@ -15,11 +15,12 @@ import (
 // source-table matches its table, then sent to the sink table of every route that
 // matches it (its own name when none does). It implements engine.Transformer.
 type Transformer struct {
-	loc    *time.Location
-	rules  []Rule
-	mu     sync.Mutex
-	plans  map[*event.Schema]*plan
-	routes *router // nil: no routes
+	loc        *time.Location
+	noPushdown bool
+	rules      []Rule
+	mu         sync.Mutex
+	plans      map[*event.Schema]*plan
+	routes     *router // nil: no routes
 }
 
 // Options are the transform stage's settings.
@@ -30,11 +31,14 @@ type Options struct {
 	// Log receives what the stage deliberately leaves out (a truncate of one of several
 	// merged tables); nil: nothing.
 	Log *slog.Logger
+	// NoPushdown keeps filters out of the sources' snapshot queries (Pushdown pushes
+	// nothing).
+	NoPushdown bool
 }
 
 // New returns the transform stage of rules and routes, each in order.
 func New(rules []Rule, routes []Route, o Options) *Transformer {
-	t := &Transformer{rules: rules, plans: map[*event.Schema]*plan{}, loc: o.TimeZone}
+	t := &Transformer{rules: rules, plans: map[*event.Schema]*plan{}, loc: o.TimeZone, noPushdown: o.NoPushdown}
 	if len(routes) > 0 {
 		if o.Log == nil {
 			o.Log = slog.New(slog.DiscardHandler)

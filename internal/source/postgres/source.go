@@ -54,13 +54,16 @@ type Source struct {
 
 	mu     sync.Mutex
 	tables map[event.TableID]*table
-	join   *joiner
-	acked  pglogrepl.LSN // the newest position the engine reported durable
+	// filters are the conditions pushed down per table (connector.SnapshotFilter).
+	filters map[event.TableID]string
+	join    *joiner
+	acked   pglogrepl.LSN // the newest position the engine reported durable
 	// streamed counts the transactions the server streamed while in progress.
 	streamed atomic.Int64
 }
 
 var (
+	_ connector.SnapshotFilter   = (*Source)(nil)
 	_ connector.Source           = (*Source)(nil)
 	_ connector.ChunkReader      = (*Source)(nil)
 	_ connector.StartupModer     = (*Source)(nil)
@@ -120,6 +123,8 @@ func optionsOf(cfg *connector.Config) Options {
 var sessionParams = map[string]string{
 	"DateStyle": "ISO, YMD", "IntervalStyle": "iso_8601", "TimeZone": "UTC", "extra_float_digits": "3",
 	"bytea_output": "hex", "client_encoding": "UTF8", "lc_monetary": "C", "synchronous_commit": "local",
+	"standard_conforming_strings": "on", // literals (pushed-down filters, chunk bounds) quote only '
+
 }
 
 // New connects to the database and checks that it can be read.
@@ -364,4 +369,25 @@ func decodePosition(p event.Position) (pglogrepl.LSN, error) {
 func (s *Source) exec(ctx context.Context, sql string, args ...any) error {
 	_, err := s.pool.Exec(ctx, sql, args...)
 	return err
+}
+
+// SQLDialect is the SQL of FilterSnapshot's conditions (connector.SnapshotFilter).
+func (s *Source) SQLDialect() string { return "postgres" }
+
+// FilterSnapshot has the table's chunk queries read only the rows that condition selects
+// (connector.SnapshotFilter).
+func (s *Source) FilterSnapshot(table event.TableID, condition string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.filters == nil {
+		s.filters = map[event.TableID]string{}
+	}
+	s.filters[table] = condition
+}
+
+// filter is the condition pushed down for table, "" for none.
+func (s *Source) filter(table event.TableID) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.filters[table]
 }
