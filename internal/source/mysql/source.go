@@ -48,7 +48,7 @@ type Source struct {
 	tables map[event.TableID]*table
 	// filters are the conditions pushed down per table (connector.SnapshotFilter).
 	filters map[event.TableID]string
-	join   *joiner // where the stream and the snapshot chunks meet (join.go)
+	join    *joiner // where the stream and the snapshot chunks meet (join.go)
 }
 
 var (

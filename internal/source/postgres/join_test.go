@@ -238,7 +238,11 @@ func TestIdleSlotFollowsTheServer(t *testing.T) {
 	if written < 256<<20 {
 		t.Fatalf("only %d MiB of WAL written: the test did not load the server", written>>20)
 	}
-	if peak > 64<<20 || held > 64<<20 {
+	// The confirmed point trails the server by the few seconds between keepalives and
+	// acknowledgements: under a heavy load (a loaded machine writes slower, a fast one
+	// more) that is more bytes, so its bound is 5 s of writes, at least 64 MiB.
+	bound := max(int64(64<<20), written/int64(d/time.Second)*5)
+	if peak > bound || held > 64<<20 {
 		t.Fatalf("the idle pipeline's slot lagged up to %d MiB and holds %d MiB of WAL after %d MiB were written elsewhere; want it to follow the server",
 			peak>>20, held>>20, written>>20)
 	}
