@@ -81,7 +81,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	reg := connectors.Registry()
-	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), discoverCommand(g, reg), verifyCommand(g, reg), docsCommand(g, reg))
+	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), discoverCommand(g, reg), previewCommand(g, reg), verifyCommand(g, reg), docsCommand(g, reg))
 	err := root.Execute()
 	if err == nil {
 		return ExitOK

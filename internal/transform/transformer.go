@@ -104,3 +104,56 @@ func (t *Transformer) SchemaChange(c *event.SchemaChange) ([]*event.SchemaChange
 	changes, err := t.routes.schemaChange(&out)
 	return changes, fault.AsFatal(err)
 }
+
+// Explanation says what the stage does to one source table (`weir preview --explain`).
+type Explanation struct {
+	Table      event.TableID
+	Rule       int      // the index of the transform rule that applies, -1 for none
+	Projection []string // each output column: "name type = expression"
+	Filter     string   // as written; "" for none
+	Pushed     string   // the part of the filter the source evaluates ("" for none)
+	Kept       []string // the terms only weir evaluates
+	Sinks      []string // the sink tables its rows go to
+}
+
+// Explain says what the stage does to table s, whose source writes SQL in dialect (""
+// for a source that takes no pushed filter).
+func (t *Transformer) Explain(s *event.Schema, dialect string) (Explanation, error) {
+	ex := Explanation{Table: s.ID, Rule: -1}
+	for i := range t.rules {
+		if t.rules[i].matches(s.ID) {
+			ex.Rule = i
+			ex.Filter = t.rules[i].Filter
+			break
+		}
+	}
+	p, err := t.plan(s)
+	if err != nil {
+		return ex, err
+	}
+	out := s
+	if p != nil && p.cols != nil {
+		out = p.out
+		for i, c := range p.cols {
+			ex.Projection = append(ex.Projection, fmt.Sprintf("%s %s = %s", c.Name, out.Columns[i].Type, c.Expr.Text))
+		}
+	}
+	switch {
+	case ex.Filter == "":
+	case dialect == "":
+		ex.Kept = []string{ex.Filter}
+	default:
+		if ex.Pushed, ex.Kept, err = t.Pushdown(s, dialect); err != nil {
+			return ex, err
+		}
+	}
+	if t.routes != nil {
+		for _, tg := range t.routes.targetsOf(out.ID) {
+			ex.Sinks = append(ex.Sinks, tg.id.String())
+		}
+	}
+	if len(ex.Sinks) == 0 {
+		ex.Sinks = []string{out.ID.String()}
+	}
+	return ex, nil
+}

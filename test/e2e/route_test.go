@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -217,4 +218,67 @@ func lineDiff(want, got []string, n int) string {
 		}
 	}
 	return fmt.Sprintf("%d rows wanted, %d there; missing %q; unexpected %q", len(want), len(got), missing, extra)
+}
+
+// TestPreview previews a pipeline of two MariaDB shards merged by a route, with a
+// computed column, a filter part of which the source evaluates, and a masked column: it
+// shows the sink table's merged schema and the first rows it would receive, says where
+// each part of the filter runs, and writes nothing.
+func TestPreview(t *testing.T) {
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	if err := db.Exec("", `CREATE DATABASE s1; CREATE DATABASE s2;
+		CREATE TABLE s1.users (id INT PRIMARY KEY, name VARCHAR(10) NOT NULL, phone VARCHAR(20), age TINYINT);
+		CREATE TABLE s2.users (id INT PRIMARY KEY, name VARCHAR(30) NOT NULL, phone VARCHAR(20), age INT, city VARCHAR(8));
+		USE s1; INSERT INTO s1.users SELECT seq, CONCAT('a', seq), CONCAT('1380000', LPAD(seq, 4, '0')), seq % 90 FROM seq_1_to_100;
+		INSERT INTO s2.users SELECT seq, CONCAT('b', seq), NULL, seq % 90, 'paris' FROM seq_1_to_100`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`
+source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: s\d.users
+sink:
+  type: file
+  path: out
+transform:
+  - source-table: s\d.users
+    projection: id, name, phone, age, UPPER(name) AS shout
+    filter: age >= 18 AND age < 20 AND name LIKE '%%1%%'
+    mask: phone = partial(3)
+route:
+  - source-table: s\d.users
+    sink-table: dw.users
+    source-table-column: shard
+`, db.Port))
+	code, out := runWeir(t, dir, "preview", "--limit", "2", "--explain", "p.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"source table s1.users → dw.users",
+		"  age int8 = age\n    shout string = UPPER(name)",
+		"phone string = phone masked by partial",
+		"filter, in the source's snapshot queries: (`age` >= 18) AND (`age` < 20) AND (`name` LIKE _utf8mb4 X'253125')",
+		"dw.users  (from s1.users; 2 rows shown)", // s1 fills the limit: s2 is not read
+		"  id int32 key not null\n  name string(30) not null\n  phone string\n  age int32\n  shout string\n  shard string key not null\n",
+		`{"id":18,"name":"a18","phone":"********018","age":18,"shout":"A18","shard":"s1.users"}`,
+		`{"id":19,"name":"a19","phone":"********019","age":19,"shout":"A19","shard":"s1.users"}`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the preview lacks %q:\n%s", want, out)
+		}
+	}
+	for _, p := range []string{"out", ".weir"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("preview wrote %s", p)
+		}
+	}
 }
