@@ -430,7 +430,51 @@ func (e *env) snapshot(ctx context.Context) error {
 			RawName: "mariadb --quick | COPY, then the key: both sides at once on the same machine, as weir runs"},
 		result{Scenario: fmt.Sprintf("snapshot %d rows MariaDB → discard", *rows), Weir: float64(*rows) / discardTook.Seconds(), Unit: "rows/s",
 			Raw: readRate, RawName: "mariadb --quick", CPU: dcpu, RSSMB: drss})
+	if err := e.transformOverhead(); err != nil {
+		return err
+	}
 	return os.RemoveAll(filepath.Join(e.dir, "state"))
+}
+
+// benchTransform is a transform of five computed columns and a filter that keeps 90% of
+// the rows (most rows pay for the projection).
+const benchTransform = `
+transform:
+  - source-table: sb.sbtest1
+    projection: "id, k, c, pad, k * 2 AS k2, UPPER(LEFT(c, 10)) AS c_up, CONCAT(id, '-', k) AS tag, CHAR_LENGTH(pad) AS pad_len, IF(k % 2 = 0, 'even', 'odd') AS parity"
+    filter: k % 10 <> 0`
+
+// transformOverhead runs the MariaDB → discard snapshot with and without benchTransform,
+// three times each, alternating, and reports the medians.
+func (e *env) transformOverhead() error {
+	var plain, tf, tfCPU []float64
+	for i := range 6 {
+		sink := "  type: discard"
+		if i%2 == 1 {
+			sink += benchTransform
+		}
+		w, err := e.startWeirInto("snapshot", sink, fmt.Sprintf("state-tf-%d", i))
+		if err != nil {
+			return err
+		}
+		err = w.cmd.Wait()
+		took := time.Since(w.start)
+		cpu, _, _ := w.stop()
+		if err != nil {
+			return fmt.Errorf("weir snapshot into discard (transform %t): %v\n%s", i%2 == 1, err, w.log)
+		}
+		if i%2 == 1 {
+			tf, tfCPU = append(tf, took.Seconds()), append(tfCPU, cpu)
+		} else {
+			plain = append(plain, took.Seconds())
+		}
+	}
+	median := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
+	p, t := median(plain), median(tf)
+	e.results = append(e.results, result{Scenario: fmt.Sprintf("snapshot %d rows MariaDB → discard through a transform (5 computed columns, a filter keeping 90%%)", *rows),
+		Weir: float64(*rows) / t, Unit: "rows/s", Raw: float64(*rows) / p, RawName: "the same snapshot without the transform (medians of 3 alternating runs)",
+		CPU: median(tfCPU), Note: fmt.Sprintf("the transform adds %.0f%% to the end-to-end time", 100*(t/p-1))})
+	return nil
 }
 
 // rawCopy loads the dump into a fresh table of database raw, with its key before (one

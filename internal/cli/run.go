@@ -218,6 +218,10 @@ func transformer(p *spec.Pipeline, log *slog.Logger) (*transform.Transformer, er
 	}
 	rules := make([]transform.Rule, len(p.Transforms))
 	for i, t := range p.Transforms {
+		if t.PartitionKeys != "" {
+			return nil, fmt.Errorf("transform item %d (line %d) sets partition-keys, which no sink of this version uses (none partitions its output); remove it: %w",
+				i+1, t.Line, errors.ErrUnsupported)
+		}
 		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter, Masks: t.Masks}
 		if t.MaskKey != "" {
 			rules[i].MaskKey = &transform.MaskKey{Secret: []byte(t.MaskKey), ID: t.MaskKeyID}

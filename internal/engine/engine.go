@@ -70,9 +70,10 @@ type Options struct {
 //
 //   - Prepare is called at the start of each run with the source's schemas (merged sink
 //     tables are widened to fit all their tables up front).
-//   - Apply appends to dst what change c becomes in the sink: nothing (filtered out), one
-//     change, or one per sink table c's table is routed to. ddl are schema changes the
-//     sink must take before them (a table the stage had not seen widened a merged table).
+//   - Apply appends to dst what each change of batch becomes in the sink, in order:
+//     nothing (filtered out), one change, or one per sink table its table is routed to.
+//     ddl are schema changes the sink must take before them (a table the stage had not
+//     seen widened a merged table).
 //   - SchemaChange returns what a source schema change is in the sink: none, one, or one
 //     per sink table (a merged table only ever widens).
 //   - Pushdown returns the part of a table's filter that its source can evaluate in its
@@ -80,7 +81,7 @@ type Options struct {
 type Transformer interface {
 	Prepare(schemas []*event.Schema) error
 	Pushdown(s *event.Schema, dialect string) (pushed string, kept []string, err error)
-	Apply(dst []event.Change, c event.Change) (out []event.Change, ddl []*event.SchemaChange, err error)
+	Apply(dst []event.Change, batch []event.Change) (out []event.Change, ddl []*event.SchemaChange, err error)
 	SchemaChange(c *event.SchemaChange) ([]*event.SchemaChange, error)
 }
 

@@ -27,28 +27,29 @@ var hashSeed = maphash.MakeSeed()
 // measured again per change. A change's partition is the hash of its table and key, so
 // the changes of one key stay in one writer, in log order.
 //
-// With a transform stage, each change becomes what the stage makes of it (none, one, or
-// one per sink table it is routed to), and the schema changes the stage asks for first
-// (a merged table widened by a table it had not seen) are applied before it.
+// With a transform stage, the changes become what the stage makes of them (none, one, or
+// one per sink table each is routed to), and the schema changes the stage asks for (a
+// merged table widened by a table it had not seen) are applied before any of them.
 func (r *run) route(changes []event.Change, bytes int64) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	each := bytes / int64(len(changes))
 	for i := range changes {
-		c := &changes[i]
-		st := r.tstats.get(r, c.Schema)
+		st := r.tstats.get(r, changes[i].Schema)
 		st.rows++
 		st.bytes += each
-		if r.e.tf == nil {
-			if err := r.send(c, each); err != nil {
+	}
+	if r.e.tf == nil {
+		for i := range changes {
+			if err := r.send(&changes[i], each); err != nil {
 				return err
 			}
-			continue
 		}
-		out, ddl, err := r.e.tf.Apply(r.tfOut[:0], *c)
+	} else {
+		out, ddl, err := r.e.tf.Apply(r.tfOut[:0], changes)
 		if err != nil {
-			return fmt.Errorf("transform a change of %s at %s: %w", c.Schema.ID, c.Pos, err)
+			return fmt.Errorf("transform %d changes from %s (at %s): %w", len(changes), changes[0].Schema.ID, changes[0].Pos, err)
 		}
 		r.tfOut = out
 		for _, d := range ddl {

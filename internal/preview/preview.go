@@ -93,7 +93,7 @@ func Run(ctx context.Context, src connector.Source, tf *transform.Transformer, o
 					if full() {
 						return errEnough
 					}
-					out, _, err = tf.Apply(out[:0], event.Change{Op: event.OpRead, Schema: s, After: row})
+					out, _, err = tf.Apply(out[:0], []event.Change{{Op: event.OpRead, Schema: s, After: row}})
 					if err != nil {
 						return err
 					}

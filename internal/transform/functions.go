@@ -103,12 +103,13 @@ func init() {
 	}}
 	functions["char_length"], functions["character_length"] = charLength, charLength
 	functions["concat"] = function{1, -1, func(a []node) (node, error) {
+		var buf []byte // one per call site: the text is built in it, then copied once
 		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
-			var sb strings.Builder
+			buf = buf[:0]
 			for _, x := range v {
-				sb.WriteString(toText(x))
+				buf = appendText(buf, x)
 			}
-			return event.String(sb.String()), nil
+			return event.String(string(buf)), nil
 		}), nil
 	}}
 	functions["concat_ws"] = function{2, -1, func(a []node) (node, error) {
@@ -127,12 +128,12 @@ func init() {
 	}}
 	substr := function{2, 3, func(a []node) (node, error) {
 		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
-			r := []rune(toText(v[0]))
+			s := toText(v[0])
 			pos, err := toInt(v[1])
 			if err != nil {
 				return v[0], err
 			}
-			n := int64(len(r))
+			n := int64(utf8.RuneCountInString(s))
 			switch {
 			case pos > 0:
 				pos--
@@ -155,29 +156,30 @@ func init() {
 				}
 				end = min(n, pos+l)
 			}
-			return event.String(string(r[pos:end])), nil
+			return event.String(s[runeOffset(s, pos):runeOffset(s, end)]), nil
 		}), nil
 	}}
 	functions["substr"], functions["substring"], functions["mid"] = substr, substr, substr
 	functions["left"] = function{2, 2, func(a []node) (node, error) {
 		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
-			r := []rune(toText(v[0]))
+			s := toText(v[0])
 			n, err := toInt(v[1])
 			if err != nil {
 				return v[0], err
 			}
-			return event.String(string(r[:max(0, min(int64(len(r)), n))])), nil
+			return event.String(s[:runeOffset(s, max(0, n))]), nil
 		}), nil
 	}}
 	functions["right"] = function{2, 2, func(a []node) (node, error) {
 		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
-			r := []rune(toText(v[0]))
+			s := toText(v[0])
 			n, err := toInt(v[1])
 			if err != nil {
 				return v[0], err
 			}
-			n = max(0, min(int64(len(r)), n))
-			return event.String(string(r[int64(len(r))-n:])), nil
+			count := int64(utf8.RuneCountInString(s))
+			n = max(0, min(count, n))
+			return event.String(s[runeOffset(s, count-n):]), nil
 		}), nil
 	}}
 	functions["replace"] = function{3, 3, func(a []node) (node, error) {
@@ -386,23 +388,47 @@ func init() {
 	}}
 }
 
-// strict builds a function that is NULL when any argument is NULL.
+// runeOffset is the byte offset of rune n of s (len(s) when s has fewer runes): substrings
+// are cut from the text they come from, not copied.
+func runeOffset(s string, n int64) int {
+	if n <= 0 {
+		return 0
+	}
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
+}
+
+// strict builds a function that is NULL when any argument is NULL (the arguments after
+// a NULL one are not evaluated). Argument values are gathered in one buffer per call
+// site, as in lenient.
 func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
-	n := lenient(typ, args, func(v []event.Value) (event.Value, error) {
-		for _, x := range v {
+	v := make([]event.Value, len(args))
+	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
+		for i, a := range args {
+			x, err := a.eval(in)
+			if err != nil {
+				return x, err
+			}
 			if x.IsNull() {
 				return event.Null(), nil
 			}
+			v[i] = x
 		}
 		return f(v)
-	})
-	return n
+	}}, args...)
 }
 
-// lenient builds a function that sees NULL arguments itself.
+// lenient builds a function that sees NULL arguments itself. Its argument values are
+// gathered in one buffer per call site, reused (an expression is evaluated by one
+// goroutine at a time, and f does not keep v).
 func lenient(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
+	v := make([]event.Value, len(args))
 	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		v := make([]event.Value, len(args))
 		for i, a := range args {
 			x, err := a.eval(in)
 			if err != nil {

@@ -102,7 +102,7 @@ func TestMergedShards(t *testing.T) {
 	if err := tr.Prepare([]*event.Schema{a, b}); err != nil {
 		t.Fatal(err)
 	}
-	out, ddl, err := tr.Apply(nil, event.Change{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(1), event.String("x"), event.Int(5)}})
+	out, ddl, err := tr.Apply(nil, []event.Change{{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(1), event.String("x"), event.Int(5)}}})
 	if err != nil || len(ddl) != 0 || len(out) != 1 {
 		t.Fatalf("%v %v %v", out, ddl, err)
 	}
@@ -113,9 +113,9 @@ func TestMergedShards(t *testing.T) {
 		t.Errorf("row of the narrow shard: %s", got)
 	}
 	merged := out[0].Schema
-	out, _, _ = tr.Apply(out[:0], event.Change{Op: event.OpUpdate, Schema: b,
+	out, _, _ = tr.Apply(out[:0], []event.Change{{Op: event.OpUpdate, Schema: b,
 		Before: event.Row{event.Int(2), event.String("y"), event.Int(6), event.Null()},
-		After:  event.Row{event.Int(2), event.String("y"), event.Int(7), event.String("hi")}})
+		After:  event.Row{event.Int(2), event.String("y"), event.Int(7), event.String("hi")}}})
 	if out[0].Schema != merged || rowText(out[0].Before) != "2 y 6 NULL" || rowText(out[0].After) != "2 y 7 hi" {
 		t.Errorf("row of the wide shard: %s → %s", rowText(out[0].Before), rowText(out[0].After))
 	}
@@ -123,7 +123,7 @@ func TestMergedShards(t *testing.T) {
 	// A third shard, first seen now, with a decimal amount and a column of its own.
 	c := shard("shop3", "orders_3", 20, types.Decimal, event.Column{Name: "region", Type: types.Type{Kind: types.String, Length: 2}})
 	c.Columns[2].Type = types.Type{Kind: types.Decimal, Precision: 12, Scale: 2}
-	out, ddl, err = tr.Apply(out[:0], event.Change{Op: event.OpInsert, Schema: c, After: event.Row{event.Int(3), event.String("z"), event.Decimal("1.50"), event.String("cn")}})
+	out, ddl, err = tr.Apply(out[:0], []event.Change{{Op: event.OpInsert, Schema: c, After: event.Row{event.Int(3), event.String("z"), event.Decimal("1.50"), event.String("cn")}}})
 	if err != nil || len(ddl) != 1 {
 		t.Fatalf("%v %v", ddl, err)
 	}
@@ -135,7 +135,7 @@ func TestMergedShards(t *testing.T) {
 		t.Errorf("row of the new shard: %s", rowText(out[0].After))
 	}
 	// The older shards' rows now take the widened schema, their integers as decimals.
-	out, _, _ = tr.Apply(out[:0], event.Change{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(4), event.String("w"), event.Int(9)}})
+	out, _, _ = tr.Apply(out[:0], []event.Change{{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(4), event.String("w"), event.Int(9)}}})
 	if out[0].Schema != ddl[0].After || rowText(out[0].After) != "4 w 9.00 NULL NULL" || out[0].After[2].Rep() != event.RepDecimal {
 		t.Errorf("row of the first shard after widening: %s (%v)", rowText(out[0].After), out[0].After[2].Rep())
 	}
@@ -166,7 +166,7 @@ func TestMergedSchemaChanges(t *testing.T) {
 		t.Errorf("truncate of a merged table: %v %v", out, err)
 	}
 	// The shard without amount: its rows have NULL there, and amount is nullable now.
-	outs, ddl, err := tr.Apply(nil, event.Change{Op: event.OpInsert, Schema: dropped, After: event.Row{event.Int(1), event.String("q")}})
+	outs, ddl, err := tr.Apply(nil, []event.Change{{Op: event.OpInsert, Schema: dropped, After: event.Row{event.Int(1), event.String("q")}}})
 	if err != nil || len(ddl) != 0 || rowText(outs[0].After) != "1 q NULL NULL" {
 		t.Errorf("row of the shard that dropped a column: %v %v %v", outs, ddl, err)
 	}
@@ -198,7 +198,7 @@ func TestRouteFanOutAndSourceColumn(t *testing.T) {
 	if err := tr.Prepare([]*event.Schema{a, b}); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := tr.Apply(nil, event.Change{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(1), event.String("x"), event.Int(5)}})
+	out, _, err := tr.Apply(nil, []event.Change{{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(1), event.String("x"), event.Int(5)}}})
 	if err != nil || len(out) != 2 {
 		t.Fatalf("%v %v", out, err)
 	}
@@ -210,7 +210,7 @@ func TestRouteFanOutAndSourceColumn(t *testing.T) {
 	}
 
 	noKey := &event.Schema{ID: event.TableID{Schema: "shop3", Table: "orders"}, Columns: []event.Column{{Name: "code", Type: types.Type{Kind: types.String}}}, Key: []int{0}}
-	_, _, err = tr.Apply(nil, event.Change{Op: event.OpInsert, Schema: noKey, After: event.Row{event.String("c")}})
+	_, _, err = tr.Apply(nil, []event.Change{{Op: event.OpInsert, Schema: noKey, After: event.Row{event.String("c")}}})
 	if err == nil || !strings.Contains(err.Error(), "shop3.orders is routed to dw.orders, whose key (id, src) it does not have all of: it lacks id") {
 		t.Errorf("a shard without the key: %v", err)
 	}

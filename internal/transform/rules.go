@@ -143,18 +143,54 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 // starts matching an insert. (An update without its old row — a PostgreSQL table whose
 // replica identity is the key alone — counts as matching before.)
 func (t *Transformer) applyRules(c event.Change) (out event.Change, keep bool, err error) {
-	p, err := t.plan(c.Schema)
+	return t.ev.applyRules(c)
+}
+
+// evaluator evaluates compiled rules on one goroutine at a time: the main one on the
+// router's, each worker on its own (an expression's closures reuse buffers, so each
+// evaluator has its own compilation of every plan; all share the main plans' output
+// schemas).
+type evaluator struct {
+	t       *Transformer
+	worker  bool
+	plans   map[*event.Schema]*plan // a worker's own compilations
+	scratch Input                   // the input of the change being transformed
+	slab    []event.Value           // projected rows are cut from it
+}
+
+func (e *evaluator) plan(s *event.Schema) (*plan, error) {
+	if !e.worker {
+		return e.t.plan(s)
+	}
+	if p, ok := e.plans[s]; ok {
+		return p, nil
+	}
+	main, err := e.t.plan(s)
+	if err != nil || main == nil {
+		return main, err
+	}
+	p, err := e.t.compile(s)
+	if err != nil {
+		return nil, err
+	}
+	p.out = main.out
+	e.plans[s] = p
+	return p, nil
+}
+
+func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err error) {
+	p, err := e.plan(c.Schema)
 	if err != nil || p == nil {
 		return c, err == nil, err
 	}
-	in := func(row event.Row) *Input {
-		return &Input{Schema: c.Schema, Row: row, Op: c.Op, CommitMicros: c.CommitMicros, Pos: c.Pos}
-	}
+	in := &e.scratch
+	*in = Input{Schema: c.Schema, Op: c.Op, CommitMicros: c.CommitMicros, Pos: c.Pos}
 	match := func(row event.Row) (bool, error) {
 		if p.filter == nil || row == nil {
 			return true, nil
 		}
-		v, err := p.filter.Eval(in(row))
+		in.Row = row
+		v, err := p.filter.Eval(in)
 		return err == nil && v.Rep() == event.RepBool && v.Bool(), err
 	}
 	before, err := match(c.Before)
@@ -191,9 +227,14 @@ func (t *Transformer) applyRules(c event.Change) (out event.Change, keep bool, e
 		if row == nil {
 			return nil, nil
 		}
-		r := make(event.Row, len(p.cols))
+		if len(e.slab) < len(p.cols) { // rows are cut from one allocation per 256
+			e.slab = make([]event.Value, 256*len(p.cols))
+		}
+		r := event.Row(e.slab[:len(p.cols):len(p.cols)])
+		e.slab = e.slab[len(p.cols):]
 		for i, col := range p.cols {
-			v, err := col.Expr.Eval(in(row))
+			in.Row = row
+			v, err := col.Expr.Eval(in)
 			if err != nil {
 				return nil, err
 			}

@@ -3,6 +3,8 @@ package transform
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,8 +15,12 @@ import (
 // Transformer is a pipeline's transform stage: its transform rules, then its routes, as
 // in Flink CDC. A change is first projected and filtered by the first rule whose
 // source-table matches its table, then sent to the sink table of every route that
-// matches it (its own name when none does). It implements engine.Transformer.
+// matches it (its own name when none does). It implements engine.Transformer. Its
+// methods are not safe for concurrent use (the engine calls them from its router).
 type Transformer struct {
+	ev         *evaluator   // on the caller's goroutine
+	workers    []*evaluator // for batches evaluated in parallel
+	results    []result
 	loc        *time.Location
 	noPushdown bool
 	rules      []Rule
@@ -39,6 +45,7 @@ type Options struct {
 // New returns the transform stage of rules and routes, each in order.
 func New(rules []Rule, routes []Route, o Options) *Transformer {
 	t := &Transformer{rules: rules, plans: map[*event.Schema]*plan{}, loc: o.TimeZone, noPushdown: o.NoPushdown}
+	t.ev = &evaluator{t: t}
 	if len(routes) > 0 {
 		if o.Log == nil {
 			o.Log = slog.New(slog.DiscardHandler)
@@ -65,16 +72,83 @@ func (t *Transformer) Prepare(schemas []*event.Schema) error {
 	return fault.AsFatal(t.routes.prepare(out))
 }
 
-// Apply appends to dst what change c becomes in the sink (see engine.Transformer).
-func (t *Transformer) Apply(dst []event.Change, c event.Change) ([]event.Change, []*event.SchemaChange, error) {
-	out, keep, err := t.applyRules(c)
-	if err != nil || !keep {
-		return dst, nil, fault.AsFatal(err)
+// parallelMin is the smallest batch whose rules are evaluated by several goroutines.
+const parallelMin = 256
+
+// result is what the rules make of one change of a batch.
+type result struct {
+	out  event.Change
+	keep bool
+	err  error
+}
+
+// Apply appends to dst what each change of batch becomes in the sink, in order (see
+// engine.Transformer). The rules of a large batch are evaluated by as many goroutines as
+// there are processors, each on its part; the routes then run in order on the caller's.
+func (t *Transformer) Apply(dst []event.Change, batch []event.Change) ([]event.Change, []*event.SchemaChange, error) {
+	var ddl []*event.SchemaChange
+	n := min(runtime.GOMAXPROCS(0), len(batch)/parallelMin)
+	if n <= 1 {
+		for _, c := range batch {
+			out, keep, err := t.ev.applyRules(c)
+			if err != nil {
+				return dst, ddl, fault.AsFatal(err)
+			}
+			if keep {
+				var d []*event.SchemaChange
+				if dst, d, err = t.route(dst, out); err != nil {
+					return dst, ddl, err
+				}
+				ddl = append(ddl, d...)
+			}
+		}
+		return dst, ddl, nil
 	}
+	for len(t.workers) < n-1 {
+		t.workers = append(t.workers, &evaluator{t: t, worker: true, plans: map[*event.Schema]*plan{}})
+	}
+	t.results = slices.Grow(t.results[:0], len(batch))[:len(batch)]
+	part := (len(batch) + n - 1) / n
+	eval := func(ev *evaluator, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := &t.results[i]
+			r.out, r.keep, r.err = ev.applyRules(batch[i])
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			eval(t.workers[w-1], w*part, min(len(batch), (w+1)*part))
+		}()
+	}
+	eval(t.ev, 0, min(len(batch), part))
+	wg.Wait()
+	for i := range t.results {
+		r := &t.results[i]
+		if r.err != nil {
+			return dst, ddl, fault.AsFatal(r.err)
+		}
+		if r.keep {
+			var d []*event.SchemaChange
+			var err error
+			if dst, d, err = t.route(dst, r.out); err != nil {
+				return dst, ddl, err
+			}
+			ddl = append(ddl, d...)
+		}
+		*r = result{}
+	}
+	return dst, ddl, nil
+}
+
+// route appends c as the routes send it (c itself when there are none).
+func (t *Transformer) route(dst []event.Change, c event.Change) ([]event.Change, []*event.SchemaChange, error) {
 	if t.routes == nil {
-		return append(dst, out), nil, nil
+		return append(dst, c), nil, nil
 	}
-	return t.routes.apply(dst, out)
+	return t.routes.apply(dst, c)
 }
 
 // SchemaChange returns what source schema change c is in the sink: the same change

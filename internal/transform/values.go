@@ -18,6 +18,19 @@ import (
 // errDivZero: MySQL gives NULL for a division by zero; so does weir.
 var errDivZero = errors.New("division by zero")
 
+// appendText appends v's text (toText) to b.
+func appendText(b []byte, v event.Value) []byte {
+	switch v.Rep() {
+	case event.RepString, event.RepDecimal, event.RepBytes, event.RepJSON:
+		return append(b, v.Str()...)
+	case event.RepInt:
+		return strconv.AppendInt(b, v.Int(), 10)
+	case event.RepUint:
+		return strconv.AppendUint(b, v.Uint(), 10)
+	}
+	return append(b, toText(v)...)
+}
+
 // toText is a value as text, the way CONCAT sees it.
 func toText(v event.Value) string {
 	switch v.Rep() {
@@ -275,7 +288,7 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		default:
 			v, err = decimalArith(op, lv, rv)
 		}
-		if errors.Is(err, errDivZero) {
+		if err != nil && errors.Is(err, errDivZero) {
 			return event.Null(), nil
 		}
 		return v, err
