@@ -187,6 +187,8 @@ func engineConfig(p *spec.Pipeline) engine.Config {
 		Parallelism:          p.Parallelism,
 		CheckpointInterval:   p.CheckpointInterval,
 		SchemaChangeBehavior: p.SchemaChangeBehavior,
+		IncludeSchemaChanges: p.Sink.IncludeSchemaChanges,
+		ExcludeSchemaChanges: p.Sink.ExcludeSchemaChanges,
 		BatchMaxRows:         p.BatchMaxRows,
 		BatchMaxBytes:        p.BatchMaxBytes,
 		BatchMaxDelay:        p.BatchMaxDelay,

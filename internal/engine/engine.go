@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/weir-data/weir/internal/checkpoint"
@@ -21,11 +22,14 @@ type Config struct {
 	Parallelism          int           // sink writers
 	CheckpointInterval   time.Duration // how often a checkpoint is taken
 	SchemaChangeBehavior string        // ignore | lenient | try_evolve | evolve | exception
-	BatchMaxRows         int           // a writer's batch is applied at this many changes …
-	BatchMaxBytes        int64         // … or this many bytes …
-	BatchMaxDelay        time.Duration // … or after this long, whichever comes first
-	QueueMaxBytes        int64         // bytes in flight between source and router
-	ChunkRows            int           // snapshot chunk size
+	// IncludeSchemaChanges and ExcludeSchemaChanges name the schema changes the sink takes
+	// (event.SchemaChangeTypes): only those included (empty: all), less those excluded.
+	IncludeSchemaChanges, ExcludeSchemaChanges []string
+	BatchMaxRows                               int           // a writer's batch is applied at this many changes …
+	BatchMaxBytes                              int64         // … or this many bytes …
+	BatchMaxDelay                              time.Duration // … or after this long, whichever comes first
+	QueueMaxBytes                              int64         // bytes in flight between source and router
+	ChunkRows                                  int           // snapshot chunk size
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +57,14 @@ func (c *Config) setDefaults() {
 	if c.ChunkRows <= 0 {
 		c.ChunkRows = 8096
 	}
+}
+
+// takes reports whether the sink takes schema changes of kind k.
+func (c *Config) takes(k event.SchemaChangeKind) bool {
+	matches := func(items []string) bool {
+		return slices.ContainsFunc(items, k.MatchesSchemaChangeType)
+	}
+	return (len(c.IncludeSchemaChanges) == 0 || matches(c.IncludeSchemaChanges)) && !matches(c.ExcludeSchemaChanges)
 }
 
 // Options are the engine's optional collaborators.

@@ -543,6 +543,10 @@ func (r *run) applyToSink(c *event.SchemaChange) error {
 			"apply it to the sink by hand and restart, or set schema.change.behavior: lenient",
 			r.cfg.Pipeline, c.String(), c.Pos)
 	}
+	if !r.cfg.takes(c.Kind) {
+		r.e.log.Info("schema change left out (sink.include/exclude.schema.changes)", "change", c.String())
+		return nil
+	}
 	applier, ok := r.e.sink.(connector.SchemaApplier)
 	if !ok {
 		r.e.log.Warn("the sink cannot apply schema changes; skipped", "change", c.String())

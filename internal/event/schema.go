@@ -159,3 +159,29 @@ func (c *SchemaChange) String() string {
 	}
 	return s
 }
+
+// schemaChangeTypes are the kinds' names in Flink CDC's include/exclude.schema.changes.
+var schemaChangeTypes = map[SchemaChangeKind]string{
+	CreateTable: "create.table", DropTable: "drop.table", RenameTable: "rename.table",
+	AddColumn: "add.column", DropColumn: "drop.column", RenameColumn: "rename.column",
+	ModifyColumn: "alter.column.type", TruncateTable: "truncate.table", AlterTable: "alter.table",
+}
+
+// SchemaChangeTypes lists the names include/exclude.schema.changes take: every kind, and
+// the groups add, alter, create, drop, rename, truncate, column and table.
+func SchemaChangeTypes() []string {
+	out := []string{"add", "alter", "create", "drop", "rename", "truncate", "column", "table"}
+	for k := CreateTable; k <= AlterTable; k++ {
+		out = append(out, schemaChangeTypes[k])
+	}
+	return out
+}
+
+// MatchesSchemaChangeType reports whether kind k is named by item: its own name
+// (add.column), its verb (add), or its object (column, table).
+func (k SchemaChangeKind) MatchesSchemaChangeType(item string) bool {
+	name := schemaChangeTypes[k]
+	verb, object, _ := strings.Cut(name, ".")
+	object, _, _ = strings.Cut(object, ".")
+	return item == name || item == verb || item == object
+}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 )
 
 // Docs renders the reference of the pipeline file and of every connector in reg as
@@ -24,6 +25,9 @@ func Docs(reg *connector.Registry) string {
 		b.WriteString("\n")
 	}
 	b.WriteString("## Sinks\n\n")
+	b.WriteString("Every sink block also takes `include.schema.changes` and `exclude.schema.changes`: lists of the\n" +
+		"schema changes it takes (only those included, when set; less those excluded), as in Flink CDC: " +
+		"`" + strings.Join(event.SchemaChangeTypes(), "`, `") + "`. A verb (`drop`) or an object (`column`) names every type it begins or ends.\n\n")
 	for _, t := range reg.SinkTypes() {
 		b.WriteString(reg.Sinks[t].Spec.Doc())
 		b.WriteString("\n")

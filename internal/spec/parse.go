@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/transform"
 )
 
@@ -51,8 +52,12 @@ type Endpoint struct {
 	Type        string
 	Name        string // optional, as in Flink CDC
 	Description string // optional
-	Config      *connector.Config
-	Line, Col   int // of the block's key
+	// IncludeSchemaChanges and ExcludeSchemaChanges (sink only) name the schema changes
+	// the sink takes, as Flink CDC's include/exclude.schema.changes
+	// (event.SchemaChangeTypes); empty: all, none.
+	IncludeSchemaChanges, ExcludeSchemaChanges []string
+	Config                                     *connector.Config
+	Line, Col                                  int // of the block's key
 }
 
 // Route sends the source tables it matches to one sink table.
@@ -302,8 +307,41 @@ func (p *parser) endpoint(top mapping, key string, types []string, lookup func(s
 		return e
 	}
 	e.Type = typ
-	e.Config = p.fields(m, keyNode, key, spec, endpointKeys...)
+	extras := endpointKeys
+	if key == "sink" {
+		extras = append(slices.Clone(endpointKeys), "include.schema.changes", "exclude.schema.changes")
+		e.IncludeSchemaChanges = p.schemaChangeTypes(m, "sink.include.schema.changes")
+		e.ExcludeSchemaChanges = p.schemaChangeTypes(m, "sink.exclude.schema.changes")
+	}
+	e.Config = p.fields(m, keyNode, key, spec, extras...)
 	return e
+}
+
+// schemaChangeField is how include/exclude.schema.changes are checked.
+var schemaChangeField = connector.Field{Name: "schema.changes", Type: connector.TypeList, Example: "[add.column, alter.column.type]"}
+
+// schemaChangeTypes parses the list of schema change types at path in m (nil: none).
+func (p *parser) schemaChangeTypes(m mapping, path string) []string {
+	key := path[strings.IndexByte(path, '.')+1:]
+	n := m.get(key)
+	if n == nil {
+		return nil
+	}
+	v := p.value(n, path, &schemaChangeField)
+	if v == nil {
+		return nil
+	}
+	valid := event.SchemaChangeTypes()
+	var out []string
+	for _, item := range v.List {
+		item = strings.ToLower(strings.TrimSpace(item))
+		if !slices.Contains(valid, item) {
+			p.add(n, path, "%s is not a schema change type; use %s", quote(item), strings.Join(valid, ", "))
+			continue
+		}
+		out = append(out, item)
+	}
+	return out
 }
 
 // list parses the route or the transform list, named key; each is called with every
