@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -10,10 +12,15 @@ import (
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/preview"
+	"github.com/weir-data/weir/internal/sensitive"
 )
 
 func discoverCommand(g *globals, reg *connector.Registry) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON, sensitiveOnly bool
+		sample                int
+	)
 	cmd := &cobra.Command{
 		Use:   "discover --source FILE.yaml",
 		Short: "List the tables, columns, keys and mapped types the pipeline's source would emit",
@@ -40,6 +47,9 @@ func discoverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return failed(fmt.Errorf("resolve the source's tables: %w", err))
 			}
+			if sensitiveOnly {
+				return discoverSensitive(ctx, g, src, tables, sample, asJSON)
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
@@ -51,7 +61,60 @@ func discoverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	}
 	cmd.Flags().String("source", "", "the pipeline file whose source to discover")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the schemas as JSON")
+	cmd.Flags().BoolVar(&sensitiveOnly, "sensitive", false, "list the columns that look like personal data (by name, and by a sample of their values), with a mask for each")
+	cmd.Flags().IntVar(&sample, "sample", 200, "with --sensitive: rows sampled per table (0: names only)")
 	return cmd
+}
+
+// discoverSensitive prints the columns that look sensitive, and the transform items that
+// would mask them.
+func discoverSensitive(ctx context.Context, g *globals, src connector.Source, tables []*event.Schema, n int, asJSON bool) error {
+	reader, canRead := src.(connector.ChunkReader)
+	type tableFindings struct {
+		Table    string              `json:"table"`
+		Sampled  int                 `json:"sampled"`
+		Findings []sensitive.Finding `json:"findings"`
+	}
+	var all []tableFindings
+	for _, s := range tables {
+		var rows []event.Row
+		if canRead && n > 0 {
+			var err error
+			if rows, err = preview.Sample(ctx, reader, s, n); err != nil {
+				return failed(err)
+			}
+		}
+		if f := sensitive.Detect(s, rows); len(f) > 0 {
+			all = append(all, tableFindings{Table: s.ID.Schema + "." + s.ID.Table, Sampled: len(rows), Findings: f})
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	if len(all) == 0 {
+		fmt.Fprintln(g.stdout, "no column looks sensitive (by name, or by its sampled values)")
+		return nil
+	}
+	w := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "table\tcolumn\tlooks like\tbecause of")
+	for _, t := range all {
+		for _, f := range t.Findings {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.Table, f.Column, f.Kind, f.Evidence)
+		}
+	}
+	w.Flush()
+	fmt.Fprintln(g.stdout, "\n# masks for them (hash and encrypt need mask.key; see docs/transform.md):\ntransform:")
+	for _, t := range all {
+		db, table, _ := strings.Cut(t.Table, ".")
+		fmt.Fprintf(g.stdout, "  - source-table: %s.%s\n    mask:\n", regexp.QuoteMeta(db), regexp.QuoteMeta(table))
+		for _, f := range t.Findings {
+			fmt.Fprintf(g.stdout, "      - %s\n", f.Mask)
+		}
+		fmt.Fprintln(g.stdout, "    mask.key: ${WEIR_MASK_KEY}")
+	}
+	return nil
 }
 
 func printTables(g *globals, tables []*event.Schema) {

@@ -200,3 +200,26 @@ func names(tables []*event.Schema) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// Sample reads the first n rows of table s (fewer when it has fewer), in key order.
+func Sample(ctx context.Context, reader connector.ChunkReader, s *event.Schema, n int) ([]event.Row, error) {
+	var rows []event.Row
+	for c, err := range reader.SplitChunks(ctx, s, snapshot.SplitHint{Rows: max(n, 1024)}) {
+		if err == nil {
+			err = reader.ReadChunk(ctx, s, c, func(rs []event.Row) error {
+				rows = append(rows, rs[:min(len(rs), n-len(rows))]...)
+				if len(rows) >= n {
+					return errEnough
+				}
+				return nil
+			})
+		}
+		if errors.Is(err, errEnough) || len(rows) >= n {
+			break
+		}
+		if err != nil {
+			return rows, fmt.Errorf("sample %s: %w", s.ID, err)
+		}
+	}
+	return rows, nil
+}

@@ -282,3 +282,50 @@ route:
 		}
 	}
 }
+
+// TestDiscoverSensitive lists the columns of a MariaDB table that look like personal data
+// — by name, and by sampled values under names that say nothing — with the masks for them.
+func TestDiscoverSensitive(t *testing.T) {
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	if err := db.Exec("", `CREATE DATABASE crm; USE crm;
+		CREATE TABLE people (id INT PRIMARY KEY, contact VARCHAR(80), mobile VARCHAR(20), f3 CHAR(18), note VARCHAR(40), card_no VARCHAR(24));
+		INSERT INTO people SELECT seq, CONCAT('user', seq, '@example.com'), CONCAT('1380013', LPAD(seq, 4, '0')),
+		  '11010519491231002X', CONCAT('visit ', seq), '4111 1111 1111 1111' FROM seq_1_to_300;
+		CREATE TABLE orders (id INT PRIMARY KEY, total DECIMAL(10,2));
+		INSERT INTO orders SELECT seq, seq * 1.5 FROM seq_1_to_10`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`
+source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: crm.\.*
+sink:
+  type: console
+`, db.Port))
+	code, out := runWeir(t, dir, "discover", "--source", "p.yaml", "--sensitive", "--sample", "100")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"crm.people  contact  email       100 of 100 sampled values",
+		"crm.people  mobile   phone       its name; 100 of 100 sampled values",
+		"crm.people  f3       id-number   100 of 100 sampled values",
+		"crm.people  card_no  bank-card   its name; 100 of 100 sampled values",
+		"  - source-table: crm.people\n    mask:\n      - contact = hash\n      - mobile = partial(4)\n      - f3 = encrypt\n      - card_no = partial(4)\n    mask.key: ${WEIR_MASK_KEY}",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "note") || strings.Contains(out, "orders") {
+		t.Errorf("a column that is not personal data is flagged:\n%s", out)
+	}
+}
