@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -222,4 +223,77 @@ func Sample(ctx context.Context, reader connector.ChunkReader, s *event.Schema, 
 		}
 	}
 	return rows, nil
+}
+
+// errFollowed ends Follow once it has shown its changes.
+var errFollowed = errors.New("enough changes")
+
+// Follow shows the changes the source logs from now on as each sink table would receive
+// them, one Debezium-style JSON line each (schema changes as comments), until ctx ends or
+// limit changes have been shown (0: no limit). It refuses sources that would have to keep
+// something on their server to stream (a PostgreSQL replication slot).
+func Follow(ctx context.Context, src connector.Source, sourceType string, tf *transform.Transformer, o Options, limit int, w io.Writer) error {
+	if _, ok := src.(connector.Dropper); ok {
+		return fmt.Errorf("preview --follow would have to create a replication slot on the %s server, which outlives the preview; "+
+			"preview without --follow, or run the pipeline into a console sink", sourceType)
+	}
+	tables, err := src.Tables(ctx)
+	if err != nil {
+		return fmt.Errorf("resolve the source's tables: %w", err)
+	}
+	if tf == nil {
+		tf = transform.New(nil, nil, transform.Options{})
+	}
+	if err := tf.Prepare(tables); err != nil {
+		return err
+	}
+	pos, err := src.Position(ctx)
+	if err != nil {
+		return fmt.Errorf("read the source's position: %w", err)
+	}
+	fmt.Fprintf(w, "# following the changes after %s; each line is what its sink table would receive\n", pos)
+	shown := 0
+	selected := func(id event.TableID) bool {
+		return o.Table == nil || o.Table.MatchString(id.Schema+"."+id.Table) || o.Table.MatchString(id.String())
+	}
+	var out []event.Change
+	err = src.Stream(ctx, pos, tables, func(ctx context.Context, b event.Batch) error {
+		if b.Schema != nil {
+			if !selected(b.Schema.Table) {
+				return nil
+			}
+			changes, err := tf.SchemaChange(b.Schema)
+			if err != nil {
+				return err
+			}
+			for _, c := range changes {
+				fmt.Fprintf(w, "# schema change: %s\n", c)
+			}
+			return nil
+		}
+		var in []event.Change
+		for _, c := range b.Changes {
+			if selected(c.Schema.ID) {
+				in = append(in, c)
+			}
+		}
+		var ddl []*event.SchemaChange
+		if out, ddl, err = tf.Apply(out[:0], in); err != nil {
+			return err
+		}
+		for _, c := range ddl {
+			fmt.Fprintf(w, "# schema change: %s\n", c)
+		}
+		for i := range out {
+			w.Write(append(event.AppendEnvelope(nil, &out[i], sourceType, time.Now().UnixMilli()), '\n'))
+			if shown++; limit > 0 && shown >= limit {
+				return errFollowed
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errFollowed) || ctx.Err() != nil {
+		return nil
+	}
+	return err
 }

@@ -281,6 +281,42 @@ route:
 			t.Errorf("preview wrote %s", p)
 		}
 	}
+
+	// --follow: the changes logged from now on, transformed, until --limit of them.
+	f := start(t, dir, "preview", "--follow", "--limit", "3", "p.yaml")
+	for id := 1000; !f.exited(); id++ {
+		if id > 1100 {
+			t.Fatalf("preview --follow did not stop after 3 changes:\n%s", f.stderr)
+		}
+		// age 18 passes the filter; age 50 does not.
+		if err := db.Exec("", fmt.Sprintf("INSERT INTO s2.users VALUES (%d, 'c1%d', '13900001111', 50, 'rome'), (%d, 'd1%d', '13900002222', 18, 'oslo')", id, id, id+5000, id)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := f.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("preview --follow: exit %d\n%s", code, f.stderr)
+	}
+	lines := 0
+	for _, line := range strings.Split(f.stderr.String(), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		lines++
+		if !strings.Contains(line, `"op":"c"`) || !strings.Contains(line, `"phone":"********111"`) && !strings.Contains(line, `"phone":"********222"`) ||
+			!strings.Contains(line, `"age":18`) || !strings.Contains(line, `"shard":"s2.users"`) || !strings.Contains(line, `"table":"users"`) {
+			t.Errorf("a followed change is not the transformed insert: %s", line)
+		}
+	}
+	if lines != 3 {
+		t.Errorf("preview --follow --limit 3 showed %d changes:\n%s", lines, f.stderr)
+	}
+	pgLike, _ := os.ReadDir(dir)
+	for _, e := range pgLike {
+		if e.Name() == ".weir" || e.Name() == "out" {
+			t.Errorf("preview --follow wrote %s", e.Name())
+		}
+	}
 }
 
 // TestDiscoverSensitive lists the columns of a MariaDB table that look like personal data
