@@ -57,8 +57,8 @@ func (r *run) route(changes []event.Change, bytes int64) error {
 				return err
 			}
 		}
-		for j := range out {
-			if err := r.send(&out[j], int64(out[j].Size())); err != nil {
+		for j := range out { // sized as the changes they come from, for batching
+			if err := r.send(&out[j], each); err != nil {
 				return err
 			}
 		}

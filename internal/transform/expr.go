@@ -88,6 +88,9 @@ func keyText(in *Input) string {
 type Column struct {
 	Name string
 	Expr *Expr
+	// Source is the index of the source column it copies as it is, -1 for a computed
+	// one (the projection then copies the value without evaluating Expr).
+	Source int
 }
 
 // CompileError is an expression that does not compile against a table.
@@ -143,7 +146,7 @@ func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Colu
 		if f.WildCard != nil {
 			for i := range s.Columns {
 				n := c.column(i)
-				if err := add(Column{Name: s.Columns[i].Name, Expr: &Expr{Text: s.Columns[i].Name, Type: n.typ, eval: n.eval}}); err != nil {
+				if err := add(Column{Name: s.Columns[i].Name, Expr: &Expr{Text: s.Columns[i].Name, Type: n.typ, eval: n.eval}, Source: i}); err != nil {
 					return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 				}
 			}
@@ -167,7 +170,11 @@ func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Colu
 				name = s.Columns[i].Name
 			}
 		}
-		if err := add(Column{Name: name, Expr: &Expr{Text: item, Type: n.typ, eval: n.eval}}); err != nil {
+		src := -1
+		if col, ok := f.Expr.(*ast.ColumnNameExpr); ok && col.Name.Table.O == "" {
+			src = columnIndexFold(s, col.Name.Name.O)
+		}
+		if err := add(Column{Name: name, Expr: &Expr{Text: item, Type: n.typ, eval: n.eval}, Source: src}); err != nil {
 			return nil, &CompileError{Table: s.ID, Expr: item, Err: err}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -48,8 +49,9 @@ func init() {
 			return strict(stringType, a, func(v []event.Value) (event.Value, error) { return event.String(f(toText(v[0]))), nil }), nil
 		}}
 	}
-	functions["upper"], functions["ucase"] = str(strings.ToUpper), str(strings.ToUpper)
-	functions["lower"], functions["lcase"] = str(strings.ToLower), str(strings.ToLower)
+	upper, lower := str(asciiCase(strings.ToUpper, 'a', 'z', 'a'-'A')), str(asciiCase(strings.ToLower, 'A', 'Z', 'a'-'A'))
+	functions["upper"], functions["ucase"] = upper, upper
+	functions["lower"], functions["lcase"] = lower, lower
 	functions["ltrim"] = str(func(s string) string { return strings.TrimLeft(s, " ") })
 	functions["rtrim"] = str(func(s string) string { return strings.TrimRight(s, " ") })
 	functions["trim"] = function{1, 3, buildTrim}
@@ -386,6 +388,37 @@ func init() {
 	functions["uuid"] = function{0, 0, func([]node) (node, error) {
 		return node{typ: types.Type{Kind: types.UUID}, eval: func(*Input) (event.Value, error) { return event.String(uuid.NewString()), nil }}, nil
 	}}
+}
+
+// asciiCase is f (strings.ToUpper or ToLower) with a faster path for ASCII text: the
+// letters lo…hi moved by delta, in one allocation, the text returned as it is when none is.
+func asciiCase(f func(string) string, lo, hi byte, delta byte) func(string) string {
+	return func(s string) string {
+		first := -1
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= utf8.RuneSelf {
+				return f(s)
+			}
+			if first < 0 && c >= lo && c <= hi {
+				first = i
+			}
+		}
+		if first < 0 {
+			return s
+		}
+		b := []byte(s)
+		for i := first; i < len(b); i++ {
+			if c := b[i]; c >= lo && c <= hi {
+				if lo == 'a' {
+					b[i] = c - delta
+				} else {
+					b[i] = c + delta
+				}
+			}
+		}
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
 }
 
 // runeOffset is the byte offset of rune n of s (len(s) when s has fewer runes): substrings

@@ -127,6 +127,7 @@ func (m *Mask) apply(col *Column, inKey bool, key *MaskKey) error {
 		return fmt.Errorf("mask %q needs a key: set mask.key (e.g. mask.key: ${WEIR_MASK_KEY})", m.Written)
 	}
 	inner := col.Expr.eval
+	col.Source = -1 // computed now
 	var f func(s string) (string, error)
 	switch m.Method {
 	case "null":

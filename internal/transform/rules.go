@@ -232,8 +232,12 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		}
 		r := event.Row(e.slab[:len(p.cols):len(p.cols)])
 		e.slab = e.slab[len(p.cols):]
+		in.Row = row
 		for i, col := range p.cols {
-			in.Row = row
+			if col.Source >= 0 {
+				r[i] = row[col.Source]
+				continue
+			}
 			v, err := col.Expr.Eval(in)
 			if err != nil {
 				return nil, err
