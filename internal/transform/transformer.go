@@ -231,3 +231,32 @@ func (t *Transformer) Explain(s *event.Schema, dialect string) (Explanation, err
 	}
 	return ex, nil
 }
+
+// SourceKey says how to find the row of table s behind a row of sink table sink: for each
+// of s's key columns, the index in sink's key of the column that copies it unchanged. ok
+// is false when a key column of s is not copied into sink's key (it is computed, masked
+// or left out): sink's rows then cannot be traced back to s's.
+func (t *Transformer) SourceKey(s, sink *event.Schema) (idx []int, ok bool) {
+	p, err := t.plan(s)
+	if err != nil {
+		return nil, false
+	}
+	for _, k := range s.Key {
+		name := s.Columns[k].Name // its name in the transformed table, when copied
+		if p != nil && p.cols != nil {
+			name = ""
+			for _, c := range p.cols {
+				if c.Source == k {
+					name = c.Name
+					break
+				}
+			}
+		}
+		at := slices.IndexFunc(sink.Key, func(i int) bool { return name != "" && sink.Columns[i].Name == name })
+		if at < 0 {
+			return nil, false
+		}
+		idx = append(idx, at)
+	}
+	return idx, true
+}

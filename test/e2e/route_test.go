@@ -188,6 +188,51 @@ pipeline:
 		t.Errorf("merged table columns:\n got %q\nwant %q", cols, wantCols)
 	}
 	t.Logf("%d concurrent transactions on 8 shards, 1 kill: dw.orders holds the %d rows that pass the filter, transformed and masked", txns, len(want))
+
+	// weir verify compares through the transform and the route: equal now; then each
+	// difference planted in the merged table is found, by its key.
+	if code, out := runWeir(t, dir, "verify", "p.yaml"); code != 0 || !strings.Contains(out, "dw.orders (from shop1.orders_1, shop1.orders_2") || !strings.Contains(out, "the sink equals the source") {
+		t.Fatalf("verify of the converged pipeline: exit %d\n%s", code, out)
+	}
+	var inFilter, outOfFilter int
+	out, err := db.Query("", "SELECT (SELECT MIN(id) FROM shop2.orders_3 WHERE amount >= 50), (SELECT MIN(id) FROM shop2.orders_3 WHERE amount < 50)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Sscan(out, &inFilter, &outOfFilter)
+	for _, q := range []string{
+		fmt.Sprintf("DELETE FROM dw.orders WHERE src = 'shop2.orders_3' AND id = %d", inFilter),                                                                     // missing
+		"UPDATE dw.orders SET name_uc = 'X' WHERE (src, id) = (SELECT src, id FROM dw.orders WHERE src = 'shop1.orders_2' ORDER BY id LIMIT 1)",                     // different
+		"UPDATE dw.orders SET phone = '0' WHERE (src, id) = (SELECT src, id FROM dw.orders WHERE src = 'shop2.orders_4' AND phone IS NOT NULL ORDER BY id LIMIT 1)", // a masked column
+		"INSERT INTO dw.orders (id, name, amount, src) VALUES (999999, 'ghost', 60, 'shop1.orders_1')",                                                              // extra
+		fmt.Sprintf("INSERT INTO dw.orders (id, name, amount, src) VALUES (%d, 'x', 1, 'shop2.orders_3')", outOfFilter),                                             // extra: its source row is filtered out
+	} {
+		if err := pg.Exec(ctx, "dw", q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	code, report := runWeir(t, dir, "verify", "--json", "p.yaml")
+	if code != 1 {
+		t.Fatalf("verify after planting differences: exit %d\n%s", code, report)
+	}
+	for _, want := range []string{
+		`"missing": 1`, `"extra": 2`, `"different": 2`,
+		fmt.Sprintf(`"kind": "missing",
+          "key": {
+            "id": %d,
+            "src": "shop2.orders_3"`, inFilter),
+		`"kind": "extra",
+          "key": {
+            "id": 999999,
+            "src": "shop1.orders_1"`,
+		fmt.Sprintf(`"id": %d,
+            "src": "shop2.orders_3"`, outOfFilter),
+		`"column": "name_uc"`, `"column": "phone"`,
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %s:\n%s", want, report)
+		}
+	}
 }
 
 // pgLines runs a query of one text column and returns its rows.

@@ -1,0 +1,466 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
+)
+
+// Comparing through a pipeline's transforms and routes (RunMapped).
+//
+// The sink's tables are not the source's: rows are projected, filtered, masked, and merged
+// from several tables into one. So the comparison is per sink table. Its phases:
+//
+//	chunks  each source table's chunks are read and put through the mapping: what comes
+//	        out is what the sink should hold; the sink's rows of those keys are read
+//	        (ReadKeys) and compared. Keys the sink lacks are missing, rows that differ are
+//	        different. A row the filter drops is not looked for.
+//	extras  when a sink table holds more rows than were matched, its keys are scanned and
+//	        traced back to each of its source tables (Mapping.SourceKey: the source key is
+//	        copied into the sink key); the source rows found are put through the mapping
+//	        again, and the sink keys none of them gives are extra. Where a source key is
+//	        not copied into the sink's (computed, masked), extra rows are counted, not
+//	        listed.
+//	settle  as in Run: differing keys are compared again, from the source rows behind
+//	        them, once the sink has caught up with where they were seen.
+//
+// It does not resume an interrupted comparison (Options.Resume): it starts over.
+
+// Mapping is a pipeline's transforms and routes (transform.Transformer).
+type Mapping interface {
+	Prepare(schemas []*event.Schema) error
+	Apply(dst []event.Change, batch []event.Change) ([]event.Change, []*event.SchemaChange, error)
+	SourceKey(s, sink *event.Schema) (idx []int, ok bool)
+}
+
+// mappedTable is one sink table's comparison.
+type mappedTable struct {
+	s        *event.Schema   // its schema
+	sources  []*event.Schema // the source tables that go to it
+	mu       sync.Mutex
+	produced int64 // rows the source tables give it
+	matched  int64 // of those, found in the sink
+	diffs    map[string]*origin
+}
+
+// origin is a sink key that differs, its rows on each side (nil: absent) and the source
+// row it comes from (nil for an extra row).
+type origin struct {
+	key       event.Row
+	src, sink event.Row
+	from      *event.Schema
+	fromKey   event.Row
+}
+
+// mapped is a row as the sink should hold it, and where it comes from.
+type mapped struct {
+	s       *event.Schema
+	row     event.Row
+	from    *event.Schema
+	fromKey event.Row
+}
+
+// RunMapped compares every sink table that the source tables of schemas become through
+// m with the sink (see above).
+func RunMapped(ctx context.Context, src Source, sink connector.TableReader, schemas []*event.Schema, m Mapping, o Options) (*Report, error) {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 2
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = 8192
+	}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 100
+	}
+	v := &verifier{src: src, sink: sink, o: o, limit: rate.NewLimiter(rate.Inf, 0)}
+	if o.RowsPerSecond > 0 {
+		v.limit = rate.NewLimiter(rate.Limit(o.RowsPerSecond), max(o.RowsPerSecond, o.ChunkRows))
+	}
+	if err := m.Prepare(schemas); err != nil {
+		return nil, err
+	}
+	mv := &mapVerifier{v: v, m: m, tables: map[event.TableID]*mappedTable{}}
+	for _, s := range schemas {
+		if len(s.Key) == 0 {
+			continue // reported below
+		}
+		if err := mv.chunks(ctx, s); err != nil {
+			return nil, fmt.Errorf("verify %s: %w", s.ID, err)
+		}
+	}
+	rep := &Report{}
+	for _, s := range schemas {
+		if len(s.Key) == 0 {
+			rep.Tables = append(rep.Tables, &TableReport{Table: s.ID.String(), Note: "the table has no primary key: it cannot be compared row by row"})
+		}
+	}
+	ids := make([]event.TableID, 0, len(mv.tables))
+	for id := range mv.tables {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b event.TableID) int { return strings.Compare(a.String(), b.String()) })
+	for _, id := range ids {
+		t := mv.tables[id]
+		tr, err := mv.finish(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s: %w", id, err)
+		}
+		rep.Tables = append(rep.Tables, tr)
+		rep.Differences += tr.Missing + tr.Extra + tr.Different
+	}
+	return rep, nil
+}
+
+type mapVerifier struct {
+	v      *verifier
+	m      Mapping
+	mapMu  sync.Mutex // the mapping is used by one goroutine at a time
+	tabMu  sync.Mutex
+	tables map[event.TableID]*mappedTable
+}
+
+// rows puts source rows of s through the mapping.
+func (mv *mapVerifier) rows(s *event.Schema, rows []event.Row) ([]mapped, error) {
+	mv.mapMu.Lock()
+	defer mv.mapMu.Unlock()
+	var out []mapped
+	var buf []event.Change
+	for _, r := range rows {
+		var err error
+		if buf, _, err = mv.m.Apply(buf[:0], []event.Change{{Op: event.OpRead, Schema: s, After: r}}); err != nil {
+			return nil, err
+		}
+		for _, c := range buf {
+			out = append(out, mapped{s: c.Schema, row: c.After, from: s, fromKey: s.KeyOf(r)})
+		}
+	}
+	return out, nil
+}
+
+func (mv *mapVerifier) table(s *event.Schema, from *event.Schema) *mappedTable {
+	mv.tabMu.Lock()
+	defer mv.tabMu.Unlock()
+	t := mv.tables[s.ID]
+	if t == nil {
+		t = &mappedTable{s: s, diffs: map[string]*origin{}}
+		mv.tables[s.ID] = t
+	}
+	t.s = s
+	if !slices.Contains(t.sources, from) {
+		t.sources = append(t.sources, from)
+	}
+	return t
+}
+
+// chunks compares the rows table s gives its sink tables, chunk by chunk.
+func (mv *mapVerifier) chunks(ctx context.Context, s *event.Schema) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(mv.v.o.Parallelism)
+	for c, err := range mv.v.src.SplitChunks(ctx, s, snapshot.SplitHint{Rows: mv.v.o.ChunkRows}) {
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			var rows []event.Row
+			if err := mv.v.src.ReadChunk(ctx, s, c, func(rs []event.Row) error {
+				rows = append(rows, rs...)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := mv.v.wait(ctx, len(rows)); err != nil {
+				return err
+			}
+			out, err := mv.rows(s, rows)
+			if err != nil {
+				return err
+			}
+			return mv.compare(ctx, s, out, true)
+		})
+	}
+	return g.Wait()
+}
+
+// compare looks the mapped rows up in the sink and records what differs; count adds them
+// to their tables' produced and matched rows.
+func (mv *mapVerifier) compare(ctx context.Context, from *event.Schema, rows []mapped, count bool) error {
+	byTable := map[*event.Schema][]mapped{}
+	for _, r := range rows {
+		byTable[r.s] = append(byTable[r.s], r)
+	}
+	for ts, rs := range byTable {
+		t := mv.table(ts, from)
+		keys := make([]event.Row, len(rs))
+		for i, r := range rs {
+			keys[i] = ts.KeyOf(r.row)
+		}
+		sinkRows, err := mv.v.readSink(ctx, ts, keys)
+		if err != nil {
+			return err
+		}
+		bySink := make(map[string]event.Row, len(sinkRows))
+		for _, r := range sinkRows {
+			bySink[string(event.AppendRowKey(nil, ts, r))] = r
+		}
+		t.mu.Lock()
+		for i, r := range rs {
+			k := string(appendKey(nil, keys[i]))
+			other, ok := bySink[k]
+			if count {
+				t.produced++
+			}
+			switch {
+			case !ok:
+				t.diffs[k] = &origin{key: keys[i], src: r.row, from: r.from, fromKey: r.fromKey}
+			case len(differingColumns(ts, r.row, other)) > 0:
+				t.diffs[k] = &origin{key: keys[i], src: r.row, sink: other, from: r.from, fromKey: r.fromKey}
+				if count {
+					t.matched++
+				}
+			default:
+				delete(t.diffs, k)
+				if count {
+					t.matched++
+				}
+			}
+		}
+		t.mu.Unlock()
+	}
+	return nil
+}
+
+// finish looks for extra rows in sink table t, settles what differs and reports.
+func (mv *mapVerifier) finish(ctx context.Context, t *mappedTable) (*TableReport, error) {
+	names := make([]string, len(t.sources))
+	for i, s := range t.sources {
+		names[i] = s.ID.String()
+	}
+	tr := &TableReport{Table: t.s.ID.String() + " (from " + strings.Join(names, ", ") + ")", SourceRows: t.produced}
+	n, exists, err := mv.v.sink.Count(ctx, t.s)
+	if err != nil {
+		return nil, err
+	}
+	tr.SinkRows, tr.SinkTable = n, exists
+	untraced := int64(0)
+	if exists && n > t.matched {
+		if untraced, err = mv.extras(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	if mv.v.o.Settle > 0 && len(t.diffs) > 0 {
+		if err := mv.settle(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	if !exists {
+		tr.Note = "the sink has no such table"
+	}
+	rt := &table{s: t.s, diffs: map[string]*pending{}}
+	for k, d := range t.diffs {
+		rt.diffs[k] = &pending{key: d.key, src: d.src, sink: d.sink}
+	}
+	mv.v.report(rt, tr)
+	if untraced > 0 {
+		tr.Extra += untraced
+		tr.Note = fmt.Sprintf("%d rows more than the source tables give it; their keys are not listed: a source key is computed or masked into the sink's, so they cannot be traced back", untraced)
+	}
+	tr.Note = strings.TrimPrefix(tr.Note+"; compared through the pipeline's transforms and routes", "; ")
+	return tr, nil
+}
+
+// extras scans t's keys and traces each back to its source tables; a key none of them
+// gives is extra. When a source table cannot be traced back, it returns how many rows the
+// sink has beyond those matched, to be counted unlisted.
+func (mv *mapVerifier) extras(ctx context.Context, t *mappedTable) (untraced int64, err error) {
+	for _, s := range t.sources {
+		if _, ok := mv.m.SourceKey(s, t.s); !ok {
+			n, _, err := mv.v.sink.Count(ctx, t.s)
+			return max(0, n-t.matched), err
+		}
+	}
+	const page = 10000
+	var after event.Row
+	for {
+		keys, err := mv.v.sink.ScanKeys(ctx, t.s, after, page)
+		if err != nil || len(keys) == 0 {
+			return 0, err
+		}
+		if err := mv.v.wait(ctx, len(keys)); err != nil {
+			return 0, err
+		}
+		given, err := mv.trace(ctx, t, keys)
+		if err != nil {
+			return 0, err
+		}
+		var extra []event.Row
+		for _, k := range keys {
+			if !given[string(appendKey(nil, k))] {
+				extra = append(extra, k)
+			}
+		}
+		if len(extra) > 0 {
+			sinkRows, err := mv.v.readSink(ctx, t.s, extra)
+			if err != nil {
+				return 0, err
+			}
+			t.mu.Lock()
+			for _, r := range sinkRows {
+				k := string(event.AppendRowKey(nil, t.s, r))
+				if _, known := t.diffs[k]; !known {
+					t.diffs[k] = &origin{key: t.s.KeyOf(r), sink: r}
+				}
+			}
+			t.mu.Unlock()
+		}
+		if len(keys) < page {
+			return 0, nil
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// trace reads the source rows behind sink keys of t, from each of its source tables, and
+// returns the sink keys they give (encoded).
+func (mv *mapVerifier) trace(ctx context.Context, t *mappedTable, keys []event.Row) (map[string]bool, error) {
+	given := map[string]bool{}
+	for _, s := range t.sources {
+		idx, _ := mv.m.SourceKey(s, t.s)
+		srcKeys := make([]event.Row, len(keys))
+		for i, k := range keys {
+			sk := make(event.Row, len(idx))
+			for j, x := range idx {
+				sk[j] = k[x]
+			}
+			srcKeys[i] = sk
+		}
+		rows, err := mv.v.readSource(ctx, s, srcKeys)
+		if err != nil {
+			return nil, err
+		}
+		out, err := mv.rows(s, rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range out {
+			if r.s.ID == t.s.ID {
+				given[string(event.AppendRowKey(nil, r.s, r.row))] = true
+			}
+		}
+	}
+	return given, nil
+}
+
+// settle compares t's differing keys again once the sink has caught up with the source
+// position read after they were seen, until none differs or Settle runs out.
+func (mv *mapVerifier) settle(ctx context.Context, t *mappedTable) error {
+	cmp, ok := mv.v.src.(connector.PositionComparer)
+	deadline := time.Now().Add(mv.v.o.Settle)
+	for len(t.diffs) > 0 && time.Now().Before(deadline) {
+		if ok {
+			seen, err := cmp.LogEnd(ctx)
+			if err != nil {
+				return err
+			}
+			for time.Now().Before(deadline) {
+				cp, err := mv.v.sink.LoadCheckpoint(ctx, mv.v.o.Pipeline)
+				if err != nil {
+					return err
+				}
+				if cp != nil {
+					if in, err := cmp.Includes(cp.Position, seen); err != nil {
+						return err
+					} else if in {
+						break
+					}
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		} else {
+			time.Sleep(min(time.Second, time.Until(deadline)))
+		}
+		if err := mv.recompare(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recompare reads the rows behind t's differing keys again, on both sides.
+func (mv *mapVerifier) recompare(ctx context.Context, t *mappedTable) error {
+	t.mu.Lock()
+	diffs := t.diffs
+	t.diffs = map[string]*origin{}
+	t.mu.Unlock()
+	byFrom := map[*event.Schema][]event.Row{}
+	var extras []event.Row
+	for _, d := range diffs {
+		if d.from != nil {
+			byFrom[d.from] = append(byFrom[d.from], d.fromKey)
+		} else {
+			extras = append(extras, d.key)
+		}
+	}
+	for from, keys := range byFrom {
+		rows, err := mv.v.readSource(ctx, from, keys)
+		if err != nil {
+			return err
+		}
+		out, err := mv.rows(from, rows)
+		if err != nil {
+			return err
+		}
+		if err := mv.compare(ctx, from, out, false); err != nil {
+			return err
+		}
+		// Rows gone from the source, or filtered out now: their sink rows are extra if
+		// still there.
+		gone := map[string]bool{}
+		for _, d := range diffs {
+			if d.from == from {
+				gone[string(appendKey(nil, d.key))] = true
+			}
+		}
+		for _, r := range out {
+			delete(gone, string(event.AppendRowKey(nil, r.s, r.row)))
+		}
+		for _, d := range diffs {
+			if d.from == from && gone[string(appendKey(nil, d.key))] {
+				extras = append(extras, d.key)
+			}
+		}
+	}
+	if len(extras) == 0 {
+		return nil
+	}
+	sinkRows, err := mv.v.readSink(ctx, t.s, extras)
+	if err != nil || len(sinkRows) == 0 {
+		return err
+	}
+	keys := make([]event.Row, len(sinkRows))
+	for i, r := range sinkRows {
+		keys[i] = t.s.KeyOf(r)
+	}
+	given, err := mv.trace(ctx, t, keys)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range sinkRows {
+		k := string(event.AppendRowKey(nil, t.s, r))
+		if !given[k] {
+			t.diffs[k] = &origin{key: t.s.KeyOf(r), sink: r}
+		}
+	}
+	return nil
+}
