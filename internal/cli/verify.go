@@ -103,6 +103,7 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	cmd.Flags().IntVar(&o.ChunkRows, "chunk-rows", 0, "rows per chunk (default: the source's scan.incremental.snapshot.chunk.size)")
 	cmd.Flags().IntVar(&o.MaxKeys, "max-keys", 100, "differing keys listed per table (all are counted)")
 	cmd.Flags().StringVar(&state, "state", ".weir", "directory of local state: the comparison's progress is kept in verify/PIPELINE.json until it ends")
+	cmd.Flags().BoolVar(&o.NoDigest, "no-digest", false, "compare every chunk row by row, even where source and sink could digest it on their servers")
 	cmd.Flags().BoolVar(&o.Resume, "resume", false, "go on with an interrupted comparison from where it stopped")
 	return cmd
 }
@@ -114,6 +115,9 @@ func printReport(g *globals, rep *verify.Report) {
 		switch {
 		case t.Note != "" && t.Missing+t.Extra+t.Different == 0:
 			fmt.Fprintln(g.stdout, t.Note)
+			continue
+		case t.Missing+t.Extra+t.Different == 0 && t.Digested > 0:
+			fmt.Fprintf(g.stdout, "equal (%d rows by digest)\n", t.Digested)
 			continue
 		case t.Missing+t.Extra+t.Different == 0:
 			fmt.Fprintln(g.stdout, "equal")

@@ -210,3 +210,14 @@ type SnapshotFilter interface {
 	SQLDialect() string
 	FilterSnapshot(table event.TableID, condition string)
 }
+
+// RangeHasher is a source, or a sink's TableReader, that digests the rows of a key range
+// on its server, so that `weir verify` compares digests before rows. Lo and Hi bound the
+// range as a snapshot.Chunk does (nil: unbounded). Two digests are comparable only when
+// both sides computed them the same way, which HashDialect names; verify compares rows
+// whenever the digests differ, so a digest that differs for equal rows (a column typed
+// otherwise in the sink) costs time, never a missed difference.
+type RangeHasher interface {
+	HashDialect() string
+	HashRange(ctx context.Context, s *event.Schema, lo, hi event.Row) (rows int64, digest string, err error)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/digest"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 )
@@ -220,4 +221,40 @@ func (r *Reader) Close() error {
 	}
 	r.idle = nil
 	return nil
+}
+
+// HashDialect names how HashRange digests rows (connector.RangeHasher).
+func (r *Reader) HashDialect() string { return digest.MySQL }
+
+// HashRange digests the rows of s's table whose keys are in [lo, hi)
+// (connector.RangeHasher).
+func (r *Reader) HashRange(ctx context.Context, s *event.Schema, lo, hi event.Row) (int64, string, error) {
+	var where []string
+	for _, b := range []struct {
+		op  string
+		key event.Row
+	}{{">=", lo}, {"<", hi}} {
+		if b.key == nil {
+			continue
+		}
+		tuple, err := keyTuple(s, b.key)
+		if err != nil {
+			return 0, "", err
+		}
+		where = append(where, fmt.Sprintf("%s %s %s", keyColumns(s), b.op, tuple))
+	}
+	c, err := r.conn(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	res, err := run(ctx, c, digest.Query(digest.MySQL, s, quote, r.tableName(s.ID)+" AS t", strings.Join(where, " AND ")))
+	if err != nil {
+		c.Close()
+		return 0, "", fmt.Errorf("digest a key range of %s: %w", r.tableName(s.ID), err)
+	}
+	defer r.release(c)
+	defer res.Close()
+	n, _ := res.GetInt(0, 0)
+	d, _ := res.GetString(0, 1)
+	return n, d, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/digest"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 )
@@ -154,4 +155,53 @@ func loadCheckpoint(ctx context.Context, pool *pgxpool.Pool, cpTable, pipeline s
 		return nil, fault.AsFatal(fmt.Errorf("postgres sink: the checkpoint of %q in %s is not readable: %w", pipeline, cpTable, err))
 	}
 	return &cp, nil
+}
+
+// HashDialect names how HashRange digests rows (connector.RangeHasher).
+func (r *Reader) HashDialect() string { return digest.Postgres }
+
+// HashRange digests the rows of s's table whose keys are in [lo, hi), in a session that
+// prints values as the PostgreSQL source's sessions do (connector.RangeHasher).
+func (r *Reader) HashRange(ctx context.Context, s *event.Schema, lo, hi event.Row) (int64, string, error) {
+	var where []string
+	var args []any
+	bound := func(op string, key event.Row) error {
+		cols, params := make([]string, len(s.Key)), make([]string, len(s.Key))
+		for i, k := range s.Key {
+			b, err := appendText(nil, key[i], s.Columns[k].Type.Kind)
+			if err != nil {
+				return err
+			}
+			args = append(args, string(b))
+			cols[i] = quote(s.Columns[k].Name)
+			params[i] = fmt.Sprintf("$%d::%s", len(args), pgType(s.Columns[k].Type))
+		}
+		where = append(where, fmt.Sprintf("(%s) %s (%s)", strings.Join(cols, ", "), op, strings.Join(params, ", ")))
+		return nil
+	}
+	if lo != nil {
+		if err := bound(">=", lo); err != nil {
+			return 0, "", err
+		}
+	}
+	if hi != nil {
+		if err := bound("<", hi); err != nil {
+			return 0, "", err
+		}
+	}
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'iso_8601'; SET LOCAL extra_float_digits = 3; "+
+		"SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C'; SET LOCAL TimeZone = 'UTC'"); err != nil {
+		return 0, "", err
+	}
+	var n int64
+	var d string
+	if err := tx.QueryRow(ctx, digest.Query(digest.Postgres, s, quote, quoteID(s.ID), strings.Join(where, " AND ")), args...).Scan(&n, &d); err != nil {
+		return 0, "", fmt.Errorf("digest a key range of %s: %w", quoteID(s.ID), err)
+	}
+	return n, d, nil
 }

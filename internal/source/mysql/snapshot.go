@@ -12,6 +12,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/weir-data/weir/internal/digest"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/snapshot"
 	"github.com/weir-data/weir/internal/types"
@@ -432,4 +433,34 @@ func (ev even) split(id event.TableID, after event.Row, idx int, yield func(snap
 		}
 		lo, idx = c.Hi, idx+1
 	}
+}
+
+// HashDialect names how HashRange digests rows (connector.RangeHasher).
+func (s *Source) HashDialect() string { return digest.MySQL }
+
+// HashRange digests the rows of t whose keys are in [lo, hi) (connector.RangeHasher).
+func (s *Source) HashRange(ctx context.Context, t *event.Schema, lo, hi event.Row) (int64, string, error) {
+	tb, err := s.table(t)
+	if err != nil {
+		return 0, "", err
+	}
+	var where []string
+	if lo != nil {
+		where = append(where, tb.keyCompare(">=", lo))
+	}
+	if hi != nil {
+		where = append(where, tb.keyCompare("<", hi))
+	}
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	defer s.pool.put(conn)
+	res, err := conn.Execute(digest.Query(digest.MySQL, t, quoteIdent, tb.name(), strings.Join(where, " AND ")))
+	if err != nil {
+		return 0, "", fmt.Errorf("digest a key range of %s: %w", t.ID, err)
+	}
+	n, _ := res.GetInt(0, 0)
+	d, _ := res.GetString(0, 1)
+	return n, d, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/weir-data/weir/internal/digest"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/snapshot"
 	"github.com/weir-data/weir/internal/types"
@@ -533,4 +534,25 @@ func (s *Source) keyOrdered(ctx context.Context, t *event.Schema) (bool, error) 
 		}
 	}
 	return true, nil
+}
+
+// HashDialect names how HashRange digests rows (connector.RangeHasher).
+func (s *Source) HashDialect() string { return digest.Postgres }
+
+// HashRange digests the rows of t whose keys are in [lo, hi) (connector.RangeHasher).
+func (s *Source) HashRange(ctx context.Context, t *event.Schema, lo, hi event.Row) (int64, string, error) {
+	var where []string
+	if lo != nil {
+		where = append(where, "("+keyList(t)+") >= ("+keyLiterals(t, lo)+")")
+	}
+	if hi != nil {
+		where = append(where, "("+keyList(t)+") < ("+keyLiterals(t, hi)+")")
+	}
+	q := digest.Query(digest.Postgres, t, func(n string) string { return pgx.Identifier{n}.Sanitize() }, quoteTable(t.ID), strings.Join(where, " AND "))
+	var n int64
+	var d string
+	if err := s.pool.QueryRow(ctx, q).Scan(&n, &d); err != nil {
+		return 0, "", fmt.Errorf("digest a key range of %s: %w", t.ID, err)
+	}
+	return n, d, nil
 }
