@@ -186,10 +186,38 @@ pipeline:
   checkpoint.interval: 1s
 `
 
+// logBuffer is weir's output, written by the process's copier and read by the bench
+// while it runs.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) Bytes() []byte { return []byte(l.String()) }
+
+// has reports whether the output holds s.
+func (l *logBuffer) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Contains(l.b.Bytes(), []byte(s))
+}
+
 // weirRun is one weir process.
 type weirRun struct {
 	cmd   *exec.Cmd
-	log   *bytes.Buffer
+	log   *logBuffer
 	start time.Time
 	done  chan struct{} // closed when the run stops (ends the sampling)
 	peak  atomic.Int64  // the highest VmHWM seen, in kB
@@ -255,7 +283,7 @@ func (e *env) launch(file, state string) (*weirRun, error) {
 	runs++
 	addr := fmt.Sprintf("127.0.0.1:%d", 19000+runs)
 	args := []string{"run", path, "--state", filepath.Join(e.dir, state), "--metrics-addr", addr}
-	w := &weirRun{cmd: exec.Command(e.weir, args...), log: &bytes.Buffer{}, done: make(chan struct{}), addr: addr}
+	w := &weirRun{cmd: exec.Command(e.weir, args...), log: &logBuffer{}, done: make(chan struct{}), addr: addr}
 	w.cmd.Stderr, w.cmd.Stdout = w.log, w.log
 	w.start = time.Now()
 	if err := w.cmd.Start(); err != nil {

@@ -71,9 +71,6 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			}
 			var rep *verify.Report
 			if tf != nil { // the sink's tables are what the transforms and routes make
-				if o.Resume {
-					return invalid(fmt.Errorf("--resume: a pipeline with transforms or routes is compared from the start"))
-				}
 				rep, err = verify.RunMapped(ctx, src, sink, schemas, tf, o)
 			} else {
 				rep, err = verify.Run(ctx, src, sink, schemas, o)

@@ -260,3 +260,27 @@ func (t *Transformer) SourceKey(s, sink *event.Schema) (idx []int, ok bool) {
 	}
 	return idx, true
 }
+
+// SinkSchemas returns the schemas of the sink tables that table s's rows go to (after
+// Prepare): one per route that matches it, or its transformed self.
+func (t *Transformer) SinkSchemas(s *event.Schema) ([]*event.Schema, error) {
+	out, err := t.schema(s)
+	if err != nil {
+		return nil, err
+	}
+	if t.routes == nil {
+		return []*event.Schema{out}, nil
+	}
+	convs, _, err := t.routes.convsOf(out)
+	if err != nil {
+		return nil, err
+	}
+	if len(convs) == 0 {
+		return []*event.Schema{out}, nil
+	}
+	var schemas []*event.Schema
+	for _, cv := range convs {
+		schemas = append(schemas, cv.t.schema)
+	}
+	return schemas, nil
+}

@@ -2,7 +2,10 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -34,13 +37,15 @@ import (
 //	settle  as in Run: differing keys are compared again, from the source rows behind
 //	        them, once the sink has caught up with where they were seen.
 //
-// It does not resume an interrupted comparison (Options.Resume): it starts over.
+// An interrupted comparison resumes (Options.Resume) at the chunk where each source table
+// stopped; the keys found to differ before are compared again.
 
 // Mapping is a pipeline's transforms and routes (transform.Transformer).
 type Mapping interface {
 	Prepare(schemas []*event.Schema) error
 	Apply(dst []event.Change, batch []event.Change) ([]event.Change, []*event.SchemaChange, error)
 	SourceKey(s, sink *event.Schema) (idx []int, ok bool)
+	SinkSchemas(s *event.Schema) ([]*event.Schema, error)
 }
 
 // mappedTable is one sink table's comparison.
@@ -89,12 +94,66 @@ func RunMapped(ctx context.Context, src Source, sink connector.TableReader, sche
 	if err := m.Prepare(schemas); err != nil {
 		return nil, err
 	}
+	v.prog = &progress{Pipeline: o.Pipeline, Tables: map[string]*tableProgress{}}
+	if o.ProgressFile != "" && o.Resume {
+		var err error
+		if v.prog, err = loadProgress(o.ProgressFile, o.Pipeline); err != nil {
+			return nil, err
+		}
+	}
+	if v.prog.Mapped == nil {
+		v.prog.Mapped = &mappedProgress{Sources: map[string]*tableProgress{}, Sinks: map[string]*mappedSinkProgress{}}
+	}
+	mp := v.prog.Mapped
 	mv := &mapVerifier{v: v, m: m, tables: map[event.TableID]*mappedTable{}}
+	bySource := map[string]*event.Schema{}
+	for _, s := range schemas { // every sink table is compared, even one whose sources are empty
+		bySource[s.ID.String()] = s
+		sinks, err := m.SinkSchemas(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, ts := range sinks {
+			t := mv.table(ts, s)
+			if sp := mp.Sinks[ts.ID.String()]; sp != nil {
+				t.produced, t.matched = sp.Produced, sp.Matched
+			}
+		}
+	}
+	for _, sp := range mp.Sinks { // found before the interruption: compare them again
+		byFrom := map[*event.Schema][]event.Row{}
+		for _, k := range sp.Differing {
+			if from := bySource[k.Table]; from != nil {
+				byFrom[from] = append(byFrom[from], k.Key)
+			}
+		}
+		for from, keys := range byFrom {
+			rows, err := v.readSource(ctx, from, keys)
+			if err != nil {
+				return nil, err
+			}
+			out, err := mv.rows(from, rows)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := mv.compare(ctx, from, out, false); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, s := range schemas {
 		if len(s.Key) == 0 {
 			continue // reported below
 		}
-		if err := mv.chunks(ctx, s); err != nil {
+		tp := mp.Sources[s.ID.String()]
+		if tp == nil {
+			tp = &tableProgress{}
+			mp.Sources[s.ID.String()] = tp
+		}
+		if tp.NextIndex > 0 && tp.After == nil {
+			continue // compared whole before the interruption
+		}
+		if err := mv.chunks(ctx, s, tp); err != nil {
 			return nil, fmt.Errorf("verify %s: %w", s.ID, err)
 		}
 	}
@@ -117,6 +176,11 @@ func RunMapped(ctx context.Context, src Source, sink connector.TableReader, sche
 		}
 		rep.Tables = append(rep.Tables, tr)
 		rep.Differences += tr.Missing + tr.Extra + tr.Different
+	}
+	if o.ProgressFile != "" {
+		if err := os.Remove(o.ProgressFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
 	return rep, nil
 }
@@ -162,11 +226,47 @@ func (mv *mapVerifier) table(s *event.Schema, from *event.Schema) *mappedTable {
 	return t
 }
 
-// chunks compares the rows table s gives its sink tables, chunk by chunk.
-func (mv *mapVerifier) chunks(ctx context.Context, s *event.Schema) error {
+// chunks compares the rows table s gives its sink tables, chunk by chunk, from where tp
+// says; as in Run, the counts saved take a chunk once every chunk before it is done.
+func (mv *mapVerifier) chunks(ctx context.Context, s *event.Schema, tp *tableProgress) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(mv.v.o.Parallelism)
-	for c, err := range mv.v.src.SplitChunks(ctx, s, snapshot.SplitHint{Rows: mv.v.o.ChunkRows}) {
+	type chunkDone struct {
+		hi     event.Row
+		counts map[event.TableID][2]int64
+	}
+	var mu sync.Mutex
+	finished := map[int]chunkDone{}
+	lastSave := time.Now()
+	mp := mv.v.prog.Mapped
+	done := func(c snapshot.Chunk, counts map[event.TableID][2]int64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		finished[c.Index] = chunkDone{c.Hi, counts}
+		for {
+			d, ok := finished[tp.NextIndex]
+			if !ok {
+				break
+			}
+			delete(finished, tp.NextIndex)
+			tp.NextIndex, tp.After = tp.NextIndex+1, d.hi
+			for id, n := range d.counts {
+				sp := mp.Sinks[id.String()]
+				if sp == nil {
+					sp = &mappedSinkProgress{}
+					mp.Sinks[id.String()] = sp
+				}
+				sp.Produced, sp.Matched = sp.Produced+n[0], sp.Matched+n[1]
+			}
+		}
+		if time.Since(lastSave) < time.Second {
+			return nil
+		}
+		lastSave = time.Now()
+		return mv.save()
+	}
+	hint := snapshot.SplitHint{Rows: mv.v.o.ChunkRows, After: tp.After, FirstIndex: tp.NextIndex}
+	for c, err := range mv.v.src.SplitChunks(ctx, s, hint) {
 		if err != nil {
 			return err
 		}
@@ -185,15 +285,50 @@ func (mv *mapVerifier) chunks(ctx context.Context, s *event.Schema) error {
 			if err != nil {
 				return err
 			}
-			return mv.compare(ctx, s, out, true)
+			counts, err := mv.compare(ctx, s, out, true)
+			if err != nil {
+				return err
+			}
+			return done(c, counts)
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	tp.After = nil // every chunk is compared (NextIndex > 0, After nil)
+	return mv.save()
+}
+
+// save writes the progress file (with each sink table's differing keys), when there is
+// one.
+func (mv *mapVerifier) save() error {
+	if mv.v.o.ProgressFile == "" {
+		return nil
+	}
+	mv.tabMu.Lock()
+	for id, t := range mv.tables {
+		sp := mv.v.prog.Mapped.Sinks[id.String()]
+		if sp == nil {
+			sp = &mappedSinkProgress{}
+			mv.v.prog.Mapped.Sinks[id.String()] = sp
+		}
+		t.mu.Lock()
+		sp.Differing = sp.Differing[:0]
+		for _, d := range t.diffs {
+			if d.from != nil {
+				sp.Differing = append(sp.Differing, mappedKey{Table: d.from.ID.String(), Key: d.fromKey})
+			}
+		}
+		t.mu.Unlock()
+	}
+	mv.tabMu.Unlock()
+	return mv.v.save()
 }
 
 // compare looks the mapped rows up in the sink and records what differs; count adds them
-// to their tables' produced and matched rows.
-func (mv *mapVerifier) compare(ctx context.Context, from *event.Schema, rows []mapped, count bool) error {
+// to their tables' produced and matched rows, and returns what it added per table.
+func (mv *mapVerifier) compare(ctx context.Context, from *event.Schema, rows []mapped, count bool) (map[event.TableID][2]int64, error) {
+	counts := map[event.TableID][2]int64{}
 	byTable := map[*event.Schema][]mapped{}
 	for _, r := range rows {
 		byTable[r.s] = append(byTable[r.s], r)
@@ -206,37 +341,38 @@ func (mv *mapVerifier) compare(ctx context.Context, from *event.Schema, rows []m
 		}
 		sinkRows, err := mv.v.readSink(ctx, ts, keys)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		bySink := make(map[string]event.Row, len(sinkRows))
 		for _, r := range sinkRows {
 			bySink[string(event.AppendRowKey(nil, ts, r))] = r
 		}
+		var produced, matched int64
 		t.mu.Lock()
 		for i, r := range rs {
 			k := string(appendKey(nil, keys[i]))
 			other, ok := bySink[k]
-			if count {
-				t.produced++
-			}
+			produced++
 			switch {
 			case !ok:
 				t.diffs[k] = &origin{key: keys[i], src: r.row, from: r.from, fromKey: r.fromKey}
 			case len(differingColumns(ts, r.row, other)) > 0:
 				t.diffs[k] = &origin{key: keys[i], src: r.row, sink: other, from: r.from, fromKey: r.fromKey}
-				if count {
-					t.matched++
-				}
+				matched++
 			default:
 				delete(t.diffs, k)
-				if count {
-					t.matched++
-				}
+				matched++
 			}
+		}
+		if count {
+			t.produced += produced
+			t.matched += matched
+			c := counts[ts.ID]
+			counts[ts.ID] = [2]int64{c[0] + produced, c[1] + matched}
 		}
 		t.mu.Unlock()
 	}
-	return nil
+	return counts, nil
 }
 
 // finish looks for extra rows in sink table t, settles what differs and reports.
@@ -419,7 +555,7 @@ func (mv *mapVerifier) recompare(ctx context.Context, t *mappedTable) error {
 		if err != nil {
 			return err
 		}
-		if err := mv.compare(ctx, from, out, false); err != nil {
+		if _, err := mv.compare(ctx, from, out, false); err != nil {
 			return err
 		}
 		// Rows gone from the source, or filtered out now: their sink rows are extra if

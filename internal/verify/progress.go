@@ -16,6 +16,29 @@ import (
 type progress struct {
 	Pipeline string                    `json:"pipeline"`
 	Tables   map[string]*tableProgress `json:"tables"`
+	// Mapped is the progress of a comparison through transforms and routes (RunMapped).
+	Mapped *mappedProgress `json:"mapped,omitempty"`
+}
+
+// mappedProgress is how far RunMapped got: each source table's chunks (NextIndex and After
+// of a tableProgress), and each sink table's counts and differing keys.
+type mappedProgress struct {
+	Sources map[string]*tableProgress      `json:"sources"`
+	Sinks   map[string]*mappedSinkProgress `json:"sinks"`
+}
+
+type mappedSinkProgress struct {
+	Produced int64 `json:"produced"`
+	Matched  int64 `json:"matched"`
+	// Differing are the source rows behind the keys found to differ so far (extra rows
+	// are found again at the end).
+	Differing []mappedKey `json:"differing,omitempty"`
+}
+
+// mappedKey is a source table's row, by key.
+type mappedKey struct {
+	Table string    `json:"table"`
+	Key   event.Row `json:"key"`
 }
 
 // tableProgress is one table's part of it.

@@ -256,25 +256,32 @@ func (v *verifier) chunks(ctx context.Context, t *table, tp *tableProgress, sink
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.o.Parallelism)
 	var mu sync.Mutex
-	finished := map[int]event.Row{} // index → Hi, of chunks done beyond tp.NextIndex
+	// Chunks done beyond tp.NextIndex, with their Hi and counts: tp's counts take a chunk
+	// only once every chunk before it is done, so that a resumed comparison, which reads
+	// again from tp.NextIndex, counts no chunk twice.
+	type chunkDone struct {
+		hi            event.Row
+		rows, matched int64
+	}
+	finished := map[int]chunkDone{}
 	lastSave := time.Now()
-	done := func(c snapshot.Chunk) error {
+	done := func(c snapshot.Chunk, rows, matched int64) error {
 		mu.Lock()
 		defer mu.Unlock()
-		finished[c.Index] = c.Hi
+		finished[c.Index] = chunkDone{c.Hi, rows, matched}
 		for {
-			hi, ok := finished[tp.NextIndex]
+			d, ok := finished[tp.NextIndex]
 			if !ok {
 				break
 			}
 			delete(finished, tp.NextIndex)
-			tp.NextIndex, tp.After = tp.NextIndex+1, hi
+			tp.NextIndex, tp.After = tp.NextIndex+1, d.hi
+			tp.Rows, tp.Matched = tp.Rows+d.rows, tp.Matched+d.matched
 		}
 		if time.Since(lastSave) < time.Second {
 			return nil
 		}
-		lastSave = time.Now()
-		tp.Rows, tp.Matched, tp.Differing = t.rows.Load(), t.matched.Load(), t.differingKeys()
+		tp.Differing = t.differingKeys()
 		return v.save()
 	}
 	srcHash, sinkHash := v.hashers(t.s)
@@ -297,7 +304,7 @@ func (v *verifier) chunks(ctx context.Context, t *table, tp *tableProgress, sink
 					t.rows.Add(n)
 					t.matched.Add(n)
 					t.digested.Add(n)
-					return errors.Join(v.wait(ctx, int(n)), done(c))
+					return errors.Join(v.wait(ctx, int(n)), done(c, n, n))
 				}
 			}
 			var rows []event.Row
@@ -318,8 +325,7 @@ func (v *verifier) chunks(ctx context.Context, t *table, tp *tableProgress, sink
 					return err
 				}
 			}
-			t.compare(rows, sinkRows, true, true)
-			return done(c)
+			return done(c, int64(len(rows)), t.compare(rows, sinkRows, true, true))
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -402,7 +408,7 @@ func (v *verifier) readSource(ctx context.Context, s *event.Schema, keys []event
 // fromSource every source row is accounted for: found in the sink (counted in matched when
 // count is set), missing or different; without it the sink rows are the ones accounted for
 // (sink keys the source was asked about).
-func (t *table) compare(srcRows, sinkRows []event.Row, fromSource, count bool) {
+func (t *table) compare(srcRows, sinkRows []event.Row, fromSource, count bool) (matched int64) {
 	bySink := make(map[string]event.Row, len(sinkRows))
 	for _, r := range sinkRows {
 		bySink[string(event.AppendRowKey(nil, t.s, r))] = r
@@ -422,21 +428,23 @@ func (t *table) compare(srcRows, sinkRows []event.Row, fromSource, count bool) {
 			case len(differingColumns(t.s, r, other)) > 0:
 				t.diffs[k] = &pending{key: t.s.KeyOf(r), src: r, sink: other}
 				if count {
-					t.matched.Add(1)
+					matched++
 				}
 			default:
 				if count {
-					t.matched.Add(1)
+					matched++
 				}
 			}
 		}
-		return
+		t.matched.Add(matched)
+		return matched
 	}
 	for k, r := range bySink {
 		if _, ok := bySrc[k]; !ok {
 			t.diffs[k] = &pending{key: t.s.KeyOf(r), sink: r}
 		}
 	}
+	return 0
 }
 
 // extras scans the sink's keys and looks them up in the source.

@@ -233,6 +233,21 @@ pipeline:
 			t.Errorf("the report lacks %s:\n%s", want, report)
 		}
 	}
+
+	// Interrupted, then resumed: the same differences.
+	slow := start(t, dir, "verify", "p.yaml", "--rows-per-second", "2000", "--chunk-rows", "200", "--parallelism", "1")
+	time.Sleep(1500 * time.Millisecond)
+	slow.signal(syscall.SIGKILL)
+	slow.wait(t, 10*time.Second)
+	progress, err := os.ReadFile(filepath.Join(dir, ".weir", "verify", "shards.json"))
+	if err != nil || !strings.Contains(string(progress), `"next_index"`) {
+		t.Fatalf("no progress saved by the interrupted verify: %v %s", err, progress)
+	}
+	code, resumed := runWeir(t, dir, "verify", "--json", "--resume", "p.yaml")
+	if code != 1 || !strings.Contains(resumed, `"missing": 1`) || !strings.Contains(resumed, `"extra": 2`) || !strings.Contains(resumed, `"different": 2`) ||
+		!strings.Contains(resumed, fmt.Sprintf(`"source_rows": %d`, len(want))) {
+		t.Fatalf("resumed verify: exit %d\n%s", code, resumed)
+	}
 }
 
 // pgLines runs a query of one text column and returns its rows.
