@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -39,6 +40,30 @@ type Input struct {
 	Op           event.Op
 	CommitMicros int64
 	Pos          event.Pos
+	// arena, when set, is where functions build the text they return (nil: each
+	// allocates its own).
+	arena *textArena
+}
+
+// textArena hands out strings built in one allocation per 64 KiB, rather than one per
+// value. Bytes are only ever appended, never changed, so the strings stay valid; a slab
+// lives as long as the last value that uses it.
+type textArena struct{ b []byte }
+
+const arenaSlab = 64 << 10
+
+// build returns the text that f appends to its argument, as a string.
+func (a *textArena) build(f func(dst []byte) []byte) string {
+	if a == nil {
+		b := f(nil)
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	if cap(a.b)-len(a.b) < 512 {
+		a.b = make([]byte, 0, arenaSlab)
+	}
+	start := len(a.b)
+	a.b = f(a.b)
+	return unsafe.String(unsafe.SliceData(a.b[start:]), len(a.b)-start)
 }
 
 // Expr is a compiled expression.

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -49,7 +48,14 @@ func init() {
 			return strict(stringType, a, func(v []event.Value) (event.Value, error) { return event.String(f(toText(v[0]))), nil }), nil
 		}}
 	}
-	upper, lower := str(asciiCase(strings.ToUpper, 'a', 'z', 'a'-'A')), str(asciiCase(strings.ToLower, 'A', 'Z', 'a'-'A'))
+	caseFn := func(f func(string) string, lo, hi byte, up bool) function {
+		return function{1, 1, func(a []node) (node, error) {
+			return strictIn(stringType, a, func(in *Input, v []event.Value) (event.Value, error) {
+				return event.String(changeCase(in.arena, toText(v[0]), f, lo, hi, up)), nil
+			}), nil
+		}}
+	}
+	upper, lower := caseFn(strings.ToUpper, 'a', 'z', true), caseFn(strings.ToLower, 'A', 'Z', false)
 	functions["upper"], functions["ucase"] = upper, upper
 	functions["lower"], functions["lcase"] = lower, lower
 	functions["ltrim"] = str(func(s string) string { return strings.TrimLeft(s, " ") })
@@ -105,13 +111,13 @@ func init() {
 	}}
 	functions["char_length"], functions["character_length"] = charLength, charLength
 	functions["concat"] = function{1, -1, func(a []node) (node, error) {
-		var buf []byte // one per call site: the text is built in it, then copied once
-		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
-			buf = buf[:0]
-			for _, x := range v {
-				buf = appendText(buf, x)
-			}
-			return event.String(string(buf)), nil
+		return strictIn(stringType, a, func(in *Input, v []event.Value) (event.Value, error) {
+			return event.String(in.arena.build(func(b []byte) []byte {
+				for _, x := range v {
+					b = appendText(b, x)
+				}
+				return b
+			})), nil
 		}), nil
 	}}
 	functions["concat_ws"] = function{2, -1, func(a []node) (node, error) {
@@ -390,35 +396,37 @@ func init() {
 	}}
 }
 
-// asciiCase is f (strings.ToUpper or ToLower) with a faster path for ASCII text: the
-// letters lo…hi moved by delta, in one allocation, the text returned as it is when none is.
-func asciiCase(f func(string) string, lo, hi byte, delta byte) func(string) string {
-	return func(s string) string {
-		first := -1
-		for i := 0; i < len(s); i++ {
+// changeCase is f(s) (strings.ToUpper or ToLower), with a faster path for ASCII text:
+// the letters lo…hi moved up or down, built in the arena; s itself when none is.
+func changeCase(arena *textArena, s string, f func(string) string, lo, hi byte, up bool) string {
+	first := -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return f(s)
+		}
+		if first < 0 && c >= lo && c <= hi {
+			first = i
+		}
+	}
+	if first < 0 {
+		return s
+	}
+	return arena.build(func(b []byte) []byte {
+		b = append(b, s[:first]...)
+		for i := first; i < len(s); i++ {
 			c := s[i]
-			if c >= utf8.RuneSelf {
-				return f(s)
-			}
-			if first < 0 && c >= lo && c <= hi {
-				first = i
-			}
-		}
-		if first < 0 {
-			return s
-		}
-		b := []byte(s)
-		for i := first; i < len(b); i++ {
-			if c := b[i]; c >= lo && c <= hi {
-				if lo == 'a' {
-					b[i] = c - delta
+			if c >= lo && c <= hi {
+				if up {
+					c -= 'a' - 'A'
 				} else {
-					b[i] = c + delta
+					c += 'a' - 'A'
 				}
 			}
+			b = append(b, c)
 		}
-		return unsafe.String(unsafe.SliceData(b), len(b))
-	}
+		return b
+	})
 }
 
 // runeOffset is the byte offset of rune n of s (len(s) when s has fewer runes): substrings
@@ -427,9 +435,16 @@ func runeOffset(s string, n int64) int {
 	if n <= 0 {
 		return 0
 	}
-	for i := range s {
+	i := 0 // ASCII first: a byte a rune
+	for ; i < len(s) && int64(i) < n && s[i] < utf8.RuneSelf; i++ {
+	}
+	if int64(i) == n || i == len(s) {
+		return i
+	}
+	n -= int64(i)
+	for j := range s[i:] {
 		if n == 0 {
-			return i
+			return i + j
 		}
 		n--
 	}
@@ -453,6 +468,25 @@ func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, e
 			v[i] = x
 		}
 		return f(v)
+	}}, args...)
+}
+
+// strictIn is strict for a function that reads its input besides its arguments (the
+// arena it builds text in).
+func strictIn(typ types.Type, args []node, f func(in *Input, v []event.Value) (event.Value, error)) node {
+	v := make([]event.Value, len(args))
+	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
+		for i, a := range args {
+			x, err := a.eval(in)
+			if err != nil {
+				return x, err
+			}
+			if x.IsNull() {
+				return event.Null(), nil
+			}
+			v[i] = x
+		}
+		return f(in, v)
 	}}, args...)
 }
 

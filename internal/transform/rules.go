@@ -156,6 +156,7 @@ type evaluator struct {
 	plans   map[*event.Schema]*plan // a worker's own compilations
 	scratch Input                   // the input of the change being transformed
 	slab    []event.Value           // projected rows are cut from it
+	arena   textArena               // computed text is built in it
 }
 
 func (e *evaluator) plan(s *event.Schema) (*plan, error) {
@@ -184,7 +185,7 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		return c, err == nil, err
 	}
 	in := &e.scratch
-	*in = Input{Schema: c.Schema, Op: c.Op, CommitMicros: c.CommitMicros, Pos: c.Pos}
+	*in = Input{Schema: c.Schema, Op: c.Op, CommitMicros: c.CommitMicros, Pos: c.Pos, arena: &e.arena}
 	match := func(row event.Row) (bool, error) {
 		if p.filter == nil || row == nil {
 			return true, nil

@@ -179,3 +179,23 @@ func TestTryCast(t *testing.T) {
 		t.Error("CAST of 12abc to SIGNED did not fail")
 	}
 }
+
+// TestSubstrings: LEFT, RIGHT and SUBSTRING count characters, in ASCII, multibyte and
+// mixed text.
+func TestSubstrings(t *testing.T) {
+	for _, c := range []struct{ expr, want string }{
+		{"LEFT('abcdef', 3)", "abc"},
+		{"LEFT('ab', 5)", "ab"},
+		{"LEFT('ab日本語', 3)", "ab日"},
+		{"LEFT('日本語', 2)", "日本"},
+		{"RIGHT('ab日本語', 2)", "本語"},
+		{"SUBSTRING('ab日本語cd', 3, 3)", "日本語"},
+		{"SUBSTRING('ab日本語cd', -2)", "cd"},
+		{"LEFT('abc', 0)", ""},
+	} {
+		got, err := evalIn(t, c.expr, nil, zonedRow())
+		if err != nil || got != c.want {
+			t.Errorf("%s = %q (%v), want %q", c.expr, got, err, c.want)
+		}
+	}
+}
