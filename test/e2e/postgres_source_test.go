@@ -154,7 +154,9 @@ func TestPostgresSIGKILLConverges(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "p.yaml"), "source:\n"+src.block(src.port, "shop")+
+			// The rate limit keeps the snapshot long enough (about 5 s) for the early kills to
+			// fall inside it, however fast the machine reads.
+			writeFile(t, filepath.Join(dir, "p.yaml"), "source:\n"+src.block(src.port, "shop")+"  scan.rate-limit.rows-per-second: 40000\n"+
 				"sink:\n"+fileTarget.yaml+"\npipeline:\n  name: pgkill\n  parallelism: 3\n  checkpoint.interval: 200ms\n")
 			exec, closeConn, err := src.session("shop")
 			if err != nil {
