@@ -197,6 +197,12 @@ func TestCompileErrors(t *testing.T) {
 		"UPPER(name, id) AS x": `UPPER takes 1 arguments, not 2`,
 		"id, id":               `column id is projected twice`,
 		"(SELECT 1) AS x":      `is not supported in a transform`,
+		"created + 1 AS x":     `arithmetic on timestamp(6) is not supported`,
+		"DATE_ADD(created, INTERVAL 1 DAY_HOUR) AS x": `DATE_ADD: the unit DAY_HOUR is not supported here; use MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR`,
+		"EXTRACT(DAY_MINUTE FROM created) AS x":       `EXTRACT: EXTRACT of DAY_MINUTE is not supported`,
+		"JSON_EXTRACT(name, 'a') AS x":                `JSON path "a": it must start with $`,
+		"TIMESTAMPDIFF(MONTH, created) AS x":          `syntax: unexpected text ") AS x FROM t"`,
+		"DATEDIFF(created) AS x":                      `DATEDIFF: takes 2 arguments, not 1`,
 	} {
 		_, err := CompileProjection(expr, testSchema, nil)
 		var ce *CompileError

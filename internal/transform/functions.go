@@ -648,7 +648,11 @@ func (c *compiler) call(e *ast.FuncCallExpr) (node, error) {
 		}
 		return node{}, fmt.Errorf("%s takes %s arguments, not %d", strings.ToUpper(name), want, len(args))
 	}
-	return f.build(args)
+	n, err := f.build(args)
+	if err != nil {
+		return node{}, fmt.Errorf("%s: %w", strings.ToUpper(name), err)
+	}
+	return n, nil
 }
 
 // cast is CAST(x AS type) / CONVERT(x, type) to the unified type of a MySQL type name.

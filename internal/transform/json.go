@@ -21,7 +21,7 @@ var jsonType = types.Type{Kind: types.JSON}
 
 func init() {
 	functions["json_extract"] = function{2, -1, func(a []node) (node, error) {
-		paths, err := constPaths(a[1:], "JSON_EXTRACT")
+		paths, err := constPaths(a[1:])
 		if err != nil {
 			return node{}, err
 		}
@@ -51,7 +51,7 @@ func init() {
 		}), nil
 	}}
 	functions["json_value"] = function{2, 2, func(a []node) (node, error) {
-		paths, err := constPaths(a[1:], "JSON_VALUE")
+		paths, err := constPaths(a[1:])
 		if err != nil {
 			return node{}, err
 		}
@@ -123,11 +123,11 @@ type pathStep struct {
 	any   bool
 }
 
-func constPaths(a []node, fn string) ([]*jsonPath, error) {
+func constPaths(a []node) ([]*jsonPath, error) {
 	var out []*jsonPath
 	for _, n := range a {
 		if n.konst == nil || n.konst.IsNull() {
-			return nil, fmt.Errorf("%s takes its paths as literals, e.g. '$.a.b[0]'", fn)
+			return nil, fmt.Errorf("the paths must be literals, e.g. '$.a.b[0]'")
 		}
 		p, err := parsePath(toText(*n.konst))
 		if err != nil {

@@ -192,7 +192,10 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		}
 		in.Row = row
 		v, err := p.filter.Eval(in)
-		return err == nil && v.Rep() == event.RepBool && v.Bool(), err
+		if err != nil {
+			return false, fmt.Errorf("the filter of %s: %w", c.Schema.ID, err)
+		}
+		return v.Rep() == event.RepBool && v.Bool(), nil
 	}
 	before, err := match(c.Before)
 	if err != nil {
@@ -241,7 +244,7 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 			}
 			v, err := col.Expr.Eval(in)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("column %s of %s: %w", col.Name, p.out.ID, err)
 			}
 			r[i] = v
 		}

@@ -145,7 +145,7 @@ func TestJSONFunctions(t *testing.T) {
 	for _, c := range []struct{ expr, want string }{
 		{"JSON_EXTRACT(doc, 'a.b')", `JSON path "a.b": it must start with $ (write e.g. '$.a.b[0]')`},
 		{"JSON_EXTRACT(doc, '$.a[x]')", `JSON path "$.a[x]": "x" is not an array index`},
-		{"JSON_EXTRACT(doc, txt)", "JSON_EXTRACT takes its paths as literals"},
+		{"JSON_EXTRACT(doc, txt)", "JSON_EXTRACT: the paths must be literals"},
 		{"JSON_EXTRACT(txt, '$.a')", "not a JSON document"},
 	} {
 		_, err := evalIn(t, c.expr, nil, zonedRow())
