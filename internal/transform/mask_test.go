@@ -113,3 +113,16 @@ func TestMaskErrors(t *testing.T) {
 		t.Errorf("hash on the key: %v %v", s, err)
 	}
 }
+
+// TestMaskNamesAColumnNoTableHas: a misspelt mask column stops the pipeline at its start,
+// naming the rule, the mask and the tables, rather than leaving the data in clear.
+func TestMaskNamesAColumnNoTableHas(t *testing.T) {
+	tr := maskRule(t, "", &MaskKey{Secret: []byte("k")}, "phnoe = partial(4)")
+	err := tr.Prepare([]*event.Schema{people})
+	if err == nil || !strings.Contains(err.Error(), `transform rule 1: mask "phnoe = partial(4)" names column phnoe, which none of its tables (crm.people) has`) {
+		t.Fatalf("%v", err)
+	}
+	if err := maskRule(t, "", nil, "PHONE = partial(4)").Prepare([]*event.Schema{people}); err != nil {
+		t.Errorf("a name in another case: %v", err)
+	}
+}

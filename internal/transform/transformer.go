@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,10 +58,10 @@ func New(rules []Rule, routes []Route, o Options) *Transformer {
 
 // Prepare starts a run of the pipeline on the source's schemas: the tables routed into
 // one sink table are merged up front, so the sink table fits them all from its first row.
+//
+// It also checks that each column a mask names is a column of some table its rule
+// applies to: a misspelt name would otherwise leave the data it meant to hide in clear.
 func (t *Transformer) Prepare(schemas []*event.Schema) error {
-	if t.routes == nil {
-		return nil
-	}
 	var out []*event.Schema
 	for _, s := range schemas {
 		ts, err := t.schema(s)
@@ -69,7 +70,44 @@ func (t *Transformer) Prepare(schemas []*event.Schema) error {
 		}
 		out = append(out, ts)
 	}
+	if err := t.checkMasks(schemas, out); err != nil {
+		return fault.AsFatal(err)
+	}
+	if t.routes == nil {
+		return nil
+	}
 	return fault.AsFatal(t.routes.prepare(out))
+}
+
+// checkMasks reports the mask columns that no table of their rule has (in has, the
+// output schemas of the source schemas in, by position).
+func (t *Transformer) checkMasks(in, has []*event.Schema) error {
+	for i := range t.rules {
+		r := &t.rules[i]
+		var tables []string
+		columns := map[string]bool{}
+		for j, s := range in {
+			if t.ruleFor(s.ID) != r {
+				continue
+			}
+			tables = append(tables, s.ID.Schema+"."+s.ID.Table)
+			for _, c := range has[j].Columns {
+				columns[strings.ToLower(c.Name)] = true
+			}
+		}
+		if len(tables) == 0 {
+			continue // no table yet: it may come later
+		}
+		for _, m := range r.Masks {
+			for _, c := range m.Columns {
+				if !columns[c] {
+					return fmt.Errorf("transform rule %d: mask %q names column %s, which none of its tables (%s) has; "+
+						"correct the name, or the data it should hide is written in clear", i+1, m.Written, c, strings.Join(tables, ", "))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // parallelMin is the smallest batch whose rules are evaluated by several goroutines.
