@@ -19,6 +19,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // literal values of the parser
 
 	"github.com/weir-data/weir/internal/event"
@@ -221,7 +222,8 @@ func itemText(f *ast.SelectField) string {
 
 func parseSelect(sql string) (*ast.SelectStmt, error) {
 	p := parser.New()
-	stmt, err := p.ParseOneStmt(rewriteTryCast(sql), "", "")
+	p.SetSQLMode(mysql.ModePipesAsConcat) // a || b concatenates, as in Flink SQL and the SQL standard
+	stmt, err := p.ParseOneStmt(rewriteDistinct(rewriteTryCast(sql)), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
 	}
@@ -230,6 +232,87 @@ func parseSelect(sql string) (*ast.SelectStmt, error) {
 		return nil, errors.New("not an expression")
 	}
 	return sel, nil
+}
+
+// rewriteDistinct rewrites the SQL standard's a IS [NOT] DISTINCT FROM b, which MySQL's
+// grammar lacks, outside quotes: IS NOT DISTINCT FROM is <=>, and a IS DISTINCT FROM b
+// is a <=> b IS FALSE (<=> and IS are one precedence level, left-associative; <=> is
+// never NULL). The end of b is where a comma, a closing parenthesis, a comparison or a
+// keyword of lower precedence than + stands at b's depth.
+func rewriteDistinct(s string) string {
+	upper := strings.ToUpper(s)
+	if !strings.Contains(upper, "DISTINCT") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch == '\'' || ch == '"' || ch == '`' {
+			j := skipQuoted(s, i)
+			b.WriteString(s[i:j])
+			i = j - 1
+			continue
+		}
+		if i > 0 && isWordByte(s[i-1]) || !strings.HasPrefix(upper[i:], "IS ") {
+			b.WriteByte(ch)
+			continue
+		}
+		words := strings.Fields(upper[i:min(len(s), i+40)])
+		switch {
+		case len(words) >= 4 && words[1] == "NOT" && words[2] == "DISTINCT" && words[3] == "FROM":
+			b.WriteString("<=>")
+			i = strings.Index(upper[i:], "FROM") + i + 3
+		case len(words) >= 3 && words[1] == "DISTINCT" && words[2] == "FROM":
+			from := strings.Index(upper[i:], "FROM") + i + 4
+			end := operandEnd(s, upper, from)
+			b.WriteString("<=>" + s[from:end] + " IS FALSE ")
+			i = end - 1
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+// skipQuoted returns the index after the quoted text that starts at i.
+func skipQuoted(s string, i int) int {
+	q := s[i]
+	j := i + 1
+	for j < len(s) && s[j] != q {
+		if s[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	return min(j+1, len(s))
+}
+
+// operandEnd is where the operand that starts at i ends (see rewriteDistinct).
+func operandEnd(s, upper string, i int) int {
+	depth := 0
+	for j := i; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '\'' || c == '"' || c == '`':
+			j = skipQuoted(s, j) - 1
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return j
+			}
+			depth--
+		case depth > 0:
+		case c == ',' || c == '=' || c == '<' || c == '>' || c == '!':
+			return j
+		case (j == 0 || !isWordByte(s[j-1])) && isWordByte(c):
+			for _, kw := range []string{"AND", "OR", "XOR", "THEN", "ELSE", "WHEN", "END", "AS", "IS", "LIKE", "IN", "BETWEEN", "NOT", "REGEXP", "FROM"} {
+				if strings.HasPrefix(upper[j:], kw) && (j+len(kw) == len(s) || !isWordByte(s[j+len(kw)])) && j > i {
+					return j
+				}
+			}
+		}
+	}
+	return len(s)
 }
 
 // tryMarker is the function TRY_CAST(x AS t) becomes, around CAST(x AS t), before parsing

@@ -32,6 +32,16 @@ func testInput() *Input {
 func TestExpressions(t *testing.T) {
 	for _, c := range []struct{ expr, want string }{
 		{"id + 1", "8"},
+		{"n IS DISTINCT FROM 1", "true"},
+		{"n IS DISTINCT FROM NULL", "false"},
+		{"n IS NOT DISTINCT FROM NULL", "true"},
+		{"id IS DISTINCT FROM 3 + 4", "false"},
+		{"id IS DISTINCT FROM COALESCE(n, 7) AND id > 1", "false"},
+		{"NOT id IS DISTINCT FROM 7", "true"},
+		{"CASE WHEN n IS DISTINCT FROM 0 THEN 'd' ELSE 's' END", "d"},
+		{"CONCAT('is distinct from', 'x')", "is distinct fromx"},
+		{"POSITION('Love' IN name)", "5"},
+		{"name || '!' || id", "Ada Lovelace!7"},
 		{"id * 2 - 3", "11"},
 		{"id / 2", "3.5000"},
 		{"id DIV 2", "3"},

@@ -224,6 +224,9 @@ func init() {
 		}}
 	}
 	functions["lpad"], functions["rpad"] = pad(true), pad(false)
+	functions["position"] = function{2, 2, func(a []node) (node, error) { // POSITION(sub IN s)
+		return functions["locate"].build(a)
+	}}
 	functions["locate"] = function{2, 3, func(a []node) (node, error) {
 		return strict(int64Type, a, func(v []event.Value) (event.Value, error) {
 			sub, s := []rune(toText(v[0])), []rune(toText(v[1]))
