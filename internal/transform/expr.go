@@ -223,7 +223,7 @@ func itemText(f *ast.SelectField) string {
 func parseSelect(sql string) (*ast.SelectStmt, error) {
 	p := parser.New()
 	p.SetSQLMode(mysql.ModePipesAsConcat) // a || b concatenates, as in Flink SQL and the SQL standard
-	stmt, err := p.ParseOneStmt(rewriteDistinct(rewriteTryCast(sql)), "", "")
+	stmt, err := p.ParseOneStmt(rewriteCasts(rewriteDistinct(rewriteTryCast(sql))), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
 	}
@@ -232,6 +232,102 @@ func parseSelect(sql string) (*ast.SelectStmt, error) {
 		return nil, errors.New("not an expression")
 	}
 	return sel, nil
+}
+
+// booleanMarker is the function CAST(x AS BOOLEAN) becomes (MySQL's CAST has no BOOLEAN).
+const booleanMarker = "__weir_boolean"
+
+// castTypes are the type names of Flink SQL and the SQL standard that MySQL's CAST does
+// not take, and what they become (BOOLEAN: booleanMarker).
+var castTypes = map[string]string{
+	"TINYINT": "SIGNED", "SMALLINT": "SIGNED", "INT": "SIGNED", "INTEGER": "SIGNED", "BIGINT": "SIGNED",
+	"VARCHAR": "CHAR", "STRING": "CHAR", "TEXT": "CHAR", "TIMESTAMP": "DATETIME", "BYTES": "BINARY",
+	"VARBINARY": "BINARY", "BOOLEAN": "", "BOOL": "",
+}
+
+// rewriteCasts rewrites CAST(x AS T) outside quotes where T is a type name of Flink SQL
+// (castTypes) into the MySQL form: CAST(x AS INT) is CAST(x AS SIGNED), VARCHAR(n) is
+// CHAR(n), TIMESTAMP(p) is DATETIME(p), CAST(x AS BOOLEAN) is x's truth.
+func rewriteCasts(s string) string {
+	upper := strings.ToUpper(s)
+	if !strings.Contains(upper, "CAST") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch == '\'' || ch == '"' || ch == '`' {
+			j := skipQuoted(s, i)
+			b.WriteString(s[i:j])
+			i = j - 1
+			continue
+		}
+		rest := strings.TrimLeft(upper[min(len(s), i+4):], " \t\n")
+		if (i > 0 && isWordByte(s[i-1])) || !strings.HasPrefix(upper[i:], "CAST") || !strings.HasPrefix(rest, "(") {
+			b.WriteByte(ch)
+			continue
+		}
+		open := len(s) - len(rest)
+		end := closing(s, open) // the closing parenthesis of CAST(
+		as := lastTopLevel(upper[open+1:end], " AS ")
+		if end >= len(s) || as < 0 {
+			b.WriteByte(ch)
+			continue
+		}
+		as += open + 1
+		typ := strings.TrimSpace(s[as+4 : end])
+		name, args, _ := strings.Cut(typ, "(")
+		name = strings.ToUpper(strings.TrimSpace(name))
+		to, known := castTypes[name]
+		switch {
+		case !known:
+			b.WriteString(s[i : end+1])
+		case to == "":
+			b.WriteString(booleanMarker + "(" + s[open+1:as] + ")")
+		case args != "":
+			b.WriteString(s[i:as] + " AS " + to + "(" + args + ")")
+		default:
+			b.WriteString(s[i:as] + " AS " + to + ")")
+		}
+		i = end
+	}
+	return b.String()
+}
+
+// closing is the index of the parenthesis that closes the one at open (len(s) if none).
+func closing(s string, open int) int {
+	depth := 0
+	for j := open; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '\'' || c == '"' || c == '`':
+			j = skipQuoted(s, j) - 1
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth--; depth == 0 {
+				return j
+			}
+		}
+	}
+	return len(s)
+}
+
+// lastTopLevel is the index of the last sep in s outside parentheses and quotes, or -1.
+func lastTopLevel(s, sep string) int {
+	at, depth := -1, 0
+	for j := 0; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '\'' || c == '"' || c == '`':
+			j = skipQuoted(s, j) - 1
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 0 && strings.HasPrefix(s[j:], sep):
+			at = j
+		}
+	}
+	return at
 }
 
 // rewriteDistinct rewrites the SQL standard's a IS [NOT] DISTINCT FROM b, which MySQL's

@@ -33,6 +33,15 @@ type function struct {
 var functions = map[string]function{}
 
 func init() {
+	functions[booleanMarker] = function{1, 1, func(a []node) (node, error) { // CAST(x AS BOOLEAN)
+		return strict(boolType, a, func(v []event.Value) (event.Value, error) {
+			b, null := truth(v[0])
+			if null {
+				return event.Null(), nil
+			}
+			return event.Bool(b), nil
+		}), nil
+	}}
 	functions[tryMarker] = function{1, 1, func(a []node) (node, error) { // TRY_CAST
 		x := a[0]
 		return node{typ: x.typ, eval: func(in *Input) (event.Value, error) {
@@ -691,6 +700,9 @@ func (c *compiler) cast(e *ast.FuncCastExpr) (node, error) {
 		if tp.GetCharset() == "binary" {
 			t = types.Type{Kind: types.Bytes}
 		}
+		if n := tp.GetFlen(); n > 0 {
+			t.Length = n // CHAR(n) keeps n characters, BINARY(n) n bytes
+		}
 	default:
 		return node{}, fmt.Errorf("CAST to %s is not supported", tp.String())
 	}
@@ -699,6 +711,13 @@ func (c *compiler) cast(e *ast.FuncCastExpr) (node, error) {
 		if err != nil {
 			return v, err
 		}
-		return coerce(v, t)
+		if v, err = coerce(v, t); err != nil || t.Length == 0 || v.IsNull() {
+			return v, err
+		}
+		s := v.Str()
+		if t.Kind == types.Bytes {
+			return event.BytesString(s[:min(len(s), t.Length)]), nil
+		}
+		return event.String(s[:runeOffset(s, int64(t.Length))]), nil
 	}}, x), nil
 }
