@@ -109,6 +109,9 @@ func RunMapped(ctx context.Context, src Source, sink connector.TableReader, sche
 	bySource := map[string]*event.Schema{}
 	for _, s := range schemas { // every sink table is compared, even one whose sources are empty
 		bySource[s.ID.String()] = s
+		if len(s.Key) == 0 {
+			continue // reported below, not compared
+		}
 		sinks, err := m.SinkSchemas(s)
 		if err != nil {
 			return nil, err
