@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ var (
 type compiler struct {
 	schema *event.Schema
 	loc    *time.Location // the pipeline's local-time-zone
+	refs   []int          // the columns the expression being compiled reads
 }
 
 // metadata are the columns every row has besides its own (Flink CDC's names).
@@ -66,6 +68,9 @@ func opName(op event.Op) string {
 }
 
 func (c *compiler) column(i int) node {
+	if !slices.Contains(c.refs, i) {
+		c.refs = append(c.refs, i)
+	}
 	return node{typ: c.schema.Columns[i].Type, eval: func(in *Input) (event.Value, error) { return in.Row[i], nil }}
 }
 

@@ -72,6 +72,7 @@ type Expr struct {
 	Text string     // as written
 	Type types.Type // of its values
 	eval evalFunc
+	refs []int // the columns of its table it reads
 }
 
 type evalFunc func(in *Input) (event.Value, error)
@@ -145,7 +146,7 @@ func CompileFilter(text string, s *event.Schema, loc *time.Location) (*Expr, err
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
-	return &Expr{Text: text, Type: types.Type{Kind: types.Boolean}, eval: n.eval}, nil
+	return &Expr{Text: text, Type: types.Type{Kind: types.Boolean}, eval: n.eval, refs: c.refs}, nil
 }
 
 // CompileProjection compiles a SELECT list against schema s: `*` stands for every
@@ -179,6 +180,7 @@ func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Colu
 			continue
 		}
 		item := itemText(f)
+		c.refs = nil
 		n, err := c.compile(f.Expr)
 		if err != nil {
 			return nil, &CompileError{Table: s.ID, Expr: item, Err: err}
@@ -200,7 +202,7 @@ func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Colu
 		if col, ok := f.Expr.(*ast.ColumnNameExpr); ok && col.Name.Table.O == "" {
 			src = columnIndexFold(s, col.Name.Name.O)
 		}
-		if err := add(Column{Name: name, Expr: &Expr{Text: item, Type: n.typ, eval: n.eval}, Source: src}); err != nil {
+		if err := add(Column{Name: name, Expr: &Expr{Text: item, Type: n.typ, eval: n.eval, refs: c.refs}, Source: src}); err != nil {
 			return nil, &CompileError{Table: s.ID, Expr: item, Err: err}
 		}
 	}

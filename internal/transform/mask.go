@@ -126,12 +126,12 @@ func (m *Mask) apply(col *Column, inKey bool, key *MaskKey) error {
 	if (m.Method == "hash" || m.Method == "encrypt") && (key == nil || len(key.Secret) == 0) {
 		return fmt.Errorf("mask %q needs a key: set mask.key (e.g. mask.key: ${WEIR_MASK_KEY})", m.Written)
 	}
-	inner := col.Expr.eval
+	inner, refs := col.Expr.eval, col.Expr.refs
 	col.Source = -1 // computed now
 	var f func(s string) (string, error)
 	switch m.Method {
 	case "null":
-		col.Expr = &Expr{Text: "NULL", Type: col.Expr.Type, eval: func(*Input) (event.Value, error) { return event.Null(), nil }}
+		col.Expr = &Expr{Text: "NULL", Type: col.Expr.Type, eval: func(*Input) (event.Value, error) { return event.Null(), nil }, refs: refs}
 		return nil
 	case "hash":
 		f = func(s string) (string, error) {
@@ -149,7 +149,7 @@ func (m *Mask) apply(col *Column, inKey bool, key *MaskKey) error {
 		}
 		f = enc.encrypt
 	}
-	col.Expr = &Expr{Text: fmt.Sprintf("%s masked by %s", col.Expr.Text, m.Method), Type: types.Type{Kind: types.String},
+	col.Expr = &Expr{Text: fmt.Sprintf("%s masked by %s", col.Expr.Text, m.Method), Type: types.Type{Kind: types.String}, refs: refs,
 		eval: func(in *Input) (event.Value, error) {
 			v, err := inner(in)
 			if err != nil || v.IsNull() || v.Rep() == event.RepUnchanged {

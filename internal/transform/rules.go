@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/weir-data/weir/internal/connector"
@@ -191,6 +192,9 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 			return true, nil
 		}
 		in.Row = row
+		if col, some, _ := unsent(c.Schema, row, p.filter.refs); some {
+			return false, unsentError(c.Schema, col, "the filter "+strconv.Quote(p.filter.Text))
+		}
 		v, err := p.filter.Eval(in)
 		if err != nil {
 			return false, fmt.Errorf("the filter of %s: %w", c.Schema.ID, err)
@@ -242,6 +246,13 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 				r[i] = row[col.Source]
 				continue
 			}
+			if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
+				if !all {
+					return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
+				}
+				r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
+				continue
+			}
 			v, err := col.Expr.Eval(in)
 			if err != nil {
 				return nil, fmt.Errorf("column %s of %s: %w", col.Name, p.out.ID, err)
@@ -258,6 +269,30 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		return c, false, err
 	}
 	return res, true, nil
+}
+
+// unsent reports whether row lacks a value of the columns refs (an unchanged TOASTed value
+// that PostgreSQL does not send, event.Unchanged): some says one does, col names it, and
+// all says every non-key column of refs does (what reads them alone has not changed).
+func unsent(s *event.Schema, row event.Row, refs []int) (col string, some, all bool) {
+	all = true
+	for _, i := range refs {
+		switch {
+		case i < len(row) && row[i].Rep() == event.RepUnchanged:
+			col, some = s.Columns[i].Name, true
+		case !slices.Contains(s.Key, i):
+			all = false
+		}
+	}
+	return col, some, all
+}
+
+// unsentError says that what (a filter, a computed column) reads a value the source did
+// not send alongside values it did, and what to do.
+func unsentError(s *event.Schema, col, what string) error {
+	return fmt.Errorf("%s of %s reads column %s, which this update of the source did not send (an unchanged TOASTed value), "+
+		"with columns it did send, so it cannot be computed: set REPLICA IDENTITY FULL on the table, so that its updates carry every column",
+		what, s.ID, col)
 }
 
 // beforeOrKey is the old row of an update, or its new row when the source did not send

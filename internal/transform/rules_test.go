@@ -134,3 +134,37 @@ func BenchmarkTransformApply(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/row")
 	b.ReportMetric(0, "ns/op")
 }
+
+// TestUnsentValues: an update without a value the source did not send (an unchanged
+// TOASTed value, event.Unchanged): a column copied as it is stays unchanged; a computed
+// column that reads only unsent values (and the key) stays unchanged too; one that reads
+// an unsent value with sent ones, or a filter that reads one, cannot be computed, and the
+// error says what to do.
+func TestUnsentValues(t *testing.T) {
+	row := func() event.Row {
+		r := row(1, "a", "5.00")
+		r[1] = event.Unchanged() // name
+		return r
+	}
+	tr := rules(t, `shop.orders_\d+`, "id, name, UPPER(name) AS up, CONCAT(id, name) AS tag, amount * 2 AS dbl", "")
+	out, keep, err := tr.applyRules(event.Change{Op: event.OpUpdate, Schema: testSchema, After: row()})
+	if err != nil || !keep {
+		t.Fatal(err)
+	}
+	for i, want := range []event.Rep{event.RepInt, event.RepUnchanged, event.RepUnchanged, event.RepUnchanged, event.RepDecimal} {
+		if got := out.After[i].Rep(); got != want {
+			t.Errorf("column %s: %v, want %v", out.Schema.Columns[i].Name, got, want)
+		}
+	}
+	mixed := rules(t, `shop.orders_\d+`, "id, CONCAT(name, amount) AS tag", "")
+	if _, _, err := mixed.applyRules(event.Change{Op: event.OpUpdate, Schema: testSchema, After: row()}); err == nil ||
+		!strings.Contains(err.Error(), "column tag (CONCAT(name, amount)) of shop.orders_3 reads column name, which this update of the source did not send") ||
+		!strings.Contains(err.Error(), "set REPLICA IDENTITY FULL") {
+		t.Errorf("mixed: %v", err)
+	}
+	filtered := rules(t, `shop.orders_\d+`, "", "name <> 'x'")
+	if _, _, err := filtered.applyRules(event.Change{Op: event.OpUpdate, Schema: testSchema, After: row()}); err == nil ||
+		!strings.Contains(err.Error(), `the filter "name <> 'x'" of shop.orders_3 reads column name`) {
+		t.Errorf("filter: %v", err)
+	}
+}
