@@ -180,7 +180,7 @@ func TestExamplesValidate(t *testing.T) {
 	}
 	for _, f := range files {
 		abs, _ := filepath.Abs(f)
-		code, out := runWeirEnv(t, t.TempDir(), []string{"MYSQL_PASSWORD=x", "PG_PASSWORD=y", "TARGET_PASSWORD=z"}, "validate", "--offline", abs)
+		code, out := runWeirEnv(t, t.TempDir(), []string{"MYSQL_PASSWORD=x", "PG_PASSWORD=y", "TARGET_PASSWORD=z", "WEIR_MASK_KEY=k"}, "validate", "--offline", abs)
 		if code != 0 {
 			t.Errorf("%s: exit %d\n%s", f, code, out)
 		}
