@@ -255,45 +255,65 @@ func rewriteCasts(s string) string {
 	if !strings.Contains(upper, "CAST") {
 		return s
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch == '\'' || ch == '"' || ch == '`' {
-			j := skipQuoted(s, i)
-			b.WriteString(s[i:j])
-			i = j - 1
-			continue
+	return rewriteSQL(s, func(i int) (string, int, bool) {
+		open, ok := callAt(upper, i, "CAST")
+		if !ok {
+			return "", 0, false
 		}
-		rest := strings.TrimLeft(upper[min(len(s), i+4):], " \t\n")
-		if (i > 0 && isWordByte(s[i-1])) || !strings.HasPrefix(upper[i:], "CAST") || !strings.HasPrefix(rest, "(") {
-			b.WriteByte(ch)
-			continue
-		}
-		open := len(s) - len(rest)
-		end := closing(s, open) // the closing parenthesis of CAST(
-		as := lastTopLevel(upper[open+1:end], " AS ")
+		end := closing(s, open)
+		as := lastTopLevel(upper[open+1:min(end, len(s))], " AS ")
 		if end >= len(s) || as < 0 {
-			b.WriteByte(ch)
-			continue
+			return "", 0, false
 		}
 		as += open + 1
-		typ := strings.TrimSpace(s[as+4 : end])
-		name, args, _ := strings.Cut(typ, "(")
+		x := rewriteCasts(s[open+1 : as]) // a CAST inside the value
+		name, args, _ := strings.Cut(strings.TrimSpace(s[as+4:end]), "(")
 		name = strings.ToUpper(strings.TrimSpace(name))
 		to, known := castTypes[name]
 		switch {
 		case !known:
-			b.WriteString(s[i : end+1])
+			return s[i:open+1] + x + s[as:end+1], end + 1, true
 		case to == "":
-			b.WriteString(booleanMarker + "(" + s[open+1:as] + ")")
+			return booleanMarker + "(" + x + ")", end + 1, true
 		case args != "":
-			b.WriteString(s[i:as] + " AS " + to + "(" + args + ")")
-		default:
-			b.WriteString(s[i:as] + " AS " + to + ")")
+			return s[i:open+1] + x + " AS " + to + "(" + args + ")", end + 1, true
 		}
-		i = end
+		return s[i:open+1] + x + " AS " + to + ")", end + 1, true
+	})
+}
+
+// rewriteSQL copies s, quoted text as it is; at each other position where a word starts,
+// at may give the text that replaces s up to next.
+func rewriteSQL(s string, at func(i int) (repl string, next int, ok bool)) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if c := s[i]; c == '\'' || c == '"' || c == '`' {
+			j := skipQuoted(s, i)
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		}
+		if i == 0 || !isWordByte(s[i-1]) {
+			if repl, next, ok := at(i); ok {
+				b.WriteString(repl)
+				i = next
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
 	}
 	return b.String()
+}
+
+// callAt reports whether the function name (upper case) is called at i of upper (s in
+// upper case), and where its opening parenthesis is.
+func callAt(upper string, i int, name string) (open int, ok bool) {
+	if !strings.HasPrefix(upper[i:], name) || i+len(name) < len(upper) && isWordByte(upper[i+len(name)]) {
+		return 0, false
+	}
+	rest := strings.TrimLeft(upper[i+len(name):], " \t\n")
+	return len(upper) - len(rest), strings.HasPrefix(rest, "(")
 }
 
 // closing is the index of the parenthesis that closes the one at open (len(s) if none).
@@ -342,34 +362,21 @@ func rewriteDistinct(s string) string {
 	if !strings.Contains(upper, "DISTINCT") {
 		return s
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch == '\'' || ch == '"' || ch == '`' {
-			j := skipQuoted(s, i)
-			b.WriteString(s[i:j])
-			i = j - 1
-			continue
-		}
-		if i > 0 && isWordByte(s[i-1]) || !strings.HasPrefix(upper[i:], "IS ") {
-			b.WriteByte(ch)
-			continue
+	return rewriteSQL(s, func(i int) (string, int, bool) {
+		if !strings.HasPrefix(upper[i:], "IS ") {
+			return "", 0, false
 		}
 		words := strings.Fields(upper[i:min(len(s), i+40)])
+		from := strings.Index(upper[i:], "FROM") + i + 4
 		switch {
 		case len(words) >= 4 && words[1] == "NOT" && words[2] == "DISTINCT" && words[3] == "FROM":
-			b.WriteString("<=>")
-			i = strings.Index(upper[i:], "FROM") + i + 3
+			return "<=>", from, true
 		case len(words) >= 3 && words[1] == "DISTINCT" && words[2] == "FROM":
-			from := strings.Index(upper[i:], "FROM") + i + 4
 			end := operandEnd(s, upper, from)
-			b.WriteString("<=>" + s[from:end] + " IS FALSE ")
-			i = end - 1
-		default:
-			b.WriteByte(ch)
+			return "<=>" + s[from:end] + " IS FALSE ", end, true
 		}
-	}
-	return b.String()
+		return "", 0, false
+	})
 }
 
 // skipQuoted returns the index after the quoted text that starts at i.
@@ -419,46 +426,18 @@ const tryMarker = "__weir_try"
 
 // rewriteTryCast rewrites each TRY_CAST(…) outside quotes as __weir_try(CAST(…)).
 func rewriteTryCast(s string) string {
-	lower := strings.ToLower(s)
-	if !strings.Contains(lower, "try_cast") {
+	upper := strings.ToUpper(s)
+	if !strings.Contains(upper, "TRY_CAST") {
 		return s
 	}
-	var b strings.Builder
-	var closeAt []int // depths at which an added ')' is due
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch ch := s[i]; {
-		case ch == '\'' || ch == '"' || ch == '`':
-			j := i + 1
-			for j < len(s) && s[j] != ch {
-				if s[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			b.WriteString(s[i:min(j+1, len(s))])
-			i = j
-		case strings.HasPrefix(lower[i:], "try_cast") && (i == 0 || !isWordByte(s[i-1])) &&
-			strings.HasPrefix(strings.TrimLeft(s[i+8:], " \t\n"), "("):
-			b.WriteString(tryMarker + "(CAST(")
-			closeAt = append(closeAt, depth)
-			depth++
-			i = i + 8 + strings.IndexByte(s[i+8:], '(')
-		case ch == '(':
-			depth++
-			b.WriteByte(ch)
-		case ch == ')':
-			depth--
-			b.WriteByte(ch)
-			if n := len(closeAt); n > 0 && closeAt[n-1] == depth {
-				b.WriteByte(')')
-				closeAt = closeAt[:n-1]
-			}
-		default:
-			b.WriteByte(ch)
+	return rewriteSQL(s, func(i int) (string, int, bool) {
+		open, ok := callAt(upper, i, "TRY_CAST")
+		if !ok {
+			return "", 0, false
 		}
-	}
-	return b.String()
+		end := closing(s, open)
+		return tryMarker + "(CAST(" + rewriteTryCast(s[open+1:min(end, len(s))]) + "))", min(end+1, len(s)), true
+	})
 }
 
 func isWordByte(c byte) bool {

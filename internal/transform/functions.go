@@ -464,27 +464,14 @@ func runeOffset(s string, n int64) int {
 }
 
 // strict builds a function that is NULL when any argument is NULL (the arguments after
-// a NULL one are not evaluated). Argument values are gathered in one buffer per call
-// site, as in lenient.
+// a NULL one are not evaluated).
 func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
-	v := make([]event.Value, len(args))
-	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		for i, a := range args {
-			x, err := a.eval(in)
-			if err != nil {
-				return x, err
-			}
-			if x.IsNull() {
-				return event.Null(), nil
-			}
-			v[i] = x
-		}
-		return f(v)
-	}}, args...)
+	return strictIn(typ, args, func(_ *Input, v []event.Value) (event.Value, error) { return f(v) })
 }
 
 // strictIn is strict for a function that reads its input besides its arguments (the
-// arena it builds text in).
+// arena it builds text in). Argument values are gathered in one buffer per call site, as
+// in lenient.
 func strictIn(typ types.Type, args []node, f func(in *Input, v []event.Value) (event.Value, error)) node {
 	v := make([]event.Value, len(args))
 	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -78,29 +77,14 @@ type mapped struct {
 // RunMapped compares every sink table that the source tables of schemas become through
 // m with the sink (see above).
 func RunMapped(ctx context.Context, src Source, sink connector.TableReader, schemas []*event.Schema, m Mapping, o Options) (*Report, error) {
-	if o.Parallelism <= 0 {
-		o.Parallelism = 2
-	}
-	if o.ChunkRows <= 0 {
-		o.ChunkRows = 8192
-	}
-	if o.MaxKeys <= 0 {
-		o.MaxKeys = 100
-	}
-	v := &verifier{src: src, sink: sink, o: o, limit: rate.NewLimiter(rate.Inf, 0)}
-	if o.RowsPerSecond > 0 {
-		v.limit = rate.NewLimiter(rate.Limit(o.RowsPerSecond), max(o.RowsPerSecond, o.ChunkRows))
-	}
 	if err := m.Prepare(schemas); err != nil {
 		return nil, err
 	}
-	v.prog = &progress{Pipeline: o.Pipeline, Tables: map[string]*tableProgress{}}
-	if o.ProgressFile != "" && o.Resume {
-		var err error
-		if v.prog, err = loadProgress(o.ProgressFile, o.Pipeline); err != nil {
-			return nil, err
-		}
+	v, err := newVerifier(src, sink, o)
+	if err != nil {
+		return nil, err
 	}
+	o = v.o
 	if v.prog.Mapped == nil {
 		v.prog.Mapped = &mappedProgress{Sources: map[string]*tableProgress{}, Sinks: map[string]*mappedSinkProgress{}}
 	}

@@ -104,26 +104,11 @@ type Source interface {
 
 // Run compares every table of schemas between src and sink.
 func Run(ctx context.Context, src Source, sink connector.TableReader, schemas []*event.Schema, o Options) (*Report, error) {
-	if o.Parallelism <= 0 {
-		o.Parallelism = 2
+	v, err := newVerifier(src, sink, o)
+	if err != nil {
+		return nil, err
 	}
-	if o.ChunkRows <= 0 {
-		o.ChunkRows = 8192
-	}
-	if o.MaxKeys <= 0 {
-		o.MaxKeys = 100
-	}
-	v := &verifier{src: src, sink: sink, o: o, limit: rate.NewLimiter(rate.Inf, 0)}
-	if o.RowsPerSecond > 0 {
-		v.limit = rate.NewLimiter(rate.Limit(o.RowsPerSecond), max(o.RowsPerSecond, o.ChunkRows))
-	}
-	v.prog = &progress{Pipeline: o.Pipeline, Tables: map[string]*tableProgress{}}
-	if o.ProgressFile != "" && o.Resume {
-		var err error
-		if v.prog, err = loadProgress(o.ProgressFile, o.Pipeline); err != nil {
-			return nil, err
-		}
-	}
+	o = v.o
 	rep := &Report{}
 	for _, s := range schemas {
 		tp := v.prog.Tables[s.ID.String()]
@@ -151,6 +136,32 @@ func Run(ctx context.Context, src Source, sink connector.TableReader, schemas []
 		}
 	}
 	return rep, nil
+}
+
+// newVerifier fills in o's defaults, and loads the progress of an interrupted comparison
+// when o says to resume it.
+func newVerifier(src Source, sink connector.TableReader, o Options) (*verifier, error) {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 2
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = 8192
+	}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 100
+	}
+	v := &verifier{src: src, sink: sink, o: o, limit: rate.NewLimiter(rate.Inf, 0)}
+	if o.RowsPerSecond > 0 {
+		v.limit = rate.NewLimiter(rate.Limit(o.RowsPerSecond), max(o.RowsPerSecond, o.ChunkRows))
+	}
+	v.prog = &progress{Pipeline: o.Pipeline, Tables: map[string]*tableProgress{}}
+	if o.ProgressFile != "" && o.Resume {
+		var err error
+		if v.prog, err = loadProgress(o.ProgressFile, o.Pipeline); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // save writes the progress file, when there is one.
