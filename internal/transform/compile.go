@@ -322,14 +322,18 @@ func comparison(op opcode.Op, l, r node) (node, error) {
 	if err != nil {
 		return node{}, err
 	}
+	le, re := l.eval, r.eval
 	return fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
-		lv, err := l.eval(in)
+		lv, err := le(in)
 		if err != nil {
 			return lv, err
 		}
-		rv, err := r.eval(in)
+		rv, err := re(in)
 		if err != nil {
 			return rv, err
+		}
+		if lv.Rep() == event.RepInt && rv.Rep() == event.RepInt { // the most common, without cmp's call
+			return event.Bool(intHolds(op, lv.Int(), rv.Int())), nil
 		}
 		if op == opcode.NullEQ {
 			if lv.IsNull() || rv.IsNull() {
@@ -342,20 +346,25 @@ func comparison(op opcode.Op, l, r node) (node, error) {
 		if err != nil {
 			return event.Value{}, err
 		}
-		switch op {
-		case opcode.EQ, opcode.NullEQ:
-			return event.Bool(c == 0), nil
-		case opcode.NE:
-			return event.Bool(c != 0), nil
-		case opcode.LT:
-			return event.Bool(c < 0), nil
-		case opcode.LE:
-			return event.Bool(c <= 0), nil
-		case opcode.GT:
-			return event.Bool(c > 0), nil
-		}
-		return event.Bool(c >= 0), nil
+		return event.Bool(intHolds(op, int64(c), 0)), nil
 	}}, l, r), nil
+}
+
+// intHolds is whether a op b holds for integers.
+func intHolds(op opcode.Op, a, b int64) bool {
+	switch op {
+	case opcode.EQ, opcode.NullEQ:
+		return a == b
+	case opcode.NE:
+		return a != b
+	case opcode.LT:
+		return a < b
+	case opcode.LE:
+		return a <= b
+	case opcode.GT:
+		return a > b
+	}
+	return a >= b
 }
 
 // comparer orders two non-NULL values of the given static types: numbers by value (a

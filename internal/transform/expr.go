@@ -48,8 +48,13 @@ type Input struct {
 
 // textArena hands out strings built in one allocation per 64 KiB, rather than one per
 // value. Bytes are only ever appended, never changed, so the strings stay valid; a slab
-// lives as long as the last value that uses it.
-type textArena struct{ b []byte }
+// lives as long as the last value that uses it. What is used of the slab is an offset, not
+// a slice: building a value then writes no pointer, so the collector's write barrier
+// stays out of it.
+type textArena struct {
+	slab []byte
+	used int
+}
 
 const arenaSlab = 64 << 10
 
@@ -59,12 +64,15 @@ func (a *textArena) build(f func(dst []byte) []byte) string {
 		b := f(nil)
 		return unsafe.String(unsafe.SliceData(b), len(b))
 	}
-	if cap(a.b)-len(a.b) < 512 {
-		a.b = make([]byte, 0, arenaSlab)
+	if len(a.slab)-a.used < 512 {
+		a.slab, a.used = make([]byte, arenaSlab), 0
 	}
-	start := len(a.b)
-	a.b = f(a.b)
-	return unsafe.String(unsafe.SliceData(a.b[start:]), len(a.b)-start)
+	free := a.slab[a.used:a.used:len(a.slab)]
+	b := f(free)
+	if unsafe.SliceData(b) == unsafe.SliceData(free) { // else f outgrew the slab, and b is its own
+		a.used += len(b)
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Expr is a compiled expression.

@@ -57,14 +57,14 @@ func init() {
 			return strict(stringType, a, func(v []event.Value) (event.Value, error) { return event.String(f(toText(v[0]))), nil }), nil
 		}}
 	}
-	caseFn := func(f func(string) string, lo, hi byte, up bool) function {
+	caseFn := func(f func(string) string, lo, hi byte) function {
 		return function{1, 1, func(a []node) (node, error) {
 			return strictIn(stringType, a, func(in *Input, v []event.Value) (event.Value, error) {
-				return event.String(changeCase(in.arena, toText(v[0]), f, lo, hi, up)), nil
+				return event.String(changeCase(in.arena, toText(v[0]), f, lo, hi)), nil
 			}), nil
 		}}
 	}
-	upper, lower := caseFn(strings.ToUpper, 'a', 'z', true), caseFn(strings.ToLower, 'A', 'Z', false)
+	upper, lower := caseFn(strings.ToUpper, 'a', 'z'), caseFn(strings.ToLower, 'A', 'Z')
 	functions["upper"], functions["ucase"] = upper, upper
 	functions["lower"], functions["lcase"] = lower, lower
 	functions["ltrim"] = str(func(s string) string { return strings.TrimLeft(s, " ") })
@@ -115,7 +115,7 @@ func init() {
 	}}
 	charLength := function{1, 1, func(a []node) (node, error) {
 		return strict(int64Type, a, func(v []event.Value) (event.Value, error) {
-			return event.Int(int64(utf8.RuneCountInString(toText(v[0])))), nil
+			return event.Int(int64(runeCount(toText(v[0])))), nil
 		}), nil
 	}}
 	functions["char_length"], functions["character_length"] = charLength, charLength
@@ -354,20 +354,16 @@ func init() {
 	// Conditionals.
 	functions["if"] = function{3, 3, func(a []node) (node, error) {
 		typ := commonType(a[1], a[2])
+		cond, then, els := a[0].eval, coerced(a[1], typ), coerced(a[2], typ)
 		return node{typ: typ, eval: func(in *Input) (event.Value, error) {
-			c, err := a[0].eval(in)
+			c, err := cond(in)
 			if err != nil {
 				return c, err
 			}
-			pick := a[2]
 			if b, null := truth(c); b && !null {
-				pick = a[1]
+				return then(in)
 			}
-			v, err := pick.eval(in)
-			if err != nil {
-				return v, err
-			}
-			return coerce(v, typ)
+			return els(in)
 		}}, nil
 	}}
 	coalesce := function{1, -1, func(a []node) (node, error) {
@@ -408,9 +404,26 @@ func init() {
 	}}
 }
 
+// coerced evaluates n as a value of type t: a constant is converted once, here.
+func coerced(n node, t types.Type) evalFunc {
+	if n.konst != nil {
+		if v, err := coerce(*n.konst, t); err == nil {
+			return func(*Input) (event.Value, error) { return v, nil }
+		}
+	}
+	eval := n.eval
+	return func(in *Input) (event.Value, error) {
+		v, err := eval(in)
+		if err != nil {
+			return v, err
+		}
+		return coerce(v, t)
+	}
+}
+
 // changeCase is f(s) (strings.ToUpper or ToLower), with a faster path for ASCII text:
-// the letters lo…hi moved up or down, built in the arena; s itself when none is.
-func changeCase(arena *textArena, s string, f func(string) string, lo, hi byte, up bool) string {
+// the letters lo…hi switched to the other case, built in the arena; s itself when none is.
+func changeCase(arena *textArena, s string, f func(string) string, lo, hi byte) string {
 	first := -1
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -425,20 +438,27 @@ func changeCase(arena *textArena, s string, f func(string) string, lo, hi byte, 
 		return s
 	}
 	return arena.build(func(b []byte) []byte {
-		b = append(b, s[:first]...)
-		for i := first; i < len(s); i++ {
-			c := s[i]
+		start := len(b)
+		b = append(b, s...)
+		for i, c := range b[start+first:] { // ASCII: changed in place
 			if c >= lo && c <= hi {
-				if up {
-					c -= 'a' - 'A'
-				} else {
-					c += 'a' - 'A'
-				}
+				b[start+first+i] = c ^ 0x20
 			}
-			b = append(b, c)
 		}
 		return b
 	})
+}
+
+// runeCount is utf8.RuneCountInString with ASCII read eight bytes at a time.
+func runeCount(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		if (w[0]|w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7])&0x80 != 0 {
+			break
+		}
+	}
+	return i + utf8.RuneCountInString(s[i:])
 }
 
 // runeOffset is the byte offset of rune n of s (len(s) when s has fewer runes): substrings
@@ -463,29 +483,30 @@ func runeOffset(s string, n int64) int {
 	return len(s)
 }
 
-// strict builds a function that is NULL when any argument is NULL (the arguments after
-// a NULL one are not evaluated).
-func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
-	return strictIn(typ, args, func(_ *Input, v []event.Value) (event.Value, error) { return f(v) })
-}
-
 // strictIn is strict for a function that reads its input besides its arguments (the
 // arena it builds text in). Argument values are gathered in one buffer per call site, as
 // in lenient.
 func strictIn(typ types.Type, args []node, f func(in *Input, v []event.Value) (event.Value, error)) node {
+	gather := gatherer(args, true)
 	v := make([]event.Value, len(args))
 	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		for i, a := range args {
-			x, err := a.eval(in)
-			if err != nil {
-				return x, err
-			}
-			if x.IsNull() {
-				return event.Null(), nil
-			}
-			v[i] = x
+		if null, err := gather(in, v); null || err != nil {
+			return event.Null(), err
 		}
 		return f(in, v)
+	}}, args...)
+}
+
+// strict builds a function that is NULL when any argument is NULL (the arguments after
+// a NULL one are not evaluated).
+func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
+	gather := gatherer(args, true)
+	v := make([]event.Value, len(args))
+	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
+		if null, err := gather(in, v); null || err != nil {
+			return event.Null(), err
+		}
+		return f(v)
 	}}, args...)
 }
 
@@ -493,17 +514,54 @@ func strictIn(typ types.Type, args []node, f func(in *Input, v []event.Value) (e
 // gathered in one buffer per call site, reused (an expression is evaluated by one
 // goroutine at a time, and f does not keep v).
 func lenient(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
+	gather := gatherer(args, false)
 	v := make([]event.Value, len(args))
 	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		for i, a := range args {
-			x, err := a.eval(in)
-			if err != nil {
-				return x, err
-			}
-			v[i] = x
+		if _, err := gather(in, v); err != nil {
+			return event.Null(), err
 		}
 		return f(v)
 	}}, args...)
+}
+
+// gatherer returns what evaluates args into v (as long as args); null reports a NULL
+// argument when stopAtNull, which then leaves the rest unevaluated. Functions of one or
+// two arguments, the most, get a loop-free version: this runs for every row.
+func gatherer(args []node, stopAtNull bool) func(in *Input, v []event.Value) (null bool, err error) {
+	evals := make([]evalFunc, len(args))
+	for i := range args {
+		evals[i] = args[i].eval
+	}
+	switch len(evals) {
+	case 1:
+		a := evals[0]
+		return func(in *Input, v []event.Value) (bool, error) {
+			x, err := a(in)
+			v[0] = x
+			return x.IsNull() && stopAtNull, err
+		}
+	case 2:
+		a, b := evals[0], evals[1]
+		return func(in *Input, v []event.Value) (bool, error) {
+			x, err := a(in)
+			if err != nil || x.IsNull() && stopAtNull {
+				return true, err
+			}
+			y, err := b(in)
+			v[0], v[1] = x, y
+			return y.IsNull() && stopAtNull, err
+		}
+	}
+	return func(in *Input, v []event.Value) (bool, error) {
+		for i, e := range evals {
+			x, err := e(in)
+			if err != nil || x.IsNull() && stopAtNull {
+				return true, err
+			}
+			v[i] = x
+		}
+		return false, nil
+	}
 }
 
 func hashHex(h hash.Hash, s string) string {

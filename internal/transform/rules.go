@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -40,6 +41,31 @@ type plan struct {
 	out    *event.Schema
 	cols   []Column
 	filter *Expr
+	// kept are the runs of source columns the projection copies as they are, computed
+	// the indexes of cols evaluated per row.
+	kept     []run
+	computed []int
+}
+
+// slabValues is how many values the projected rows are cut from.
+const slabValues = 16 << 10 / int(unsafe.Sizeof(event.Value{}))
+
+// run is n columns copied from the source row at from to the output row at to.
+type run struct{ from, to, n int }
+
+// layout sets p.kept and p.computed from p.cols.
+func (p *plan) layout() {
+	for i, c := range p.cols {
+		if c.Source < 0 {
+			p.computed = append(p.computed, i)
+			continue
+		}
+		if n := len(p.kept); n > 0 && p.kept[n-1].from+p.kept[n-1].n == c.Source && p.kept[n-1].to+p.kept[n-1].n == i {
+			p.kept[n-1].n++ // the next column of the run before
+			continue
+		}
+		p.kept = append(p.kept, run{from: c.Source, to: i, n: 1})
+	}
 }
 
 // schema returns the schema a table of schema s has after the transform rules: s itself
@@ -134,6 +160,7 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 			}
 		}
 		p.out, p.cols = out, cols
+		p.layout()
 	}
 	return p, nil
 }
@@ -158,9 +185,24 @@ type evaluator struct {
 	scratch Input                   // the input of the change being transformed
 	slab    []event.Value           // projected rows are cut from it
 	arena   textArena               // computed text is built in it
+	// last is the schema of the change before, lastPlan its plan: a batch is mostly of
+	// one table.
+	last     *event.Schema
+	lastPlan *plan
 }
 
 func (e *evaluator) plan(s *event.Schema) (*plan, error) {
+	if s == e.last {
+		return e.lastPlan, nil
+	}
+	p, err := e.compiled(s)
+	if err == nil {
+		e.last, e.lastPlan = s, p
+	}
+	return p, err
+}
+
+func (e *evaluator) compiled(s *event.Schema) (*plan, error) {
 	if !e.worker {
 		return e.t.plan(s)
 	}
@@ -186,14 +228,19 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		return c, err == nil, err
 	}
 	in := &e.scratch
-	*in = Input{Schema: c.Schema, Op: c.Op, CommitMicros: c.CommitMicros, Pos: c.Pos, arena: &e.arena}
+	in.Schema, in.Op, in.CommitMicros, in.Pos, in.arena = c.Schema, c.Op, c.CommitMicros, c.Pos, &e.arena
+	// Values the source did not send come only in changes of the log, never in rows read
+	// by the snapshot.
+	mayLack := c.Op != event.OpRead
 	match := func(row event.Row) (bool, error) {
 		if p.filter == nil || row == nil {
 			return true, nil
 		}
 		in.Row = row
-		if col, some, _ := unsent(c.Schema, row, p.filter.refs); some {
-			return false, unsentError(c.Schema, col, "the filter "+strconv.Quote(p.filter.Text))
+		if mayLack {
+			if col, some, _ := unsent(c.Schema, row, p.filter.refs); some {
+				return false, unsentError(c.Schema, col, "the filter "+strconv.Quote(p.filter.Text))
+			}
 		}
 		v, err := p.filter.Eval(in)
 		if err != nil {
@@ -235,23 +282,25 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		if row == nil {
 			return nil, nil
 		}
-		if len(e.slab) < len(p.cols) { // rows are cut from one allocation per 256
-			e.slab = make([]event.Value, 256*len(p.cols))
+		if len(e.slab) < len(p.cols) { // rows are cut from one allocation of 16 KiB (a larger one costs more than it saves)
+			e.slab = make([]event.Value, max(1, slabValues/len(p.cols))*len(p.cols))
 		}
 		r := event.Row(e.slab[:len(p.cols):len(p.cols)])
 		e.slab = e.slab[len(p.cols):]
 		in.Row = row
-		for i, col := range p.cols {
-			if col.Source >= 0 {
-				r[i] = row[col.Source]
-				continue
-			}
-			if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
-				if !all {
-					return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
+		for _, k := range p.kept {
+			copy(r[k.to:k.to+k.n], row[k.from:k.from+k.n])
+		}
+		for _, i := range p.computed {
+			col := &p.cols[i]
+			if mayLack {
+				if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
+					if !all {
+						return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
+					}
+					r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
+					continue
 				}
-				r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
-				continue
 			}
 			v, err := col.Expr.Eval(in)
 			if err != nil {

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -121,6 +122,7 @@ func BenchmarkTransformApply(b *testing.B) {
 		batch[i] = event.Change{Op: event.OpRead, Schema: sbtest, After: r}
 	}
 	var out []event.Change
+	defer debug.SetGCPercent(debug.SetGCPercent(400)) // as weir run sets it (internal/cli)
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error

@@ -34,6 +34,8 @@ func appendText(b []byte, v event.Value) []byte {
 // toText is a value as text, the way CONCAT sees it.
 func toText(v event.Value) string {
 	switch v.Rep() {
+	case event.RepString, event.RepDecimal, event.RepBytes, event.RepJSON:
+		return v.Str()
 	case event.RepBool:
 		if v.Bool() {
 			return "1"
@@ -267,12 +269,13 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		kind = types.Int64
 	}
 	typ := types.Type{Kind: kind}
+	le, re := l.eval, r.eval
 	eval := func(in *Input) (event.Value, error) {
-		lv, err := l.eval(in)
+		lv, err := le(in)
 		if err != nil {
 			return lv, err
 		}
-		rv, err := r.eval(in)
+		rv, err := re(in)
 		if err != nil {
 			return rv, err
 		}
