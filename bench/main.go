@@ -497,12 +497,17 @@ func (e *env) transformOverhead() error {
 			plain = append(plain, took.Seconds())
 		}
 	}
-	median := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
 	p, t := median(plain), median(tf)
 	e.results = append(e.results, result{Scenario: fmt.Sprintf("snapshot %d rows MariaDB → discard through a transform (5 computed columns, a filter keeping 90%%)", *rows),
 		Weir: float64(*rows) / t, Unit: "rows/s", Raw: float64(*rows) / p, RawName: "the same snapshot without the transform (medians of 3 alternating runs)",
 		CPU: median(tfCPU), Note: fmt.Sprintf("the transform adds %.0f%% to the end-to-end time", 100*(t/p-1))})
 	return nil
+}
+
+// median is the middle of x (sorted in place), the upper middle of an even count.
+func median(x []float64) float64 {
+	slices.Sort(x)
+	return x[len(x)/2]
 }
 
 // rawCopy loads the dump into a fresh table of database raw, with its key before (one
