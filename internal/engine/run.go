@@ -152,7 +152,7 @@ func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint
 // execute runs the phase machine of Engine.Run.
 func (r *run) execute(ctx context.Context) (*Result, error) {
 	if r.snap == nil && r.finishAfterSnapshot {
-		r.e.stats.setPhase(PhaseFinished)
+		r.enter(PhaseFinished)
 		return &Result{Finished: true, Checkpoint: r.last}, nil
 	}
 	if r.e.tf != nil {
@@ -175,16 +175,15 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.startWriters()
 
 	switch {
-	case r.snap != nil && r.joiner != nil:
+	case r.snap != nil && r.joiner != nil: // the phase is the snapshot's from the start: never stream before it
+		r.enter(PhaseSnapshot)
 		r.startStream()
-		r.e.stats.setPhase(PhaseSnapshot)
-		r.setPhaseMetric(PhaseSnapshot)
 		r.snap.start(r)
 	case r.snap != nil:
-		r.e.stats.setPhase(PhaseSnapshot)
-		r.setPhaseMetric(PhaseSnapshot)
+		r.enter(PhaseSnapshot)
 		r.snap.start(r)
 	default:
+		r.enter(PhaseStream)
 		r.startStream()
 	}
 	finished, loopErr := r.loop(ctx)
@@ -205,8 +204,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		return nil, waitErr
 	}
 	if finished {
-		r.e.stats.setPhase(PhaseFinished)
-		r.setPhaseMetric(PhaseFinished)
+		r.enter(PhaseFinished)
 	}
 	return &Result{Finished: finished, Checkpoint: r.last}, nil
 }
@@ -271,13 +269,13 @@ func (r *run) loop(ctx context.Context) (finished bool, err error) {
 				return true, nil
 			}
 			if r.joiner != nil {
-				r.e.stats.setPhase(PhaseStream)
-				r.setPhaseMetric(PhaseStream)
+				r.enter(PhaseStream)
 				continue
 			}
 			if r.stopping {
 				return false, nil
 			}
+			r.enter(PhaseStream)
 			r.startStream()
 			continue
 		}
@@ -420,8 +418,6 @@ func (r *run) finishSnapshot() error {
 }
 
 func (r *run) startStream() {
-	r.e.stats.setPhase(PhaseStream)
-	r.setPhaseMetric(PhaseStream)
 	sctx, cancel := context.WithCancel(r.gctx)
 	r.streamCancel = cancel
 	r.streaming = true
@@ -647,7 +643,9 @@ func (r *run) dropSchema(id event.TableID) {
 	r.schemas = slices.DeleteFunc(r.schemas, func(s *event.Schema) bool { return s.ID == id })
 }
 
-func (r *run) setPhaseMetric(p Phase) {
+// enter moves the run into phase p: its Stats (health) and its metric.
+func (r *run) enter(p Phase) {
+	r.e.stats.setPhase(p)
 	if r.e.m == nil {
 		return
 	}
