@@ -2,6 +2,7 @@ package transform
 
 import (
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,4 +170,57 @@ func TestUnsentValues(t *testing.T) {
 		!strings.Contains(err.Error(), `the filter "name <> 'x'" of shop.orders_3 reads column name`) {
 		t.Errorf("filter: %v", err)
 	}
+}
+
+// TestKeptColumns: columns a projection keeps as they are are copied in runs (adjacent in
+// both rows); a run breaks where the order changes, a column repeats, a computed column
+// comes between or a mask computes a kept one. The rows are the same through the serial
+// and the parallel path (a batch large enough to be split).
+func TestKeptColumns(t *testing.T) {
+	ps, _ := connector.ParseTables(`shop.orders_\d+`)
+	mask, err := ParseMask("amount = null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := New([]Rule{{Tables: ps, Projection: "id, UPPER(name) AS up, name, amount, vip, n, created, name AS again, id AS id2",
+		Masks: []Mask{mask}}}, nil, Options{})
+	p, err := tr.plan(testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// id and name are adjacent in the source but not in the output (up comes between);
+	// amount is masked, so computed; vip, n are one run; created follows n in the output
+	// but not in the source; again and id2 repeat columns.
+	want := []run{{0, 0, 1}, {1, 2, 1}, {5, 4, 2}, {4, 6, 1}, {1, 7, 1}, {0, 8, 1}}
+	if !slices.Equal(p.kept, want) || !slices.Equal(p.computed, []int{1, 3}) {
+		t.Fatalf("kept %v computed %v, want kept %v computed [1 3]", p.kept, p.computed, want)
+	}
+	in := testInput().Row
+	wantRow := "7 ADA LOVELACE Ada Lovelace NULL 1 NULL 2024-02-29 10:30:00 Ada Lovelace 7"
+	for _, n := range []int{1, 4 * parallelMin} {
+		batch := make([]event.Change, n)
+		for i := range batch {
+			batch[i] = event.Change{Op: event.OpRead, Schema: testSchema, After: in}
+		}
+		out, _, err := tr.Apply(nil, batch)
+		if err != nil || len(out) != n {
+			t.Fatalf("batch of %d: %d changes, %v", n, len(out), err)
+		}
+		for _, c := range out {
+			var vals []string
+			for _, v := range c.After {
+				vals = append(vals, toTextOrNull(v))
+			}
+			if got := strings.Join(vals, " "); got != wantRow {
+				t.Fatalf("batch of %d: row %q, want %q", n, got, wantRow)
+			}
+		}
+	}
+}
+
+func toTextOrNull(v event.Value) string {
+	if v.IsNull() {
+		return "NULL"
+	}
+	return toText(v)
 }
