@@ -272,3 +272,21 @@ func BenchmarkProjection(b *testing.B) {
 		}
 	}
 }
+
+// TestTextArena: values built in the arena stay as they were built while later ones are
+// built after them, in the same slab, in a new one, or (larger than what is left, or than
+// a slab) in an allocation of their own.
+func TestTextArena(t *testing.T) {
+	var a textArena
+	var got, want []string
+	for i, n := range []int{10, 500, 600, 70_000, 3, 40_000, 40_000, 1} {
+		s := strings.Repeat(string(rune('a'+i)), n)
+		got = append(got, a.build(func(b []byte) []byte { return append(b, s...) }))
+		want = append(want, s)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("value %d: %d bytes %.10q…, want %d bytes of %q", i, len(got[i]), got[i], len(want[i]), want[i][:1])
+		}
+	}
+}
