@@ -282,7 +282,7 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		if row == nil {
 			return nil, nil
 		}
-		if len(e.slab) < len(p.cols) { // rows are cut from one allocation of 16 KiB (a larger one costs more than it saves)
+		if len(e.slab) < len(p.cols) { // rows are cut from one allocation of 16 KiB, a small-object size
 			e.slab = make([]event.Value, max(1, slabValues/len(p.cols))*len(p.cols))
 		}
 		r := event.Row(e.slab[:len(p.cols):len(p.cols)])
