@@ -107,7 +107,7 @@ func (s *Source) readChunk(ctx context.Context, conn *client.Conn, tb *table, c 
 	if c.Hi != nil {
 		where = append(where, tb.keyCompare("<", c.Hi))
 	}
-	if f := s.filter(tb.schema.ID); f != "" {
+	if f := s.Filter(tb.schema.ID); f != "" {
 		where = append(where, f)
 	}
 	return s.readWhere(ctx, conn, tb, where, fmt.Sprintf("chunk %d", c.Index), emit)

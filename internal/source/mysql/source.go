@@ -46,9 +46,9 @@ type Source struct {
 
 	mu     sync.Mutex
 	tables map[event.TableID]*table
-	// filters are the conditions pushed down per table (connector.SnapshotFilter).
-	filters map[event.TableID]string
-	join    *joiner // where the stream and the snapshot chunks meet (join.go)
+	// Filters are the conditions pushed down per table (connector.SnapshotFilter).
+	snapshot.Filters
+	join *joiner // where the stream and the snapshot chunks meet (join.go)
 }
 
 var (
@@ -317,21 +317,3 @@ func (s *Source) Ack(ctx context.Context, durable event.Position) error {
 
 // SQLDialect is the SQL of FilterSnapshot's conditions (connector.SnapshotFilter).
 func (s *Source) SQLDialect() string { return "mysql" }
-
-// FilterSnapshot has the table's chunk queries read only the rows that condition selects
-// (connector.SnapshotFilter).
-func (s *Source) FilterSnapshot(table event.TableID, condition string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.filters == nil {
-		s.filters = map[event.TableID]string{}
-	}
-	s.filters[table] = condition
-}
-
-// filter is the condition pushed down for table, "" for none.
-func (s *Source) filter(table event.TableID) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.filters[table]
-}

@@ -231,7 +231,7 @@ func (s *Source) copyChunk(ctx context.Context, conn *pgconn.PgConn, tb *table, 
 	if c.Hi != nil {
 		where = append(where, "("+keyList(t)+") < ("+keyLiterals(t, c.Hi)+")")
 	}
-	if f := s.filter(t.ID); f != "" {
+	if f := s.Filter(t.ID); f != "" {
 		where = append(where, f)
 	}
 	return s.readWhere(ctx, conn, tb, present, where, fmt.Sprintf("chunk %d", c.Index), emit)

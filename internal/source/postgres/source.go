@@ -54,10 +54,10 @@ type Source struct {
 
 	mu     sync.Mutex
 	tables map[event.TableID]*table
-	// filters are the conditions pushed down per table (connector.SnapshotFilter).
-	filters map[event.TableID]string
-	join    *joiner
-	acked   pglogrepl.LSN // the newest position the engine reported durable
+	// Filters are the conditions pushed down per table (connector.SnapshotFilter).
+	snapshot.Filters
+	join  *joiner
+	acked pglogrepl.LSN // the newest position the engine reported durable
 	// streamed counts the transactions the server streamed while in progress.
 	streamed atomic.Int64
 }
@@ -373,21 +373,3 @@ func (s *Source) exec(ctx context.Context, sql string, args ...any) error {
 
 // SQLDialect is the SQL of FilterSnapshot's conditions (connector.SnapshotFilter).
 func (s *Source) SQLDialect() string { return "postgres" }
-
-// FilterSnapshot has the table's chunk queries read only the rows that condition selects
-// (connector.SnapshotFilter).
-func (s *Source) FilterSnapshot(table event.TableID, condition string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.filters == nil {
-		s.filters = map[event.TableID]string{}
-	}
-	s.filters[table] = condition
-}
-
-// filter is the condition pushed down for table, "" for none.
-func (s *Source) filter(table event.TableID) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.filters[table]
-}
