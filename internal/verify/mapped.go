@@ -486,30 +486,10 @@ func (mv *mapVerifier) trace(ctx context.Context, t *mappedTable, keys []event.R
 // settle compares t's differing keys again once the sink has caught up with the source
 // position read after they were seen, until none differs or Settle runs out.
 func (mv *mapVerifier) settle(ctx context.Context, t *mappedTable) error {
-	cmp, ok := mv.v.src.(connector.PositionComparer)
 	deadline := time.Now().Add(mv.v.o.Settle)
 	for len(t.diffs) > 0 && time.Now().Before(deadline) {
-		if ok {
-			seen, err := cmp.LogEnd(ctx)
-			if err != nil {
-				return err
-			}
-			for time.Now().Before(deadline) {
-				cp, err := mv.v.sink.LoadCheckpoint(ctx, mv.v.o.Pipeline)
-				if err != nil {
-					return err
-				}
-				if cp != nil {
-					if in, err := cmp.Includes(cp.Position, seen); err != nil {
-						return err
-					} else if in {
-						break
-					}
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
-		} else {
-			time.Sleep(min(time.Second, time.Until(deadline)))
+		if err := mv.v.awaitSink(ctx, deadline); err != nil {
+			return err
 		}
 		if err := mv.recompare(ctx, t); err != nil {
 			return err

@@ -504,37 +504,42 @@ func (v *verifier) extras(ctx context.Context, t *table) error {
 // settle compares the differing keys again, each time the sink's checkpoint includes the
 // source position read after they were last compared, until none differs or time is up.
 func (v *verifier) settle(ctx context.Context, t *table) error {
-	cmp, ok := v.src.(connector.PositionComparer)
 	deadline := time.Now().Add(v.o.Settle)
 	for len(t.diffs) > 0 && time.Now().Before(deadline) {
-		end := v.src.Position
-		if ok {
-			end = cmp.LogEnd
-		}
-		seen, err := end(ctx)
-		if err != nil {
+		if err := v.awaitSink(ctx, deadline); err != nil {
 			return err
-		}
-		for ok && time.Now().Before(deadline) { // until the sink has caught up with seen
-			cp, err := v.sink.LoadCheckpoint(ctx, v.o.Pipeline)
-			if err != nil {
-				return err
-			}
-			if cp != nil {
-				if in, err := cmp.Includes(cp.Position, seen); err != nil {
-					return err
-				} else if in {
-					break
-				}
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if !ok {
-			time.Sleep(min(time.Second, time.Until(deadline)))
 		}
 		if err := v.recompare(ctx, t, t.differingKeys()); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// awaitSink waits until the sink's checkpoint includes the source's log end as it is now,
+// or until deadline; a source that cannot compare positions (connector.PositionComparer)
+// gets a second instead.
+func (v *verifier) awaitSink(ctx context.Context, deadline time.Time) error {
+	cmp, ok := v.src.(connector.PositionComparer)
+	if !ok {
+		time.Sleep(min(time.Second, time.Until(deadline)))
+		return nil
+	}
+	seen, err := cmp.LogEnd(ctx)
+	if err != nil {
+		return err
+	}
+	for time.Now().Before(deadline) {
+		cp, err := v.sink.LoadCheckpoint(ctx, v.o.Pipeline)
+		if err != nil {
+			return err
+		}
+		if cp != nil {
+			if in, err := cmp.Includes(cp.Position, seen); err != nil || in {
+				return err
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	return nil
 }
