@@ -27,6 +27,11 @@ type Env struct {
 	// SchemaChangeBehavior is the pipeline's schema.change.behavior, for sinks that apply
 	// schema changes (lenient keeps what a change would destroy; evolve applies it whole).
 	SchemaChangeBehavior string
+	// Verifying says the connector is opened by verify: where it can, it reads by a path
+	// that shares nothing with the one the pipeline copies by (the MySQL source reads text
+	// as the server converts it, not through weir's charset decoders), so that a fault of
+	// the copier's path shows as a difference instead of being repeated on both sides.
+	Verifying bool
 }
 
 // Source reads one system. The engine owns the phases and the goroutines; a Source's

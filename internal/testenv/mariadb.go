@@ -14,14 +14,26 @@ import (
 // image, GTIDs), user root without a password, listening on 127.0.0.1:Port.
 type MariaDB struct {
 	Port   int
+	stock  bool // MariaDB's built-in charset defaults (latin1), as most servers have them
 	dir    string
 	server string
 	client string
 	proc   *process
 }
 
-// StartMariaDB initialises and starts a server.
-func StartMariaDB() (*MariaDB, error) {
+// StartMariaDB initialises and starts a server whose charset is utf8mb4.
+func StartMariaDB() (*MariaDB, error) { return startMariaDB(false) }
+
+// StartStockMariaDB starts a server with MariaDB's built-in charset defaults, as most
+// users' servers are: character_set_server latin1, collation latin1_swedish_ci (and so
+// every database and table created without a charset is latin1). The binary log is on as
+// for StartMariaDB, since CDC needs it.
+func StartStockMariaDB() (*MariaDB, error) { return startMariaDB(true) }
+
+// Stock reports whether the server has the built-in charset defaults.
+func (m *MariaDB) Stock() bool { return m.stock }
+
+func startMariaDB(stock bool) (*MariaDB, error) {
 	sbin := []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"}
 	server, err := findBinary("mariadbd", "mariadb-server", sbin...)
 	if err != nil {
@@ -43,7 +55,7 @@ func StartMariaDB() (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MariaDB{Port: port, dir: dir, server: server, client: client}
+	m := &MariaDB{Port: port, stock: stock, dir: dir, server: server, client: client}
 	args := []string{"--no-defaults", "--datadir=" + m.dataDir(), "--auth-root-authentication-method=normal", "--skip-test-db"}
 	if isRoot() {
 		args = append(args, "--user=root")
@@ -69,9 +81,11 @@ func (m *MariaDB) start() error {
 		"--pid-file=" + filepath.Join(m.dir, "mysqld.pid"), "--log-error=" + m.logPath(),
 		"--log-bin=" + filepath.Join(m.dataDir(), "mysql-bin"), "--binlog-format=ROW",
 		"--binlog-row-image=FULL", "--server-id=1", "--log-slave-updates", "--binlog-checksum=CRC32",
-		"--gtid-strict-mode=ON", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
-		"--max-connections=500", "--skip-name-resolve", "--innodb-buffer-pool-size=256M",
+		"--gtid-strict-mode=ON", "--max-connections=500", "--skip-name-resolve", "--innodb-buffer-pool-size=256M",
 		"--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0", "--max-recursive-iterations=100000000"}
+	if !m.stock {
+		args = append(args, "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci")
+	}
 	if isRoot() {
 		args = append(args, "--user=root")
 	}

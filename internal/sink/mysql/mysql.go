@@ -68,6 +68,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/mysqlconn"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
 
@@ -175,24 +176,16 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 	return w, nil
 }
 
-// dial connects for writing: utf8mb4, UTC, strict, READ COMMITTED (no gap locks between
-// the partitions' open transactions).
+// dial connects for writing: utf8mb4 (mysqlconn), UTC, strict, READ COMMITTED (no gap
+// locks between the partitions' open transactions).
 func dial(ctx context.Context, a address, db string, timeout time.Duration) (*client.Conn, error) {
-	c, err := client.ConnectWithContext(ctx, a.hostPort(), a.user, a.password, db, timeout, func(c *client.Conn) error {
-		if err := c.SetCapability(gomysql.CLIENT_MULTI_STATEMENTS); err != nil {
-			return err
-		}
-		return c.SetCharset("utf8mb4")
-	})
+	c, err := mysqlconn.Dial(ctx, mysqlconn.Config{Addr: a.hostPort(), User: a.user, Password: a.password, DB: db,
+		Timeout: timeout, MultiStatements: true, Fix: "check the user and password in url",
+		Session: "time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO,ERROR_FOR_DIVISION_BY_ZERO'"})
 	if err != nil {
-		msg := err.Error()
-		if strings.Contains(msg, "Access denied") {
-			return nil, fault.AsFatal(fmt.Errorf("connect to %s as %s: %w; check the user and password in url", a.hostPort(), a.user, err))
-		}
-		return nil, fault.AsRetryable(fmt.Errorf("connect to %s: %w", a.hostPort(), err))
+		return nil, err
 	}
 	for _, q := range []string{
-		"SET time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO,ERROR_FOR_DIVISION_BY_ZERO'",
 		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 		// A metadata lock is waited for 30 s, not the server's year: a writer stuck behind
 		// a DDL that waits for a transaction left prepared by a killed process fails, and

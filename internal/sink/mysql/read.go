@@ -10,6 +10,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/mysqlconn"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -41,15 +42,20 @@ func ReadRows(c *client.Conn, s *event.Schema, extra []string, order string) ([]
 	return scanRows(res, s, len(extra))
 }
 
-// selectList reads s's columns in a form parseText takes, then the extra columns.
+// selectList reads s's columns in a form parseText takes, then the extra columns. Text is
+// read as the server converts it to utf8mb4, in hex (mysqlconn.ServerText), so that what
+// verify reads back depends neither on the connection's charset nor on the table's.
 func selectList(s *event.Schema, extra []string) string {
 	var cols []string
 	for _, col := range s.Columns {
-		if col.Type.Kind == types.Float32 {
+		switch {
+		case col.Type.Kind == types.Float32:
 			cols = append(cols, "t."+quote(col.Name)+" + 0e0") // MySQL prints FLOAT with 6 digits
-			continue
+		case serverText(col.Type.Kind):
+			cols = append(cols, mysqlconn.ServerText("t."+quote(col.Name)))
+		default:
+			cols = append(cols, "t."+quote(col.Name))
 		}
-		cols = append(cols, "t."+quote(col.Name))
 	}
 	for _, e := range extra {
 		cols = append(cols, "t."+quote(e))
@@ -67,7 +73,14 @@ func scanRows(res *gomysql.Result, s *event.Schema, extra int) ([]event.Row, [][
 			if null, _ := res.IsNull(r, i); null {
 				continue
 			}
-			v, err := parseText(str(res, r, i), col.Type)
+			text := str(res, r, i)
+			if serverText(col.Type.Kind) {
+				var err error
+				if text, err = mysqlconn.FromServerText([]byte(text)); err != nil {
+					return nil, nil, fmt.Errorf("column %s: %w", col.Name, err)
+				}
+			}
+			v, err := parseText(text, col.Type)
 			if err != nil {
 				return nil, nil, fmt.Errorf("column %s: %w", col.Name, err)
 			}
@@ -83,6 +96,12 @@ func scanRows(res *gomysql.Result, s *event.Schema, extra int) ([]event.Row, [][
 		}
 	}
 	return out, extras, nil
+}
+
+// serverText reports whether values of kind k are text that selectList reads as the server
+// converts it.
+func serverText(k types.Kind) bool {
+	return k == types.String || k == types.Enum || k == types.Set || k == types.JSON || k == types.UUID
 }
 
 // parseText turns MySQL's text output of a column of unified type t into a value.

@@ -110,14 +110,21 @@ func (h *schemaHistory) shadowBase(id event.TableID) (event.TableID, bool) {
 // apply parses one query of the binlog (run in database defaultDB) and applies it to
 // tables, returning the schema changes it made to selected tables.
 func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]*table, pos event.Pos) ([]*event.SchemaChange, error) {
-	stmts, _, err := h.parser.Parse(query, "", "")
+	norm, orReplace := normalizeDDL(query)
+	stmts, _, err := h.parser.Parse(norm, "", "")
 	if err != nil {
-		// A statement the parser does not know cannot be a table change we follow
-		// (e.g. a server-specific administrative statement); say so in the log.
-		return nil, fmt.Errorf("parse DDL %q: %w", truncateSQL(query), err)
+		return nil, &parseError{query: query, err: err}
 	}
 	var out []*event.SchemaChange
 	for _, st := range stmts {
+		if c, ok := st.(*ast.CreateTableStmt); ok && orReplace {
+			// CREATE OR REPLACE TABLE: the table of that name, if any, is dropped first.
+			id := tableID(c.Table, defaultDB)
+			if t := tables[id]; t != nil {
+				delete(tables, id)
+				out = append(out, &event.SchemaChange{Kind: event.DropTable, Table: id, Before: t.schema, DDL: query, Pos: pos})
+			}
+		}
 		changes, err := h.applyStmt(st, defaultDB, tables, query, pos)
 		if err != nil {
 			return nil, err
@@ -126,6 +133,79 @@ func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]
 	}
 	return out, nil
 }
+
+// parseError is a statement the parser could not read, even normalized (normalizeDDL).
+type parseError struct {
+	query string
+	err   error
+}
+
+func (e *parseError) Error() string { return fmt.Sprintf("parse DDL %q: %v", truncateSQL(e.query), e.err) }
+func (e *parseError) Unwrap() error { return e.err }
+
+// named returns the tables a statement names, of those weir follows (known) and, for the
+// statements that make a table (CREATE TABLE, RENAME … TO), the new name where the
+// selection matches it. A name counts where it is qualified with its database, or
+// unqualified in a statement run in that database.
+func (h *schemaHistory) named(query, defaultDB string, known map[event.TableID]*table) (follows, creates []event.TableID) {
+	idents := identRefs(query)
+	has := func(id event.TableID) bool {
+		for _, r := range idents {
+			if strings.EqualFold(r.Table, id.Table) && (r.Schema == id.Schema || (r.Schema == "" && defaultDB == id.Schema)) {
+				return true
+			}
+		}
+		return false
+	}
+	for id := range known {
+		if has(id) {
+			follows = append(follows, id)
+		}
+	}
+	var made []event.TableID
+	if m := createdTable.FindStringSubmatch(query); m != nil {
+		made = identRefs(m[1])[:1]
+	}
+	if renameTable.MatchString(query) {
+		for _, m := range renamedTo.FindAllStringSubmatch(query, -1) {
+			made = append(made, identRefs(m[1])[:1]...)
+		}
+	}
+	for _, id := range made {
+		if id.Schema == "" {
+			id.Schema = defaultDB
+		}
+		if known[id] == nil && h.selected(id) {
+			creates = append(creates, id)
+		}
+	}
+	return follows, creates
+}
+
+// createdTable finds the name a CREATE TABLE makes; renamedTo the names a RENAME TABLE
+// makes (each after TO).
+var (
+	createdTable = regexp.MustCompile("(?is)^\\s*(?:/\\*.*?\\*/\\s*)*CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:TEMPORARY\\s+)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(\\S+)")
+	renameTable  = regexp.MustCompile("(?is)^\\s*(?:/\\*.*?\\*/\\s*)*RENAME\\s+TABLES?\\b")
+	renamedTo    = regexp.MustCompile("(?is)\\bTO\\s+((?:`(?:[^`]|``)+`|[A-Za-z0-9_$]+)(?:\\s*\\.\\s*(?:`(?:[^`]|``)+`|[A-Za-z0-9_$]+))?)")
+)
+
+// identRefs lists the [db.]name references of a statement's text: every identifier,
+// with the one before it when a dot joins them.
+func identRefs(q string) []event.TableID {
+	var out []event.TableID
+	for _, m := range identRef.FindAllStringSubmatch(q, -1) {
+		unq := func(s string) string { return strings.ReplaceAll(strings.Trim(s, "`"), "``", "`") }
+		if m[2] != "" {
+			out = append(out, event.TableID{Schema: unq(m[1]), Table: unq(m[2])})
+		} else {
+			out = append(out, event.TableID{Table: unq(m[1])})
+		}
+	}
+	return out
+}
+
+var identRef = regexp.MustCompile("(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)(?:\\s*\\.\\s*(`(?:[^`]|``)+`|[A-Za-z0-9_$]+))?")
 
 func tableID(name *ast.TableName, defaultDB string) event.TableID {
 	db := name.Schema.O
@@ -148,6 +228,9 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 	switch s := st.(type) {
 	case *ast.CreateTableStmt:
 		id := tableID(s.Table, defaultDB)
+		if s.IfNotExists && tables[id] != nil {
+			return nil, nil // it exists: the statement changed nothing
+		}
 		if _, ok := h.shadowBase(id); ok {
 			return nil, h.createShadow(id, s, defaultDB, tables)
 		}

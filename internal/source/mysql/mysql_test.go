@@ -16,30 +16,53 @@ import (
 	"github.com/weir-data/weir/internal/testenv"
 )
 
-var db *testenv.MariaDB
+// db is the project's tuned server (utf8mb4); stock has MariaDB's built-in defaults
+// (latin1), as most users' servers do. Tests of what the server's defaults could change run
+// against both.
+var db, stock *testenv.MariaDB
 
 func TestMain(m *testing.M) {
 	var err error
-	db, err = testenv.StartMariaDB()
-	if err != nil {
+	if db, err = testenv.StartMariaDB(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if stock, err = testenv.StartStockMariaDB(); err != nil {
+		db.Stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	db.Stop()
+	stock.Stop()
 	os.Exit(code)
 }
 
-func exec(t *testing.T, sql string) {
+// servers runs f against both servers, as subtests named after them.
+func servers(t *testing.T, f func(t *testing.T, m *testenv.MariaDB)) {
+	for _, m := range []*testenv.MariaDB{db, stock} {
+		name := "utf8mb4"
+		if m.Stock() {
+			name = "stock-latin1"
+		}
+		t.Run(name, func(t *testing.T) { f(t, m) })
+	}
+}
+
+func exec(t *testing.T, sql string) { t.Helper(); execOn(t, db, sql) }
+
+func execOn(t *testing.T, m *testenv.MariaDB, sql string) {
 	t.Helper()
-	if err := db.Exec("", sql); err != nil {
+	if err := m.Exec("", sql); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func open(t *testing.T, tables string) *Source {
+func open(t *testing.T, tables string) *Source { t.Helper(); return openOn(t, db, tables) }
+
+func openOn(t *testing.T, m *testenv.MariaDB, tables string) *Source {
 	t.Helper()
-	s, err := New(context.Background(), Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: tables,
+	s, err := New(context.Background(), Options{Host: "127.0.0.1", Port: m.Port, User: "root", Tables: tables,
 		Heartbeat: time.Second}, connector.Env{Pipeline: "test", Parallelism: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -128,11 +151,15 @@ var typeRows = []string{
 
 // TestTypesSnapshotEqualsStream inserts one row of every type while the binlog is read,
 // then reads the same rows in a snapshot: both paths give identical values.
-func TestTypesSnapshotEqualsStream(t *testing.T) {
-	exec(t, "CREATE DATABASE types; SET SESSION sql_mode = ''; "+fmt.Sprintf(typeTable, "types.t"))
-	s, tables, start := openAt(t, `types.t`)
+// On the stock server the database is declared utf8mb4, as a user's would be who keeps
+// emoji on a latin1-default server.
+func TestTypesSnapshotEqualsStream(t *testing.T) { servers(t, testTypesSnapshotEqualsStream) }
+
+func testTypesSnapshotEqualsStream(t *testing.T, m *testenv.MariaDB) {
+	execOn(t, m, "CREATE DATABASE types CHARACTER SET utf8mb4; SET SESSION sql_mode = ''; "+fmt.Sprintf(typeTable, "types.t"))
+	s, tables, start := openAtOn(t, m, `types.t`)
 	ctx := context.Background()
-	exec(t, "SET SESSION sql_mode = ''; INSERT INTO types.t VALUES "+strings.Join(typeRows, ", "))
+	execOn(t, m, "SET SESSION sql_mode = ''; INSERT INTO types.t VALUES "+strings.Join(typeRows, ", "))
 
 	// Stream.
 	streamed := map[int64]event.Row{}
@@ -192,7 +219,12 @@ func TestTypesSnapshotEqualsStream(t *testing.T) {
 // openAt opens a source on the selection and returns its tables and the binlog's end now.
 func openAt(t *testing.T, tables string) (*Source, []*event.Schema, event.Position) {
 	t.Helper()
-	s := open(t, tables)
+	return openAtOn(t, db, tables)
+}
+
+func openAtOn(t *testing.T, m *testenv.MariaDB, tables string) (*Source, []*event.Schema, event.Position) {
+	t.Helper()
+	s := openOn(t, m, tables)
 	schemas, err := s.Tables(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func (s *Source) SplitChunks(ctx context.Context, t *event.Schema, hint snapshot
 			ev.split(t.ID, lo, idx, yield)
 			return
 		}
-		keys := tb.keyList()
+		keys := tb.keySelect()
 		for {
 			q := fmt.Sprintf("SELECT %s FROM %s", keys, tb.name())
 			if lo != nil {
@@ -156,7 +156,7 @@ func (s *Source) readWhere(ctx context.Context, conn *client.Conn, tb *table, wh
 	t := tb.schema
 	exprs := make([]string, len(tb.cols))
 	for i, col := range tb.cols {
-		exprs[i] = col.selectExpr()
+		exprs[i] = col.selectExpr(s.serverText)
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(exprs, ", "), tb.name())
 	if len(where) > 0 {
@@ -194,7 +194,7 @@ func (s *Source) readWhere(ctx context.Context, conn *client.Conn, tb *table, wh
 		r := event.Row(vals[:len(tb.cols):len(tb.cols)])
 		vals = vals[len(tb.cols):]
 		for i := range tb.cols {
-			v, err := tb.cols[i].fromText(&row[i])
+			v, err := tb.cols[i].fromText(&row[i], s.serverText)
 			if err != nil {
 				rowErr = fmt.Errorf("read %s: %w", t.ID, err)
 				return rowErr
@@ -228,6 +228,15 @@ func (t *table) keyList() string {
 	return strings.Join(names, ", ")
 }
 
+// keySelect selects the key columns as the snapshot does (keyFromResult decodes them).
+func (t *table) keySelect() string {
+	exprs := make([]string, len(t.schema.Key))
+	for i, k := range t.schema.Key {
+		exprs[i] = t.cols[k].selectExpr(false)
+	}
+	return strings.Join(exprs, ", ")
+}
+
 func (t *table) keyOrder() string { return t.keyList() }
 
 // keyCompare renders (k1, k2) op (v1, v2) with the values as SQL literals.
@@ -247,7 +256,7 @@ func (t *table) keyFromResult(res *gomysql.Result, row int) (event.Row, error) {
 	key := make(event.Row, len(t.schema.Key))
 	for i, k := range t.schema.Key {
 		fv := res.Values[row][i]
-		v, err := t.cols[k].fromText(&fv)
+		v, err := t.cols[k].fromText(&fv, false)
 		if err != nil {
 			return nil, err
 		}

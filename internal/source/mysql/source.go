@@ -20,6 +20,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/mysqlconn"
 	"github.com/weir-data/weir/internal/snapshot"
 )
 
@@ -38,6 +39,9 @@ type Source struct {
 	keyColumn            string
 	noNewTables          bool
 	log                  *slog.Logger
+	// serverText reads text as the server converts it, not by weir's decoders
+	// (connector.Env.Verifying).
+	serverText bool
 
 	pool     *pool
 	throttle *snapshot.Throttle
@@ -140,6 +144,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s.pool = newPool(conns, s.dial)
 	s.throttle = snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond)
 	s.pipeline, s.metrics = env.Pipeline, env.Metrics
+	s.serverText = env.Verifying
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err
@@ -157,32 +162,12 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	return s, nil
 }
 
-// dial opens a connection for queries: UTC session time zone (TIMESTAMP values read as
-// instants), utf8mb4.
+// dial opens a connection for queries: utf8mb4 (mysqlconn), UTC session time zone
+// (TIMESTAMP values read as instants), no SQL mode.
 func (s *Source) dial(ctx context.Context) (*client.Conn, error) {
-	addr := net.JoinHostPort(s.host, strconv.Itoa(s.port))
-	conn, err := client.ConnectWithContext(ctx, addr, s.user, s.password, "", s.timeout, func(c *client.Conn) error {
-		return c.SetCharset("utf8mb4")
-	})
-	if err != nil {
-		return nil, classifyConnectError(err, addr, s.user)
-	}
-	if _, err := conn.Execute("SET time_zone = '+00:00', SESSION sql_mode = ''"); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("set up the session: %w", err)
-	}
-	return conn, nil
-}
-
-func classifyConnectError(err error, addr, user string) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Access denied"):
-		return fault.AsFatal(fmt.Errorf("connect to %s as %s: %w; check username and password", addr, user, err))
-	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "i/o timeout"), strings.Contains(msg, "no such host"):
-		return fault.AsRetryable(fmt.Errorf("connect to %s: %w", addr, err))
-	}
-	return fmt.Errorf("connect to %s: %w", addr, err)
+	return mysqlconn.Dial(ctx, mysqlconn.Config{Addr: net.JoinHostPort(s.host, strconv.Itoa(s.port)),
+		User: s.user, Password: s.password, Timeout: s.timeout,
+		Session: "time_zone = '+00:00', SESSION sql_mode = ''"})
 }
 
 // serverID parses server-id ("5400" or "5400-5404": the first is used for the one binlog

@@ -80,7 +80,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 		return emit(ctx, b)
 	}
-	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns)}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}}
 	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
 	s.join.startStream(pos, tables)
 	var events interface{ Inc() }
@@ -128,6 +128,9 @@ type reader struct {
 	offset  uint64
 	emit    func(context.Context, event.Batch) error
 	history *schemaHistory
+	// resynced are the tables whose schema was last taken from the server, not from a
+	// statement (unparsed).
+	resynced map[event.TableID]bool
 	// metricFile is the binlog file the position metric names.
 	metricFile string
 }
@@ -213,6 +216,15 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 	t := r.tables[id]
 	if t == nil {
 		return nil // not selected
+	}
+	if int(e.ColumnCount) != len(t.cols) && r.resynced[id] {
+		// The schema taken from the server after a statement weir could not parse is
+		// not the one of these rows (a later change of the table was still ahead in the
+		// binlog): the table is snapshotted again beside the stream, from here.
+		delete(r.resynced, id)
+		r.s.log.Warn("rows of a table disagree with the schema taken from the server: snapshotting the table beside the stream",
+			"table", id, "at", r.txnLog, "binlog_columns", e.ColumnCount, "schema_columns", len(t.cols))
+		return r.backfill(ctx, id)
 	}
 	if int(e.ColumnCount) != len(t.cols) {
 		return fault.AsFatal(fmt.Errorf("table %s has %d columns in the binlog at %s but %d in the schema weir knows; "+
@@ -379,6 +391,58 @@ func classifyStreamError(err error, pos position) error {
 // databases, indexes) is skipped unparsed.
 var tableDDL = regexp.MustCompile(`(?is)^\s*(?:/\*.*?\*/\s*)*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE|ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE|DROP\s+(?:TEMPORARY\s+)?TABLES?|RENAME\s+TABLES?|TRUNCATE)\b`)
 
+// unparsed recovers from a table statement the parser cannot read, even normalized, so
+// that no statement the server accepted stops the pipeline: a table weir follows that the
+// statement names takes its schema from the server at this point (an alter table
+// change); a table the statement makes that the selection matches is snapshotted beside
+// the stream, as a table renamed into the selection is. Each recovery is logged with the
+// statement. Rows that then disagree with the schema taken are handled in rows.
+func (r *reader) unparsed(ctx context.Context, pe *parseError, db string, pos event.Pos) error {
+	follows, creates := r.history.named(pe.query, db, r.tables)
+	if len(follows)+len(creates) == 0 {
+		r.s.log.Warn("skipped a table statement weir cannot parse; it names no selected table", "err", pe)
+		return nil
+	}
+	for _, id := range follows {
+		conn, err := r.s.pool.get(ctx)
+		if err != nil {
+			return err
+		}
+		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn)
+		r.s.pool.put(conn)
+		if err != nil {
+			return fmt.Errorf("%w; weir could not read the schema of %s from the server either: %w", pe, id, err)
+		}
+		before := r.tables[id].schema
+		if live == nil { // dropped (or renamed away) by the statement
+			delete(r.tables, id)
+			r.s.log.Warn("weir cannot parse a statement of a selected table, and the table is gone: following it as dropped", "table", id, "at", r.txnLog, "err", pe)
+			if err := r.emit(ctx, event.Batch{Schema: &event.SchemaChange{Kind: event.DropTable, Table: id, Before: before, DDL: pe.query, Pos: pos}}); err != nil {
+				return err
+			}
+			continue
+		}
+		r.tables[id] = live
+		r.resynced[id] = true
+		r.s.log.Warn("weir cannot parse a statement of a selected table: took the table's schema from the server at this point", "table", id, "at", r.txnLog, "err", pe)
+		c := &event.SchemaChange{Kind: event.AlterTable, Table: id, Before: before, After: live.schema, DDL: pe.query, Pos: pos}
+		j := r.s.join
+		j.mu.Lock()
+		j.publish(r.tables)
+		j.mu.Unlock()
+		if err := r.emit(ctx, event.Batch{Schema: c}); err != nil {
+			return err
+		}
+	}
+	for _, id := range creates {
+		r.s.log.Warn("weir cannot parse a statement that makes a selected table: snapshotting the table beside the stream", "table", id, "at", r.txnLog, "err", pe)
+		if err := r.backfill(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ddl applies a DDL statement to the known schemas and emits the schema changes it made.
 func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db string) error {
 	if !tableDDL.MatchString(query) {
@@ -386,15 +450,12 @@ func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db 
 	}
 	pos := event.Pos{Log: r.txnLog, Off: r.offset}
 	changes, err := r.history.apply(query, db, r.tables, pos)
+	var pe *parseError
+	if errors.As(err, &pe) {
+		return r.unparsed(ctx, pe, db, pos)
+	}
 	if err != nil {
-		for id := range r.tables {
-			named := regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_$])` + regexp.QuoteMeta(id.Table) + `($|[^A-Za-z0-9_$])`)
-			if named.MatchString(query) {
-				return fault.AsFatal(fmt.Errorf("%w; it may change table %s, whose schema weir must follow: re-snapshot the table after the change", err, id))
-			}
-		}
-		r.s.log.Warn("skipped a table statement weir cannot parse; it names no selected table", "err", err)
-		return nil
+		return err
 	}
 	j := r.s.join
 	j.mu.Lock()

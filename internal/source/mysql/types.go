@@ -9,12 +9,9 @@ import (
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/encoding/traditionalchinese"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/mysqlconn"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -74,7 +71,7 @@ type column struct {
 	// padSpace: trailing spaces do not count (PAD SPACE collations).
 	byteOrdered, padSpace bool
 	bitLen                int // BIT(n)
-	decoder               *encoding.Decoder
+	decoder               mysqlconn.Decoder
 	values                []string // ENUM / SET members
 }
 
@@ -185,7 +182,7 @@ func newColumn(ci columnInfo) (*column, error) {
 		if dt == "char" || dt == "varchar" {
 			c.typ.Length = int(max(arg(0), 1))
 		}
-		dec, err := charsetDecoder(ci.Charset)
+		dec, err := mysqlconn.CharsetDecoder(ci.Charset)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", ci.Name, err)
 		}
@@ -218,11 +215,6 @@ func newColumn(ci columnInfo) (*column, error) {
 		if dt == "set" {
 			c.kind, c.typ.Kind = ckSet, types.Set
 		}
-		dec, err := charsetDecoder(ci.Charset)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", ci.Name, err)
-		}
-		c.decoder = dec
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		c.kind, c.typ = ckGeometry, types.Type{Kind: types.Bytes}
 	default:
@@ -266,47 +258,30 @@ func parseMembers(ct string) ([]string, error) {
 	return out, nil
 }
 
-// charsetDecoder returns the decoder from a column charset to UTF-8 (nil: already UTF-8).
-func charsetDecoder(cs string) (*encoding.Decoder, error) {
-	switch strings.ToLower(cs) {
-	case "", "utf8", "utf8mb3", "utf8mb4", "ascii", "binary":
-		return nil, nil
-	case "latin1":
-		return charmap.Windows1252.NewDecoder(), nil // MySQL's latin1 is cp1252
-	case "latin2":
-		return charmap.ISO8859_2.NewDecoder(), nil
-	case "cp1250":
-		return charmap.Windows1250.NewDecoder(), nil
-	case "cp1251":
-		return charmap.Windows1251.NewDecoder(), nil
-	case "greek":
-		return charmap.ISO8859_7.NewDecoder(), nil
-	case "hebrew":
-		return charmap.ISO8859_8.NewDecoder(), nil
-	case "koi8r":
-		return charmap.KOI8R.NewDecoder(), nil
-	case "gbk", "gb2312":
-		return simplifiedchinese.GBK.NewDecoder(), nil
-	case "gb18030":
-		return simplifiedchinese.GB18030.NewDecoder(), nil
-	case "big5":
-		return traditionalchinese.Big5.NewDecoder(), nil
-	}
-	return nil, fmt.Errorf("character set %s is not supported yet", cs)
-}
-
 // selectExpr is how the snapshot selects the column, so that its text is exact: FLOAT is
-// widened to DOUBLE (MySQL prints FLOAT with 6 digits), the rest as they are.
-func (c *column) selectExpr() string {
+// widened to DOUBLE (MySQL prints FLOAT with 6 digits); text comes as the bytes it is
+// stored in and is decoded by its own charset, as the binlog's are, so that both give the
+// same string whatever the connection's charset; the rest as they are. With serverText
+// (verify), text is the server's own conversion instead (mysqlconn.ServerText).
+func (c *column) selectExpr(serverText bool) string {
 	q := quoteIdent(c.name)
-	if c.kind == ckFloat32 {
+	switch c.kind {
+	case ckFloat32:
 		return q + " + 0e0"
+	case ckString, ckEnum, ckSet, ckJSON:
+		if serverText {
+			return mysqlconn.ServerText(q)
+		}
+		if c.kind == ckString {
+			return "CAST(" + q + " AS BINARY)"
+		}
 	}
 	return q
 }
 
-// fromText decodes a snapshot value (text protocol, session time zone UTC, utf8mb4).
-func (c *column) fromText(fv *gomysql.FieldValue) (event.Value, error) {
+// fromText decodes a snapshot value (text protocol, session time zone UTC, utf8mb4) as
+// selectExpr(serverText) selected it.
+func (c *column) fromText(fv *gomysql.FieldValue, serverText bool) (event.Value, error) {
 	switch fv.Type {
 	case gomysql.FieldValueTypeNull:
 		return event.Null(), nil
@@ -328,10 +303,20 @@ func (c *column) fromText(fv *gomysql.FieldValue) (event.Value, error) {
 	}
 	raw := fv.AsString()
 	switch c.kind {
-	case ckString, ckEnum, ckJSON:
+	case ckString, ckEnum, ckSet, ckJSON:
+		if serverText {
+			s, err := mysqlconn.FromServerText(raw)
+			if err != nil {
+				return event.Value{}, fmt.Errorf("column %s: %w", c.name, err)
+			}
+			return event.String(s), nil
+		}
+	}
+	switch c.kind {
+	case ckString:
+		return c.text(raw)
+	case ckEnum, ckJSON, ckSet:
 		return event.String(string(raw)), nil // the connection is utf8mb4: already UTF-8
-	case ckSet:
-		return event.String(string(raw)), nil
 	case ckFloat32, ckFloat64:
 		f, err := strconv.ParseFloat(string(raw), 64)
 		if c.kind == ckFloat32 {
@@ -340,6 +325,18 @@ func (c *column) fromText(fv *gomysql.FieldValue) (event.Value, error) {
 		return event.Float(f), err
 	}
 	return c.fromString(raw)
+}
+
+// text decodes a text column's stored bytes by its charset (both paths).
+func (c *column) text(b []byte) (event.Value, error) {
+	if c.decoder != nil {
+		out, err := c.decoder.Decode(b)
+		if err != nil {
+			return event.Value{}, fmt.Errorf("column %s: decode its charset: %w", c.name, err)
+		}
+		b = out
+	}
+	return event.String(string(b)), nil
 }
 
 // fromString decodes text shared by both paths: decimals, dates and times.
@@ -410,15 +407,7 @@ func (c *column) fromBinlog(v any) (event.Value, error) {
 			return event.Decimal(s), nil
 		}
 	case ckString:
-		b := asBytes(v)
-		if c.decoder != nil {
-			out, err := c.decoder.Bytes(b)
-			if err != nil {
-				return event.Value{}, fmt.Errorf("column %s: decode charset: %w", c.name, err)
-			}
-			b = out
-		}
-		return event.String(string(b)), nil
+		return c.text(asBytes(v))
 	case ckJSON:
 		b := asBytes(v)
 		var buf strings.Builder

@@ -1,0 +1,99 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+// TestDDLTheParserLacks: statements the server accepts and the TiDB parser does not know
+// as written are followed without stopping, on both servers: MariaDB's uca1400 and nopad
+// collations (the second is what weir's own MariaDB sink creates its tables with),
+// ALTER ONLINE, ALGORITHM=NOCOPY, ignored indexes, invisible columns, CREATE OR REPLACE
+// TABLE, charsets the parser lacks; a CREATE TABLE with such a collation of a table the
+// selection matches is followed from its first row. A statement the parser cannot read
+// even normalized (NOWAIT) that changes a selected table is recovered from by taking the
+// table's schema from the server; a statement of an unselected table of the same name in
+// another database leaves the selected one alone.
+func TestDDLTheParserLacks(t *testing.T) { servers(t, testDDLTheParserLacks) }
+
+func testDDLTheParserLacks(t *testing.T, m *testenv.MariaDB) {
+	execOn(t, m, `CREATE DATABASE dn CHARACTER SET utf8mb4; CREATE DATABASE other;
+		CREATE TABLE dn.customers (id INT PRIMARY KEY, nickname VARCHAR(20))`)
+	s, tables, start := openAtOn(t, m, `dn.\.*`)
+	execOn(t, m, `USE dn;
+		INSERT INTO customers VALUES (1, 'one');
+		ALTER TABLE customers MODIFY nickname VARCHAR(60) COLLATE utf8mb4_uca1400_ai_ci;
+		INSERT INTO customers VALUES (2, 'two 🧩');
+		CREATE TABLE made (id INT PRIMARY KEY, v VARCHAR(10) COLLATE utf8mb4_nopad_bin, w VARCHAR(5) CHARACTER SET cp1251);
+		INSERT INTO made VALUES (1, 'm', 'Жук');
+		CREATE TABLE other.customers (id INT PRIMARY KEY, v VARCHAR(10) COLLATE utf8mb4_nopad_bin) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_nopad_bin;
+		ALTER TABLE other.customers NOWAIT ADD COLUMN z INT;
+		ALTER ONLINE TABLE customers ADD COLUMN c2 INT, ALGORITHM=NOCOPY;
+		ALTER TABLE customers ADD INDEX k (c2) IGNORED;
+		INSERT INTO customers VALUES (3, 'three', 3);
+		ALTER TABLE customers ADD COLUMN x INT INVISIBLE;
+		INSERT INTO customers (id, nickname, c2, x) VALUES (4, 'four', 4, 44);
+		CREATE OR REPLACE TABLE made (id INT PRIMARY KEY, n INT);
+		INSERT INTO made VALUES (1, 9);
+		ALTER TABLE customers NOWAIT ADD COLUMN y VARCHAR(5) COLLATE utf8mb4_uca1400_as_cs;
+		INSERT INTO customers (id, nickname, c2, x, y) VALUES (5, 'five', 5, 55, 'ok');`)
+
+	var rows []string
+	var ddl []string
+	streamUntil(t, s, start, tables, func(b event.Batch) bool {
+		if b.Schema != nil {
+			ddl = append(ddl, b.Schema.String())
+		}
+		if b.Backfill != nil {
+			t.Errorf("a table was snapshotted again: %s", b.Backfill.ID)
+		}
+		for _, c := range b.Changes {
+			var vals []string
+			for j, col := range c.Schema.Columns {
+				vals = append(vals, fmt.Sprintf("%s=%s", col.Name, c.After[j]))
+			}
+			rows = append(rows, c.Schema.ID.Table+" "+strings.Join(vals, " "))
+		}
+		return len(rows) == 7
+	})
+	want := []string{
+		"customers id=1 nickname=one",
+		"customers id=2 nickname=two 🧩",
+		"made id=1 v=m w=Жук",
+		"customers id=3 nickname=three c2=3",
+		"customers id=4 nickname=four c2=4 x=44",
+		"made id=1 n=9",
+		"customers id=5 nickname=five c2=5 x=55 y=ok",
+	}
+	if got := strings.Join(rows, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	wantDDL := "modify column dn.customers.nickname | create table dn.made | add column dn.customers.c2 | add column dn.customers.x | " +
+		"drop table dn.made | create table dn.made | alter table dn.customers"
+	if got := strings.Join(ddl, " | "); got != wantDDL {
+		t.Errorf("schema changes:\n got %s\nwant %s", got, wantDDL)
+	}
+}
+
+// TestNormalizeDDL: the rewrites touch SQL, never quoted text or comments.
+func TestNormalizeDDL(t *testing.T) {
+	for _, c := range []struct{ in, out string }{
+		{"ALTER TABLE t MODIFY c VARCHAR(6) COLLATE utf8mb4_uca1400_ai_ci DEFAULT 'x COLLATE utf8mb4_uca1400_ai_ci'",
+			"ALTER TABLE t MODIFY c VARCHAR(6) COLLATE utf8mb4_bin DEFAULT 'x COLLATE utf8mb4_uca1400_ai_ci'"},
+		{"CREATE TABLE `COLLATE x` (c TEXT COLLATE=uca1400_ai_ci) /* ALTER ONLINE TABLE */",
+			"CREATE TABLE `COLLATE x` (c TEXT ) /* ALTER ONLINE TABLE */"},
+		{"/* gh */ CREATE OR REPLACE TABLE t (y YEAR(4), KEY (y) IGNORED, PERIOD FOR p(s, e))",
+			"/* gh */ CREATE TABLE t (y YEAR, KEY (y))"},
+		{"ALTER TABLE t RENAME INDEX IF EXISTS a TO b, ALGORITHM=NOCOPY, CHARACTER SET DEFAULT",
+			"ALTER TABLE t RENAME INDEX a TO b, ALGORITHM = INPLACE, "},
+		{"INSERT INTO t VALUES ('it''s COLLATE x', \"YEAR(2)\")", "INSERT INTO t VALUES ('it''s COLLATE x', \"YEAR(2)\")"},
+	} {
+		if got, _ := normalizeDDL(c.in); got != c.out {
+			t.Errorf("%s\n got %s\nwant %s", c.in, got, c.out)
+		}
+	}
+}
