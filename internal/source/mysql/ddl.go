@@ -140,7 +140,9 @@ type parseError struct {
 	err   error
 }
 
-func (e *parseError) Error() string { return fmt.Sprintf("parse DDL %q: %v", truncateSQL(e.query), e.err) }
+func (e *parseError) Error() string {
+	return fmt.Sprintf("parse DDL %q: %v", truncateSQL(e.query), e.err)
+}
 func (e *parseError) Unwrap() error { return e.err }
 
 // named returns the tables a statement names, of those weir follows (known) and, for the
