@@ -15,6 +15,7 @@ import (
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/mysqlconn"
 )
 
 // maxTxnBatch is how many changes of one transaction are held before they are emitted
@@ -55,7 +56,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		HeartbeatPeriod:         s.heartbeat,
 		MaxReconnectAttempts:    5,
 		DiscardGTIDSet:          true, // the reader keeps its own executed set
-		Logger:                  s.log.With("component", "binlog"),
+		Logger:                  mysqlconn.LibraryLogger(s.log.With("component", "binlog")),
 	})
 	defer syncer.Close()
 	var streamer *replication.BinlogStreamer

@@ -9,6 +9,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/mysqlconn"
 )
 
 // positionAt finds where to read the binlog from for scan.startup.mode timestamp: the
@@ -54,7 +55,7 @@ func (s *Source) positionAt(ctx context.Context, millis int64) (position, error)
 func (s *Source) fileStart(ctx context.Context, file string) (time.Time, error) {
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: s.serverID + 1, Flavor: s.flavor, Host: s.host, Port: uint16(s.port),
-		User: s.user, Password: s.password, Logger: s.log.With("component", "binlog-search"),
+		User: s.user, Password: s.password, Logger: mysqlconn.LibraryLogger(s.log.With("component", "binlog-search")),
 	})
 	defer syncer.Close()
 	streamer, err := syncer.StartSync(gomysql.Position{Name: file, Pos: 4})
