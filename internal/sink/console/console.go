@@ -2,7 +2,6 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -15,29 +14,53 @@ import (
 	"github.com/weir-data/weir/internal/event"
 )
 
-// Writer prints changes. Partitions share one buffered output under a mutex: each batch
-// is written whole, so lines never interleave.
+// Writer prints changes. Partitions share one output under a mutex, so lines never
+// interleave. Lines gather in a buffer that is written out whole, at a line boundary, once
+// it holds flushAt bytes and at each Commit: no write ends inside a record, so a process
+// killed at any moment leaves whole lines behind (never half a record that the next
+// process's first line would be glued to).
 type Writer struct {
 	mu        sync.Mutex
-	out       *bufio.Writer
+	out       io.Writer
+	pending   []byte // whole lines not yet written
 	schemas   bool
 	connector string
-	buf       []byte
 }
+
+// flushAt is how many bytes of whole lines are gathered before they are written.
+const flushAt = 64 << 10
 
 var (
 	_ connector.Sink          = (*Writer)(nil)
 	_ connector.SchemaApplier = (*Writer)(nil)
 )
 
-// Open returns a console sink writing to standard output.
-func Open(_ context.Context, cfg *connector.Config, _ connector.Env) (connector.Sink, error) {
-	return New(os.Stdout, cfg.Bool("schema-changes")), nil
+// Open returns a console sink writing to standard output; source.connector is the
+// pipeline's source type, as every sink writes it.
+func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connector.Sink, error) {
+	w := New(os.Stdout, cfg.Bool("schema-changes"))
+	if env.SourceType != "" {
+		w.connector = env.SourceType
+	}
+	return w, nil
 }
 
 // New returns a console sink writing to w.
 func New(w io.Writer, schemaChanges bool) *Writer {
-	return &Writer{out: bufio.NewWriterSize(w, 64<<10), schemas: schemaChanges, connector: "weir"}
+	return &Writer{out: w, schemas: schemaChanges, connector: "weir"}
+}
+
+// flush writes the pending lines in one write; w.mu is held.
+func (w *Writer) flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	_, err := w.out.Write(w.pending)
+	w.pending = w.pending[:0]
+	if err != nil {
+		return fmt.Errorf("write to standard output: %w", err)
+	}
+	return nil
 }
 
 func (w *Writer) Apply(_ context.Context, b *connector.Batch) error {
@@ -45,10 +68,12 @@ func (w *Writer) Apply(_ context.Context, b *connector.Batch) error {
 	defer w.mu.Unlock()
 	now := time.Now().UnixMilli()
 	for i := range b.Changes {
-		w.buf = event.AppendEnvelope(w.buf[:0], &b.Changes[i], w.connector, now)
-		w.buf = append(w.buf, '\n')
-		if _, err := w.out.Write(w.buf); err != nil {
-			return fmt.Errorf("write to standard output: %w", err)
+		w.pending = event.AppendEnvelope(w.pending, &b.Changes[i], w.connector, now)
+		w.pending = append(w.pending, '\n')
+		if len(w.pending) >= flushAt {
+			if err := w.flush(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -60,25 +85,20 @@ func (w *Writer) ApplySchema(_ context.Context, c *event.SchemaChange) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	b := append(w.buf[:0], `{"ddl":`...)
-	b = event.AppendJSONString(b, c.String())
-	b = append(b, "}\n"...)
-	w.buf = b
-	_, err := w.out.Write(b)
-	return err
+	w.pending = append(w.pending, `{"ddl":`...)
+	w.pending = event.AppendJSONString(w.pending, c.String())
+	w.pending = append(w.pending, "}\n"...)
+	return w.flush()
 }
 
 func (w *Writer) Commit(context.Context, *checkpoint.Checkpoint) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.out.Flush(); err != nil {
-		return fmt.Errorf("flush standard output: %w", err)
-	}
-	return nil
+	return w.flush()
 }
 
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.out.Flush()
+	return w.flush()
 }

@@ -2,13 +2,16 @@ package console_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/console"
+	"github.com/weir-data/weir/internal/source/datagen"
 )
 
 func TestConformance(t *testing.T) {
@@ -34,4 +37,38 @@ func TestConformance(t *testing.T) {
 		},
 		ExactlyOnce: false,
 	})
+}
+
+// writes records each Write the sink makes.
+type writes struct{ calls [][]byte }
+
+func (w *writes) Write(b []byte) (int, error) {
+	w.calls = append(w.calls, append([]byte(nil), b...))
+	return len(b), nil
+}
+
+// TestWholeLines: every write the sink makes ends at the end of a line, so a process
+// killed between two writes (or during one, which the kernel completes) leaves no half
+// record; batches larger than the buffer are written in several such writes.
+func TestWholeLines(t *testing.T) {
+	out := &writes{}
+	s := console.New(out, true)
+	m := datagen.NewModel(7, 100, []event.TableID{{Schema: "demo", Table: "orders"}})
+	b := m.Changes(0, 3000, 1, 0).Changes
+	if err := s.Apply(context.Background(), &connector.Batch{Changes: b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for i, c := range out.calls {
+		if len(c) == 0 || c[len(c)-1] != '\n' {
+			t.Fatalf("write %d of %d ends inside a line: …%q", i+1, len(out.calls), c[max(0, len(c)-40):])
+		}
+		lines += bytes.Count(c, []byte("\n"))
+	}
+	if lines != len(b) || len(out.calls) < 2 {
+		t.Fatalf("%d lines in %d writes, want %d lines in several writes", lines, len(out.calls), len(b))
+	}
 }
