@@ -46,7 +46,7 @@ func runCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
 	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "keep checkpoints in PostgreSQL instead of --state: postgres://user@host/db")
-	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and Go's /debug/pprof profiles on this address, e.g. :9464")
+	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz (liveness), /readyz (readiness) and Go's /debug/pprof profiles on this address, e.g. :9464")
 	cmd.Flags().StringVar(&f.progress, "progress", "auto", "live progress line on standard error: auto (when it is a terminal), on, off")
 	return cmd
 }
@@ -123,7 +123,13 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	}
 	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms, SchemaChangeBehavior: p.SchemaChangeBehavior}
 	var destination string
-	policy := engine.RestartPolicy{Initial: p.RestartBackoffInitial, Max: p.RestartBackoffMax, MaxAttempts: p.RestartMaxAttempts}
+	hadCheckpoint := false
+	if cp, err := store.Load(ctx, p.Name); err == nil && cp != nil {
+		hadCheckpoint = true
+	}
+	policy := engine.RestartPolicy{Initial: p.RestartBackoffInitial, Max: p.RestartBackoffMax, MaxAttempts: p.RestartMaxAttempts,
+		FirstRunMaxAttempts: firstRunMaxAttempts, Stats: stats,
+		Checkpointed: func() bool { return hadCheckpoint || stats.Checkpoints.Load() > 0 }}
 	started := time.Now()
 	res, err := engine.Supervise(ctx, policy, log,
 		func(error) { ms.Restarts.WithLabelValues(p.Name).Inc() },
@@ -165,6 +171,10 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	}
 	return nil
 }
+
+// firstRunMaxAttempts is how many attempts a pipeline that has never taken a checkpoint
+// makes before it fails, when restart.max-attempts is 0.
+const firstRunMaxAttempts = 5
 
 // loadPipeline reads and validates a pipeline file; problems are printed and make the
 // command exit 2.
@@ -264,8 +274,17 @@ func serveMetrics(addr string, reg *prometheus.Registry, stats *engine.Stats) (*
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// /healthz is liveness: the process works (a restart loop with backoff still does).
+	// /readyz is readiness: connected and moving, or finished; 503 with the reason else.
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "ok %s\n", stats.Phase())
+		fmt.Fprintln(w, stats.Live())
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := stats.Ready(time.Now())
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, why)
 	})
 	// Go's profiles, for `go tool pprof http://ADDR/debug/pprof/heap` on a running pipeline.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -646,6 +646,9 @@ func (r *run) dropSchema(id event.TableID) {
 // enter moves the run into phase p: its Stats (health) and its metric.
 func (r *run) enter(p Phase) {
 	r.e.stats.setPhase(p)
+	if p != PhaseResolve {
+		r.e.stats.restart.Store(nil) // connected and moving: no longer restarting
+	}
 	if r.e.m == nil {
 		return
 	}

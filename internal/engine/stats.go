@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -40,6 +41,43 @@ type Stats struct {
 	SplitFinished  atomic.Bool // every table of the snapshot is split
 	Checkpoints    atomic.Int64
 	lastCheckpoint atomic.Int64 // unix nanos
+	restart        atomic.Pointer[Restart]
+}
+
+// Restart is what Supervise last knew of a pipeline it restarts: the error, which attempt
+// comes next, and when. It stays set until a run reaches its snapshot or stream.
+type Restart struct {
+	Err     string
+	Attempt int
+	Next    time.Time
+}
+
+// Restarting returns the restart in progress, nil when the run is not restarting.
+func (s *Stats) Restarting() *Restart { return s.restart.Load() }
+
+// Ready reports whether the pipeline is connected and moving (in its snapshot or stream,
+// not restarting) or finished, with the reason either way (the body of /readyz).
+func (s *Stats) Ready(now time.Time) (bool, string) {
+	if r := s.Restarting(); r != nil {
+		wait := "now"
+		if d := r.Next.Sub(now); d > 0 {
+			wait = "in " + d.Round(time.Millisecond).String()
+		}
+		return false, fmt.Sprintf("not ready: restarting (attempt %d %s) after: %s", r.Attempt, wait, r.Err)
+	}
+	switch p := s.Phase(); p {
+	case PhaseSnapshot, PhaseStream, PhaseFinished:
+		return true, "ready " + p.String()
+	}
+	return false, "not ready: starting (connecting to the source and the sink, resolving tables)"
+}
+
+// Live is the body of /healthz: the process is working, also while it restarts with backoff.
+func (s *Stats) Live() string {
+	if r := s.Restarting(); r != nil {
+		return fmt.Sprintf("ok restarting (attempt %d): %s", r.Attempt, r.Err)
+	}
+	return "ok " + s.Phase().String()
 }
 
 // Phase returns the current phase.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,4 +141,40 @@ func (c *countingSource) Stream(ctx context.Context, from event.Position, schema
 		}
 		return err
 	})
+}
+
+// TestFirstRunGivesUp: with restart.max-attempts 0, a pipeline that never took a
+// checkpoint fails after FirstRunMaxAttempts retryable errors, saying so, and its Stats say
+// it is restarting (not ready) meanwhile; one that has a checkpoint keeps retrying.
+func TestFirstRunGivesUp(t *testing.T) {
+	stats := &engine.Stats{}
+	checkpointed := false
+	policy := engine.RestartPolicy{Initial: time.Millisecond, Max: time.Millisecond, FirstRunMaxAttempts: 3,
+		Checkpointed: func() bool { return checkpointed }, Stats: stats}
+	attempts := 0
+	unreachable := fault.AsRetryable(errors.New("connect to 127.0.0.1:1: connection refused"))
+	_, err := engine.Supervise(context.Background(), policy, slog.New(slog.DiscardHandler), nil,
+		func(context.Context) (*engine.Result, error) {
+			attempts++
+			if attempts > 1 {
+				if ok, why := stats.Ready(time.Now()); ok || !strings.Contains(why, "connection refused") {
+					t.Errorf("attempt %d: ready %v, %q", attempts, ok, why)
+				}
+			}
+			return nil, unreachable
+		})
+	if attempts != 3 || err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts, none of which reached a first checkpoint") {
+		t.Fatalf("%d attempts: %v", attempts, err)
+	}
+	checkpointed, attempts = true, 0
+	_, err = engine.Supervise(context.Background(), policy, slog.New(slog.DiscardHandler), nil,
+		func(context.Context) (*engine.Result, error) {
+			if attempts++; attempts < 10 {
+				return nil, unreachable
+			}
+			return &engine.Result{Finished: true}, nil
+		})
+	if err != nil || attempts != 10 {
+		t.Fatalf("with a checkpoint: %d attempts, %v", attempts, err)
+	}
 }

@@ -36,7 +36,7 @@ var PipelineSpec = connector.Spec{
 		{Name: "restart.backoff.max", Type: connector.TypeDuration, Default: "1m",
 			Description: "Longest wait between restarts."},
 		{Name: "restart.max-attempts", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
-			Description: "Consecutive failed restarts before the pipeline fails (0: never gives up)."},
+			Description: "Consecutive failed attempts before the pipeline fails. 0: never gives up once the pipeline has taken a checkpoint; before its first checkpoint (a pipeline that never connected) it fails after 5, with the reason."},
 		{Name: "filter.pushdown", Type: connector.TypeBool, Default: "true",
 			Description: "Has the source evaluate what it can of the transforms' filters in its snapshot queries, so that a filtered snapshot reads only the rows it keeps (docs/transform.md)."},
 		{Name: "local-time-zone", Type: connector.TypeString, Default: "UTC",

@@ -123,6 +123,9 @@ func TestMetricsAndHealth(t *testing.T) {
 	if h := get("/healthz"); !strings.HasPrefix(h, "ok stream") {
 		t.Errorf("/healthz says %q", h)
 	}
+	if code, h := getStatus(t, "http://"+addr+"/readyz"); code != 200 || !strings.HasPrefix(h, "ready stream") {
+		t.Errorf("/readyz says %d %q", code, h)
+	}
 	if h := get("/debug/pprof/heap?debug=1"); !strings.Contains(h, "heap profile:") {
 		t.Errorf("/debug/pprof/heap says %.200q", h)
 	}
@@ -184,5 +187,73 @@ func TestExamplesValidate(t *testing.T) {
 		if code != 0 {
 			t.Errorf("%s: exit %d\n%s", f, code, out)
 		}
+	}
+}
+
+// getStatus GETs url and returns the status code and body (0 when nothing answers).
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestHealthWhileUnreachable: a pipeline whose source cannot be reached is alive
+// (/healthz 200, saying it restarts) but not ready (/readyz 503 with the error), and a
+// first run that never connects fails after its attempts with the reason, exit 1, never
+// printing the password.
+func TestHealthWhileUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: cdc
+  password: s3cret-pw
+  tables: shop.orders
+sink:
+  type: file
+  path: out
+pipeline:
+  name: unreachable
+  restart.backoff.initial: 300ms
+  restart.backoff.max: 600ms
+`, dead))
+	p := start(t, dir, "run", "--metrics-addr", addr, "p.yaml")
+	waitFor(t, "a restart on /readyz", 30*time.Second, func() bool {
+		code, body := getStatus(t, "http://"+addr+"/readyz")
+		if code == 503 && strings.Contains(body, "restarting") {
+			if !strings.Contains(body, "connect to 127.0.0.1:") {
+				t.Errorf("/readyz does not say why: %q", body)
+			}
+			return true
+		}
+		return false
+	})
+	if code, body := getStatus(t, "http://"+addr+"/healthz"); code != 200 || !strings.HasPrefix(body, "ok restarting") {
+		t.Errorf("/healthz while restarting: %d %q", code, body)
+	}
+	if code := p.wait(t, time.Minute); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, p.stderr)
+	}
+	out := p.stderr.String()
+	if !strings.Contains(out, "gave up after 5 attempts") || !strings.Contains(out, "restart.max-attempts") || strings.Contains(out, "s3cret-pw") {
+		t.Fatalf("output:\n%s", out)
 	}
 }
