@@ -46,7 +46,7 @@ func previewCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return invalid(err)
 			}
-			src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: 1})
+			src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: 1, Role: "preview"})
 			if err != nil {
 				return failed(fmt.Errorf("open source %s: %w", p.Source.Type, err))
 			}

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/spec"
 )
@@ -60,12 +62,21 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 	if len(problems) > 0 {
 		return failed(fmt.Errorf("%d problem(s) with the source or sink", len(problems)))
 	}
+	src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
+	if err != nil {
+		return failed(fmt.Errorf("source %s: open: %w", p.Source.Type, err))
+	}
+	defer src.Close()
+	schemas, err := src.Tables(ctx)
+	if err != nil {
+		return failed(fmt.Errorf("source %s: resolve the tables: %w", p.Source.Type, err))
+	}
+	if err := sinkIsNotSource(ctx, reg, p, env, src, schemas, log); err != nil {
+		fmt.Fprintln(g.stderr, "problem:", err)
+		return failed(fmt.Errorf("1 problem with the source or sink"))
+	}
 	fmt.Fprintln(g.stdout, "source and sink: ok")
 	if advise := reg.Sinks[p.Sink.Type].Advise; advise != nil {
-		schemas, err := sourceTables(ctx, reg, p, env)
-		if err != nil {
-			return failed(err)
-		}
 		for _, w := range advise(schemas, p.Sink.Config, env) {
 			fmt.Fprintf(g.stdout, "warning: sink %s: %s\n", p.Sink.Type, w)
 		}
@@ -73,18 +84,29 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 	return nil
 }
 
-// sourceTables opens the source and resolves its table selection, for the sink's advice.
-func sourceTables(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env) ([]*event.Schema, error) {
-	src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: open: %w", p.Source.Type, err)
+// sinkIsNotSource refuses a sink that is the source (engine.SinkIsNotSource), through the
+// sink's reader, which connects without writing anything.
+func sinkIsNotSource(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env, src connector.Source, schemas []*event.Schema, log *slog.Logger) error {
+	openReader := reg.Sinks[p.Sink.Type].Reader
+	if openReader == nil {
+		return nil
 	}
-	defer src.Close()
-	schemas, err := src.Tables(ctx)
+	reader, err := openReader(ctx, p.Sink.Config, env)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: resolve the tables: %w", p.Source.Type, err)
+		return fmt.Errorf("sink %s: open for reading: %w", p.Sink.Type, err)
 	}
-	return schemas, nil
+	defer reader.Close()
+	tf, err := transformer(p, log)
+	if err != nil {
+		return err
+	}
+	if tf == nil {
+		return engine.SinkIsNotSource(ctx, src, reader, schemas, nil)
+	}
+	if err := tf.Prepare(schemas); err != nil {
+		return fmt.Errorf("prepare the transforms and routes: %w", err)
+	}
+	return engine.SinkIsNotSource(ctx, src, reader, schemas, tf)
 }
 
 func docsCommand(g *globals, reg *connector.Registry) *cobra.Command {

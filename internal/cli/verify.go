@@ -36,7 +36,7 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			}
 			o.Pipeline = p.Name
 			o.ProgressFile = filepath.Join(state, "verify", p.Name+".json")
-			env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: o.Parallelism, Verifying: true}
+			env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: o.Parallelism, Verifying: true, Role: "verify"}
 			opened, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
 			if err != nil {
 				return failed(fmt.Errorf("open source %s: %w", p.Source.Type, err))

@@ -32,6 +32,10 @@ type Env struct {
 	// as the server converts it, not through weir's charset decoders), so that a fault of
 	// the copier's path shows as a difference instead of being repeated on both sides.
 	Verifying bool
+	// Role is "" when the connector is opened for the pipeline itself, else the command
+	// that reads beside it ("preview", "verify"): such a reader takes its own binlog
+	// server-id, so that it never throws the pipeline off the log.
+	Role string
 }
 
 // Source reads one system. The engine owns the phases and the goroutines; a Source's
@@ -49,6 +53,14 @@ type Source interface {
 	// checkpoint, or from Tables on a fresh start.
 	Stream(ctx context.Context, from event.Position, schemas []*event.Schema, emit func(context.Context, event.Batch) error) error
 	Close() error
+}
+
+// Identified is implemented by connectors that can name the server (and, where tables are
+// per database, the database) they read or write, so that a pipeline whose sink is its own
+// source is refused before it writes into what it reads. Two connectors of one server
+// return the same string; it holds no secret.
+type Identified interface {
+	Identity(ctx context.Context) (string, error)
 }
 
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may

@@ -159,6 +159,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		if err := r.e.tf.Prepare(r.schemas); err != nil {
 			return nil, fmt.Errorf("prepare the transforms and routes: %w", err)
 		}
+	}
+	if err := SinkIsNotSource(ctx, r.e.source, r.e.sink, r.schemas, r.e.tf); err != nil {
+		return nil, err
+	}
+	if r.e.tf != nil {
 		if r.snap != nil {
 			for _, t := range r.snap.tables {
 				if err := r.pushFilter(t.schema); err != nil {

@@ -79,3 +79,17 @@ func ConnectError(err error, addr, user, fix string) error {
 	}
 	return fault.AsRetryable(fmt.Errorf("connect to %s: %w", addr, err))
 }
+
+// Identity names the server c is connected to: its host name, port and data directory
+// (connector.Identified), the same from every connection to it.
+func Identity(c *client.Conn) (string, error) {
+	res, err := c.Execute("SELECT @@hostname, @@port, @@datadir")
+	if err != nil {
+		return "", fmt.Errorf("read the server's identity: %w", err)
+	}
+	defer res.Close()
+	host, _ := res.GetString(0, 0)
+	port, _ := res.GetInt(0, 1)
+	dir, _ := res.GetString(0, 2)
+	return fmt.Sprintf("mysql://%s:%d%s", host, port, dir), nil
+}

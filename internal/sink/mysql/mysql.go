@@ -94,6 +94,7 @@ type Writer struct {
 	log       *slog.Logger
 	mariadb   bool
 	collation string // of the tables weir creates: binary and NO PAD where the server has one
+	identity  string // the server's (connector.Identified)
 	maxStmt   int    // bytes per statement, under max_allowed_packet
 
 	mu      sync.Mutex   // guards what follows; partitions hold it only to look up or build
@@ -109,6 +110,7 @@ var (
 	_ connector.CheckpointKeeper = (*Writer)(nil)
 	_ connector.SchemaApplier    = (*Writer)(nil)
 	_ connector.Destination      = (*Writer)(nil)
+	_ connector.Identified       = (*Writer)(nil)
 )
 
 // Open opens the sink from its config.
@@ -220,6 +222,9 @@ func (w *Writer) inspect(ctx context.Context, cpDB string) error {
 	packet, _ := res.GetInt(0, 1)
 	res.Close()
 	w.mariadb = strings.Contains(strings.ToLower(version), "mariadb")
+	if w.identity, err = mysqlconn.Identity(w.ctl); err != nil {
+		return fmt.Errorf("mysql sink: %w", err)
+	}
 	w.maxStmt = int(min(max(packet/2, 64<<10), 8<<20))
 	switch {
 	case w.mariadb:
@@ -669,3 +674,6 @@ func mysqlCode(err error) uint16 {
 	}
 	return 0
 }
+
+// Identity names the server (connector.Identified).
+func (w *Writer) Identity(context.Context) (string, error) { return w.identity, nil }

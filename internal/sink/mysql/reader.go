@@ -14,6 +14,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/digest"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/mysqlconn"
 	"github.com/weir-data/weir/internal/fault"
 )
 
@@ -257,4 +258,14 @@ func (r *Reader) HashRange(ctx context.Context, s *event.Schema, lo, hi event.Ro
 	n, _ := res.GetInt(0, 0)
 	d, _ := res.GetString(0, 1)
 	return n, d, nil
+}
+
+// Identity names the server (connector.Identified).
+func (r *Reader) Identity(ctx context.Context) (string, error) {
+	c, err := r.conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer r.release(c)
+	return mysqlconn.Identity(c)
 }

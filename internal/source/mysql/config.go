@@ -17,7 +17,7 @@ func Spec(typ string) connector.Spec {
 			{Name: "tables", Type: connector.TypeTables, Required: true, Example: `shop.orders_\d+, shop.customers`,
 				Description: "Tables to read: db.table regexes, comma-separated; `\\.` is a literal dot."},
 			{Name: "server-id", Type: connector.TypeString, Default: "",
-				Description: "Replica server id for the binlog connection (a number or a range such as 5400-5404); default: derived from the pipeline name."},
+				Description: "Replica server id for the binlog connection (a number or a range such as 5400-5404: the pipeline takes the first, `weir preview --follow` the last); default: derived from the pipeline name. One reader at a time holds an id: a second is refused, naming the connection that holds it."},
 			{Name: "server-time-zone", Type: connector.TypeString, Default: "UTC",
 				Description: "The server's time zone, used to read TIMESTAMP values in the binlog of servers older than MySQL 5.6.4."},
 			{Name: "scan.startup.mode", Type: connector.TypeEnum, Default: "initial",

@@ -62,6 +62,7 @@ var (
 	_ connector.Acker          = (*Source)(nil)
 	_ connector.SnapshotJoiner = (*Source)(nil)
 	_ connector.SnapshotFilter = (*Source)(nil)
+	_ connector.Identified     = (*Source)(nil)
 )
 
 // Options are the source's settings (the config of Spec, typed).
@@ -133,7 +134,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	if s.mode == "specific-offset" && s.specific.GTID == "" && s.specific.File == "" {
 		return nil, fault.AsFatal(fmt.Errorf("scan.startup.mode is specific-offset but neither scan.startup.specific-offset.gtid-set nor .file is set"))
 	}
-	s.serverID, err = serverID(o.ServerID, env.Pipeline)
+	s.serverID, err = serverID(o.ServerID, env.Pipeline, env.Role)
 	if err != nil {
 		return nil, fault.AsFatal(err)
 	}
@@ -170,20 +171,76 @@ func (s *Source) dial(ctx context.Context) (*client.Conn, error) {
 		Session: "time_zone = '+00:00', SESSION sql_mode = ''"})
 }
 
-// serverID parses server-id ("5400" or "5400-5404": the first is used for the one binlog
-// connection) or derives a stable one from the pipeline name.
-func serverID(s, pipeline string) (uint32, error) {
-	if s == "" {
+// serverID parses server-id ("5400" or "5400-5404": the first is the pipeline's one binlog
+// connection) or derives a stable one from the pipeline name. A command reading beside the
+// pipeline (role "preview", "verify") takes another: the range's last id when the range
+// has more than one (and the pipeline keeps its first), else one derived from the
+// pipeline name and the role.
+func serverID(s, pipeline, role string) (uint32, error) {
+	derive := func(name string) uint32 {
 		h := fnv.New32a()
-		h.Write([]byte(pipeline))
-		return 5_000_000 + h.Sum32()%1_000_000_000, nil
+		h.Write([]byte(name))
+		return 5_000_000 + h.Sum32()%1_000_000_000
 	}
-	first, _, _ := strings.Cut(s, "-")
+	if s == "" {
+		if role != "" {
+			return derive(pipeline + "/" + role), nil
+		}
+		return derive(pipeline), nil
+	}
+	first, last, isRange := strings.Cut(s, "-")
 	n, err := strconv.ParseUint(strings.TrimSpace(first), 10, 32)
 	if err != nil || n == 0 {
 		return 0, fmt.Errorf("server-id %q: want a positive number or a range such as 5400-5404", s)
 	}
-	return uint32(n), nil
+	if role == "" {
+		return uint32(n), nil
+	}
+	if isRange {
+		if m, err := strconv.ParseUint(strings.TrimSpace(last), 10, 32); err == nil && m > n {
+			return uint32(m), nil
+		}
+	}
+	return derive(pipeline + "/" + role), nil
+}
+
+// serverIDLockWait is how long a reader waits for its server-id's lock (claimServerID):
+// long enough for the server to notice that a killed process's connection is gone.
+const serverIDLockWait = 5
+
+// claimServerID takes the server-wide named lock of the reader's server-id on a connection
+// of its own, held while the stream runs (release closes it). The server lets one replica
+// connection have a server-id, and throws the older off when a second connects with it
+// (ERROR 4052 in MariaDB, 1236 in MySQL): two readers with one id would throw each other
+// off for ever. So a second reader is refused, with the connection that holds the id.
+func (s *Source) claimServerID(ctx context.Context) (release func(), err error) {
+	conn, err := s.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("weir.server-id.%d", s.serverID)
+	res, err := conn.Execute("SELECT GET_LOCK(?, ?), IS_USED_LOCK(?)", name, serverIDLockWait, name)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("claim binlog server-id %d: %w", s.serverID, err)
+	}
+	got, _ := res.GetInt(0, 0)
+	holder, _ := res.GetInt(0, 1)
+	if got == 1 {
+		return func() { conn.Close() }, nil
+	}
+	who := ""
+	if r, err := conn.Execute("SELECT USER, HOST, TIME FROM information_schema.PROCESSLIST WHERE ID = ?", holder); err == nil && r.RowNumber() > 0 {
+		user, _ := r.GetString(0, 0)
+		host, _ := r.GetString(0, 1)
+		secs, _ := r.GetInt(0, 2)
+		who = fmt.Sprintf(" (user %s from %s, connected %s ago)", user, host, time.Duration(secs)*time.Second)
+	}
+	conn.Close()
+	return nil, fault.AsFatal(fmt.Errorf("binlog server-id %d is in use by another reader of this server, connection %d%s: "+
+		"another `weir run` of pipeline %q (whatever its --state), or a weir command reading beside it; "+
+		"stop that process, or give this pipeline its own server-id; if that process is gone, end its connection with KILL %d",
+		s.serverID, holder, who, s.pipeline, holder))
 }
 
 // StartupMode is scan.startup.mode.
@@ -302,3 +359,13 @@ func (s *Source) Ack(ctx context.Context, durable event.Position) error {
 
 // SQLDialect is the SQL of FilterSnapshot's conditions (connector.SnapshotFilter).
 func (s *Source) SQLDialect() string { return "mysql" }
+
+// Identity names the server (connector.Identified).
+func (s *Source) Identity(ctx context.Context) (string, error) {
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer s.pool.put(conn)
+	return mysqlconn.Identity(conn)
+}

@@ -45,6 +45,11 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 		tables[sc.ID] = t
 	}
+	release, err := s.claimServerID(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:                s.serverID,
 		Flavor:                  s.flavor,
