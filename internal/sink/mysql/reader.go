@@ -14,8 +14,8 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/digest"
 	"github.com/weir-data/weir/internal/event"
-	"github.com/weir-data/weir/internal/mysqlconn"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/mysqlconn"
 )
 
 // Reader reads back the tables the sink writes (connector.TableReader), for `weir verify`:
