@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/client"
+
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 )
 
 // Check is `weir validate` for the source: it connects and checks, without changing
@@ -48,8 +51,78 @@ func (s *Source) check(ctx context.Context) []error {
 	if _, err := currentPosition(conn, s.flavor); err != nil {
 		problems = append(problems, fmt.Errorf("%w; grant REPLICATION CLIENT and REPLICATION SLAVE to %s", err, s.user))
 	}
-	if _, err := s.Tables(ctx); err != nil {
+	tables, err := s.Tables(ctx)
+	if err != nil {
 		problems = append(problems, err)
+	}
+	return append(problems, s.checkGrants(conn, tables)...)
+}
+
+// checkGrants names each privilege the user lacks, with the GRANT that gives it:
+// REPLICATION SLAVE (to read the binlog: without it MariaDB answers the binlog connection
+// with "Access denied", which reads as a wrong password), REPLICATION CLIENT (BINLOG
+// MONITOR in MariaDB 10.5+: the binlog's position), SELECT on each selected table. It
+// reads the user's own privileges from information_schema; privileges that come through
+// a role are not seen there, so with a role active it says nothing.
+func (s *Source) checkGrants(conn *client.Conn, tables []*event.Schema) []error {
+	res, err := conn.Execute("SELECT CURRENT_USER(), IFNULL(CURRENT_ROLE(), '')")
+	if err != nil { // MySQL 5.7 has no roles
+		if res, err = conn.Execute("SELECT CURRENT_USER(), ''"); err != nil {
+			return []error{fmt.Errorf("read the current user: %w", err)}
+		}
+	}
+	cu, _ := res.GetString(0, 0)
+	if role, _ := res.GetString(0, 1); role != "" && role != "NONE" {
+		return nil
+	}
+	at := strings.LastIndexByte(cu, '@')
+	if at < 0 {
+		return nil
+	}
+	grantee := fmt.Sprintf("'%s'@'%s'", cu[:at], cu[at+1:])
+	global := map[string]bool{}
+	if res, err = conn.Execute("SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?", grantee); err != nil {
+		return []error{fmt.Errorf("read the privileges of %s: %w", grantee, err)}
+	}
+	for i := range res.RowNumber() {
+		p, _ := res.GetString(i, 0)
+		global[p] = true
+	}
+	schemas := map[string]bool{}
+	if res, err = conn.Execute("SELECT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? AND PRIVILEGE_TYPE = 'SELECT'", grantee); err == nil {
+		for i := range res.RowNumber() {
+			db, _ := res.GetString(i, 0)
+			schemas[db] = true
+		}
+	}
+	tablesOK := map[string]bool{}
+	if res, err = conn.Execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ? AND PRIVILEGE_TYPE = 'SELECT'", grantee); err == nil {
+		for i := range res.RowNumber() {
+			db, _ := res.GetString(i, 0)
+			t, _ := res.GetString(i, 1)
+			tablesOK[db+"."+t] = true
+		}
+	}
+	var problems []error
+	grant := func(what, on string) error {
+		return fmt.Errorf("user %s lacks %s: GRANT %s ON %s TO %s", cu, what, what, on, grantee)
+	}
+	if !global["REPLICATION SLAVE"] {
+		problems = append(problems, grant("REPLICATION SLAVE", "*.*"))
+	}
+	if !global["REPLICATION CLIENT"] && !global["BINLOG MONITOR"] {
+		what := "REPLICATION CLIENT"
+		if s.flavor == "mariadb" {
+			what = "BINLOG MONITOR"
+		}
+		problems = append(problems, grant(what, "*.*"))
+	}
+	if !global["SELECT"] {
+		for _, t := range tables {
+			if !schemas[t.ID.Schema] && !tablesOK[t.ID.Schema+"."+t.ID.Table] {
+				problems = append(problems, grant("SELECT", quoteIdent(t.ID.Schema)+"."+quoteIdent(t.ID.Table)))
+			}
+		}
 	}
 	return problems
 }

@@ -258,7 +258,7 @@ func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
 		return nil, fault.AsFatal(err)
 	}
 	if len(tables) == 0 {
-		return nil, fault.AsFatal(fmt.Errorf("no table matches tables: %s; check the database and table regexes", patternList(s.patterns)))
+		return nil, fault.AsFatal(fmt.Errorf("no table matches tables: %s; check the database and table regexes (a user sees only the tables it may read: GRANT SELECT on them to %s)", patternList(s.patterns), s.user))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -76,6 +76,13 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		streamer, err = syncer.StartSync(gomysql.Position{Name: pos.File, Pos: pos.Pos})
 	}
 	if err != nil {
+		var me *gomysql.MyError
+		if errors.As(err, &me) && (me.Code == 1045 || me.Code == 1227) {
+			// The user logged in (the queries before this one ran): "Access denied" here is
+			// a missing privilege, not a wrong password.
+			return fault.AsFatal(fmt.Errorf("start reading the binlog at %s: %w; user %s logged in but may not read the binlog: "+
+				"GRANT REPLICATION SLAVE ON *.* TO the user (weir validate lists every missing grant)", from, err, s.user))
+		}
 		return fmt.Errorf("start reading the binlog at %s: %w", from, err)
 	}
 	throttled := func(ctx context.Context, b event.Batch) error {

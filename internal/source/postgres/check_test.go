@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 )
@@ -85,5 +87,43 @@ func TestInvalidatedSlot(t *testing.T) {
 	err := s.Stream(sctx, pos, tables, func(context.Context, event.Batch) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "was invalidated") || fault.Classify(err) != fault.Fatal {
 		t.Fatalf("streaming from an invalidated slot: %v (class %v); want a fatal error saying it was invalidated", err, fault.Classify(err))
+	}
+}
+
+// TestCheckGrants: a replication user that may read one table but not another, owns
+// neither and may not create a publication is told each GRANT (and that the tables' owner
+// must make the publication); with publication.create false only the SELECT remains.
+func TestCheckGrants(t *testing.T) {
+	createDB(t, "grants", `CREATE TABLE a (id INT PRIMARY KEY); CREATE TABLE b (id INT PRIMARY KEY);
+		DROP ROLE IF EXISTS repl; CREATE ROLE repl LOGIN REPLICATION; GRANT SELECT ON a TO repl;
+		REVOKE CREATE ON DATABASE grants FROM PUBLIC`)
+	ctx := context.Background()
+	problems := func(o Options) string {
+		s := open(t, o, "grants", 1)
+		var out []string
+		for _, err := range s.check(ctx) {
+			out = append(out, err.Error())
+		}
+		return strings.Join(out, "\n")
+	}
+	o := options("grants", "public.a, public.b")
+	o.User = "repl"
+	got := problems(o)
+	for _, w := range []string{
+		`GRANT SELECT ON "public"."b" TO "repl"`,
+		`GRANT CREATE ON DATABASE "grants" TO "repl"`,
+		`have the owner run CREATE PUBLICATION`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("no %q among the problems:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, `"public"."a" TO`) {
+		t.Errorf("SELECT on a was granted:\n%s", got)
+	}
+	o.NoCreatePublication = true
+	exec(t, "grants", "CREATE PUBLICATION "+pgx.Identifier{open(t, o, "grants", 1).pub}.Sanitize()+" FOR TABLE a, b")
+	if got := problems(o); !strings.Contains(got, `GRANT SELECT ON "public"."b"`) || strings.Contains(got, "PUBLICATION") {
+		t.Errorf("with publication.create false:\n%s", got)
 	}
 }
