@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/transform"
 )
 
 func validateCommand(g *globals, reg *connector.Registry) *cobra.Command {
@@ -71,9 +71,39 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 	if err != nil {
 		return failed(fmt.Errorf("source %s: resolve the tables: %w", p.Source.Type, err))
 	}
-	if err := sinkIsNotSource(ctx, reg, p, env, src, schemas, log); err != nil {
-		fmt.Fprintln(g.stderr, "problem:", err)
-		return failed(fmt.Errorf("1 problem with the source or sink"))
+	tf, err := transformer(p, log)
+	if err != nil {
+		return invalid(err)
+	}
+	if tf != nil {
+		if err := tf.Prepare(schemas); err != nil {
+			return failed(fmt.Errorf("prepare the transforms and routes: %w", err))
+		}
+	}
+	if err := sinkIsNotSource(ctx, reg, p, env, src, schemas, tf); err != nil {
+		problems = append(problems, err)
+	}
+	if check := reg.Sinks[p.Sink.Type].CheckTables; check != nil {
+		sinkSchemas := schemas
+		if tf != nil {
+			sinkSchemas = nil
+			for _, s := range schemas {
+				out, err := tf.SinkSchemas(s)
+				if err != nil {
+					return failed(err)
+				}
+				sinkSchemas = append(sinkSchemas, out...)
+			}
+		}
+		for _, e := range check(sinkSchemas, p.Sink.Config, env) {
+			problems = append(problems, fmt.Errorf("sink %s: %w", p.Sink.Type, e))
+		}
+	}
+	for _, e := range problems {
+		fmt.Fprintln(g.stderr, "problem:", e)
+	}
+	if len(problems) > 0 {
+		return failed(fmt.Errorf("%d problem(s) with the source or sink", len(problems)))
 	}
 	fmt.Fprintln(g.stdout, "source and sink: ok")
 	if advise := reg.Sinks[p.Sink.Type].Advise; advise != nil {
@@ -86,7 +116,7 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 
 // sinkIsNotSource refuses a sink that is the source (engine.SinkIsNotSource), through the
 // sink's reader, which connects without writing anything.
-func sinkIsNotSource(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env, src connector.Source, schemas []*event.Schema, log *slog.Logger) error {
+func sinkIsNotSource(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env, src connector.Source, schemas []*event.Schema, tf *transform.Transformer) error {
 	openReader := reg.Sinks[p.Sink.Type].Reader
 	if openReader == nil {
 		return nil
@@ -96,15 +126,8 @@ func sinkIsNotSource(ctx context.Context, reg *connector.Registry, p *spec.Pipel
 		return fmt.Errorf("sink %s: open for reading: %w", p.Sink.Type, err)
 	}
 	defer reader.Close()
-	tf, err := transformer(p, log)
-	if err != nil {
-		return err
-	}
 	if tf == nil {
 		return engine.SinkIsNotSource(ctx, src, reader, schemas, nil)
-	}
-	if err := tf.Prepare(schemas); err != nil {
-		return fmt.Errorf("prepare the transforms and routes: %w", err)
 	}
 	return engine.SinkIsNotSource(ctx, src, reader, schemas, tf)
 }

@@ -63,6 +63,13 @@ type Identified interface {
 	Identity(ctx context.Context) (string, error)
 }
 
+// TableChecker is implemented by sinks that can tell, before a run writes anything, that
+// they could not make a table for one of its schemas (SinkDef.CheckTables is the same
+// check for `weir validate`). The error is fatal and names the table and the fix.
+type TableChecker interface {
+	CheckTables(schemas []*event.Schema) error
+}
+
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may
 // run concurrently with each other and with Stream; ReadChunk is called concurrently for
 // different chunks, up to the pipeline's parallelism. A source that is not a

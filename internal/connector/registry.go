@@ -26,6 +26,10 @@ type SinkDef struct {
 	// says what the source can send): one warning per table and kind of value, naming the
 	// columns and what happens to such a row.
 	Advise func(schemas []*event.Schema, cfg *Config, env Env) []string
+	// CheckTables, when set, tells `weir validate` what would stop the sink from making
+	// tables for these sink schemas (a key it cannot index), each with the fix; the sink's
+	// writer says the same at the start of a run (TableChecker).
+	CheckTables func(schemas []*event.Schema, cfg *Config, env Env) []error
 	// Reader, when set, opens a TableReader on the sink's target for `weir verify`.
 	Reader func(ctx context.Context, cfg *Config, env Env) (TableReader, error)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/snapshot"
 )
 
@@ -162,6 +163,9 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	}
 	if err := SinkIsNotSource(ctx, r.e.source, r.e.sink, r.schemas, r.e.tf); err != nil {
 		return nil, err
+	}
+	if err := sinkCanMakeTables(r.e.sink, r.schemas, r.e.tf); err != nil {
+		return nil, fault.AsFatal(err)
 	}
 	if r.e.tf != nil {
 		if r.snap != nil {

@@ -25,8 +25,29 @@ func Advise(schemas []*event.Schema, _ *connector.Config, env connector.Env) []s
 	out = append(out, sqlsink.Advice(schemas, wideDecimal,
 		"decimal(65,30) is MySQL's widest decimal: a number with more than 35 digits before the point is refused, "+
 			"and MySQL rounds away the digits after the 30th decimal; keep such columns in a string with a transform if every digit matters")...)
-	out = append(out, sqlsink.Advice(schemas, longKey,
-		"a key column is at most varchar(768) or varbinary(3072) (InnoDB's index limit); a longer value is refused and stops the pipeline")...)
+	for _, s := range schemas {
+		budget, err := keyBudget(s)
+		if err != nil {
+			continue // CheckTables reports it
+		}
+		out = append(out, sqlsink.Advice([]*event.Schema{s}, func(s *event.Schema, i int) bool { return longKey(s, i, budget) },
+			"InnoDB indexes at most 3,072 bytes of a key, shared among its columns: such a key column is declared shorter than the source's (varchar(n) or varbinary(n) to fit), and a longer value is refused and stops the pipeline")...)
+	}
+	return out
+}
+
+// CheckTables reports the tables whose key MySQL/MariaDB cannot index at all
+// (connector.SinkDef.CheckTables).
+func CheckTables(schemas []*event.Schema, cfg *connector.Config, _ connector.Env) []error {
+	if cfg.String("sink.mode") == "changelog" {
+		return nil // no key is indexed
+	}
+	var out []error
+	for _, s := range schemas {
+		if _, err := keyBudget(s); err != nil {
+			out = append(out, err)
+		}
+	}
 	return out
 }
 
@@ -37,17 +58,18 @@ func wideDecimal(s *event.Schema, i int) bool {
 	return t.Kind == types.Decimal && (t.Precision == 0 || t.Precision > 65 || t.Scale > 30)
 }
 
-// longKey matches a key column of text or bytes that may be longer than InnoDB indexes.
-func longKey(s *event.Schema, i int) bool {
+// longKey matches a key column of text or bytes that may be longer than its share of
+// InnoDB's index (budget, from keyBudget).
+func longKey(s *event.Schema, i int, budget map[int]int) bool {
 	if !slices.Contains(s.Key, i) {
 		return false
 	}
 	t := s.Columns[i].Type
 	switch t.Kind {
 	case types.String, types.Set:
-		return t.Length <= 0 || t.Length > maxKeyChars
+		return t.Length <= 0 || t.Length*4 > budget[i]
 	case types.Bytes:
-		return t.Length <= 0 || t.Length > 4*maxKeyChars
+		return t.Length <= 0 || t.Length > budget[i]
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestAdvise(t *testing.T) {
 		"public.t (f, fs): MySQL has no NaN",
 		"public.t (ts): MySQL dates run from year 1 to 9999",
 		"public.t (n): decimal(65,30) is MySQL's widest decimal",
-		"public.t (code): a key column is at most varchar(768)",
+		"public.t (code, short): InnoDB indexes at most 3,072 bytes of a key, shared among its columns",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d warnings, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
@@ -40,3 +41,44 @@ func TestAdvise(t *testing.T) {
 		t.Errorf("from mariadb: %q, want the decimal and key warnings only", got)
 	}
 }
+
+// TestKeyBudget: keys of text with other columns, which MariaDB refused ("Specified key
+// was too long") when each text column took the whole index, are shared out so that the
+// table is made (on the server); a key that cannot be indexed at all is refused before
+// anything is written, with the fix, by CheckTables and the writer alike.
+func TestKeyBudget(t *testing.T) {
+	col := func(name string, k types.Kind, n int) event.Column {
+		return event.Column{Name: name, Type: types.Type{Kind: k, Length: n}}
+	}
+	w := &Writer{o: Options{}, collation: "utf8mb4_nopad_bin"}
+	for i, s := range []*event.Schema{
+		{Key: []int{0, 1}, Columns: []event.Column{col("tenant", types.Int64, 0), col("code", types.String, 0), col("v", types.String, 0)}},
+		{Key: []int{0, 1, 2}, Columns: []event.Column{col("a", types.String, 10), col("b", types.String, 0), col("c", types.Bytes, 0)}},
+		{Key: []int{0, 1}, Columns: []event.Column{col("u", types.UUID, 0), col("s", types.Set, 0)}},
+	} {
+		s.ID = event.TableID{Schema: "budget", Table: fmt.Sprintf("t%d", i)}
+		create, err := w.createSQL(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("", "CREATE DATABASE IF NOT EXISTS budget; "+create); err != nil {
+			t.Fatalf("%s:\n%v", create, err)
+		}
+	}
+	enums := &event.Schema{ID: event.TableID{Schema: "budget", Table: "enums"}, Key: []int{0, 1, 2, 3, 4}}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		enums.Columns = append(enums.Columns, col(n, types.Enum, 0))
+	}
+	enums.Columns = append(enums.Columns, col("name", types.String, 0))
+	enums.Key = append(enums.Key, 5)
+	errs := CheckTables([]*event.Schema{enums}, &connector.Config{Spec: specOf("mariadb"), Values: map[string]*connector.Value{"sink.mode": {Str: "upsert"}}}, connector.Env{})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "budget.enums: its key (a, b, c, d, e, name) cannot be indexed") ||
+		!strings.Contains(errs[0].Error(), "CAST(") {
+		t.Fatalf("an unindexable key: %v", errs)
+	}
+	if err := w.CheckTables([]*event.Schema{enums}); err == nil {
+		t.Fatal("the writer would make a table it cannot index")
+	}
+}
+
+func specOf(typ string) *connector.Spec { s := Spec(typ); return &s }

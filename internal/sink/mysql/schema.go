@@ -140,7 +140,7 @@ func (d *dialect) AddColumn(col event.Column, inKey bool) string {
 			def = " NOT NULL" + def
 		}
 	}
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s%s", d.t.name, quote(col.Name), myType(col.Type, inKey, &d.rowBytes), def)
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s%s", d.t.name, quote(col.Name), myType(col.Type, keyBytes(inKey), &d.rowBytes), def)
 }
 
 func (d *dialect) AlterType(name string, col event.Column, inKey, notNull bool) string {
@@ -148,7 +148,15 @@ func (d *dialect) AlterType(name string, col event.Column, inKey, notNull bool) 
 	if notNull {
 		null = " NOT NULL"
 	}
-	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", d.t.name, quote(name), myType(col.Type, inKey, &d.rowBytes), null)
+	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", d.t.name, quote(name), myType(col.Type, keyBytes(inKey), &d.rowBytes), null)
+}
+
+// keyBytes is the index bytes a key column changed on its own may take: all of them.
+func keyBytes(inKey bool) int {
+	if inKey {
+		return maxKeyBytes
+	}
+	return 0
 }
 
 func (d *dialect) DropNotNull(col string) string {

@@ -120,7 +120,14 @@ func (w *Writer) describe(ctx context.Context, id event.TableID) (*target, error
 }
 
 // createSQL is the CREATE TABLE for schema s in the writer's mode.
-func (w *Writer) createSQL(s *event.Schema) string {
+func (w *Writer) createSQL(s *event.Schema) (string, error) {
+	var budget map[int]int
+	if w.o.Mode != "changelog" {
+		var err error
+		if budget, err = keyBudget(s); err != nil {
+			return "", err
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", w.quoteID(s.ID))
 	rowBytes := 0
@@ -129,7 +136,7 @@ func (w *Writer) createSQL(s *event.Schema) string {
 			b.WriteString(", ")
 		}
 		inKey := w.o.Mode != "changelog" && slices.Contains(s.Key, i)
-		b.WriteString(quote(c.Name) + " " + myType(c.Type, inKey, &rowBytes))
+		b.WriteString(quote(c.Name) + " " + myType(c.Type, budget[i], &rowBytes))
 		if w.o.Mode != "changelog" && (!c.Nullable || inKey) {
 			b.WriteString(" NOT NULL")
 		}
@@ -154,7 +161,20 @@ func (w *Writer) createSQL(s *event.Schema) string {
 		fmt.Fprintf(&b, ", PRIMARY KEY (%s)", strings.Join(keys, ", "))
 	}
 	fmt.Fprintf(&b, ") ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = %s", w.collation)
-	return b.String()
+	return b.String(), nil
+}
+
+// CheckTables says which schemas' keys the server cannot index (connector.TableChecker).
+func (w *Writer) CheckTables(schemas []*event.Schema) error {
+	if w.o.Mode == "changelog" {
+		return nil
+	}
+	for _, s := range schemas {
+		if _, err := keyBudget(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ensure makes table s.ID ready for rows of schema s: creates it (and its database) when
@@ -180,7 +200,11 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 			if _, err := run(ctx, w.ctl, "CREATE DATABASE IF NOT EXISTS "+quote(db)); err != nil {
 				return nil, fmt.Errorf("create database %s in the sink: %w", quote(db), err)
 			}
-			if _, err := run(ctx, w.ctl, w.createSQL(s)); err != nil {
+			create, err := w.createSQL(s)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := run(ctx, w.ctl, create); err != nil {
 				return nil, fault.AsFatal(fmt.Errorf("create table %s in the sink: %w", w.quoteID(s.ID), err))
 			}
 			w.log.Info("created table", "table", w.quoteID(s.ID))

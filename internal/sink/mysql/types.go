@@ -2,9 +2,12 @@ package mysql
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -24,8 +27,8 @@ import (
 //	string(n)          varchar(n)          (utf8mb4, binary NO PAD collation, so keys
 //	                                        compare as in the source; text, mediumtext or
 //	                                        longtext when n is 0 or the row would pass
-//	                                        MySQL's 65,535-byte limit; a key column longer
-//	                                        than 768 characters is varchar(768))
+//	                                        MySQL's 65,535-byte limit; a key column gets
+//	                                        its share of InnoDB's 3,072-byte index: keyBudget)
 //	bytes(n)           varbinary(n)        (blob, mediumblob or longblob likewise)
 //	date               date
 //	time(p)            time(p)             (−838:59:59 to 838:59:59)
@@ -34,8 +37,11 @@ import (
 //	json, array        json                (MariaDB: longtext with a JSON check)
 //	uuid               char(36)
 //	enum               varchar(255)        (the members are in the source schema)
-//	set                text                (varchar(768) in a key)
-func myType(t types.Type, inKey bool, rowBytes *int) string {
+//	set                text                (varchar(n) in a key, its share of the index)
+//
+// keyBytes is 0 for a column outside the primary key; for a key column it is the bytes of
+// InnoDB's index its text or bytes may take (keyBudget), which bounds varchar/varbinary.
+func myType(t types.Type, keyBytes int, rowBytes *int) string {
 	switch t.Kind {
 	case types.Boolean:
 		return "tinyint(1)"
@@ -59,9 +65,9 @@ func myType(t types.Type, inKey bool, rowBytes *int) string {
 		}
 		return fmt.Sprintf("decimal(%d,%d)", t.Precision, min(t.Scale, 30))
 	case types.String:
-		return sized("varchar", "text", t.Length, 4, inKey, rowBytes)
+		return sized("varchar", "text", t.Length, 4, keyBytes, rowBytes)
 	case types.Bytes:
-		return sized("varbinary", "blob", t.Length, 1, inKey, rowBytes)
+		return sized("varbinary", "blob", t.Length, 1, keyBytes, rowBytes)
 	case types.Date:
 		return "date"
 	case types.Time:
@@ -75,18 +81,91 @@ func myType(t types.Type, inKey bool, rowBytes *int) string {
 	case types.Enum:
 		return "varchar(255)"
 	}
-	return sized("varchar", "text", 0, 4, inKey, rowBytes) // set, unknown
+	return sized("varchar", "text", 0, 4, keyBytes, rowBytes) // set, unknown
 }
 
-// maxKeyChars is the longest varchar a key may have: InnoDB's 3,072-byte index limit in
-// utf8mb4.
-const maxKeyChars = 768
+// maxKeyBytes is InnoDB's limit on the bytes of one index (a primary key's columns
+// together); maxKeyChars the longest varchar one key column may have in utf8mb4.
+const (
+	maxKeyBytes = 3072
+	maxKeyChars = maxKeyBytes / 4
+)
+
+// keyBudget shares InnoDB's index limit among the key columns of s: each fixed-size
+// column takes its size, and the text and bytes columns share the rest, each taking no
+// more than its declared length needs (the shortest first, so that what they leave goes
+// to the longer ones). It returns the bytes of each key column (by column index), or an
+// error naming the table when the key cannot be indexed at all.
+func keyBudget(s *event.Schema) (map[int]int, error) {
+	out := map[int]int{}
+	left := maxKeyBytes
+	type varCol struct{ i, want int }
+	var vars []varCol
+	for _, k := range s.Key {
+		t := s.Columns[k].Type
+		switch t.Kind {
+		case types.String, types.Bytes, types.Set:
+			per := 4
+			if t.Kind == types.Bytes {
+				per = 1
+			}
+			want := maxKeyBytes
+			if t.Length > 0 {
+				want = min(t.Length*per, maxKeyBytes)
+			}
+			vars = append(vars, varCol{k, want})
+		default:
+			n := fixedKeyBytes(t)
+			out[k] = n
+			left -= n
+		}
+	}
+	slices.SortStableFunc(vars, func(a, b varCol) int { return a.want - b.want })
+	for j, v := range vars {
+		share := left / (len(vars) - j)
+		n := min(v.want, share)
+		if n < 4 {
+			return nil, fault.AsFatal(fmt.Errorf("table %s: its key (%s) cannot be indexed by MySQL/MariaDB, whose index holds at most %d bytes: "+
+				"key a shorter form of it with a transform (primary-keys), or cast its text to a bounded length, e.g. CAST(%s AS VARCHAR(255)) AS %s",
+				s.ID, strings.Join(s.KeyNames(), ", "), maxKeyBytes, s.Columns[v.i].Name, s.Columns[v.i].Name))
+		}
+		out[v.i] = n
+		left -= n
+	}
+	return out, nil
+}
+
+// fixedKeyBytes is what a key column of a fixed-size type takes of InnoDB's index.
+func fixedKeyBytes(t types.Type) int {
+	switch t.Kind {
+	case types.Boolean, types.Int8:
+		return 1
+	case types.Int16:
+		return 2
+	case types.Int32, types.Float32:
+		return 4
+	case types.Date:
+		return 3
+	case types.Time:
+		return 3 + (clampFrac(t.Precision)+1)/2
+	case types.Timestamp, types.TimestampLTZ:
+		return 5 + (clampFrac(t.Precision)+1)/2
+	case types.Decimal:
+		return 30 // decimal(65,30), the widest, takes 30
+	case types.UUID:
+		return 36 * 4
+	case types.Enum:
+		return 255 * 4
+	}
+	return 8
+}
 
 // sized picks varchar(n)/varbinary(n) while the row stays under MySQL's row size limit
-// (rowBytes counts what the table has used), else the text/blob type that holds n.
-func sized(short, long string, n, bytesPerChar int, inKey bool, rowBytes *int) string {
-	if inKey {
-		limit := 3072 / bytesPerChar
+// (rowBytes counts what the table has used), else the text/blob type that holds n; in a
+// key (keyBytes > 0) always varchar(n)/varbinary(n), n bounded by keyBytes.
+func sized(short, long string, n, bytesPerChar, keyBytes int, rowBytes *int) string {
+	if keyBytes > 0 {
+		limit := keyBytes / bytesPerChar
 		if n <= 0 || n > limit {
 			n = limit
 		}
@@ -170,7 +249,7 @@ func binaryFamily(f string) bool {
 // want without loss.
 func holds(have myCol, want types.Type) bool {
 	var rowBytes int
-	need := parseMyType(myType(want, false, &rowBytes))
+	need := parseMyType(myType(want, 0, &rowBytes))
 	switch want.Kind {
 	case types.Boolean, types.Int8, types.Int16, types.Int32, types.Int64, types.Uint64:
 		if hb, ok := intBytes[have.family]; ok {

@@ -38,21 +38,13 @@ func SinkIsNotSource(ctx context.Context, source, sink any, schemas []*event.Sch
 	if a != b {
 		return nil
 	}
-	routes, _ := tf.(SinkTabler)
 	for _, s := range schemas {
-		targets := []event.TableID{s.ID}
-		if routes != nil {
-			out, err := routes.SinkSchemas(s)
-			if err != nil {
-				return err
-			}
-			targets = targets[:0]
-			for _, o := range out {
-				targets = append(targets, o.ID)
-			}
+		targets, err := sinkSchemas([]*event.Schema{s}, tf)
+		if err != nil {
+			return err
 		}
-		for _, id := range targets {
-			if id == s.ID {
+		for _, t := range targets {
+			if t.ID == s.ID {
 				return fault.AsFatal(fmt.Errorf("the sink is the source's own server and table %s would be written into itself; "+
 					"route it to another table or database (route: - source-table: %s, sink-table: OTHERDB.%s), or point the sink at another server",
 					s.ID, s.ID, s.ID.Table))
@@ -60,4 +52,36 @@ func SinkIsNotSource(ctx context.Context, source, sink any, schemas []*event.Sch
 		}
 	}
 	return nil
+}
+
+// sinkSchemas are the schemas of the sink tables that tables go to, through tf (nil or
+// without SinkSchemas: the tables themselves).
+func sinkSchemas(tables []*event.Schema, tf any) ([]*event.Schema, error) {
+	routes, ok := tf.(SinkTabler)
+	if !ok {
+		return tables, nil
+	}
+	var out []*event.Schema
+	for _, s := range tables {
+		ss, err := routes.SinkSchemas(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+// sinkCanMakeTables asks a sink that can tell (connector.TableChecker) whether it could
+// make a table for each sink schema, before anything is written.
+func sinkCanMakeTables(sink any, tables []*event.Schema, tf any) error {
+	tc, ok := sink.(connector.TableChecker)
+	if !ok {
+		return nil
+	}
+	ss, err := sinkSchemas(tables, tf)
+	if err != nil {
+		return err
+	}
+	return tc.CheckTables(ss)
 }
