@@ -52,3 +52,12 @@ func waitN(ctx context.Context, l *rate.Limiter, n int) error {
 	}
 	return nil
 }
+
+// Unlimit lifts the limits from now on (a snapshot held back can then run at full speed).
+func (t *Throttle) Unlimit() {
+	for _, l := range []*rate.Limiter{t.rows, t.bytes} {
+		if l != nil {
+			l.SetLimit(rate.Inf)
+		}
+	}
+}

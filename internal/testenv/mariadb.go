@@ -56,7 +56,13 @@ func startMariaDB(stock bool) (*MariaDB, error) {
 		return nil, err
 	}
 	m := &MariaDB{Port: port, stock: stock, dir: dir, server: server, client: client}
-	args := []string{"--no-defaults", "--datadir=" + m.dataDir(), "--auth-root-authentication-method=normal", "--skip-test-db"}
+	// Each server has a temporary directory of its own: servers bootstrapped at once in the
+	// shared /tmp collided on their temporary tables' names and failed to install.
+	if err := os.MkdirAll(m.tmpDir(), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	args := []string{"--no-defaults", "--datadir=" + m.dataDir(), "--tmpdir=" + m.tmpDir(), "--auth-root-authentication-method=normal", "--skip-test-db"}
 	if isRoot() {
 		args = append(args, "--user=root")
 	}
@@ -72,11 +78,12 @@ func startMariaDB(stock bool) (*MariaDB, error) {
 }
 
 func (m *MariaDB) dataDir() string { return filepath.Join(m.dir, "data") }
+func (m *MariaDB) tmpDir() string  { return filepath.Join(m.dir, "tmp") }
 func (m *MariaDB) logPath() string { return filepath.Join(m.dir, "error.log") }
 func (m *MariaDB) socket() string  { return filepath.Join(m.dir, "mysqld.sock") }
 
 func (m *MariaDB) start() error {
-	args := []string{"--no-defaults", "--datadir=" + m.dataDir(),
+	args := []string{"--no-defaults", "--datadir=" + m.dataDir(), "--tmpdir=" + m.tmpDir(),
 		"--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1", "--socket=" + m.socket(),
 		"--pid-file=" + filepath.Join(m.dir, "mysqld.pid"), "--log-error=" + m.logPath(),
 		"--log-bin=" + filepath.Join(m.dataDir(), "mysql-bin"), "--binlog-format=ROW",

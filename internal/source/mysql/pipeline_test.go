@@ -249,8 +249,10 @@ func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
 		CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);
 		INSERT INTO t SELECT seq, seq FROM seq_1_to_20000`)
 	dir := t.TempDir()
+	// The snapshot is held back (2,000 rows a second: 10 s for the table) until the three
+	// DDLs have reached the sink, then let go: each step waits for an event, none for time.
 	src, err := New(context.Background(), Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "ddlsnap.t",
-		Heartbeat: 100 * time.Millisecond, RowsPerSecond: 8000}, connector.Env{Pipeline: "ddlsnap", Parallelism: 2})
+		Heartbeat: 100 * time.Millisecond, RowsPerSecond: 2000}, connector.Env{Pipeline: "ddlsnap", Parallelism: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,34 +273,26 @@ func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
 		_, err := engine.New(cfg, src, sink, store, engine.Options{Stats: stats}).Run(ctx)
 		done <- err
 	}()
-	for stats.Phase() != engine.PhaseSnapshot {
-		time.Sleep(20 * time.Millisecond)
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
 	}
-	time.Sleep(300 * time.Millisecond) // some chunks in, none committed: the checkpoint interval is long
+	seen := func(f func() bool) func() bool {
+		return func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return f() }
+	}
+	until("snapshot rows in the sink", func() bool { return stats.RowsOut.Load() > 0 }) // none committed: the checkpoint interval is long
 	for i := range 3 {
 		exec(t, fmt.Sprintf("USE ddlsnap; UPDATE t SET v = v + 1 WHERE id = %d; ALTER TABLE t ADD COLUMN c%d INT", i+1, i))
-		time.Sleep(200 * time.Millisecond)
+		until(fmt.Sprintf("schema change %d in the sink", i+1), seen(func() bool { return sink.changes == i+1 }))
 	}
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) { // until the checkpoint that ends the snapshot
-		sink.mu.Lock()
-		open := sink.snapshotOpen
-		sink.mu.Unlock()
-		if !open {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	src.throttle.Unlimit()
+	until("the checkpoint that ends the snapshot", seen(func() bool { return !sink.snapshotOpen }))
 	exec(t, "USE ddlsnap; UPDATE t SET v = v + 1 WHERE id = 9; ALTER TABLE t DROP COLUMN c0")
-	for {
-		sink.mu.Lock()
-		n := sink.changes
-		sink.mu.Unlock()
-		if n == 4 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	until("the schema change after the snapshot", seen(func() bool { return sink.changes == 4 }))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
