@@ -4,11 +4,15 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,17 +85,59 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	reg := connectors.Registry()
-	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), discoverCommand(g, reg), previewCommand(g, reg), verifyCommand(g, reg), docsCommand(g, reg))
+	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), discoverCommand(g, reg), previewCommand(g, reg), verifyCommand(g, reg),
+		docsCommand(g, reg), versionCommand(g))
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, "weir:", err)
+	code := ExitInvalid // cobra's own errors: unknown command or flag
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		code = ee.code
 	}
-	return ExitInvalid // cobra's own errors: unknown command or flag
+	if g.logFormat == "json" {
+		// One JSON line, as the log before it, so that a collector reading the log reads
+		// the reason too.
+		line, _ := json.Marshal(struct {
+			Time  string `json:"time"`
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Exit  int    `json:"exit"`
+		}{time.Now().Format(time.RFC3339Nano), "ERROR", "weir: " + err.Error(), code})
+		fmt.Fprintf(stderr, "%s\n", line)
+	} else {
+		fmt.Fprintln(stderr, "weir:", err)
+	}
+	return code
+}
+
+// Version is weir's version, set at build time (-ldflags "-X github.com/weir-data/weir/internal/cli.Version=v1.2.3").
+var Version = "dev"
+
+func versionCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print weir's version, the commit it was built from and the Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			commit, modified := "unknown", ""
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, s := range bi.Settings {
+					switch s.Key {
+					case "vcs.revision":
+						commit = s.Value
+					case "vcs.modified":
+						if s.Value == "true" {
+							modified = " (modified)"
+						}
+					}
+				}
+			}
+			fmt.Fprintf(g.stdout, "weir %s\ncommit %s%s\n%s %s/%s\n", Version, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
 }
 
 // Run is main's entry: it exits the process with Main's code.

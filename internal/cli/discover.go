@@ -22,13 +22,18 @@ func discoverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		sample                int
 	)
 	cmd := &cobra.Command{
-		Use:   "discover --source FILE.yaml",
+		Use:   "discover FILE.yaml",
 		Short: "List the tables, columns, keys and mapped types the pipeline's source would emit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			file, _ := cmd.Flags().GetString("source")
-			if file == "" {
-				return invalid(fmt.Errorf("--source FILE.yaml is required"))
+			switch {
+			case len(args) == 1 && file != "" && file != args[0]:
+				return invalid(fmt.Errorf("two pipeline files (%s and --source %s): give one", args[0], file))
+			case len(args) == 1:
+				file = args[0]
+			case file == "":
+				return invalid(fmt.Errorf("the pipeline file is missing: weir discover FILE.yaml"))
 			}
 			p, err := loadPipeline(g, reg, file)
 			if err != nil {
@@ -59,7 +64,7 @@ func discoverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().String("source", "", "the pipeline file whose source to discover")
+	cmd.Flags().String("source", "", "the pipeline file whose source to discover (the same as the argument; kept for scripts)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the schemas as JSON")
 	cmd.Flags().BoolVar(&sensitiveOnly, "sensitive", false, "list the columns that look like personal data (by name, and by a sample of their values), with a mask for each")
 	cmd.Flags().IntVar(&sample, "sample", 200, "with --sensitive: rows sampled per table (0: names only)")

@@ -73,15 +73,23 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// The run group's interrupt: the first signal stops gracefully, a second quits at once.
+	// A repeat within a second of the first is the same request (GNU timeout signals the
+	// process and then its group), not a second one.
 	go func() {
+		var first time.Time
 		select {
 		case s := <-sigs:
 			log.Info("stop requested: finishing in-flight work and taking a final checkpoint (signal again to quit at once)", "signal", s.String())
+			first = time.Now()
 			stop()
 		case <-ctx.Done():
 			return
 		}
-		if s, ok := <-sigs; ok {
+		for s := range sigs {
+			if time.Since(first) < time.Second {
+				continue
+			}
 			fmt.Fprintf(g.stderr, "weir: %s again: quitting without a final checkpoint\n", s)
 			os.Exit(ExitFailure)
 		}

@@ -257,3 +257,21 @@ pipeline:
 		t.Fatalf("output:\n%s", out)
 	}
 }
+
+// TestDoubleSIGTERMIsOneStop: two SIGTERMs at once (GNU timeout signals the process and
+// then its group) stop gracefully, with a final checkpoint; a second signal a second
+// later quits at once.
+func TestDoubleSIGTERMIsOneStop(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), slowPipeline)
+	p := start(t, dir, "run", "p.yaml")
+	waitFor(t, "the first checkpoint", 20*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(dir, ".weir", "pipelines", "fenced", "checkpoint.json"))
+		return err == nil
+	})
+	p.signal(syscall.SIGTERM)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(t, 30*time.Second); code != 0 || !strings.Contains(p.stderr.String(), "last checkpoint") {
+		t.Fatalf("two SIGTERMs at once: exit %d\n%s", code, p.stderr)
+	}
+}
