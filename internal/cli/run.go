@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,10 +29,11 @@ import (
 )
 
 type runFlags struct {
-	state       string
-	store       string
-	metricsAddr string
-	progress    string
+	state         string
+	store         string
+	metricsAddr   string
+	progress      string
+	progressEvery time.Duration
 }
 
 func runCommand(g *globals, reg *connector.Registry) *cobra.Command {
@@ -47,11 +49,19 @@ func runCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
 	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "keep checkpoints in PostgreSQL instead of --state: postgres://user@host/db")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz (liveness), /readyz (readiness) and Go's /debug/pprof profiles on this address, e.g. :9464")
-	cmd.Flags().StringVar(&f.progress, "progress", "auto", "live progress line on standard error: auto (when it is a terminal), on, off")
+	cmd.Flags().StringVar(&f.progress, "progress", "auto", "live progress line on standard error: auto (when it is a terminal; else a progress log line every --progress-interval), on, off")
+	cmd.Flags().DurationVar(&f.progressEvery, "progress-interval", 10*time.Second, "how often the progress is logged where no progress line is drawn")
 	return cmd
 }
 
 func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags) error {
+	// On a terminal a live line shows the progress, and log lines clear it first; else
+	// (auto) the progress is logged every --progress-interval.
+	var tty *terminal
+	if showProgress(f.progress, g.stderr) {
+		tty = &terminal{w: g.stderr}
+		g.stderr = tty
+	}
 	log, err := g.logger()
 	if err != nil {
 		return err
@@ -118,10 +128,15 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		defer srv.Close()
 		log.Info("serving metrics", "addr", f.metricsAddr)
 	}
-	if showProgress(f.progress, g.stderr) {
-		done := make(chan struct{})
-		defer close(done)
-		go progressLoop(g.stderr, stats, done)
+	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
+	stopProgress := sync.OnceFunc(func() { close(progressDone); progressWG.Wait() })
+	defer stopProgress()
+	switch {
+	case tty != nil:
+		progressWG.Go(func() { progressLoop(tty, stats, progressDone) })
+	case f.progress == "auto":
+		progressWG.Go(func() { progressLog(log, stats, max(f.progressEvery, 100*time.Millisecond), progressDone) })
 	}
 
 	cfg := engineConfig(p)
@@ -158,8 +173,9 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 			e := engine.New(cfg, src, sink, store, opts)
 			return e.Run(ctx)
 		})
-	if showProgress(f.progress, g.stderr) {
-		fmt.Fprint(g.stderr, "\r\033[K")
+	stopProgress()
+	if tty != nil {
+		tty.clear()
 	}
 	if err != nil {
 		return failed(fmt.Errorf("pipeline %q: %w", p.Name, err))

@@ -44,6 +44,7 @@ type tableRun struct {
 	started time.Time // when this run began reading the table
 	rows0   int64     // rows already read by earlier runs
 	est     int64     // the source's row estimate (0: unknown)
+	logged  bool      // its start has been logged
 }
 
 type chunkRun struct {
@@ -119,6 +120,9 @@ func (s *snapRun) split(r *run, tables []*tableRun) {
 		if est != nil && !t.prog.Finished() {
 			t.est, _ = est.EstimateRows(r.gctx, t.schema)
 		}
+		t.est = max(t.est, t.prog.Rows) // never below what is read: Stats.SnapshotEstimate adds them up
+		r.e.stats.SnapshotEstimate.Add(t.est)
+		r.e.stats.SnapshotRows.Add(t.prog.Rows)
 		s.tableMetrics(r, t)
 	}
 	sctx := s.splitCtx
@@ -245,6 +249,10 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 		t.prog.Split = true // the last chunk is open-ended
 	}
 	r.e.stats.ChunksSplit.Add(1)
+	if !t.logged {
+		t.logged = true
+		r.e.log.Info("snapshotting a table", "table", t.schema.ID, "rows_estimated", t.est, "resumed_at_chunk", t.hint.FirstIndex)
+	}
 	if r.e.m != nil {
 		r.e.m.SnapshotChunksSeen.WithLabelValues(r.cfg.Pipeline, t.schema.ID.String()).Set(float64(t.prog.NextIndex))
 	}
@@ -262,7 +270,16 @@ func (s *snapRun) onChunkDone(r *run, cr *chunkRun) {
 	t.prog.Done++
 	t.prog.Rows += cr.rows
 	r.e.stats.ChunksDone.Add(1)
+	r.e.stats.SnapshotRows.Add(cr.rows)
+	if t.est < t.prog.Rows { // the estimate was short: it grows with what is read
+		r.e.stats.SnapshotEstimate.Add(t.prog.Rows - t.est)
+		t.est = t.prog.Rows
+	}
 	s.tableMetrics(r, t)
+	if t.prog.Finished() {
+		r.e.log.Info("snapshotted a table", "table", t.schema.ID, "rows", t.prog.Rows, "chunks", t.prog.Done,
+			"took", time.Since(t.started).Round(time.Millisecond))
+	}
 }
 
 // tableMetrics exports a table's snapshot progress, with an ETA at its rate so far.

@@ -40,7 +40,11 @@ type Stats struct {
 	ChunksSplit    atomic.Int64
 	SplitFinished  atomic.Bool // every table of the snapshot is split
 	Checkpoints    atomic.Int64
-	lastCheckpoint atomic.Int64 // unix nanos
+	// SnapshotRows and SnapshotEstimate are the snapshot's rows read (all runs) and the
+	// sources' estimate of all its tables' rows (0: unknown), for progress and its ETA.
+	SnapshotRows     atomic.Int64
+	SnapshotEstimate atomic.Int64
+	lastCheckpoint   atomic.Int64 // unix nanos
 	restart        atomic.Pointer[Restart]
 }
 

@@ -145,18 +145,40 @@ func TestProgressLine(t *testing.T) {
 	})
 	p.signal(syscall.SIGTERM)
 	p.wait(t, 20*time.Second)
-	if !strings.Contains(p.stderr.String(), "stream") {
-		t.Fatalf("the progress line does not name the phase:\n%s", p.stderr)
+	out := p.stderr.String()
+	if !strings.Contains(out, "stream") {
+		t.Fatalf("the progress line does not name the phase:\n%s", out)
 	}
-	// Without a terminal and without --progress on, there is none.
+	// A log line never shares a line with the progress line: it clears it first.
+	for i := strings.Index(out, "time="); i >= 0; {
+		if i > 0 && out[i-1] != '\n' && !strings.HasSuffix(out[:i], "\r\033[K") {
+			t.Fatalf("a log line follows the progress line on the same line: %q", out[max(0, i-80):i+20])
+		}
+		next := strings.Index(out[i+1:], "time=")
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	// Without a terminal and without --progress on, no line is drawn; the progress is
+	// logged instead, with each table's snapshot started and finished.
 	dir2 := t.TempDir()
 	writeFile(t, filepath.Join(dir2, "p.yaml"), slowPipeline)
-	q := start(t, dir2, "run", "p.yaml")
-	time.Sleep(1500 * time.Millisecond)
+	q := start(t, dir2, "run", "--progress-interval", "200ms", "p.yaml")
+	waitFor(t, "a progress log line", 20*time.Second, func() bool {
+		return bytes.Contains(q.stderr.Bytes(), []byte("msg=progress pipeline=fenced phase=stream"))
+	})
 	q.signal(syscall.SIGTERM)
 	q.wait(t, 20*time.Second)
-	if strings.Contains(q.stderr.String(), "rows/s") {
-		t.Fatalf("a progress line was drawn on a non-terminal:\n%s", q.stderr)
+	out = q.stderr.String()
+	if strings.Contains(out, "rows/s") || strings.Contains(out, "\033[K") {
+		t.Fatalf("a progress line was drawn on a non-terminal:\n%s", out)
+	}
+	for _, want := range []string{`msg="snapshotting a table" pipeline=fenced table=shop.orders rows_estimated=100`,
+		`msg="snapshotted a table" pipeline=fenced table=shop.orders rows=100`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
 	}
 }
 
