@@ -32,20 +32,20 @@ func (p Phase) String() string {
 // Stats are a run's live counters, safe to read from any goroutine (progress lines,
 // the control plane) while the run writes them.
 type Stats struct {
-	phase          atomic.Int32
-	RowsIn         atomic.Int64 // changes received from the source
-	RowsOut        atomic.Int64 // changes applied by the sink writers
-	Durable        atomic.Int64 // changes covered by the last checkpoint (all runs)
-	ChunksDone     atomic.Int64
-	ChunksSplit    atomic.Int64
-	SplitFinished  atomic.Bool // every table of the snapshot is split
-	Checkpoints    atomic.Int64
+	phase         atomic.Int32
+	RowsIn        atomic.Int64 // changes received from the source
+	RowsOut       atomic.Int64 // changes applied by the sink writers
+	Durable       atomic.Int64 // changes covered by the last checkpoint (all runs)
+	ChunksDone    atomic.Int64
+	ChunksSplit   atomic.Int64
+	SplitFinished atomic.Bool // every table of the snapshot is split
+	Checkpoints   atomic.Int64
 	// SnapshotRows and SnapshotEstimate are the snapshot's rows read (all runs) and the
 	// sources' estimate of all its tables' rows (0: unknown), for progress and its ETA.
 	SnapshotRows     atomic.Int64
 	SnapshotEstimate atomic.Int64
 	lastCheckpoint   atomic.Int64 // unix nanos
-	restart        atomic.Pointer[Restart]
+	restart          atomic.Pointer[Restart]
 }
 
 // Restart is what Supervise last knew of a pipeline it restarts: the error, which attempt
