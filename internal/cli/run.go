@@ -144,7 +144,8 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	if err != nil {
 		return invalid(err)
 	}
-	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms, SchemaChangeBehavior: p.SchemaChangeBehavior}
+	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms,
+		SchemaChangeBehavior: p.SchemaChangeBehavior, Notices: &connector.Notices{}}
 	var destination string
 	hadCheckpoint := false
 	if cp, err := store.Load(ctx, p.Name); err == nil && cp != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"sync"
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/event"
@@ -32,6 +33,9 @@ type Env struct {
 	// as the server converts it, not through weir's charset decoders), so that a fault of
 	// the copier's path shows as a difference instead of being repeated on both sides.
 	Verifying bool
+	// Notices, when set, lets a connector say a thing once per process, though it is opened
+	// again at every restart (a setting of the server's that weighs on a guarantee).
+	Notices *Notices
 	// Role is "" when the connector is opened for the pipeline itself, else the command
 	// that reads beside it ("preview", "verify"): such a reader takes its own binlog
 	// server-id, so that it never throws the pipeline off the log.
@@ -244,4 +248,28 @@ type SnapshotFilter interface {
 type RangeHasher interface {
 	HashDialect() string
 	HashRange(ctx context.Context, s *event.Schema, lo, hi event.Row) (rows int64, digest string, err error)
+}
+
+// Notices remembers what has been said. The zero value is ready; a nil *Notices says
+// everything every time.
+type Notices struct {
+	mu   sync.Mutex
+	said map[string]bool
+}
+
+// First reports whether key has not been said before, and marks it said.
+func (n *Notices) First(key string) bool {
+	if n == nil {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.said[key] {
+		return false
+	}
+	if n.said == nil {
+		n.said = map[string]bool{}
+	}
+	n.said[key] = true
+	return true
 }

@@ -79,6 +79,7 @@ type Options struct {
 	Behavior        string // schema.change.behavior
 	Parallelism     int
 	Log             *slog.Logger
+	Notices         *connector.Notices // the max_prepared_transactions warning is said once
 }
 
 // Writer is the PostgreSQL sink.
@@ -115,6 +116,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Behavior:        env.SchemaChangeBehavior,
 		Parallelism:     env.Parallelism,
 		Log:             env.Logger,
+		Notices:         env.Notices,
 	})
 }
 
@@ -161,10 +163,10 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		return nil, fmt.Errorf("postgres sink: read max_prepared_transactions: %w", err)
 	}
 	w.twoPC = maxPrepared >= max(o.Parallelism, 1)
-	if !w.twoPC {
+	if !w.twoPC && o.Notices.First("postgres sink: max_prepared_transactions") {
 		w.log.Warn("the server's max_prepared_transactions is below pipeline.parallelism: checkpoints taken during a snapshot are not atomic, "+
 			"and a crash at the wrong moment can leave a row the source deleted meanwhile; set max_prepared_transactions to at least "+
-			"pipeline.parallelism (a restart of PostgreSQL)", "max_prepared_transactions", maxPrepared)
+			"pipeline.parallelism: ALTER SYSTEM SET max_prepared_transactions = "+strconv.Itoa(max(o.Parallelism, 1))+", then restart PostgreSQL", "max_prepared_transactions", maxPrepared)
 	}
 	if err := w.recover(ctx); err != nil {
 		pool.Close()
