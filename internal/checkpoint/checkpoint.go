@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/weir-data/weir/internal/event"
@@ -33,6 +35,47 @@ type Checkpoint struct {
 	// Changes counts the changes made durable by this pipeline so far (for reports).
 	Changes int64     `json:"changes"`
 	Time    time.Time `json:"time"`
+	// Resnapshot are tables `weir resnapshot` marked to be copied again: their snapshot
+	// progress starts over, and the run that resumes from this checkpoint empties them in
+	// the sink first (connector.Truncater). The checkpoints it takes after that no longer
+	// carry them.
+	Resnapshot []event.TableID `json:"resnapshot,omitempty"`
+}
+
+// MarkResnapshot makes the named tables' snapshot start over from this checkpoint (see
+// Resnapshot). A name is a table's full name (db.schema.table for PostgreSQL) or its last
+// two parts (db.table, schema.table); one that names no table of Schemas is an error that
+// lists them.
+func (cp *Checkpoint) MarkResnapshot(names []string) error {
+	var tables, all []event.TableID
+	var known []string
+	for _, s := range cp.Schemas {
+		all = append(all, s.ID)
+		known = append(known, s.ID.String())
+	}
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(id event.TableID) bool {
+			return id.String() == n || id.Schema+"."+id.Table == n
+		})
+		if i < 0 {
+			return fmt.Errorf("table %s is not one the pipeline copies; its tables: %s", n, strings.Join(known, ", "))
+		}
+		tables = append(tables, all[i])
+	}
+	if cp.Snapshot == nil { // no snapshot ran (or its state was dropped): the others are done
+		cp.Snapshot = &SnapshotState{}
+		for _, sc := range cp.Schemas {
+			cp.Snapshot.Tables = append(cp.Snapshot.Tables, snapshot.TableProgress{Table: sc.ID, Split: true})
+		}
+	}
+	for _, id := range tables {
+		cp.Snapshot.Tables = slices.DeleteFunc(cp.Snapshot.Tables, func(t snapshot.TableProgress) bool { return t.Table == id })
+		cp.Snapshot.Tables = append(cp.Snapshot.Tables, snapshot.TableProgress{Table: id})
+		if !slices.Contains(cp.Resnapshot, id) {
+			cp.Resnapshot = append(cp.Resnapshot, id)
+		}
+	}
+	return nil
 }
 
 // SnapshotState is the snapshot part of a checkpoint.

@@ -41,6 +41,7 @@ func failed(err error) error  { return &exitError{code: ExitFailure, err: err} }
 type globals struct {
 	logFormat string
 	logLevel  string
+	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
 }
@@ -72,7 +73,7 @@ func (g *globals) logger() (*slog.Logger, error) {
 
 // Main runs weir with args (without the program name) and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	g := &globals{stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:           "weir",
 		Short:         "weir copies databases and streams into other stores: a consistent snapshot, then every change",
@@ -86,7 +87,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	reg := connectors.Registry()
 	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), discoverCommand(g, reg), previewCommand(g, reg), verifyCommand(g, reg),
-		docsCommand(g, reg), versionCommand(g))
+		resetCommand(g, reg), resnapshotCommand(g, reg), docsCommand(g, reg), versionCommand(g))
 	err := root.Execute()
 	if err == nil {
 		return ExitOK

@@ -179,6 +179,9 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		tty.clear()
 	}
 	if err != nil {
+		if !hadCheckpoint && stats.Checkpoints.Load() == 0 {
+			err = fmt.Errorf("%w%s", err, leftBehind(reg, p, env, file))
+		}
 		return failed(fmt.Errorf("pipeline %q: %w", p.Name, err))
 	}
 	how := "stopped"
@@ -195,6 +198,29 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		fmt.Fprintln(g.stderr, "output:", destination)
 	}
 	return nil
+}
+
+// leftBehind says what a pipeline that failed before its first checkpoint keeps on its
+// servers (a replication slot holds WAL until it is dropped), with the command that
+// removes it; "" when nothing or when that cannot be learned now.
+func leftBehind(reg *connector.Registry, p *spec.Pipeline, env connector.Env, file string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
+	if err != nil {
+		return ""
+	}
+	defer src.Close()
+	d, ok := src.(connector.Dropper)
+	if !ok {
+		return ""
+	}
+	traces, err := d.Traces(ctx)
+	if err != nil || len(traces) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; it failed before its first checkpoint and left behind %s: run `weir reset %s` to remove them, or fix the cause and run it again",
+		strings.Join(traces, " and "), file)
 }
 
 // firstRunMaxAttempts is how many attempts a pipeline that has never taken a checkpoint

@@ -74,6 +74,13 @@ type TableChecker interface {
 	CheckTables(schemas []*event.Schema) error
 }
 
+// Truncater is a sink that can empty one of its tables on request (`weir resnapshot`, whose
+// new copy of a table must not find the old rows there), whatever
+// schema.change.behavior says; a table the sink had paused is taken out of pause.
+type Truncater interface {
+	TruncateTable(ctx context.Context, id event.TableID) error
+}
+
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may
 // run concurrently with each other and with Stream; ReadChunk is called concurrently for
 // different chunks, up to the pipeline's parallelism. A source that is not a
@@ -200,10 +207,13 @@ type PositionComparer interface {
 	LogEnd(ctx context.Context) (event.Position, error)
 }
 
-// Dropper is a source that keeps something on its server for the pipeline (a PostgreSQL
-// replication slot that holds WAL, a publication). Drop removes it: it is called when the
-// pipeline is deleted, never when it merely stops.
+// Dropper is a connector that keeps something of the pipeline's outside the checkpoint
+// store: a source's replication slot that holds WAL and its publication, a sink's
+// checkpoint row or manifest. Traces names each such thing (for `weir reset` to show
+// before it asks); Drop removes them all. Drop is called when the pipeline is reset or
+// deleted, never when it merely stops; it is idempotent.
 type Dropper interface {
+	Traces(ctx context.Context) ([]string, error)
 	Drop(ctx context.Context) error
 }
 

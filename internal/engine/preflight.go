@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -84,4 +85,49 @@ func sinkCanMakeTables(sink any, tables []*event.Schema, tf any) error {
 		return err
 	}
 	return tc.CheckTables(ss)
+}
+
+// emptyForResnapshot empties in the sink the tables `weir resnapshot` marked, before their
+// new copy is read (checkpoint.Checkpoint.Resnapshot): a sink table that other source
+// tables share (a route that merges shards) is left as it is, and the new copy is written
+// over it. A sink that cannot empty a table (files, the console) keeps what it has.
+func emptyForResnapshot(ctx context.Context, log *slog.Logger, sink any, schemas []*event.Schema, tables []event.TableID, tf any) error {
+	tr, ok := sink.(connector.Truncater)
+	if !ok {
+		log.Info("copying tables again (weir resnapshot); this sink keeps what it already has of them", "tables", tables)
+		return nil
+	}
+	users := map[event.TableID]int{} // sink table → how many source tables go to it
+	for _, s := range schemas {
+		out, err := sinkSchemas([]*event.Schema{s}, tf)
+		if err != nil {
+			return err
+		}
+		for _, o := range out {
+			users[o.ID]++
+		}
+	}
+	for _, id := range tables {
+		for _, s := range schemas {
+			if s.ID != id {
+				continue
+			}
+			out, err := sinkSchemas([]*event.Schema{s}, tf)
+			if err != nil {
+				return err
+			}
+			for _, o := range out {
+				if users[o.ID] > 1 {
+					log.Warn("copying a table again (weir resnapshot) into a sink table other tables share: its rows are written over, none removed",
+						"table", id, "sink_table", o.ID)
+					continue
+				}
+				if err := tr.TruncateTable(ctx, o.ID); err != nil {
+					return fmt.Errorf("empty sink table %s to copy %s again: %w", o.ID, id, err)
+				}
+				log.Info("emptied a sink table to copy its source table again (weir resnapshot)", "table", id, "sink_table", o.ID)
+			}
+		}
+	}
+	return nil
 }

@@ -167,6 +167,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	if err := sinkCanMakeTables(r.e.sink, r.schemas, r.e.tf); err != nil {
 		return nil, fault.AsFatal(err)
 	}
+	if r.last != nil && len(r.last.Resnapshot) > 0 {
+		if err := emptyForResnapshot(ctx, r.e.log, r.e.sink, r.schemas, r.last.Resnapshot, r.e.tf); err != nil {
+			return nil, err
+		}
+	}
 	if r.e.tf != nil {
 		if r.snap != nil {
 			for _, t := range r.snap.tables {

@@ -269,3 +269,33 @@ func Check(_ context.Context, cfg *connector.Config, env connector.Env) []error 
 	}
 	return nil
 }
+
+var _ connector.Dropper = (*Writer)(nil)
+
+// Traces names the checkpoint the directory keeps (connector.Dropper); the committed
+// files stay, and a run after a reset writes after them.
+func (w *Writer) Traces(context.Context) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		return nil, nil
+	}
+	return []string{fmt.Sprintf("the checkpoint kept in %s (checkpoint #%d; the %d committed part files stay, and the next run writes after them)",
+		w.manifestPath(), w.last.Seq, w.commit-1)}, nil
+}
+
+// Drop forgets the checkpoint: the manifest keeps only its commit number, so that no
+// committed file is ever written over.
+func (w *Writer) Drop(context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := json.Marshal(manifest{Pipeline: w.pipeline, Commit: w.commit - 1})
+	if err != nil {
+		return fmt.Errorf("file sink: encode manifest: %w", err)
+	}
+	if err := w.writeManifest(b); err != nil {
+		return err
+	}
+	w.last = nil
+	return nil
+}

@@ -677,3 +677,36 @@ func mysqlCode(err error) uint16 {
 
 // Identity names the server (connector.Identified).
 func (w *Writer) Identity(context.Context) (string, error) { return w.identity, nil }
+
+var _ connector.Dropper = (*Writer)(nil)
+
+// Traces names the pipeline's row in the checkpoint table (connector.Dropper).
+func (w *Writer) Traces(ctx context.Context) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res, err := run(ctx, w.ctl, fmt.Sprintf("SELECT seq, IFNULL(paused, '') FROM %s WHERE pipeline = %s", w.cpTable, stringLiteral(w.o.Pipeline)))
+	if err != nil {
+		return nil, fmt.Errorf("mysql sink: read the checkpoint of %q: %w", w.o.Pipeline, err)
+	}
+	defer res.Close()
+	if res.RowNumber() == 0 {
+		return nil, nil
+	}
+	seq, _ := res.GetInt(0, 0)
+	t := fmt.Sprintf("the pipeline's row in %s (checkpoint #%d", w.cpTable, seq)
+	if p := str(res, 0, 1); p != "" && p != "{}" {
+		t += ", and the tables it paused"
+	}
+	return []string{t + ")"}, nil
+}
+
+// Drop deletes the pipeline's row from the checkpoint table.
+func (w *Writer) Drop(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := run(ctx, w.ctl, fmt.Sprintf("DELETE FROM %s WHERE pipeline = %s", w.cpTable, stringLiteral(w.o.Pipeline))); err != nil {
+		return fmt.Errorf("mysql sink: delete the checkpoint of %q: %w", w.o.Pipeline, err)
+	}
+	clear(w.paused)
+	return nil
+}

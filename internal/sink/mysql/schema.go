@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
 	"github.com/weir-data/weir/internal/types"
@@ -165,4 +166,26 @@ func (d *dialect) DropNotNull(col string) string {
 
 func (d *dialect) DropColumn(col string) string {
 	return fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", d.t.name, quote(col))
+}
+
+var _ connector.Truncater = (*Writer)(nil)
+
+// TruncateTable empties table id for a new copy of it (connector.Truncater), and takes it
+// out of pause.
+func (w *Writer) TruncateTable(ctx context.Context, id event.TableID) error {
+	if err := w.commitParts(ctx, true); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.paused, id)
+	defer w.forget(id)
+	t, err := w.describe(ctx, id)
+	if err != nil || t == nil {
+		return err
+	}
+	if _, err := run(ctx, w.ctl, "TRUNCATE TABLE "+t.name); err != nil {
+		return fmt.Errorf("mysql sink: truncate %s: %w", t.name, err)
+	}
+	return nil
 }

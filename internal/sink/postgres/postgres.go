@@ -438,3 +438,34 @@ func pgErrCode(err error) string {
 	}
 	return ""
 }
+
+var _ connector.Dropper = (*Writer)(nil)
+
+// Traces names the pipeline's row in the checkpoint table (connector.Dropper).
+func (w *Writer) Traces(ctx context.Context) ([]string, error) {
+	var seq int64
+	var paused pgtype.Text
+	err := w.pool.QueryRow(ctx, `SELECT seq, paused FROM `+w.cpTable+` WHERE pipeline = $1`, w.o.Pipeline).Scan(&seq, &paused)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres sink: read the checkpoint of %q: %w", w.o.Pipeline, err)
+	}
+	t := fmt.Sprintf("the pipeline's row in %s (checkpoint #%d", w.cpTable, seq)
+	if paused.Valid && paused.String != "" && paused.String != "{}" {
+		t += ", and the tables it paused"
+	}
+	return []string{t + ")"}, nil
+}
+
+// Drop deletes the pipeline's row from the checkpoint table.
+func (w *Writer) Drop(ctx context.Context) error {
+	if _, err := w.pool.Exec(ctx, `DELETE FROM `+w.cpTable+` WHERE pipeline = $1`, w.o.Pipeline); err != nil {
+		return fmt.Errorf("postgres sink: delete the checkpoint of %q: %w", w.o.Pipeline, err)
+	}
+	w.mu.Lock()
+	clear(w.paused)
+	w.mu.Unlock()
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
 	"github.com/weir-data/weir/internal/types"
@@ -165,4 +166,26 @@ func (w *Writer) renameTable(t *target, to event.TableID) []string {
 		out = append(out, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", name, quote(toTable)))
 	}
 	return out
+}
+
+var _ connector.Truncater = (*Writer)(nil)
+
+// TruncateTable empties table id for a new copy of it (connector.Truncater), and takes it
+// out of pause.
+func (w *Writer) TruncateTable(ctx context.Context, id event.TableID) error {
+	if err := w.commitParts(ctx); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.paused, id)
+	defer w.forget(id)
+	t, err := w.describe(ctx, w.pool, id)
+	if err != nil || t == nil {
+		return err
+	}
+	if _, err := w.pool.Exec(ctx, "TRUNCATE TABLE "+t.name); err != nil {
+		return fmt.Errorf("postgres sink: truncate %s: %w", t.name, err)
+	}
+	return nil
 }

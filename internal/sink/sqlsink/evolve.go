@@ -116,8 +116,9 @@ func Evolution(d Dialect, t Target, c *event.SchemaChange, behavior string, chan
 // schema change c, and what the user does about it.
 func PauseMessage(table string, c *event.SchemaChange, why string) string {
 	return fmt.Sprintf("table %s is paused: the sink cannot take %q (%s) at position %s; its changes are not written from here. "+
-		"Change the target table by hand to fit the source, then snapshot the table again (drop the target table and restart the "+
-		"pipeline with the table in a new pipeline, or resume from a checkpoint before the change)", table, c.DDL, why, c.Pos)
+		"Either change the target table by hand to fit the source and restart the pipeline, or copy the table again: "+
+		"`weir resnapshot PIPELINE.yaml --table SOURCE_TABLE` with the pipeline stopped (it empties the target table, "+
+		"takes it out of pause and copies it beside the stream)", table, c.DDL, why, c.Pos)
 }
 
 // pausedTable is one paused table as kept in the checkpoint row.

@@ -241,7 +241,8 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 	}
 	if int(e.ColumnCount) != len(t.cols) {
 		return fault.AsFatal(fmt.Errorf("table %s has %d columns in the binlog at %s but %d in the schema weir knows; "+
-			"its schema changed by a statement weir did not follow: re-snapshot the table", id, e.ColumnCount, r.txnLog, len(t.cols)))
+			"its schema changed by a statement weir did not follow: copy the table again with `weir resnapshot PIPELINE.yaml --table %s` (the pipeline stopped), then run it",
+			id, e.ColumnCount, r.txnLog, len(t.cols), id))
 	}
 	commit := int64(h.Timestamp) * 1_000_000
 	decode := func(raw []any) (event.Row, error) {
@@ -390,7 +391,7 @@ func classifyStreamError(err error, pos position) error {
 		switch me.Code {
 		case 1236: // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged or missing binlog
 			return fault.AsFatal(fmt.Errorf("the server no longer has the binlog at %s (%s): it was purged before weir read it; "+
-				"start over with a new snapshot (remove the pipeline's checkpoint, or use scan.startup.mode: initial on a new pipeline), "+
+				"start over with a new snapshot (`weir reset PIPELINE.yaml`, then run it again), "+
 				"and keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days)", pos.encode(), me.Message))
 		case 1045, 1227, 1044: // access denied, missing privilege
 			return fault.AsFatal(fmt.Errorf("read the binlog: %w; grant REPLICATION SLAVE and REPLICATION CLIENT to the user", err))

@@ -164,11 +164,34 @@ func classifySlotError(err error, slot string) error {
 
 func errSlotLost(slot string) error {
 	return fault.AsFatal(fmt.Errorf("replication slot %s was invalidated: the server removed WAL it still needed (max_slot_wal_keep_size); "+
-		"changes since the last checkpoint are lost to it, so the pipeline must start over: drop the slot (SELECT pg_drop_replication_slot('%s')) "+
-		"and remove the pipeline's checkpoint", slot, slot))
+		"changes since the last checkpoint are lost to it, so the pipeline must start over: `weir reset PIPELINE.yaml` drops the slot and the checkpoints, "+
+		"then run it again for a new snapshot", slot))
 }
 
-// Drop removes the slot and, when weir made it, the publication: the pipeline is deleted.
+// Traces names the slot and the publication weir made, where they exist.
+func (s *Source) Traces(ctx context.Context) ([]string, error) {
+	st, err := s.slotState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if st.exists {
+		out = append(out, fmt.Sprintf("replication slot %s on %s (it holds WAL from %s)", s.slot, s.addr(), st.confirmed))
+	}
+	if !s.o.NoCreatePublication {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)", s.pub).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("look up publication %s: %w", s.pub, err)
+		}
+		if exists {
+			out = append(out, fmt.Sprintf("publication %s in database %s", s.pub, s.database))
+		}
+	}
+	return out, nil
+}
+
+// Drop removes the slot and, when weir made it, the publication: the pipeline is reset or
+// deleted.
 func (s *Source) Drop(ctx context.Context) error {
 	st, err := s.slotState(ctx)
 	if err != nil {

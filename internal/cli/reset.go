@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/weir-data/weir/internal/connector"
+)
+
+func resetCommand(g *globals, reg *connector.Registry) *cobra.Command {
+	var (
+		f   runFlags
+		yes bool
+	)
+	cmd := &cobra.Command{
+		Use:   "reset FILE.yaml",
+		Short: "Remove every trace of a pipeline (checkpoint, the sink's checkpoint row, replication slot and publication), so that its next run starts over",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return resetPipeline(cmd.Context(), g, reg, args[0], f, yes)
+		},
+	}
+	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
+	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "the PostgreSQL checkpoint store the pipeline runs with: postgres://user@host/db")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask; remove at once (for scripts)")
+	return cmd
+}
+
+// resetPipeline lists what the pipeline keeps, asks, and removes it. It claims the
+// pipeline first, so a running process of it is named and nothing is removed.
+func resetPipeline(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, yes bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	p, err := loadPipeline(g, reg, file)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, f)
+	if err != nil {
+		return failed(err)
+	}
+	defer store.Close()
+	gen, err := store.Acquire(ctx, p.Name)
+	if err != nil {
+		return failed(fmt.Errorf("claim pipeline %q: %w; stop it before resetting it", p.Name, err))
+	}
+	defer store.Release(ctx, p.Name)
+
+	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism,
+		SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "reset"}
+	src, sink, err := openConnectors(ctx, reg, p, env)
+	if err != nil {
+		return failed(err)
+	}
+	defer src.Close()
+	defer sink.Close()
+
+	type trace struct {
+		what string
+		drop func() error
+	}
+	var traces []trace
+	cp, err := store.Load(ctx, p.Name)
+	if err != nil {
+		return failed(err)
+	}
+	if cp != nil {
+		where := "in " + filepath.Join(f.state, "pipelines", p.Name)
+		if f.store != "" {
+			where = "in the PostgreSQL checkpoint store"
+		}
+		traces = append(traces, trace{fmt.Sprintf("checkpoint #%d at position %s, %s", cp.Seq, cp.Position, where),
+			func() error { return store.Reset(ctx, p.Name, gen) }})
+	}
+	for _, c := range []struct {
+		role string
+		conn any
+	}{{"source " + p.Source.Type, src}, {"sink " + p.Sink.Type, sink}} {
+		d, ok := c.conn.(connector.Dropper)
+		if !ok {
+			continue
+		}
+		names, err := d.Traces(ctx)
+		if err != nil {
+			return failed(fmt.Errorf("%s: %w", c.role, err))
+		}
+		for i, n := range names {
+			tr := trace{what: c.role + ": " + n}
+			if i == len(names)-1 {
+				tr.drop = func() error { return d.Drop(ctx) }
+			}
+			traces = append(traces, tr)
+		}
+	}
+	progress := filepath.Join(f.state, "verify", p.Name+".json")
+	if _, err := os.Stat(progress); err == nil {
+		traces = append(traces, trace{"an interrupted verify's progress, " + progress, func() error { return os.Remove(progress) }})
+	}
+	if len(traces) == 0 {
+		fmt.Fprintf(g.stdout, "pipeline %q keeps nothing: there is nothing to reset\n", p.Name)
+		return nil
+	}
+	fmt.Fprintf(g.stdout, "reset of pipeline %q removes:\n", p.Name)
+	for _, t := range traces {
+		fmt.Fprintf(g.stdout, "  - %s\n", t.what)
+	}
+	fmt.Fprintln(g.stdout, "its next run starts over: a new snapshot, then the changes from then on.")
+	if !yes {
+		in, ok := g.stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(in.Fd())) {
+			return invalid(errors.New("reset asks before it removes anything, and standard input is not a terminal: run it with --yes to confirm"))
+		}
+		fmt.Fprintf(g.stdout, "type the pipeline's name (%s) to confirm: ", p.Name)
+		answer, _ := bufio.NewReader(in).ReadString('\n')
+		if strings.TrimSpace(answer) != p.Name {
+			return failed(errors.New("not confirmed: nothing was removed"))
+		}
+	}
+	for _, t := range traces {
+		if t.drop == nil {
+			continue
+		}
+		if err := t.drop(); err != nil {
+			return failed(fmt.Errorf("reset: %w (what is listed above it is removed; run reset again once this is fixed)", err))
+		}
+	}
+	fmt.Fprintf(g.stdout, "pipeline %q is reset\n", p.Name)
+	return nil
+}

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weir-data/weir/internal/testenv"
+)
+
+// TestResetRemovesEveryTrace: a PostgreSQL → PostgreSQL pipeline that ran keeps a
+// replication slot, a publication, its checkpoint and a row in the sink's checkpoint
+// table. `weir reset` lists them and, without a terminal, removes nothing unless --yes;
+// with --yes none is left, and the next run starts over with a new snapshot.
+func TestResetRemovesEveryTrace(t *testing.T) {
+	ctx := context.Background()
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	for _, q := range []string{"CREATE DATABASE shop", "CREATE DATABASE dw"} {
+		if err := pg.Exec(ctx, "postgres", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pg.Exec(ctx, "shop", "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`source:
+  type: postgres
+  hostname: 127.0.0.1
+  port: %d
+  username: postgres
+  database-name: shop
+  tables: public.items
+sink:
+  type: postgres
+  url: %s
+pipeline:
+  name: resettable
+  checkpoint.interval: 200ms
+`, pg.Port, pg.URL("dw")))
+	count := func(db, q string) int {
+		conn, err := pgx.Connect(ctx, pg.URL(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	traces := func() string {
+		_, err := os.Stat(filepath.Join(dir, ".weir", "pipelines", "resettable", "checkpoint.json"))
+		return fmt.Sprintf("slots %d, publications %d, sink checkpoint rows %d, local checkpoint %v",
+			count("shop", "SELECT count(*) FROM pg_replication_slots"), count("shop", "SELECT count(*) FROM pg_publication"),
+			count("dw", "SELECT count(*) FROM weir_checkpoints WHERE pipeline = 'resettable'"), err == nil)
+	}
+	p := start(t, dir, "run", "p.yaml")
+	waitFor(t, "the snapshot in the sink", time.Minute, func() bool {
+		return count("dw", "SELECT count(*) FROM pg_tables WHERE tablename = 'items'") == 1 && count("dw", "SELECT count(*) FROM public.items") == 100
+	})
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, p.stderr)
+	}
+	const all = "slots 1, publications 1, sink checkpoint rows 1, local checkpoint true"
+	if got := traces(); got != all {
+		t.Fatalf("after a run: %s, want %s", got, all)
+	}
+	code, out := runWeir(t, dir, "reset", "p.yaml")
+	if code != 2 || !strings.Contains(out, "replication slot weir_resettable") || !strings.Contains(out, "publication") ||
+		!strings.Contains(out, "weir_checkpoints") || !strings.Contains(out, "--yes") {
+		t.Fatalf("reset without a terminal or --yes: exit %d\n%s", code, out)
+	}
+	if got := traces(); got != all {
+		t.Fatalf("an unconfirmed reset removed something: %s", got)
+	}
+	if code, out := runWeir(t, dir, "reset", "--yes", "p.yaml"); code != 0 || !strings.Contains(out, "is reset") {
+		t.Fatalf("reset --yes: exit %d\n%s", code, out)
+	}
+	if got, want := traces(), "slots 0, publications 0, sink checkpoint rows 0, local checkpoint false"; got != want {
+		t.Fatalf("after reset: %s, want %s", got, want)
+	}
+	q := start(t, dir, "run", "p.yaml")
+	waitFor(t, "a fresh start", time.Minute, func() bool { return strings.Contains(q.stderr.String(), "starting fresh") })
+	q.signal(syscall.SIGTERM)
+	q.wait(t, time.Minute)
+}
+
+// TestResnapshot: a table whose copy in the sink went wrong (a row missing, one changed,
+// one too many) is copied again by `weir resnapshot` and the next run, while changes
+// keep flowing into it; then verify finds the two equal.
+func TestResnapshot(t *testing.T) {
+	for _, kind := range []string{"postgres", "mariadb"} {
+		t.Run(kind, func(t *testing.T) {
+			e := startMariaTo(t, kind, `CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40), n INT);
+				USE shop; INSERT INTO shop.items SELECT seq, CONCAT('item ', seq), seq FROM seq_1_to_3000`, "shop.items", "lenient")
+			p := start(t, e.dir, "run", "p.yaml")
+			e.waitEqual(t, p, "shop.items")
+			p.signal(syscall.SIGTERM)
+			if code := p.wait(t, time.Minute); code != 0 {
+				t.Fatalf("exit %d\n%s", code, p.stderr)
+			}
+			corrupt := []string{"DELETE FROM shop.items WHERE id = 7", "UPDATE shop.items SET n = -1 WHERE id = 8",
+				"INSERT INTO shop.items (id, name, n) VALUES (99999, 'extra', 0)"}
+			for _, q := range corrupt {
+				var err error
+				if kind == "postgres" {
+					err = e.pg.Exec(context.Background(), "dw", q)
+				} else {
+					err = e.dst.Exec("", q)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code, out := runWeir(t, e.dir, "verify", "p.yaml"); code != 1 {
+				t.Fatalf("verify of a corrupted copy: exit %d\n%s", code, out)
+			}
+			if code, out := runWeir(t, e.dir, "resnapshot", "p.yaml", "--table", "shop.nothere"); code != 2 || !strings.Contains(out, "its tables: shop.items") {
+				t.Fatalf("resnapshot of an unknown table: exit %d\n%s", code, out)
+			}
+			if code, out := runWeir(t, e.dir, "resnapshot", "p.yaml", "--table", "shop.items"); code != 0 {
+				t.Fatalf("resnapshot: exit %d\n%s", code, out)
+			}
+			q := start(t, e.dir, "run", "p.yaml")
+			for i := range 20 { // changes flow while the table is copied again
+				if err := e.db.Exec("", fmt.Sprintf("UPDATE shop.items SET n = n + 1 WHERE id = %d; DELETE FROM shop.items WHERE id = %d; INSERT INTO shop.items VALUES (%d, 'new', 1)",
+					100+i, 2000+i, 5000+i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.waitEqual(t, q, "shop.items")
+			q.signal(syscall.SIGTERM)
+			if code := q.wait(t, time.Minute); code != 0 {
+				t.Fatalf("exit %d\n%s", code, q.stderr)
+			}
+			if !strings.Contains(q.stderr.String(), "emptied a sink table to copy its source table again") {
+				t.Errorf("the run did not say it emptied the table:\n%s", q.stderr)
+			}
+			if code, out := runWeir(t, e.dir, "verify", "p.yaml"); code != 0 {
+				t.Fatalf("verify after resnapshot: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
