@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -172,7 +173,12 @@ func literal(e *test_driver.ValueExpr) (node, error) {
 	case test_driver.KindNull:
 		v, typ = event.Null(), types.Type{Kind: types.Unknown}
 	case test_driver.KindInt64:
+		// INT where it fits, as Flink SQL types a literal (so 2 in a decimal's
+		// arithmetic counts as DECIMAL(10,0), not BIGINT's 19 digits)
 		v, typ = event.Int(e.GetInt64()), int64Type
+		if n := e.GetInt64(); n >= math.MinInt32 && n <= math.MaxInt32 {
+			typ = types.Type{Kind: types.Int32}
+		}
 	case test_driver.KindUint64:
 		v, typ = event.Uint(e.GetUint64()), types.Type{Kind: types.Uint64}
 	case test_driver.KindFloat32, test_driver.KindFloat64:
@@ -180,7 +186,12 @@ func literal(e *test_driver.ValueExpr) (node, error) {
 	case test_driver.KindString, test_driver.KindBytes:
 		v, typ = event.String(e.GetString()), stringType
 	case test_driver.KindMysqlDecimal:
-		v, typ = event.Decimal(e.GetMysqlDecimal().String()), decimalType
+		// DECIMAL(p,s) of its digits, as Flink SQL types 12.50: DECIMAL(4,2)
+		text := e.GetMysqlDecimal().String()
+		v, typ = event.Decimal(text), decimalType
+		digits := strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(text), "0")
+		_, frac, _ := strings.Cut(text, ".")
+		typ.Precision, typ.Scale = max(len(digits), len(frac), 1), len(frac)
 	case test_driver.KindBinaryLiteral:
 		v, typ = event.BytesString(string(e.GetBinaryLiteral())), types.Type{Kind: types.Bytes}
 	default:

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pingcap/tidb/pkg/parser/opcode"
+
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/types"
 )
@@ -58,12 +60,20 @@ func TestExpressions(t *testing.T) {
 		{"CONCAT('CAST(x AS INT)', id)", "CAST(x AS INT)7"},
 		{"name || '!' || id", "Ada Lovelace!7"},
 		{"id * 2 - 3", "11"},
-		{"id / 2", "3.5000"},
+		{"id / 2", "3"}, // INT / INT is an INT (Flink SQL)
+		{"-id / 2", "-3"},
+		{"amount / 3", "411.5000000000000"}, // DECIMAL(10,2) / INT: DECIMAL(21,13)
+		{"amount / 4.0", "308.625000"},      // DECIMAL(10,2) / DECIMAL(2,1): DECIMAL(15,6)
+		{"amount - 0.5 * 2", "1233.50"},     // DECIMAL(10,2) - DECIMAL(11,1): DECIMAL(13,2)
+		{"0.125 + 0.1", "0.225"},            // DECIMAL(3,3) + DECIMAL(1,1): DECIMAL(5,3)
+		{"CAST('2024-01-01 10:00:00.123456' AS TIMESTAMP(3))", "2024-01-01 10:00:00.123"},
+		{"TO_DATE(created)", "2024-02-29"},
+		{"TO_TIMESTAMP(TO_DATE(created))", "2024-02-29 00:00:00"},
 		{"id DIV 2", "3"},
 		{"id % 4", "3"},
 		{"MOD(id, 4)", "3"},
 		{"id / 0", "NULL"},
-		{"amount * 2", "2469"},
+		{"amount * 2", "2469.00"}, // DECIMAL(10,2) * INT keeps the scale: DECIMAL(20,2)
 		{"amount + 0.005", "1234.505"},
 		{"score * 4", "1"},
 		{"id + score", "7.25"},
@@ -206,7 +216,7 @@ func TestProjectionShape(t *testing.T) {
 	for _, c := range cols {
 		got = append(got, c.Name+":"+c.Expr.Type.String())
 	}
-	want := "id:int64 name:string amount:decimal(10,2) score:float64 created:timestamp(6) vip:boolean n:int32 up:string twice:int64 third:decimal table_name:string"
+	want := "id:int64 name:string amount:decimal(10,2) score:float64 created:timestamp(6) vip:boolean n:int32 up:string twice:int64 third:decimal(21,13) table_name:string"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("projection\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
@@ -287,6 +297,31 @@ func TestTextArena(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("value %d: %d bytes %.10q…, want %d bytes of %q", i, len(got[i]), got[i], len(want[i]), want[i][:1])
+		}
+	}
+}
+
+// TestDecimalResult: the precision and scale of decimal arithmetic follow Flink SQL's
+// rules, 38 digits at most, the scale giving way but keeping 6 where it had them.
+func TestDecimalResult(t *testing.T) {
+	d := func(p, s int) types.Type { return types.Type{Kind: types.Decimal, Precision: p, Scale: s} }
+	for _, c := range []struct {
+		op   string
+		a, b types.Type
+		want string
+	}{
+		{"+", d(10, 2), d(5, 3), "decimal(12,3)"},
+		{"-", d(10, 2), types.Type{Kind: types.Int64}, "decimal(22,2)"},
+		{"*", d(10, 2), d(5, 3), "decimal(15,5)"},
+		{"/", d(10, 2), d(5, 3), "decimal(19,8)"},
+		{"/", d(38, 10), d(10, 2), "decimal(38,8)"},
+		{"*", d(30, 20), d(20, 10), "decimal(38,18)"}, {"*", d(38, 30), d(38, 30), "decimal(38,22)"}, {"*", d(38, 2), d(38, 2), "decimal(38,4)"},
+		{"%", d(10, 2), d(5, 3), "decimal(5,3)"},
+		{"+", d(10, 2), types.Type{Kind: types.Decimal}, "decimal"},
+	} {
+		ops := map[string]opcode.Op{"+": opcode.Plus, "-": opcode.Minus, "*": opcode.Mul, "/": opcode.Div, "%": opcode.Mod}
+		if got := decimalResult(ops[c.op], c.a, c.b).String(); got != c.want {
+			t.Errorf("%s %s %s: %s, want %s", c.a, c.op, c.b, got, c.want)
 		}
 	}
 }

@@ -756,8 +756,14 @@ func (c *compiler) cast(e *ast.FuncCastExpr) (node, error) {
 		if err != nil {
 			return v, err
 		}
-		if v, err = coerce(v, t); err != nil || t.Length == 0 || v.IsNull() {
+		if v, err = coerce(v, t); err != nil || v.IsNull() {
 			return v, err
+		}
+		if (t.Kind == types.Timestamp || t.Kind == types.Time) && t.Precision < 6 {
+			return truncateFraction(v, t), nil // CAST(x AS TIMESTAMP(3)) keeps milliseconds
+		}
+		if t.Length == 0 {
+			return v, nil
 		}
 		s := v.Str()
 		if t.Kind == types.Bytes {
@@ -765,4 +771,22 @@ func (c *compiler) cast(e *ast.FuncCastExpr) (node, error) {
 		}
 		return event.String(s[:runeOffset(s, int64(t.Length))]), nil
 	}}, x), nil
+}
+
+// truncateFraction cuts a timestamp or time value down to t's fractional digits, toward
+// the past (as Flink SQL's CAST does).
+func truncateFraction(v event.Value, t types.Type) event.Value {
+	unit := int64(1)
+	for range 6 - max(t.Precision, 0) {
+		unit *= 10
+	}
+	switch v.Rep() {
+	case event.RepTimestamp:
+		us := v.Micros()
+		return event.Timestamp(floorDiv(us, unit) * unit)
+	case event.RepTime:
+		us := v.Micros()
+		return event.Time(us / unit * unit) // toward zero: a negative time is a duration
+	}
+	return v
 }

@@ -39,16 +39,16 @@ func TestFilteredUpdates(t *testing.T) {
 		in   event.Change
 		want string
 	}{
-		{"insert matching", event.Change{Op: event.OpInsert, Schema: testSchema, After: big}, "insert [1 A 1000]"},
+		{"insert matching", event.Change{Op: event.OpInsert, Schema: testSchema, After: big}, "insert [1 A 1000.00]"},
 		{"insert not matching", event.Change{Op: event.OpInsert, Schema: testSchema, After: small}, "-"},
-		{"update staying in", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: big, After: big}, "update [1 A 1000]"},
-		{"update moving out", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: big, After: small}, "delete [1 A 1000]"},
-		{"update moving in", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: small, After: big}, "insert [1 A 1000]"},
+		{"update staying in", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: big, After: big}, "update [1 A 1000.00]"},
+		{"update moving out", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: big, After: small}, "delete [1 A 1000.00]"},
+		{"update moving in", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: small, After: big}, "insert [1 A 1000.00]"},
 		{"update staying out", event.Change{Op: event.OpUpdate, Schema: testSchema, Before: small, After: small}, "-"},
-		{"update without its old row, out", event.Change{Op: event.OpUpdate, Schema: testSchema, After: small}, "delete [1 A 10]"},
-		{"delete matching", event.Change{Op: event.OpDelete, Schema: testSchema, Before: big}, "delete [1 A 1000]"},
+		{"update without its old row, out", event.Change{Op: event.OpUpdate, Schema: testSchema, After: small}, "delete [1 A 10.00]"},
+		{"delete matching", event.Change{Op: event.OpDelete, Schema: testSchema, Before: big}, "delete [1 A 1000.00]"},
 		{"delete not matching", event.Change{Op: event.OpDelete, Schema: testSchema, Before: small}, "-"},
-		{"snapshot row", event.Change{Op: event.OpRead, Schema: testSchema, After: big}, "read [1 A 1000]"},
+		{"snapshot row", event.Change{Op: event.OpRead, Schema: testSchema, After: big}, "read [1 A 1000.00]"},
 	} {
 		out, keep, err := tr.applyRules(c.in)
 		if err != nil {
@@ -84,7 +84,7 @@ func TestOutputSchema(t *testing.T) {
 	for _, c := range s.Columns {
 		got = append(got, c.Name+":"+c.Type.String())
 	}
-	if strings.Join(got, " ") != "id:int64 name:string dbl:decimal src:string" || strings.Join(s.KeyNames(), ",") != "id" {
+	if strings.Join(got, " ") != "id:int64 name:string dbl:decimal(20,2) src:string" || strings.Join(s.KeyNames(), ",") != "id" {
 		t.Fatalf("schema %v key %v", got, s.KeyNames())
 	}
 	if _, err := rules(t, `shop.\.*`, "name", "").schema(testSchema); err == nil || !strings.Contains(err.Error(), "leaves out key column id; keep it, or set primary-keys") {

@@ -48,10 +48,10 @@ var compilerFunctions = map[string]func(c *compiler, a []node) (node, error){
 	"from_unixtime":  fromUnixtime,
 	"unix_timestamp": unixTimestamp,
 	"to_date": func(c *compiler, a []node) (node, error) {
-		return parseTemporal(a, dateType, "yyyy-MM-dd")
+		return parseTemporal(c, a, dateType, "yyyy-MM-dd")
 	},
 	"to_timestamp": func(c *compiler, a []node) (node, error) {
-		return parseTemporal(a, tsType, "yyyy-MM-dd HH:mm:ss")
+		return parseTemporal(c, a, tsType, "yyyy-MM-dd HH:mm:ss")
 	},
 	"convert_tz":    convertTZ,
 	"datediff":      dateDiff,
@@ -331,9 +331,23 @@ func unixTimestamp(c *compiler, a []node) (node, error) {
 
 // TO_DATE / TO_TIMESTAMP(text[, format]): text read by format (Java pattern letters or
 // MySQL %-specifiers); NULL when it does not match, as in Flink.
-func parseTemporal(a []node, typ types.Type, def string) (node, error) {
+func parseTemporal(c *compiler, a []node, typ types.Type, def string) (node, error) {
 	if err := argCount(a, 1, 2); err != nil {
 		return node{}, err
+	}
+	if x := a[0].typ; len(a) == 1 && (x.Kind == types.Date || x.Kind == types.Timestamp || x.Kind == types.TimestampLTZ) {
+		// A date or time already: TO_DATE takes its day (an instant's in
+		// pipeline.local-time-zone), TO_TIMESTAMP its wall clock.
+		return strict(typ, a, func(v []event.Value) (event.Value, error) {
+			us, err := wall(v[0], x, c.loc)
+			if err != nil {
+				return v[0], err
+			}
+			if typ.Kind == types.Date {
+				return event.Date(floorDiv(us, usPerDay)), nil
+			}
+			return event.Timestamp(us), nil
+		}), nil
 	}
 	return strict(typ, a, func(v []event.Value) (event.Value, error) {
 		f := def

@@ -243,10 +243,12 @@ func intRange(k types.Kind) (int64, int64) {
 	return math.MinInt64, math.MaxInt64
 }
 
-// arith is + − * / % DIV. Integers stay integers (an overflow is an error, as in MySQL),
-// any decimal makes the result decimal, any float makes it a double; / of exact numbers
-// is a decimal with four more digits of scale (MySQL's div_precision_increment). A
-// division by zero is NULL.
+// arith is + − * / % DIV, typed as Flink SQL types them (docs/transform.md): integers stay
+// integers (an overflow is an error), and / of two integers divides them as integers,
+// truncating toward zero; any decimal makes the result a decimal whose precision and
+// scale follow from the operands' (decimalResult), and whose values keep that scale
+// (DECIMAL(10,2) * 2 is 296.00, not 296); any float makes it a double. A division by
+// zero is NULL.
 func arith(op opcode.Op, l, r node) (node, error) {
 	kind := types.Int64
 	for _, n := range []node{l, r} {
@@ -263,12 +265,15 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		}
 	}
 	if op == opcode.Div && kind == types.Int64 {
-		kind = types.Decimal
+		op = opcode.IntDiv // INT / INT is an INT in Flink SQL
 	}
 	if op == opcode.IntDiv {
 		kind = types.Int64
 	}
 	typ := types.Type{Kind: kind}
+	if kind == types.Decimal {
+		typ = decimalResult(op, l.typ, r.typ)
+	}
 	le, re := l.eval, r.eval
 	eval := func(in *Input) (event.Value, error) {
 		lv, err := le(in)
@@ -289,7 +294,7 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		case kind == types.Int64 && op != opcode.IntDiv && lv.Rep() == event.RepInt && rv.Rep() == event.RepInt:
 			v, err = intArith(op, lv.Int(), rv.Int())
 		default:
-			v, err = decimalArith(op, lv, rv)
+			v, err = decimalArith(op, lv, rv, typ)
 		}
 		if err != nil && errors.Is(err, errDivZero) {
 			return event.Null(), nil
@@ -297,6 +302,71 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		return v, err
 	}
 	return fold(node{typ: typ, eval: eval}, l, r), nil
+}
+
+// maxDecimal is the widest decimal a transform makes, as in Flink SQL.
+const maxDecimal = 38
+
+// exactOf is the precision and scale of an exact numeric type (an integer as the decimal
+// that holds it); ok is false where they are not known (a decimal without them, text).
+func exactOf(t types.Type) (p, s int, ok bool) {
+	switch t.Kind {
+	case types.Boolean:
+		return 1, 0, true
+	case types.Int8:
+		return 3, 0, true
+	case types.Int16:
+		return 5, 0, true
+	case types.Int32:
+		return 10, 0, true
+	case types.Int64:
+		return 19, 0, true
+	case types.Uint64:
+		return 20, 0, true
+	case types.Decimal:
+		return t.Precision, t.Scale, t.Precision > 0
+	}
+	return 0, 0, false
+}
+
+// decimalResult is the type of a decimal operation, by Flink SQL's rules (Calcite's, as
+// SQL Server has them):
+//
+//	a + b, a - b   scale max(s1, s2), precision max(p1-s1, p2-s2) + scale + 1
+//	a * b          scale s1 + s2, precision p1 + p2
+//	a / b          scale max(6, s1 + p2 + 1), precision p1 - s1 + s2 + scale
+//	a % b          scale max(s1, s2), precision min(p1-s1, p2-s2) + scale
+//
+// beyond 38 digits the precision is 38 and the scale gives way, keeping at least
+// min(scale, 6). Where an operand's precision is not known, the result's is not either.
+func decimalResult(op opcode.Op, a, b types.Type) types.Type {
+	p1, s1, ok1 := exactOf(a)
+	p2, s2, ok2 := exactOf(b)
+	if !ok1 || !ok2 {
+		return types.Type{Kind: types.Decimal}
+	}
+	var p, s int
+	switch op {
+	case opcode.Plus, opcode.Minus:
+		s = max(s1, s2)
+		p = max(p1-s1, p2-s2) + s + 1
+	case opcode.Mul:
+		s, p = s1+s2, p1+p2
+	case opcode.Div:
+		s = max(6, s1+p2+1)
+		p = p1 - s1 + s2 + s
+	case opcode.Mod:
+		s = max(s1, s2)
+		p = min(p1-s1, p2-s2) + s
+	default:
+		return types.Type{Kind: types.Decimal}
+	}
+	if p > maxDecimal {
+		whole := p - s
+		s = max(maxDecimal-whole, min(s, 6))
+		p = maxDecimal
+	}
+	return types.Type{Kind: types.Decimal, Precision: p, Scale: s}
 }
 
 func intArith(op opcode.Op, a, b int64) (event.Value, error) {
@@ -331,7 +401,17 @@ func intArith(op opcode.Op, a, b int64) (event.Value, error) {
 	return event.Value{}, fmt.Errorf("operator %s on integers", op)
 }
 
-func decimalArith(op opcode.Op, lv, rv event.Value) (event.Value, error) {
+// decimalArith computes op exactly, then gives the result typ's scale (rounding half up, as
+// Flink does) where typ has one; a result that does not fit typ is an error.
+func decimalArith(op opcode.Op, lv, rv event.Value, typ types.Type) (event.Value, error) {
+	d, err := decimalOp(op, lv, rv, typ.Scale, typ.Precision > 0)
+	if err != nil || d.Rep() != event.RepDecimal || typ.Precision == 0 {
+		return d, err
+	}
+	return coerce(d, typ)
+}
+
+func decimalOp(op opcode.Op, lv, rv event.Value, scale int, scaled bool) (event.Value, error) {
 	a, err := toDecimal(lv)
 	if err != nil {
 		return event.Value{}, err
@@ -351,8 +431,11 @@ func decimalArith(op opcode.Op, lv, rv event.Value) (event.Value, error) {
 		if b.IsZero() {
 			return event.Value{}, errDivZero
 		}
-		scale := max(scaleOf(a), 0) + 4
-		return event.Decimal(a.DivRound(b, scale).StringFixed(scale)), nil
+		sc := int32(scale)
+		if !scaled {
+			sc = max(scaleOf(a), 0) + 6
+		}
+		return event.Decimal(a.DivRound(b, sc).StringFixed(sc)), nil
 	case opcode.Mod:
 		if b.IsZero() {
 			return event.Value{}, errDivZero
