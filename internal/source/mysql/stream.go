@@ -62,6 +62,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		MaxReconnectAttempts:    5,
 		DiscardGTIDSet:          true, // the reader keeps its own executed set
 		Logger:                  mysqlconn.LibraryLogger(s.log.With("component", "binlog")),
+		RowsEventDecodeFunc:     s.decodeRows,
 	})
 	defer syncer.Close()
 	var streamer *replication.BinlogStreamer
@@ -384,6 +385,36 @@ func watchSilence(ctx context.Context, seen *atomic.Int64, silence time.Duration
 	}
 }
 
+// decodeRows decodes the rows of a row event only where the selection matches its table
+// (or a shadow of one): rows of other tables are never read, so a column type the reader
+// cannot decode in a table the pipeline does not copy cannot stop it, and the stream does
+// less work on a busy server. It runs on the syncer's goroutine: the patterns it reads do
+// not change.
+func (s *Source) decodeRows(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	if e.Table == nil {
+		return e.DecodeData(pos, data)
+	}
+	id := event.TableID{Schema: string(e.Table.Schema), Table: string(e.Table.Table)}
+	selected := false
+	for _, p := range s.patterns {
+		if p.Match(id.Schema, id.Table) {
+			selected = true
+			break
+		}
+	}
+	if !selected && !shadowName.MatchString(id.Table) {
+		return nil
+	}
+	if err := e.DecodeData(pos, data); err != nil {
+		return fmt.Errorf("decode a row event of table %s: %w", id, err)
+	}
+	return nil
+}
+
 // classifyStreamError says what a binlog error means for the pipeline.
 func classifyStreamError(err error, pos position) error {
 	var me *gomysql.MyError
@@ -396,6 +427,13 @@ func classifyStreamError(err error, pos position) error {
 		case 1045, 1227, 1044: // access denied, missing privilege
 			return fault.AsFatal(fmt.Errorf("read the binlog: %w; grant REPLICATION SLAVE and REPLICATION CLIENT to the user", err))
 		}
+	}
+	if msg := err.Error(); strings.Contains(msg, "unsupport type") {
+		// The reader cannot decode a column type of a selected table (MariaDB's compressed
+		// columns, binlog types 140 and 141): the same event would fail at every restart.
+		return fault.AsFatal(fmt.Errorf("read the binlog after %s: %w; the binlog reader cannot decode a column of this table "+
+			"(MariaDB's COMPRESSED columns among them): leave the table out of tables, or make the column uncompressed "+
+			"(ALTER TABLE … MODIFY c … without COMPRESSED) and copy the table again with `weir resnapshot`", pos.encode(), err))
 	}
 	return fault.AsRetryable(fmt.Errorf("read the binlog after %s: %w", pos.encode(), err))
 }
