@@ -2,8 +2,10 @@ package mysql
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,9 @@ const (
 	ckEnum
 	ckSet
 	ckGeometry
+	ckInet6 // MariaDB's INET6: 16 bytes in the binlog, its text in a snapshot
+	ckInet4 // MariaDB's INET4 (11.3+): 4 bytes
+	ckUUID  // MariaDB's UUID: 16 bytes in the binlog, its text in a snapshot
 )
 
 // column is how one column is decoded.
@@ -217,6 +222,12 @@ func newColumn(ci columnInfo) (*column, error) {
 		}
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		c.kind, c.typ = ckGeometry, types.Type{Kind: types.Bytes}
+	case "inet6":
+		c.kind, c.typ = ckInet6, types.Type{Kind: types.String, Length: 39}
+	case "inet4":
+		c.kind, c.typ = ckInet4, types.Type{Kind: types.String, Length: 15}
+	case "uuid":
+		c.kind, c.typ = ckUUID, types.Type{Kind: types.UUID}
 	default:
 		return nil, fmt.Errorf("column %s: type %s is not supported; exclude the table or ask for it", ci.Name, ci.ColumnType)
 	}
@@ -315,7 +326,7 @@ func (c *column) fromText(fv *gomysql.FieldValue, serverText bool) (event.Value,
 	switch c.kind {
 	case ckString:
 		return c.text(raw)
-	case ckEnum, ckJSON, ckSet:
+	case ckEnum, ckJSON, ckSet, ckInet6, ckInet4, ckUUID:
 		return event.String(string(raw)), nil // the connection is utf8mb4: already UTF-8
 	case ckFloat32, ckFloat64:
 		f, err := strconv.ParseFloat(string(raw), 64)
@@ -408,6 +419,8 @@ func (c *column) fromBinlog(v any) (event.Value, error) {
 		}
 	case ckString:
 		return c.text(asBytes(v))
+	case ckInet6, ckInet4, ckUUID:
+		return c.addressText(asBytes(v))
 	case ckJSON:
 		b := asBytes(v)
 		var buf strings.Builder
@@ -583,3 +596,57 @@ func fracMicros(frac string) int64 {
 }
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// addressText turns the binlog's bytes of an INET6, INET4 or UUID column into the text
+// MariaDB shows for it (and a snapshot reads): an INET6 by RFC 5952, an IPv4-mapped one as
+// ::ffff:a.b.c.d; a UUID as 8-4-4-4-12 hex digits, its segments put back in order where
+// MariaDB stores them swapped (uuidRecord).
+func (c *column) addressText(b []byte) (event.Value, error) {
+	switch c.kind {
+	case ckInet4:
+		if len(b) != 4 {
+			return event.Value{}, fmt.Errorf("column %s: INET4 of %d bytes in the binlog", c.name, len(b))
+		}
+		return event.String(netip.AddrFrom4([4]byte(b)).String()), nil
+	case ckInet6:
+		if len(b) < 16 { // the binlog drops trailing zero bytes of a fixed binary
+			b = append(append([]byte(nil), b...), make([]byte, 16-len(b))...)
+		}
+		if len(b) != 16 {
+			return event.Value{}, fmt.Errorf("column %s: INET6 of %d bytes in the binlog", c.name, len(b))
+		}
+		a := netip.AddrFrom16([16]byte(b))
+		if a.Is4In6() {
+			return event.String("::ffff:" + a.Unmap().String()), nil
+		}
+		return event.String(a.String()), nil
+	}
+	if len(b) < 16 {
+		b = append(append([]byte(nil), b...), make([]byte, 16-len(b))...)
+	}
+	if len(b) != 16 {
+		return event.Value{}, fmt.Errorf("column %s: UUID of %d bytes in the binlog", c.name, len(b))
+	}
+	u := uuidRecord(b)
+	h := hex.EncodeToString(u[:])
+	return event.String(h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]), nil
+}
+
+// uuidRecord is a UUID from MariaDB's record (and binlog) format: a UUID of version 1 to 5
+// and the RFC variant is stored with its five segments in reverse order, so that
+// time-based UUIDs sort by time; any other as it is.
+func uuidRecord(b []byte) [16]byte {
+	var u [16]byte
+	// record: node(6) clock_seq(2) time_hi(2) time_mid(2) time_low(4)
+	swapped := b[6]&0x80 != 0 && b[8]>>4 >= 1 && b[8]>>4 <= 5
+	if !swapped {
+		copy(u[:], b)
+		return u
+	}
+	copy(u[0:4], b[12:16])
+	copy(u[4:6], b[10:12])
+	copy(u[6:8], b[8:10])
+	copy(u[8:10], b[6:8])
+	copy(u[10:16], b[0:6])
+	return u
+}
