@@ -47,16 +47,23 @@ func startChaosSource(t *testing.T, kind string) *chaosSource {
 	if kind == "postgres" {
 		return startPostgresChaosSource(t)
 	}
-	m, err := testenv.StartMariaDB()
+	start := testenv.StartMariaDB
+	if kind == "mariadb-stock" { // MariaDB's built-in charset defaults: latin1
+		start = testenv.StartStockMariaDB
+	}
+	m, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Stop() })
 	addr := fmt.Sprintf("127.0.0.1:%d", m.Port)
+	// The workload's connections talk utf8mb4 whatever the server's default, as a
+	// well-set application's do.
+	utf8mb4 := func(c *client.Conn) error { return c.SetCollation("utf8mb4_general_ci") }
 	return &chaosSource{
 		kind: "mariadb", port: m.Port, restart: m.Restart, stop: m.Stop,
 		exec: func(schema, sql string) error {
-			conn, err := client.Connect(addr, "root", "", schema)
+			conn, err := client.Connect(addr, "root", "", schema, utf8mb4)
 			if err != nil {
 				return err
 			}
@@ -65,7 +72,7 @@ func startChaosSource(t *testing.T, kind string) *chaosSource {
 			return err
 		},
 		session: func(schema string) (func(string) error, func(), error) {
-			conn, err := client.Connect(addr, "root", "", schema)
+			conn, err := client.Connect(addr, "root", "", schema, utf8mb4)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -82,9 +89,10 @@ func startChaosSource(t *testing.T, kind string) *chaosSource {
 		},
 		cleanup: func(*testing.T, string) {},
 		create: func(schema string, rows int) error {
+			// note takes the database's charset (latin1 on the stock server), tag is utf8mb4.
 			return m.Exec("", fmt.Sprintf(`DROP DATABASE IF EXISTS %[1]s; CREATE DATABASE %[1]s; USE %[1]s;
-				CREATE TABLE t (id BIGINT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount DECIMAL(12,2));
-				INSERT INTO t SELECT seq, seq %% 1000, CONCAT('row ', seq), seq / 100 FROM seq_1_to_%[2]d`, schema, rows))
+				CREATE TABLE t (id BIGINT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount DECIMAL(12,2), tag VARCHAR(20) CHARACTER SET utf8mb4);
+				INSERT INTO t SELECT seq, seq %% 1000, CONCAT('row ', seq, ' café'), seq / 100, CONCAT('🧩 ', seq) FROM seq_1_to_%[2]d`, schema, rows))
 		},
 	}
 }
@@ -153,9 +161,9 @@ func startPostgresChaosSource(t *testing.T) *chaosSource {
 		},
 		create: func(schema string, rows int) error {
 			return p.Exec(ctx, "src", fmt.Sprintf(`DROP SCHEMA IF EXISTS %[1]s CASCADE; CREATE SCHEMA %[1]s;
-				CREATE TABLE %[1]s.t (id BIGINT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount NUMERIC(12,2));
+				CREATE TABLE %[1]s.t (id BIGINT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount NUMERIC(12,2), tag VARCHAR(20));
 				ALTER TABLE %[1]s.t REPLICA IDENTITY FULL;
-				INSERT INTO %[1]s.t SELECT g, g %% 1000, 'row ' || g, g / 100.0 FROM generate_series(1, %[2]d) g`, schema, rows))
+				INSERT INTO %[1]s.t SELECT g, g %% 1000, 'row ' || g || ' café', g / 100.0, '🧩 ' || g FROM generate_series(1, %[2]d) g`, schema, rows))
 		},
 	}
 }

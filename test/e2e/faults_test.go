@@ -39,7 +39,11 @@ var (
 )
 
 func TestChaos(t *testing.T) {
-	for _, dir := range [][2]string{{"mariadb", "postgres"}, {"mariadb", "mariadb"}, {"postgres", "postgres"}, {"postgres", "mariadb"}} {
+	// mariadb-stock is a server with MariaDB's built-in charset defaults (latin1): its
+	// table's note column is latin1, its tag utf8mb4, and a MariaDB target of such a
+	// source is a stock server too.
+	for _, dir := range [][2]string{{"mariadb", "postgres"}, {"mariadb", "mariadb"}, {"postgres", "postgres"}, {"postgres", "mariadb"},
+		{"mariadb-stock", "postgres"}, {"mariadb-stock", "mariadb-stock"}, {"postgres", "mariadb-stock"}} {
 		kind := dir[1]
 		t.Run(dir[0]+"-to-"+kind, func(t *testing.T) {
 			c := startChaosEnv(t, dir[0], kind)
@@ -83,7 +87,11 @@ func startChaosEnv(t *testing.T, srcKind, kind string) *chaosEnv {
 		}
 		port, c.restartTarget = c.pg.Port, c.pg.Restart
 	} else {
-		if c.dst, err = testenv.StartMariaDB(); err != nil {
+		start := testenv.StartMariaDB
+		if kind == "mariadb-stock" {
+			start, c.kind = testenv.StartStockMariaDB, "mariadb"
+		}
+		if c.dst, err = start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.dst.Stop() })
@@ -181,10 +189,10 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 			}
 			wl := testenv.Workload{Exec: exec, Postgres: c.src.kind == "postgres", Table: "t", Existing: rows + 100000*attempt, Seed: seed*100 + uint64(attempt),
 				Pause:  2 * time.Millisecond,
-				Insert: func(n int) string { return fmt.Sprintf("(%d, %d, 'new', 1.5)", n, n%1000) },
+				Insert: func(n int) string { return fmt.Sprintf("(%d, %d, 'new é', 1.5, '😀 %d')", n, n%1000, n) },
 				Where:  func(n int) string { return fmt.Sprintf("id = %d", n) },
 				MoveTo: func(n int) string { return fmt.Sprintf("id = %d", n) },
-				Update: "v = v + 1, note = 'updated'"}
+				Update: "v = v + 1, note = 'updated à', tag = '✓ upd'"}
 			n, _ := wl.Run(stop)
 			txns += n
 			closeConn()

@@ -144,7 +144,7 @@ func (e *mariaTo) targetRows(t *testing.T, s *event.Schema) []event.Row {
 
 func connectMariaDB(t *testing.T, db *testenv.MariaDB) *client.Conn {
 	t.Helper()
-	c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "", func(c *client.Conn) error { return c.SetCharset("utf8mb4") })
+	c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "", func(c *client.Conn) error { return c.SetCollation("utf8mb4_general_ci") })
 	if err != nil {
 		t.Fatal(err)
 	}

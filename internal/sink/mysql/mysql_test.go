@@ -53,7 +53,7 @@ func sinkURL(t *testing.T) string {
 
 func connect(t *testing.T) *client.Conn {
 	t.Helper()
-	c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "", func(c *client.Conn) error { return c.SetCharset("utf8mb4") })
+	c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", db.Port), "root", "", "", func(c *client.Conn) error { return c.SetCollation("utf8mb4_general_ci") })
 	if err != nil {
 		t.Fatal(err)
 	}

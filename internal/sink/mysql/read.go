@@ -58,7 +58,7 @@ func selectList(s *event.Schema, extra []string) string {
 		}
 	}
 	for _, e := range extra {
-		cols = append(cols, "t."+quote(e))
+		cols = append(cols, mysqlconn.ServerText("t."+quote(e)))
 	}
 	return strings.Join(cols, ", ")
 }
@@ -90,7 +90,11 @@ func scanRows(res *gomysql.Result, s *event.Schema, extra int) ([]event.Row, [][
 		if extra > 0 {
 			var ex []string
 			for i := len(s.Columns); i < len(s.Columns)+extra; i++ {
-				ex = append(ex, str(res, r, i))
+				v, err := mysqlconn.FromServerText([]byte(str(res, r, i)))
+				if err != nil {
+					return nil, nil, err
+				}
+				ex = append(ex, v)
 			}
 			extras = append(extras, ex)
 		}
