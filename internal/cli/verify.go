@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -8,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/verify"
 )
 
@@ -69,6 +72,7 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return invalid(err)
 			}
+			o.Gone = goneTables(ctx, sink, state, p.Name, schemas)
 			var rep *verify.Report
 			if tf != nil { // the sink's tables are what the transforms and routes make
 				rep, err = verify.RunMapped(ctx, src, sink, schemas, tf, o)
@@ -136,7 +140,7 @@ func printReport(g *globals, rep *verify.Report) {
 			}
 			fmt.Fprintln(g.stdout)
 		}
-		if n := t.Missing + t.Extra + t.Different; n > int64(len(t.Keys)) {
+		if n := t.Missing + t.Extra + t.Different; n > int64(len(t.Keys)) && len(t.Keys) > 0 {
 			fmt.Fprintf(g.stdout, "  … and %d more (--max-keys)\n", n-int64(len(t.Keys)))
 		}
 	}
@@ -148,4 +152,29 @@ func printReport(g *globals, rep *verify.Report) {
 func keyText(key map[string]any) string {
 	b, _ := json.Marshal(key)
 	return strings.Trim(string(b), "{}")
+}
+
+// goneTables are the tables of the pipeline's newest checkpoint (the sink's or the local
+// store's) that the source no longer has.
+func goneTables(ctx context.Context, sink connector.TableReader, state, pipeline string, now []*event.Schema) []*event.Schema {
+	cp, _ := sink.LoadCheckpoint(ctx, pipeline)
+	if store, err := checkpoint.OpenLocal(state); err == nil {
+		local, _ := store.Load(ctx, pipeline)
+		store.Close()
+		cp = checkpoint.Newest(cp, local)
+	}
+	if cp == nil {
+		return nil
+	}
+	have := map[event.TableID]bool{}
+	for _, s := range now {
+		have[s.ID] = true
+	}
+	var gone []*event.Schema
+	for _, s := range cp.Schemas {
+		if !have[s.ID] {
+			gone = append(gone, s)
+		}
+	}
+	return gone
 }

@@ -156,3 +156,23 @@ func TestResnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyReportsAGoneTable: a table the pipeline copied that the source no longer has
+// is reported by verify, its rows in the sink counted as extra, not skipped.
+func TestVerifyReportsAGoneTable(t *testing.T) {
+	e := startMariaTo(t, "postgres", `CREATE DATABASE shop; USE shop; CREATE TABLE a (id INT PRIMARY KEY); CREATE TABLE b (id INT PRIMARY KEY);
+		INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES (1), (2), (3)`, `shop.\.*`, "lenient")
+	p := start(t, e.dir, "run", "p.yaml")
+	e.waitEqual(t, p, `shop.\.*`)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	if err := e.db.Exec("", "DROP TABLE shop.b"); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runWeir(t, e.dir, "verify", "p.yaml")
+	if code != 1 || !strings.Contains(out, "shop.b: source 0 rows, sink 3 rows: 0 missing, 3 extra") || !strings.Contains(out, "no longer has this table") {
+		t.Fatalf("verify after a source table was dropped: exit %d\n%s", code, out)
+	}
+}

@@ -134,14 +134,15 @@ func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]
 	return out, nil
 }
 
-// parseError is a statement the parser could not read, even normalized (normalizeDDL).
+// parseError is a statement weir could not follow: the parser could not read it, even
+// normalized (normalizeDDL), or it does not apply to the schemas weir holds.
 type parseError struct {
 	query string
 	err   error
 }
 
 func (e *parseError) Error() string {
-	return fmt.Sprintf("parse DDL %q: %v", truncateSQL(e.query), e.err)
+	return fmt.Sprintf("follow DDL %q: %v", truncateSQL(e.query), e.err)
 }
 func (e *parseError) Unwrap() error { return e.err }
 

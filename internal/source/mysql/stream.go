@@ -502,12 +502,14 @@ func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db 
 	}
 	pos := event.Pos{Log: r.txnLog, Off: r.offset}
 	changes, err := r.history.apply(query, db, r.tables, pos)
-	var pe *parseError
-	if errors.As(err, &pe) {
-		return r.unparsed(ctx, pe, db, pos)
-	}
 	if err != nil {
-		return err
+		// Not parsed, or parsed but not applicable to the schemas weir holds: either way
+		// the server took it, so it is recovered from, never a stop.
+		pe, ok := err.(*parseError)
+		if !ok {
+			pe = &parseError{query: query, err: err}
+		}
+		return r.unparsed(ctx, pe, db, pos)
 	}
 	j := r.s.join
 	j.mu.Lock()
