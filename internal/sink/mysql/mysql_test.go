@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -243,7 +244,7 @@ func TestIncompatibleTableIsReported(t *testing.T) {
 		amount decimal(12,2), status text, updated_at datetime(6), note text, extra int NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(ctx, Options{URL: u, Pipeline: "conformance", Parallelism: 1})
+	w, err := New(ctx, Options{URL: u, Pipeline: "conformance", Parallelism: 1, Behavior: "exception"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +265,28 @@ func TestIncompatibleTableIsReported(t *testing.T) {
 	}
 	if n := count(t, "conf.a"); n != 0 {
 		t.Fatalf("%d rows written", n)
+	}
+
+	// Under lenient (the default), a snapshot into the table widens it, as streaming the
+	// same schema change would, and its rows go in.
+	w.Close()
+	w2, err := New(ctx, Options{URL: u, Pipeline: "conformance", Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	if err := w2.Apply(ctx, &connector.Batch{Changes: m.Changes(0, 10, 1, 0).Changes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "conformance", Generation: w2.gen, Seq: 1, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cols, err := db.Query("", "SELECT GROUP_CONCAT(CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE, ' ', IS_NULLABLE) ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'conf' AND TABLE_NAME = 'a'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, "conf.a"); n == 0 || !strings.Contains(cols, "id bigint") || !strings.Contains(cols, "extra int(11) YES") {
+		t.Fatalf("after a lenient snapshot: %d rows, columns %s", n, cols)
 	}
 }
 

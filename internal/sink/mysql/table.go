@@ -221,9 +221,26 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 		}
 		w.targets[s.ID] = t
 	}
-	if problems := w.check(t, s); len(problems) > 0 {
+	// An existing table that cannot take the rows is made to fit as streaming would fit
+	// it to the same schema change (schema.change.behavior); what is left stops the run.
+	fixes, problems := sqlsink.Fit(&dialect{w: w, t: t}, t, s, w.o.Mode == "changelog", w.o.Behavior)
+	if len(problems) > 0 {
 		return nil, fault.AsFatal(fmt.Errorf("table %s in the sink cannot take the rows of %s:\n  %s\nfix the table (or drop it and weir creates it), then start again",
 			t.name, s.ID, strings.Join(problems, "\n  ")))
+	}
+	if len(fixes) > 0 {
+		for _, f := range fixes {
+			if _, err := run(ctx, w.ctl, f.Stmt); err != nil {
+				return nil, fault.AsFatal(fmt.Errorf("table %s in the sink cannot take the rows of %s: %s, and %s failed: %w; fix the table, then start again",
+					t.name, s.ID, f.Why, f.Stmt, err))
+			}
+			w.log.Info("made an existing table fit the source", "table", t.name, "because", f.Why, "statement", f.Stmt)
+		}
+		var err error
+		if t, err = w.describe(ctx, s.ID); err != nil {
+			return nil, err
+		}
+		w.targets[s.ID] = t
 	}
 	pl := w.newPlan(t, s)
 	w.plans[s] = pl

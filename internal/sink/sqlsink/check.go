@@ -18,16 +18,38 @@ const ChangeIDColumn = "_weir_change_id"
 // Problems lists, column by column, why the existing table t cannot take the rows of s,
 // each with the statement that fixes it; none when it can.
 func Problems(d Dialect, t Target, s *event.Schema, changelog bool) []string {
-	var problems []string
+	fixes, problems := Fit(d, t, s, changelog, "exception")
+	for _, f := range fixes {
+		problems = append(problems, f.Why+": "+f.Stmt)
+	}
+	return problems
+}
+
+// A Fix is a statement that makes an existing table take a source's rows, and why.
+type Fix struct{ Why, Stmt string }
+
+// Fit splits what keeps the existing table t from taking the rows of s into the fixes
+// that streaming would make of the same difference under behavior (a column added, a
+// type widened, a NOT NULL dropped: lenient, try_evolve and evolve do), which a fresh
+// snapshot into the table then makes too, and the problems left, each with its fix.
+func Fit(d Dialect, t Target, s *event.Schema, changelog bool, behavior string) (fixes []Fix, problems []string) {
+	auto := behavior == "lenient" || behavior == "try_evolve" || behavior == "evolve"
+	add := func(why, stmt string) {
+		if auto {
+			fixes = append(fixes, Fix{why, stmt})
+			return
+		}
+		problems = append(problems, why+": "+stmt)
+	}
 	for _, c := range s.Columns {
 		switch {
 		case !t.Has(c.Name):
-			problems = append(problems, fmt.Sprintf("column %s (%s in the source) is missing: %s", d.Quote(c.Name), c.Type, d.AddColumn(c, false)))
+			add(fmt.Sprintf("column %s (%s in the source) is missing", d.Quote(c.Name), c.Type), d.AddColumn(c, false))
 		case !t.Holds(c.Name, c.Type):
-			problems = append(problems, fmt.Sprintf("column %s is %s, which cannot hold every %s of the source (%s): %s",
-				d.Quote(c.Name), t.TypeName(c.Name), c.Type, c.SourceType, d.AlterType(c.Name, c, false, false)))
+			add(fmt.Sprintf("column %s is %s, which cannot hold every %s of the source (%s)",
+				d.Quote(c.Name), t.TypeName(c.Name), c.Type, c.SourceType), d.AlterType(c.Name, c, false, false))
 		case t.NotNull(c.Name) && c.Nullable && !changelog:
-			problems = append(problems, fmt.Sprintf("column %s is NOT NULL but the source's may be NULL: %s", d.Quote(c.Name), d.DropNotNull(c.Name)))
+			add(fmt.Sprintf("column %s is NOT NULL but the source's may be NULL", d.Quote(c.Name)), d.DropNotNull(c.Name))
 		}
 	}
 	for _, name := range t.Columns() {
@@ -35,8 +57,7 @@ func Problems(d Dialect, t Target, s *event.Schema, changelog bool) []string {
 			continue
 		}
 		if t.NotNull(name) && !t.HasDefault(name) {
-			problems = append(problems, fmt.Sprintf("column %s is NOT NULL without a default and the source has no such column: %s",
-				d.Quote(name), d.DropNotNull(name)))
+			add(fmt.Sprintf("column %s is NOT NULL without a default and the source has no such column", d.Quote(name)), d.DropNotNull(name))
 		}
 	}
 	switch {
@@ -54,5 +75,5 @@ func Problems(d Dialect, t Target, s *event.Schema, changelog bool) []string {
 		problems = append(problems, fmt.Sprintf("it has no primary key or unique index on (%s), which upserts need: %s",
 			strings.Join(keys, ", "), d.AddPrimaryKey(s.KeyNames())))
 	}
-	return problems
+	return fixes, problems
 }
