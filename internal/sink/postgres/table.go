@@ -213,11 +213,6 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 	return pl, nil
 }
 
-// check lists, column by column, why the existing table t cannot take rows of s.
-func (w *Writer) check(t *target, s *event.Schema) []string {
-	return sqlsink.Problems(dialect{w, t}, t, s, w.o.Mode == "changelog")
-}
-
 // plan holds the statements that write rows of one source schema into its target.
 type plan struct {
 	s      *event.Schema

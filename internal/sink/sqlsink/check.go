@@ -15,16 +15,6 @@ type UniqueChangeIDs interface{ UniqueChangeIDs() bool }
 // ChangeIDColumn is the column by which a changelog table recognises a change it holds.
 const ChangeIDColumn = "_weir_change_id"
 
-// Problems lists, column by column, why the existing table t cannot take the rows of s,
-// each with the statement that fixes it; none when it can.
-func Problems(d Dialect, t Target, s *event.Schema, changelog bool) []string {
-	fixes, problems := Fit(d, t, s, changelog, "exception")
-	for _, f := range fixes {
-		problems = append(problems, f.Why+": "+f.Stmt)
-	}
-	return problems
-}
-
 // A Fix is a statement that makes an existing table take a source's rows, and why.
 type Fix struct{ Why, Stmt string }
 

@@ -97,14 +97,20 @@ func TestEvolution(t *testing.T) {
 	}
 }
 
-// TestProblems: an existing table is reported column by column, each with its fix.
-func TestProblems(t *testing.T) {
+// TestFit: what keeps an existing table from taking a source's rows is, under exception,
+// reported column by column with each fix; under lenient the column fixes are made and
+// only what streaming would not fix (a missing key) is left.
+func TestFit(t *testing.T) {
+	problems := func(d Dialect, table Target, s *event.Schema, changelog bool) []string {
+		_, p := Fit(d, table, s, changelog, "exception")
+		return p
+	}
 	id := event.TableID{Schema: "s", Table: "t"}
 	table := fakeTable{order: []string{"id", "a", "extra"},
 		kind:    map[string]types.Kind{"id": types.Int64, "a": types.String, "extra": types.String},
 		notNull: map[string]bool{"id": true, "a": true, "extra": true}}
 	s := &event.Schema{ID: id, Key: []int{0}, Columns: []event.Column{col("id", types.Int64, false), col("a", types.String, true), col("b", types.Int32, true)}}
-	got := Problems(words{}, table, s, false)
+	got := problems(words{}, table, s, false)
 	want := []string{
 		"column a is NOT NULL but the source's may be NULL: null a",
 		"column b (int32 in the source) is missing: add b",
@@ -114,10 +120,10 @@ func TestProblems(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	s.Key = []int{1}
-	if got := Problems(words{}, table, s, true); len(got) != 3 || !strings.Contains(got[2], "it is not a changelog table") {
+	if got := problems(words{}, table, s, true); len(got) != 3 || !strings.Contains(got[2], "it is not a changelog table") {
 		t.Fatalf("a changelog into a plain table: %q", got)
 	}
-	if got := Problems(words{}, table, s, false); !strings.Contains(got[len(got)-1], "no primary key or unique index on (a), which upserts need: key a") {
+	if got := problems(words{}, table, s, false); !strings.Contains(got[len(got)-1], "no primary key or unique index on (a), which upserts need: key a") {
 		t.Fatalf("a key without an index: %q", got)
 	}
 }
