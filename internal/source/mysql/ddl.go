@@ -109,13 +109,18 @@ func (h *schemaHistory) shadowBase(id event.TableID) (event.TableID, bool) {
 
 // apply parses one query of the binlog (run in database defaultDB) and applies it to
 // tables, returning the schema changes it made to selected tables.
-func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]*table, pos event.Pos) ([]*event.SchemaChange, error) {
-	norm, orReplace := normalizeDDL(query)
+func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]*table, pos event.Pos) (out []*event.SchemaChange, err error) {
+	norm, orReplace, types := normalizeDDL(query)
 	stmts, _, err := h.parser.Parse(norm, "", "")
 	if err != nil {
-		return nil, &parseError{query: query, err: err}
+		var err2 error
+		if stmts, _, err2 = h.parser.Parse(stripDefaults(norm), "", ""); err2 != nil {
+			return nil, &parseError{query: query, err: err}
+		}
 	}
-	var out []*event.SchemaChange
+	if len(types) > 0 {
+		defer func() { out, err = h.retype(out, err, types, tables) }()
+	}
 	for _, st := range stmts {
 		if c, ok := st.(*ast.CreateTableStmt); ok && orReplace {
 			// CREATE OR REPLACE TABLE: the table of that name, if any, is dropped first.
@@ -130,6 +135,32 @@ func (h *schemaHistory) apply(query, defaultDB string, tables map[event.TableID]
 			return nil, err
 		}
 		out = append(out, changes...)
+	}
+	return out, nil
+}
+
+// retype gives the columns a statement declared with types the parser lacks (normalizeDDL)
+// their real types, in the changes it made and the tables they leave.
+func (h *schemaHistory) retype(out []*event.SchemaChange, err error, types map[string]string, tables map[event.TableID]*table) ([]*event.SchemaChange, error) {
+	if err != nil {
+		return out, err
+	}
+	for _, c := range out {
+		after, err := typeColumns(c.After, types)
+		if err != nil {
+			return nil, err
+		}
+		if after == c.After {
+			continue
+		}
+		c.After = after
+		if t := tables[after.ID]; t != nil {
+			nt, err := newTable(after)
+			if err != nil {
+				return nil, err
+			}
+			tables[after.ID] = nt
+		}
 	}
 	return out, nil
 }

@@ -15,6 +15,9 @@ import (
 type table struct {
 	schema *event.Schema
 	cols   []*column
+	// hidden is how many columns the binlog's rows carry after cols that the server
+	// does not show (MariaDB's hashes of long unique keys): they are left out.
+	hidden int
 }
 
 // newTable builds the decoders of a schema (from discovery or from a checkpoint).

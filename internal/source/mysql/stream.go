@@ -94,7 +94,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 		return emit(ctx, b)
 	}
-	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
 	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
 	s.join.startStream(pos, tables)
 	var events interface{ Inc() }
@@ -143,8 +143,10 @@ type reader struct {
 	emit    func(context.Context, event.Batch) error
 	history *schemaHistory
 	// resynced are the tables whose schema was last taken from the server, not from a
-	// statement (unparsed).
+	// statement (unparsed); refilled the column count of rows that had a table
+	// snapshotted again (mismatch).
 	resynced map[event.TableID]bool
+	refilled map[event.TableID]int
 	// metricFile is the binlog file the position metric names.
 	metricFile string
 }
@@ -231,19 +233,11 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 	if t == nil {
 		return nil // not selected
 	}
-	if int(e.ColumnCount) != len(t.cols) && r.resynced[id] {
-		// The schema taken from the server after a statement weir could not parse is
-		// not the one of these rows (a later change of the table was still ahead in the
-		// binlog): the table is snapshotted again beside the stream, from here.
-		delete(r.resynced, id)
-		r.s.log.Warn("rows of a table disagree with the schema taken from the server: snapshotting the table beside the stream",
-			"table", id, "at", r.txnLog, "binlog_columns", e.ColumnCount, "schema_columns", len(t.cols))
-		return r.backfill(ctx, id)
-	}
-	if int(e.ColumnCount) != len(t.cols) {
-		return fault.AsFatal(fmt.Errorf("table %s has %d columns in the binlog at %s but %d in the schema weir knows; "+
-			"its schema changed by a statement weir did not follow: copy the table again with `weir resnapshot PIPELINE.yaml --table %s` (the pipeline stopped), then run it",
-			id, e.ColumnCount, r.txnLog, len(t.cols), id))
+	if n := int(e.ColumnCount); n != len(t.cols)+t.hidden {
+		decode, err := r.mismatch(ctx, id, t, n, e.Table.ColumnType)
+		if err != nil || !decode {
+			return err
+		}
 	}
 	commit := int64(h.Timestamp) * 1_000_000
 	decode := func(raw []any) (event.Row, error) {
@@ -385,6 +379,52 @@ func watchSilence(ctx context.Context, seen *atomic.Int64, silence time.Duration
 	}
 }
 
+// mismatch handles rows of table t that carry n columns where weir's schema has another
+// number. Where the server shows the table as weir holds it and the rows carry more, the
+// rest are hidden columns (MariaDB's hashes of long unique keys), left out from then on.
+// Else the schema weir holds is not the rows' (a statement it could not follow, its
+// schema taken from the server ahead of a later change): the table is snapshotted again
+// beside the stream, from here, and these rows are skipped (the new copy holds them); a
+// table that disagrees again at once stops the stream with the fix.
+func (r *reader) mismatch(ctx context.Context, id event.TableID, t *table, n int, types []byte) (decode bool, err error) {
+	if n > len(t.cols) && len(types) == n {
+		hashes := true // a long unique key's hash is a hidden BIGINT after the columns
+		for _, tp := range types[len(t.cols):] {
+			hashes = hashes && tp == gomysql.MYSQL_TYPE_LONGLONG
+		}
+		if hashes {
+			t.hidden = n - len(t.cols)
+			r.s.log.Info("the binlog's rows of a table carry hidden columns (MariaDB's hashes of long unique keys): left out",
+				"table", id, "hidden_columns", t.hidden)
+			return true, nil
+		}
+	}
+	if n > len(t.cols) {
+		conn, err := r.s.pool.get(ctx)
+		if err != nil {
+			return false, err
+		}
+		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn)
+		r.s.pool.put(conn)
+		if err == nil && live != nil && sameColumnNames(live.schema, t.schema) {
+			t.hidden = n - len(t.cols)
+			r.s.log.Info("the binlog's rows of a table carry columns the server does not show (MariaDB's hashes of long unique keys): left out",
+				"table", id, "hidden_columns", t.hidden)
+			return true, nil
+		}
+	}
+	if r.refilled[id] == n {
+		return false, fault.AsFatal(fmt.Errorf("table %s has %d columns in the binlog at %s but %d in the schema weir knows, again after it was "+
+			"snapshotted anew: copy it again with `weir resnapshot PIPELINE.yaml --table %s` (the pipeline stopped), or leave it out of tables",
+			id, n, r.txnLog, len(t.cols), id))
+	}
+	r.refilled[id] = n
+	delete(r.resynced, id)
+	r.s.log.Warn("rows of a table disagree with the schema weir holds: snapshotting the table beside the stream",
+		"table", id, "at", r.txnLog, "binlog_columns", n, "schema_columns", len(t.cols))
+	return false, r.backfill(ctx, id)
+}
+
 // decodeRows decodes the rows of a row event only where the selection matches its table
 // (or a shadow of one): rows of other tables are never read, so a column type the reader
 // cannot decode in a table the pipeline does not copy cannot stop it, and the stream does
@@ -408,6 +448,9 @@ func (s *Source) decodeRows(e *replication.RowsEvent, data []byte) error {
 	}
 	if !selected && !shadowName.MatchString(id.Table) {
 		return nil
+	}
+	if err := uncompressTableMap(e.Table); err != nil {
+		return err
 	}
 	if err := e.DecodeData(pos, data); err != nil {
 		return fmt.Errorf("decode a row event of table %s: %w", id, err)
@@ -537,4 +580,16 @@ func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db 
 		}
 	}
 	return nil
+}
+
+func sameColumnNames(a, b *event.Schema) bool {
+	if len(a.Columns) != len(b.Columns) {
+		return false
+	}
+	for i := range a.Columns {
+		if !strings.EqualFold(a.Columns[i].Name, b.Columns[i].Name) {
+			return false
+		}
+	}
+	return true
 }

@@ -78,6 +78,7 @@ type column struct {
 	bitLen                int // BIT(n)
 	decoder               mysqlconn.Decoder
 	values                []string // ENUM / SET members
+	compressed            bool     // MariaDB's COMPRESSED column: the binlog holds it deflated
 }
 
 // columnInfo is what a column's decoding depends on: its COLUMN_TYPE as
@@ -144,6 +145,7 @@ func newColumn(ci columnInfo) (*column, error) {
 	}
 	unsigned := strings.Contains(ct, "unsigned")
 	c.unsigned = unsigned
+	c.compressed = strings.Contains(ct, "compressed")
 	dt, args := typeArgs(ct)
 	arg := func(i int) int64 {
 		if i < len(args) {
@@ -338,6 +340,19 @@ func (c *column) fromText(fv *gomysql.FieldValue, serverText bool) (event.Value,
 	return c.fromString(raw)
 }
 
+// stored is a binlog value's bytes as the column holds them: inflated where it is a
+// compressed column.
+func (c *column) stored(b []byte) ([]byte, error) {
+	if !c.compressed {
+		return b, nil
+	}
+	out, err := inflate(b)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: %w", c.name, err)
+	}
+	return out, nil
+}
+
 // text decodes a text column's stored bytes by its charset (both paths).
 func (c *column) text(b []byte) (event.Value, error) {
 	if c.decoder != nil {
@@ -418,7 +433,11 @@ func (c *column) fromBinlog(v any) (event.Value, error) {
 			return event.Decimal(s), nil
 		}
 	case ckString:
-		return c.text(asBytes(v))
+		b, err := c.stored(asBytes(v))
+		if err != nil {
+			return event.Value{}, err
+		}
+		return c.text(b)
 	case ckInet6, ckInet4, ckUUID:
 		return c.addressText(asBytes(v))
 	case ckJSON:
@@ -429,7 +448,10 @@ func (c *column) fromBinlog(v any) (event.Value, error) {
 		}
 		return event.JSON(string(b)), nil
 	case ckBytes, ckGeometry:
-		b := asBytes(v)
+		b, err := c.stored(asBytes(v))
+		if err != nil {
+			return event.Value{}, err
+		}
 		if c.typ.Fixed && len(b) < c.typ.Length {
 			// The binlog drops the trailing zero bytes of BINARY(n); the table holds them.
 			b = append(append([]byte(nil), b...), make([]byte, c.typ.Length-len(b))...)

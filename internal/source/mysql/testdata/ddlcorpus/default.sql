@@ -1,0 +1,905 @@
+-- from MariaDB/server mysql-test/main/default.test at commit 27e0d9ab89aaee39b6702a4fec9e9dcea1e2728a
+CREATE TABLE t1 (a varchar(30) binary NOT NULL DEFAULT ' ', b varchar(1) binary NOT NULL DEFAULT ' ', c varchar(4) binary NOT NULL DEFAULT '0000', d tinyblob NULL, e tinyblob NULL, f tinyblob NULL, g tinyblob NULL, h tinyblob NULL, i tinyblob NULL, j tinyblob NULL, k tinyblob NULL, l tinyblob NULL, m tinyblob NULL, n tinyblob NULL, o tinyblob NULL, p tinyblob NULL, q varchar(30) binary NOT NULL DEFAULT ' ', r varchar(30) binary NOT NULL DEFAULT ' ', s tinyblob NULL, t varchar(4) binary NOT NULL DEFAULT ' ', u varchar(1) binary NOT NULL DEFAULT ' ', v varchar(30) binary NOT NULL DEFAULT ' ', w varchar(30) binary NOT NULL DEFAULT ' ', x tinyblob NULL, y varchar(5) binary NOT NULL DEFAULT ' ', z varchar(20) binary NOT NULL DEFAULT ' ', a1 varchar(30) binary NOT NULL DEFAULT ' ', b1 tinyblob NULL) ENGINE=InnoDB DEFAULT CHARACTER SET = latin1 COLLATE latin1_bin
+;;
+CREATE TABLE t2 (a varchar(30) binary NOT NULL DEFAULT ' ', b varchar(1) binary NOT NULL DEFAULT ' ', c varchar(4) binary NOT NULL DEFAULT '0000', d tinyblob NULL, e tinyblob NULL, f tinyblob NULL, g tinyblob NULL, h tinyblob NULL, i tinyblob NULL, j tinyblob NULL, k tinyblob NULL, l tinyblob NULL, m tinyblob NULL, n tinyblob NULL, o tinyblob NULL, p tinyblob NULL, q varchar(30) binary NOT NULL DEFAULT ' ', r varchar(30) binary NOT NULL DEFAULT ' ', s tinyblob NULL, t varchar(4) binary NOT NULL DEFAULT ' ', u varchar(1) binary NOT NULL DEFAULT ' ', v varchar(30) binary NOT NULL DEFAULT ' ', w varchar(30) binary NOT NULL DEFAULT ' ', x tinyblob NULL, y varchar(5) binary NOT NULL DEFAULT ' ', z varchar(20) binary NOT NULL DEFAULT ' ', a1 varchar(30) binary NOT NULL DEFAULT ' ', b1 tinyblob NULL) ENGINE=MyISAM DEFAULT CHARACTER SET = latin1 COLLATE latin1_bin
+;;
+drop table t1
+;;
+drop table t2
+;;
+create table bug20691 (i int, d datetime NOT NULL, dn datetime not null default '0000-00-00 00:00:00')
+;;
+drop table bug20691
+;;
+create table bug20691 ( a set('one', 'two', 'three') not null, b enum('small', 'medium', 'large', 'enormous', 'ellisonego') not null, c time not null, d date not null, e int not null, f long not null, g blob not null, h datetime not null, i decimal not null, x int)
+;;
+drop table bug20691
+;;
+create table t1 (id int not null)
+;;
+drop table t1
+;;
+create table t1 (a int unique)
+;;
+create table t2 (b int default 10)
+;;
+drop table t1, t2
+;;
+CREATE TABLE t1 (a INT DEFAULT 10)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (pk INT AUTO_INCREMENT PRIMARY KEY) ENGINE=MyISAM
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 100, b INT DEFAULT NULL)
+;;
+DROP TABLE IF EXISTS t1
+;;
+CREATE or replace TABLE t1 (event_time TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)
+;;
+CREATE or replace TABLE t1 (event_time TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(2) ON UPDATE CURRENT_TIMESTAMP)
+;;
+CREATE or replace TABLE t1 (event_time TIMESTAMP(6) NOT NULL DEFAULT SYSDATE(2) ON UPDATE CURRENT_TIMESTAMP)
+;;
+drop table t1
+;;
+create or replace table t1 (a int default 1, b int default (a+1), c int default (a+b)) engine myisam
+;;
+truncate table t1
+;;
+create or replace table t1 (a int, b blob default (1), c blob default "hello", t text default concat(a,b,c)) engine=myisam
+;;
+drop table t1
+;;
+create or replace table t1 (a bigint default uuid_short())
+;;
+drop table t1
+;;
+create or replace table t1 (param_list int DEFAULT (1+1) NOT NULL)
+;;
+create or replace table t1 (param_list blob DEFAULT "" NOT NULL)
+;;
+drop table t1
+;;
+create table t1 (a int)
+;;
+alter table t1 add b int default 1, add c int default -1, add d int default (1+1), add e timestamp
+;;
+alter table t1 add f int default (1+1+1) null, add g int default (1+1+1+1) not null,add h int default (2+2+2+2)
+;;
+create table t2 like t1
+;;
+drop table t1,t2
+;;
+create table t1 (a int default (1----1), b int default - 1, c int default +1, e int default (--1))
+;;
+drop table t1
+;;
+create table t1 (a int)
+;;
+create or replace table t1 (a int default 1, b int default a)
+;;
+create or replace table t1 (a int default 1, b int as (a))
+;;
+create or replace table t1 (a int default b, b int default 1)
+;;
+create or replace table t1 (a int as (b), b int default 1)
+;;
+create or replace table t1 (a int as (b), b int default (1+1))
+;;
+create or replace table t1 (a int default 1, b int as (c), c int default (a+1))
+;;
+create or replace table t1 (a int default (1+1), b int as (c), c int default (a+1))
+;;
+create or replace table t1 (a varchar(128) default @@version)
+;;
+create or replace table t1 (a int not null, b int as (a))
+;;
+create or replace table t1 (a int not null, b int default (a+1))
+;;
+create or replace table t1 (a int default b, b int default (1+1))
+;;
+create or replace table t1 (a int default b, b int not null)
+;;
+drop table t1
+;;
+CREATE OR REPLACE TABLE t1 (a INT DEFAULT @v)
+;;
+drop table t1
+;;
+CREATE TABLE t1 (a INT DEFAULT @v:=1)
+;;
+drop table t1
+;;
+CREATE TABLE t1 (a INT)
+;;
+DROP TABLE t1
+;;
+drop table t1
+;;
+drop table t1
+;;
+drop table t1
+;;
+drop table t1
+;;
+CREATE TABLE t1 ( i01 INT DEFAULT (((1))), i02 INT DEFAULT (((0x3939))), i03 INT DEFAULT (((1.0))), i04 INT DEFAULT (((1e0))), i05 INT DEFAULT (((NULL))), f01 DOUBLE DEFAULT (((PI()))), s01 VARCHAR(10) DEFAULT (((_latin1'test'))), s02 VARCHAR(10) DEFAULT ((('test'))), s03 VARCHAR(10) DEFAULT (((0x40))), s04 VARCHAR(10) DEFAULT (((X'40'))), s05 VARCHAR(10) DEFAULT (((B'1000000'))), d01 TIME DEFAULT (((TIME'10:20:30'))), d02 DATE DEFAULT (((DATE'2001-01-01'))), d03 DATETIME DEFAULT (((TIMESTAMP'2001-01-01 10:20:30'))) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( i01 INT DEFAULT COALESCE(1), i02 INT DEFAULT COALESCE(0x3939), i03 INT DEFAULT COALESCE(1.0), i04 INT DEFAULT COALESCE(1e0), i05 INT DEFAULT COALESCE(NULL), f01 DOUBLE DEFAULT COALESCE(PI()), s01 VARCHAR(10) DEFAULT COALESCE(_latin1'test'), s02 VARCHAR(10) DEFAULT COALESCE('test'), s03 VARCHAR(10) DEFAULT COALESCE(0x40), s04 VARCHAR(10) DEFAULT COALESCE(X'40'), s05 VARCHAR(10) DEFAULT COALESCE(B'1000000'), d01 TIME DEFAULT COALESCE(TIME'10:20:30'), d02 DATE DEFAULT COALESCE(DATE'2001-01-01'), d03 DATETIME DEFAULT COALESCE(TIMESTAMP'2001-01-01 10:20:30') )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 1 NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT COALESCE(1) NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT '1' NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT CONCAT('1') NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT COALESCE('1') NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT '1 ')
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT CONCAT('1 '))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT COALESCE('1 '))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 0x61 NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(30) DEFAULT 'xxx' NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(2) DEFAULT 0x41 NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(2) DEFAULT CONCAT(0x41) NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(2) DEFAULT COALESCE(0x41) NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(2) DEFAULT CONCAT(_utf8 0x41) NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(2) DEFAULT CONCAT(_utf8 X'41') NOT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT(DEFAULT(b)), b INT DEFAULT 1)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 1, b INT DEFAULT(DEFAULT(a)))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME DEFAULT CURRENT_TIMESTAMP)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME DEFAULT CURRENT_TIME)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE DEFAULT CURRENT_DATE)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DECIMAL(30,6) DEFAULT CURRENT_TIMESTAMP(6))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DECIMAL(30,6) DEFAULT COALESCE(CURRENT_TIMESTAMP(6)))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DECIMAL(30,6) DEFAULT COALESCE(CURRENT_TIME(6)))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DECIMAL(30,6) DEFAULT COALESCE(CURRENT_DATE))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIMESTAMP DEFAULT COALESCE(CURRENT_TIMESTAMP))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE DEFAULT COALESCE(CURRENT_DATE))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME DEFAULT COALESCE(CURRENT_TIME))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( a TIMESTAMP DEFAULT CURRENT_TIMESTAMP(6), b TIMESTAMP DEFAULT COALESCE(CURRENT_TIMESTAMP(6)) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( a DECIMAL(30,0) DEFAULT CURRENT_TIMESTAMP(6), b DECIMAL(30,0) DEFAULT COALESCE(CURRENT_TIMESTAMP(6)) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE `t1` (`a` int(11) DEFAULT (3+3),`b` int(11) DEFAULT '1000')
+;;
+drop table t1
+;;
+CREATE TABLE t1 (a DECIMAL(10,1), b DOUBLE DEFAULT CAST(a AS DOUBLE))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE, b DOUBLE DEFAULT EXP(a), c DOUBLE DEFAULT LOG(b), d DOUBLE DEFAULT LOG(4, b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b DOUBLE DEFAULT LOG2(a), c DOUBLE DEFAULT LOG10(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE, b DOUBLE DEFAULT SQRT(a), c DOUBLE DEFAULT POW(a,3))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE, b DOUBLE DEFAULT ACOS(a), c DOUBLE DEFAULT ASIN(a), d DOUBLE DEFAULT ATAN(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE, b DOUBLE DEFAULT COS(a), c DOUBLE DEFAULT SIN(a), d DOUBLE DEFAULT TAN(a), e DOUBLE DEFAULT COT(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE DEFAULT RAND())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE, b DOUBLE DEFAULT DEGREES(a), c DOUBLE DEFAULT RADIANS(b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT INTERVAL(a, 10, 20, 30, 40))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a DIV b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT SIGN(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(30), b INT DEFAULT FIELD(a, 'Hej', 'ej', 'Heja', 'hej', 'foo'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(30), b INT DEFAULT FIND_IN_SET(a, 'Hej,ej,Heja,hej,foo'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(30), b INT DEFAULT ASCII(a), c INT DEFAULT ORD(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TEXT DEFAULT UUID_SHORT())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT, c DATE DEFAULT DATE_ADD(a, INTERVAL b DAY))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b TIME, c DATETIME DEFAULT ADDTIME(a, b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(32), b VARCHAR(32), c DATE DEFAULT STR_TO_DATE(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE DEFAULT CURDATE(), b DATE DEFAULT UTC_DATE())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b DATE DEFAULT FROM_DAYS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b DATE DEFAULT LAST_DAY(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (yy INT, yd INT, d DATE DEFAULT MAKEDATE(yy, yd))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME DEFAULT CURTIME(), b TIME DEFAULT UTC_TIME())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b TIME DEFAULT SEC_TO_TIME(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME, b DATETIME, c TIME DEFAULT TIMEDIFF(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (hh INT, mm INT, ss INT, t TIME DEFAULT MAKETIME(hh,mm,ss))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIMESTAMP DEFAULT NOW(), b TIMESTAMP DEFAULT UTC_TIMESTAMP())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIMESTAMP(6) DEFAULT SYSDATE(6), s INT, b TIMESTAMP(6) DEFAULT SYSDATE(6))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b TIMESTAMP DEFAULT FROM_UNIXTIME(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIMESTAMP, b TIMESTAMP DEFAULT CONVERT_TZ(a, '-10:00', '+10:00'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b DATE DEFAULT CAST(a AS DATE))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b TIME DEFAULT CAST(a AS TIME))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a BIGINT, b DATETIME DEFAULT CAST(a AS DATETIME))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT PERIOD_ADD(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT PERIOD_DIFF(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT TO_DAYS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT TO_DAYS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b BIGINT DEFAULT TO_SECONDS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b BIGINT DEFAULT TO_SECONDS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME, b BIGINT DEFAULT TO_SECONDS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b BIGINT DEFAULT DAYOFMONTH(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b BIGINT DEFAULT DAYOFWEEK(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b BIGINT DEFAULT DAYOFYEAR(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME, b INT DEFAULT HOUR(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME, b INT DEFAULT MINUTE(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME, b INT DEFAULT SECOND(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME(6), b INT DEFAULT MICROSECOND(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT YEAR(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT MONTH(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT WEEK(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT YEARWEEK(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT QUARTER(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b INT DEFAULT EXTRACT(YEAR FROM a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME, b INT DEFAULT EXTRACT(YEAR_MONTH FROM a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME, b INT DEFAULT EXTRACT(DAY_MINUTE FROM a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME(6), b INT DEFAULT EXTRACT(MICROSECOND FROM a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b DATE, c INT DEFAULT TIMESTAMPDIFF(MONTH,a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b DATE, c INT DEFAULT TIMESTAMPDIFF(YEAR,a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATE, b DATETIME, c INT DEFAULT TIMESTAMPDIFF(MINUTE,a,b))
+;;
+DROP TABLE t1
+;;
+CREATE OR REPLACE TABLE t1 ( col INT DEFAULT ( 1 LIKE ( NOW() BETWEEN '2000-01-01' AND '2012-12-12' ) ) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT COALESCE(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT IFNULL(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT NULLIF(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT IF(a,b,2))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT CASE WHEN a THEN b ELSE 2 END)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (-a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT ABS(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DOUBLE, b INT DEFAULT CEILING(a), c INT DEFAULT FLOOR(a), d INT DEFAULT ROUND(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a+b), d INT DEFAULT (a-b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a*b), d INT DEFAULT (a/b), e INT DEFAULT (a MOD b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DATETIME, b INT DEFAULT UNIX_TIMESTAMP(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TIME, b INT DEFAULT TIME_TO_SEC(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT LEAST(a,b), d INT DEFAULT GREATEST(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT LAST_VALUE(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(30), b DECIMAL(10,6) DEFAULT CAST(a AS DECIMAL(10,1)))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a DECIMAL(10,3), b VARCHAR(10) DEFAULT CAST(a AS CHAR(10)), c VARCHAR(10) DEFAULT CAST(a AS CHAR(4)))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT UNSIGNED DEFAULT CAST(a AS UNSIGNED))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a BIGINT UNSIGNED, b BIGINT SIGNED DEFAULT CAST(a AS SIGNED))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( a VARCHAR(10) CHARACTER SET latin1, b VARCHAR(10) CHARACTER SET latin1 DEFAULT a COLLATE latin1_bin, c VARCHAR(10) CHARACTER SET utf8 DEFAULT CONVERT(a USING utf8), d VARBINARY(10) DEFAULT (BINARY(a)) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT BIT_COUNT(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a|b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a&b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a^b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a&~b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c INT DEFAULT (a<<b), d INT DEFAULT (a>>b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(20) DEFAULT REVERSE(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT UPPER(a), c VARCHAR(10) DEFAULT LOWER(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT LEFT(a,1), c VARCHAR(10) DEFAULT RIGHT(a,1), d VARCHAR(10) DEFAULT SUBSTR(a,2,2))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(20), b VARCHAR(20) DEFAULT SUBSTRING_INDEX(a,'.',2))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10), c VARCHAR(20) DEFAULT CONCAT(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10), c VARCHAR(20) DEFAULT CONCAT_WS(',',a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT REPLACE(a,'a','A'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT REGEXP_REPLACE(a,'[0-9]','.'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT REGEXP_SUBSTR(a,'[0-9]+'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(20), b VARCHAR(20) DEFAULT SOUNDEX(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(20), b VARCHAR(20) DEFAULT QUOTE(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT LPAD(a,10,'.'), c VARCHAR(10) DEFAULT RPAD(a,10,'.'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT LTRIM(a), c VARCHAR(10) DEFAULT RTRIM(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(10) DEFAULT TRIM(BOTH 'a' FROM a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b VARCHAR(10) DEFAULT SPACE(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b VARCHAR(10), c VARCHAR(10) DEFAULT REPEAT(b,a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (str VARCHAR(10), pos INT, len INT, newstr VARCHAR(10), result VARCHAR(10) DEFAULT INSERT(str,pos,len,newstr))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (n INT, res VARCHAR(10) DEFAULT ELT(n,'ej', 'Heja', 'hej', 'foo'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (bits INT, res VARCHAR(10) DEFAULT MAKE_SET(bits,'a','b','c','d'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b VARCHAR(10) DEFAULT CHAR(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b VARCHAR(10) DEFAULT CONV(a,10,16))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, c VARCHAR(30) DEFAULT FORMAT(a,b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, l VARCHAR(10), c VARCHAR(30) DEFAULT FORMAT(a,b,l))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b VARCHAR(20) DEFAULT GET_FORMAT(DATE,a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( bits INT, v_on VARCHAR(10), v_off VARCHAR(10), v_separator VARCHAR(10), number_of_bits INT, x VARCHAR(30) DEFAULT EXPORT_SET(bits, v_on, v_off, v_separator, number_of_bits) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (NOT a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT, x INT DEFAULT (a XOR b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (a IS TRUE), c INT DEFAULT (a IS NOT TRUE))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (a IS FALSE), c INT DEFAULT (a IS NOT FALSE))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (a IS NULL), c INT DEFAULT (a IS NOT NULL))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, b INT DEFAULT (a IS UNKNOWN), c INT DEFAULT (a IS NOT UNKNOWN))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT, eq INT DEFAULT (a=0), equal INT DEFAULT (a<=>0), ne INT DEFAULT (a<>0), lt INT DEFAULT (a<0), le INT DEFAULT (a<=0), gt INT DEFAULT (a>0), ge INT DEFAULT (a>=0))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT (a LIKE 'a%'))
+;;
+DROP TABLE t1
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT (a IN ('aaa','bbb')))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT (a NOT IN ('aaa','bbb')))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT (a BETWEEN 'aaa' AND 'bbb'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT (a NOT BETWEEN 'aaa' AND 'bbb'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a TEXT DEFAULT UUID())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT STRCMP(a,'b'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT LENGTH(a), c INT DEFAULT CHAR_LENGTH(a), d INT DEFAULT BIT_LENGTH(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT LOCATE('a',a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT REGEXP_INSTR(a, 'a'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT CONNECTION_ID())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b INT DEFAULT COERCIBILITY(a), c INT DEFAULT COERCIBILITY(b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( a VARCHAR(10) CHARACTER SET latin1, b VARCHAR(20) DEFAULT CHARSET(a), c VARCHAR(20) DEFAULT COLLATION(a) )
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b BIGINT DEFAULT CRC32(a), c TEXT DEFAULT MD5(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b TEXT DEFAULT TO_BASE64(a), c TEXT DEFAULT FROM_BASE64(b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b TEXT DEFAULT HEX(a), c TEXT DEFAULT UNHEX(b))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(10), b TEXT DEFAULT ENCODE(a,'test'), c TEXT DEFAULT DECODE(b,'test'))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a VARCHAR(30), b TEXT DEFAULT PASSWORD(a))
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 ( a VARCHAR(30), b BLOB DEFAULT AES_ENCRYPT(a, 'passwd'), c TEXT DEFAULT AES_DECRYPT(b, 'passwd') )
+;;
+DROP TABLE t1
+;;
+CREATE OR REPLACE TABLE t1 (a char(2) default concat('A') COLLATE utf8mb4_unicode_ci)
+;;
+DROP TABLE t1
+;;
+create table t1 (a int default 1, b int default (rand()*0+2), c int)
+;;
+drop table t1
+;;
+create table t1 (a int default 1, b int default (1+1), c int)
+;;
+alter table t1 alter a set default (2+3), alter b set default 4, alter c set default (-a)
+;;
+drop table t1
+;;
+create table t1 (a int default 5 check (a>10), b int default (5+5), c int as (a+b))
+;;
+create table t2 as select a, b, c from t1
+;;
+create table t3 as select max(a), max(b), max(c) from t1
+;;
+drop table t1, t2, t3
+;;
+create table t1 (a int primary key default 0, b int default 3)
+;;
+drop table t1
+;;
+create table t1 (a int default 100, b int, c varchar(60) default 'x')
+;;
+drop table t1
+;;
+CREATE TABLE t1 (a INT NOT NULL PRIMARY KEY AUTO_INCREMENT)
+;;
+CREATE TABLE t2 (a INT)
+;;
+truncate table t1
+;;
+DROP TABLE t1,t2
+;;
+create table t1 (a int primary key default 0, b int default 3)
+;;
+drop table t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 10, b INT DEFAULT NULL)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 10)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 10)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT DEFAULT 10)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (a INT)
+;;
+DROP TABLE t1
+;;
+DROP TABLE t1
+;;
+DROP TABLE t1
+;;
+DROP TABLE t1
+;;
+create table t1 (a int, b int default (a+1))
+;;
+drop table t1
+;;
+create table t1 (a int default b, b int default 4, t text)
+;;
+drop table t1
+;;
+CREATE OR REPLACE TABLE t1(i int)
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t1 (pk varchar(36) DEFAULT uuid())
+;;
+DROP TABLE t1
+;;
+CREATE TABLE t (a INT, KEY (a))
+;;
+DROP TABLE t
+;;
+CREATE TABLE t (a INT, KEY (a))
+;;
+DROP TABLE t
+;;
+ALTER TABLE t1 FORCE
+;;
+drop table t1
+;;
+CREATE TABLE t1 (pk text DEFAULT length(uuid()))
+;;
+DROP TABLE t1
+;;
