@@ -51,6 +51,10 @@ func startChaosSource(t *testing.T, kind string) *chaosSource {
 	if kind == "mariadb-stock" { // MariaDB's built-in charset defaults: latin1
 		start = testenv.StartStockMariaDB
 	}
+	join := "" // mariadb-watermark: chunks join the stream by binlog watermarks, as on MySQL
+	if kind == "mariadb-watermark" {
+		join = "  scan.snapshot.join: watermark\n"
+	}
 	m, err := start()
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +86,7 @@ func startChaosSource(t *testing.T, kind string) *chaosSource {
 		addColumn:       "ALTER TABLE t ADD COLUMN c1 INT NOT NULL DEFAULT 7",
 		duplicateColumn: func(err error) bool { return strings.Contains(err.Error(), "Duplicate column") },
 		block: func(port int, schema string) string {
-			return fmt.Sprintf("  type: mariadb\n  hostname: 127.0.0.1\n  port: %d\n  username: root\n  tables: %s.t\n  heartbeat.interval: 200ms\n", port, schema)
+			return fmt.Sprintf("  type: mariadb\n  hostname: 127.0.0.1\n  port: %d\n  username: root\n  tables: %s.t\n  heartbeat.interval: 200ms\n%s", port, schema, join)
 		},
 		open: func(schema string) (connector.Source, error) {
 			return mysql.New(context.Background(), mysql.Options{Host: "127.0.0.1", Port: m.Port, User: "root", Tables: schema + ".t"}, connector.Env{Pipeline: "check"})

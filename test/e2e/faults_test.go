@@ -39,11 +39,14 @@ var (
 )
 
 func TestChaos(t *testing.T) {
+	// mariadb-watermark reads MariaDB as weir reads MySQL: snapshot chunks join the stream
+	// by binlog watermarks (scan.snapshot.join: watermark).
 	// mariadb-stock is a server with MariaDB's built-in charset defaults (latin1): its
 	// table's note column is latin1, its tag utf8mb4, and a MariaDB target of such a
 	// source is a stock server too.
 	for _, dir := range [][2]string{{"mariadb", "postgres"}, {"mariadb", "mariadb"}, {"postgres", "postgres"}, {"postgres", "mariadb"},
-		{"mariadb-stock", "postgres"}, {"mariadb-stock", "mariadb-stock"}, {"postgres", "mariadb-stock"}} {
+		{"mariadb-stock", "postgres"}, {"mariadb-stock", "mariadb-stock"}, {"postgres", "mariadb-stock"},
+		{"mariadb-watermark", "postgres"}, {"mariadb-watermark", "mariadb"}} {
 		kind := dir[1]
 		t.Run(dir[0]+"-to-"+kind, func(t *testing.T) {
 			c := startChaosEnv(t, dir[0], kind)

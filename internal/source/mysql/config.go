@@ -33,6 +33,8 @@ func Spec(typ string) connector.Spec {
 				Description: "Rows per snapshot chunk."},
 			{Name: "scan.incremental.snapshot.chunk.key-column", Type: connector.TypeString,
 				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by."},
+			{Name: "scan.snapshot.join", Type: connector.TypeEnum, Default: "auto", Enum: []string{"auto", "consistent-snapshot", "watermark"},
+				Description: "How snapshot chunks join the binlog stream, each change reaching the sink once: consistent-snapshot reads each chunk in a consistent snapshot whose binlog position MariaDB reports; watermark reads the binlog position before and after a chunk and puts the chunk right with the changes between them (DBLog, Flink CDC's incremental snapshot), on any server; auto: consistent-snapshot on MariaDB, watermark on MySQL."},
 			{Name: "scan.newly-added-table.enabled", Type: connector.TypeBool, Default: "true",
 				Description: "Snapshot tables that join the selection while the pipeline runs (renamed in, created from another table) or between runs (a widened `tables`), beside the stream (MariaDB); false: only their changes from then on are read."},
 			{Name: "scan.rate-limit.rows-per-second", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),

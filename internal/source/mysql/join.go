@@ -83,6 +83,8 @@ type joiner struct {
 	// at their first chunk, for the stream to take up before its next transaction.
 	fills    map[event.TableID]*fill
 	installs []*table
+	// windows are the chunks being read between watermarks (watermark.go).
+	windows []*window
 }
 
 // fill is what has been delivered of one table's snapshot.
@@ -136,8 +138,9 @@ func (j *joiner) release(p place) {
 	j.signal()
 }
 
-// JoinsSnapshots: a MariaDB server tells the binlog position of a consistent snapshot.
-func (s *Source) JoinsSnapshots() bool { return s.flavor == "mariadb" }
+// JoinsSnapshots: a MariaDB server tells the binlog position of a consistent snapshot;
+// any server can be read between binlog watermarks (watermark.go).
+func (s *Source) JoinsSnapshots() bool { return s.flavor == "mariadb" || s.watermarks }
 
 // AddsNewTables is scan.newly-added-table.enabled.
 func (s *Source) AddsNewTables() bool { return !s.noNewTables }
@@ -289,13 +292,16 @@ func (r *reader) unfilled(changes []event.Change) []event.Change {
 			continue
 		}
 		if c.Op != event.OpUpdate || c.Before == nil {
-			if f.delivered(c.Schema.KeyOf(c.Row())) {
+			in := f.delivered(c.Schema.KeyOf(c.Row()))
+			j.noteChange(f, c, !in, !in)
+			if in {
 				out = append(out, c)
 			}
 			continue
 		}
 		beforeIn := f.delivered(c.Schema.KeyOf(c.Before))
 		afterIn := f.delivered(c.Schema.KeyOf(c.After))
+		j.noteChange(f, c, !beforeIn, !afterIn)
 		switch {
 		case beforeIn && afterIn:
 			out = append(out, c)
@@ -368,7 +374,11 @@ func (s *Source) joinOnce(ctx context.Context, t *event.Schema, c snapshot.Chunk
 	if err != nil {
 		return false, err
 	}
-	tb, rows, at, raced, err := s.readHeld(ctx, conn, id, c)
+	read := s.readHeld
+	if s.watermarks {
+		read = s.readWatermarked
+	}
+	tb, rows, at, raced, err := read(ctx, conn, id, c)
 	if err != nil {
 		conn.Close() // it may be mid-result: never reuse it
 		s.pool.release()
@@ -379,6 +389,16 @@ func (s *Source) joinOnce(ctx context.Context, t *event.Schema, c snapshot.Chunk
 		return false, nil // the stream had passed the snapshot's position
 	}
 	defer j.release(at)
+	if s.watermarks {
+		defer func() {
+			j.mu.Lock()
+			w := j.windowOf(id, c)
+			j.mu.Unlock()
+			if w != nil {
+				j.closeWindow(w)
+			}
+		}()
+	}
 	// Wait until everything before the snapshot has been emitted.
 	if err := j.wait(ctx, func() bool { return !j.at.before(at) }); err != nil {
 		return false, err
@@ -406,6 +426,9 @@ func (s *Source) joinOnce(ctx context.Context, t *event.Schema, c snapshot.Chunk
 		return false, nil
 	default:
 		schema = cur
+	}
+	if w := j.windowOf(id, c); w != nil && schema != nil {
+		rows = w.reconcile(schema, rows) // the stream is held at the high watermark: the window is still
 	}
 	j.mu.Unlock()
 	if schema != nil {

@@ -59,14 +59,32 @@ func TestSnapshotUnderConcurrentWritesConverges(t *testing.T) {
 	for _, shape := range keyShapes {
 		for _, par := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/p%d", shape.name, par), func(t *testing.T) {
-				runConvergence(t, shape.name, shape.ddl, shape.cols, shape.seqKey, shape.key, shape.where, par, rows)
+				runConvergence(t, shape.name, shape.ddl, shape.cols, shape.seqKey, shape.key, shape.where, par, rows, "")
 			})
 		}
 	}
 }
 
-func runConvergence(t *testing.T, shapeName, ddl, cols, seqKey string, key, where func(int) string, par, rows int) {
-	dbName := fmt.Sprintf("conv_%s_%d", shapeName, par)
+// TestWatermarkJoinConverges is the same with chunks joined by binlog watermarks
+// (scan.snapshot.join: watermark, watermark.go), as on MySQL, on every key shape: the
+// rows equal the source's, and where Go orders the keys the changelog is clean (each
+// change once).
+func TestWatermarkJoinConverges(t *testing.T) {
+	rows := 50000
+	if testing.Short() {
+		rows = 20000
+	}
+	for _, shape := range keyShapes {
+		for _, par := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/p%d", shape.name, par), func(t *testing.T) {
+				runConvergence(t, shape.name, shape.ddl, shape.cols, shape.seqKey, shape.key, shape.where, par, rows, "watermark")
+			})
+		}
+	}
+}
+
+func runConvergence(t *testing.T, shapeName, ddl, cols, seqKey string, key, where func(int) string, par, rows int, join string) {
+	dbName := fmt.Sprintf("conv_%s_%d%s", shapeName, par, join)
 	exec(t, fmt.Sprintf(`CREATE DATABASE %[1]s; USE %[1]s;
 		CREATE TABLE t (%[2]s, v INT NOT NULL, note VARCHAR(64), amount DECIMAL(12,2));
 		INSERT INTO t (%[3]s, v, note, amount) SELECT %[4]s, seq %% 1000, CONCAT('row ', seq), seq / 100 FROM seq_1_to_%[5]d`,
@@ -74,7 +92,7 @@ func runConvergence(t *testing.T, shapeName, ddl, cols, seqKey string, key, wher
 
 	dir := t.TempDir()
 	src, err := New(context.Background(), Options{Host: "127.0.0.1", Port: db.Port, User: "root",
-		Tables: dbName + ".t", Heartbeat: 200 * time.Millisecond}, connector.Env{Pipeline: dbName, Parallelism: par})
+		Tables: dbName + ".t", Heartbeat: 200 * time.Millisecond, Join: join}, connector.Env{Pipeline: dbName, Parallelism: par})
 	if err != nil {
 		t.Fatal(err)
 	}

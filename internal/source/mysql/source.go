@@ -42,6 +42,10 @@ type Source struct {
 	// serverText reads text as the server converts it, not by weir's decoders
 	// (connector.Env.Verifying).
 	serverText bool
+	// watermarks: snapshot chunks join the stream by binlog watermarks (watermark.go),
+	// not by MariaDB's consistent snapshot position.
+	watermarks bool
+	joinMode   string // Options.Join
 
 	pool     *pool
 	throttle *snapshot.Throttle
@@ -76,7 +80,8 @@ type Options struct {
 	SpecificPos          uint32
 	StartupMillis        int64 // scan.startup.mode timestamp
 	KeyColumn            string
-	NoNewTables          bool // scan.newly-added-table.enabled: false
+	NoNewTables          bool   // scan.newly-added-table.enabled: false
+	Join                 string // scan.snapshot.join: auto, consistent-snapshot, watermark
 	ServerID             string
 	Heartbeat, Timeout   time.Duration
 	RowsPerSecond        int64 // 0: no limit
@@ -96,6 +101,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		StartupMillis: cfg.Int("scan.startup.timestamp-millis"),
 		KeyColumn:     cfg.String("scan.incremental.snapshot.chunk.key-column"),
 		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled"),
+		Join:          cfg.String("scan.snapshot.join"),
 		ServerID:      cfg.String("server-id"),
 		Heartbeat:     cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
 		RowsPerSecond:  cfg.Int("scan.rate-limit.rows-per-second"),
@@ -146,6 +152,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s.throttle = snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond)
 	s.pipeline, s.metrics = env.Pipeline, env.Metrics
 	s.serverText = env.Verifying
+	s.joinMode = o.Join
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err
@@ -159,6 +166,17 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s.flavor = "mysql"
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		s.flavor = "mariadb"
+	}
+	switch s.joinMode {
+	case "watermark":
+		s.watermarks = true
+	case "consistent-snapshot":
+		if s.flavor != "mariadb" {
+			return nil, fault.AsFatal(fmt.Errorf("scan.snapshot.join: consistent-snapshot needs MariaDB, which reports a consistent snapshot's binlog position; "+
+				"this server is %s: use watermark (or auto)", version))
+		}
+	default:
+		s.watermarks = s.flavor != "mariadb"
 	}
 	return s, nil
 }
