@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -27,21 +29,24 @@ CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
 CREATE TABLE t (id int PRIMARY KEY, i2 smallint, i8 bigint, num numeric(20,6), numany numeric, r real, d double precision,
   m money, txt text, vc varchar(20), ch char(5), b bytea, bo boolean, dt date, tm time(3), tmtz timetz, ts timestamp(6),
   tstz timestamptz, iv interval, u uuid, j json, jb jsonb, ip inet, mc macaddr, md mood, pi posint, ia int[], ta text[],
-  hs hstore, bits bit varying(8));
+  hs hstore, bits bit varying(8), rg int4range, tv tsvector, pt point, mda mood[]);
 INSERT INTO t VALUES
  (1, -32768, 9223372036854775807, 12345678901234.123456, 1.5, 3.25, -1e300, 12.34, 'tab	and
 newline \ back', 'ünïcödé', 'ab', '\x00ff', true, '2024-02-29', '23:59:59.999', '12:00:00+05:30', '1999-12-31 23:59:59.123456',
   '2024-06-01 12:00:00+02', '1 year 2 days 03:00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b": 1, "a": [1, null]}', '{"k": "v"}',
-  '10.0.0.1/8', '08:00:2b:01:02:03', 'happy', 42, '{{1,2},{3,4}}', ARRAY['a,b', NULL], 'a=>1, b=>NULL', B'101'),
+  '10.0.0.1/8', '08:00:2b:01:02:03', 'happy', 42, '{{1,2},{3,4}}', ARRAY['a,b', NULL], 'a=>1, b=>NULL', B'101',
+  '[1,10)', 'a fat cat', '(1,2)', '{happy,sad}'),
  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
  $EXTRA$;`
 
 // pgOnlyRows are values a MySQL target cannot hold: ±infinity, NaN, dates BC.
 const pgOnlyRows = `, (3, 0, 0, 0, 'NaN', 'NaN', '-Infinity', 0, '', '', '', '', false, 'infinity', '00:00', '00:00+00', '-infinity',
-  'infinity', '0', '00000000-0000-0000-0000-000000000000', '[]', '[]', '::1', '00:00:00:00:00:00', 'sad', 1, '{}', '{}', '', B''),
+  'infinity', '0', '00000000-0000-0000-0000-000000000000', '[]', '[]', '::1', '00:00:00:00:00:00', 'sad', 1, '{}', '{}', '', B'',
+  'empty', '', '(0,0)', '{}'),
  (4, 1, 1, 1, 1, 1, 1, 1, 'x', 'x', 'x', '\x01', true, '0044-03-15 BC', '01:00', '01:00+01', '0100-01-01 00:00:00 BC',
-  '1900-01-01 00:00:00+00', '-1 day', '00000000-0000-0000-0000-000000000001', '1', '1', '::2', '00:00:00:00:00:01', 'ok', 2, '{5}', '{"q\"t"}', 'k=>v', B'1')`
+  '1900-01-01 00:00:00+00', '-1 day', '00000000-0000-0000-0000-000000000001', '1', '1', '::2', '00:00:00:00:00:01', 'ok', 2, '{5}', '{"q\"t"}', 'k=>v', B'1',
+  '[5,6]', 'x:1', '(3.5,-1)', '{ok}')`
 
 // TestPostgresTypesIntoSQL: a table of PostgreSQL types reaches PostgreSQL and MariaDB by
 // snapshot and by stream, and `weir verify` finds each target equal to the source through
@@ -67,6 +72,7 @@ func TestPostgresTypesIntoSQL(t *testing.T) {
 				t.Fatal(err)
 			}
 			var tg target
+			var pgURL string // the PostgreSQL target's
 			switch kind {
 			case "postgres":
 				pg, err := testenv.StartPostgres()
@@ -78,6 +84,7 @@ func TestPostgresTypesIntoSQL(t *testing.T) {
 					t.Fatal(err)
 				}
 				tg = postgresTarget(pg, "upsert")
+				pgURL = pg.URL("dw")
 			default:
 				m, err := testenv.StartMariaDB()
 				if err != nil {
@@ -104,9 +111,10 @@ pipeline:
 `, src.Port, db, tg.yaml, db))
 			p := start(t, dir, "run", "p.yaml")
 			defer p.signal(syscall.SIGKILL)
-			// The stream: a copy of every row under a new key, and an update of row 1.
-			time.Sleep(2 * time.Second)
-			if err := src.Exec(ctx, db, "INSERT INTO t SELECT id + 100, i2, i8, num, numany, r, d, m, txt, vc, ch, b, bo, dt, tm, tmtz, ts, tstz, iv, u, j, jb, ip, mc, md, pi, ia, ta, hs, bits FROM t; "+
+			// The stream, once the snapshot is in: a copy of every row under a new key, and an
+			// update of row 1.
+			waitFor(t, "the snapshot", time.Minute, func() bool { return strings.Contains(p.stderr.String(), "snapshot finished") })
+			if err := src.Exec(ctx, db, "INSERT INTO t SELECT id + 100, i2, i8, num, numany, r, d, m, txt, vc, ch, b, bo, dt, tm, tmtz, ts, tstz, iv, u, j, jb, ip, mc, md, pi, ia, ta, hs, bits, rg, tv, pt, mda FROM t; "+
 				"UPDATE t SET txt = 'updated', ia = '{9}' WHERE id = 1"); err != nil {
 				t.Fatal(err)
 			}
@@ -128,6 +136,33 @@ pipeline:
 			t.Log(strings.TrimSpace(out))
 			if !strings.Contains(out, fmt.Sprintf("source %d rows, sink %d rows: equal", 2*rows, 2*rows)) {
 				t.Fatalf("verify: %s", out)
+			}
+			if kind == "postgres" { // same engine, same types
+				conn, err := pgx.Connect(ctx, pgURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(ctx)
+				rows, err := conn.Query(ctx, `SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute
+					WHERE attrelid = 'public.t'::regclass AND attnum > 0 AND NOT attisdropped`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]string{}
+				for rows.Next() {
+					var n, ty string
+					if err := rows.Scan(&n, &ty); err != nil {
+						t.Fatal(err)
+					}
+					got[n] = ty
+				}
+				for col, want := range map[string]string{"m": "money", "iv": "interval", "ip": "inet", "mc": "macaddr", "md": "public.mood",
+					"ia": "integer[]", "ta": "text[]", "bits": "bit varying(8)", "tmtz": "time with time zone", "ch": "character(5)",
+					"rg": "int4range", "tv": "tsvector", "pt": "point", "mda": "public.mood[]", "pi": "integer"} {
+					if g := strings.TrimPrefix(got[col], "public."); g != strings.TrimPrefix(want, "public.") {
+						t.Errorf("column %s is %s in the sink, want %s", col, got[col], want)
+					}
+				}
 			}
 		})
 	}

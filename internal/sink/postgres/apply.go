@@ -223,8 +223,10 @@ func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, s
 			if v.IsNull() {
 				continue
 			}
-			var err error
-			p.scratch, err = appendText(p.scratch[:0], v, kind)
+			v, err := pl.native(ci, v)
+			if err == nil {
+				p.scratch, err = appendText(p.scratch[:0], v, kind)
+			}
 			if err != nil {
 				return nil, fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}
@@ -260,8 +262,11 @@ func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []eve
 			if ci < len(row) {
 				v = row[ci]
 			}
-			var err error
-			if p.buf, err = appendCopyField(p.buf, v, pl.s.Columns[ci].Type.Kind); err != nil {
+			v, err := pl.native(ci, v)
+			if err == nil {
+				p.buf, err = appendCopyField(p.buf, v, pl.s.Columns[ci].Type.Kind)
+			}
+			if err != nil {
 				return fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}
 		}

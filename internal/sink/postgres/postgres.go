@@ -80,6 +80,9 @@ type Options struct {
 	Parallelism     int
 	Log             *slog.Logger
 	Notices         *connector.Notices // the max_prepared_transactions warning is said once
+	// SourceType is the pipeline's source connector: from "postgres" a column keeps its
+	// own type where it can (native.go).
+	SourceType string
 }
 
 // Writer is the PostgreSQL sink.
@@ -117,6 +120,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Parallelism:     env.Parallelism,
 		Log:             env.Logger,
 		Notices:         env.Notices,
+		SourceType:      env.SourceType,
 	})
 }
 
@@ -468,4 +472,15 @@ func (w *Writer) Drop(ctx context.Context) error {
 	clear(w.paused)
 	w.mu.Unlock()
 	return nil
+}
+
+// columnType is the type a column of s takes in the sink table of schema schema, and the
+// statement that must run first (an enum to make), if any.
+func (w *Writer) columnType(c event.Column, schema string) (typ, first string) {
+	if w.o.SourceType == "postgres" {
+		if n, mk := nativeType(c, schema); n != "" {
+			return n, mk
+		}
+	}
+	return pgType(c.Type), ""
 }

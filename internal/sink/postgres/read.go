@@ -41,7 +41,18 @@ func ReadRows(ctx context.Context, conn *pgx.Conn, s *event.Schema, extra []stri
 func selectList(s *event.Schema, extra []string) string {
 	var cols []string
 	for _, c := range s.Columns {
-		cols = append(cols, "t."+quote(c.Name)+"::text")
+		switch c.Type.Kind {
+		case types.Array: // a JSON column or a PostgreSQL array (native.go): both as JSON
+			cols = append(cols, "to_json(t."+quote(c.Name)+")::text")
+		case types.Decimal: // a numeric, or money (native.go), whose text has a currency sign
+			cols = append(cols, "t."+quote(c.Name)+"::numeric::text")
+		case types.String: // by the type's own output (format's %s): ::text drops a
+			// character(n)'s blanks and adds an inet's netmask (native.go)
+			q := "t." + quote(c.Name)
+			cols = append(cols, "CASE WHEN "+q+" IS NULL THEN NULL ELSE format('%s', "+q+") END")
+		default:
+			cols = append(cols, "t."+quote(c.Name)+"::text")
+		}
 	}
 	for _, e := range extra {
 		cols = append(cols, "t."+quote(e)+"::text")

@@ -32,7 +32,11 @@ func OpenReader(ctx context.Context, cfg *connector.Config, env connector.Env) (
 		return nil, fault.AsFatal(fmt.Errorf("postgres sink: url: %w", err))
 	}
 	pc.MaxConns = int32(max(env.Parallelism, 1) + 1)
-	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// The same output settings as the source's sessions, so that a type kept as it is
+	// (native.go: an interval) reads back in the same text.
+	for k, v := range map[string]string{"timezone": "UTC", "DateStyle": "ISO, YMD", "IntervalStyle": "iso_8601", "extra_float_digits": "3"} {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
 	r := &Reader{}
 	if r.cpTable, err = quoteQualified(cfg.String("checkpoint.table")); err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("postgres sink: checkpoint.table: %w", err))

@@ -85,7 +85,12 @@ func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) 
 // Columns, Has, Holds and NotNull make a target a sqlsink.Target.
 func (t *target) Columns() []string                    { return t.order }
 func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
-func (t *target) Holds(col string, ty types.Type) bool { return holds(t.cols[col], ty) }
+func (t *target) Holds(col string, ty types.Type) bool {
+	if n := t.native[col]; n != "" {
+		return sameType(t.cols[col].formatted, n)
+	}
+	return holds(t.cols[col], ty)
+}
 func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
 func (t *target) HasDefault(col string) bool           { return t.cols[col].hasDef }
 func (t *target) TypeName(col string) string           { return t.cols[col].formatted }
@@ -131,12 +136,21 @@ func (d dialect) AddColumn(col event.Column, _ bool) string {
 			def += " NOT NULL"
 		}
 	}
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s%s", d.t.name, quote(col.Name), pgType(col.Type), def)
+	schema, _ := targetName(d.t.id)
+	typ, first := d.w.columnType(col, schema)
+	if first != "" {
+		first += "; "
+	}
+	return fmt.Sprintf("%sALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s%s", first, d.t.name, quote(col.Name), typ, def)
 }
 
 func (d dialect) AlterType(name string, col event.Column, _, _ bool) string {
-	typ := pgType(col.Type)
-	return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", d.t.name, quote(name), typ, quote(name), typ)
+	schema, _ := targetName(d.t.id)
+	typ, first := d.w.columnType(col, schema)
+	if first != "" {
+		first += "; "
+	}
+	return fmt.Sprintf("%sALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", first, d.t.name, quote(name), typ, quote(name), typ)
 }
 
 func (d dialect) DropNotNull(col string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
@@ -34,6 +35,9 @@ type target struct {
 	cols  map[string]pgCol // by name
 	order []string         // column names in table order
 	keys  [][]string       // column sets of the primary key and unique indexes
+	// native are the columns that keep their source's own PostgreSQL type (native.go),
+	// by name: such a column holds its values whatever the unified type says.
+	native map[string]string
 }
 
 // targetName is where table id goes: schema id.Schema ("public" when empty), table id.Table.
@@ -119,12 +123,19 @@ type querier interface {
 // createSQL is the CREATE TABLE for schema s in the writer's mode.
 func (w *Writer) createSQL(s *event.Schema) string {
 	var b strings.Builder
+	schema, _ := targetName(s.ID)
+	for _, c := range s.Columns {
+		if _, first := w.columnType(c, schema); first != "" {
+			b.WriteString(first + "; ")
+		}
+	}
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", quoteID(s.ID))
 	for i, c := range s.Columns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quote(c.Name) + " " + pgType(c.Type))
+		typ, _ := w.columnType(c, schema)
+		b.WriteString(quote(c.Name) + " " + typ)
 		if w.o.Mode != "changelog" && (!c.Nullable || slices.Contains(s.Key, i)) {
 			b.WriteString(" NOT NULL")
 		}
@@ -189,6 +200,7 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 	}
 	// An existing table that cannot take the rows is made to fit as streaming would fit
 	// it to the same schema change (schema.change.behavior); what is left stops the run.
+	t.native = w.nativeTypes(s)
 	fixes, problems := sqlsink.Fit(&dialect{w: w, t: t}, t, s, w.o.Mode == "changelog", w.o.Behavior)
 	if len(problems) > 0 {
 		return nil, fault.AsFatal(fmt.Errorf("table %s in the sink cannot take the rows of %s:\n  %s\nfix the table (or drop it and weir creates it), then start again",
@@ -218,6 +230,9 @@ type plan struct {
 	s      *event.Schema
 	t      *target
 	casts  []string // target type of each source column, for casting text
+	// pgArray marks the array columns the table holds as PostgreSQL arrays, not JSON:
+	// their values are written in array input form (pgArrayText).
+	pgArray []bool
 	copy   string
 	upsert map[string]string // by the mask of columns left out (unchanged TOAST); "" = none
 	del    string
@@ -230,6 +245,7 @@ func (w *Writer) newPlan(t *target, s *event.Schema) *plan {
 	names := make([]string, len(s.Columns))
 	for i, c := range s.Columns {
 		pl.casts = append(pl.casts, t.cols[c.Name].formatted)
+		pl.pgArray = append(pl.pgArray, c.Type.Kind == types.Array && strings.HasSuffix(t.cols[c.Name].formatted, "[]"))
 		names[i] = quote(c.Name)
 	}
 	pl.copyOK.Store(true)
@@ -321,4 +337,29 @@ func (w *Writer) forget(id event.TableID) {
 			delete(w.plans, s)
 		}
 	}
+}
+
+// nativeTypes are the columns of s that keep their source's own type, by name.
+func (w *Writer) nativeTypes(s *event.Schema) map[string]string {
+	if w.o.SourceType != "postgres" {
+		return nil
+	}
+	schema, _ := targetName(s.ID)
+	out := map[string]string{}
+	for _, c := range s.Columns {
+		if n, _ := nativeType(c, schema); n != "" {
+			out[c.Name] = n
+		}
+	}
+	return out
+}
+
+// native turns the value of column ci into what the table's column takes: an array value
+// into PostgreSQL's array input where the column is an array (pgArray), else the value.
+func (pl *plan) native(ci int, v event.Value) (event.Value, error) {
+	if !pl.pgArray[ci] || v.Rep() != event.RepJSON {
+		return v, nil
+	}
+	s, err := pgArrayText(v.Str())
+	return event.String(s), err
 }
