@@ -297,6 +297,26 @@ func typesInto(t *testing.T, kind string) {
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
+	if kind == "postgres" {
+		return
+	}
+	// Same engine, same types: MariaDB's own ENUM, SET, BIT, YEAR and POINT stay as they are.
+	out, err := e.dst.Query("", "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'types' AND TABLE_NAME = 't'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if n, ty, ok := strings.Cut(line, "\t"); ok {
+			got[n] = ty
+		}
+	}
+	for col, want := range map[string]string{"en": "enum('small','medium','large')", "st": "set('a','b','c')", "bt": "bit(12)",
+		"bt1": "bit(1)", "yr": "year(4)", "geo": "point"} {
+		if got[col] != want {
+			t.Errorf("column %s is %s in the sink, want %s", col, got[col], want)
+		}
+	}
 }
 
 // TestSchemaEvolutionIntoSQL: while rows keep flowing into two tables, one gets a column

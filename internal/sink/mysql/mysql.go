@@ -83,6 +83,9 @@ type Options struct {
 	Parallelism     int
 	ConnectTimeout  time.Duration
 	Log             *slog.Logger
+	// SourceType is the pipeline's source connector: from "mysql" or "mariadb" a column
+	// keeps its own type where it can (native.go).
+	SourceType string
 }
 
 // Writer is the MySQL / MariaDB sink.
@@ -125,6 +128,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Parallelism:     env.Parallelism,
 		ConnectTimeout:  cfg.Duration("connect.timeout"),
 		Log:             env.Logger,
+		SourceType:      env.SourceType,
 	})
 }
 
@@ -709,4 +713,29 @@ func (w *Writer) Drop(ctx context.Context) error {
 	}
 	clear(w.paused)
 	return nil
+}
+
+// colType is the type column c takes in the sink: its own where the source is the same
+// engine and the type is one native.go keeps, else the unified mapping (myType).
+func (w *Writer) colType(c event.Column, keyBytes int, rowBytes *int) string {
+	if w.o.SourceType == "mysql" || w.o.SourceType == "mariadb" {
+		if n := nativeType(c); n != "" {
+			return n
+		}
+	}
+	return myType(c.Type, keyBytes, rowBytes)
+}
+
+// nativeTypes are the columns of s that keep their source's own type, by name.
+func (w *Writer) nativeTypes(s *event.Schema) map[string]string {
+	if w.o.SourceType != "mysql" && w.o.SourceType != "mariadb" {
+		return nil
+	}
+	out := map[string]string{}
+	for _, c := range s.Columns {
+		if n := nativeType(c); n != "" {
+			out[c.Name] = n
+		}
+	}
+	return out
 }

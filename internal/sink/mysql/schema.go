@@ -94,7 +94,12 @@ func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) 
 // Columns, Has, Holds and NotNull make a target a sqlsink.Target.
 func (t *target) Columns() []string                    { return t.order }
 func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
-func (t *target) Holds(col string, ty types.Type) bool { return holds(t.cols[col], ty) }
+func (t *target) Holds(col string, ty types.Type) bool {
+	if n := t.native[col]; n != "" {
+		return sameNative(t.cols[col].typ, n)
+	}
+	return holds(t.cols[col], ty)
+}
 func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
 func (t *target) HasDefault(col string) bool           { return t.cols[col].hasDef }
 func (t *target) TypeName(col string) string           { return t.cols[col].typ }
@@ -141,7 +146,7 @@ func (d *dialect) AddColumn(col event.Column, inKey bool) string {
 			def = " NOT NULL" + def
 		}
 	}
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s%s", d.t.name, quote(col.Name), myType(col.Type, keyBytes(inKey), &d.rowBytes), def)
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s%s", d.t.name, quote(col.Name), d.w.colType(col, keyBytes(inKey), &d.rowBytes), def)
 }
 
 func (d *dialect) AlterType(name string, col event.Column, inKey, notNull bool) string {
@@ -149,7 +154,7 @@ func (d *dialect) AlterType(name string, col event.Column, inKey, notNull bool) 
 	if notNull {
 		null = " NOT NULL"
 	}
-	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", d.t.name, quote(name), myType(col.Type, keyBytes(inKey), &d.rowBytes), null)
+	return fmt.Sprintf("ALTER TABLE %s MODIFY COLUMN %s %s%s", d.t.name, quote(name), d.w.colType(col, keyBytes(inKey), &d.rowBytes), null)
 }
 
 // keyBytes is the index bytes a key column changed on its own may take: all of them.

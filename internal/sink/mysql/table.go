@@ -30,6 +30,8 @@ type target struct {
 	cols  map[string]myCol // by name
 	order []string         // column names in table order
 	keys  []index          // the primary key and unique indexes
+	// native are the columns that keep their source's own type (native.go), by name.
+	native map[string]string
 }
 
 // index is a unique index of a target table.
@@ -136,7 +138,7 @@ func (w *Writer) createSQL(s *event.Schema) (string, error) {
 			b.WriteString(", ")
 		}
 		inKey := w.o.Mode != "changelog" && slices.Contains(s.Key, i)
-		b.WriteString(quote(c.Name) + " " + myType(c.Type, budget[i], &rowBytes))
+		b.WriteString(quote(c.Name) + " " + w.colType(c, budget[i], &rowBytes))
 		if w.o.Mode != "changelog" && (!c.Nullable || inKey) {
 			b.WriteString(" NOT NULL")
 		}
@@ -223,6 +225,7 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 	}
 	// An existing table that cannot take the rows is made to fit as streaming would fit
 	// it to the same schema change (schema.change.behavior); what is left stops the run.
+	t.native = w.nativeTypes(s)
 	fixes, problems := sqlsink.Fit(&dialect{w: w, t: t}, t, s, w.o.Mode == "changelog", w.o.Behavior)
 	if len(problems) > 0 {
 		return nil, fault.AsFatal(fmt.Errorf("table %s in the sink cannot take the rows of %s:\n  %s\nfix the table (or drop it and weir creates it), then start again",
