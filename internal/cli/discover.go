@@ -43,7 +43,7 @@ func discoverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: 1})
+			src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, Parallelism: 1, Role: "discover"})
 			if err != nil {
 				return failed(fmt.Errorf("open source %s: %w", p.Source.Type, err))
 			}
@@ -129,7 +129,7 @@ func printTables(g *globals, tables []*event.Schema) {
 		}
 		key := strings.Join(t.KeyNames(), ", ")
 		if key == "" {
-			key = "none"
+			key = "none: it is not copied until it has a primary key or scan.incremental.snapshot.chunk.key-column names a unique NOT NULL column"
 		}
 		fmt.Fprintf(g.stdout, "%s  (key: %s)\n", t.ID, key)
 		w := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)

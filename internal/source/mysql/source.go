@@ -46,6 +46,7 @@ type Source struct {
 	// not by MariaDB's consistent snapshot position.
 	watermarks bool
 	joinMode   string // Options.Join
+	role       string // connector.Env.Role
 
 	pool     *pool
 	throttle *snapshot.Throttle
@@ -153,6 +154,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s.pipeline, s.metrics = env.Pipeline, env.Metrics
 	s.serverText = env.Verifying
 	s.joinMode = o.Join
+	s.role = env.Role
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err
@@ -271,7 +273,7 @@ func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
 		return nil, err
 	}
 	defer s.pool.put(conn)
-	tables, err := discover(conn, s.patterns, s.keyColumn)
+	tables, err := discover(conn, s.patterns, s.keyColumn, s.role == "discover")
 	if err != nil {
 		return nil, fault.AsFatal(err)
 	}

@@ -301,6 +301,9 @@ func (s *Source) keyOf(ctx context.Context, q querier, oid uint32, id event.Tabl
 		}
 		names = []string{s.keyColumn}
 	}
+	if len(names) == 0 && s.role == "discover" {
+		return nil, nil // listed without a key (weir discover)
+	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("table %s has no primary key: add one, or set scan.incremental.snapshot.chunk.key-column to a unique NOT NULL column "+
 			"and run ALTER TABLE %s REPLICA IDENTITY FULL", id, quoteTable(id))

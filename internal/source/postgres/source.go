@@ -33,6 +33,7 @@ import (
 
 // Source reads one PostgreSQL database.
 type Source struct {
+	role     string // connector.Env.Role: "discover" lists tables without a key
 	o        Options
 	database string
 	patterns []connector.TablePattern
@@ -152,7 +153,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		o.Publication = o.Slot
 	}
 	s := &Source{
-		o: o, database: o.Database, patterns: patterns, keyColumn: o.KeyColumn, slot: o.Slot, pub: o.Publication,
+		o: o, role: env.Role, database: o.Database, patterns: patterns, keyColumn: o.KeyColumn, slot: o.Slot, pub: o.Publication,
 		log: env.Logger, pipeline: env.Pipeline, metrics: env.Metrics, types: newTypeCache(),
 		throttle: snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond),
 		tables:   map[event.TableID]*table{}, join: newJoiner(), skipOrigins: map[string]bool{}, discoverEvery: o.DiscoverEvery,
