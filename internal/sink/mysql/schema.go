@@ -92,18 +92,18 @@ func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) 
 }
 
 // Columns, Has, Holds and NotNull make a target a sqlsink.Target.
-func (t *target) Columns() []string                    { return t.order }
-func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
+func (t *target) Columns() []string   { return t.order }
+func (t *target) Has(col string) bool { _, ok := t.cols[col]; return ok }
 func (t *target) Holds(col string, ty types.Type) bool {
 	if n := t.native[col]; n != "" {
 		return sameNative(t.cols[col].typ, n)
 	}
 	return holds(t.cols[col], ty)
 }
-func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
-func (t *target) HasDefault(col string) bool           { return t.cols[col].hasDef }
-func (t *target) TypeName(col string) string           { return t.cols[col].typ }
-func (t *target) HasUnique(cols []string) bool         { return t.keyIndex(cols) != "" }
+func (t *target) NotNull(col string) bool      { return t.cols[col].notNull }
+func (t *target) HasDefault(col string) bool   { return t.cols[col].hasDef }
+func (t *target) TypeName(col string) string   { return t.cols[col].typ }
+func (t *target) HasUnique(cols []string) bool { return t.keyIndex(cols) != "" }
 
 // dialect writes MySQL's DDL for table t (sqlsink.Dialect).
 type dialect struct {

@@ -83,17 +83,17 @@ func (w *Writer) evolution(t *target, c *event.SchemaChange) ([]string, string) 
 }
 
 // Columns, Has, Holds and NotNull make a target a sqlsink.Target.
-func (t *target) Columns() []string                    { return t.order }
-func (t *target) Has(col string) bool                  { _, ok := t.cols[col]; return ok }
+func (t *target) Columns() []string   { return t.order }
+func (t *target) Has(col string) bool { _, ok := t.cols[col]; return ok }
 func (t *target) Holds(col string, ty types.Type) bool {
 	if n := t.native[col]; n != "" {
 		return sameType(t.cols[col].formatted, n)
 	}
 	return holds(t.cols[col], ty)
 }
-func (t *target) NotNull(col string) bool              { return t.cols[col].notNull }
-func (t *target) HasDefault(col string) bool           { return t.cols[col].hasDef }
-func (t *target) TypeName(col string) string           { return t.cols[col].formatted }
+func (t *target) NotNull(col string) bool    { return t.cols[col].notNull }
+func (t *target) HasDefault(col string) bool { return t.cols[col].hasDef }
+func (t *target) TypeName(col string) string { return t.cols[col].formatted }
 func (t *target) HasUnique(cols []string) bool {
 	want := slices.Sorted(slices.Values(cols))
 	return slices.ContainsFunc(t.keys, func(k []string) bool { return slices.Equal(slices.Sorted(slices.Values(k)), want) })

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weir-data/weir/internal/event"
-	"github.com/weir-data/weir/internal/types"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // Columns weir adds to the tables it writes, by mode.
@@ -227,17 +227,17 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 
 // plan holds the statements that write rows of one source schema into its target.
 type plan struct {
-	s      *event.Schema
-	t      *target
-	casts  []string // target type of each source column, for casting text
+	s     *event.Schema
+	t     *target
+	casts []string // target type of each source column, for casting text
 	// pgArray marks the array columns the table holds as PostgreSQL arrays, not JSON:
 	// their values are written in array input form (pgArrayText).
 	pgArray []bool
-	copy   string
-	upsert map[string]string // by the mask of columns left out (unchanged TOAST); "" = none
-	del    string
-	append string // changelog insert
-	copyOK atomic.Bool
+	copy    string
+	upsert  map[string]string // by the mask of columns left out (unchanged TOAST); "" = none
+	del     string
+	append  string // changelog insert
+	copyOK  atomic.Bool
 }
 
 func (w *Writer) newPlan(t *target, s *event.Schema) *plan {
