@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/spec"
 )
 
 func resetCommand(g *globals, reg *connector.Registry) *cobra.Command {
@@ -37,27 +40,12 @@ func resetCommand(g *globals, reg *connector.Registry) *cobra.Command {
 // resetPipeline lists what the pipeline keeps, asks, and removes it. It claims the
 // pipeline first, so a running process of it is named and nothing is removed.
 func resetPipeline(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, yes bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	log, err := g.logger()
+	st, err := claimStopped(ctx, g, reg, file, f, "stop it before resetting it")
 	if err != nil {
 		return err
 	}
-	p, err := loadPipeline(g, reg, file)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, f)
-	if err != nil {
-		return failed(err)
-	}
-	defer store.Close()
-	gen, err := store.Acquire(ctx, p.Name)
-	if err != nil {
-		return failed(fmt.Errorf("claim pipeline %q: %w; stop it before resetting it", p.Name, err))
-	}
-	defer store.Release(ctx, p.Name)
+	defer st.close()
+	ctx, log, p, store, gen := st.ctx, st.log, st.p, st.store, st.gen
 
 	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism,
 		SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "reset"}
@@ -139,4 +127,44 @@ func resetPipeline(ctx context.Context, g *globals, reg *connector.Registry, fil
 	}
 	fmt.Fprintf(g.stdout, "pipeline %q is reset\n", p.Name)
 	return nil
+}
+
+// stopped is a pipeline claimed by a command that works on it while it does not run.
+type stopped struct {
+	ctx   context.Context
+	log   *slog.Logger
+	p     *spec.Pipeline
+	store checkpoint.Store
+	gen   int64
+}
+
+func (s *stopped) close() {
+	s.store.Release(s.ctx, s.p.Name)
+	s.store.Close()
+}
+
+// claimStopped loads a pipeline file and claims the pipeline in its checkpoint store, so
+// that a process running it is named (with advice, what to do) and nothing is changed.
+func claimStopped(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, advice string) (*stopped, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log, err := g.logger()
+	if err != nil {
+		return nil, err
+	}
+	p, err := loadPipeline(g, reg, file)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, f)
+	if err != nil {
+		return nil, failed(err)
+	}
+	gen, err := store.Acquire(ctx, p.Name)
+	if err != nil {
+		store.Close()
+		return nil, failed(fmt.Errorf("claim pipeline %q: %w; %s", p.Name, err, advice))
+	}
+	return &stopped{ctx: ctx, log: log, p: p, store: store, gen: gen}, nil
 }

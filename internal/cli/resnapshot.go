@@ -38,27 +38,12 @@ func resnapshotCommand(g *globals, reg *connector.Registry) *cobra.Command {
 // for a new copy (checkpoint.MarkResnapshot) and stores it as the next checkpoint. The
 // pipeline must be stopped: its next run takes the mark up.
 func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, names []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	log, err := g.logger()
+	st, err := claimStopped(ctx, g, reg, file, f, "stop it, run resnapshot, then start it again: the tables are copied beside its stream")
 	if err != nil {
 		return err
 	}
-	p, err := loadPipeline(g, reg, file)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, f)
-	if err != nil {
-		return failed(err)
-	}
-	defer store.Close()
-	gen, err := store.Acquire(ctx, p.Name)
-	if err != nil {
-		return failed(fmt.Errorf("claim pipeline %q: %w; stop it, run resnapshot, then start it again: the tables are copied beside its stream", p.Name, err))
-	}
-	defer store.Release(ctx, p.Name)
+	defer st.close()
+	ctx, log, p, store, gen := st.ctx, st.log, st.p, st.store, st.gen
 	cp, err := store.Load(ctx, p.Name)
 	if err != nil {
 		return failed(err)

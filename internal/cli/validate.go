@@ -56,11 +56,8 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 			problems = append(problems, fmt.Errorf("sink %s: %w", p.Sink.Type, e))
 		}
 	}
-	for _, e := range problems {
-		fmt.Fprintln(g.stderr, "problem:", e)
-	}
-	if len(problems) > 0 {
-		return failed(fmt.Errorf("%d problem(s) with the source or sink", len(problems)))
+	if err := reportProblems(g, problems); err != nil {
+		return err
 	}
 	src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
 	if err != nil {
@@ -99,17 +96,25 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 			problems = append(problems, fmt.Errorf("sink %s: %w", p.Sink.Type, e))
 		}
 	}
-	for _, e := range problems {
-		fmt.Fprintln(g.stderr, "problem:", e)
-	}
-	if len(problems) > 0 {
-		return failed(fmt.Errorf("%d problem(s) with the source or sink", len(problems)))
+	if err := reportProblems(g, problems); err != nil {
+		return err
 	}
 	fmt.Fprintln(g.stdout, "source and sink: ok")
 	if advise := reg.Sinks[p.Sink.Type].Advise; advise != nil {
 		for _, w := range advise(schemas, p.Sink.Config, env) {
 			fmt.Fprintf(g.stdout, "warning: sink %s: %s\n", p.Sink.Type, w)
 		}
+	}
+	return nil
+}
+
+// reportProblems prints each problem and fails when there is one.
+func reportProblems(g *globals, problems []error) error {
+	for _, e := range problems {
+		fmt.Fprintln(g.stderr, "problem:", e)
+	}
+	if len(problems) > 0 {
+		return failed(fmt.Errorf("%d problem(s) with the source or sink", len(problems)))
 	}
 	return nil
 }
