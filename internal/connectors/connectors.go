@@ -27,7 +27,7 @@ func Registry() *connector.Registry {
 			{Spec: console.Spec, Open: console.Open},
 			{Spec: discard.Spec, Open: discard.Open},
 			{Spec: file.Spec, Open: file.Open, Check: file.Check},
-			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check, Advise: postgres.Advise, Reader: postgres.OpenReader},
+			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check, Advise: postgres.Advise, CheckTables: postgres.CheckTables, Reader: postgres.OpenReader},
 			{Spec: mysqlsink.Spec("mysql"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},
 			{Spec: mysqlsink.Spec("mariadb"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},
 		},

@@ -85,6 +85,9 @@ func (r *run) send(c *event.Change, size int64) error {
 }
 
 func (r *run) keyChanged(c *event.Change) bool {
+	if len(c.Schema.Key) == 0 { // a table without a key: its rows have no identity to move
+		return false
+	}
 	r.keybuf = event.AppendRowKey(r.keybuf[:0], c.Schema, c.Before)
 	n := len(r.keybuf)
 	r.keybuf = event.AppendRowKey(r.keybuf, c.Schema, c.After)
@@ -97,8 +100,12 @@ func (r *run) add(c *event.Change, size int64) error {
 		if c.Schema != r.hashSchema { // changes come in runs of one table
 			r.hashSchema, r.tableHash = c.Schema, maphash.String(hashSeed, c.Schema.ID.Table)
 		}
-		r.keybuf = c.AppendKey(r.keybuf[:0])
-		p = int((maphash.Bytes(hashSeed, r.keybuf) ^ r.tableHash) % uint64(len(r.parts)))
+		if len(c.Schema.Key) == 0 { // a table without a key: all its changes on one writer, in order
+			p = int(r.tableHash % uint64(len(r.parts)))
+		} else {
+			r.keybuf = c.AppendKey(r.keybuf[:0])
+			p = int((maphash.Bytes(hashSeed, r.keybuf) ^ r.tableHash) % uint64(len(r.parts)))
+		}
 	}
 	pt := &r.parts[p]
 	if pt.changes == nil {

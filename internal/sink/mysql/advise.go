@@ -44,7 +44,9 @@ func CheckTables(schemas []*event.Schema, cfg *connector.Config, _ connector.Env
 	}
 	var out []error
 	for _, s := range schemas {
-		if _, err := keyBudget(s); err != nil {
+		if err := sqlsink.NeedsKey(s, cfg.String("sink.mode")); err != nil {
+			out = append(out, err)
+		} else if _, err := keyBudget(s); err != nil {
 			out = append(out, err)
 		}
 	}

@@ -172,6 +172,9 @@ func (w *Writer) CheckTables(schemas []*event.Schema) error {
 		return nil
 	}
 	for _, s := range schemas {
+		if err := sqlsink.NeedsKey(s, w.o.Mode); err != nil {
+			return err
+		}
 		if _, err := keyBudget(s); err != nil {
 			return err
 		}
@@ -189,9 +192,8 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 	}
 	t := w.targets[s.ID]
 	if t == nil {
-		if w.o.Mode != "changelog" && len(s.Key) == 0 {
-			return nil, fault.AsFatal(fmt.Errorf("table %s has no primary key, and sink.mode upsert needs one to find rows: "+
-				"give the source table a key (or set scan.incremental.snapshot.chunk.key-column), or use sink.mode: changelog", s.ID))
+		if err := sqlsink.NeedsKey(s, w.o.Mode); err != nil {
+			return nil, err
 		}
 		var err error
 		if t, err = w.describe(ctx, s.ID); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
@@ -168,9 +169,8 @@ func (w *Writer) ensure(ctx context.Context, s *event.Schema) (*plan, error) {
 	}
 	t := w.targets[s.ID]
 	if t == nil {
-		if w.o.Mode != "changelog" && len(s.Key) == 0 {
-			return nil, fault.AsFatal(fmt.Errorf("table %s has no primary key, and sink.mode upsert needs one to find rows: "+
-				"give the source table a key (or set scan.incremental.snapshot.chunk.key-column), or use sink.mode: changelog", s.ID))
+		if err := sqlsink.NeedsKey(s, w.o.Mode); err != nil {
+			return nil, err
 		}
 		var err error
 		if t, err = w.describe(ctx, w.pool, s.ID); err != nil {
@@ -362,4 +362,28 @@ func (pl *plan) native(ci int, v event.Value) (event.Value, error) {
 	}
 	s, err := pgArrayText(v.Str())
 	return event.String(s), err
+}
+
+var _ connector.TableChecker = (*Writer)(nil)
+
+// CheckTables refuses, before anything is written, a table the sink could not upsert
+// (connector.TableChecker).
+func (w *Writer) CheckTables(schemas []*event.Schema) error {
+	for _, s := range schemas {
+		if err := sqlsink.NeedsKey(s, w.o.Mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckTables is the same check for `weir validate` (connector.SinkDef.CheckTables).
+func CheckTables(schemas []*event.Schema, cfg *connector.Config, _ connector.Env) []error {
+	var out []error
+	for _, s := range schemas {
+		if err := sqlsink.NeedsKey(s, cfg.String("sink.mode")); err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
 }

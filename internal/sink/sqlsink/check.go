@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
 )
 
 // UniqueChangeIDs is a Dialect whose changelog inserts drop a replayed change by a unique
@@ -66,4 +67,16 @@ func Fit(d Dialect, t Target, s *event.Schema, changelog bool, behavior string) 
 			strings.Join(keys, ", "), d.AddPrimaryKey(s.KeyNames())))
 	}
 	return fixes, problems
+}
+
+// NeedsKey refuses a table without a key where the sink upserts (mode "upsert"): rows
+// are found by their key. A sink that appends (changelog) takes it. The error is fatal and
+// says what to do.
+func NeedsKey(s *event.Schema, mode string) error {
+	if mode == "changelog" || len(s.Key) > 0 {
+		return nil
+	}
+	return fault.AsFatal(fmt.Errorf("table %s has no primary key, and sink.mode upsert needs one to find rows: "+
+		"give the source table a key (or set scan.incremental.snapshot.chunk.key-column), or use sink.mode: changelog, "+
+		"or a sink that appends (file, console)", s.ID))
 }

@@ -35,12 +35,13 @@ func newTable(s *event.Schema) (*table, error) {
 
 var systemSchemas = map[string]bool{"mysql": true, "sys": true, "performance_schema": true, "information_schema": true}
 
-// discover lists the base tables that match the patterns, with their schemas. keyless
-// keeps a table without a key (and no key column configured) in the list, without a key,
-// for `weir discover`, instead of refusing it.
+// discover lists the base tables that match the patterns, with their schemas. A table
+// without a primary key takes scan.incremental.snapshot.chunk.key-column where it is set;
+// else it has no key: it is snapshotted as one chunk, and copied where the sink appends
+// (file, console, changelog mode; a sink that upserts refuses it before writing anything).
 // keyColumn stands in for the primary key of tables without one (it must be unique and
 // NOT NULL); a table with neither is refused with a message saying how to fix it.
-func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn string, keyless bool) ([]*table, error) {
+func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn string) ([]*table, error) {
 	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
 		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 	if err != nil {
@@ -53,7 +54,7 @@ func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn st
 		if systemSchemas[strings.ToLower(db)] || !matches(patterns, db, name) {
 			continue
 		}
-		t, err := describe(conn, db, name, keyColumn, keyless)
+		t, err := describe(conn, db, name, keyColumn)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +75,7 @@ func matches(patterns []connector.TablePattern, db, name string) bool {
 }
 
 // describe reads one table's columns and key; nil when there is no such table.
-func describe(conn *client.Conn, db, name, keyColumn string, keyless bool) (*table, error) {
+func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 	id := event.TableID{Schema: db, Table: name}
 	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE, IFNULL(COLLATION_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
@@ -108,7 +109,7 @@ func describe(conn *client.Conn, db, name, keyColumn string, keyless bool) (*tab
 		col, _ := res.GetString(i, 0)
 		s.Key = append(s.Key, s.ColumnIndex(col))
 	}
-	if len(s.Key) == 0 && !(keyless && keyColumn == "") {
+	if len(s.Key) == 0 && keyColumn != "" {
 		if err := useKeyColumn(conn, s, keyColumn); err != nil {
 			return nil, err
 		}

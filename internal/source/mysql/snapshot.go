@@ -41,6 +41,10 @@ func (s *Source) SplitChunks(ctx context.Context, t *event.Schema, hint snapshot
 			return
 		}
 		defer s.pool.put(conn)
+		if len(t.Key) == 0 { // no key to split by: the table is one chunk
+			yield(snapshot.Chunk{Table: t.ID, Index: 0}, nil)
+			return
+		}
 		rows := max(hint.Rows, 1)
 		lo, idx := hint.After, hint.FirstIndex
 		if ev, ok, err := evenSteps(conn, tb, rows, lo); err != nil {

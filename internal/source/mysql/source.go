@@ -46,7 +46,6 @@ type Source struct {
 	// not by MariaDB's consistent snapshot position.
 	watermarks bool
 	joinMode   string // Options.Join
-	role       string // connector.Env.Role
 
 	pool     *pool
 	throttle *snapshot.Throttle
@@ -154,7 +153,6 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s.pipeline, s.metrics = env.Pipeline, env.Metrics
 	s.serverText = env.Verifying
 	s.joinMode = o.Join
-	s.role = env.Role
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err
@@ -273,7 +271,7 @@ func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
 		return nil, err
 	}
 	defer s.pool.put(conn)
-	tables, err := discover(conn, s.patterns, s.keyColumn, s.role == "discover")
+	tables, err := discover(conn, s.patterns, s.keyColumn)
 	if err != nil {
 		return nil, fault.AsFatal(err)
 	}

@@ -70,7 +70,7 @@ func (s *Source) readWatermarked(ctx context.Context, conn *client.Conn, id even
 	j.mu.Unlock()
 	if known != nil {
 		tb, err = s.table(known)
-	} else if tb, err = describe(conn, id.Schema, id.Table, s.keyColumn, false); err == nil && tb == nil {
+	} else if tb, err = describe(conn, id.Schema, id.Table, s.keyColumn); err == nil && tb == nil {
 		return nil, nil, at, true, nil // gone: its DROP follows in the binlog
 	}
 	if err != nil {
@@ -78,6 +78,11 @@ func (s *Source) readWatermarked(ctx context.Context, conn *client.Conn, id even
 			return nil, nil, at, true, nil
 		}
 		return nil, nil, at, false, fmt.Errorf("read the columns of %s for chunk %d: %w", id, c.Index, err)
+	}
+	if len(tb.schema.Key) == 0 {
+		return nil, nil, at, false, fault.AsFatal(fmt.Errorf("table %s has no primary key: its snapshot cannot join the stream by watermarks "+
+			"(scan.snapshot.join: watermark, the only way on MySQL), which place each change by its key; add a primary key, "+
+			"set scan.incremental.snapshot.chunk.key-column to a unique NOT NULL column, or leave the table out of tables", id))
 	}
 	w := j.openWindow(id, c, tb, known == nil)
 	defer func() {
