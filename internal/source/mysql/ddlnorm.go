@@ -30,6 +30,9 @@ import (
 //	ALTER INDEX i [NOT] IGNORED, ADD or  FORCE (a no-op the parser knows)
 //	DROP PERIOD FOR p
 //	SPATIAL KEY / INDEX                  KEY / INDEX
+//	[WITH|WITHOUT|ADD|DROP] SYSTEM       dropped (FORCE for ADD and DROP): a table's hidden
+//	VERSIONING                           row_start and row_end are found in its binlog
+//	                                     rows, whose history is left out (stream.go)
 //	PERIOD FOR p(a, b), WITHOUT OVERLAPS dropped: application-time periods name columns
 //	                                     declared anyway
 //	c TYPE … COMPRESSED                  c TYPE …, and c in types as compressed
@@ -118,6 +121,8 @@ var (
 		{regexp.MustCompile(`(?i)\bALTER\s+(?:INDEX|KEY)\s+(?:IF\s+EXISTS\s+)?[A-Za-z0-9_$]+\s+(?:NOT\s+)?IGNORED\b`), "FORCE"},
 		{regexp.MustCompile(`(?i)\b(?:DROP|ADD)\s+PERIOD\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?FOR\s+[A-Za-z0-9_$]+(?:\s*\([^)]*\))?`), "FORCE"},
 		{regexp.MustCompile(`(?i)\bSPATIAL\s+(KEY|INDEX)\b`), "$1"},
+		{regexp.MustCompile(`(?i)\b(?:ADD|DROP)\s+SYSTEM\s+VERSIONING\b`), "FORCE"},
+		{regexp.MustCompile(`(?i)\bWITH(?:OUT)?\s+SYSTEM\s+VERSIONING\b`), ""},
 		{regexp.MustCompile(`(?i)\s(?:NOT\s+)?INVISIBLE(\s*[,)]|\s*$|\s+(?:NOT|NULL|DEFAULT|COMMENT|PRIMARY|UNIQUE|KEY|AUTO_INCREMENT|COLLATE|CHARACTER|CHARSET|CHECK|REFERENCES|FIRST|AFTER|WITH|WITHOUT|AS|GENERATED)\b)`), "$1"},
 		{regexp.MustCompile(`(?i),\s*PERIOD\s+FOR\s+[A-Za-z0-9_$]+\s*\([^)]*\)`), ""},
 		{regexp.MustCompile(`(?i),\s*WITHOUT\s+OVERLAPS\b`), ""},

@@ -16,8 +16,11 @@ type table struct {
 	schema *event.Schema
 	cols   []*column
 	// hidden is how many columns the binlog's rows carry after cols that the server
-	// does not show (MariaDB's hashes of long unique keys): they are left out.
-	hidden int
+	// does not show (MariaDB's hashes of long unique keys, a system-versioned table's
+	// row_start and row_end): they are left out. versioned: the table is system-versioned,
+	// and rows of its history are left out of the stream.
+	hidden    int
+	versioned bool
 }
 
 // newTable builds the decoders of a schema (from discovery or from a checkpoint).
@@ -43,7 +46,7 @@ var systemSchemas = map[string]bool{"mysql": true, "sys": true, "performance_sch
 // NOT NULL); a table with neither is refused with a message saying how to fix it.
 func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn string) ([]*table, error) {
 	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
+		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}

@@ -272,22 +272,42 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 		r.changes = append(r.changes, c)
 		return nil
 	}
+	// A system-versioned table's rows end with its hidden row_start and row_end: a row
+	// whose row_end is not the end of time is history, which the table's current rows
+	// (what the snapshot reads, and what the sink holds) do not include.
+	current := func(raw []any) bool { return !t.versioned || currentRow(raw) }
 	switch h.EventType {
 	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
 		for _, row := range e.Rows {
+			if !current(row) {
+				continue // a history row written by an update or a delete
+			}
 			if err := add(event.OpInsert, nil, row); err != nil {
 				return err
 			}
 		}
 	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
 		for _, row := range e.Rows {
+			if !current(row) {
+				continue // history removed (DELETE HISTORY)
+			}
 			if err := add(event.OpDelete, row, nil); err != nil {
 				return err
 			}
 		}
 	default: // updates: before and after images in pairs
 		for i := 0; i+1 < len(e.Rows); i += 2 {
-			if err := add(event.OpUpdate, e.Rows[i], e.Rows[i+1]); err != nil {
+			before, after := e.Rows[i], e.Rows[i+1]
+			var err error
+			switch {
+			case current(before) && current(after):
+				err = add(event.OpUpdate, before, after)
+			case current(before): // the current row became history: a DELETE of a versioned table
+				err = add(event.OpDelete, before, nil)
+			case current(after):
+				err = add(event.OpInsert, nil, after)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -387,6 +407,17 @@ func watchSilence(ctx context.Context, seen *atomic.Int64, silence time.Duration
 // beside the stream, from here, and these rows are skipped (the new copy holds them); a
 // table that disagrees again at once stops the stream with the fix.
 func (r *reader) mismatch(ctx context.Context, id event.TableID, t *table, n int, types []byte) (decode bool, err error) {
+	if n == len(t.cols) && t.hidden > 0 { // its hidden columns are gone (DROP SYSTEM VERSIONING)
+		t.hidden, t.versioned = 0, false
+		return true, nil
+	}
+	if n == len(t.cols)+2 && len(types) == n && types[n-2] == gomysql.MYSQL_TYPE_TIMESTAMP2 && types[n-1] == gomysql.MYSQL_TYPE_TIMESTAMP2 {
+		// A system-versioned table: its hidden row_start and row_end follow the columns.
+		t.hidden, t.versioned = 2, true
+		r.s.log.Info("the binlog's rows of a table carry its hidden system-versioning columns: history rows are left out",
+			"table", id)
+		return true, nil
+	}
 	if n > len(t.cols) && len(types) == n {
 		hashes := true // a long unique key's hash is a hidden BIGINT after the columns
 		for _, tp := range types[len(t.cols):] {
@@ -592,4 +623,15 @@ func sameColumnNames(a, b *event.Schema) bool {
 		}
 	}
 	return true
+}
+
+// currentRow reports whether a system-versioned row is current: its row_end, the last
+// column, is the end of time (a TIMESTAMP's largest value: 2038 before MariaDB 11.5, 2106
+// from it).
+func currentRow(raw []any) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	end, ok := raw[len(raw)-1].(string)
+	return !ok || strings.HasPrefix(end, "2038-01-19 03:14:07") || strings.HasPrefix(end, "2106-02-07 06:28:15")
 }
