@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/weir-data/weir/internal/engine"
 	"strings"
 	"testing"
 
@@ -197,4 +198,46 @@ func TestSystemVersionedTable(t *testing.T) {
 	if want := "insert 3 3,update 2 20,delete 1 10,update 2 30,update 2 40,delete 3 3"; strings.Join(got, ",") != want {
 		t.Fatalf("changes %q, want %q", got, want)
 	}
+}
+
+// TestSystemVersionedDeclaredColumns: a system-versioned table whose ROW START and ROW
+// END columns are declared carries its history as rows of its own shape; they are told
+// apart by ROW END and left out, whether the table was there at the start or made
+// mid-stream.
+func TestSystemVersionedDeclaredColumns(t *testing.T) {
+	const declared = `(id INT PRIMARY KEY, x INT, s TIMESTAMP(6) GENERATED ALWAYS AS ROW START,
+		e TIMESTAMP(6) GENERATED ALWAYS AS ROW END, PERIOD FOR SYSTEM_TIME(s, e)) WITH SYSTEM VERSIONING`
+	exec(t, `CREATE DATABASE versd; CREATE TABLE versd.a `+declared+`; INSERT INTO versd.a (id, x) VALUES (1, 1), (2, 2)`)
+	s, tables, start := openAt(t, `versd.[ab]`)
+	if len(tables) != 1 || len(tables[0].Columns) != 4 {
+		t.Fatalf("tables: %v", tables)
+	}
+	exec(t, `UPDATE versd.a SET x = 10 WHERE id = 1; DELETE FROM versd.a WHERE id = 2`)
+	var got []string
+	streamUntil(t, s, start, tables, func(b event.Batch) bool {
+		for _, c := range b.Changes {
+			r := c.Row()
+			got = append(got, fmt.Sprintf("%s %v %v", c.Op, r[0], r[1]))
+		}
+		return len(got) >= 2 && b.Boundary
+	})
+	if want := "update 1 10,delete 2 2"; strings.Join(got, ",") != want {
+		t.Fatalf("changes %q, want %q", got, want)
+	}
+	// A pipeline whose versioned table b is made mid-stream (so weir learns its ROW END
+	// column then): the sink ends with the current rows, no history row over them.
+	p := startPipe(t, t.TempDir(), `versd.[ab]`, 0, 500)
+	p.waitFor("streaming", func() bool { return p.stats.Phase() == engine.PhaseStream })
+	exec(t, `USE versd; CREATE TABLE versd.b `+declared+`; INSERT INTO versd.b (id, x) SELECT seq, seq FROM seq_1_to_50;
+		UPDATE versd.b SET x = -x WHERE id <= 20; DELETE FROM versd.b WHERE id > 40; UPDATE versd.a SET x = 11 WHERE id = 1`)
+	p.waitFor("b's copy", func() bool {
+		for _, r := range p.records() {
+			if r.Source.Table == "b" {
+				return true
+			}
+		}
+		return false
+	})
+	exec(t, `UPDATE versd.b SET x = 100 WHERE id = 1; DELETE FROM versd.b WHERE id = 2; INSERT INTO versd.b (id, x) VALUES (99, 99)`)
+	p.converged([]string{"versd.a", "versd.b"}, nil)
 }

@@ -116,6 +116,11 @@ func (p *pipe) converged(tables []string, fix func(map[string]map[string]any)) {
 		}
 	}
 	var diff string
+	defer func() {
+		if p.t.Failed() && diff != "" {
+			p.t.Logf("the sink's rows against the source's, when the wait ended:\n%s", diff)
+		}
+	}()
 	p.waitFor("the sink to equal the source", func() bool {
 		got, err := conformance.Fold(p.records(), keys)
 		if err != nil {

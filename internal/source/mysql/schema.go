@@ -112,6 +112,9 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 		col, _ := res.GetString(i, 0)
 		s.Key = append(s.Key, s.ColumnIndex(col))
 	}
+	if len(s.Key) > 1 {
+		dropRowEnd(conn, s)
+	}
 	if len(s.Key) == 0 && keyColumn != "" {
 		if err := useKeyColumn(conn, s, keyColumn); err != nil {
 			return nil, err
@@ -170,4 +173,55 @@ func (s *Source) defaultCharset(ctx context.Context, id event.TableID) string {
 	}
 	cs, _ := res.GetString(0, 0)
 	return strings.ToLower(cs)
+}
+
+// rowEnds names, per table, the declared ROW END column of MariaDB's system-versioned
+// tables whose versioning columns are declared (GENERATED ALWAYS AS ROW END): the binlog
+// carries their history rows as rows of the table, told apart by that column. (Tables
+// versioned without declared columns carry them hidden, found in the rows: mismatch.)
+// It is read from the server, as it is now: at the stream's start and after a statement
+// that may change it.
+func (s *Source) rowEnds(ctx context.Context) (map[event.TableID]string, error) {
+	if s.flavor != "mariadb" {
+		return nil, nil
+	}
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.pool.put(conn)
+	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS
+		WHERE GENERATION_EXPRESSION = 'ROW END'`)
+	if err != nil {
+		return nil, fmt.Errorf("list the ROW END columns of system-versioned tables: %w", err)
+	}
+	out := map[event.TableID]string{}
+	for i := range res.RowNumber() {
+		db, _ := res.GetString(i, 0)
+		name, _ := res.GetString(i, 1)
+		col, _ := res.GetString(i, 2)
+		out[event.TableID{Schema: db, Table: name}] = col
+	}
+	return out, nil
+}
+
+// dropRowEnd leaves the declared ROW END column out of the key of a system-versioned
+// table (MariaDB adds it to the primary key, for the history rows): weir copies current
+// rows only (stream.go), whose key is the declared one. A server without the column
+// GENERATION_EXPRESSION has no system versioning, and the key stays as it is.
+func dropRowEnd(conn *client.Conn, s *event.Schema) {
+	res, err := conn.Execute(`SELECT COLUMN_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND GENERATION_EXPRESSION = 'ROW END'`, s.ID.Schema, s.ID.Table)
+	if err != nil || res.RowNumber() == 0 {
+		return
+	}
+	name, _ := res.GetString(0, 0)
+	end := s.ColumnIndex(name)
+	key := s.Key[:0:0]
+	for _, k := range s.Key {
+		if k != end {
+			key = append(key, k)
+		}
+	}
+	s.Key = key
 }

@@ -95,6 +95,9 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		return emit(ctx, b)
 	}
 	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
+	if r.rowEnd, err = s.rowEnds(ctx); err != nil {
+		return err
+	}
 	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
 	s.join.startStream(pos, tables)
 	var events interface{ Inc() }
@@ -147,6 +150,8 @@ type reader struct {
 	// snapshotted again (mismatch).
 	resynced map[event.TableID]bool
 	refilled map[event.TableID]int
+	// rowEnd names the declared ROW END column of system-versioned tables (rowEnds).
+	rowEnd map[event.TableID]string
 	// metricFile is the binlog file the position metric names.
 	metricFile string
 }
@@ -272,10 +277,17 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 		r.changes = append(r.changes, c)
 		return nil
 	}
-	// A system-versioned table's rows end with its hidden row_start and row_end: a row
-	// whose row_end is not the end of time is history, which the table's current rows
-	// (what the snapshot reads, and what the sink holds) do not include.
-	current := func(raw []any) bool { return !t.versioned || currentRow(raw) }
+	// A system-versioned table's rows carry its row_start and row_end, hidden after its
+	// columns or declared among them: a row whose row_end is not the end of time is
+	// history, which the table's current rows (what the snapshot reads, and what the sink
+	// holds) do not include.
+	end := -1 // where row_end is in the rows, if the table is system-versioned
+	if t.versioned {
+		end = len(t.cols) + t.hidden - 1
+	} else if name, ok := r.rowEnd[id]; ok {
+		end = t.schema.ColumnIndex(name)
+	}
+	current := func(raw []any) bool { return end < 0 || currentRow(raw, end) }
 	switch h.EventType {
 	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
 		for _, row := range e.Rows {
@@ -569,10 +581,21 @@ func (r *reader) unparsed(ctx context.Context, pe *parseError, db string, pos ev
 	return nil
 }
 
+// versioningDDL matches statements that may declare, drop or move the ROW END column of
+// a system-versioned table, after which reader.rowEnd is read again.
+var versioningDDL = regexp.MustCompile(`(?i)\bSYSTEM\s+VERSIONING\b|\bROW\s+END\b|\bRENAME\b|\bDROP\b|\bCHANGE\b`)
+
 // ddl applies a DDL statement to the known schemas and emits the schema changes it made.
 func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db string) error {
 	if !tableDDL.MatchString(query) {
 		return nil
+	}
+	if r.rowEnd != nil && versioningDDL.MatchString(query) {
+		ends, err := r.s.rowEnds(ctx)
+		if err != nil {
+			return err
+		}
+		r.rowEnd = ends
 	}
 	pos := event.Pos{Log: r.txnLog, Off: r.offset}
 	changes, err := r.history.apply(query, db, r.tables, pos)
@@ -625,13 +648,13 @@ func sameColumnNames(a, b *event.Schema) bool {
 	return true
 }
 
-// currentRow reports whether a system-versioned row is current: its row_end, the last
-// column, is the end of time (a TIMESTAMP's largest value: 2038 before MariaDB 11.5, 2106
+// currentRow reports whether a system-versioned row is current: its row_end, column
+// end, is the end of time (a TIMESTAMP's largest value: 2038 before MariaDB 11.5, 2106
 // from it).
-func currentRow(raw []any) bool {
-	if len(raw) == 0 {
+func currentRow(raw []any, end int) bool {
+	if end >= len(raw) {
 		return true
 	}
-	end, ok := raw[len(raw)-1].(string)
-	return !ok || strings.HasPrefix(end, "2038-01-19 03:14:07") || strings.HasPrefix(end, "2106-02-07 06:28:15")
+	v, ok := raw[end].(string)
+	return !ok || strings.HasPrefix(v, "2038-01-19 03:14:07") || strings.HasPrefix(v, "2106-02-07 06:28:15")
 }
