@@ -162,22 +162,7 @@ func splitQuoted(q string) []segment {
 		switch {
 		case c == '\'' || c == '"' || c == '`':
 			emit(i, false)
-			j := i + 1
-			for j < len(q) {
-				if q[j] == '\\' && c != '`' {
-					j += 2
-					continue
-				}
-				if q[j] == c {
-					if j+1 < len(q) && q[j+1] == c { // a doubled quote
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			i = min(j+1, len(q))
+			i = skipQuoted(q, i)
 			emit(i, true)
 		case c == '/' && i+1 < len(q) && q[i+1] == '*' && !(i+2 < len(q) && q[i+2] == '!'):
 			emit(i, false)
@@ -334,7 +319,7 @@ func skipQuoted(q string, i int) int {
 			continue
 		}
 		if q[j] == c {
-			if j+1 < len(q) && q[j+1] == c {
+			if j+1 < len(q) && q[j+1] == c { // a doubled quote
 				j += 2
 				continue
 			}

@@ -173,31 +173,11 @@ func TestSystemVersionedTable(t *testing.T) {
 		t.Fatalf("the snapshot read %d rows (%v), want the 2 current ones", n, err)
 	}
 	exec(t, "INSERT INTO vers.t VALUES (3, 3); UPDATE vers.t SET x = 20 WHERE id = 2; DELETE FROM vers.t WHERE id = 1")
-	var got []string
-	streamUntil(t, s, start, tables, func(b event.Batch) bool {
-		for _, c := range b.Changes {
-			r := c.Row()
-			got = append(got, fmt.Sprintf("%s %v %v", c.Op, r[0], r[1]))
-		}
-		return len(got) >= 3 && b.Boundary
-	})
-	if want := "insert 3 3,update 2 20,delete 1 10"; strings.Join(got, ",") != want {
-		t.Fatalf("changes %q, want %q", got, want)
-	}
+	wantChanges(t, s, start, tables, "insert 3 3,update 2 20,delete 1 10")
 	// Versioning dropped, then added again, mid-stream: rows stay right either way.
 	exec(t, `ALTER TABLE vers.t DROP SYSTEM VERSIONING; UPDATE vers.t SET x = 30 WHERE id = 2;
 		ALTER TABLE vers.t ADD SYSTEM VERSIONING; UPDATE vers.t SET x = 40 WHERE id = 2; DELETE FROM vers.t WHERE id = 3`)
-	got = nil
-	streamUntil(t, s, start, tables, func(b event.Batch) bool {
-		for _, c := range b.Changes {
-			r := c.Row()
-			got = append(got, fmt.Sprintf("%s %v %v", c.Op, r[0], r[1]))
-		}
-		return len(got) >= 6 && b.Boundary
-	})
-	if want := "insert 3 3,update 2 20,delete 1 10,update 2 30,update 2 40,delete 3 3"; strings.Join(got, ",") != want {
-		t.Fatalf("changes %q, want %q", got, want)
-	}
+	wantChanges(t, s, start, tables, "insert 3 3,update 2 20,delete 1 10,update 2 30,update 2 40,delete 3 3")
 }
 
 // TestSystemVersionedDeclaredColumns: a system-versioned table whose ROW START and ROW
@@ -213,17 +193,7 @@ func TestSystemVersionedDeclaredColumns(t *testing.T) {
 		t.Fatalf("tables: %v", tables)
 	}
 	exec(t, `UPDATE versd.a SET x = 10 WHERE id = 1; DELETE FROM versd.a WHERE id = 2`)
-	var got []string
-	streamUntil(t, s, start, tables, func(b event.Batch) bool {
-		for _, c := range b.Changes {
-			r := c.Row()
-			got = append(got, fmt.Sprintf("%s %v %v", c.Op, r[0], r[1]))
-		}
-		return len(got) >= 2 && b.Boundary
-	})
-	if want := "update 1 10,delete 2 2"; strings.Join(got, ",") != want {
-		t.Fatalf("changes %q, want %q", got, want)
-	}
+	wantChanges(t, s, start, tables, "update 1 10,delete 2 2")
 	// A pipeline whose versioned table b is made mid-stream (so weir learns its ROW END
 	// column then): the sink ends with the current rows, no history row over them.
 	p := startPipe(t, t.TempDir(), `versd.[ab]`, 0, 500)
@@ -240,4 +210,21 @@ func TestSystemVersionedDeclaredColumns(t *testing.T) {
 	})
 	exec(t, `UPDATE versd.b SET x = 100 WHERE id = 1; DELETE FROM versd.b WHERE id = 2; INSERT INTO versd.b (id, x) VALUES (99, 99)`)
 	p.converged([]string{"versd.a", "versd.b"}, nil)
+}
+
+// wantChanges streams from start until it has as many changes as want lists (with a
+// transaction's end), and checks them: each as "op first second" of its row.
+func wantChanges(t *testing.T, s *Source, start event.Position, tables []*event.Schema, want string) {
+	t.Helper()
+	var got []string
+	streamUntil(t, s, start, tables, func(b event.Batch) bool {
+		for _, c := range b.Changes {
+			r := c.Row()
+			got = append(got, fmt.Sprintf("%s %v %v", c.Op, r[0], r[1]))
+		}
+		return len(got) >= strings.Count(want, ",")+1 && b.Boundary
+	})
+	if strings.Join(got, ",") != want {
+		t.Fatalf("changes %q, want %q", got, want)
+	}
 }
