@@ -179,19 +179,27 @@ func (s *Source) defaultCharset(ctx context.Context, id event.TableID) string {
 // tables whose versioning columns are declared (GENERATED ALWAYS AS ROW END): the binlog
 // carries their history rows as rows of the table, told apart by that column. (Tables
 // versioned without declared columns carry them hidden, found in the rows: mismatch.)
-// It is read from the server, as it is now: at the stream's start and after a statement
-// that may change it.
-func (s *Source) rowEnds(ctx context.Context) (map[event.TableID]string, error) {
+// It is read from the server, as it is now: for every table at the stream's start (only
+// nil), and for the tables a statement names after one that may change it (only, not
+// empty).
+func (s *Source) rowEnds(ctx context.Context, only []event.TableID) (map[event.TableID]string, error) {
 	if s.flavor != "mariadb" {
 		return nil, nil
+	}
+	q := `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE GENERATION_EXPRESSION = 'ROW END'`
+	var args []any
+	if only != nil {
+		q += " AND (TABLE_SCHEMA, TABLE_NAME) IN (" + strings.TrimSuffix(strings.Repeat("(?, ?),", len(only)), ",") + ")"
+		for _, id := range only {
+			args = append(args, id.Schema, id.Table)
+		}
 	}
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer s.pool.put(conn)
-	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS
-		WHERE GENERATION_EXPRESSION = 'ROW END'`)
+	res, err := conn.Execute(q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list the ROW END columns of system-versioned tables: %w", err)
 	}

@@ -95,7 +95,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		return emit(ctx, b)
 	}
 	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
-	if r.rowEnd, err = s.rowEnds(ctx); err != nil {
+	if r.rowEnd, err = s.rowEnds(ctx, nil); err != nil {
 		return err
 	}
 	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
@@ -591,11 +591,9 @@ func (r *reader) ddl(ctx context.Context, h *replication.EventHeader, query, db 
 		return nil
 	}
 	if r.rowEnd != nil && versioningDDL.MatchString(query) {
-		ends, err := r.s.rowEnds(ctx)
-		if err != nil {
+		if err := r.readRowEnds(ctx, query, db); err != nil {
 			return err
 		}
-		r.rowEnd = ends
 	}
 	pos := event.Pos{Log: r.txnLog, Off: r.offset}
 	changes, err := r.history.apply(query, db, r.tables, pos)
@@ -657,4 +655,25 @@ func currentRow(raw []any, end int) bool {
 	}
 	v, ok := raw[end].(string)
 	return !ok || strings.HasPrefix(v, "2038-01-19 03:14:07") || strings.HasPrefix(v, "2106-02-07 06:28:15")
+}
+
+// readRowEnds reads again the ROW END columns (Source.rowEnds) of the tables a statement
+// names, selected or made by it.
+func (r *reader) readRowEnds(ctx context.Context, query, db string) error {
+	follows, creates := r.history.named(query, db, r.tables)
+	named := append(follows, creates...)
+	if len(named) == 0 {
+		return nil
+	}
+	ends, err := r.s.rowEnds(ctx, named)
+	if err != nil {
+		return err
+	}
+	for _, id := range named {
+		delete(r.rowEnd, id)
+		if col, ok := ends[id]; ok {
+			r.rowEnd[id] = col
+		}
+	}
+	return nil
 }
