@@ -112,8 +112,8 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 		col, _ := res.GetString(i, 0)
 		s.Key = append(s.Key, s.ColumnIndex(col))
 	}
-	if len(s.Key) > 1 {
-		dropRowEnd(conn, s)
+	if err := versioning(conn, s); err != nil {
+		return nil, err
 	}
 	if len(s.Key) == 0 && keyColumn != "" {
 		if err := useKeyColumn(conn, s, keyColumn); err != nil {
@@ -213,23 +213,31 @@ func (s *Source) rowEnds(ctx context.Context, only []event.TableID) (map[event.T
 	return out, nil
 }
 
-// dropRowEnd leaves the declared ROW END column out of the key of a system-versioned
-// table (MariaDB adds it to the primary key, for the history rows): weir copies current
-// rows only (stream.go), whose key is the declared one. A server without the column
-// GENERATION_EXPRESSION has no system versioning, and the key stays as it is.
-func dropRowEnd(conn *client.Conn, s *event.Schema) {
-	res, err := conn.Execute(`SELECT COLUMN_NAME FROM information_schema.COLUMNS
+// versioning checks a table's declared system-versioning columns. Its ROW END column is
+// left out of the key MariaDB extends with it, for the history rows: weir copies
+// current rows only (stream.go), whose key is the declared one. A table versioned by
+// transaction id (ROW END a BIGINT UNSIGNED) is refused: MariaDB writes its changes to
+// the binlog as statements, even under binlog_format=ROW. A server without the column
+// GENERATION_EXPRESSION has no system versioning.
+func versioning(conn *client.Conn, s *event.Schema) error {
+	res, err := conn.Execute(`SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND GENERATION_EXPRESSION = 'ROW END'`, s.ID.Schema, s.ID.Table)
 	if err != nil || res.RowNumber() == 0 {
-		return
+		return nil
 	}
 	name, _ := res.GetString(0, 0)
+	if dt, _ := res.GetString(0, 1); !strings.EqualFold(dt, "timestamp") {
+		return fmt.Errorf("table %s is system-versioned by transaction id (its ROW END column %s is a %s): MariaDB writes its changes "+
+			"to the binlog as statements, which weir cannot read; version it by time (ROW START and ROW END columns TIMESTAMP(6)) "+
+			"or leave it out of `tables`", s.ID, name, dt)
+	}
 	end := s.ColumnIndex(name)
 	key := s.Key[:0:0]
 	for _, k := range s.Key {
-		if k != end {
+		if k != end || len(s.Key) == 1 {
 			key = append(key, k)
 		}
 	}
 	s.Key = key
+	return nil
 }

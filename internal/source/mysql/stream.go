@@ -647,8 +647,8 @@ func sameColumnNames(a, b *event.Schema) bool {
 }
 
 // currentRow reports whether a system-versioned row is current: its row_end, column
-// end, is the end of time (a TIMESTAMP's largest value: 2038 before MariaDB 11.5, 2106
-// from it).
+// end, is the end of time, a TIMESTAMP's largest value (2038 before MariaDB 11.5, 2106
+// from it). (Tables versioned by transaction id are refused: versioning in schema.go.)
 func currentRow(raw []any, end int) bool {
 	if end >= len(raw) {
 		return true
