@@ -265,12 +265,16 @@ func (s *ddlSink) ApplySchema(ctx context.Context, c *event.SchemaChange) error 
 func TestSchemaChangeDuringSnapshotIsCheckpointedFirst(t *testing.T) {
 	exec(t, `DROP DATABASE IF EXISTS ddlsnap; CREATE DATABASE ddlsnap; USE ddlsnap;
 		CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);
-		INSERT INTO t SELECT seq, seq FROM seq_1_to_20000`)
+		INSERT INTO t SELECT seq, seq FROM seq_1_to_40000`)
 	dir := t.TempDir()
-	// The snapshot is held back (2,000 rows a second: 10 s for the table) until the three
-	// DDLs have reached the sink, then let go: each step waits for an event, none for time.
+	// The snapshot is held back until the three DDLs have reached the sink, then let go:
+	// each step waits for an event, none for time. At 1,000 rows a second the table takes
+	// 40 s of wall time however busy the machine; the stream's changes share the rate and
+	// wait behind the chunks already admitted, so the three DDLs take about a quarter of
+	// that (measured on 2 cores: 11,000 rows read by then), leaving some 29 s for a
+	// busy machine's slowness.
 	src, err := New(context.Background(), Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "ddlsnap.t",
-		Heartbeat: 100 * time.Millisecond, RowsPerSecond: 2000}, connector.Env{Pipeline: "ddlsnap", Parallelism: 2})
+		Heartbeat: 100 * time.Millisecond, RowsPerSecond: 1000}, connector.Env{Pipeline: "ddlsnap", Parallelism: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
