@@ -100,6 +100,12 @@ func Classify(err error) Class {
 	if errors.As(err, &timeout) && timeout.Timeout() {
 		return Retryable
 	}
+	// pgx says so of a request the server never saw, such as one on a connection that a
+	// network failure closed before ("conn closed").
+	var safe interface{ SafeToRetry() bool }
+	if errors.As(err, &safe) && safe.SafeToRetry() {
+		return Retryable
+	}
 	var st sqlStater
 	if errors.As(err, &st) {
 		return classifySQLState(st.SQLState())

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/weir-data/weir/internal/checkpoint"
 )
 
@@ -21,6 +23,9 @@ func (e pgErr) SQLState() string { return string(e) }
 func TestClassify(t *testing.T) {
 	_, dialErr := net.Dial("tcp", "127.0.0.1:1")
 	mkdirErr := os.MkdirAll("/proc/weir-no/x", 0o755)
+	// pgx's error for a request on a connection it has not (or no longer) open, such as
+	// "conn closed" after a network failure: the server never saw it.
+	_, unusedErr := new(pgconn.PgConn).Prepare(context.Background(), "", "SELECT 1", nil)
 	cases := []struct {
 		err  error
 		want Class
@@ -33,6 +38,7 @@ func TestClassify(t *testing.T) {
 		{pgErr("40001"), Retryable}, // serialization failure
 		{pgErr("08006"), Retryable}, // connection failure
 		{pgErr("28P01"), Fatal},     // bad password
+		{fmt.Errorf("begin a transaction: %w", unusedErr), Retryable},
 		{pgErr("42501"), Fatal},     // insufficient privilege
 		{mkdirErr, Fatal},
 		{fmt.Errorf("x: %w", checkpoint.ErrFenced), Fatal},
