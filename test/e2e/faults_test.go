@@ -281,8 +281,8 @@ func (c *chaosEnv) sequence(t *testing.T, seed uint64) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("seed %d (faults %v, %d workload transactions): the target does not equal the source:\n%s\nweir's log (last 4 KB):\n%s",
-				seed, plan, txns, out, w.logTail(4096))
+			t.Fatalf("seed %d (faults %v, %d workload transactions): the target does not equal the source:\n%s\nweir's log (last 8 KB, less progress lines):\n%s",
+				seed, plan, txns, out, w.logTail(8192))
 		}
 		time.Sleep(time.Second)
 	}
@@ -331,12 +331,12 @@ func (c *chaosEnv) checkChangelog(t *testing.T, seed uint64, db string, plan any
 			continue
 		}
 		if err := conformance.CheckChangelog(recs, keys); err != nil {
-			t.Fatalf("seed %d (faults %v): the changelog folds to the source, but: %v\nweir's log (last 4 KB):\n%s", seed, plan, err, w.logTail(4096))
+			t.Fatalf("seed %d (faults %v): the changelog folds to the source, but: %v\nweir's log (last 8 KB, less progress lines):\n%s", seed, plan, err, w.logTail(8192))
 		}
 		t.Logf("seed %d: %d changes in the changelog, each once; folded, it equals the source (%d rows)", seed, len(recs), len(want))
 		return
 	}
-	t.Fatalf("seed %d (faults %v): the changelog does not fold to the source: %s\nweir's log (last 4 KB):\n%s", seed, plan, diff, w.logTail(4096))
+	t.Fatalf("seed %d (faults %v): the changelog does not fold to the source: %s\nweir's log (last 8 KB, less progress lines):\n%s", seed, plan, diff, w.logTail(8192))
 }
 
 // weirSupervisor keeps `weir run p.yaml` running, as a process supervisor would: it
@@ -393,9 +393,16 @@ func (w *weirSupervisor) stop() {
 	<-w.done
 }
 
+// logTail is the last n bytes of weir's log, less its periodic progress lines (which
+// would fill it while verify waits).
 func (w *weirSupervisor) logTail(n int) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	b := w.log.Bytes()
+	var b []byte
+	for line := range bytes.Lines(w.log.Bytes()) {
+		if !bytes.Contains(line, []byte(" msg=progress ")) {
+			b = append(b, line...)
+		}
+	}
 	return string(b[max(0, len(b)-n):])
 }

@@ -83,8 +83,12 @@ type joiner struct {
 	// at their first chunk, for the stream to take up before its next transaction.
 	fills    map[event.TableID]*fill
 	installs []*table
-	// windows are the chunks being read between watermarks (watermark.go).
-	windows []*window
+	// windows are the chunks being read between watermarks (watermark.go), leftOut the
+	// last transaction per table the stream left a change out of, begunGTIDs the
+	// executed GTID set with the transaction begun at begun.
+	windows    []*window
+	leftOut    map[event.TableID]leftOut
+	begunGTIDs string
 }
 
 // fill is what has been delivered of one table's snapshot.
@@ -97,7 +101,8 @@ type fill struct {
 }
 
 func newJoiner() *joiner {
-	return &joiner{wake: make(chan struct{}), fills: map[event.TableID]*fill{}, schemas: map[event.TableID]*event.Schema{}}
+	return &joiner{wake: make(chan struct{}), fills: map[event.TableID]*fill{}, schemas: map[event.TableID]*event.Schema{},
+		leftOut: map[event.TableID]leftOut{}}
 }
 
 // signal wakes the waiters; j.mu is held.
@@ -168,7 +173,8 @@ func (j *joiner) startStream(from position, tables map[event.TableID]*table) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.live, j.holds = true, nil
-	j.at, j.begun = place{from.File, from.Pos}, place{}
+	j.at, j.begun, j.begunGTIDs = place{from.File, from.Pos}, place{}, ""
+	clear(j.leftOut)
 	for id, f := range j.fills {
 		if t := tables[id]; t != nil {
 			f.setKey(t)
@@ -245,10 +251,10 @@ func (f *fill) add(c snapshot.Chunk) bool {
 	return len(f.done) == 1 && f.done[0].Lo == nil && f.done[0].Hi == nil
 }
 
-// gate is passed by the stream before it begins a transaction that starts at b: it takes
-// up joining tables, and waits while a chunk read at a position before b is still to be
-// delivered.
-func (r *reader) gate(ctx context.Context, b place) error {
+// gate is passed by the stream before it begins a transaction that starts at b (GTID
+// gtid, if any): it takes up joining tables, and waits while a chunk read at a position
+// before b is still to be delivered.
+func (r *reader) gate(ctx context.Context, b place, gtid string) error {
 	j := r.s.join
 	return j.wait(ctx, func() bool { // j.mu is held; the stream is live
 		for _, t := range j.installs {
@@ -259,6 +265,10 @@ func (r *reader) gate(ctx context.Context, b place) error {
 			return false
 		}
 		j.begun = b
+		j.begunGTIDs = r.pos.GTID // the set after the last complete transaction
+		if gtid != "" && r.s.flavor != "mariadb" {
+			j.begunGTIDs = strings.TrimPrefix(j.begunGTIDs+","+gtid, ",")
+		}
 		return true
 	})
 }
@@ -296,12 +306,17 @@ func (r *reader) unfilled(changes []event.Change) []event.Change {
 			j.noteChange(f, c, !in, !in)
 			if in {
 				out = append(out, c)
+			} else {
+				j.leftOut[c.Schema.ID] = leftOut{at: j.begun, gtids: j.begunGTIDs}
 			}
 			continue
 		}
 		beforeIn := f.delivered(c.Schema.KeyOf(c.Before))
 		afterIn := f.delivered(c.Schema.KeyOf(c.After))
 		j.noteChange(f, c, !beforeIn, !afterIn)
+		if !beforeIn || !afterIn {
+			j.leftOut[c.Schema.ID] = leftOut{at: j.begun, gtids: j.begunGTIDs}
+		}
 		switch {
 		case beforeIn && afterIn:
 			out = append(out, c)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -57,6 +58,9 @@ type Source struct {
 	// Filters are the conditions pushed down per table (connector.SnapshotFilter).
 	snapshot.Filters
 	join *joiner // where the stream and the snapshot chunks meet (join.go)
+	// visibleWaits counts the chunk reads that waited for a transaction in the binlog to
+	// become visible (watermark.go).
+	visibleWaits atomic.Int64
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -23,6 +24,8 @@ import (
 //	         each key of the range, the last change it reads (whether it passed the
 //	         change on or left it out for the chunk to come). A table that joins the
 //	         stream is installed in it now, so that its changes are read from here.
+//	visible  the read is made to see every transaction the stream left a change of the
+//	         table out of before the window opened (see below)
 //	read     the chunk's rows, with a plain SELECT
 //	high     H, the server's binlog end after the read; the stream is held at H
 //	wait     until the stream has emitted every transaction before H
@@ -35,18 +38,44 @@ import (
 // out (the range was not delivered), and the SELECT, which starts later, sees it. A change
 // in the window may or may not be in the rows read; its key's row is replaced by what the
 // stream knows at H, which is the last change before H. Changes after H come after the
-// chunk. The one gap DBLog has too: a transaction in the binlog before the window opens
-// but not yet visible to the SELECT (MySQL makes a commit visible a moment after it writes
-// the binlog). Keys Go cannot order as the server does (text under a non-binary
-// collation) cannot be placed in a range: every noted key is reconciled with every
-// window of its table, so a key changed during the window may be delivered as a row of a
-// chunk that is not its own (an upsert the key's own chunk writes again).
+// chunk.
+//
+// "The SELECT sees it" is what the visible phase makes true. A server writes a
+// transaction to the binlog before it makes it visible, so the stream can read a change
+// a SELECT begun a moment later does not see (DESIGN §3.2 (a); DBLog and Flink CDC have
+// this gap, and the chaos suite lost a row to it). The stream marks, per table, the last
+// transaction that left a change out (leftOut); the read waits until that transaction is
+// visible:
+//   - MariaDB: the chunk is read inside START TRANSACTION WITH CONSISTENT SNAPSHOT, whose
+//     binlog position (binlog_snapshot_position) must lie past the mark; an earlier one
+//     is let go and taken again a moment later.
+//   - MySQL with GTIDs: WAIT_FOR_EXECUTED_GTID_SET(the executed set at the mark) first;
+//     gtid_executed takes a transaction in only once the engine has committed it (the
+//     GTID-based low watermark of Debezium's read-only incremental snapshot).
+//   - MySQL without GTIDs has no way to tell, read-only: the gap stays, and the pipeline
+//     says so when it starts (turn on gtid_mode).
+//
+// Keys Go cannot order as the server does (text under a non-binary collation) cannot be
+// placed in a range: every noted key is reconciled with every window of its table, so a
+// key changed during the window may be delivered as a row of a chunk that is not its own
+// (an upsert the key's own chunk writes again).
 
 // window is the changes the stream noted for one chunk being read.
 type window struct {
 	table event.TableID
 	chunk snapshot.Chunk
 	notes map[string]note // by key (event.Value.AppendKey)
+	// since is the last transaction that left a change of the table out before the
+	// window opened: the read must see it.
+	since leftOut
+}
+
+// leftOut marks a transaction the stream left a change of a table out of: at lies inside
+// it (a snapshot position past at includes it), gtids is the executed GTID set with it
+// (empty without GTIDs).
+type leftOut struct {
+	at    place
+	gtids string
 }
 
 // note is the last change of a key in a window, and whether the stream left it out.
@@ -90,10 +119,19 @@ func (s *Source) readWatermarked(ctx context.Context, conn *client.Conn, id even
 			j.closeWindow(w)
 		}
 	}()
+	inTxn, err := s.seeLeftOut(ctx, conn, w.since)
+	if err != nil {
+		return nil, nil, at, false, fmt.Errorf("chunk %d of %s: %w", c.Index, id, err)
+	}
 	err = s.readChunk(ctx, conn, tb, c, func(rs []event.Row) error {
 		rows = append(rows, rs...)
 		return nil
 	})
+	if inTxn {
+		if _, cerr := conn.Execute("COMMIT"); err == nil && cerr != nil {
+			err = fmt.Errorf("end the consistent snapshot of chunk %d of %s: %w", c.Index, id, cerr)
+		}
+	}
 	if err != nil {
 		if ddlRace(err) {
 			return nil, nil, at, true, nil
@@ -116,6 +154,57 @@ func (s *Source) readWatermarked(ctx context.Context, conn *client.Conn, id even
 	return tb, rows, high, false, nil
 }
 
+// seeLeftOut makes the reads that follow on conn see the transaction mark names (the
+// visible phase above). On MariaDB it leaves conn in a consistent snapshot (inTxn): the
+// caller commits it after the read.
+func (s *Source) seeLeftOut(ctx context.Context, conn *client.Conn, mark leftOut) (inTxn bool, err error) {
+	switch {
+	case mark.at == (place{}):
+		return false, nil // nothing of the table was left out yet
+	case s.flavor == "mariadb":
+		start := time.Now()
+		for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+			if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+				return false, fmt.Errorf("start a consistent snapshot: %w", err)
+			}
+			p, err := snapshotPlace(conn)
+			if err == nil && mark.at.before(p) {
+				return true, nil
+			}
+			if _, cerr := conn.Execute("COMMIT"); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return false, err
+			}
+			if s.visibleWaits.Add(1); time.Since(start) > visibleWait {
+				return false, fault.AsRetryable(fmt.Errorf("the server has not made visible, in %s, a transaction the binlog holds at %s:%d",
+					visibleWait, mark.at.file, mark.at.pos))
+			}
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+	case mark.gtids != "":
+		res, err := conn.Execute("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", mark.gtids, int(visibleWait/time.Second))
+		if err != nil {
+			return false, fmt.Errorf("wait for the transactions the binlog holds to be visible (WAIT_FOR_EXECUTED_GTID_SET): %w", err)
+		}
+		s.visibleWaits.Add(1) // counted as a wait whether or not the server had to
+		if timedOut, _ := res.GetInt(0, 0); timedOut != 0 {
+			return false, fault.AsRetryable(fmt.Errorf("the server has not made visible, in %s, the transactions the binlog holds up to %s",
+				visibleWait, mark.gtids))
+		}
+	}
+	return false, nil
+}
+
+// visibleWait bounds how long a chunk waits for a transaction in the binlog to become
+// visible: a moment normally; longer means a server in trouble.
+const visibleWait = time.Minute
+
 // logEnd is the server's binlog end now (SHOW MASTER STATUS: REPLICATION CLIENT, BINLOG
 // MONITOR on MariaDB).
 func logEnd(conn *client.Conn) (place, error) {
@@ -137,7 +226,7 @@ func logEnd(conn *client.Conn) (place, error) {
 func (j *joiner) openWindow(id event.TableID, c snapshot.Chunk, tb *table, install bool) *window {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	w := &window{table: id, chunk: c, notes: map[string]note{}}
+	w := &window{table: id, chunk: c, notes: map[string]note{}, since: j.leftOut[id]}
 	j.windows = append(j.windows, w)
 	if f := j.fills[id]; f != nil && !f.known {
 		f.setKey(tb)
