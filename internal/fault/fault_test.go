@@ -39,7 +39,7 @@ func TestClassify(t *testing.T) {
 		{pgErr("08006"), Retryable}, // connection failure
 		{pgErr("28P01"), Fatal},     // bad password
 		{fmt.Errorf("begin a transaction: %w", unusedErr), Retryable},
-		{pgErr("42501"), Fatal},     // insufficient privilege
+		{pgErr("42501"), Fatal}, // insufficient privilege
 		{mkdirErr, Fatal},
 		{fmt.Errorf("x: %w", checkpoint.ErrFenced), Fatal},
 		{AsRetryable(errors.New("flaky")), Retryable},

@@ -79,8 +79,8 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		filling := len(s.join.fills) > 0
 		s.join.mu.Unlock()
 		if s.watermarks && s.flavor != "mariadb" && filling {
-			s.log.Warn("this MySQL server has no GTIDs (gtid_mode OFF): a snapshot chunk read at the instant a transaction "+
-				"is in the binlog but not yet visible misses that transaction's change (watermark.go); set gtid_mode=ON and "+
+			s.log.Warn("this MySQL server has no GTIDs (gtid_mode OFF): a snapshot chunk read at the instant a transaction " +
+				"is in the binlog but not yet visible misses that transaction's change (watermark.go); set gtid_mode=ON and " +
 				"enforce_gtid_consistency=ON on the server to close this gap")
 		}
 	}
