@@ -16,6 +16,7 @@ import (
 //
 //	weir_checkpoints(pipeline text primary key, generation bigint, seq bigint,
 //	                 checkpoint json, updated_at timestamptz)
+//	weir_checkpoints_requests(pipeline, id, request json, created_at)  (Requester)
 //
 // The checkpoint column is json, not jsonb: jsonb refuses the escape \u0000, which a
 // checkpoint holds whenever a chunk bound or key cursor contains a NUL character, while
@@ -55,6 +56,15 @@ func OpenPostgres(ctx context.Context, url, table string) (*Postgres, error) {
 			seq        bigint NOT NULL DEFAULT 0,
 			checkpoint json,
 			updated_at timestamptz NOT NULL DEFAULT now())`)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.requestsTable()+` (
+			pipeline   text NOT NULL,
+			id         text NOT NULL,
+			request    json NOT NULL,
+			created_at timestamptz NOT NULL DEFAULT now(),
+			PRIMARY KEY (pipeline, id))`)
 		return err
 	})
 	if err != nil {

@@ -109,3 +109,53 @@ func TestStores(t *testing.T) {
 		})
 	}
 }
+
+// TestRequests: a request another process adds is listed, oldest first, by the process
+// holding the pipeline until it says it is done; Running tells a held pipeline.
+func TestRequests(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			holder, other := open(), open()
+			gen, err := holder.Acquire(ctx, "r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := sample(gen, 1)
+			cp.Pipeline = "r"
+			if err := holder.Save(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+			h, o := holder.(Requester), other.(Requester)
+			if running, err := o.Running(ctx, "r"); err != nil || !running {
+				t.Fatalf("Running while held: %v, %v", running, err)
+			}
+			first, second := NewRequest([]string{"db.a"}), NewRequest([]string{"db.b", "db.c"})
+			second.Time = first.Time.Add(time.Second)
+			for _, r := range []Request{second, first} {
+				if err := o.Request(ctx, "r", r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := h.Requests(ctx, "r")
+			if err != nil || len(got) != 2 || got[0].ID != first.ID || !reflect.DeepEqual(got[1].Resnapshot, second.Resnapshot) {
+				t.Fatalf("requests: %+v, %v", got, err)
+			}
+			if err := h.Done(ctx, "r", []string{first.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := h.Requests(ctx, "r"); err != nil || len(got) != 1 || got[0].ID != second.ID {
+				t.Fatalf("after one is done: %+v, %v", got, err)
+			}
+			if got, err := o.Requests(ctx, "elsewhere"); err != nil || len(got) != 0 {
+				t.Fatalf("another pipeline's requests: %+v, %v", got, err)
+			}
+			if name == "local" {
+				holder.Release(ctx, "r")
+				if running, err := o.Running(ctx, "r"); err != nil || running {
+					t.Fatalf("Running once released: %v, %v", running, err)
+				}
+			}
+		})
+	}
+}

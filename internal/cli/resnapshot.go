@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,66 +17,109 @@ func resnapshotCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	var (
 		f      runFlags
 		tables []string
+		wait   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "resnapshot FILE.yaml --table DB.TABLE...",
-		Short: "Copy tables again: their next run empties them in the sink and snapshots them beside the stream, which goes on",
+		Short: "Copy tables again beside the stream, which goes on: the pipeline empties them in the sink and snapshots them, running or at its next start",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(tables) == 0 {
 				return invalid(fmt.Errorf("name the tables to copy again: --table db.table (as many as needed)"))
 			}
-			return resnapshot(cmd.Context(), g, reg, args[0], f, tables)
+			return resnapshot(cmd.Context(), g, reg, args[0], f, tables, wait)
 		},
 	}
 	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
 	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "the PostgreSQL checkpoint store the pipeline runs with: postgres://user@host/db")
 	cmd.Flags().StringSliceVar(&tables, "table", nil, "a table of the source to copy again, as db.table (MySQL) or schema.table (PostgreSQL); repeat or separate with commas")
+	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for a running pipeline to take the request up")
 	return cmd
 }
 
-// resnapshot marks tables in the pipeline's newest checkpoint (the store's or the sink's)
-// for a new copy (checkpoint.MarkResnapshot) and stores it as the next checkpoint. The
-// pipeline must be stopped: its next run takes the mark up.
-func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, names []string) error {
-	st, err := claimStopped(ctx, g, reg, file, f, "stop it, run resnapshot, then start it again: the tables are copied beside its stream")
+// resnapshot leaves a request in the pipeline's checkpoint store (checkpoint.Request) to
+// copy tables again. The process running the pipeline takes it at its next checkpoint
+// and resumes from there with the tables marked (engine.ErrRequested); a stopped
+// pipeline takes it when it next starts. The names are checked against the pipeline's
+// newest checkpoint first.
+func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, names []string, wait time.Duration) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log, err := g.logger()
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	ctx, log, p, store, gen := st.ctx, st.log, st.p, st.store, st.gen
+	p, err := loadPipeline(g, reg, file)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, f)
+	if err != nil {
+		return failed(err)
+	}
+	defer store.Close()
+	rq, ok := store.(checkpoint.Requester)
+	if !ok {
+		return failed(fmt.Errorf("this checkpoint store cannot carry requests"))
+	}
 	cp, err := store.Load(ctx, p.Name)
 	if err != nil {
 		return failed(err)
 	}
-	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism,
-		SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "resnapshot"}
-	sink, err := reg.Sinks[p.Sink.Type].Open(ctx, p.Sink.Config, env)
-	if err != nil {
-		return failed(fmt.Errorf("open sink %s: %w", p.Sink.Type, err))
-	}
-	if keeper, ok := sink.(connector.CheckpointKeeper); ok {
-		kept, err := keeper.LoadCheckpoint(ctx, p.Name)
+	// The sink's checkpoint, read through its TableReader: opening the sink itself would
+	// claim the pipeline there and fence the process running it.
+	if open := reg.Sinks[p.Sink.Type].Reader; open != nil {
+		env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism,
+			SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "resnapshot"}
+		reader, err := open(ctx, p.Sink.Config, env)
 		if err != nil {
-			sink.Close()
+			return failed(fmt.Errorf("open sink %s to read its checkpoint: %w", p.Sink.Type, err))
+		}
+		kept, err := reader.LoadCheckpoint(ctx, p.Name)
+		reader.Close()
+		if err != nil {
 			return failed(fmt.Errorf("load the checkpoint kept by the sink: %w", err))
 		}
 		cp = checkpoint.Newest(cp, kept)
 	}
-	sink.Close()
 	if cp == nil {
 		return failed(fmt.Errorf("pipeline %q has no checkpoint: its first run copies every table anyway", p.Name))
 	}
-	if err := cp.MarkResnapshot(names); err != nil {
+	if err := cp.MarkResnapshot(names); err != nil { // only to check the names: cp is not stored
 		return invalid(err)
 	}
-	cp.Seq++
-	cp.Generation = gen
-	cp.Time = time.Now()
-	if err := store.Save(ctx, cp); err != nil {
-		return failed(fmt.Errorf("store the marked checkpoint: %w", err))
+	req := checkpoint.NewRequest(names)
+	if err := rq.Request(ctx, p.Name, req); err != nil {
+		return failed(err)
 	}
-	fmt.Fprintf(g.stdout, "marked %s to be copied again: the next `weir run %s` empties them in the sink and snapshots them beside the stream\n",
-		strings.Join(names, ", "), file)
+	running, err := rq.Running(ctx, p.Name)
+	if err != nil {
+		return failed(err)
+	}
+	tables := strings.Join(names, ", ")
+	if !running {
+		fmt.Fprintf(g.stdout, "asked pipeline %q to copy %s again: it is not running; its next `weir run %s` empties them in the sink and snapshots them beside the stream\n",
+			p.Name, tables, file)
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		pending, err := rq.Requests(ctx, p.Name)
+		if err != nil {
+			return failed(err)
+		}
+		if !slices.ContainsFunc(pending, func(r checkpoint.Request) bool { return r.ID == req.ID }) {
+			fmt.Fprintf(g.stdout, "pipeline %q took the request: it is copying %s again beside its stream (its log says when the snapshot ends)\n", p.Name, tables)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return failed(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(g.stdout, "asked pipeline %q to copy %s again; no process took the request within %s: the one running it takes it at its next checkpoint, or its next run does\n",
+		p.Name, tables, wait)
 	return nil
 }

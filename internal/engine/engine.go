@@ -184,6 +184,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 		}
 		cp = checkpoint.Newest(cp, sinkCP)
 	}
+	if cp, err = e.takeRequests(ctx, gen, cp); err != nil {
+		return nil, err
+	}
 	r, err := newRun(ctx, e, gen, cp)
 	if err != nil {
 		return nil, err

@@ -45,6 +45,7 @@ type run struct {
 	stopping            bool
 	stopFlag            atomic.Bool // stopping, for the chunk readers
 	cpDue               bool
+	polled              time.Time // when requests were last looked for (requests.go)
 
 	g    *errgroup.Group
 	gctx context.Context
@@ -295,6 +296,13 @@ func (r *run) loop(ctx context.Context) (finished bool, err error) {
 		}
 		if r.cpDue && r.canCheckpoint() {
 			if err := r.checkpoint(); err != nil {
+				return false, err
+			}
+			if asked, err := r.requested(); err != nil || asked {
+				if asked {
+					r.e.log.Info("a request from another process waits: resuming from the checkpoint just taken to take it up", "seq", r.seq)
+					err = ErrRequested
+				}
 				return false, err
 			}
 		}

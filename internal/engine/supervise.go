@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -62,6 +63,9 @@ func Supervise(ctx context.Context, p RestartPolicy, log *slog.Logger, onRestart
 		}
 		if ctx.Err() != nil {
 			return &Result{}, nil // stopped while failing: the stop wins
+		}
+		if errors.Is(err, ErrRequested) { // not a failure: start again at once
+			continue
 		}
 		class := fault.Classify(err)
 		if class != fault.Retryable {

@@ -178,3 +178,20 @@ func TestFirstRunGivesUp(t *testing.T) {
 		t.Fatalf("with a checkpoint: %d attempts, %v", attempts, err)
 	}
 }
+
+// TestSuperviseStartsAgainOnRequest: a run that ends to take up a request
+// (engine.ErrRequested) is started again at once, and never counts as a failure.
+func TestSuperviseStartsAgainOnRequest(t *testing.T) {
+	policy := engine.RestartPolicy{Initial: time.Hour, Max: time.Hour, MaxAttempts: 1}
+	attempts, restarts := 0, 0
+	res, err := engine.Supervise(context.Background(), policy, slog.New(slog.DiscardHandler), func(error) { restarts++ },
+		func(context.Context) (*engine.Result, error) {
+			if attempts++; attempts <= 3 {
+				return nil, engine.ErrRequested
+			}
+			return &engine.Result{Finished: true}, nil
+		})
+	if err != nil || !res.Finished || attempts != 4 || restarts != 0 {
+		t.Fatalf("got %+v, %v after %d attempts and %d restarts", res, err, attempts, restarts)
+	}
+}
