@@ -21,7 +21,7 @@ import (
 // utf8mb4 and latin1 text is copied exactly, into a MariaDB sink on that same stock
 // server and into PostgreSQL, by a snapshot and by the binlog; `weir verify` says equal.
 // Then text corruptions are planted in the sink (an emoji turned into '?', UTF-8 read as
-// latin1, a trailing space, a lost accent) and verify finds each one.
+// latin1, a trailing space, a lost accent, a lost scale) and verify finds each one.
 func TestStockServerText(t *testing.T) {
 	m, err := testenv.StartStockMariaDB()
 	if err != nil {
@@ -100,6 +100,7 @@ func TestStockServerText(t *testing.T) {
 				"UPDATE %s SET name = 'ÐŸÑ€Ð¸Ð²ÐµÑ‚' WHERE id = 2",   // UTF-8 read as latin1
 				"UPDATE %s SET code = 'ef ' WHERE id = 3",            // a trailing space
 				"UPDATE %s SET lat = 'Aero ‰' WHERE id = 4",          // accents lost
+				"UPDATE %s SET amount = 3 WHERE id = 4",              // the scale lost: 3.10 as an integer
 				"UPDATE %s SET lat = '?' WHERE id = 5",               // a character latin1 has, lost
 				"UPDATE %s SET name = " + mojibake + " WHERE id = 6", // the emoji's bytes as latin1
 			} {
@@ -119,7 +120,7 @@ func TestStockServerText(t *testing.T) {
 					found[fmt.Sprintf("%v.%s", d.Key["id"], c.Column)] = true
 				}
 			}
-			for _, k := range []string{"1.name", "2.name", "3.code", "4.lat", "5.lat", "6.name"} {
+			for _, k := range []string{"1.name", "2.name", "3.code", "4.lat", "4.amount", "5.lat", "6.name"} {
 				if !found[k] {
 					t.Errorf("verify did not find the corruption of %s", k)
 				}
