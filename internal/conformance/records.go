@@ -17,6 +17,7 @@ import (
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // Record is one change as a sink wrote it in the JSON envelope (DESIGN §1.3).
@@ -243,6 +244,17 @@ func TableImage(s *event.Schema, rows []event.Row) (map[string]map[string]any, e
 		rec, err := DecodeEnvelope(&event.Change{Op: event.OpRead, Schema: s, After: row}, "")
 		if err != nil {
 			return nil, err
+		}
+		for _, c := range s.Columns { // JSON is equal by meaning: key order and spacing aside
+			if v, ok := rec.After[c.Name].(string); ok && c.Type.Kind == types.JSON {
+				var doc any
+				dec := json.NewDecoder(strings.NewReader(v))
+				dec.UseNumber()
+				if dec.Decode(&doc) == nil {
+					b, _ := json.Marshal(doc)
+					rec.After[c.Name] = string(b)
+				}
+			}
 		}
 		out[rowKey(rec.Table(), rec.After, keys)] = rec.After
 	}

@@ -298,9 +298,25 @@ func typesInto(t *testing.T, kind string) {
 		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
 	if kind == "postgres" {
+		// MariaDB's JSON (LONGTEXT with a json_valid check) is JSON: jsonb.
+		conn, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var ty string
+		if err := conn.QueryRow(context.Background(), `SELECT data_type FROM information_schema.columns
+			WHERE table_schema = 'types' AND table_name = 't' AND column_name = 'js'`).Scan(&ty); err != nil || ty != "jsonb" {
+			t.Errorf("column js is %q in the sink (%v), want jsonb", ty, err)
+		}
 		return
 	}
-	// Same engine, same types: MariaDB's own ENUM, SET, BIT, YEAR and POINT stay as they are.
+	// Same engine, same types: MariaDB's own ENUM, SET, BIT, YEAR, POINT and JSON stay as
+	// they are (JSON is LONGTEXT with a json_valid check in MariaDB).
+	if out, err := e.dst.Query("", "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'types' AND TABLE_NAME = 't'"); err != nil ||
+		!strings.Contains(out, "json_valid(`js`)") {
+		t.Errorf("column js is not JSON in the sink (its checks: %q, %v)", out, err)
+	}
 	out, err := e.dst.Query("", "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'types' AND TABLE_NAME = 't'")
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,13 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
@@ -86,14 +89,20 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 		return nil, fmt.Errorf("read the columns of %s: %w", id, err)
 	}
 	s := &event.Schema{ID: id}
-	for i := range res.RowNumber() {
-		var ci columnInfo
+	infos := make([]columnInfo, res.RowNumber())
+	for i := range infos {
+		ci := &infos[i]
 		ci.Name, _ = res.GetString(i, 0)
 		ci.ColumnType, _ = res.GetString(i, 1)
 		ci.Charset, _ = res.GetString(i, 2)
 		nullable, _ := res.GetString(i, 3)
 		ci.Nullable = nullable == "YES"
 		ci.Collation, _ = res.GetString(i, 4)
+	}
+	if err := mariaJSON(conn, id, infos); err != nil {
+		return nil, err
+	}
+	for _, ci := range infos {
 		col, err := newColumn(ci)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", id, err)
@@ -125,6 +134,43 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 	}
 	return newTable(s)
 }
+
+// mariaJSON gives MariaDB's JSON columns their type back. MariaDB's JSON is LONGTEXT
+// with a CHECK (json_valid(col)) constraint, and information_schema.COLUMNS says longtext;
+// the constraint, named after the column, tells them apart, so that a JSON column is
+// JSON whether weir learns the table here or from its CREATE TABLE in the binlog.
+// (MySQL has a JSON type of its own, and no TABLE_NAME in CHECK_CONSTRAINTS.)
+func mariaJSON(conn *client.Conn, id event.TableID, infos []columnInfo) error {
+	text := map[string]*columnInfo{}
+	for i := range infos {
+		if strings.EqualFold(infos[i].ColumnType, "longtext") {
+			text[strings.ToLower(infos[i].Name)] = &infos[i]
+		}
+	}
+	if len(text) == 0 {
+		return nil
+	}
+	res, err := conn.Execute(`SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+		WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?`, id.Schema, id.Table)
+	if err != nil {
+		var me *gomysql.MyError
+		if errors.As(err, &me) && (me.Code == 1054 || me.Code == 1109) { // no such column or table: not MariaDB 10.2+
+			return nil
+		}
+		return fmt.Errorf("read the check constraints of %s: %w", id, err)
+	}
+	for i := range res.RowNumber() {
+		clause, _ := res.GetString(i, 0)
+		if m := jsonValid.FindStringSubmatch(clause); m != nil {
+			if ci := text[strings.ToLower(strings.ReplaceAll(m[1], "``", "`"))]; ci != nil {
+				ci.ColumnType = "json"
+			}
+		}
+	}
+	return nil
+}
+
+var jsonValid = regexp.MustCompile("(?i)^\\s*json_valid\\(`((?:[^`]|``)+)`\\)\\s*$")
 
 // useKeyColumn makes the configured column the key of a table without a primary key,
 // after checking that it is unique and NOT NULL.

@@ -35,7 +35,7 @@ import (
 //	DATETIME(fsp)      timestamp(fsp), wall clock; zero → NULL
 //	TIMESTAMP(fsp)     timestamp_ltz(fsp), an instant in UTC; zero → NULL
 //	YEAR               int16
-//	JSON (MySQL)       json; MariaDB's JSON is LONGTEXT with a check: string
+//	JSON               json (MariaDB's LONGTEXT CHECK (json_valid(col)) too: it is its JSON)
 //	ENUM / SET         enum / set: the member names, not their numbers
 //	GEOMETRY types     bytes: MySQL's internal value, 4-byte SRID then WKB
 type colKind uint8
@@ -322,13 +322,18 @@ func (c *column) fromText(fv *gomysql.FieldValue, serverText bool) (event.Value,
 			if err != nil {
 				return event.Value{}, fmt.Errorf("column %s: %w", c.name, err)
 			}
+			if c.kind == ckJSON {
+				return event.JSON(s), nil
+			}
 			return event.String(s), nil
 		}
 	}
 	switch c.kind {
 	case ckString:
 		return c.text(raw)
-	case ckEnum, ckJSON, ckSet, ckInet6, ckInet4, ckUUID:
+	case ckJSON:
+		return event.JSON(string(raw)), nil // the connection is utf8mb4: already UTF-8
+	case ckEnum, ckSet, ckInet6, ckInet4, ckUUID:
 		return event.String(string(raw)), nil // the connection is utf8mb4: already UTF-8
 	case ckFloat32, ckFloat64:
 		f, err := strconv.ParseFloat(string(raw), 64)
