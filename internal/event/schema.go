@@ -34,6 +34,11 @@ type Column struct {
 	// SourceType is the column's type as the source declares it ("bigint(20) unsigned"), for
 	// messages and docs; it never drives decoding.
 	SourceType string `json:"source_type,omitempty"`
+	// TypeDef is how a sink of the source's own engine makes the user type SourceType
+	// names, where the source knows it: "DOMAIN AS integer CHECK (VALUE > 0)" or
+	// "TYPE AS (street text, zip integer)" (PostgreSQL), to be read as CREATE DOMAIN|TYPE
+	// name AS …. Other sinks go by Type.
+	TypeDef string `json:"type_def,omitempty"`
 	// Default is the value the source gives rows that do not set the column, as text,
 	// when the DDL declares a literal one (or the engine implies one: MySQL's 0 or '' for
 	// NOT NULL columns). A sink adding the column gives it to the rows it already holds,

@@ -26,27 +26,28 @@ const pgSourceTypes = `
 CREATE EXTENSION IF NOT EXISTS hstore;
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE TYPE address AS (street text, zip integer);
 CREATE TABLE t (id int PRIMARY KEY, i2 smallint, i8 bigint, num numeric(20,6), numany numeric, r real, d double precision,
   m money, txt text, vc varchar(20), ch char(5), b bytea, bo boolean, dt date, tm time(3), tmtz timetz, ts timestamp(6),
   tstz timestamptz, iv interval, u uuid, j json, jb jsonb, ip inet, mc macaddr, md mood, pi posint, ia int[], ta text[],
-  hs hstore, bits bit varying(8), rg int4range, tv tsvector, pt point, mda mood[]);
+  hs hstore, bits bit varying(8), rg int4range, tv tsvector, pt point, mda mood[], ad address);
 INSERT INTO t VALUES
  (1, -32768, 9223372036854775807, 12345678901234.123456, 1.5, 3.25, -1e300, 12.34, 'tab	and
 newline \ back', 'ünïcödé', 'ab', '\x00ff', true, '2024-02-29', '23:59:59.999', '12:00:00+05:30', '1999-12-31 23:59:59.123456',
   '2024-06-01 12:00:00+02', '1 year 2 days 03:00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b": 1, "a": [1, null]}', '{"k": "v"}',
   '10.0.0.1/8', '08:00:2b:01:02:03', 'happy', 42, '{{1,2},{3,4}}', ARRAY['a,b', NULL], 'a=>1, b=>NULL', B'101',
-  '[1,10)', 'a fat cat', '(1,2)', '{happy,sad}'),
+  '[1,10)', 'a fat cat', '(1,2)', '{happy,sad}', ROW('Main St, 1', 12345)),
  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
  $EXTRA$;`
 
 // pgOnlyRows are values a MySQL target cannot hold: ±infinity, NaN, dates BC.
 const pgOnlyRows = `, (3, 0, 0, 0, 'NaN', 'NaN', '-Infinity', 0, '', '', '', '', false, 'infinity', '00:00', '00:00+00', '-infinity',
   'infinity', '0', '00000000-0000-0000-0000-000000000000', '[]', '[]', '::1', '00:00:00:00:00:00', 'sad', 1, '{}', '{}', '', B'',
-  'empty', '', '(0,0)', '{}'),
+  'empty', '', '(0,0)', '{}', '(,)'),
  (4, 1, 1, 1, 1, 1, 1, 1, 'x', 'x', 'x', '\x01', true, '0044-03-15 BC', '01:00', '01:00+01', '0100-01-01 00:00:00 BC',
   '1900-01-01 00:00:00+00', '-1 day', '00000000-0000-0000-0000-000000000001', '1', '1', '::2', '00:00:00:00:00:01', 'ok', 2, '{5}', '{"q\"t"}', 'k=>v', B'1',
-  '[5,6]', 'x:1', '(3.5,-1)', '{ok}')`
+  '[5,6]', 'x:1', '(3.5,-1)', '{ok}', '("q\"t",0)')`
 
 // TestPostgresTypesIntoSQL: a table of PostgreSQL types reaches PostgreSQL and MariaDB by
 // snapshot and by stream, and `weir verify` finds each target equal to the source through
@@ -158,10 +159,18 @@ pipeline:
 				}
 				for col, want := range map[string]string{"m": "money", "iv": "interval", "ip": "inet", "mc": "macaddr", "md": "public.mood",
 					"ia": "integer[]", "ta": "text[]", "bits": "bit varying(8)", "tmtz": "time with time zone", "ch": "character(5)",
-					"rg": "int4range", "tv": "tsvector", "pt": "point", "mda": "public.mood[]", "pi": "integer"} {
+					"rg": "int4range", "tv": "tsvector", "pt": "point", "mda": "public.mood[]", "pi": "public.posint", "ad": "public.address"} {
 					if g := strings.TrimPrefix(got[col], "public."); g != strings.TrimPrefix(want, "public.") {
 						t.Errorf("column %s is %s in the sink, want %s", col, got[col], want)
 					}
+				}
+				// The domain keeps its constraint, the composite its fields.
+				var check, fields string
+				if err := conn.QueryRow(ctx, `SELECT (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid = 'public.posint'::regtype),
+					(SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute
+						WHERE attrelid = (SELECT typrelid FROM pg_type WHERE oid = 'public.address'::regtype))`).Scan(&check, &fields); err != nil ||
+					check != "CHECK ((VALUE > 0))" || fields != "street text, zip integer" {
+					t.Errorf("in the sink, posint is %q and address (%q) (%v)", check, fields, err)
 				}
 			}
 		})

@@ -15,9 +15,11 @@ import (
 // (docs/types-postgres.md): arrays (of any type below or of the unified mapping's),
 // enums (made in the sink's schema when missing), inet, cidr, macaddr, macaddr8, money,
 // interval, bit and bit varying, tsvector and tsquery, the geometric types, ranges and
-// multiranges, xml, time with time zone and character(n). Domains take their base type
-// through the unified mapping (their constraints are the source's business); composite
-// and extension types are kept as text.
+// multiranges, xml, time with time zone and character(n). Domains and composite types
+// built on PostgreSQL's own types are made in the sink's schema too, from the definition
+// the source read (event.Column.TypeDef: a domain with its constraints, a composite with
+// its fields); others, and extension types, take the unified mapping (the base type, or
+// text).
 
 // nativeBases are the types (format_type's names, without modifiers) that pass through.
 var nativeBases = map[string]bool{
@@ -35,6 +37,16 @@ var arrayElems = map[string]bool{
 	"text": true, "character varying": true, "boolean": true, "date": true, "uuid": true,
 	"timestamp without time zone": true, "timestamp with time zone": true,
 	"time without time zone": true, "oid": true,
+}
+
+// unqualified is a user type's name without its schema and array brackets: it is made
+// in the sink table's schema.
+func unqualified(st string) string {
+	name := strings.TrimSuffix(st, "[]")
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return strings.Trim(name, `"`)
 }
 
 // baseName is a format_type name without its modifiers and array brackets:
@@ -58,17 +70,20 @@ func nativeType(c event.Column, schema string) (typ, makeEnum string) {
 		return "", ""
 	}
 	array := strings.HasSuffix(st, "[]")
+	if kind, rest, ok := strings.Cut(c.TypeDef, " "); ok && (kind == "DOMAIN" || kind == "TYPE") {
+		qualified := quote(schema) + "." + quote(unqualified(st))
+		create := fmt.Sprintf("DO $weir$ BEGIN CREATE %s %s %s; EXCEPTION WHEN duplicate_object THEN NULL; END $weir$", kind, qualified, rest)
+		if array {
+			qualified += "[]"
+		}
+		return qualified, create
+	}
 	enum := c.Type
 	if enum.Kind == types.Array && enum.Elem != nil {
 		enum = *enum.Elem
 	}
 	if enum.Kind == types.Enum && len(enum.Values) > 0 {
-		name := strings.TrimSuffix(st, "[]")
-		if i := strings.LastIndexByte(name, '.'); i >= 0 { // made in the sink table's schema
-			name = name[i+1:]
-		}
-		name = strings.Trim(name, `"`)
-		qualified := quote(schema) + "." + quote(name)
+		qualified := quote(schema) + "." + quote(unqualified(st))
 		members := make([]string, len(enum.Values))
 		for i, m := range enum.Values {
 			members[i] = quoteLiteral(m)

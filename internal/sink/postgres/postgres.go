@@ -475,7 +475,7 @@ func (w *Writer) Drop(ctx context.Context) error {
 }
 
 // columnType is the type a column of s takes in the sink table of schema schema, and the
-// statement that must run first (an enum to make), if any.
+// statement that must run first (an enum, domain or composite type to make), if any.
 func (w *Writer) columnType(c event.Column, schema string) (typ, first string) {
 	if w.o.SourceType == "postgres" {
 		if n, mk := nativeType(c, schema); n != "" {

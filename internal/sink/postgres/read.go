@@ -47,9 +47,10 @@ func selectList(s *event.Schema, extra []string) string {
 		case types.Decimal: // a numeric, or money (native.go), whose text has a currency sign
 			cols = append(cols, "t."+quote(c.Name)+"::numeric::text")
 		case types.String: // by the type's own output (format's %s): ::text drops a
-			// character(n)'s blanks and adds an inet's netmask (native.go)
+			// character(n)'s blanks and adds an inet's netmask (native.go). num_nulls, not
+			// IS NULL, which is true of a composite whose fields are all NULL: (,)
 			q := "t." + quote(c.Name)
-			cols = append(cols, "CASE WHEN "+q+" IS NULL THEN NULL ELSE format('%s', "+q+") END")
+			cols = append(cols, "CASE WHEN num_nulls("+q+") = 1 THEN NULL ELSE format('%s', "+q+") END")
 		default:
 			cols = append(cols, "t."+quote(c.Name)+"::text")
 		}

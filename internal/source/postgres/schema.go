@@ -77,6 +77,11 @@ func (tc *typeCache) resolve(ctx context.Context, q querier, oid uint32, mod int
 		if err != nil {
 			return t, fmt.Errorf("read type %d: %w", cur, err)
 		}
+		if t.Def == "" && (typtype == "d" || typtype == "c") {
+			if t.Def, err = typeDef(ctx, q, cur, typtype); err != nil {
+				return t, err
+			}
+		}
 		switch {
 		case typtype == "d": // a domain: its base type, with the domain's modifier
 			cur = base
@@ -107,6 +112,37 @@ func (tc *typeCache) resolve(ctx context.Context, q querier, oid uint32, mod int
 	tc.byText[t.Name] = t
 	tc.mu.Unlock()
 	return t, nil
+}
+
+// typeDef is how a sink of the same engine makes the domain or composite type oid
+// (event.Column.TypeDef): "DOMAIN AS integer NOT NULL CONSTRAINT c CHECK (…)" or
+// "TYPE AS (street text, zip integer)". "" when the type is built on types outside
+// pg_catalog (another user type, an extension's): the sink then takes the unified
+// mapping (the base type; text for a composite).
+func typeDef(ctx context.Context, q querier, oid uint32, typtype string) (string, error) {
+	var def string
+	var builtin bool
+	var err error
+	if typtype == "d" {
+		err = q.QueryRow(ctx, `SELECT 'DOMAIN AS ' || format_type(t.typbasetype, t.typtypmod)
+				|| CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+				|| coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' ORDER BY c.conname)
+					FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), ''),
+			b.typnamespace = 'pg_catalog'::regnamespace
+			FROM pg_type t JOIN pg_type b ON b.oid = t.typbasetype WHERE t.oid = $1`, oid).Scan(&def, &builtin)
+	} else {
+		err = q.QueryRow(ctx, `SELECT 'TYPE AS (' || string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) || ')',
+			bool_and(f.typnamespace = 'pg_catalog'::regnamespace)
+			FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid JOIN pg_type f ON f.oid = a.atttypid
+			WHERE t.oid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, oid).Scan(&def, &builtin)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the definition of type %d: %w", oid, err)
+	}
+	if !builtin {
+		return "", nil
+	}
+	return def, nil
 }
 
 // byName returns the type a column's SourceType names: resolved earlier in this process,
@@ -268,7 +304,7 @@ func (s *Source) describe(ctx context.Context, q querier, schema, name string) (
 			return nil, fmt.Errorf("table %s, column %s: %w", id, a.name, err)
 		}
 		typ, dec := mapType(pt)
-		sc.Columns = append(sc.Columns, event.Column{Name: a.name, Type: typ, Nullable: !a.notNull, SourceType: pt.Name, Default: literalDefault(a.def)})
+		sc.Columns = append(sc.Columns, event.Column{Name: a.name, Type: typ, Nullable: !a.notNull, SourceType: pt.Name, TypeDef: pt.Def, Default: literalDefault(a.def)})
 		t.cols = append(t.cols, &column{name: a.name, typ: typ, dec: dec})
 	}
 	key, err := s.keyOf(ctx, q, oid, id, sc, ident)

@@ -520,7 +520,7 @@ func (r *reader) relation(ctx context.Context, m *pglogrepl.RelationMessage) err
 			return err
 		}
 		typ, dec := mapType(pt)
-		col := event.Column{Name: c.Name, Type: typ, Nullable: true, SourceType: pt.Name}
+		col := event.Column{Name: c.Name, Type: typ, Nullable: true, SourceType: pt.Name, TypeDef: pt.Def}
 		if old != nil {
 			if j := old.schema.ColumnIndex(c.Name); j >= 0 && old.schema.Columns[j].SourceType == pt.Name {
 				col = old.schema.Columns[j]

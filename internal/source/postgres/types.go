@@ -36,7 +36,7 @@ import (
 //	json, jsonb                  json
 //	inet, cidr, macaddr(8)       string
 //	enum types                   enum with the members in their declared order
-//	domains                      the mapping of the base type
+//	domains                      the mapping of the base type (a PostgreSQL sink makes the domain)
 //	arrays (any dimensions)      array<elem>: JSON of nested arrays of the element values
 //	hstore                       json: an object of string (or null) values
 //	PostGIS geometry/geography   bytes: the EWKB
@@ -65,6 +65,8 @@ type pgType struct {
 	Enum    []string // the members of an enum (of the element, for an array)
 	Mod     int      // the type modifier (atttypmod), -1 for none
 	Generic bool     // a type weir maps to string whatever it is
+	// Def is how to make the column's domain or composite type (typeDef), "" if none.
+	Def string
 }
 
 // mapType returns the unified type and decoder of a column of type t.
