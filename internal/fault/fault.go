@@ -14,6 +14,7 @@ package fault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"syscall"
@@ -126,4 +127,29 @@ func classifySQLState(s string) Class {
 		return Retryable
 	}
 	return Fatal
+}
+
+// ReachHint is advice for an error of reaching a server over the network, "" when err is
+// not one: what to check, as a clause to append to the error's message.
+func ReachHint(err error) string {
+	var dnsErr *net.DNSError
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing listens there: is the server running, and are the host and port right?"
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve: check it"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.ETIMEDOUT),
+		errors.Is(err, context.DeadlineExceeded), errors.As(err, &timeout) && timeout.Timeout():
+		return "no answer: is the host up, and does a firewall let this machine in?"
+	}
+	return ""
+}
+
+// WithReachHint appends ReachHint's advice to err's message, where there is some.
+func WithReachHint(err error) error {
+	if h := ReachHint(err); h != "" {
+		return fmt.Errorf("%w; %s", err, h)
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -51,5 +52,19 @@ func TestClassify(t *testing.T) {
 		if got := Classify(c.err); got != c.want {
 			t.Errorf("Classify(%v) = %s, want %s", c.err, got, c.want)
 		}
+	}
+}
+
+// TestReachHint: a refused connection gets advice on what to check; other errors none.
+func TestReachHint(t *testing.T) {
+	_, refused := net.Dial("tcp", "127.0.0.1:1")
+	if got := WithReachHint(fmt.Errorf("connect to 127.0.0.1:1: %w", refused)).Error(); !strings.HasSuffix(got, "is the server running, and are the host and port right?") {
+		t.Errorf("refused: %s", got)
+	}
+	if got := ReachHint(&net.DNSError{Err: "no such host", Name: "nohost.invalid", IsNotFound: true}); !strings.Contains(got, "does not resolve") {
+		t.Errorf("unknown host: %q", got)
+	}
+	if got := ReachHint(errors.New("Access denied for user")); got != "" {
+		t.Errorf("access denied: %q", got)
 	}
 }

@@ -77,7 +77,7 @@ func ConnectError(err error, addr, user, fix string) error {
 		}
 		return fault.AsFatal(fmt.Errorf("connect to %s as %s: %w; %s", addr, user, err, fix))
 	}
-	return fault.AsRetryable(fmt.Errorf("connect to %s: %w", addr, err))
+	return fault.AsRetryable(fault.WithReachHint(fmt.Errorf("connect to %s: %w", addr, err)))
 }
 
 // Identity names the server c is connected to: its host name, port and data directory

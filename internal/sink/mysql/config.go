@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/fault"
 )
 
 // Spec declares the MySQL / MariaDB sink under type typ ("mysql" or "mariadb": the same
@@ -91,7 +92,7 @@ func check(ctx context.Context, rawURL, where, cpTable string) []error {
 	}
 	c, err := dial(ctx, a, "", 10e9)
 	if err != nil {
-		return []error{fmt.Errorf("url (%s): cannot connect: %w", where, err)}
+		return []error{fault.WithReachHint(fmt.Errorf("url (%s): cannot connect: %w", where, err))}
 	}
 	defer c.Close()
 	res, err := c.Execute("SHOW GRANTS")

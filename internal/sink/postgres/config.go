@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/fault"
 )
 
 // Spec declares the PostgreSQL sink.
@@ -37,7 +38,7 @@ func check(ctx context.Context, url, where, cpTable string) []error {
 	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return []error{fmt.Errorf("url (%s): cannot connect: %w", where, err)}
+		return []error{fault.WithReachHint(fmt.Errorf("url (%s): cannot connect: %w", where, err))}
 	}
 	defer conn.Close(ctx)
 	var canCreate bool

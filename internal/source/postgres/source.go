@@ -241,7 +241,7 @@ func classifyConnectError(err error, addr, user string) error {
 			return fault.AsFatal(fmt.Errorf("connect to %s: %w; check database-name", addr, err))
 		}
 	}
-	return fault.AsRetryable(fmt.Errorf("connect to %s: %w", addr, err))
+	return fault.AsRetryable(fault.WithReachHint(fmt.Errorf("connect to %s: %w", addr, err)))
 }
 
 // StartupMode is scan.startup.mode.
