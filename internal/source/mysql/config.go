@@ -7,7 +7,9 @@ func Spec(typ string) connector.Spec {
 	return connector.Spec{
 		Type: typ,
 		Summary: "Reads MySQL 5.7/8.x or MariaDB 10.x: a lock-free chunked snapshot of the selected tables and every change " +
-			"from the binary log (ROW format, FULL row image); on MariaDB the two run together and join exactly.",
+			"from the binary log (ROW format, FULL row image); the two run together and join exactly (on MySQL without GTIDs, " +
+			"all but a change in the binlog and not yet visible at the instant a chunk is read: turn gtid_mode on). XA transactions " +
+			"are copied at their XA COMMIT, none at an XA ROLLBACK.",
 		Fields: []connector.Field{
 			{Name: "hostname", Type: connector.TypeString, Required: true, Example: "127.0.0.1", Description: "Server host."},
 			{Name: "port", Type: connector.TypeInt, Default: "3306", Min: connector.Int64(1), Max: connector.Int64(65535), Description: "Server port."},

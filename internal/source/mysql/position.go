@@ -22,6 +22,9 @@ type position struct {
 	// SinceMillis, set by scan.startup.mode timestamp, leaves out the transactions
 	// committed before it (the binlog is searched by file, then by commit time).
 	SinceMillis int64 `json:"since_ms,omitempty"`
+	// XA are the XA transactions prepared before this position and not yet committed or
+	// rolled back: a stream from here reads their groups again first (xa.go).
+	XA []xaPending `json:"xa,omitempty"`
 }
 
 func (p position) encode() event.Position {

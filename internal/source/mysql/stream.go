@@ -50,20 +50,13 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		return err
 	}
 	defer release()
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:                s.serverID,
-		Flavor:                  s.flavor,
-		Host:                    s.host,
-		Port:                    uint16(s.port),
-		User:                    s.user,
-		Password:                s.password,
-		TimestampStringLocation: time.UTC,
-		HeartbeatPeriod:         s.heartbeat,
-		MaxReconnectAttempts:    5,
-		DiscardGTIDSet:          true, // the reader keeps its own executed set
-		Logger:                  mysqlconn.LibraryLogger(s.log.With("component", "binlog")),
-		RowsEventDecodeFunc:     s.decodeRows,
-	})
+	prepared := map[string][]event.Change{}
+	if len(pos.XA) > 0 {
+		if prepared, err = s.recoverXA(ctx, pos.XA, tables); err != nil {
+			return err
+		}
+	}
+	syncer := replication.NewBinlogSyncer(s.syncerConfig())
 	defer syncer.Close()
 	var streamer *replication.BinlogStreamer
 	var gset gomysql.GTIDSet
@@ -102,7 +95,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 		return emit(ctx, b)
 	}
-	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, prepared: prepared, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
 	if r.rowEnd, err = s.rowEnds(ctx, nil); err != nil {
 		return err
 	}
@@ -140,6 +133,24 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	}
 }
 
+// syncerConfig is how the binlog is read.
+func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
+	return replication.BinlogSyncerConfig{
+		ServerID:                s.serverID,
+		Flavor:                  s.flavor,
+		Host:                    s.host,
+		Port:                    uint16(s.port),
+		User:                    s.user,
+		Password:                s.password,
+		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         s.heartbeat,
+		MaxReconnectAttempts:    5,
+		DiscardGTIDSet:          true, // the reader keeps its own executed set
+		Logger:                  mysqlconn.LibraryLogger(s.log.With("component", "binlog")),
+		RowsEventDecodeFunc:     s.decodeRows,
+	}
+}
+
 // reader decodes binlog events into batches.
 type reader struct {
 	s       *Source
@@ -149,6 +160,13 @@ type reader struct {
 	file    string          // the binlog file being read
 	txnGTID string          // GTID of the transaction being read
 	txnLog  string          // Pos.Log of its changes
+	// txnStart is where the transaction being read begins; txnXA says it is an XA
+	// transaction (its changes wait for its commit), txnXID names it (xa.go).
+	txnStart place
+	txnXA    bool
+	txnXID   string
+	// prepared holds the changes of prepared XA transactions by xid, until their commit.
+	prepared map[string][]event.Change
 	changes []event.Change
 	offset  uint64
 	emit    func(context.Context, event.Batch) error
@@ -174,7 +192,10 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 			r.reached(place{r.file, uint32(e.Position)})
 		}
 	case *replication.MariadbGTIDEvent:
-		return r.begin(ctx, fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber), h)
+		if err := r.begin(ctx, fmt.Sprintf("%d-%d-%d", e.GTID.DomainID, e.GTID.ServerID, e.GTID.SequenceNumber), h); err != nil {
+			return err
+		}
+		r.txnXA = e.Flags&mariaPreparedXA != 0
 	case *replication.GTIDEvent:
 		next, err := e.GTIDNext()
 		if err != nil {
@@ -195,6 +216,9 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 			r.changes, r.txnGTID = nil, ""
 			return nil
 		}
+		if verb, xid, ok := xaStatement(q); ok {
+			return r.xa(ctx, h, verb, xid)
+		}
 		// Anything else is DDL, a transaction of its own.
 		if err := r.ddl(ctx, h, q, string(e.Schema)); err != nil {
 			return err
@@ -214,6 +238,9 @@ func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 		}
 		return r.heartbeat(ctx, file, uint32(pos))
 	default:
+		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
+			return r.prepare(ctx, h)
+		}
 		// An event outside any transaction (a new file's GTID list or binlog checkpoint):
 		// everything up to it has been read, which is what a chunk read there waits for.
 		if r.txnGTID == "" && len(r.changes) == 0 && h.LogPos > 0 && r.file != "" {
@@ -233,6 +260,7 @@ func (r *reader) begin(ctx context.Context, gtid string, h *replication.EventHea
 	}
 	r.txnGTID = gtid
 	r.txnLog = gtid
+	r.txnStart, r.txnXA, r.txnXID = place{r.file, h.LogPos - min(h.EventSize, h.LogPos)}, false, ""
 	if gtid == "" {
 		r.txnLog = r.file + "@" + fmt.Sprint(r.pos.Pos)
 	}
@@ -332,7 +360,7 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 			}
 		}
 	}
-	if len(r.changes) >= maxTxnBatch {
+	if len(r.changes) >= maxTxnBatch && !r.txnXA { // an XA transaction's wait for its commit
 		b := event.Batch{Changes: r.unfilled(r.changes), End: r.pos.encode()}
 		r.changes = nil
 		return r.emit(ctx, b)
