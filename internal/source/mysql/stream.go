@@ -167,10 +167,10 @@ type reader struct {
 	txnXID   string
 	// prepared holds the changes of prepared XA transactions by xid, until their commit.
 	prepared map[string][]event.Change
-	changes []event.Change
-	offset  uint64
-	emit    func(context.Context, event.Batch) error
-	history *schemaHistory
+	changes  []event.Change
+	offset   uint64
+	emit     func(context.Context, event.Batch) error
+	history  *schemaHistory
 	// resynced are the tables whose schema was last taken from the server, not from a
 	// statement (unparsed); refilled the column count of rows that had a table
 	// snapshotted again (mismatch).
