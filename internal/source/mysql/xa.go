@@ -42,7 +42,7 @@ type xaPending struct {
 }
 
 // xaStatement recognizes the XA statements of the binlog and returns the verb (START,
-// END, COMMIT, ROLLBACK) and the xid as the server writes it (X'61',X”,1).
+// END, COMMIT, ROLLBACK) and the xid as the server writes it, in hex with its format id.
 func xaStatement(q string) (verb, xid string, ok bool) {
 	if len(q) < 3 || !strings.EqualFold(q[:3], "XA ") {
 		return "", "", false
