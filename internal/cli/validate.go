@@ -24,7 +24,11 @@ func validateCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: the file is valid\n\n%s\n", args[0], p.Redacted())
+			fmt.Fprintf(g.stdout, "%s: the file is valid\n", args[0])
+			if p.Name != p.Title {
+				fmt.Fprintf(g.stdout, "pipeline %q goes by %s in state, slots, server-ids and metrics\n", p.Title, p.Name)
+			}
+			fmt.Fprintf(g.stdout, "\n%s\n", p.Redacted())
 			if offline {
 				return nil
 			}

@@ -3,6 +3,7 @@ package spec
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseTables(t *testing.T) {
@@ -140,15 +141,33 @@ func TestExpandEnv(t *testing.T) {
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]int64{
 		"0": 0, "4096": 4096, "1_000": 1000, "10B": 10, "64KiB": 64 << 10, "4MiB": 4 << 20, "1GiB": 1 << 30,
-		"2TiB": 2 << 40, "1KB": 1000, "5 MB": 5e6, "3GB": 3e9,
+		"2TiB": 2 << 40, "1KB": 1 << 10, "5 MB": 5 << 20, "3GB": 3 << 30, "64mb": 64 << 20, "1 gb": 1 << 30, "2k": 2 << 10,
+		"1kibibytes": 1 << 10, "7 bytes": 7,
 	} {
 		if got, ok := parseBytes(in); !ok || got != want {
 			t.Errorf("%q: got %d, %v; want %d", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", "MiB", "-1", "1.5MiB", "64 megs", "10mb", "9999999999GiB"} {
+	for _, in := range []string{"", "MiB", "-1", "1.5MiB", "64 megs", "9999999999GiB", "1 mb 2"} {
 		if got, ok := parseBytes(in); ok {
 			t.Errorf("%q: got %d, want an error", in, got)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"5s": 5 * time.Second, "1m30s": 90 * time.Second, "500ms": 500 * time.Millisecond, // Go's
+		"30000": 30 * time.Second, "1min": time.Minute, "30 s": 30 * time.Second, "5 min": 5 * time.Minute, // Flink's
+		"1h": time.Hour, "2 d": 48 * time.Hour, "3 days": 72 * time.Hour, "10 SECONDS": 10 * time.Second, "250 millis": 250 * time.Millisecond,
+	} {
+		if got, ok := parseDuration(in); !ok || got != want {
+			t.Errorf("%q: got %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "s", "5 fortnights", "-1s x", "1.5 min"} {
+		if got, ok := parseDuration(in); ok {
+			t.Errorf("%q: got %v, want an error", in, got)
 		}
 	}
 }

@@ -25,8 +25,12 @@ import (
 
 // Pipeline is a valid pipeline file.
 type Pipeline struct {
-	File       string
-	Name       string // pipeline.name; by default the file's base name, sanitized
+	File string
+	// Name identifies the pipeline in state paths, slots, server-ids and metric labels:
+	// pipeline.name where it is already such an identifier, else derived from it (PipelineID);
+	// by default the file's base name, sanitized. Title is pipeline.name as written.
+	Name       string
+	Title      string
 	Source     Endpoint
 	Sink       Endpoint
 	Routes     []Route

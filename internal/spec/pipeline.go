@@ -1,10 +1,13 @@
 package spec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/weir-data/weir/internal/connector"
 )
@@ -15,7 +18,7 @@ var PipelineSpec = connector.Spec{
 	Summary: "Settings of the pipeline as a whole.",
 	Fields: []connector.Field{
 		{Name: "name", Type: connector.TypeString, Example: "shop-to-dw",
-			Description: "The pipeline's name: letters, digits, '.', '_' and '-'. Checkpoints are kept under it. Default: the file's name."},
+			Description: "The pipeline's name, any text (Sync MySQL Database to Doris). State, slots, server-ids and metrics go by an identifier made of it: the name itself where it is letters, digits, '.', '_' and '-', else the name in lower case with other characters made '-' (sync-mysql-database-to-doris; a digest is added when non-ASCII letters are dropped). Default: the file's name."},
 		{Name: "parallelism", Type: connector.TypeInt, Default: "2", Min: connector.Int64(1), Max: connector.Int64(256),
 			Description: "Snapshot chunks read at once, and sink writers (changes are partitioned over them by table and key)."},
 		{Name: "checkpoint.interval", Type: connector.TypeDuration, Default: "5s",
@@ -92,6 +95,37 @@ func sanitizeName(s string) string {
 	return strings.Trim(nameBreaks.ReplaceAllString(s, "-"), "-._")
 }
 
+// PipelineID is the identifier of a pipeline named title (pipeline.name is free text, as in
+// Flink CDC): title itself when it is one already — letters, digits, '.', '_' and '-',
+// starting with a letter or digit — so that existing pipelines keep
+// their state; else title in lower case with each run of other characters made one '-',
+// and, when letters or digits outside ASCII were dropped (or nothing is left), '-' and
+// the first 8 hex digits of title's SHA-256, so that two such names stay apart:
+//
+//	"Sync MySQL Database to Doris" → sync-mysql-database-to-doris
+//	"同步订单 orders"               → orders-e32ad1fd (the digest of the title)
+func PipelineID(title string) string {
+	if validName.MatchString(title) {
+		return title
+	}
+	id := sanitizeName(strings.ToLower(title))
+	dropped := strings.ContainsFunc(title, func(r rune) bool {
+		return r > unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))
+	})
+	if len(id) > maxIDLen-9 {
+		id, dropped = strings.TrimRight(id[:maxIDLen-9], "-._"), true
+	}
+	if dropped || id == "" {
+		sum := sha256.Sum256([]byte(title))
+		id = strings.TrimPrefix(id+"-"+hex.EncodeToString(sum[:4]), "-")
+	}
+	return id
+}
+
+// maxIDLen bounds a pipeline identifier (slot names hold 63 bytes with their prefix; a
+// longer id is cut there, and named so).
+const maxIDLen = 100
+
 // settings parses the pipeline block into pl.Settings and its typed shortcuts, and checks
 // what the field types cannot.
 func (p *parser) settings(pl *Pipeline, top mapping) {
@@ -110,19 +144,20 @@ func (p *parser) settings(pl *Pipeline, top mapping) {
 		p.addAt(v.Line, v.Col, "pipeline."+name, format, args...)
 	}
 
-	pl.Name = s.String("name")
+	pl.Title = strings.TrimSpace(s.String("name"))
 	switch {
 	case !s.IsSet("name"):
 		pl.Name = sanitizeName(strings.TrimSuffix(filepath.Base(pl.File), filepath.Ext(pl.File)))
 		if pl.Name == "" {
 			pl.Name = "pipeline"
 		}
-	case !validName.MatchString(pl.Name):
-		eg := sanitizeName(pl.Name)
-		if eg == "" {
-			eg = "shop-to-dw"
-		}
-		problemAt("name", "%s is not a valid name: use letters, digits, '.', '_' and '-', starting with a letter or digit, e.g. name: %s", quote(pl.Name), eg)
+		pl.Title = pl.Name
+	case pl.Title == "":
+		problemAt("name", "the name is empty: name the pipeline, e.g. name: shop-to-dw (any text: Sync MySQL Database to Doris)")
+	case strings.ContainsFunc(pl.Title, unicode.IsControl):
+		problemAt("name", "the name holds a control character (a tab, a line break…): write it on one line")
+	default:
+		pl.Name = PipelineID(pl.Title)
 	}
 	pl.Parallelism = int(s.Int("parallelism"))
 	pl.CheckpointInterval = s.Duration("checkpoint.interval")

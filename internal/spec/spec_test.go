@@ -380,3 +380,60 @@ func TestDocsCoverEveryField(t *testing.T) {
 		t.Errorf("docs/connectors.md is not what `weir docs` prints; run: go run ./cmd/weir docs > docs/connectors.md")
 	}
 }
+
+// TestFlinkForms: pipeline files as Flink CDC users write them (testdata/flink/*.yaml)
+// parse, and read as their .txt golden says: the pipeline's identifier, and each value
+// written, typed. -update rewrites the goldens.
+func TestFlinkForms(t *testing.T) {
+	files, _ := filepath.Glob("testdata/flink/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no files in testdata/flink")
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			p := parseFile(t, f, connectors.Registry())
+			var b strings.Builder
+			fmt.Fprintf(&b, "pipeline %s (name: %s)\n", p.Name, p.Title)
+			for _, blk := range []struct {
+				key string
+				cfg *connector.Config
+			}{{"source", p.Source.Config}, {"sink", p.Sink.Config}, {"pipeline", p.Settings}} {
+				for _, fld := range blk.cfg.Spec.Fields {
+					v := blk.cfg.Values[fld.Name]
+					if v == nil || !v.Set || fld.Name == "name" {
+						continue
+					}
+					var typed any
+					switch {
+					case fld.Secret:
+						typed = "(secret)"
+					case fld.Type == connector.TypeDuration:
+						typed = v.Dur
+					case fld.Type == connector.TypeBytes, fld.Type == connector.TypeInt:
+						typed = v.Int
+					case fld.Type == connector.TypeBool:
+						typed = v.Bool
+					case fld.Type == connector.TypeList, fld.Type == connector.TypeTables:
+						typed = strings.Join(v.List, " | ")
+					default:
+						typed = v.Str
+					}
+					fmt.Fprintf(&b, "%s.%s = %v\n", blk.key, fld.Name, typed)
+				}
+			}
+			want := strings.TrimSuffix(f, ".yaml") + ".txt"
+			if *update {
+				if err := os.WriteFile(want, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != string(golden) {
+				t.Fatalf("got:\n%s\nwant:\n%s", b.String(), golden)
+			}
+		})
+	}
+}

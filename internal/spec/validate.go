@@ -259,7 +259,7 @@ func convert(f *connector.Field, s string) (*connector.Value, error) {
 		}
 		v.Int = n
 	case connector.TypeBool:
-		switch strings.TrimSpace(s) {
+		switch strings.ToLower(strings.TrimSpace(s)) { // TRUE and False too, as Flink reads them
 		case "true":
 			v.Bool = true
 		case "false":
@@ -273,9 +273,9 @@ func convert(f *connector.Field, s string) (*connector.Value, error) {
 		}
 		v.Num = x
 	case connector.TypeDuration:
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("bad duration %s: write e.g. 5s, 500ms or 1m30s", shown)
+		d, ok := parseDuration(s)
+		if !ok {
+			return nil, fmt.Errorf("bad duration %s: write e.g. 5s, 500ms, 1m30s or 2 min (a plain number is milliseconds)", shown)
 		}
 		if d <= 0 {
 			return nil, fmt.Errorf("the duration must be positive, got %s", shown)
@@ -284,7 +284,7 @@ func convert(f *connector.Field, s string) (*connector.Value, error) {
 	case connector.TypeBytes:
 		n, ok := parseBytes(s)
 		if !ok {
-			return nil, fmt.Errorf("bad byte size %s: write a number of bytes, or one with a unit: 512KiB, 64MiB, 1GiB, 100MB", shown)
+			return nil, fmt.Errorf("bad byte size %s: write a number of bytes, or one with a unit: 512kb, 64mb, 1 gb (powers of 1024, as Flink and PostgreSQL read them)", shown)
 		}
 		if err := checkBounds(f, n, plain); err != nil {
 			return nil, err
@@ -292,10 +292,11 @@ func convert(f *connector.Field, s string) (*connector.Value, error) {
 		v.Int = n
 	case connector.TypeEnum:
 		t := strings.TrimSpace(s)
-		if !slices.Contains(f.Enum, t) {
-			return nil, fmt.Errorf("want one of %s; got %s%s", strings.Join(f.Enum, ", "), shown, didYouMean(t, f.Enum))
+		i := slices.IndexFunc(f.Enum, func(e string) bool { return strings.EqualFold(e, t) }) // LENIENT, Latest-Offset: as Flink reads them
+		if i < 0 {
+			return nil, fmt.Errorf("want one of %s; got %s%s", strings.Join(f.Enum, ", "), shown, didYouMean(strings.ToLower(t), f.Enum))
 		}
-		v.Str = t
+		v.Str = f.Enum[i]
 	case connector.TypeRegex:
 		re, err := regexp.Compile(s)
 		if err != nil {
@@ -342,31 +343,63 @@ func checkBounds(f *connector.Field, n int64, shown string) error {
 	return nil
 }
 
-var byteUnits = []struct {
-	suffix string
-	mult   int64
-}{ // longest suffixes first: "MiB" before "B"
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-	{"B", 1},
+// byteUnits are the units of a byte size, as Flink's MemorySize reads them (and
+// PostgreSQL): any case, powers of 1024 whether written k, kb, KiB or kibibytes.
+var byteUnits = map[string]int64{
+	"": 1, "b": 1, "bytes": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "kibibytes": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20, "mebibytes": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "gibibytes": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40, "tebibytes": 1 << 40,
 }
 
-// parseBytes parses a byte size: a plain number of bytes, or one with a unit (KiB, MiB,
-// GiB, TiB are powers of 1024; KB, MB, GB, TB powers of 1000; B is bytes).
+// amount splits "64 mb" or "30s" into its number and its unit, in lower case.
+var amount = regexp.MustCompile(`^([0-9][0-9_]*)\s*([a-zA-Zµ]*)$`)
+
+// parseBytes parses a byte size: a plain number of bytes, or one with a unit (byteUnits).
 func parseBytes(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range byteUnits {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
+	m := amount.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, false
 	}
-	n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
+	mult, ok := byteUnits[strings.ToLower(m[2])]
+	n, err := strconv.ParseInt(strings.ReplaceAll(m[1], "_", ""), 10, 64)
+	if !ok || err != nil || n > math.MaxInt64/mult {
 		return 0, false
 	}
 	return n * mult, true
+}
+
+// durationUnits are the units of a duration as Flink's TimeUtils reads them, any case,
+// singular or plural; a number without a unit is milliseconds.
+var durationUnits = map[string]time.Duration{
+	"":  time.Millisecond,
+	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
+	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
+	"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+	"s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
+	"ms": time.Millisecond, "milli": time.Millisecond, "millis": time.Millisecond, "millisecond": time.Millisecond, "milliseconds": time.Millisecond,
+	"µs": time.Microsecond, "us": time.Microsecond, "micro": time.Microsecond, "micros": time.Microsecond, "microsecond": time.Microsecond, "microseconds": time.Microsecond,
+	"ns": time.Nanosecond, "nano": time.Nanosecond, "nanos": time.Nanosecond, "nanosecond": time.Nanosecond, "nanoseconds": time.Nanosecond,
+}
+
+// parseDuration parses a duration as Go writes it (1m30s, 500ms) or as Flink does
+// (30000, 30 s, 5 min, 1h, 2 days).
+func parseDuration(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, true
+	}
+	m := amount.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	unit, ok := durationUnits[strings.ToLower(m[2])]
+	n, err := strconv.ParseInt(strings.ReplaceAll(m[1], "_", ""), 10, 64)
+	if !ok || err != nil || n > math.MaxInt64/int64(unit) {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
 }
 
 func join(path, key string) string {
