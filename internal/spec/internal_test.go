@@ -181,10 +181,17 @@ func TestDidYouMean(t *testing.T) {
 		"TABLES":            `; did you mean "tables"?`,
 		"colour":            "",
 		"x":                 "",
+		"tabels":            `; did you mean "tables"?`,
+		// Not typos: another word, or a word more.
+		"scan.stop.mode":                        "",
+		"scan.binlog.newly-added-table.enabled": "",
 	} {
-		if got := didYouMean(in, keys); got != want {
+		if got := didYouMean(in, append(keys, "scan.newly-added-table.enabled")); got != want {
 			t.Errorf("%q: got %q, want %q", in, got, want)
 		}
+	}
+	if got := didYouMean("earliest-offset", []string{"initial", "latest-offset", "snapshot"}); got != "" {
+		t.Errorf("earliest-offset: got %q, want no suggestion", got)
 	}
 	if d := levenshtein("kitten", "sitting"); d != 3 {
 		t.Errorf("levenshtein = %d", d)

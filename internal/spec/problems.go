@@ -73,11 +73,15 @@ func quote(s string) string {
 }
 
 // didYouMean returns `; did you mean "x"?` for the candidate closest to s when it is
-// close enough (edit distance at most max(2, len(s)/3), ignoring case), else "".
+// close enough (edit distance at most max(2, len(s)/3), ignoring case) and differs from
+// s by typos only: word for word (words split at '.', '-' and '_'), each word within a
+// third of its length (a swap of two letters counting one). A candidate with a word more
+// or less, or another word in its place, means something else: earliest-offset is not
+// latest-offset, scan.binlog.newly-added-table.enabled not scan.newly-added-table.enabled.
 func didYouMean(s string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestD && typos(s, c) {
 			best, bestD = c, d
 		}
 	}
@@ -85,6 +89,49 @@ func didYouMean(s string, candidates []string) string {
 		return ""
 	}
 	return "; did you mean " + quote(best) + "?"
+}
+
+// typos reports whether a and b differ only by typos within their words (didYouMean).
+func typos(a, b string) bool {
+	split := func(s string) []string {
+		return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == '.' || r == '-' || r == '_' })
+	}
+	wa, wb := split(a), split(b)
+	if len(wa) != len(wb) {
+		return false
+	}
+	for i := range wa {
+		if osa(wa[i], wb[i]) > max(1, len(wb[i])/3) {
+			return false
+		}
+	}
+	return true
+}
+
+// osa is the edit distance between a and b in bytes where swapping two neighbours counts
+// one edit (optimal string alignment).
+func osa(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // levenshtein is the edit distance between a and b, in bytes.
