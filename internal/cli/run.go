@@ -254,6 +254,7 @@ func engineConfig(p *spec.Pipeline) engine.Config {
 		BatchMaxBytes:        p.BatchMaxBytes,
 		BatchMaxDelay:        p.BatchMaxDelay,
 		QueueMaxBytes:        p.QueueMaxBytes,
+		Batch:                p.Batch,
 	}
 	const chunkKey = "scan.incremental.snapshot.chunk.size"
 	if p.Source.Config.Spec.Field(chunkKey) != nil {

@@ -30,6 +30,9 @@ type Config struct {
 	BatchMaxDelay                              time.Duration // … or after this long, whichever comes first
 	QueueMaxBytes                              int64         // bytes in flight between source and router
 	ChunkRows                                  int           // snapshot chunk size
+	// Batch is execution.runtime-mode BATCH: the snapshot only, then the pipeline finishes,
+	// whatever the source's startup mode (initial or snapshot).
+	Batch bool
 }
 
 func (c *Config) setDefaults() {

@@ -99,7 +99,11 @@ func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint
 	if (mode == "initial" || mode == "snapshot") && !canSnapshot {
 		return nil, connector.Unsupported("source", "snapshots (scan.startup.mode: "+mode+")")
 	}
-	r.finishAfterSnapshot = mode == "snapshot"
+	if e.cfg.Batch && mode != "initial" && mode != "snapshot" {
+		return nil, fault.AsFatal(fmt.Errorf("execution.runtime-mode BATCH copies a snapshot and finishes, but scan.startup.mode is %s: "+
+			"set it to snapshot, or run in STREAMING mode", mode))
+	}
+	r.finishAfterSnapshot = mode == "snapshot" || e.cfg.Batch
 	if j, ok := e.source.(connector.SnapshotJoiner); ok && j.JoinsSnapshots() && !r.finishAfterSnapshot {
 		r.joiner = j
 	}

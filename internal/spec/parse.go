@@ -49,6 +49,7 @@ type Pipeline struct {
 	RestartMaxAttempts                       int
 	LocalTimeZone                            *time.Location
 	FilterPushdown                           bool
+	Batch                                    bool // execution.runtime-mode: batch
 }
 
 // Endpoint is the source or the sink block.
@@ -205,6 +206,13 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 		pl.Transforms = append(pl.Transforms, t)
 	})
 	p.settings(pl, top)
+	if cfg := pl.Source.Config; pl.Batch && cfg != nil && cfg.Spec.Field("scan.startup.mode") != nil {
+		if mode := cfg.String("scan.startup.mode"); mode != "initial" && mode != "snapshot" {
+			v := cfg.Values["scan.startup.mode"]
+			p.addAt(v.Line, v.Col, "source.scan.startup.mode", "%s reads only changes, but execution.runtime-mode is batch, which copies a snapshot and finishes: "+
+				"set scan.startup.mode: snapshot, or execution.runtime-mode: streaming", mode)
+		}
+	}
 	return pl
 }
 

@@ -42,6 +42,8 @@ var PipelineSpec = connector.Spec{
 			Description: "Consecutive failed attempts before the pipeline fails. 0: never gives up once the pipeline has taken a checkpoint; before its first checkpoint (a pipeline that never connected) it fails after 5, with the reason."},
 		{Name: "filter.pushdown", Type: connector.TypeBool, Default: "true",
 			Description: "Has the source evaluate what it can of the transforms' filters in its snapshot queries, so that a filtered snapshot reads only the rows it keeps (docs/transform.md)."},
+		{Name: "execution.runtime-mode", Type: connector.TypeEnum, Default: "streaming", Enum: []string{"streaming", "batch"},
+			Description: "streaming: the snapshot (as the source's scan.startup.mode says), then every change, until stopped; batch: the snapshot only, then the pipeline finishes (Flink's idiom for a one-off copy, with scan.startup.mode: snapshot)."},
 		{Name: "local-time-zone", Type: connector.TypeString, Default: "UTC",
 			Description: "Time zone for temporal functions and for wall-clock types without a zone, e.g. Asia/Shanghai."},
 	},
@@ -170,6 +172,7 @@ func (p *parser) settings(pl *Pipeline, top mapping) {
 	pl.RestartBackoffInitial = s.Duration("restart.backoff.initial")
 	pl.RestartBackoffMax = s.Duration("restart.backoff.max")
 	pl.RestartMaxAttempts = int(s.Int("restart.max-attempts"))
+	pl.Batch = s.String("execution.runtime-mode") == "batch"
 
 	if tz := s.String("local-time-zone"); s.Values["local-time-zone"] != nil {
 		loc, err := time.LoadLocation(tz)

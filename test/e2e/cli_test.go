@@ -297,3 +297,38 @@ func TestDoubleSIGTERMIsOneStop(t *testing.T) {
 		t.Fatalf("two SIGTERMs at once: exit %d\n%s", code, p.stderr)
 	}
 }
+
+// TestBatchRuntimeMode: execution.runtime-mode BATCH (Flink's one-off copy) copies the
+// snapshot and finishes, though the source would stream for ever after it.
+func TestBatchRuntimeMode(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), `source:
+  type: datagen
+  tables: demo.orders
+  rows: 500
+  changes-per-second: 1000
+  seed: 7
+sink:
+  type: file
+  path: ./out
+pipeline:
+  name: One-off copy
+  execution.runtime-mode: BATCH
+`)
+	code, out := runWeir(t, dir, "run", "--progress", "off", "p.yaml")
+	if code != 0 || !strings.Contains(out, `pipeline "one-off-copy" finished`) {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	recs, err := conformance.ReadFileSink(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Op != "r" {
+			t.Fatalf("a change (%s) after the snapshot in batch mode", r.Op)
+		}
+	}
+	if len(recs) != 500 {
+		t.Fatalf("%d records, want the 500 rows of the snapshot", len(recs))
+	}
+}

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
 )
 
 // position is where the binlog is read: after the transactions of GTID (the executed set,
@@ -136,4 +138,30 @@ func (s *Source) LogEnd(ctx context.Context) (event.Position, error) {
 		return "", err
 	}
 	return p.encode(), nil
+}
+
+// earliest is the start of the oldest binlog file the server keeps (scan.startup.mode
+// earliest-offset), with the GTID position there on MariaDB.
+func (s *Source) earliest(ctx context.Context) (position, error) {
+	var p position
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		return p, err
+	}
+	defer s.pool.put(conn)
+	res, err := conn.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return p, fmt.Errorf("list the binlog files (SHOW BINARY LOGS; needs REPLICATION CLIENT, BINLOG MONITOR on MariaDB): %w", err)
+	}
+	if res.RowNumber() == 0 {
+		return p, fault.AsFatal(errors.New("the binary log is off on the server: start it with log_bin, binlog_format=ROW and binlog_row_image=FULL"))
+	}
+	p.File, _ = res.GetString(0, 0)
+	p.Pos = 4 // after the file's magic number
+	if s.flavor == "mariadb" {
+		if res, err = conn.Execute("SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos); err == nil {
+			p.GTID, _ = res.GetString(0, 0)
+		}
+	}
+	return p, nil
 }

@@ -320,6 +320,13 @@ func (s *Source) Position(ctx context.Context) (event.Position, error) {
 	if s.mode == "specific-offset" {
 		return s.specific.encode(), nil
 	}
+	if s.mode == "earliest-offset" {
+		p, err := s.earliest(ctx)
+		if err != nil {
+			return "", err
+		}
+		return p.encode(), nil
+	}
 	if s.mode == "timestamp" {
 		p, err := s.positionAt(ctx, s.startupMillis)
 		if err != nil {

@@ -146,3 +146,32 @@ func TestStartupAtTimestamp(t *testing.T) {
 		t.Fatal("timestamp mode without a timestamp must be refused")
 	}
 }
+
+// TestStartupEarliestOffset: earliest-offset streams from the oldest binlog file the
+// server keeps, so the table's first rows, written long before, come too.
+func TestStartupEarliestOffset(t *testing.T) {
+	exec(t, `CREATE DATABASE early; CREATE TABLE early.t (id INT PRIMARY KEY); INSERT INTO early.t VALUES (1), (2)`)
+	exec(t, `FLUSH BINARY LOGS`) // the rows are in an older file than the current one
+	exec(t, `INSERT INTO early.t VALUES (3)`)
+	ctx := context.Background()
+	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "early.t", Mode: "earliest-offset"}, connector.Env{Pipeline: "early"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := decodePosition(pos)
+	if p.Pos != 4 || !strings.HasSuffix(p.File, ".000001") {
+		t.Fatalf("earliest position %s, want the start of the first file", pos)
+	}
+	if ids := streamIDs(t, s, pos, tables, 3); len(ids) != 3 || ids[0] != 1 || ids[2] != 3 {
+		t.Fatalf("ids %v, want 1, 2, 3", ids)
+	}
+}
