@@ -28,6 +28,9 @@ func validateCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if p.Name != p.Title {
 				fmt.Fprintf(g.stdout, "pipeline %q goes by %s in state, slots, server-ids and metrics\n", p.Title, p.Name)
 			}
+			for _, n := range p.Notes {
+				fmt.Fprintf(g.stdout, "note: %s\n", n)
+			}
 			fmt.Fprintf(g.stdout, "\n%s\n", p.Redacted())
 			if offline {
 				return nil

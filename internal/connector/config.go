@@ -73,6 +73,18 @@ type Spec struct {
 	Type    string
 	Summary string
 	Fields  []Field
+	// Lint, when set, checks what the field types cannot — how fields go together — with
+	// nothing but the file (weir validate --offline too). Each problem names a field; it
+	// is reported at that field (or at the block when the field is not written).
+	Lint func(cfg *Config) []FieldProblem
+}
+
+// FieldProblem is a problem Spec.Lint finds, at Field. A Note is not a problem: a setting
+// weir accepts and has no use for (an option of Flink's with no meaning here), said once
+// by validate with the reason.
+type FieldProblem struct {
+	Field, Msg string
+	Note       bool
 }
 
 // Field returns the declaration of name, or nil.

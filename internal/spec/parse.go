@@ -50,6 +50,9 @@ type Pipeline struct {
 	LocalTimeZone                            *time.Location
 	FilterPushdown                           bool
 	Batch                                    bool // execution.runtime-mode: batch
+	// Notes are settings weir accepts and has no use for, each with the reason (validate
+	// prints them).
+	Notes []string
 }
 
 // Endpoint is the source or the sink block.
@@ -119,6 +122,7 @@ func Parse(file string, data []byte, reg *connector.Registry, lookupEnv func(str
 		p.problems.sort()
 		return nil, p.problems
 	}
+	pl.Notes = p.notes
 	return pl, nil
 }
 
@@ -127,6 +131,7 @@ type parser struct {
 	file      string
 	lookupEnv func(string) (string, bool)
 	problems  Problems
+	notes     []string
 }
 
 // add reports a problem at node n (nil: the file as a whole).
@@ -380,4 +385,15 @@ func (p *parser) list(top mapping, key string, spec *connector.Spec, each func(c
 			each(cfg, resolve(item), path)
 		}
 	}
+}
+
+// hasProblemsUnder reports whether a problem was found at path or under it: a block whose
+// fields are wrong is not linted as a whole.
+func (p *parser) hasProblemsUnder(path string) bool {
+	for _, pr := range p.problems {
+		if pr.Path == path || strings.HasPrefix(pr.Path, path+".") {
+			return true
+		}
+	}
+	return false
 }

@@ -421,6 +421,9 @@ func TestFlinkForms(t *testing.T) {
 					fmt.Fprintf(&b, "%s.%s = %v\n", blk.key, fld.Name, typed)
 				}
 			}
+			for _, n := range p.Notes {
+				fmt.Fprintf(&b, "note: %s\n", n)
+			}
 			want := strings.TrimSuffix(f, ".yaml") + ".txt"
 			if *update {
 				if err := os.WriteFile(want, []byte(b.String()), 0o644); err != nil {

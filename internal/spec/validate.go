@@ -142,6 +142,19 @@ func (p *parser) fields(m mapping, at *yaml.Node, path string, spec *connector.S
 			cfg.Values[f.Name] = v
 		}
 	}
+	if spec.Lint != nil && !p.hasProblemsUnder(path) {
+		for _, fp := range spec.Lint(cfg) {
+			if fp.Note {
+				p.notes = append(p.notes, join(path, fp.Field)+": "+fp.Msg)
+				continue
+			}
+			if v := cfg.Values[fp.Field]; v != nil && v.Set {
+				p.addAt(v.Line, v.Col, join(path, fp.Field), "%s", fp.Msg)
+			} else {
+				p.add(at, join(path, fp.Field), "%s", fp.Msg)
+			}
+		}
+	}
 	return cfg
 }
 

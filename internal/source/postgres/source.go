@@ -130,10 +130,11 @@ var sessionParams = map[string]string{
 
 // New connects to the database and checks that it can be read.
 func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
-	patterns, err := connector.ParseTables(o.Tables)
+	database, patterns, err := selection(o.Tables, o.Database)
 	if err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("tables: %w", err))
 	}
+	o.Database = database
 	if o.Mode == "" {
 		o.Mode = "initial"
 	}
