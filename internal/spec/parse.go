@@ -206,6 +206,16 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 			}
 			t.Masks = append(t.Masks, mask)
 		}
+		projErr, filterErr := transform.Lint(t.Projection, t.Filter)
+		for _, e := range []struct {
+			field string
+			err   error
+		}{{"projection", projErr}, {"filter", filterErr}} {
+			if e.err != nil {
+				v := cfg.Values[e.field]
+				p.addAt(v.Line, v.Col, path+"."+e.field, "%v", e.err)
+			}
+		}
 		t.SourceTables, _ = ParseTables(t.SourceTable)
 		t.SourceRegex = cfg.Values["source-table"].Re
 		pl.Transforms = append(pl.Transforms, t)

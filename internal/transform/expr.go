@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -162,7 +163,7 @@ func CompileFilter(text string, s *event.Schema, loc *time.Location) (*Expr, err
 // column keeps its name; any other expression needs an alias).
 // Temporal functions read wall clocks in loc (nil: UTC).
 func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Column, error) {
-	sel, err := parseSelect("SELECT " + text + " FROM t")
+	sel, err := parseSelect("SELECT " + FlinkStar(text) + " FROM t")
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
@@ -456,7 +457,110 @@ func isWordByte(c byte) bool {
 func trimParserError(err error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, "near "); i >= 0 {
-		return "unexpected text " + msg[i+len("near "):]
+		near := strings.TrimSuffix(strings.TrimSpace(msg[i+len("near "):]), `"`)
+		near = strings.TrimPrefix(near, `"`)
+		// The expression is parsed inside SELECT … FROM t (WHERE …): never show that frame.
+		near = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(near), "FROM t"))
+		if near == "" {
+			return "the expression ends too early"
+		}
+		return "unexpected text " + strconv.Quote(near)
 	}
 	return msg
+}
+
+// FlinkStar turns Flink CDC's escaped star into SQL's: YAML cannot begin a plain value
+// with *, so Flink's documents write projection: \*, UPPER(name) AS uname. Quoted text
+// is left as it is.
+func FlinkStar(s string) string {
+	if !strings.Contains(s, `\*`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '\'' || c == '"' || c == '`':
+			j := skipQuoted(s, i)
+			b.WriteString(s[i:j])
+			i = j
+		case c == '\\' && i+1 < len(s) && s[i+1] == '*':
+			b.WriteByte('*')
+			i += 2
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+// Lint checks a transform's projection and filter without a schema (weir validate
+// --offline): their syntax, each computed column's name, and the functions they call —
+// known, with a number of arguments they take. Columns are checked when the pipeline
+// compiles them against the tables.
+func Lint(projection, filter string) (projErr, filterErr error) {
+	if strings.TrimSpace(projection) != "" {
+		sel, err := parseSelect("SELECT " + FlinkStar(projection) + " FROM t")
+		if err == nil {
+			for _, f := range sel.Fields.Fields {
+				if f.WildCard == nil && f.AsName.O == "" {
+					if _, ok := f.Expr.(*ast.ColumnNameExpr); !ok {
+						err = fmt.Errorf("%s: a computed column needs a name: add AS name", itemText(f))
+						break
+					}
+				}
+			}
+		}
+		if err == nil {
+			err = lintCalls(sel)
+		}
+		projErr = err
+	}
+	if strings.TrimSpace(filter) != "" {
+		sel, err := parseSelect("SELECT 1 FROM t WHERE " + filter)
+		if err == nil {
+			err = lintCalls(sel.Where)
+		}
+		filterErr = err
+	}
+	return projErr, filterErr
+}
+
+// lintCalls checks the function calls under n: known, with an accepted argument count.
+func lintCalls(n ast.Node) error {
+	v := &callChecker{}
+	n.Accept(v)
+	return v.err
+}
+
+type callChecker struct{ err error }
+
+func (v *callChecker) Enter(n ast.Node) (ast.Node, bool) {
+	call, ok := n.(*ast.FuncCallExpr)
+	if !ok || v.err != nil {
+		return n, v.err != nil
+	}
+	name := call.FnName.L
+	f, known := functions[name]
+	_, zoned := compilerFunctions[name]
+	switch {
+	case !known && !zoned:
+		v.err = fmt.Errorf("function %s is not known", strings.ToUpper(name))
+	case known && (len(call.Args) < f.min || (f.max >= 0 && len(call.Args) > f.max)):
+		v.err = fmt.Errorf("%s takes %s arguments, not %d", strings.ToUpper(name), arity(f), len(call.Args))
+	}
+	return n, false
+}
+
+func (v *callChecker) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// arity says how many arguments f takes.
+func arity(f function) string {
+	switch {
+	case f.min == f.max:
+		return fmt.Sprint(f.min)
+	case f.max < 0:
+		return fmt.Sprintf("at least %d", f.min)
+	}
+	return fmt.Sprintf("%d to %d", f.min, f.max)
 }

@@ -236,7 +236,7 @@ func TestCompileErrors(t *testing.T) {
 		"DATE_ADD(created, INTERVAL 1 DAY_HOUR) AS x": `DATE_ADD: the unit DAY_HOUR is not supported here; use MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR`,
 		"EXTRACT(DAY_MINUTE FROM created) AS x":       `EXTRACT: EXTRACT of DAY_MINUTE is not supported`,
 		"JSON_EXTRACT(name, 'a') AS x":                `JSON path "a": it must start with $`,
-		"TIMESTAMPDIFF(MONTH, created) AS x":          `syntax: unexpected text ") AS x FROM t"`,
+		"TIMESTAMPDIFF(MONTH, created) AS x":          `syntax: unexpected text ") AS x"`,
 		"DATEDIFF(created) AS x":                      `DATEDIFF: takes 2 arguments, not 1`,
 	} {
 		_, err := CompileProjection(expr, testSchema, nil)

@@ -696,14 +696,7 @@ func (c *compiler) call(e *ast.FuncCallExpr) (node, error) {
 		return n, nil
 	}
 	if len(args) < f.min || (f.max >= 0 && len(args) > f.max) {
-		want := fmt.Sprintf("%d to %d", f.min, f.max)
-		switch {
-		case f.min == f.max:
-			want = fmt.Sprint(f.min)
-		case f.max < 0:
-			want = fmt.Sprintf("at least %d", f.min)
-		}
-		return node{}, fmt.Errorf("%s takes %s arguments, not %d", strings.ToUpper(name), want, len(args))
+		return node{}, fmt.Errorf("%s takes %s arguments, not %d", strings.ToUpper(name), arity(f), len(args))
 	}
 	n, err := f.build(args)
 	if err != nil {
