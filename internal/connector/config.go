@@ -3,6 +3,7 @@ package connector
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -77,6 +78,17 @@ type Spec struct {
 	// nothing but the file (weir validate --offline too). Each problem names a field; it
 	// is reported at that field (or at the block when the field is not written).
 	Lint func(cfg *Config) []FieldProblem
+}
+
+// MetadataList checks a source's metadata.list (Flink CDC's: the metadata a transform may
+// use) against the names the source gives (connector.Spec.Lint).
+func MetadataList(cfg *Config, known ...string) []FieldProblem {
+	for _, m := range cfg.List("metadata.list") {
+		if !slices.Contains(known, strings.ToLower(m)) {
+			return []FieldProblem{{Field: "metadata.list", Msg: fmt.Sprintf("%s is not metadata this source gives; it gives %s", m, strings.Join(known, ", "))}}
+		}
+	}
+	return nil
 }
 
 // FieldProblem is a problem Spec.Lint finds, at Field. A Note is not a problem: a setting

@@ -39,9 +39,18 @@ type compiler struct {
 	refs   []int          // the columns the expression being compiled reads
 }
 
-// metadata are the columns every row has besides its own (Flink CDC's names).
+// metadata are the columns every row has besides its own (Flink CDC's names): the
+// transform's __…__ columns, and what sources give with metadata.list (op_ts, and the
+// PostgreSQL connector's database_name, schema_name and table_name). A table's own column
+// of the same name wins. __namespace_name__ is NULL where Flink's is: a MySQL table has
+// no namespace.
 var metadata = map[string]func(in *Input) event.Value{
-	"__namespace_name__": func(in *Input) event.Value { return event.String(in.Schema.ID.Namespace) },
+	"__namespace_name__": func(in *Input) event.Value {
+		if in.Schema.ID.Namespace == "" {
+			return event.Null()
+		}
+		return event.String(in.Schema.ID.Namespace)
+	},
 	"__database_name__": func(in *Input) event.Value {
 		if in.Schema.ID.Namespace != "" {
 			return event.String(in.Schema.ID.Namespace)
@@ -53,7 +62,15 @@ var metadata = map[string]func(in *Input) event.Value{
 	"__data_event_type__": func(in *Input) event.Value { return event.String(opName(in.Op)) },
 	"__op_ts__":           func(in *Input) event.Value { return event.Int(in.CommitMicros / 1000) },
 	"__position__":        func(in *Input) event.Value { return event.String(in.Pos.String()) },
+	"op_ts":               func(in *Input) event.Value { return event.Int(in.CommitMicros / 1000) }, // 0 for a snapshot row, as Flink's
+	"schema_name":         func(in *Input) event.Value { return event.String(in.Schema.ID.Schema) },
+	"table_name":          func(in *Input) event.Value { return event.String(in.Schema.ID.Table) },
 }
+
+// metadataTypes are the metadata columns that are not strings.
+var metadataTypes = map[string]types.Type{"__op_ts__": int64Type, "op_ts": int64Type}
+
+func init() { metadata["database_name"] = metadata["__database_name__"] }
 
 // opName is the change's kind as Flink CDC's __data_event_type__ says it.
 func opName(op event.Op) string {
@@ -87,9 +104,9 @@ func (c *compiler) compile(e ast.ExprNode) (node, error) {
 			return c.column(i), nil
 		}
 		if f := metadata[strings.ToLower(name)]; f != nil {
-			typ := stringType
-			if strings.EqualFold(name, "__op_ts__") {
-				typ = int64Type
+			typ, ok := metadataTypes[strings.ToLower(name)]
+			if !ok {
+				typ = stringType
 			}
 			return node{typ: typ, eval: func(in *Input) (event.Value, error) { return f(in), nil }}, nil
 		}

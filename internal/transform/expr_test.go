@@ -162,6 +162,10 @@ func TestExpressions(t *testing.T) {
 		{"__data_event_type__", "+U"},
 		{"__op_ts__", "1700000000123"},
 		{"__position__", "bin.000001:42"},
+		{"__namespace_name__", "NULL"}, // a MySQL table's, as Flink's
+		{"__schema_name__", "shop"},
+		{"op_ts", "1700000000123"}, // metadata.list's, as Flink's: ms
+		{"table_name", "orders_3"},
 	} {
 		cols, err := CompileProjection(c.expr+" AS x", testSchema, nil)
 		if err != nil {
@@ -208,7 +212,7 @@ func TestFilterKeepsOnlyTrue(t *testing.T) {
 // TestProjectionShape: * expands in order, bare columns keep their names, computed
 // columns are typed by inference.
 func TestProjectionShape(t *testing.T) {
-	cols, err := CompileProjection("*, UPPER(name) AS up, id * 2 AS twice, amount / 3 AS third, __table_name__", testSchema, nil)
+	cols, err := CompileProjection(`\*, UPPER(name) AS up, id * 2 AS twice, amount / 3 AS third, __table_name__, op_ts, '\*' AS star`, testSchema, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +220,7 @@ func TestProjectionShape(t *testing.T) {
 	for _, c := range cols {
 		got = append(got, c.Name+":"+c.Expr.Type.String())
 	}
-	want := "id:int64 name:string amount:decimal(10,2) score:float64 created:timestamp(6) vip:boolean n:int32 up:string twice:int64 third:decimal(21,13) table_name:string"
+	want := "id:int64 name:string amount:decimal(10,2) score:float64 created:timestamp(6) vip:boolean n:int32 up:string twice:int64 third:decimal(21,13) table_name:string op_ts:int64 star:string"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("projection\n got %s\nwant %s", strings.Join(got, " "), want)
 	}

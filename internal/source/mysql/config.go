@@ -22,6 +22,8 @@ func Spec(typ string) connector.Spec {
 				Description: "Replica server id for the binlog connection (a number or a range such as 5400-5404: the pipeline takes the first, `weir preview --follow` the last); default: derived from the pipeline name. One reader at a time holds an id: a second is refused, naming the connection that holds it."},
 			{Name: "server-time-zone", Type: connector.TypeString, Default: "UTC",
 				Description: "The server's time zone, used to read TIMESTAMP values in the binlog of servers older than MySQL 5.6.4."},
+			{Name: "metadata.list", Type: connector.TypeList, Example: "op_ts",
+				Description: "Flink CDC's list of metadata for transforms: op_ts (commit time, ms; 0 for snapshot rows). weir's transforms have it whether listed or not."},
 			{Name: "scan.startup.mode", Type: connector.TypeEnum, Default: "initial",
 				Enum:        []string{"initial", "snapshot", "latest-offset", "earliest-offset", "specific-offset", "timestamp"},
 				Description: "initial: snapshot, then the binlog; snapshot: the snapshot only; latest-offset: the binlog from now; earliest-offset: the binlog from the oldest file the server keeps; specific-offset: the binlog from scan.startup.specific-offset.*; timestamp: the binlog from the transactions committed at or after scan.startup.timestamp-millis."},
@@ -49,5 +51,6 @@ func Spec(typ string) connector.Spec {
 			{Name: "heartbeat.interval", Type: connector.TypeDuration, Default: "30s",
 				Description: "Binlog heartbeat period: an idle server still tells its position this often."},
 		},
+		Lint: func(cfg *connector.Config) []connector.FieldProblem { return connector.MetadataList(cfg, "op_ts") },
 	}
 }

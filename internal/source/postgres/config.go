@@ -25,6 +25,8 @@ func Spec() connector.Spec {
 				Description: "Flink CDC's switch for schema changes; in weir pipeline.schema.change.behavior says what they do (validate notes it)."},
 			{Name: "server-time-zone", Type: connector.TypeString,
 				Description: "Accepted for Flink CDC's files and not needed: timestamptz values come as instants (validate notes it)."},
+			{Name: "metadata.list", Type: connector.TypeList, Example: "op_ts, table_name",
+				Description: "Flink CDC's list of metadata for transforms: op_ts (commit time, ms; 0 for snapshot rows), database_name, schema_name, table_name. weir's transforms have them whether listed or not."},
 			{Name: "slot.name", Type: connector.TypeString,
 				Description: "The replication slot; default: weir_ and the pipeline name. An existing slot is used as it is."},
 			{Name: "publication.name", Type: connector.TypeString,
