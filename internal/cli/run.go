@@ -256,6 +256,7 @@ func engineConfig(p *spec.Pipeline) engine.Config {
 		QueueMaxBytes:        p.QueueMaxBytes,
 		Batch:                p.Batch,
 	}
+	cfg.SkipOps, _ = connector.SkippedOps(p.Source.Config) // checked by validate
 	const chunkKey = "scan.incremental.snapshot.chunk.size"
 	if p.Source.Config.Spec.Field(chunkKey) != nil {
 		cfg.ChunkRows = int(p.Source.Config.Int(chunkKey))

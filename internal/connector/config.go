@@ -64,7 +64,14 @@ type Field struct {
 	Min, Max    *int64   // bounds of a TypeInt (inclusive)
 	Example     string   // an example value for docs and messages
 	Description string
+	// Ignored, when set, says why weir has no use for this setting: an option of Flink
+	// CDC's, accepted so that its files run as they are. validate notes it when written.
+	Ignored string
 }
+
+// Wildcard reports whether the field is a family of keys: a Name ending in ".*"
+// (jdbc.properties.*) declares every key with that prefix.
+func (f *Field) Wildcard() bool { return strings.HasSuffix(f.Name, ".*") }
 
 // Int64 is a helper for Field.Min and Field.Max.
 func Int64(v int64) *int64 { return &v }
@@ -99,11 +106,17 @@ type FieldProblem struct {
 	Note       bool
 }
 
-// Field returns the declaration of name, or nil.
+// Field returns the declaration of name, or nil: the field of that name, or the family
+// (Field.Wildcard) it belongs to.
 func (s *Spec) Field(name string) *Field {
 	for i := range s.Fields {
 		if s.Fields[i].Name == name {
 			return &s.Fields[i]
+		}
+	}
+	for i := range s.Fields {
+		if f := &s.Fields[i]; f.Wildcard() && strings.HasPrefix(name, strings.TrimSuffix(f.Name, "*")) && len(name) > len(f.Name)-1 {
+			return f
 		}
 	}
 	return nil

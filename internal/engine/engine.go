@@ -33,6 +33,9 @@ type Config struct {
 	// Batch is execution.runtime-mode BATCH: the snapshot only, then the pipeline finishes,
 	// whatever the source's startup mode (initial or snapshot).
 	Batch bool
+	// SkipOps are the kinds of change left out of the sink (Debezium's skipped.operations:
+	// inserts, updates or deletes of the stream; snapshot reads never).
+	SkipOps []event.Op
 }
 
 func (c *Config) setDefaults() {

@@ -364,3 +364,33 @@ func TestBatchesSettleAfterTheSnapshot(t *testing.T) {
 		t.Fatalf("%d batches with snapshot rows, %d settled batches: want both", sink.reads.Load(), sink.settled.Load())
 	}
 }
+
+// TestSkippedOperations: the kinds of change Config.SkipOps names (Debezium's
+// skipped.operations) never reach the sink; snapshot rows and the other kinds do.
+func TestSkippedOperations(t *testing.T) {
+	s := setup{rows: 200, changes: 1000, txn: 2, parallelism: 2, chunkRows: 50}
+	dir := t.TempDir()
+	store, _ := checkpoint.OpenLocal(dir + "/state")
+	defer store.Close()
+	sink, err := file.New(dir+"/out", "t", "datagen", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.config()
+	cfg.SkipOps = []event.Op{event.OpDelete}
+	if _, err := engine.New(cfg, s.source(), sink, store, engine.Options{}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.Close()
+	recs, err := conformance.ReadFileSink(dir + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, r := range recs {
+		kinds[r.Op]++
+	}
+	if kinds["d"] != 0 || kinds["r"] != 400 || kinds["c"] == 0 || kinds["u"] == 0 {
+		t.Fatalf("records by kind %v: want no delete, every snapshot row, inserts and updates", kinds)
+	}
+}

@@ -31,6 +31,9 @@ var hashSeed = maphash.MakeSeed()
 // one per sink table each is routed to), and the schema changes the stage asks for (a
 // merged table widened by a table it had not seen) are applied before any of them.
 func (r *run) route(changes []event.Change, bytes int64) error {
+	if len(r.cfg.SkipOps) > 0 {
+		changes = slices.DeleteFunc(changes, func(c event.Change) bool { return slices.Contains(r.cfg.SkipOps, c.Op) })
+	}
 	if len(changes) == 0 {
 		return nil
 	}

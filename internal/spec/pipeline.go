@@ -16,7 +16,7 @@ import (
 var PipelineSpec = connector.Spec{
 	Type:    "pipeline",
 	Summary: "Settings of the pipeline as a whole.",
-	Fields: []connector.Field{
+	Fields: append([]connector.Field{
 		{Name: "name", Type: connector.TypeString, Example: "shop-to-dw",
 			Description: "The pipeline's name, any text (Sync MySQL Database to Doris). State, slots, server-ids and metrics go by an identifier made of it: the name itself where it is letters, digits, '.', '_' and '-', else the name in lower case with other characters made '-' (sync-mysql-database-to-doris; a digest is added when non-ASCII letters are dropped). Default: the file's name."},
 		{Name: "parallelism", Type: connector.TypeInt, Default: "2", Min: connector.Int64(1), Max: connector.Int64(256),
@@ -46,7 +46,7 @@ var PipelineSpec = connector.Spec{
 			Description: "streaming: the snapshot (as the source's scan.startup.mode says), then every change, until stopped; batch: the snapshot only, then the pipeline finishes (Flink's idiom for a one-off copy, with scan.startup.mode: snapshot)."},
 		{Name: "local-time-zone", Type: connector.TypeString, Default: "UTC",
 			Description: "Time zone for temporal functions and for wall-clock types without a zone, e.g. Asia/Shanghai."},
-	},
+	}, connector.FlinkPipelineOptions()...),
 }
 
 // RouteSpec declares an item of the route list.

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,19 @@ func (pl *Pipeline) Redacted() string {
 // writeConfig writes cfg's values in declaration order, two spaces in.
 func writeConfig(b *strings.Builder, cfg *connector.Config) {
 	for _, f := range cfg.Spec.Fields {
+		if f.Wildcard() { // each key of the family, its value hidden: it may be a secret
+			var keys []string
+			for k := range cfg.Values {
+				if d := cfg.Spec.Field(k); d != nil && d.Name == f.Name {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				fmt.Fprintf(b, "  %s: %s\n", k, yamlScalar("******"))
+			}
+			continue
+		}
 		v := cfg.Values[f.Name]
 		if v == nil {
 			continue

@@ -127,11 +127,14 @@ func (p *parser) fields(m mapping, at *yaml.Node, path string, spec *connector.S
 		if v := p.value(m.values[i], join(path, name), f); v != nil {
 			cfg.Values[name] = v
 		}
+		if f.Ignored != "" {
+			p.notes = append(p.notes, join(path, name)+": "+f.Ignored)
+		}
 	}
 	for i := range spec.Fields {
 		f := &spec.Fields[i]
 		switch {
-		case written[f.Name]: // set, or reported as bad
+		case written[f.Name], f.Wildcard(): // set, or reported as bad
 		case f.Required:
 			p.add(at, path, "missing required key %s%s", quote(f.Name), example(f))
 		case f.Default != "":

@@ -10,7 +10,7 @@ func Spec(typ string) connector.Spec {
 			"from the binary log (ROW format, FULL row image); the two run together and join exactly (on MySQL without GTIDs, " +
 			"all but a change in the binlog and not yet visible at the instant a chunk is read: turn gtid_mode on). XA transactions " +
 			"are copied at their XA COMMIT, none at an XA ROLLBACK.",
-		Fields: []connector.Field{
+		Fields: append([]connector.Field{
 			{Name: "hostname", Type: connector.TypeString, Required: true, Example: "127.0.0.1", Description: "Server host."},
 			{Name: "port", Type: connector.TypeInt, Default: "3306", Min: connector.Int64(1), Max: connector.Int64(65535), Description: "Server port."},
 			{Name: "username", Type: connector.TypeString, Required: true, Example: "cdc",
@@ -50,7 +50,11 @@ func Spec(typ string) connector.Spec {
 			{Name: "connect.timeout", Type: connector.TypeDuration, Default: "30s", Description: "Timeout of connecting and of each query."},
 			{Name: "heartbeat.interval", Type: connector.TypeDuration, Default: "30s",
 				Description: "Binlog heartbeat period: an idle server still tells its position this often."},
+			{Name: "scan.parse.online.schema.changes.enabled", Type: connector.TypeBool, Ignored: "weir does not parse gh-ost's and pt-online-schema-change's shadow tables; the table such a tool swaps in by RENAME is taken up as a table renamed into the selection, snapshotted beside the stream",
+				Description: "Flink CDC's; weir takes up the table an online schema change tool swaps in by RENAME as a table renamed into the selection, snapshotted beside the stream."},
+		}, connector.FlinkSourceOptions()...),
+		Lint: func(cfg *connector.Config) []connector.FieldProblem {
+			return append(connector.MetadataList(cfg, "op_ts"), connector.LintFlink(cfg)...)
 		},
-		Lint: func(cfg *connector.Config) []connector.FieldProblem { return connector.MetadataList(cfg, "op_ts") },
 	}
 }

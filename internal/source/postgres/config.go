@@ -9,7 +9,7 @@ func Spec() connector.Spec {
 		Summary: "Reads PostgreSQL 10+ (wal_level = logical): a lock-free parallel snapshot of the selected tables, each chunk " +
 			"read exactly at a point of the log, and every change through a replication slot (pgoutput) that only moves on " +
 			"once the sink has committed.",
-		Fields: []connector.Field{
+		Fields: append([]connector.Field{
 			{Name: "hostname", Type: connector.TypeString, Required: true, Example: "127.0.0.1", Description: "Server host."},
 			{Name: "port", Type: connector.TypeInt, Default: "5432", Min: connector.Int64(1), Max: connector.Int64(65535), Description: "Server port."},
 			{Name: "username", Type: connector.TypeString, Required: true, Example: "cdc",
@@ -59,7 +59,7 @@ func Spec() connector.Spec {
 				Description: "On PostgreSQL 14+, have the server stream large transactions while they run (pgoutput protocol 2) into weir's temporary files, applied at their commit; false: protocol 1, the server spills them to its own disk until the commit."},
 			{Name: "filter.origins", Type: connector.TypeList,
 				Description: "Replication origins whose transactions are left out (changes another replication wrote here); `*`: every transaction that has an origin."},
-		},
+		}, connector.FlinkSourceOptions()...),
 		Lint: lint,
 	}
 }

@@ -68,7 +68,7 @@ func splitDots(item string) []string {
 
 // lint checks the source's settings with the file alone (connector.Spec.Lint).
 func lint(cfg *connector.Config) []connector.FieldProblem {
-	out := connector.MetadataList(cfg, "op_ts", "database_name", "schema_name", "table_name")
+	out := append(connector.MetadataList(cfg, "op_ts", "database_name", "schema_name", "table_name"), connector.LintFlink(cfg)...)
 	if _, _, err := selection(cfg.String("tables"), cfg.String("database-name")); err != nil {
 		field := "tables"
 		if strings.Contains(err.Error(), "database-name") && !cfg.IsSet("database-name") {
