@@ -287,7 +287,7 @@ func transformer(p *spec.Pipeline, log *slog.Logger) (*transform.Transformer, er
 			return nil, fmt.Errorf("transform item %d (line %d) sets partition-keys, which no sink of this version uses (none partitions its output); remove it: %w",
 				i+1, t.Line, errors.ErrUnsupported)
 		}
-		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter, Masks: t.Masks}
+		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter, Masks: t.Masks, SoftDelete: t.SoftDelete}
 		if t.MaskKey != "" {
 			rules[i].MaskKey = &transform.MaskKey{Secret: []byte(t.MaskKey), ID: t.MaskKeyID}
 		}

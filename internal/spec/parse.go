@@ -96,6 +96,7 @@ type Transform struct {
 	MaskKey       string // secret
 	MaskKeyID     string
 	Description   string
+	SoftDelete    bool // converter-after-transform: SOFT_DELETE
 	Line, Col     int
 }
 
@@ -191,7 +192,7 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 		t := Transform{SourceTable: cfg.String("source-table"), Projection: cfg.String("projection"),
 			Filter: cfg.String("filter"), PrimaryKeys: cfg.String("primary-keys"),
 			PartitionKeys: cfg.String("partition-keys"), Description: cfg.String("description"),
-			MaskKey: cfg.String("mask.key"), MaskKeyID: cfg.String("mask.key-id"),
+			MaskKey: cfg.String("mask.key"), MaskKeyID: cfg.String("mask.key-id"), SoftDelete: cfg.String("converter-after-transform") == "soft_delete",
 			Line: item.Line, Col: item.Column}
 		for _, m := range cfg.List("mask") {
 			mask, err := transform.ParseMask(m)

@@ -83,6 +83,11 @@ var TransformSpec = connector.Spec{
 			Description: "The secret that the hash and encrypt masks use, e.g. ${WEIR_MASK_KEY}."},
 		{Name: "mask.key-id", Type: connector.TypeString, Default: "default",
 			Description: "The name of mask.key, written into encrypted values so readers know which key opens them."},
+		{Name: "converter-after-transform", Type: connector.TypeEnum, Enum: []string{"soft_delete"},
+			Description: "Flink CDC's converter: SOFT_DELETE turns each delete, once projected (__data_event_type__ is -D), into an insert of the deleted row, which the sink keeps."},
+		{Name: "table-options", Type: connector.TypeString,
+			Ignored:     "table options (bucket=10, replication_num=1) are for lake and OLAP sinks; weir's SQL sinks make tables with the source's columns and key",
+			Description: "Flink CDC's options of the sink table; weir's SQL sinks make tables with the source's columns and key."},
 		{Name: "description", Type: connector.TypeString, Description: "Free text."},
 	},
 }

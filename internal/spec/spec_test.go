@@ -421,6 +421,9 @@ func TestFlinkForms(t *testing.T) {
 					fmt.Fprintf(&b, "%s.%s = %v\n", blk.key, fld.Name, typed)
 				}
 			}
+			for _, tr := range p.Transforms {
+				fmt.Fprintf(&b, "transform %s: projection %q, filter %q, soft delete %v\n", tr.SourceTable, tr.Projection, tr.Filter, tr.SoftDelete)
+			}
 			for _, n := range p.Notes {
 				fmt.Fprintf(&b, "note: %s\n", n)
 			}

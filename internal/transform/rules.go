@@ -23,6 +23,9 @@ type Rule struct {
 	// column applies); MaskKey keys hash and encrypt.
 	Masks   []Mask
 	MaskKey *MaskKey
+	// SoftDelete turns each delete, once projected, into an insert of the deleted row
+	// (Flink CDC's converter-after-transform: SOFT_DELETE).
+	SoftDelete bool
 }
 
 // matches reports whether the rule applies to table id (its db.table is the MySQL
@@ -45,6 +48,17 @@ type plan struct {
 	// the indexes of cols evaluated per row.
 	kept     []run
 	computed []int
+	// softDelete: Rule.SoftDelete.
+	softDelete bool
+}
+
+// converted applies the rule's converter to a change it has projected: a delete becomes
+// an insert of the deleted row where the rule soft-deletes.
+func (p *plan) converted(c event.Change) event.Change {
+	if !p.softDelete || c.Op != event.OpDelete || c.Before == nil {
+		return c
+	}
+	return event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros}
 }
 
 // slabValues is how many values the projected rows are cut from.
@@ -106,7 +120,7 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 	if rule == nil {
 		return nil, nil
 	}
-	p := &plan{out: s}
+	p := &plan{out: s, softDelete: rule.SoftDelete}
 	if rule.Filter != "" {
 		f, err := CompileFilter(rule.Filter, s, t.loc)
 		if err != nil {
@@ -276,7 +290,7 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		}
 	}
 	if p.cols == nil {
-		return c, true, nil
+		return p.converted(c), true, nil
 	}
 	project := func(row event.Row) (event.Row, error) {
 		if row == nil {
@@ -317,7 +331,7 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 	if res.After, err = project(c.After); err != nil {
 		return c, false, err
 	}
-	return res, true, nil
+	return p.converted(res), true, nil
 }
 
 // unsent reports whether row lacks a value of the columns refs (an unchanged TOASTed value

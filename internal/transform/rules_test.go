@@ -224,3 +224,30 @@ func toTextOrNull(v event.Value) string {
 	}
 	return toText(v)
 }
+
+// TestSoftDelete: converter-after-transform SOFT_DELETE turns a delete, once projected
+// (__data_event_type__ says -D), into an insert of the deleted row; without a projection
+// too. Other changes pass as they are.
+func TestSoftDelete(t *testing.T) {
+	ps, err := connector.ParseTables(`shop.\.*`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, projection := range []string{`\*, __data_event_type__ AS op`, ""} {
+		tf := New([]Rule{{Tables: ps, Projection: projection, SoftDelete: true}}, nil, Options{})
+		del := event.Change{Op: event.OpDelete, Schema: testSchema, Before: row(5, "gone", "1.00")}
+		upd := event.Change{Op: event.OpUpdate, Schema: testSchema, Before: row(6, "a", "1.00"), After: row(6, "b", "2.00")}
+		out, _, err := tf.Apply(nil, []event.Change{del, upd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 2 || out[0].Op != event.OpInsert || out[0].Before != nil || out[0].After[0].Int() != 5 || out[1].Op != event.OpUpdate {
+			t.Fatalf("projection %q: %+v", projection, out)
+		}
+		if projection != "" {
+			if op := out[0].After[len(out[0].After)-1]; op.Str() != "-D" {
+				t.Fatalf("__data_event_type__ of the converted delete: %v, want -D", op)
+			}
+		}
+	}
+}
