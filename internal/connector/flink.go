@@ -15,6 +15,10 @@ func FlinkSourceOptions() []Field {
 		return Field{Name: name, Type: typ, Ignored: why, Description: "Flink CDC's; weir has no use for it: " + why + "."}
 	}
 	return []Field{
+		{Name: "tables.exclude", Type: TypeTables, Example: `app_db.orders_bak, app_db.tmp_\.*`,
+			Description: "Tables left out of those tables selects, in the same syntax (Flink CDC's)."},
+		{Name: "connection.pool.size", Type: TypeInt, Min: Int64(1),
+			Description: "Flink CDC's name for connect.max-connections, which wins when both are set."},
 		{Name: "debezium.skipped.operations", Type: TypeList, Example: "d",
 			Description: "Debezium's: kinds of change the stream leaves out of the sink, comma-separated: c (inserts), u (updates), d (deletes), t (truncates, which weir does not copy anyway); none: none. Snapshot rows are always copied."},
 		ignored("scan.snapshot.fetch.size", TypeInt,
@@ -84,4 +88,13 @@ func LintFlink(cfg *Config) []FieldProblem {
 		return []FieldProblem{{Field: "debezium.skipped.operations", Msg: err.Error()}}
 	}
 	return nil
+}
+
+// MaxConnections is connect.max-connections, or Flink's connection.pool.size when only
+// that is set (0: the connector's default).
+func MaxConnections(cfg *Config) int {
+	if !cfg.IsSet("connect.max-connections") && cfg.Spec.Field("connection.pool.size") != nil && cfg.IsSet("connection.pool.size") {
+		return int(cfg.Int("connection.pool.size"))
+	}
+	return int(cfg.Int("connect.max-connections"))
 }

@@ -11,11 +11,39 @@ import (
 type TablePattern struct {
 	DB, Table     string // the regexes as written
 	DBRe, TableRe *regexp.Regexp
+	// Except are the tables left out whatever they match (tables.exclude; Exclude).
+	Except []TablePattern
 }
 
 // Match reports whether db.table is selected by the pattern.
 func (p TablePattern) Match(db, table string) bool {
-	return p.DBRe.MatchString(db) && p.TableRe.MatchString(table)
+	if !p.DBRe.MatchString(db) || !p.TableRe.MatchString(table) {
+		return false
+	}
+	for _, x := range p.Except {
+		if x.Match(db, table) {
+			return false
+		}
+	}
+	return true
+}
+
+// Exclude leaves the tables the list exclude selects out of every pattern (Flink CDC's
+// tables.exclude, in the syntax of ParseTables).
+func Exclude(patterns []TablePattern, exclude string) ([]TablePattern, error) {
+	if strings.TrimSpace(exclude) == "" {
+		return patterns, nil
+	}
+	except, err := ParseTables(exclude)
+	if err != nil {
+		return nil, fmt.Errorf("tables.exclude: %w", err)
+	}
+	out := make([]TablePattern, len(patterns))
+	for i, p := range patterns {
+		p.Except = except
+		out[i] = p
+	}
+	return out, nil
 }
 
 func (p TablePattern) String() string { return p.DB + "." + p.Table }

@@ -78,6 +78,7 @@ type Options struct {
 	Host, User, Password string
 	Port                 int
 	Tables               string // the `tables` selection
+	Exclude              string // tables.exclude
 	Mode                 string // scan.startup.mode
 	SpecificGTID         string
 	SpecificFile         string
@@ -110,7 +111,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Heartbeat:     cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
 		RowsPerSecond:  cfg.Int("scan.rate-limit.rows-per-second"),
 		BytesPerSecond: cfg.Int("scan.rate-limit.bytes-per-second"),
-		MaxConnections: int(cfg.Int("connect.max-connections")),
+		MaxConnections: connector.MaxConnections(cfg), Exclude: cfg.String("tables.exclude"),
 	}, env)
 }
 
@@ -119,6 +120,9 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	patterns, err := connector.ParseTables(o.Tables)
 	if err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("tables: %w", err))
+	}
+	if patterns, err = connector.Exclude(patterns, o.Exclude); err != nil {
+		return nil, fault.AsFatal(err)
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 30 * time.Second

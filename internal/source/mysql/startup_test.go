@@ -175,3 +175,28 @@ func TestStartupEarliestOffset(t *testing.T) {
 		t.Fatalf("ids %v, want 1, 2, 3", ids)
 	}
 }
+
+// TestTablesExclude: tables.exclude leaves tables out of what tables selects, in the
+// snapshot's discovery and for tables created later alike.
+func TestTablesExclude(t *testing.T) {
+	exec(t, `CREATE DATABASE excl; CREATE TABLE excl.orders (id INT PRIMARY KEY); CREATE TABLE excl.orders_bak (id INT PRIMARY KEY);
+		CREATE TABLE excl.tmp_1 (id INT PRIMARY KEY)`)
+	ctx := context.Background()
+	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: `excl.\.*`, Exclude: `excl.orders_bak, excl.tmp_\.*`}, connector.Env{Pipeline: "excl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) != 1 || tables[0].ID.Table != "orders" {
+		t.Fatalf("tables %v, want excl.orders alone", tables)
+	}
+	for _, p := range s.patterns {
+		if p.Match("excl", "tmp_2") || !p.Match("excl", "orders_new") {
+			t.Fatalf("a later table: tmp_2 selected %v, orders_new %v", p.Match("excl", "tmp_2"), p.Match("excl", "orders_new"))
+		}
+	}
+}

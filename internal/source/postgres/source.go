@@ -79,6 +79,7 @@ type Options struct {
 	Host, User, Password, Database string
 	Port                           int
 	Tables                         string
+	Exclude                        string // tables.exclude
 	Slot, Publication              string
 	NoCreatePublication            bool
 	Mode                           string
@@ -110,7 +111,7 @@ func optionsOf(cfg *connector.Config) Options {
 		Mode: cfg.String("scan.startup.mode"), KeyColumn: cfg.String("scan.incremental.snapshot.chunk.key-column"),
 		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled"),
 		RowsPerSecond: cfg.Int("scan.rate-limit.rows-per-second"), BytesPerSecond: cfg.Int("scan.rate-limit.bytes-per-second"),
-		MaxConnections: int(cfg.Int("connect.max-connections")), Timeout: cfg.Duration("connect.timeout"),
+		MaxConnections: connector.MaxConnections(cfg), Exclude: cfg.String("tables.exclude"), Timeout: cfg.Duration("connect.timeout"),
 		Heartbeat: cfg.Duration("heartbeat.interval"), EmitMessage: cfg.Bool("heartbeat.emit-message"),
 		WarnRetained: cfg.Int("slot.retained-wal.warn"), SkipOrigins: cfg.List("filter.origins"),
 		NoStreamInProgress: !cfg.Bool("decoding.stream-in-progress"),
@@ -133,6 +134,15 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	database, patterns, err := selection(o.Tables, o.Database)
 	if err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("tables: %w", err))
+	}
+	if o.Exclude != "" {
+		_, except, err := selection(o.Exclude, database)
+		if err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("tables.exclude: %w", err))
+		}
+		for i := range patterns {
+			patterns[i].Except = except
+		}
 	}
 	o.Database = database
 	if o.Mode == "" {
