@@ -84,10 +84,17 @@ func SkippedOps(cfg *Config) ([]event.Op, error) {
 
 // LintFlink checks the Flink CDC options a source shares (connector.Spec.Lint).
 func LintFlink(cfg *Config) []FieldProblem {
+	var out []FieldProblem
 	if _, err := SkippedOps(cfg); err != nil {
-		return []FieldProblem{{Field: "debezium.skipped.operations", Msg: err.Error()}}
+		out = append(out, FieldProblem{Field: "debezium.skipped.operations", Msg: err.Error()})
 	}
-	return nil
+	const key = "scan.incremental.snapshot.chunk.key-column"
+	if cfg.Spec.Field(key) != nil {
+		if _, err := ParseKeyColumns(cfg.String(key)); err != nil {
+			out = append(out, FieldProblem{Field: key, Msg: err.Error()})
+		}
+	}
+	return out
 }
 
 // MaxConnections is connect.max-connections, or Flink's connection.pool.size when only

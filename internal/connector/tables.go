@@ -127,3 +127,64 @@ func RegexpError(err error) string {
 	}
 	return s
 }
+
+// KeyColumns is scan.incremental.snapshot.chunk.key-column: the unique NOT NULL column
+// that stands in for the primary key of tables without one — one name for every such
+// table, or Flink CDC's form db.table:col, … with a column per table (the tables in the
+// syntax of ParseTables).
+type KeyColumns struct {
+	all string
+	per []keyColumn
+}
+
+type keyColumn struct {
+	tables []TablePattern
+	column string
+}
+
+// ParseKeyColumns parses the setting ("" : none).
+func ParseKeyColumns(s string) (KeyColumns, error) {
+	var k KeyColumns
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return k, nil
+	}
+	if !strings.Contains(s, ":") {
+		if strings.ContainsAny(s, ",.") {
+			return k, fmt.Errorf("%q: write one column name, or db.table:column items separated by commas", s)
+		}
+		k.all = s
+		return k, nil
+	}
+	for _, item := range SplitItems(s) {
+		i := strings.LastIndexByte(item, ':')
+		if i < 0 {
+			return k, fmt.Errorf("item %q has no ':column': write db.table:column", strings.TrimSpace(item))
+		}
+		tables, err := ParseTables(item[:i])
+		if err != nil {
+			return k, fmt.Errorf("item %q: %w", strings.TrimSpace(item), err)
+		}
+		col := strings.TrimSpace(item[i+1:])
+		if col == "" {
+			return k, fmt.Errorf("item %q names no column after ':'", strings.TrimSpace(item))
+		}
+		k.per = append(k.per, keyColumn{tables: tables, column: col})
+	}
+	return k, nil
+}
+
+// For returns the key column of db.table ("" : none).
+func (k KeyColumns) For(db, table string) string {
+	for _, p := range k.per {
+		for _, t := range p.tables {
+			if t.Match(db, table) {
+				return p.column
+			}
+		}
+	}
+	return k.all
+}
+
+// Set reports whether any key column is configured.
+func (k KeyColumns) Set() bool { return k.all != "" || len(k.per) > 0 }

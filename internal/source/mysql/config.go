@@ -36,7 +36,7 @@ func Spec(typ string) connector.Spec {
 			{Name: "scan.incremental.snapshot.chunk.size", Type: connector.TypeInt, Default: "8096", Min: connector.Int64(1),
 				Description: "Rows per snapshot chunk."},
 			{Name: "scan.incremental.snapshot.chunk.key-column", Type: connector.TypeString,
-				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by."},
+				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by, or one per table as Flink CDC writes it: db.table:column, … (tables as in tables)."},
 			{Name: "scan.snapshot.join", Type: connector.TypeEnum, Default: "auto", Enum: []string{"auto", "consistent-snapshot", "watermark"},
 				Description: "How snapshot chunks join the binlog stream, each change reaching the sink once: consistent-snapshot reads each chunk in a consistent snapshot whose binlog position MariaDB reports; watermark reads the binlog position before and after a chunk and puts the chunk right with the changes between them (DBLog, Flink CDC's incremental snapshot), on any server; auto: consistent-snapshot on MariaDB, watermark on MySQL."},
 			{Name: "scan.newly-added-table.enabled", Type: connector.TypeBool, Default: "true",

@@ -47,7 +47,7 @@ var systemSchemas = map[string]bool{"mysql": true, "sys": true, "performance_sch
 // (file, console, changelog mode; a sink that upserts refuses it before writing anything).
 // keyColumn stands in for the primary key of tables without one (it must be unique and
 // NOT NULL); a table with neither is refused with a message saying how to fix it.
-func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn string) ([]*table, error) {
+func discover(conn *client.Conn, patterns []connector.TablePattern, keys connector.KeyColumns) ([]*table, error) {
 	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
 		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 	if err != nil {
@@ -60,7 +60,7 @@ func discover(conn *client.Conn, patterns []connector.TablePattern, keyColumn st
 		if systemSchemas[strings.ToLower(db)] || !matches(patterns, db, name) {
 			continue
 		}
-		t, err := describe(conn, db, name, keyColumn)
+		t, err := describe(conn, db, name, keys.For(db, name))
 		if err != nil {
 			return nil, err
 		}

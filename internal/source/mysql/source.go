@@ -37,7 +37,7 @@ type Source struct {
 	specific             position
 	startupMillis        int64
 	patterns             []connector.TablePattern
-	keyColumn            string
+	keyColumn            connector.KeyColumns
 	noNewTables          bool
 	log                  *slog.Logger
 	// serverText reads text as the server converts it, not by weir's decoders
@@ -124,6 +124,10 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	if patterns, err = connector.Exclude(patterns, o.Exclude); err != nil {
 		return nil, fault.AsFatal(err)
 	}
+	keys, err := connector.ParseKeyColumns(o.KeyColumn)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("scan.incremental.snapshot.chunk.key-column: %w", err))
+	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 30 * time.Second
 	}
@@ -136,7 +140,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	s := &Source{
 		host: o.Host, port: o.Port, user: o.User, password: o.Password,
 		heartbeat: o.Heartbeat, timeout: o.Timeout, mode: o.Mode, patterns: patterns,
-		keyColumn: o.KeyColumn, noNewTables: o.NoNewTables, log: env.Logger, tables: map[event.TableID]*table{}, join: newJoiner(),
+		keyColumn: keys, noNewTables: o.NoNewTables, log: env.Logger, tables: map[event.TableID]*table{}, join: newJoiner(),
 		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos}, startupMillis: o.StartupMillis,
 	}
 	if s.log == nil {

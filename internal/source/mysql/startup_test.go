@@ -200,3 +200,29 @@ func TestTablesExclude(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyColumnPerTable: Flink CDC's db.table:column form gives each table without a
+// primary key its own key column.
+func TestKeyColumnPerTable(t *testing.T) {
+	exec(t, `CREATE DATABASE keyless; CREATE TABLE keyless.a (ka INT NOT NULL UNIQUE, v INT); CREATE TABLE keyless.b (kb VARCHAR(10) NOT NULL UNIQUE, v INT)`)
+	ctx := context.Background()
+	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: `keyless.\.*`, KeyColumn: "keyless.a:ka, keyless.b:kb"}, connector.Env{Pipeline: "keyless"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tb := range tables {
+		got[tb.ID.Table] = strings.Join(tb.KeyNames(), ",")
+	}
+	if got["a"] != "ka" || got["b"] != "kb" {
+		t.Fatalf("keys %v, want a by ka and b by kb", got)
+	}
+	if _, err := connector.ParseKeyColumns("keyless.a:ka, keyless.b"); err == nil {
+		t.Fatal("an item without its column parsed")
+	}
+}

@@ -483,7 +483,7 @@ func (r *reader) mismatch(ctx context.Context, id event.TableID, t *table, n int
 		if err != nil {
 			return false, err
 		}
-		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn)
+		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn.For(id.Schema, id.Table))
 		r.s.pool.put(conn)
 		if err == nil && live != nil && sameColumnNames(live.schema, t.schema) {
 			t.hidden = n - len(t.cols)
@@ -582,7 +582,7 @@ func (r *reader) unparsed(ctx context.Context, pe *parseError, db string, pos ev
 		if err != nil {
 			return err
 		}
-		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn)
+		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn.For(id.Schema, id.Table))
 		r.s.pool.put(conn)
 		if err != nil {
 			return fmt.Errorf("%w; weir could not read the schema of %s from the server either: %w", pe, id, err)

@@ -39,7 +39,7 @@ func Spec() connector.Spec {
 			{Name: "scan.incremental.snapshot.chunk.size", Type: connector.TypeInt, Default: "8096", Min: connector.Int64(1),
 				Description: "Rows per snapshot chunk."},
 			{Name: "scan.incremental.snapshot.chunk.key-column", Type: connector.TypeString,
-				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by."},
+				Description: "For tables without a primary key: a unique NOT NULL column to split and key them by, or one per table as Flink CDC writes it: db.table:column, … (tables as in tables)."},
 			{Name: "scan.newly-added-table.enabled", Type: connector.TypeBool, Default: "true",
 				Description: "Snapshot tables that join the selection while the pipeline runs or between runs, beside the stream; false: only their changes from then on."},
 			{Name: "scan.rate-limit.rows-per-second", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),

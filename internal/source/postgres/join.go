@@ -430,7 +430,10 @@ func (s *Source) openEpoch(ctx context.Context) (*epoch, error) {
 	j.mu.Unlock()
 	conn, err := s.replConn(ctx)
 	if err == nil {
-		name := fmt.Sprintf("%s_c%d", s.slot, j.tempSeq.Add(1))
+		// Named by the session it lives in (a temporary slot is dropped when its session
+		// ends), so that it never meets one an earlier attempt left on a session the
+		// server has not yet seen die.
+		name := fmt.Sprintf("%s_c%d_%d", s.slot, conn.PID(), j.tempSeq.Add(1))
 		if len(name) > 63 {
 			name = fmt.Sprintf("weir_c%d_%d", conn.PID(), j.tempSeq.Add(1))
 		}

@@ -330,12 +330,13 @@ func (s *Source) keyOf(ctx context.Context, q querier, oid uint32, id event.Tabl
 	if err != nil {
 		return nil, fmt.Errorf("read the key of %s: %w", id, err)
 	}
-	if len(names) == 0 && s.keyColumn != "" && sc.ColumnIndex(s.keyColumn) >= 0 {
+	keyColumn := s.keyColumn.For(id.Schema, id.Table)
+	if len(names) == 0 && keyColumn != "" && sc.ColumnIndex(keyColumn) >= 0 {
 		if ident != 'f' {
 			return nil, fmt.Errorf("table %s has no primary key and REPLICA IDENTITY %s, so its updates and deletes do not say which row they change; "+
-				"run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX on a unique index of %s)", id, identName(ident), quoteTable(id), s.keyColumn)
+				"run ALTER TABLE %s REPLICA IDENTITY FULL (or USING INDEX on a unique index of %s)", id, identName(ident), quoteTable(id), keyColumn)
 		}
-		names = []string{s.keyColumn}
+		names = []string{keyColumn}
 	}
 	if len(names) == 0 && s.role == "discover" {
 		return nil, nil // listed without a key (weir discover)
@@ -355,7 +356,7 @@ func (s *Source) keyOf(ctx context.Context, q querier, oid uint32, id event.Tabl
 		if i < 0 {
 			return nil, fmt.Errorf("table %s: key column %s is generated; weir cannot read it from the stream", id, n)
 		}
-		if sc.Columns[i].Nullable && n == s.keyColumn {
+		if sc.Columns[i].Nullable && n == keyColumn {
 			return nil, fmt.Errorf("table %s: scan.incremental.snapshot.chunk.key-column %s may be NULL; it must be unique and NOT NULL", id, n)
 		}
 		key = append(key, i)

@@ -38,7 +38,7 @@ type Source struct {
 	database string
 	patterns []connector.TablePattern
 	// keyColumn stands in for the primary key of tables without one.
-	keyColumn   string
+	keyColumn   connector.KeyColumns
 	slot, pub   string
 	log         *slog.Logger
 	pipeline    string
@@ -135,6 +135,10 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 	if err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("tables: %w", err))
 	}
+	keys, err := connector.ParseKeyColumns(o.KeyColumn)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("scan.incremental.snapshot.chunk.key-column: %w", err))
+	}
 	if o.Exclude != "" {
 		_, except, err := selection(o.Exclude, database)
 		if err != nil {
@@ -164,7 +168,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		o.Publication = o.Slot
 	}
 	s := &Source{
-		o: o, role: env.Role, database: o.Database, patterns: patterns, keyColumn: o.KeyColumn, slot: o.Slot, pub: o.Publication,
+		o: o, role: env.Role, database: o.Database, patterns: patterns, keyColumn: keys, slot: o.Slot, pub: o.Publication,
 		log: env.Logger, pipeline: env.Pipeline, metrics: env.Metrics, types: newTypeCache(),
 		throttle: snapshot.NewThrottle(o.RowsPerSecond, o.BytesPerSecond),
 		tables:   map[event.TableID]*table{}, join: newJoiner(), skipOrigins: map[string]bool{}, discoverEvery: o.DiscoverEvery,

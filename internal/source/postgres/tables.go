@@ -19,6 +19,9 @@ func selection(tables, database string) (string, []connector.TablePattern, error
 	for _, item := range connector.SplitItems(tables) {
 		item = strings.TrimSpace(item)
 		parts := splitDots(item)
+		if len(parts) == 3 && !compiles(parts[2]) {
+			parts = nil // schema.table whose table regex has a dot of its own: public.m.*
+		}
 		if len(parts) == 3 {
 			if !plainName.MatchString(parts[0]) {
 				return "", nil, fmt.Errorf("item '%s': the database %s must be a name, not a pattern: a replication slot reads one database", item, parts[0])
@@ -45,6 +48,12 @@ func selection(tables, database string) (string, []connector.TablePattern, error
 		return "", nil, fmt.Errorf("no database: set database-name, or write the items as db.schema.table (e.g. shop.public.orders)")
 	}
 	return database, patterns, nil
+}
+
+// compiles reports whether s is a regex.
+func compiles(s string) bool {
+	_, err := regexp.Compile(s)
+	return err == nil
 }
 
 // plainName is a database name written without regex characters.
