@@ -230,7 +230,11 @@ const firstRunMaxAttempts = 5
 // loadPipeline reads and validates a pipeline file; problems are printed and make the
 // command exit 2.
 func loadPipeline(g *globals, reg *connector.Registry, file string) (*spec.Pipeline, error) {
-	p, err := spec.Load(file, reg)
+	return loadPipelineWith(g, reg, file, spec.Load)
+}
+
+func loadPipelineWith(g *globals, reg *connector.Registry, file string, load func(string, *connector.Registry) (*spec.Pipeline, error)) (*spec.Pipeline, error) {
+	p, err := load(file, reg)
 	if err != nil {
 		var probs spec.Problems
 		if errors.As(err, &probs) {

@@ -20,7 +20,11 @@ func validateCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		Short: "Check a pipeline file (and, unless --offline, that its source and sink are reachable and set up)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadPipeline(g, reg, args[0])
+			load := spec.Load
+			if offline {
+				load = spec.LoadUnset
+			}
+			p, err := loadPipelineWith(g, reg, args[0], load)
 			if err != nil {
 				return err
 			}

@@ -160,6 +160,9 @@ type Value struct {
 	List []string
 	Re   *regexp.Regexp
 	Set  bool // written in the file (not a default)
+	// Unset: the value names an environment variable that is not set, and stands as the
+	// field's example or default (weir validate --offline); Raw is the text as written.
+	Unset bool
 }
 
 // Config is a connector's validated configuration. Every declared field with a default

@@ -86,6 +86,8 @@ func writeConfig(b *strings.Builder, cfg *connector.Config) {
 		}
 		var text string
 		switch {
+		case v.Unset: // the ${VARIABLE} as written
+			text = v.Raw
 		case f.Secret:
 			text = yamlScalar("******")
 		case f.Type == connector.TypeString, f.Type == connector.TypeRegex, f.Type == connector.TypeTables, f.Type == connector.TypeList:

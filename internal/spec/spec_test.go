@@ -443,3 +443,36 @@ func TestFlinkForms(t *testing.T) {
 		})
 	}
 }
+
+// TestOfflineWithUnsetVariables: validate --offline checks a file whose ${VARIABLES} are
+// not set (CI has no secrets): each such value is noted as not checked, and the rest of
+// the file still is.
+func TestOfflineWithUnsetVariables(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	const yaml = "source:\n  type: mysql\n  hostname: ${WEIR_TEST_UNSET_HOST}\n  port: ${WEIR_TEST_UNSET_PORT}\n  username: root\n  password: ${WEIR_TEST_UNSET_PW}\n  tables:\n    - ${WEIR_TEST_UNSET_DB}.orders\nsink:\n  type: postgres\n  url: ${WEIR_TEST_UNSET_URL}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.Load(file, connectors.Registry()); !spec.IsProblems(err) || !strings.Contains(err.Error(), "WEIR_TEST_UNSET_HOST is not set") {
+		t.Fatalf("Load: %v", err)
+	}
+	p, err := spec.LoadUnset(file, connectors.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Notes) != 5 || !strings.Contains(p.Notes[0], "source.hostname: ${WEIR_TEST_UNSET_HOST} not set") {
+		t.Fatalf("notes %q", p.Notes)
+	}
+	if r := p.Redacted(); !strings.Contains(r, "  hostname: ${WEIR_TEST_UNSET_HOST}\n") || !strings.Contains(r, "  password: ${WEIR_TEST_UNSET_PW}\n") {
+		t.Fatalf("redacted:\n%s", r)
+	}
+	// The rest of the file is checked all the same.
+	bad := strings.Replace(yaml, "username: root", "username: root\n  scan.startup.mode: sometimes", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spec.LoadUnset(file, connectors.Registry()); !spec.IsProblems(err) || !strings.Contains(err.Error(), "sometimes") {
+		t.Fatalf("a bad value beside unset ones: %v", err)
+	}
+}

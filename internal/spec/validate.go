@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -189,6 +190,9 @@ func (p *parser) value(n *yaml.Node, path string, f *connector.Field) *connector
 			if !ok {
 				return nil
 			}
+			if s == unsetValue {
+				return unchecked(n, f)
+			}
 			items = append(items, strings.TrimSpace(s))
 		}
 		text = strings.Join(items, ", ")
@@ -209,6 +213,9 @@ func (p *parser) value(n *yaml.Node, path string, f *connector.Field) *connector
 		}
 		text = s
 	}
+	if text == unsetValue {
+		return unchecked(n, f)
+	}
 	if f.Required && strings.TrimSpace(text) == "" {
 		p.add(n, path, "the value is empty%s", example(f))
 		return nil
@@ -228,12 +235,42 @@ func (p *parser) expand(n *yaml.Node, path string, f *connector.Field) (string, 
 	if f != nil && f.Secret {
 		secret = f.Name
 	}
-	s, msgs := expandEnv(n.Value, p.lookupEnv, secret)
+	lookup := p.lookupEnv
+	var unset []string
+	if p.unsetOK {
+		lookup = func(name string) (string, bool) {
+			v, ok := p.lookupEnv(name)
+			if !ok {
+				unset = append(unset, "${"+name+"}")
+				return "", true
+			}
+			return v, ok
+		}
+	}
+	s, msgs := expandEnv(n.Value, lookup, secret)
+	if len(unset) > 0 && len(msgs) == 0 {
+		p.notes = append(p.notes, fmt.Sprintf("%s: %s not set, so the value is not checked", path, strings.Join(unset, ", ")))
+		return unsetValue, true
+	}
 	for _, m := range msgs {
 		p.add(n, path, "%s", m)
 	}
 	return s, len(msgs) == 0
 }
+
+// unchecked is the value of field f at n that names an unset variable (LoadUnset): its
+// example or default stands for it.
+func unchecked(n *yaml.Node, f *connector.Field) *connector.Value {
+	v, err := convert(f, cmp.Or(f.Example, f.Default))
+	if err != nil {
+		v = &connector.Value{}
+	}
+	v.Line, v.Col, v.Set, v.Unset, v.Raw = n.Line, n.Column, true, true, n.Value
+	return v
+}
+
+// unsetValue stands for a value that names an unset variable (LoadUnset).
+const unsetValue = "\x00unset\x00"
 
 // wantPhrase says what a field's value must be, for "want …, got …".
 func wantPhrase(f *connector.Field) string {
