@@ -51,7 +51,9 @@ func (p TablePattern) String() string { return p.DB + "." + p.Table }
 // ParseTables parses Flink CDC's table list: comma-separated items, each split into a
 // database and a table regex at its first unescaped '.'. As in Flink CDC, an escaped dot
 // `\.` does not split and stands for the regex '.' (any character): `db.\.*` is every
-// table of db, `db\.x.t` matches the database db.x and also dbAx. Commas inside {…} (a
+// table of db, `db\.x.t` matches the database db.x and also dbAx, and `shop.a\.b`
+// matches shop.axb too. A literal dot is written as a class, `[.]`, where a dot does not
+// split either: `shop.a[.]b` is the table a.b alone. Commas inside {…} (a
 // regex repetition such as \d{1,3}) do not split items.
 func ParseTables(s string) ([]TablePattern, error) {
 	var out []TablePattern
@@ -74,6 +76,11 @@ func ParseTables(s string) ([]TablePattern, error) {
 			return nil, fmt.Errorf("item '%s': database regex '%s': %v", item, db, RegexpError(err))
 		}
 		if p.TableRe, err = regexp.Compile("^(?:" + table + ")$"); err != nil {
+			if strings.HasPrefix(table, "*") || strings.HasPrefix(table, "+") { // shop.* or shop\..*: the selectors people write first
+				db := strings.TrimSuffix(strings.TrimSuffix(p.DB, "."), `\`)
+				return nil, fmt.Errorf("item '%s': table regex '%s' repeats nothing; for every table of %s write %s.\\.* "+
+					"(the first unescaped dot splits database from table, and \\. is the regex .)", item, table, db, db)
+			}
 			return nil, fmt.Errorf("item '%s': table regex '%s': %v", item, table, RegexpError(err))
 		}
 		out = append(out, p)
@@ -107,11 +114,16 @@ func SplitItems(s string) []string {
 
 // splitFirstDot splits at the first '.' not escaped by a backslash.
 func splitFirstDot(s string) (string, string, bool) {
+	class := false // inside [...], where a dot is a dot: a[.]b
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
+		switch c := s[i]; {
+		case c == '\\':
 			i++
-		case '.':
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+		case c == '.':
 			return s[:i], s[i+1:], true
 		}
 	}

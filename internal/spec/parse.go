@@ -50,6 +50,7 @@ type Pipeline struct {
 	LocalTimeZone                            *time.Location
 	FilterPushdown                           bool
 	Batch                                    bool // execution.runtime-mode: batch
+	RouteFirstMatch                          bool // route-mode: first_match
 	// Notes are settings weir accepts and has no use for, each with the reason (validate
 	// prints them).
 	Notes []string

@@ -44,6 +44,8 @@ var PipelineSpec = connector.Spec{
 			Description: "Has the source evaluate what it can of the transforms' filters in its snapshot queries, so that a filtered snapshot reads only the rows it keeps (docs/transform.md)."},
 		{Name: "execution.runtime-mode", Type: connector.TypeEnum, Default: "streaming", Enum: []string{"streaming", "batch"},
 			Description: "streaming: the snapshot (as the source's scan.startup.mode says), then every change, until stopped; batch: the snapshot only, then the pipeline finishes (Flink's idiom for a one-off copy, with scan.startup.mode: snapshot)."},
+		{Name: "route-mode", Type: connector.TypeEnum, Default: "all_match", Enum: []string{"all_match", "first_match"},
+			Description: "all_match: a table goes to the sink table of every route that matches it; first_match: only the first's (Flink CDC's route-mode), so that shards merge and the rest keep their names with a catch-all route after them."},
 		{Name: "local-time-zone", Type: connector.TypeString, Default: "UTC",
 			Description: "Time zone for temporal functions and for wall-clock types without a zone, e.g. Asia/Shanghai."},
 	}, connector.FlinkPipelineOptions()...),
@@ -178,6 +180,7 @@ func (p *parser) settings(pl *Pipeline, top mapping) {
 	pl.RestartBackoffMax = s.Duration("restart.backoff.max")
 	pl.RestartMaxAttempts = int(s.Int("restart.max-attempts"))
 	pl.Batch = s.String("execution.runtime-mode") == "batch"
+	pl.RouteFirstMatch = s.String("route-mode") == "first_match"
 
 	if tz := s.String("local-time-zone"); s.Values["local-time-zone"] != nil {
 		loc, err := time.LoadLocation(tz)

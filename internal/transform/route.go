@@ -57,10 +57,11 @@ func (r *Route) sinkID(id event.TableID) (event.TableID, bool) {
 // (types.Wider, else a wider number, else text), nullable where any of them lacks it; it
 // only ever widens, and truncating or dropping one of the tables leaves it as it is.
 type router struct {
-	routes  []Route
-	log     *slog.Logger
-	targets map[event.TableID]*target
-	convs   map[*event.Schema][]*conv // by source schema: how its rows go to each sink table
+	routes     []Route
+	firstMatch bool // only the first route that matches a table applies
+	log        *slog.Logger
+	targets    map[event.TableID]*target
+	convs      map[*event.Schema][]*conv // by source schema: how its rows go to each sink table
 }
 
 // target is one sink table that routes lead to.
@@ -160,6 +161,9 @@ func (rt *router) targetsOf(id event.TableID) []*target {
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
+		}
+		if rt.firstMatch {
+			break
 		}
 	}
 	return out

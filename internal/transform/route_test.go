@@ -215,3 +215,23 @@ func TestRouteFanOutAndSourceColumn(t *testing.T) {
 		t.Errorf("a shard without the key: %v", err)
 	}
 }
+
+// TestRouteFirstMatch: with route-mode first_match only the first matching route sends a
+// table anywhere: shards merge, and a catch-all after them renames the rest.
+func TestRouteFirstMatch(t *testing.T) {
+	a, other := shard("shop1", "orders", 10, types.Int32), shard("shop1", "users", 10, types.Int32)
+	tr := New(nil, []Route{route(t, `shop\d.orders`, "dw.orders"), route(t, `shop1.\.*`, "dw.ods_<>", "<>")}, Options{FirstMatch: true})
+	if err := tr.Prepare([]*event.Schema{a, other}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := tr.Apply(nil, []event.Change{
+		{Op: event.OpInsert, Schema: a, After: event.Row{event.Int(1), event.String("x"), event.Int(5)}},
+		{Op: event.OpInsert, Schema: other, After: event.Row{event.Int(2), event.String("y"), event.Int(6)}},
+	})
+	if err != nil || len(out) != 2 {
+		t.Fatalf("%d changes out, want one per table: %v %v", len(out), out, err)
+	}
+	if out[0].Schema.ID.String() != "dw.orders" || out[1].Schema.ID.String() != "dw.ods_users" {
+		t.Fatalf("routed to %s and %s, want dw.orders and dw.ods_users", out[0].Schema.ID, out[1].Schema.ID)
+	}
+}

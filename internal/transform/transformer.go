@@ -41,6 +41,9 @@ type Options struct {
 	// NoPushdown keeps filters out of the sources' snapshot queries (Pushdown pushes
 	// nothing).
 	NoPushdown bool
+	// FirstMatch routes a table by the first route that matches it only (Flink CDC's
+	// route-mode FIRST_MATCH); by default every matching route sends it to its sink table.
+	FirstMatch bool
 }
 
 // New returns the transform stage of rules and routes, each in order.
@@ -51,7 +54,7 @@ func New(rules []Rule, routes []Route, o Options) *Transformer {
 		if o.Log == nil {
 			o.Log = slog.New(slog.DiscardHandler)
 		}
-		t.routes = &router{routes: routes, log: o.Log}
+		t.routes = &router{routes: routes, log: o.Log, firstMatch: o.FirstMatch}
 	}
 	return t
 }

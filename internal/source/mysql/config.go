@@ -17,7 +17,7 @@ func Spec(typ string) connector.Spec {
 				Description: "User with SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE and REPLICATION CLIENT."},
 			{Name: "password", Type: connector.TypeString, Secret: true, Description: "The user's password."},
 			{Name: "tables", Type: connector.TypeTables, Required: true, Example: `shop.orders_\d+, shop.customers`,
-				Description: "Tables to read: db.table regexes, comma-separated; `\\.` is a literal dot."},
+				Description: "Tables to read: db.table regexes, comma-separated, split at the first unescaped dot; as in Flink CDC, `\\.` is the regex . (any character: `shop.\\.*` is every table of shop) and `[.]` a literal dot."},
 			{Name: "server-id", Type: connector.TypeString, Default: "",
 				Description: "Replica server id for the binlog connection (a number or a range such as 5400-5404: the pipeline takes the first, `weir preview --follow` the last); default: derived from the pipeline name. One reader at a time holds an id: a second is refused, naming the connection that holds it."},
 			{Name: "server-time-zone", Type: connector.TypeString, Default: "UTC",

@@ -18,7 +18,7 @@ func Spec() connector.Spec {
 			{Name: "database-name", Type: connector.TypeString, Example: "shop",
 				Description: "The database to read; it may be left out when tables name it (db.schema.table)."},
 			{Name: "tables", Type: connector.TypeTables, Required: true, Example: `shop.public.orders, shop.sales.\.*`,
-				Description: "Tables to read: schema.table regexes, comma-separated, or db.schema.table as Flink CDC writes them (one database: a slot reads one); `\\.` does not split. A partitioned table is read through its root."},
+				Description: "Tables to read: schema.table regexes, comma-separated, or db.schema.table as Flink CDC writes them (one database: a slot reads one); as in Flink CDC, `\\.` is the regex . (any character) and `[.]` a literal dot. A partitioned table is read through its root."},
 			{Name: "decoding.plugin.name", Type: connector.TypeString, Default: "pgoutput",
 				Description: "The logical decoding plugin: pgoutput, built into PostgreSQL 10+, is the one weir reads (Flink's decoderbufs and wal2json are refused)."},
 			{Name: "schema-change.enabled", Type: connector.TypeBool, Default: "true",
