@@ -127,6 +127,21 @@ func splitFirstDot(s string) (string, string, bool) {
 			return s[:i], s[i+1:], true
 		}
 	}
+	if class { // an unclosed [: split where it would be without classes, for the regex error
+		return splitFirstDotPlain(s)
+	}
+	return "", "", false
+}
+
+func splitFirstDotPlain(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '.':
+			return s[:i], s[i+1:], true
+		}
+	}
 	return "", "", false
 }
 

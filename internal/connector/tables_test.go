@@ -17,7 +17,7 @@ func TestParseTables(t *testing.T) {
 		{in: `db0.\.*`, match: [][2]string{{"db0", "anything"}, {"db0", "a.b"}}, noMatch: [][2]string{{"db1", "x"}}},
 		{in: `db\.x.t`, match: [][2]string{{"db.x", "t"}, {"dbAx", "t"}}},
 		{in: `db.schema.table`, match: [][2]string{{"db", "schemaXtable"}}},
-		{in: `shop.a\.b`, match: [][2]string{{"shop", "a.b"}, {"shop", "axb"}}},  // Flink's: \. is any character
+		{in: `shop.a\.b`, match: [][2]string{{"shop", "a.b"}, {"shop", "axb"}}},                        // Flink's: \. is any character
 		{in: `shop.a[.]b`, match: [][2]string{{"shop", "a.b"}}, noMatch: [][2]string{{"shop", "axb"}}}, // a literal dot
 		{in: `shop.*`, err: `for every table of shop write shop.\.*`},
 		{in: `shop\..*`, err: `for every table of shop write shop.\.*`},
