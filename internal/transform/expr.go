@@ -234,7 +234,7 @@ func itemText(f *ast.SelectField) string {
 func parseSelect(sql string) (*ast.SelectStmt, error) {
 	p := parser.New()
 	p.SetSQLMode(mysql.ModePipesAsConcat) // a || b concatenates, as in Flink SQL and the SQL standard
-	stmt, err := p.ParseOneStmt(rewriteCasts(rewriteDistinct(rewriteTryCast(sql))), "", "")
+	stmt, err := p.ParseOneStmt(rewriteReserved(rewriteCasts(rewriteDistinct(rewriteTryCast(sql)))), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
 	}
@@ -447,6 +447,29 @@ func rewriteTryCast(s string) string {
 		end := closing(s, open)
 		return tryMarker + "(CAST(" + rewriteTryCast(s[open+1:min(end, len(s))]) + "))", min(end+1, len(s)), true
 	})
+}
+
+// reservedCalls are functions of Flink SQL whose names MySQL's grammar reserves; a call
+// is renamed to the name they are registered under (functions_flink.go).
+var reservedCalls = []string{"CARDINALITY"}
+
+// rewriteReserved renames calls of reservedCalls outside quotes: CARDINALITY(x) is
+// __weir_cardinality(x).
+func rewriteReserved(s string) string {
+	upper := strings.ToUpper(s)
+	for _, name := range reservedCalls {
+		if !strings.Contains(upper, name) {
+			continue
+		}
+		s = rewriteSQL(s, func(i int) (string, int, bool) {
+			if _, ok := callAt(upper, i, name); !ok {
+				return "", 0, false
+			}
+			return "__weir_" + strings.ToLower(name), i + len(name), true
+		})
+		upper = strings.ToUpper(s)
+	}
+	return s
 }
 
 func isWordByte(c byte) bool {

@@ -166,6 +166,26 @@ func TestExpressions(t *testing.T) {
 		{"__schema_name__", "shop"},
 		{"op_ts", "1700000000123"}, // metadata.list's, as Flink's: ms
 		{"table_name", "orders_3"},
+		// Flink CDC's functions MySQL lacks or writes otherwise.
+		{"BTRIM('xxhixx', 'x')", "hi"},
+		{"BTRIM('  hi ')", "hi"},
+		{"LTRIM('xxhix', 'x')", "hix"},
+		{"RTRIM('xhixx', 'x')", "xhi"},
+		{"REPEAT('ab', 3)", "ababab"},
+		{"INSTR(name, 'Love')", "5"},
+		{"STARTSWITH(name, 'Ada')", "true"},
+		{"ENDSWITH(name, 'Ada')", "false"},
+		{"REGEXP_COUNT(name, '[aeiou]')", "5"},
+		{"REGEXP_INSTR(name, 'L')", "5"},
+		{"REGEXP_INSTR(name, 'z')", "0"},
+		{"REGEXP_EXTRACT_ALL(name, '([A-Z])[a-z]')", `["A","L"]`},
+		{"CARDINALITY(REGEXP_EXTRACT_ALL(name, '[A-Z]'))", "2"},
+		{"ARRAY_CONTAINS(REGEXP_EXTRACT_ALL(name, '[A-Z]'), 'L')", "true"},
+		{"ARRAY_POSITION(REGEXP_EXTRACT_ALL(name, '[A-Z]'), 'L')", "2"},
+		{"ELEMENT(REGEXP_EXTRACT_ALL(name, 'Ada'))", "Ada"},
+		{"PARSE_JSON('{\"a\": [1]}')", `{"a": [1]}`},
+		{"TRY_PARSE_JSON('nope')", "NULL"},
+		{"LENGTH(FROM_BASE64_BINARY('aGk='))", "2"},
 	} {
 		cols, err := CompileProjection(c.expr+" AS x", testSchema, nil)
 		if err != nil {
