@@ -234,7 +234,7 @@ func itemText(f *ast.SelectField) string {
 func parseSelect(sql string) (*ast.SelectStmt, error) {
 	p := parser.New()
 	p.SetSQLMode(mysql.ModePipesAsConcat) // a || b concatenates, as in Flink SQL and the SQL standard
-	stmt, err := p.ParseOneStmt(rewriteReserved(rewriteCasts(rewriteDistinct(rewriteTryCast(sql)))), "", "")
+	stmt, err := p.ParseOneStmt(rewriteFlinkCalls(rewriteReserved(rewriteCasts(rewriteDistinct(rewriteTryCast(sql))))), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
 	}
@@ -280,6 +280,11 @@ func rewriteCasts(s string) string {
 		name = strings.ToUpper(strings.TrimSpace(name))
 		to, known := castTypes[name]
 		switch {
+		case name == "TIMESTAMP_LTZ": // Flink's instant type: the wall clock read in local-time-zone
+			if args != "" {
+				return ltzMarker + "(" + x + ", " + strings.TrimSuffix(strings.TrimSpace(args), ")") + ")", end + 1, true
+			}
+			return ltzMarker + "(" + x + ")", end + 1, true
 		case !known:
 			return s[i:open+1] + x + s[as:end+1], end + 1, true
 		case to == "":
@@ -447,6 +452,60 @@ func rewriteTryCast(s string) string {
 		end := closing(s, open)
 		return tryMarker + "(CAST(" + rewriteTryCast(s[open+1:min(end, len(s))]) + "))", min(end+1, len(s)), true
 	})
+}
+
+// ltzMarker is the function CAST(x AS TIMESTAMP_LTZ[(p)]) becomes (functions_flink.go).
+const ltzMarker = "__weir_ltz"
+
+// rewriteFlinkCalls rewrites calls Flink SQL writes otherwise than MySQL, outside quotes:
+// TIMESTAMPDIFF('DAY', a, b) and TIMESTAMPADD('DAY', n, x) take their unit bare, and
+// DATE_ADD(x, n) / DATE_SUB(x, n) without INTERVAL are ADDDATE(x, n) / SUBDATE(x, n).
+func rewriteFlinkCalls(s string) string {
+	upper := strings.ToUpper(s)
+	if !strings.Contains(upper, "TIMESTAMP") && !strings.Contains(upper, "DATE_") {
+		return s
+	}
+	return rewriteSQL(s, func(i int) (string, int, bool) {
+		for _, name := range []string{"TIMESTAMPDIFF", "TIMESTAMPADD"} {
+			open, ok := callAt(upper, i, name)
+			if !ok {
+				continue
+			}
+			rest := strings.TrimLeft(s[open+1:], " \t\n")
+			if !strings.HasPrefix(rest, "'") {
+				return "", 0, false
+			}
+			q := skipQuoted(rest, 0)
+			unit := strings.Trim(rest[:q], "'")
+			if !isWord(unit) {
+				return "", 0, false
+			}
+			return s[i:open+1] + unit, len(s) - len(rest) + q, true
+		}
+		for name, plain := range map[string]string{"DATE_ADD": "ADDDATE", "DATE_SUB": "SUBDATE"} {
+			open, ok := callAt(upper, i, name)
+			if !ok {
+				continue
+			}
+			end := closing(s, open)
+			comma := lastTopLevel(s[open+1:min(end, len(s))], ",")
+			if comma < 0 || strings.HasPrefix(strings.ToUpper(strings.TrimSpace(s[open+1+comma+1:min(end, len(s))])), "INTERVAL") {
+				return "", 0, false
+			}
+			return plain, i + len(name), true
+		}
+		return "", 0, false
+	})
+}
+
+// isWord reports whether s is a plain word: letters, digits and _.
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isWordByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // reservedCalls are functions of Flink SQL whose names MySQL's grammar reserves; a call

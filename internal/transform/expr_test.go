@@ -186,6 +186,16 @@ func TestExpressions(t *testing.T) {
 		{"PARSE_JSON('{\"a\": [1]}')", `{"a": [1]}`},
 		{"TRY_PARSE_JSON('nope')", "NULL"},
 		{"LENGTH(FROM_BASE64_BINARY('aGk='))", "2"},
+		{"TIMESTAMPADD(DAY, 1, created)", "2024-03-01 10:30:00"},
+		{"TIMESTAMPADD('HOUR', 2, created)", "2024-02-29 12:30:00"},
+		{"TIMESTAMPDIFF('DAY', created, TIMESTAMPADD(DAY, 3, created))", "3"},
+		{"DATE_ADD(created, 1)", "2024-03-01 10:30:00"},
+		{"DATE_SUB(created, 29)", "2024-01-31 10:30:00"},
+		{"TO_TIMESTAMP_LTZ(1700000000, 0)", "2023-11-14 22:13:20"},
+		{"TO_TIMESTAMP_LTZ(1700000000123)", "2023-11-14 22:13:20.123"},
+		{"UNIX_TIMESTAMP('2024-01-01 00:00:00', 'yyyy-MM-dd HH:mm:ss')", "1704067200"},
+		{"DATE_FORMAT_TZ(TO_TIMESTAMP_LTZ(0), 'yyyy-MM-dd HH:mm', 'Asia/Shanghai')", "1970-01-01 08:00"},
+		{"CAST(created AS TIMESTAMP_LTZ(0))", "2024-02-29 10:30:00"},
 	} {
 		cols, err := CompileProjection(c.expr+" AS x", testSchema, nil)
 		if err != nil {

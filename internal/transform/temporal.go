@@ -310,11 +310,18 @@ func fromUnixtime(c *compiler, a []node) (node, error) {
 // UNIX_TIMESTAMP([x]): seconds since the epoch, now or at x (a wall clock read in the
 // local time zone; an instant as it is).
 func unixTimestamp(c *compiler, a []node) (node, error) {
-	if err := argCount(a, 0, 1); err != nil {
+	if err := argCount(a, 0, 2); err != nil {
 		return node{}, err
 	}
 	if len(a) == 0 {
 		return node{typ: int64Type, eval: func(*Input) (event.Value, error) { return event.Int(time.Now().Unix()), nil }}, nil
+	}
+	if len(a) == 2 { // UNIX_TIMESTAMP(text, format): Flink's; the text read as TO_TIMESTAMP does
+		ts, err := parseTemporal(c, a, tsType, "")
+		if err != nil {
+			return node{}, err
+		}
+		a = []node{ts}
 	}
 	x := a[0].typ
 	return strict(int64Type, a, func(v []event.Value) (event.Value, error) {
@@ -615,3 +622,96 @@ func monthsBetween(x, y int64) int {
 	}
 	return n
 }
+
+// TIMESTAMPADD(unit, n, x): DATE_ADD(x, INTERVAL n unit).
+func timestampAdd(a []node) (node, error) {
+	return dateAdd(1).build([]node{a[2], a[1], a[0]})
+}
+
+// TO_TIMESTAMP_LTZ(n[, precision]): the instant n seconds (precision 0) or milliseconds
+// (precision 3, the default, as in Flink) after the epoch.
+func toTimestampLTZ(a []node) (node, error) {
+	p := int64(3)
+	if len(a) == 2 {
+		k := a[1].konst
+		if k == nil || k.IsNull() {
+			return node{}, fmt.Errorf("the precision must be a constant, 0 or 3")
+		}
+		var err error
+		if p, err = toInt(*k); err != nil || p != 0 && p != 3 {
+			return node{}, fmt.Errorf("the precision must be 0 (seconds) or 3 (milliseconds), not %s", toText(*k))
+		}
+	}
+	shift := int32(3) // milliseconds to microseconds
+	if p == 0 {
+		shift = 6
+	}
+	return strict(types.Type{Kind: types.TimestampLTZ, Precision: int(p)}, a[:1], func(v []event.Value) (event.Value, error) {
+		d, err := toDecimal(v[0])
+		if err != nil {
+			return v[0], err
+		}
+		return event.Timestamp(d.Shift(shift).Round(0).IntPart()), nil
+	}), nil
+}
+
+// DATE_FORMAT_TZ(x, format, zone): DATE_FORMAT of x's wall clock in zone.
+func dateFormatTZ(c *compiler, a []node) (node, error) {
+	if err := argCount(a, 3, 3); err != nil {
+		return node{}, err
+	}
+	x := a[0].typ
+	return strict(stringType, a, func(v []event.Value) (event.Value, error) {
+		loc, err := zone(toText(v[2]))
+		if err != nil {
+			return event.Null(), nil // an unknown zone, as CONVERT_TZ
+		}
+		us, err := wall(v[0], x, loc)
+		if err != nil {
+			return v[0], err
+		}
+		return event.String(formatTime(time.UnixMicro(us).UTC(), toText(v[1]))), nil
+	}), nil
+}
+
+func init() {
+	functions["timestampadd"] = function{3, 3, timestampAdd}
+	functions["to_timestamp_ltz"] = function{1, 2, toTimestampLTZ}
+	compilerFunctions["date_format_tz"] = dateFormatTZ
+}
+
+// castLTZ is CAST(x AS TIMESTAMP_LTZ[(p)]) (ltzMarker): the instant at which
+// pipeline.local-time-zone's wall clock shows x (an instant stays itself), cut to p
+// fractional digits (6 by default).
+func castLTZ(c *compiler, a []node) (node, error) {
+	if err := argCount(a, 1, 2); err != nil {
+		return node{}, err
+	}
+	p := int64(6)
+	if len(a) == 2 {
+		if a[1].konst == nil {
+			return node{}, fmt.Errorf("TIMESTAMP_LTZ(p): p must be a number from 0 to 6")
+		}
+		var err error
+		if p, err = toInt(*a[1].konst); err != nil || p < 0 || p > 6 {
+			return node{}, fmt.Errorf("TIMESTAMP_LTZ(p): p must be a number from 0 to 6")
+		}
+	}
+	step := int64(1)
+	for range 6 - p {
+		step *= 10
+	}
+	x := a[0].typ
+	return strict(types.Type{Kind: types.TimestampLTZ, Precision: int(p)}, a[:1], func(v []event.Value) (event.Value, error) {
+		us, err := toMicros(v[0])
+		if err != nil {
+			return v[0], err
+		}
+		if x.Kind != types.TimestampLTZ {
+			us = instantMicros(us, c.loc)
+		}
+		return event.Timestamp(floorDiv(us, step) * step), nil
+	}), nil
+}
+
+func init() { compilerFunctions[ltzMarker] = castLTZ }
