@@ -234,7 +234,7 @@ func itemText(f *ast.SelectField) string {
 func parseSelect(sql string) (*ast.SelectStmt, error) {
 	p := parser.New()
 	p.SetSQLMode(mysql.ModePipesAsConcat) // a || b concatenates, as in Flink SQL and the SQL standard
-	stmt, err := p.ParseOneStmt(rewriteFlinkCalls(rewriteReserved(rewriteCasts(rewriteDistinct(rewriteTryCast(sql))))), "", "")
+	stmt, err := p.ParseOneStmt(rewriteFlinkCalls(rewriteReserved(rewriteCasts(rewriteDistinct(rewriteTryCast(rewriteFlinkSyntax(sql)))))), "", "")
 	if err != nil {
 		return nil, fmt.Errorf("syntax: %s", trimParserError(err))
 	}

@@ -196,6 +196,19 @@ func TestExpressions(t *testing.T) {
 		{"UNIX_TIMESTAMP('2024-01-01 00:00:00', 'yyyy-MM-dd HH:mm:ss')", "1704067200"},
 		{"DATE_FORMAT_TZ(TO_TIMESTAMP_LTZ(0), 'yyyy-MM-dd HH:mm', 'Asia/Shanghai')", "1970-01-01 08:00"},
 		{"CAST(created AS TIMESTAMP_LTZ(0))", "2024-02-29 10:30:00"},
+		{"name SIMILAR TO 'A%'", "true"},
+		{"name NOT SIMILAR TO '_da%'", "false"},
+		{"CASE id WHEN 1, 7 THEN 'x' ELSE 'y' END", "x"},
+		{"CASE id WHEN 1 THEN 'a' WHEN 2, 3 THEN 'b' END", "NULL"},
+		{"OVERLAY(name PLACING 'X' FROM 2 FOR 3)", "AXLovelace"},
+		{"OVERLAY(name PLACING 'XY' FROM 1)", "XYa Lovelace"},
+		{"POSITION('a' IN name FROM 3)", "3"},
+		{"ARRAY[1, 2]", "[1,2]"},
+		{"MAP['a', 1, 'b', 2]", `{"a":1,"b":2}`},
+		{"ARRAY[1, 2][2]", "2"},
+		{"MAP['a', 1]['a']", "1"},
+		{"REGEXP_EXTRACT_ALL(name, '[A-Z]')[2]", "L"},
+		{"'[x]'", "[x]"},
 	} {
 		cols, err := CompileProjection(c.expr+" AS x", testSchema, nil)
 		if err != nil {
