@@ -224,7 +224,10 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 			}
 			t.Masks = append(t.Masks, mask)
 		}
-		projErr, filterErr := transform.Lint(t.Projection, t.Filter)
+		projErr, filterErr, notes := transform.Lint(t.Projection, t.Filter)
+		for _, n := range notes {
+			p.notes = append(p.notes, path+": "+n)
+		}
 		for _, e := range []struct {
 			field string
 			err   error

@@ -21,7 +21,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/mysql"
-	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // literal values of the parser
+	"github.com/pingcap/tidb/pkg/parser/test_driver" // literal values of the parser
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/types"
@@ -580,7 +580,11 @@ func FlinkStar(s string) string {
 // --offline): their syntax, each computed column's name, and the functions they call —
 // known, with a number of arguments they take. Columns are checked when the pipeline
 // compiles them against the tables.
-func Lint(projection, filter string) (projErr, filterErr error) {
+//
+// notes are what a Flink CDC user should know of the expressions: a LIKE whose pattern
+// reads as a regular expression (Flink CDC's own tests take a two-argument LIKE as one;
+// weir's LIKE is SQL's, % and _).
+func Lint(projection, filter string) (projErr, filterErr error, notes []string) {
 	if strings.TrimSpace(projection) != "" {
 		sel, err := parseSelect("SELECT " + FlinkStar(projection) + " FROM t")
 		if err == nil {
@@ -594,30 +598,45 @@ func Lint(projection, filter string) (projErr, filterErr error) {
 			}
 		}
 		if err == nil {
-			err = lintCalls(sel)
+			err = lintCalls(sel, &notes)
 		}
 		projErr = err
 	}
 	if strings.TrimSpace(filter) != "" {
 		sel, err := parseSelect("SELECT 1 FROM t WHERE " + filter)
 		if err == nil {
-			err = lintCalls(sel.Where)
+			err = lintCalls(sel.Where, &notes)
 		}
 		filterErr = err
 	}
-	return projErr, filterErr
+	return projErr, filterErr, notes
 }
 
 // lintCalls checks the function calls under n: known, with an accepted argument count.
-func lintCalls(n ast.Node) error {
-	v := &callChecker{}
+func lintCalls(n ast.Node, notes *[]string) error {
+	v := &callChecker{notes: notes}
 	n.Accept(v)
 	return v.err
 }
 
-type callChecker struct{ err error }
+type callChecker struct {
+	err   error
+	notes *[]string
+}
+
+// regexLooking is a LIKE pattern that reads as a regular expression.
+var regexLooking = regexp.MustCompile(`\.\*|\.\+|^\^|\$$|\\d|\[[^\]]*\]|\(\?`)
 
 func (v *callChecker) Enter(n ast.Node) (ast.Node, bool) {
+	if like, ok := n.(*ast.PatternLikeOrIlikeExpr); ok {
+		if lit, ok := like.Pattern.(*test_driver.ValueExpr); ok {
+			if p := lit.GetString(); regexLooking.MatchString(p) {
+				*v.notes = append(*v.notes, fmt.Sprintf("LIKE %q is SQL's LIKE here (%% is any text, _ one character); "+
+					"Flink CDC reads a two-argument LIKE as a regular expression: if that is meant, write REGEXP_LIKE(x, %q)", p, p))
+			}
+		}
+		return n, false
+	}
 	call, ok := n.(*ast.FuncCallExpr)
 	if !ok || v.err != nil {
 		return n, v.err != nil
