@@ -54,6 +54,12 @@ func FlinkPipelineOptions() []Field {
 	for _, name := range []string{"operator.uid.prefix", "schema.operator.uid", "schema-operator.rpc-timeout"} {
 		out = append(out, Field{Name: name, Type: TypeString, Ignored: why, Description: "Flink CDC's; weir has no use for it: " + why + "."})
 	}
+	out = append(out, Field{Name: "execution.checkpointing.*", Type: TypeString,
+		Ignored:     "Flink's checkpointing; weir takes a checkpoint every pipeline.checkpoint.interval, and one more when it stops",
+		Description: "Flink's checkpointing options; weir takes a checkpoint every pipeline.checkpoint.interval, and one more when it stops."},
+		Field{Name: "use.legacy.json.format", Type: TypeBool,
+			Ignored:     "a Flink sink's JSON layout; weir's sinks write their own formats",
+			Description: "Flink CDC's switch of a sink's JSON layout; weir's sinks write their own formats."})
 	return append(out, Field{Name: "sink.partitioning.strategy", Type: TypeString,
 		Ignored:     "weir partitions changes over its sink writers by table and key (pipeline.parallelism)",
 		Description: "Flink CDC's; weir partitions changes over its sink writers by table and key (pipeline.parallelism)."})

@@ -150,6 +150,9 @@ type parser struct {
 	problems  Problems
 	notes     []string
 	unsetOK   bool // LoadUnset
+	// udfs are the names pipeline.user-defined-function declares (userFunctions): a
+	// transform's call of one is reported there, once, not as an unknown function.
+	udfs []string
 }
 
 // add reports a problem at node n (nil: the file as a whole).
@@ -181,6 +184,7 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 		}
 	}
 	pl := &Pipeline{File: p.file}
+	p.userFunctions(top)
 	pl.Source = p.endpoint(top, "source", reg.SourceTypes(), func(t string) *connector.Spec {
 		if d := reg.Sources[t]; d != nil {
 			return &d.Spec
@@ -232,7 +236,7 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 			field string
 			err   error
 		}{{"projection", projErr}, {"filter", filterErr}} {
-			if e.err != nil {
+			if e.err != nil && !p.isUDFError(e.err) {
 				v := cfg.Values[e.field]
 				p.addAt(v.Line, v.Col, path+"."+e.field, "%v", e.err)
 			}
@@ -423,6 +427,57 @@ func (p *parser) list(top mapping, key string, spec *connector.Spec, each func(c
 func (p *parser) hasProblemsUnder(path string) bool {
 	for _, pr := range p.problems {
 		if pr.Path == path || strings.HasPrefix(pr.Path, path+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// userFunctions reports Flink's pipeline.user-defined-function, which weir cannot run —
+// Java or Python classes loaded by Flink — once, naming what to do instead, and keeps
+// the names it declares so that the transforms' calls of them are not reported again.
+func (p *parser) userFunctions(top mapping) {
+	_, pn := top.entry("pipeline")
+	if pn = resolve(pn); pn == nil || pn.Kind != yaml.MappingNode {
+		return
+	}
+	var key, n *yaml.Node
+	for i := 0; i+1 < len(pn.Content); i += 2 {
+		if pn.Content[i].Value == "user-defined-function" {
+			key, n = pn.Content[i], pn.Content[i+1]
+		}
+	}
+	if n == nil {
+		return
+	}
+	var classes []string
+	for _, item := range resolve(n).Content {
+		if item = resolve(item); item.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			switch item.Content[i].Value {
+			case "name":
+				p.udfs = append(p.udfs, strings.ToLower(item.Content[i+1].Value))
+			case "classpath":
+				classes = append(classes, item.Content[i+1].Value)
+			}
+		}
+	}
+	named := ""
+	if len(classes) > 0 {
+		named = " (" + strings.Join(classes, ", ") + ")"
+	}
+	p.add(key, "pipeline.user-defined-function", "Flink's user-defined functions are Java or Python classes%s that Flink loads; "+
+		"weir runs as one binary without a JVM or Python and cannot load them: write each as a transform expression (docs/transform.md lists the functions)",
+		named)
+}
+
+// isUDFError reports whether err is a transform's call of a function the file declares
+// as a user-defined function (reported once, by userFunctions).
+func (p *parser) isUDFError(err error) bool {
+	for _, name := range p.udfs {
+		if strings.Contains(err.Error(), "function "+strings.ToUpper(name)+" is not known") {
 			return true
 		}
 	}

@@ -146,7 +146,7 @@ func (p *parser) settings(pl *Pipeline, top mapping) {
 			return
 		}
 	}
-	s := p.fields(m, at, "pipeline", &PipelineSpec)
+	s := p.fields(m, at, "pipeline", &PipelineSpec, "user-defined-function") // userFunctions reports it
 	pl.Settings = s
 	problemAt := func(name, format string, args ...any) {
 		v := s.Values[name]

@@ -41,6 +41,8 @@ func Spec(typ string) connector.Spec {
 				Description: "How snapshot chunks join the binlog stream, each change reaching the sink once: consistent-snapshot reads each chunk in a consistent snapshot whose binlog position MariaDB reports; watermark reads the binlog position before and after a chunk and puts the chunk right with the changes between them (DBLog, Flink CDC's incremental snapshot), on any server; auto: consistent-snapshot on MariaDB, watermark on MySQL."},
 			{Name: "scan.newly-added-table.enabled", Type: connector.TypeBool, Default: "true",
 				Description: "Snapshot tables that join the selection while the pipeline runs (renamed in, created from another table) or between runs (a widened `tables`), beside the stream (MariaDB); false: only their changes from then on are read."},
+			{Name: "scan.binlog.newly-added-table.enabled", Type: connector.TypeBool, Default: "false",
+				Description: "Flink CDC's: true reads the changes of tables that join the selection while the pipeline runs from then on, without snapshotting them (scan.newly-added-table.enabled: false, which it cannot be set with)."},
 			{Name: "scan.rate-limit.rows-per-second", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
 				Description: "Most rows per second read from the source, snapshot and binlog together (0: no limit)."},
 			{Name: "scan.rate-limit.bytes-per-second", Type: connector.TypeBytes, Default: "0",
@@ -54,7 +56,12 @@ func Spec(typ string) connector.Spec {
 				Description: "Flink CDC's; weir takes up the table an online schema change tool swaps in by RENAME as a table renamed into the selection, snapshotted beside the stream."},
 		}, connector.FlinkSourceOptions()...),
 		Lint: func(cfg *connector.Config) []connector.FieldProblem {
-			return append(connector.MetadataList(cfg, "op_ts"), connector.LintFlink(cfg)...)
+			out := append(connector.MetadataList(cfg, "op_ts"), connector.LintFlink(cfg)...)
+			if cfg.Bool("scan.binlog.newly-added-table.enabled") && cfg.IsSet("scan.newly-added-table.enabled") && cfg.Bool("scan.newly-added-table.enabled") {
+				out = append(out, connector.FieldProblem{Field: "scan.binlog.newly-added-table.enabled",
+					Msg: "true takes new tables without a snapshot, scan.newly-added-table.enabled: true with one; set one of them"})
+			}
+			return out
 		},
 	}
 }

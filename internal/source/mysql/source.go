@@ -105,7 +105,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		SpecificPos:   uint32(cfg.Int("scan.startup.specific-offset.pos")),
 		StartupMillis: cfg.Int("scan.startup.timestamp-millis"),
 		KeyColumn:     cfg.String("scan.incremental.snapshot.chunk.key-column"),
-		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled"),
+		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled") || cfg.Bool("scan.binlog.newly-added-table.enabled"),
 		Join:          cfg.String("scan.snapshot.join"),
 		ServerID:      cfg.String("server-id"),
 		Heartbeat:     cfg.Duration("heartbeat.interval"), Timeout: cfg.Duration("connect.timeout"),
