@@ -35,6 +35,7 @@ type Source struct {
 	timeout              time.Duration
 	mode                 string
 	specific             position
+	skipEvents, skipRows int64 // after the specific offset, on the first stream from it
 	startupMillis        int64
 	patterns             []connector.TablePattern
 	keyColumn            connector.KeyColumns
@@ -83,6 +84,7 @@ type Options struct {
 	SpecificGTID         string
 	SpecificFile         string
 	SpecificPos          uint32
+	SkipEvents, SkipRows int64 // scan.startup.specific-offset.skip-events / skip-rows
 	StartupMillis        int64 // scan.startup.mode timestamp
 	KeyColumn            string
 	NoNewTables          bool   // scan.newly-added-table.enabled: false
@@ -100,9 +102,10 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Host: cfg.String("hostname"), Port: int(cfg.Int("port")),
 		User: cfg.String("username"), Password: cfg.String("password"),
 		Tables: cfg.String("tables"), Mode: cfg.String("scan.startup.mode"),
-		SpecificGTID:  cfg.String("scan.startup.specific-offset.gtid-set"),
-		SpecificFile:  cfg.String("scan.startup.specific-offset.file"),
-		SpecificPos:   uint32(cfg.Int("scan.startup.specific-offset.pos")),
+		SpecificGTID: cfg.String("scan.startup.specific-offset.gtid-set"),
+		SpecificFile: cfg.String("scan.startup.specific-offset.file"),
+		SpecificPos:  uint32(cfg.Int("scan.startup.specific-offset.pos")),
+		SkipEvents:   cfg.Int("scan.startup.specific-offset.skip-events"), SkipRows: cfg.Int("scan.startup.specific-offset.skip-rows"),
 		StartupMillis: cfg.Int("scan.startup.timestamp-millis"),
 		KeyColumn:     cfg.String("scan.incremental.snapshot.chunk.key-column"),
 		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled") || cfg.Bool("scan.binlog.newly-added-table.enabled"),
@@ -142,6 +145,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		heartbeat: o.Heartbeat, timeout: o.Timeout, mode: o.Mode, patterns: patterns,
 		keyColumn: keys, noNewTables: o.NoNewTables, log: env.Logger, tables: map[event.TableID]*table{}, join: newJoiner(),
 		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos}, startupMillis: o.StartupMillis,
+		skipEvents: o.SkipEvents, skipRows: o.SkipRows,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

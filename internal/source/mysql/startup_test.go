@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,60 @@ func TestKeyColumnPerTable(t *testing.T) {
 	}
 	if _, err := connector.ParseKeyColumns("keyless.a:ka, keyless.b"); err == nil {
 		t.Fatal("an item without its column parsed")
+	}
+}
+
+// TestSpecificOffsetSkips: skip-events and skip-rows (Flink CDC's and Debezium's, for an
+// offset inside a transaction) skip that many binlog events, then rows, after the
+// specific offset — on the first stream from it only.
+func TestSpecificOffsetSkips(t *testing.T) {
+	exec(t, `CREATE DATABASE skips; CREATE TABLE skips.t (id INT PRIMARY KEY)`)
+	ctx := context.Background()
+	base := open(t, "skips.t")
+	conn, err := base.pool.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := logEnd(conn)
+	base.pool.put(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, `INSERT INTO skips.t VALUES (1), (2), (3)`)
+	exec(t, `INSERT INTO skips.t VALUES (4)`)
+	exec(t, `INSERT INTO skips.t VALUES (5), (6)`)
+	// The events of the first transaction, as the server lists them.
+	conn, err = base.pool.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := conn.Execute(fmt.Sprintf("SHOW BINLOG EVENTS IN '%s' FROM %d", at.file, at.pos))
+	base.pool.put(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := int64(0)
+	for i := range res.RowNumber() {
+		first++
+		if typ, _ := res.GetString(i, 2); typ == "Xid" {
+			break
+		}
+	}
+	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "skips.t", Mode: "specific-offset",
+		SpecificFile: at.file, SpecificPos: at.pos, SkipEvents: first, SkipRows: 1}, connector.Env{Pipeline: "skips"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tables, err := s.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := streamIDs(t, s, pos, tables, 2); fmt.Sprint(ids) != "[5 6]" {
+		t.Fatalf("ids %v, want 5 and 6: the first transaction's %d events and then one row skipped", ids, first)
 	}
 }

@@ -99,6 +99,9 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	if r.rowEnd, err = s.rowEnds(ctx, nil); err != nil {
 		return err
 	}
+	if s.mode == "specific-offset" && from == s.specific.encode() { // the first stream from it, not a resume
+		r.skipEvents, r.skipRows = s.skipEvents, s.skipRows
+	}
 	r.history.lookup = func(id event.TableID) string { return s.defaultCharset(ctx, id) }
 	s.join.startStream(pos, tables)
 	var events interface{ Inc() }
@@ -180,10 +183,21 @@ type reader struct {
 	rowEnd map[event.TableID]string
 	// metricFile is the binlog file the position metric names.
 	metricFile string
+	// skipEvents and skipRows are what is still to skip after a specific offset
+	// (scan.startup.specific-offset.skip-events / skip-rows).
+	skipEvents, skipRows int64
 }
 
 func (r *reader) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	h := ev.Header
+	if r.skipEvents > 0 {
+		switch ev.Event.(type) {
+		case *replication.RotateEvent, *replication.FormatDescriptionEvent, *replication.HeartbeatEvent:
+		default:
+			r.skipEvents--
+			return nil
+		}
+	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		r.file = string(e.NextLogName)
@@ -297,6 +311,10 @@ func (r *reader) rows(ctx context.Context, h *replication.EventHeader, e *replic
 		return row, nil
 	}
 	add := func(op event.Op, before, after []any) error {
+		if r.skipRows > 0 {
+			r.skipRows--
+			return nil
+		}
 		c := event.Change{Op: op, Schema: t.schema, Pos: event.Pos{Log: r.txnLog, Off: r.offset}, CommitMicros: commit}
 		r.offset++
 		var err error
