@@ -47,6 +47,8 @@ func Spec(typ string) connector.Spec {
 				Description: "Snapshot tables that join the selection while the pipeline runs (renamed in, created from another table) or between runs (a widened `tables`), beside the stream (MariaDB); false: only their changes from then on are read."},
 			{Name: "scan.binlog.newly-added-table.enabled", Type: connector.TypeBool, Default: "false",
 				Description: "Flink CDC's: true reads the changes of tables that join the selection while the pipeline runs from then on, without snapshotting them (scan.newly-added-table.enabled: false, which it cannot be set with)."},
+			{Name: "treat-tinyint1-as-boolean.enabled", Type: connector.TypeBool, Default: "false",
+				Description: "TINYINT(1) as a boolean (Flink CDC's default is true; weir's, as Debezium's, keeps it a small integer: set true for Flink's types)."},
 			{Name: "scan.rate-limit.rows-per-second", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
 				Description: "Most rows per second read from the source, snapshot and binlog together (0: no limit)."},
 			{Name: "scan.rate-limit.bytes-per-second", Type: connector.TypeBytes, Default: "0",

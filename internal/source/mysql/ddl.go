@@ -43,6 +43,7 @@ import (
 type schemaHistory struct {
 	parser   *parser.Parser
 	patterns []connector.TablePattern
+	tinyBool bool                            // treat-tinyint1-as-boolean.enabled (columnOpts)
 	shadows  map[event.TableID]*event.Schema // shadow tables being built
 	replaced map[event.TableID]*event.Schema // real tables moved aside, by their real ID
 	joined   []event.TableID                 // selected tables of unknown schema, since the last apply
@@ -52,8 +53,8 @@ type schemaHistory struct {
 	lookup func(id event.TableID) string
 }
 
-func newSchemaHistory(patterns []connector.TablePattern) *schemaHistory {
-	return &schemaHistory{parser: parser.New(), patterns: patterns, charsets: map[event.TableID]string{},
+func newSchemaHistory(patterns []connector.TablePattern, tinyBool bool) *schemaHistory {
+	return &schemaHistory{parser: parser.New(), patterns: patterns, tinyBool: tinyBool, charsets: map[event.TableID]string{},
 		shadows: map[event.TableID]*event.Schema{}, replaced: map[event.TableID]*event.Schema{}}
 }
 
@@ -275,7 +276,7 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 			h.joined = append(h.joined, id)
 			return nil, nil
 		}
-		sc, err := schemaOfCreate(id, s, h.createCharset(id, s))
+		sc, err := schemaOfCreate(id, s, h.createCharset(id, s), h.tinyBool)
 		if err != nil {
 			return nil, err
 		}
@@ -384,7 +385,7 @@ func (h *schemaHistory) alter(s *ast.AlterTableStmt, defaultDB string, tables ma
 				h.charsets[id] = cs
 			}
 		}
-		kind, column, newName, err := alterSpec(sc, sp, h.charset(id))
+		kind, column, newName, err := alterSpec(sc, sp, h.charset(id), h.tinyBool)
 		if err != nil {
 			return nil, fmt.Errorf("apply %q to table %s: %w", truncateSQL(ddl), id, err)
 		}
@@ -421,11 +422,11 @@ func (h *schemaHistory) alter(s *ast.AlterTableStmt, defaultDB string, tables ma
 
 // alterSpec applies one ALTER TABLE clause to sc and says what kind of change it was
 // (0: none that a row event shows).
-func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string) (event.SchemaChangeKind, string, string, error) {
+func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string, tinyBool bool) (event.SchemaChangeKind, string, string, error) {
 	switch sp.Tp {
 	case ast.AlterTableAddColumns:
 		for i, def := range sp.NewColumns {
-			col, pk, err := columnOfDef(def, charset)
+			col, pk, err := columnOfDef(def, charset, tinyBool)
 			if err != nil {
 				return 0, "", "", err
 			}
@@ -460,7 +461,7 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string) (event.
 		if i < 0 {
 			return 0, "", "", fmt.Errorf("no column %s to change", old)
 		}
-		col, _, err := columnOfDef(def, charset)
+		col, _, err := columnOfDef(def, charset, tinyBool)
 		if err != nil {
 			return 0, "", "", err
 		}
@@ -533,10 +534,10 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string) (event.
 }
 
 // schemaOfCreate builds a table's schema from its CREATE TABLE.
-func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt, charset string) (*event.Schema, error) {
+func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt, charset string, tinyBool bool) (*event.Schema, error) {
 	sc := &event.Schema{ID: id}
 	for _, def := range s.Cols {
-		col, pk, err := columnOfDef(def, charset)
+		col, pk, err := columnOfDef(def, charset, tinyBool)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", id, err)
 		}
@@ -564,8 +565,8 @@ func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt, charset string) (*
 
 // columnOfDef maps a column definition, whose text takes charset unless it declares its
 // own; pk tells whether it declares PRIMARY KEY itself.
-func columnOfDef(def *ast.ColumnDef, charset string) (event.Column, bool, error) {
-	ci := columnInfo{Name: def.Name.Name.O, ColumnType: def.Tp.InfoSchemaStr(), Charset: def.Tp.GetCharset(), Nullable: true}
+func columnOfDef(def *ast.ColumnDef, charset string, tinyBool bool) (event.Column, bool, error) {
+	ci := columnInfo{Name: def.Name.Name.O, ColumnType: columnOpts{tinyBool: tinyBool}.columnType(def.Tp.InfoSchemaStr()), Charset: def.Tp.GetCharset(), Nullable: true}
 	if mysql.HasNotNullFlag(def.Tp.GetFlag()) {
 		ci.Nullable = false
 	}
@@ -745,7 +746,7 @@ func (h *schemaHistory) createShadow(id event.TableID, s *ast.CreateTableStmt, d
 		h.shadows[id] = sc
 		return nil
 	}
-	sc, err := schemaOfCreate(id, s, h.createCharset(id, s))
+	sc, err := schemaOfCreate(id, s, h.createCharset(id, s), h.tinyBool)
 	if err != nil {
 		return err
 	}

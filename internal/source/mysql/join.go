@@ -346,7 +346,7 @@ func (r *reader) backfill(ctx context.Context, id event.TableID) error {
 	if err != nil {
 		return err
 	}
-	tb, err := describe(conn, id.Schema, id.Table, r.s.keyColumn.For(id.Schema, id.Table))
+	tb, err := describe(conn, id.Schema, id.Table, r.s.columnOpts(id.Schema, id.Table))
 	r.s.pool.put(conn)
 	if err != nil {
 		return fault.AsFatal(fmt.Errorf("table %s joined the selection at %s: %w", id, r.txnLog, err))
@@ -500,7 +500,7 @@ func (s *Source) readHeld(ctx context.Context, conn *client.Conn, id event.Table
 	if known != nil {
 		tb, err = s.table(known)
 	} else {
-		tb, err = describe(conn, id.Schema, id.Table, s.keyColumn.For(id.Schema, id.Table))
+		tb, err = describe(conn, id.Schema, id.Table, s.columnOpts(id.Schema, id.Table))
 	}
 	switch {
 	case err != nil && ddlRace(err):

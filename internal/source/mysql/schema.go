@@ -47,7 +47,7 @@ var systemSchemas = map[string]bool{"mysql": true, "sys": true, "performance_sch
 // (file, console, changelog mode; a sink that upserts refuses it before writing anything).
 // keyColumn stands in for the primary key of tables without one (it must be unique and
 // NOT NULL); a table with neither is refused with a message saying how to fix it.
-func discover(conn *client.Conn, patterns []connector.TablePattern, keys connector.KeyColumns) ([]*table, error) {
+func discover(conn *client.Conn, patterns []connector.TablePattern, opts func(db, table string) columnOpts) ([]*table, error) {
 	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
 		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_SCHEMA, TABLE_NAME`)
 	if err != nil {
@@ -60,7 +60,7 @@ func discover(conn *client.Conn, patterns []connector.TablePattern, keys connect
 		if systemSchemas[strings.ToLower(db)] || !matches(patterns, db, name) {
 			continue
 		}
-		t, err := describe(conn, db, name, keys.For(db, name))
+		t, err := describe(conn, db, name, opts(db, name))
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +81,8 @@ func matches(patterns []connector.TablePattern, db, name string) bool {
 }
 
 // describe reads one table's columns and key; nil when there is no such table.
-func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
+func describe(conn *client.Conn, db, name string, o columnOpts) (*table, error) {
+	keyColumn := o.keyColumn
 	id := event.TableID{Schema: db, Table: name}
 	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE, IFNULL(COLLATION_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
@@ -101,6 +102,9 @@ func describe(conn *client.Conn, db, name, keyColumn string) (*table, error) {
 	}
 	if err := mariaJSON(conn, id, infos); err != nil {
 		return nil, err
+	}
+	for i := range infos {
+		infos[i].ColumnType = o.columnType(infos[i].ColumnType)
 	}
 	for _, ci := range infos {
 		col, err := newColumn(ci)
@@ -286,4 +290,26 @@ func versioning(conn *client.Conn, s *event.Schema) error {
 	}
 	s.Key = key
 	return nil
+}
+
+// columnOpts are the source's settings that shape a table's columns: the key column of a
+// table without a primary key, and whether TINYINT(1) is a boolean
+// (treat-tinyint1-as-boolean.enabled).
+type columnOpts struct {
+	keyColumn string
+	tinyBool  bool
+}
+
+// columnType is a column's type as weir decodes it: "boolean" for TINYINT(1) when the
+// source treats it so (types.go), else COLUMN_TYPE as it is.
+func (o columnOpts) columnType(ct string) string {
+	if o.tinyBool && strings.EqualFold(strings.TrimSpace(ct), "tinyint(1)") {
+		return "boolean"
+	}
+	return ct
+}
+
+// columnOpts are the column settings of table db.table.
+func (s *Source) columnOpts(db, table string) columnOpts {
+	return columnOpts{keyColumn: s.keyColumn.For(db, table), tinyBool: s.tinyBool}
 }

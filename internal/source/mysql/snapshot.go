@@ -275,6 +275,11 @@ func (c *column) literal(v event.Value) string {
 	switch v.Rep() {
 	case event.RepNull:
 		return "NULL"
+	case event.RepBool:
+		if v.Bool() {
+			return "1"
+		}
+		return "0"
 	case event.RepInt:
 		return strconv.FormatInt(v.Int(), 10)
 	case event.RepUint:

@@ -36,6 +36,7 @@ type Source struct {
 	mode                 string
 	specific             position
 	skipEvents, skipRows int64 // after the specific offset, on the first stream from it
+	tinyBool             bool  // treat-tinyint1-as-boolean.enabled
 	startupMillis        int64
 	patterns             []connector.TablePattern
 	keyColumn            connector.KeyColumns
@@ -85,6 +86,7 @@ type Options struct {
 	SpecificFile         string
 	SpecificPos          uint32
 	SkipEvents, SkipRows int64 // scan.startup.specific-offset.skip-events / skip-rows
+	TinyIntBool          bool  // treat-tinyint1-as-boolean.enabled
 	StartupMillis        int64 // scan.startup.mode timestamp
 	KeyColumn            string
 	NoNewTables          bool   // scan.newly-added-table.enabled: false
@@ -106,6 +108,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		SpecificFile: cfg.String("scan.startup.specific-offset.file"),
 		SpecificPos:  uint32(cfg.Int("scan.startup.specific-offset.pos")),
 		SkipEvents:   cfg.Int("scan.startup.specific-offset.skip-events"), SkipRows: cfg.Int("scan.startup.specific-offset.skip-rows"),
+		TinyIntBool:   cfg.Bool("treat-tinyint1-as-boolean.enabled"),
 		StartupMillis: cfg.Int("scan.startup.timestamp-millis"),
 		KeyColumn:     cfg.String("scan.incremental.snapshot.chunk.key-column"),
 		NoNewTables:   !cfg.Bool("scan.newly-added-table.enabled") || cfg.Bool("scan.binlog.newly-added-table.enabled"),
@@ -145,7 +148,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		heartbeat: o.Heartbeat, timeout: o.Timeout, mode: o.Mode, patterns: patterns,
 		keyColumn: keys, noNewTables: o.NoNewTables, log: env.Logger, tables: map[event.TableID]*table{}, join: newJoiner(),
 		specific: position{GTID: o.SpecificGTID, File: o.SpecificFile, Pos: o.SpecificPos}, startupMillis: o.StartupMillis,
-		skipEvents: o.SkipEvents, skipRows: o.SkipRows,
+		skipEvents: o.SkipEvents, skipRows: o.SkipRows, tinyBool: o.TinyIntBool,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -287,7 +290,7 @@ func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
 		return nil, err
 	}
 	defer s.pool.put(conn)
-	tables, err := discover(conn, s.patterns, s.keyColumn)
+	tables, err := discover(conn, s.patterns, s.columnOpts)
 	if err != nil {
 		return nil, fault.AsFatal(err)
 	}

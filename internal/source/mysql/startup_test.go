@@ -10,6 +10,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/snapshot"
 )
 
 // streamIDs streams from pos until want inserts of table t have come, returning their ids.
@@ -280,5 +281,56 @@ func TestSpecificOffsetSkips(t *testing.T) {
 	}
 	if ids := streamIDs(t, s, pos, tables, 2); fmt.Sprint(ids) != "[5 6]" {
 		t.Fatalf("ids %v, want 5 and 6: the first transaction's %d events and then one row skipped", ids, first)
+	}
+}
+
+// TestTinyint1AsBoolean: with treat-tinyint1-as-boolean.enabled a TINYINT(1) column is
+// a boolean in the snapshot and in the binlog alike (also one a later CREATE TABLE
+// declares); TINYINT(4) stays an integer; without it, TINYINT(1) is one too.
+func TestTinyint1AsBoolean(t *testing.T) {
+	exec(t, `CREATE DATABASE tb1; CREATE TABLE tb1.t (id INT PRIMARY KEY, flag TINYINT(1), n TINYINT(4)); INSERT INTO tb1.t VALUES (1, 1, 1), (2, 0, 2)`)
+	ctx := context.Background()
+	for _, on := range []bool{true, false} {
+		s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: `tb1.\.*`, TinyIntBool: on}, connector.Env{Pipeline: "tb1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		tables, err := s.Tables(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "int8"
+		if on {
+			want = "boolean"
+		}
+		if got := tables[0].Columns[1].Type.String(); got != want || tables[0].Columns[2].Type.String() != "int8" {
+			t.Fatalf("option %v: flag is %s, n %s; want %s and int8", on, got, tables[0].Columns[2].Type, want)
+		}
+		var snap []event.Row
+		if err := s.ReadChunk(ctx, tables[0], snapshot.Chunk{Table: tables[0].ID}, func(rs []event.Row) error { snap = append(snap, rs...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if on && (snap[0][1].Rep() != event.RepBool || !snap[0][1].Bool() || snap[1][1].Bool()) {
+			t.Fatalf("snapshot flags %v %v", snap[0][1], snap[1][1])
+		}
+		if !on {
+			continue
+		}
+		pos, err := s.Position(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(t, `INSERT INTO tb1.t VALUES (3, 1, 3); CREATE TABLE tb1.u (id INT PRIMARY KEY, ok BOOLEAN); INSERT INTO tb1.u VALUES (1, TRUE)`)
+		var got []string
+		streamUntil(t, s, pos, tables, func(b event.Batch) bool {
+			for _, c := range b.Changes {
+				got = append(got, fmt.Sprintf("%s:%s=%v", c.Schema.ID.Table, c.Schema.Columns[1].Type, c.After[1].Rep() == event.RepBool && c.After[1].Bool()))
+			}
+			return len(got) == 2
+		})
+		if fmt.Sprint(got) != "[t:boolean=true u:boolean=true]" {
+			t.Fatalf("stream %v", got)
+		}
 	}
 }

@@ -95,7 +95,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 		return emit(ctx, b)
 	}
-	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, prepared: prepared, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
+	r := &reader{s: s, tables: tables, pos: pos, gset: gset, emit: throttled, prepared: prepared, history: newSchemaHistory(s.patterns, s.tinyBool), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{}}
 	if r.rowEnd, err = s.rowEnds(ctx, nil); err != nil {
 		return err
 	}
@@ -501,7 +501,7 @@ func (r *reader) mismatch(ctx context.Context, id event.TableID, t *table, n int
 		if err != nil {
 			return false, err
 		}
-		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn.For(id.Schema, id.Table))
+		live, err := describe(conn, id.Schema, id.Table, r.s.columnOpts(id.Schema, id.Table))
 		r.s.pool.put(conn)
 		if err == nil && live != nil && sameColumnNames(live.schema, t.schema) {
 			t.hidden = n - len(t.cols)
@@ -600,7 +600,7 @@ func (r *reader) unparsed(ctx context.Context, pe *parseError, db string, pos ev
 		if err != nil {
 			return err
 		}
-		live, err := describe(conn, id.Schema, id.Table, r.s.keyColumn.For(id.Schema, id.Table))
+		live, err := describe(conn, id.Schema, id.Table, r.s.columnOpts(id.Schema, id.Table))
 		r.s.pool.put(conn)
 		if err != nil {
 			return fmt.Errorf("%w; weir could not read the schema of %s from the server either: %w", pe, id, err)

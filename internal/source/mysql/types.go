@@ -79,6 +79,7 @@ type column struct {
 	decoder               mysqlconn.Decoder
 	values                []string // ENUM / SET members
 	compressed            bool     // MariaDB's COMPRESSED column: the binlog holds it deflated
+	boolean               bool     // TINYINT(1) read as a boolean (treat-tinyint1-as-boolean.enabled)
 }
 
 // columnInfo is what a column's decoding depends on: its COLUMN_TYPE as
@@ -166,6 +167,9 @@ func newColumn(ci columnInfo) (*column, error) {
 	switch dt {
 	case "tinyint":
 		intType(types.Int8, types.Int16, 8)
+	case "boolean": // TINYINT(1) with treat-tinyint1-as-boolean.enabled (columnOpts)
+		intType(types.Int8, types.Int16, 8)
+		c.typ, c.boolean = types.Type{Kind: types.Boolean}, true
 	case "smallint":
 		intType(types.Int16, types.Int32, 16)
 	case "mediumint":
@@ -299,6 +303,9 @@ func (c *column) fromText(fv *gomysql.FieldValue, serverText bool) (event.Value,
 	case gomysql.FieldValueTypeNull:
 		return event.Null(), nil
 	case gomysql.FieldValueTypeSigned:
+		if c.boolean {
+			return event.Bool(fv.AsInt64() != 0), nil
+		}
 		if c.kind == ckUint {
 			return event.Uint(uint64(fv.AsInt64())), nil
 		}
@@ -392,6 +399,9 @@ func (c *column) fromString(raw []byte) (event.Value, error) {
 		return event.Int(y), err
 	case ckInt:
 		n, err := strconv.ParseInt(s, 10, 64)
+		if c.boolean {
+			return event.Bool(n != 0), err
+		}
 		return event.Int(n), err
 	case ckUint:
 		n, err := strconv.ParseUint(s, 10, 64)
@@ -413,6 +423,8 @@ func (c *column) fromBinlog(v any) (event.Value, error) {
 			return event.Value{}, c.unexpected(v)
 		}
 		switch {
+		case c.boolean:
+			return event.Bool(n != 0), nil
 		case c.kind == ckUint:
 			return event.Uint(uint64(n)), nil
 		case c.kind == ckInt && c.unsigned:

@@ -99,7 +99,7 @@ func (s *Source) readWatermarked(ctx context.Context, conn *client.Conn, id even
 	j.mu.Unlock()
 	if known != nil {
 		tb, err = s.table(known)
-	} else if tb, err = describe(conn, id.Schema, id.Table, s.keyColumn.For(id.Schema, id.Table)); err == nil && tb == nil {
+	} else if tb, err = describe(conn, id.Schema, id.Table, s.columnOpts(id.Schema, id.Table)); err == nil && tb == nil {
 		return nil, nil, at, true, nil // gone: its DROP follows in the binlog
 	}
 	if err != nil {

@@ -127,7 +127,7 @@ func (s *Source) readPrepared(ctx context.Context, p xaPending, tables map[event
 	if err != nil {
 		return nil, fmt.Errorf("read again the prepared XA transaction %s at %s:%d: %w", p.XID, p.File, p.Pos, err)
 	}
-	r := &reader{s: s, tables: tables, history: newSchemaHistory(s.patterns), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{},
+	r := &reader{s: s, tables: tables, history: newSchemaHistory(s.patterns, s.tinyBool), resynced: map[event.TableID]bool{}, refilled: map[event.TableID]int{},
 		emit: func(context.Context, event.Batch) error {
 			return errors.New("a prepared XA transaction's group holds more than its rows")
 		}}
