@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/weir-data/weir/internal/format"
 	"io"
 	"log/slog"
 	"os"
@@ -73,6 +74,7 @@ func (g *globals) logger() (*slog.Logger, error) {
 
 // Main runs weir with args (without the program name) and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	format.Version = Version // Debezium's source.version
 	g := &globals{stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:           "weir",

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -334,5 +335,59 @@ pipeline:
 	}
 	if len(recs) != 500 {
 		t.Fatalf("%d records, want the 500 rows of the snapshot", len(recs))
+	}
+}
+
+// TestFileSinkFormats: the file sink writes debezium-json and canal-json records that
+// read as their formats say (the formats' own tests hold them field by field).
+func TestFileSinkFormats(t *testing.T) {
+	for _, f := range []string{"debezium-json", "canal-json"} {
+		t.Run(f, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`source:
+  type: datagen
+  tables: demo.orders
+  rows: 50
+  changes-per-second: 2000
+  max-changes: 100
+  seed: 3
+sink:
+  type: file
+  path: ./out
+  format: %s
+pipeline:
+  name: formats
+`, f))
+			if code, out := runWeir(t, dir, "run", "--progress", "off", "p.yaml"); code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "out", "*.jsonl"))
+			kinds := map[string]int{}
+			for _, name := range files {
+				data, err := os.ReadFile(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+					var rec map[string]any
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						t.Fatalf("%v: %s", err, line)
+					}
+					if f == "debezium-json" {
+						p := rec["payload"].(map[string]any)
+						kinds[p["op"].(string)]++
+						if rec["schema"].(map[string]any)["name"] != "formats.demo.orders.Envelope" {
+							t.Fatalf("schema name %v", rec["schema"].(map[string]any)["name"])
+						}
+					} else {
+						kinds[rec["type"].(string)]++
+					}
+				}
+			}
+			if f == "debezium-json" && (kinds["r"] != 50 || kinds["c"]+kinds["u"]+kinds["d"] != 100) ||
+				f == "canal-json" && kinds["INSERT"]+kinds["UPDATE"]+kinds["DELETE"] != 150 {
+				t.Fatalf("records by kind %v (files %v)", kinds, files)
+			}
+		})
 	}
 }

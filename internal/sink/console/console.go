@@ -12,6 +12,8 @@ import (
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/format"
 )
 
 // Writer prints changes. Partitions share one output under a mutex, so lines never
@@ -25,6 +27,7 @@ type Writer struct {
 	pending   []byte // whole lines not yet written
 	schemas   bool
 	connector string
+	fmt       *format.Writer
 }
 
 // flushAt is how many bytes of whole lines are gathered before they are written.
@@ -42,6 +45,11 @@ func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connecto
 	if env.SourceType != "" {
 		w.connector = env.SourceType
 	}
+	fw, err := format.New(format.FromConfig(cfg, env))
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("console sink: %w", err))
+	}
+	w.fmt = fw
 	return w, nil
 }
 
@@ -68,7 +76,11 @@ func (w *Writer) Apply(_ context.Context, b *connector.Batch) error {
 	defer w.mu.Unlock()
 	now := time.Now().UnixMilli()
 	for i := range b.Changes {
-		w.pending = event.AppendEnvelope(w.pending, &b.Changes[i], w.connector, now)
+		if w.fmt != nil {
+			w.pending = w.fmt.Append(w.pending, &b.Changes[i], now)
+		} else {
+			w.pending = event.AppendEnvelope(w.pending, &b.Changes[i], w.connector, now)
+		}
 		w.pending = append(w.pending, '\n')
 		if len(w.pending) >= flushAt {
 			if err := w.flush(); err != nil {

@@ -30,7 +30,8 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
-	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/format"
 	"github.com/weir-data/weir/internal/fsx"
 )
 
@@ -40,6 +41,7 @@ type Writer struct {
 	pipeline  string
 	connector string
 	fsync     bool
+	format    format.Options // how records are written (format package); one writer per partition
 	lock      *fsx.Lock
 
 	mu     sync.Mutex // guards parts (growth only); a partition is used by one writer
@@ -52,6 +54,7 @@ type partFile struct {
 	f   *os.File
 	w   *bufio.Writer
 	buf []byte
+	fmt *format.Writer
 }
 
 // manifest is the commit record.
@@ -69,7 +72,15 @@ var (
 
 // Open opens the file sink from its config.
 func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connector.Sink, error) {
-	return New(cfg.String("path"), env.Pipeline, env.SourceType, cfg.Bool("fsync"))
+	o := format.FromConfig(cfg, env)
+	if _, err := format.New(o); err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("file sink: %w", err))
+	}
+	w, err := New(cfg.String("path"), env.Pipeline, env.SourceType, cfg.Bool("fsync"))
+	if err == nil {
+		w.format = o
+	}
+	return w, err
 }
 
 // New opens dir for pipeline: it takes the directory's lock and recovers from an
@@ -82,7 +93,8 @@ func New(dir, pipeline, sourceType string, fsync bool) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file sink: directory %s is in use: %w; one pipeline process writes into a directory at a time", dir, err)
 	}
-	w := &Writer{dir: dir, pipeline: pipeline, connector: sourceType, fsync: fsync, lock: lock, commit: 1}
+	w := &Writer{dir: dir, pipeline: pipeline, connector: sourceType, fsync: fsync, lock: lock, commit: 1,
+		format: format.Options{SourceType: sourceType, Name: pipeline, Version: format.Version}}
 	if err := w.recover(); err != nil {
 		lock.Unlock()
 		return nil, err
@@ -146,7 +158,12 @@ func (w *Writer) part(p int) (*partFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("file sink: create %s: %w", name, err)
 		}
-		w.parts[p] = &partFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}
+		fw, err := format.New(w.format)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		w.parts[p] = &partFile{f: f, w: bufio.NewWriterSize(f, 256<<10), fmt: fw}
 	}
 	return w.parts[p], nil
 }
@@ -159,7 +176,7 @@ func (w *Writer) Apply(_ context.Context, b *connector.Batch) error {
 	}
 	now := time.Now().UnixMilli()
 	for i := range b.Changes {
-		pf.buf = event.AppendEnvelope(pf.buf[:0], &b.Changes[i], w.connector, now)
+		pf.buf = pf.fmt.Append(pf.buf[:0], &b.Changes[i], now)
 		pf.buf = append(pf.buf, '\n')
 		if _, err := pf.w.Write(pf.buf); err != nil {
 			return fmt.Errorf("file sink: write %s: %w", pf.f.Name(), err)

@@ -1,0 +1,442 @@
+package format
+
+import (
+	"encoding/base64"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/types"
+)
+
+// debezium-json, as Debezium's MySQL and PostgreSQL connectors write a change at their
+// defaults (time.precision.mode adaptive_time_microseconds for MySQL, adaptive for
+// PostgreSQL; decimal.handling.mode precise; bigint.unsigned.handling.mode long), through
+// Kafka Connect's JsonConverter (schemas.enable true unless Options.NoSchema):
+//
+//	{"schema":{…Envelope…},"payload":{"before":…,"after":…,"source":{…},"op":"c",
+//	 "ts_ms":…,"transaction":null}}
+//
+// Column values by the type Debezium gives them (debeziumType):
+//
+//	boolean                 boolean
+//	int8, int16             int16 (MySQL's TINYINT and SMALLINT)
+//	int32, int64            int32, int64; uint64 as int64 (long mode: above 2^63 wraps)
+//	YEAR                    int32 io.debezium.time.Year
+//	float32, float64        float, double
+//	decimal                 bytes org.apache.kafka.connect.data.Decimal: base64 of the
+//	                        unscaled value, two's complement, big-endian
+//	string, enum, set, uuid string (io.debezium.data.Enum / EnumSet / Uuid)
+//	bytes                   bytes: base64 (BIT(n>1): io.debezium.data.Bits)
+//	date                    int32 io.debezium.time.Date: days since the epoch
+//	time                    int64 io.debezium.time.MicroTime (PostgreSQL TIME(0-3):
+//	                        int32 io.debezium.time.Time, milliseconds)
+//	timestamp               int64 io.debezium.time.Timestamp (ms, precision 0-3) or
+//	                        MicroTimestamp (µs, 4-6)
+//	timestamp_ltz           string io.debezium.time.ZonedTimestamp, ISO 8601 in UTC
+//	json                    string io.debezium.data.Json
+//	array                   array of the element's type
+//
+// A value the source did not send (unchanged TOAST) is __debezium_unavailable_value, as
+// Debezium writes it in a string column.
+//
+// source: MySQL's version, connector "mysql", name, ts_ms, snapshot ("true" for snapshot
+// rows, else "false"), db, sequence, table, server_id, gtid, file, pos, row, thread,
+// query; PostgreSQL's version, connector "postgresql", name, ts_ms, snapshot, db,
+// sequence, schema, table, txId, lsn, xmin. What weir does not know (server_id, thread,
+// query, txId, xmin) is 0 or null, as Debezium writes it when it does not know either.
+func (w *Writer) appendDebezium(b []byte, c *event.Change, now int64) []byte {
+	if !w.o.NoSchema {
+		b = append(b, `{"schema":`...)
+		b = append(b, w.debeziumSchema(c.Schema)...)
+		b = append(b, `,"payload":`...)
+	}
+	b = append(b, `{"before":`...)
+	b = w.debeziumImage(b, c.Schema, c.Before)
+	b = append(b, `,"after":`...)
+	b = w.debeziumImage(b, c.Schema, c.After)
+	b = append(b, `,"source":`...)
+	b = w.debeziumSource(b, c)
+	b = append(b, `,"op":"`...)
+	b = append(b, c.Op.Letter()...)
+	b = append(b, `","ts_ms":`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = append(b, `,"transaction":null}`...)
+	if !w.o.NoSchema {
+		b = append(b, '}')
+	}
+	return b
+}
+
+const unavailable = "__debezium_unavailable_value"
+
+func (w *Writer) debeziumImage(b []byte, s *event.Schema, r event.Row) []byte {
+	if r == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, col := range s.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = event.AppendJSONString(b, col.Name)
+		b = append(b, ':')
+		var v event.Value
+		if i < len(r) {
+			v = r[i]
+		}
+		b = w.debeziumValue(b, v, &s.Columns[i])
+	}
+	return append(b, '}')
+}
+
+// debeziumValue appends v as Debezium writes a value of col.
+func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byte {
+	switch v.Rep() {
+	case event.RepNull:
+		return append(b, "null"...)
+	case event.RepUnchanged:
+		return event.AppendJSONString(b, unavailable)
+	}
+	t := col.Type
+	switch t.Kind {
+	case types.Decimal:
+		return appendDecimalBytes(b, v.Str(), t.Scale)
+	case types.Uint64:
+		return strconv.AppendInt(b, int64(v.Uint()), 10) // long mode: wraps above 2^63
+	case types.Date:
+		if v.Rep() == event.RepDate {
+			return strconv.AppendInt(b, v.Days(), 10)
+		}
+	case types.Time:
+		if w.postgres() && t.Precision <= 3 {
+			return strconv.AppendInt(b, v.Micros()/1000, 10)
+		}
+		return strconv.AppendInt(b, v.Micros(), 10)
+	case types.Timestamp:
+		if v.Rep() == event.RepTimestamp && !infinite(v) {
+			if t.Precision <= 3 {
+				return strconv.AppendInt(b, floorDiv(v.Micros(), 1000), 10)
+			}
+			return strconv.AppendInt(b, v.Micros(), 10)
+		}
+	case types.TimestampLTZ:
+		if v.Rep() == event.RepTimestamp && !infinite(v) {
+			b = append(b, '"')
+			b = event.AppendDateTime(b, v.Micros())
+			return append(b, `Z"`...)
+		}
+	case types.JSON:
+		return event.AppendJSONString(b, v.Str())
+	case types.Array:
+		return append(b, v.Str()...) // JSON of the elements: an array as Connect writes one
+	case types.Float32, types.Float64:
+		if f := v.Float(); v.Rep() == event.RepFloat && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return event.AppendJSONValue(b, v, t.Kind) // "NaN", "Infinity": as JsonConverter writes them
+		}
+	}
+	return event.AppendJSONValue(b, v, t.Kind)
+}
+
+func infinite(v event.Value) bool {
+	return v.Micros() == event.PosInfinity || v.Micros() == event.NegInfinity
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// appendDecimalBytes appends decimal text as Connect's Decimal in JSON: the base64 of the
+// unscaled value at scale, two's complement, big-endian, in the fewest bytes.
+func appendDecimalBytes(b []byte, text string, scale int) []byte {
+	neg := strings.HasPrefix(text, "-")
+	text = strings.TrimLeft(text, "+-")
+	whole, frac, _ := strings.Cut(text, ".")
+	if len(frac) < scale {
+		frac += strings.Repeat("0", scale-len(frac))
+	} else {
+		frac = frac[:scale]
+	}
+	n, ok := new(big.Int).SetString(whole+frac, 10)
+	if !ok {
+		return event.AppendJSONString(b, text) // NaN, Infinity: not a number Connect can hold
+	}
+	if neg {
+		n.Neg(n)
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, twosComplement(n))
+	return append(b, '"')
+}
+
+// twosComplement is n in two's complement, big-endian, in the fewest bytes (as Java's
+// BigInteger.toByteArray).
+func twosComplement(n *big.Int) []byte {
+	if n.Sign() >= 0 {
+		raw := n.Bytes()
+		if len(raw) == 0 || raw[0]&0x80 != 0 {
+			raw = append([]byte{0}, raw...)
+		}
+		return raw
+	}
+	// -n = ^(n-1): the bytes of |n|-1, inverted, with a sign bit set.
+	m := new(big.Int).Sub(new(big.Int).Neg(n), big.NewInt(1))
+	raw := m.Bytes()
+	if len(raw) == 0 || raw[0]&0x80 != 0 {
+		raw = append([]byte{0}, raw...)
+	}
+	for i := range raw {
+		raw[i] = ^raw[i]
+	}
+	return raw
+}
+
+func (w *Writer) debeziumSource(b []byte, c *event.Change) []byte {
+	id := c.Schema.ID
+	b = append(b, `{"version":`...)
+	b = event.AppendJSONString(b, w.version)
+	b = append(b, `,"connector":`...)
+	if w.postgres() {
+		b = append(b, `"postgresql"`...)
+	} else {
+		b = append(b, `"mysql"`...)
+	}
+	b = append(b, `,"name":`...)
+	b = event.AppendJSONString(b, w.o.Name)
+	b = append(b, `,"ts_ms":`...)
+	b = strconv.AppendInt(b, c.CommitMicros/1000, 10)
+	b = append(b, `,"snapshot":`...)
+	if c.Op == event.OpRead {
+		b = append(b, `"true"`...)
+	} else {
+		b = append(b, `"false"`...)
+	}
+	b = append(b, `,"db":`...)
+	b = event.AppendJSONString(b, database(id))
+	b = append(b, `,"sequence":null`...)
+	if w.postgres() {
+		b = append(b, `,"schema":`...)
+		b = event.AppendJSONString(b, id.Schema)
+		b = append(b, `,"table":`...)
+		b = event.AppendJSONString(b, id.Table)
+		b = append(b, `,"txId":null,"lsn":`...)
+		if lsn, ok := parseLSN(c.Pos.Log); ok {
+			b = strconv.AppendUint(b, lsn, 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		return append(b, `,"xmin":null}`...)
+	}
+	b = append(b, `,"table":`...)
+	b = event.AppendJSONString(b, id.Table)
+	b = append(b, `,"server_id":0,"gtid":`...)
+	file, pos, isFile := strings.Cut(c.Pos.Log, "@") // "file@pos" without GTIDs, else the GTID
+	if isFile || c.Pos.Log == "" {
+		b = append(b, "null"...)
+	} else {
+		b = event.AppendJSONString(b, c.Pos.Log)
+	}
+	b = append(b, `,"file":`...)
+	b = event.AppendJSONString(b, file)
+	b = append(b, `,"pos":`...)
+	if p, err := strconv.ParseInt(pos, 10, 64); isFile && err == nil {
+		b = strconv.AppendInt(b, p, 10)
+	} else {
+		b = append(b, '0')
+	}
+	b = append(b, `,"row":`...)
+	b = strconv.AppendUint(b, c.Pos.Off, 10)
+	return append(b, `,"thread":null,"query":null}`...)
+}
+
+// parseLSN reads PostgreSQL's X/Y text as the number Debezium writes.
+func parseLSN(s string) (uint64, bool) {
+	hi, lo, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, false
+	}
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	return h<<32 | l, err1 == nil && err2 == nil
+}
+
+// debeziumSchema is the Connect schema of a change of table schema s (cached).
+func (w *Writer) debeziumSchema(s *event.Schema) []byte {
+	if b, ok := w.dbz[s]; ok {
+		return b
+	}
+	prefix := w.o.Name + "." + database(s.ID) + "."
+	if s.ID.Namespace != "" {
+		prefix += s.ID.Schema + "."
+	}
+	prefix += s.ID.Table
+	row := func(field string) []byte {
+		b := []byte(`{"type":"struct","fields":[`)
+		for i := range s.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = w.fieldSchema(b, &s.Columns[i], s.Columns[i].Name)
+		}
+		b = append(b, `],"optional":true,"name":`...)
+		b = event.AppendJSONString(b, prefix+".Value")
+		b = append(b, `,"field":`...)
+		b = event.AppendJSONString(b, field)
+		return append(b, '}')
+	}
+	var b []byte
+	b = append(b, `{"type":"struct","fields":[`...)
+	b = append(b, row("before")...)
+	b = append(b, ',')
+	b = append(b, row("after")...)
+	b = append(b, ',')
+	b = append(b, w.sourceSchema()...)
+	b = append(b, `,{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},`...)
+	b = append(b, transactionSchema...)
+	b = append(b, `],"optional":false,"name":`...)
+	b = event.AppendJSONString(b, prefix+".Envelope")
+	b = append(b, `,"version":1}`...)
+	w.dbz[s] = b
+	return b
+}
+
+// fieldSchema appends the Connect schema of column col (debeziumType).
+func (w *Writer) fieldSchema(b []byte, col *event.Column, field string) []byte {
+	typ, name, params := w.debeziumType(col)
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...)
+	b = append(b, '"')
+	if typ == "array" {
+		elem := event.Column{Name: "", Type: types.Type{Kind: types.String}, Nullable: true}
+		if col.Type.Elem != nil {
+			elem.Type = *col.Type.Elem
+		}
+		b = append(b, `,"items":`...)
+		b = w.fieldSchema(b, &elem, "")
+	}
+	b = append(b, `,"optional":`...)
+	b = strconv.AppendBool(b, col.Nullable)
+	if name != "" {
+		b = append(b, `,"name":`...)
+		b = event.AppendJSONString(b, name)
+		b = append(b, `,"version":1`...)
+	}
+	if len(params) > 0 {
+		b = append(b, `,"parameters":{`...)
+		for i := 0; i+1 < len(params); i += 2 {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = event.AppendJSONString(b, params[i])
+			b = append(b, ':')
+			b = event.AppendJSONString(b, params[i+1])
+		}
+		b = append(b, '}')
+	}
+	if field != "" {
+		b = append(b, `,"field":`...)
+		b = event.AppendJSONString(b, field)
+	}
+	return append(b, '}')
+}
+
+// debeziumType is the Connect type, logical name and parameters Debezium gives a column
+// (see the table at the top of this file).
+func (w *Writer) debeziumType(col *event.Column) (typ, name string, params []string) {
+	t := col.Type
+	src := strings.ToLower(col.SourceType)
+	switch t.Kind {
+	case types.Boolean:
+		return "boolean", "", nil
+	case types.Int8, types.Int16:
+		if strings.HasPrefix(src, "year") {
+			return "int32", "io.debezium.time.Year", nil
+		}
+		return "int16", "", nil
+	case types.Int32:
+		return "int32", "", nil
+	case types.Int64, types.Uint64:
+		return "int64", "", nil
+	case types.Float32:
+		return "float", "", nil
+	case types.Float64:
+		return "double", "", nil
+	case types.Decimal:
+		params = []string{"scale", strconv.Itoa(t.Scale)}
+		if t.Precision > 0 {
+			params = append(params, "connect.decimal.precision", strconv.Itoa(t.Precision))
+		}
+		return "bytes", "org.apache.kafka.connect.data.Decimal", params
+	case types.Bytes:
+		if strings.HasPrefix(src, "bit") {
+			return "bytes", "io.debezium.data.Bits", []string{"length", strconv.Itoa(bitLength(src))}
+		}
+		return "bytes", "", nil
+	case types.Date:
+		return "int32", "io.debezium.time.Date", nil
+	case types.Time:
+		if w.postgres() && t.Precision <= 3 {
+			return "int32", "io.debezium.time.Time", nil
+		}
+		return "int64", "io.debezium.time.MicroTime", nil
+	case types.Timestamp:
+		if t.Precision <= 3 {
+			return "int64", "io.debezium.time.Timestamp", nil
+		}
+		return "int64", "io.debezium.time.MicroTimestamp", nil
+	case types.TimestampLTZ:
+		return "string", "io.debezium.time.ZonedTimestamp", nil
+	case types.JSON:
+		return "string", "io.debezium.data.Json", nil
+	case types.UUID:
+		return "string", "io.debezium.data.Uuid", nil
+	case types.Enum:
+		return "string", "io.debezium.data.Enum", []string{"allowed", strings.Join(t.Values, ",")}
+	case types.Set:
+		return "string", "io.debezium.data.EnumSet", []string{"allowed", strings.Join(t.Values, ",")}
+	case types.Array:
+		return "array", "", nil
+	}
+	return "string", "", nil
+}
+
+// bitLength is n of "bit(n)".
+func bitLength(src string) int {
+	open, close := strings.IndexByte(src, '('), strings.IndexByte(src, ')')
+	if open < 0 || close < open {
+		return 1
+	}
+	n, _ := strconv.Atoi(src[open+1 : close])
+	return n
+}
+
+// sourceSchema is the Connect schema of the source block.
+func (w *Writer) sourceSchema() []byte {
+	fields := []string{`{"type":"string","optional":false,"field":"version"}`, `{"type":"string","optional":false,"field":"connector"}`,
+		`{"type":"string","optional":false,"field":"name"}`, `{"type":"int64","optional":false,"field":"ts_ms"}`,
+		`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"},"default":"false","field":"snapshot"}`,
+		`{"type":"string","optional":false,"field":"db"}`, `{"type":"string","optional":true,"field":"sequence"}`}
+	name := "io.debezium.connector.mysql.Source"
+	if w.postgres() {
+		name = "io.debezium.connector.postgresql.Source"
+		fields = append(fields, `{"type":"string","optional":false,"field":"schema"}`, `{"type":"string","optional":false,"field":"table"}`,
+			`{"type":"int64","optional":true,"field":"txId"}`, `{"type":"int64","optional":true,"field":"lsn"}`, `{"type":"int64","optional":true,"field":"xmin"}`)
+	} else {
+		fields = append(fields, `{"type":"string","optional":true,"field":"table"}`, `{"type":"int64","optional":false,"field":"server_id"}`,
+			`{"type":"string","optional":true,"field":"gtid"}`, `{"type":"string","optional":false,"field":"file"}`,
+			`{"type":"int64","optional":false,"field":"pos"}`, `{"type":"int32","optional":false,"field":"row"}`,
+			`{"type":"int64","optional":true,"field":"thread"}`, `{"type":"string","optional":true,"field":"query"}`)
+	}
+	return []byte(`{"type":"struct","fields":[` + strings.Join(fields, ",") + `],"optional":false,"name":"` + name + `","field":"source"}`)
+}
+
+// transactionSchema is the Connect schema of the (optional) transaction block.
+const transactionSchema = `{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},` +
+	`{"type":"int64","optional":false,"field":"total_order"},{"type":"int64","optional":false,"field":"data_collection_order"}],` +
+	`"optional":true,"name":"event.block","version":1,"field":"transaction"}`

@@ -1,0 +1,116 @@
+// Package format writes change records in the formats their consumers read (DESIGN
+// §1.3), one JSON object per change:
+//
+//	weir-json      weir's envelope (event.AppendEnvelope), the default
+//	debezium-json  as Debezium's MySQL and PostgreSQL connectors write it at their
+//	               defaults, read by Kafka Connect's JsonConverter and Flink's
+//	               debezium-json (debezium.go)
+//	canal-json     as Canal writes it, read by Flink's canal-json (canal.go)
+//	json           the row image alone (json.go)
+//
+// A Writer is used by one goroutine at a time; it caches what it derives per schema.
+package format
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// The formats.
+const (
+	WeirJSON     = "weir-json"
+	DebeziumJSON = "debezium-json"
+	CanalJSON    = "canal-json"
+	JSON         = "json"
+)
+
+// Names lists the formats, the default first.
+var Names = []string{WeirJSON, DebeziumJSON, CanalJSON, JSON}
+
+// Options choose and shape a format.
+type Options struct {
+	Format string
+	// SourceType is the pipeline's source connector (mysql, mariadb, postgres, …): the
+	// connector records name, and how Debezium types its values.
+	SourceType string
+	// Name is the logical name of the source (Debezium's topic.prefix): the pipeline's.
+	Name string
+	// NoSchema leaves debezium-json's schema out: the payload alone, as Kafka Connect's
+	// JsonConverter writes with schemas.enable=false (and Flink's debezium-json reads
+	// by default).
+	NoSchema bool
+	// OpField names the field json adds with the change's kind (c, u, d, r); "" for none.
+	OpField string
+	// Version is weir's, for Debezium's source.version.
+	Version string
+}
+
+// Writer appends changes in one format.
+type Writer struct {
+	o       Options
+	version string // Debezium's source.version
+	dbz     map[*event.Schema][]byte // debezium-json: the schema object per table schema
+	appendF func(w *Writer, b []byte, c *event.Change, nowMillis int64) []byte
+}
+
+// New returns a Writer of o.Format ("" is weir-json).
+func New(o Options) (*Writer, error) {
+	w := &Writer{o: o, version: "weir-" + o.Version}
+	switch strings.ToLower(o.Format) {
+	case "", WeirJSON:
+		w.appendF = func(w *Writer, b []byte, c *event.Change, now int64) []byte {
+			return event.AppendEnvelope(b, c, w.o.SourceType, now)
+		}
+	case DebeziumJSON:
+		w.dbz = map[*event.Schema][]byte{}
+		w.appendF = (*Writer).appendDebezium
+	case CanalJSON:
+		w.appendF = (*Writer).appendCanal
+	case JSON:
+		w.appendF = (*Writer).appendJSON
+	default:
+		return nil, fmt.Errorf("unknown format %q; the formats are %s", o.Format, strings.Join(Names, ", "))
+	}
+	return w, nil
+}
+
+// Append appends change c as one JSON object, without a newline. nowMillis is when weir
+// wrote it (the records' own ts_ms / ts).
+func (w *Writer) Append(b []byte, c *event.Change, nowMillis int64) []byte {
+	return w.appendF(w, b, c, nowMillis)
+}
+
+// postgres reports whether the source is PostgreSQL (else MySQL's shapes apply).
+func (w *Writer) postgres() bool { return strings.HasPrefix(w.o.SourceType, "postgres") }
+
+// database is the database a table is in: PostgreSQL's (its namespace), else MySQL's.
+func database(id event.TableID) string {
+	if id.Namespace != "" {
+		return id.Namespace
+	}
+	return id.Schema
+}
+
+// Version is weir's version, written as Debezium's source.version (set by the CLI).
+var Version = "dev"
+
+// Fields are the settings of a sink that writes records in these formats.
+func Fields() []connector.Field {
+	return []connector.Field{
+		{Name: "format", Type: connector.TypeEnum, Default: WeirJSON, Enum: Names,
+			Description: "How each change is written: weir-json (weir's envelope); debezium-json (as Debezium's MySQL and PostgreSQL connectors write it, for Kafka Connect's JsonConverter and Flink's debezium-json); canal-json (as Canal writes it, for Flink's canal-json); json (the row alone)."},
+		{Name: "debezium-json.schema-include", Type: connector.TypeBool, Default: "true",
+			Description: "debezium-json: the schema/payload wrapper, as Kafka Connect's JsonConverter writes it by default; false: the payload alone (what Flink's debezium-json reads by default)."},
+		{Name: "json.op-field", Type: connector.TypeString,
+			Description: "json: a field of this name holding the change's kind (c, u, d, r); none when unset."},
+	}
+}
+
+// FromConfig reads Fields' settings of a sink of the pipeline env describes.
+func FromConfig(cfg *connector.Config, env connector.Env) Options {
+	return Options{Format: cfg.String("format"), SourceType: env.SourceType, Name: env.Pipeline,
+		NoSchema: !cfg.Bool("debezium-json.schema-include"), OpField: cfg.String("json.op-field"), Version: Version}
+}
