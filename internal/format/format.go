@@ -51,7 +51,7 @@ type Options struct {
 // Writer appends changes in one format.
 type Writer struct {
 	o       Options
-	version string // Debezium's source.version
+	version string                   // Debezium's source.version
 	dbz     map[*event.Schema][]byte // debezium-json: the schema object per table schema
 	appendF func(w *Writer, b []byte, c *event.Change, nowMillis int64) []byte
 }
