@@ -170,8 +170,17 @@ func TestStartupEarliestOffset(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := decodePosition(pos)
-	if p.Pos != 4 || !strings.HasSuffix(p.File, ".000001") {
-		t.Fatalf("earliest position %s, want the start of the first file", pos)
+	conn, err := s.pool.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := conn.Execute("SHOW BINARY LOGS")
+	s.pool.put(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oldest, _ := res.GetString(0, 0); p.Pos != 4 || p.File != oldest {
+		t.Fatalf("earliest position %s, want the start of the oldest file the server keeps, %s", pos, oldest)
 	}
 	if ids := streamIDs(t, s, pos, tables, 3); len(ids) != 3 || ids[0] != 1 || ids[2] != 3 {
 		t.Fatalf("ids %v, want 1, 2, 3", ids)
