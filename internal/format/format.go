@@ -13,6 +13,7 @@ package format
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/weir-data/weir/internal/connector"
@@ -113,4 +114,52 @@ func Fields() []connector.Field {
 func FromConfig(cfg *connector.Config, env connector.Env) Options {
 	return Options{Format: cfg.String("format"), SourceType: env.SourceType, Name: env.Pipeline,
 		NoSchema: !cfg.Bool("debezium-json.schema-include"), OpField: cfg.String("json.op-field"), Version: Version}
+}
+
+// AppendSchemaChange appends schema change c as this format writes one among the data
+// records, and whether it does: weir-json as {"ddl": "…"}; canal-json as Canal's DDL
+// record (isDdl true, the statement in sql, which Flink's canal-json skips); not
+// debezium-json nor json, whose consumers read data only — Debezium puts schema changes
+// on a topic of their own, which the Kafka sink will have.
+func (w *Writer) AppendSchemaChange(b []byte, c *event.SchemaChange, nowMillis int64) ([]byte, bool) {
+	switch strings.ToLower(w.o.Format) {
+	case "", WeirJSON:
+		b = append(b, `{"ddl":`...)
+		b = event.AppendJSONString(b, c.String())
+		return append(b, '}'), true
+	case CanalJSON:
+		ddl := c.DDL
+		if ddl == "" {
+			ddl = c.String()
+		}
+		b = append(b, `{"data":null,"database":`...)
+		b = event.AppendJSONString(b, database(c.Table))
+		b = append(b, `,"es":`...)
+		b = strconv.AppendInt(b, nowMillis, 10)
+		b = append(b, `,"id":0,"isDdl":true,"mysqlType":null,"old":null,"pkNames":null,"sql":`...)
+		b = event.AppendJSONString(b, ddl)
+		b = append(b, `,"sqlType":null,"table":`...)
+		b = event.AppendJSONString(b, c.Table.Table)
+		b = append(b, `,"ts":`...)
+		b = strconv.AppendInt(b, nowMillis, 10)
+		b = append(b, `,"type":`...)
+		b = event.AppendJSONString(b, canalDDLType(ddl))
+		return append(b, '}'), true
+	}
+	return b, false
+}
+
+// canalDDLType is the statement's kind as Canal names it (CREATE, ALTER, ERASE, …).
+func canalDDLType(ddl string) string {
+	f := strings.Fields(strings.ToUpper(ddl))
+	if len(f) == 0 {
+		return "QUERY"
+	}
+	switch f[0] {
+	case "CREATE", "ALTER", "RENAME", "TRUNCATE":
+		return f[0]
+	case "DROP":
+		return "ERASE"
+	}
+	return "QUERY"
 }

@@ -212,3 +212,22 @@ func BenchmarkFormats(b *testing.B) {
 		})
 	}
 }
+
+// TestSchemaChangeRecords: a schema change is a {"ddl"} line in weir-json, Canal's DDL
+// record in canal-json, and nothing among the data of debezium-json and json.
+func TestSchemaChangeRecords(t *testing.T) {
+	c := &event.SchemaChange{Kind: event.AddColumn, Table: event.TableID{Schema: "shop", Table: "orders"}, Column: "note",
+		DDL: "ALTER TABLE orders ADD COLUMN note TEXT"}
+	for f, want := range map[string]string{
+		WeirJSON:     `{"ddl":"add column shop.orders.note"}`,
+		CanalJSON:    `{"data":null,"database":"shop","es":7,"id":0,"isDdl":true,"mysqlType":null,"old":null,"pkNames":null,"sql":"ALTER TABLE orders ADD COLUMN note TEXT","sqlType":null,"table":"orders","ts":7,"type":"ALTER"}`,
+		DebeziumJSON: "",
+		JSON:         "",
+	} {
+		w, _ := New(Options{Format: f})
+		got, ok := w.AppendSchemaChange(nil, c, 7)
+		if string(got) != want || ok != (want != "") {
+			t.Errorf("%s: %s (%v), want %s", f, got, ok, want)
+		}
+	}
+}

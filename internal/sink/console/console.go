@@ -97,9 +97,16 @@ func (w *Writer) ApplySchema(_ context.Context, c *event.SchemaChange) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pending = append(w.pending, `{"ddl":`...)
-	w.pending = event.AppendJSONString(w.pending, c.String())
-	w.pending = append(w.pending, "}\n"...)
+	if w.fmt == nil {
+		w.pending = append(w.pending, `{"ddl":`...)
+		w.pending = event.AppendJSONString(w.pending, c.String())
+		w.pending = append(w.pending, "}\n"...)
+		return w.flush()
+	}
+	var ok bool
+	if w.pending, ok = w.fmt.AppendSchemaChange(w.pending, c, time.Now().UnixMilli()); ok {
+		w.pending = append(w.pending, '\n')
+	}
 	return w.flush()
 }
 
