@@ -101,6 +101,22 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 		return event.AppendJSONString(b, unavailable)
 	}
 	t := col.Type
+	switch {
+	case w.variableScale(col) && v.Rep() == event.RepDecimal:
+		scale := 0
+		if _, frac, ok := strings.Cut(v.Str(), "."); ok {
+			scale = len(frac)
+		}
+		b = append(b, `{"scale":`...)
+		b = strconv.AppendInt(b, int64(scale), 10)
+		b = append(b, `,"value":`...)
+		b = appendDecimalBytes(b, v.Str(), scale)
+		return append(b, '}')
+	case w.interval(col) && v.Rep() == event.RepString:
+		if us, ok := microDuration(v.Str()); ok {
+			return strconv.AppendInt(b, us, 10)
+		}
+	}
 	switch t.Kind {
 	case types.Decimal:
 		return appendDecimalBytes(b, v.Str(), t.Scale)
@@ -312,6 +328,9 @@ func (w *Writer) fieldSchema(b []byte, col *event.Column, field string) []byte {
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, '"')
+	if typ == "struct" { // VariableScaleDecimal
+		b = append(b, `,"fields":[{"type":"int32","optional":false,"field":"scale"},{"type":"bytes","optional":false,"field":"value"}]`...)
+	}
 	if typ == "array" {
 		elem := event.Column{Name: "", Type: types.Type{Kind: types.String}, Nullable: true}
 		if col.Type.Elem != nil {
@@ -351,6 +370,12 @@ func (w *Writer) fieldSchema(b []byte, col *event.Column, field string) []byte {
 func (w *Writer) debeziumType(col *event.Column) (typ, name string, params []string) {
 	t := col.Type
 	src := strings.ToLower(col.SourceType)
+	switch {
+	case w.variableScale(col):
+		return "struct", "io.debezium.data.VariableScaleDecimal", nil
+	case w.interval(col):
+		return "int64", "io.debezium.time.MicroDuration", nil
+	}
 	switch t.Kind {
 	case types.Boolean:
 		return "boolean", "", nil
@@ -440,3 +465,65 @@ func (w *Writer) sourceSchema() []byte {
 const transactionSchema = `{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},` +
 	`{"type":"int64","optional":false,"field":"total_order"},{"type":"int64","optional":false,"field":"data_collection_order"}],` +
 	`"optional":true,"name":"event.block","version":1,"field":"transaction"}`
+
+// variableScale reports whether col is PostgreSQL's NUMERIC without a precision, which
+// Debezium writes as a VariableScaleDecimal: {"scale": s, "value": unscaled bytes}.
+func (w *Writer) variableScale(col *event.Column) bool {
+	return w.postgres() && col.Type.Kind == types.Decimal && col.Type.Precision == 0 && !strings.HasPrefix(col.SourceType, "money")
+}
+
+// interval reports whether col is PostgreSQL's INTERVAL, which Debezium writes as a
+// MicroDuration (interval.handling.mode numeric).
+func (w *Writer) interval(col *event.Column) bool {
+	return w.postgres() && strings.HasPrefix(strings.ToLower(col.SourceType), "interval")
+}
+
+// microDuration is an ISO 8601 duration (P1Y2M3DT4H5M6.5S, as weir writes an interval)
+// in microseconds as Debezium counts them: a month is 365.25/12 days.
+func microDuration(s string) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	if !strings.HasPrefix(s, "P") {
+		return 0, false
+	}
+	var total float64
+	inTime := false
+	num := ""
+	for _, r := range s[1:] {
+		switch {
+		case r == 'T':
+			inTime = true
+		case r >= '0' && r <= '9' || r == '.' || r == '-':
+			num += string(r)
+		default:
+			n, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0, false
+			}
+			num = ""
+			switch {
+			case r == 'Y':
+				total += n * 365.25 * 86400
+			case r == 'M' && !inTime:
+				total += n * 365.25 / 12 * 86400
+			case r == 'W':
+				total += n * 7 * 86400
+			case r == 'D':
+				total += n * 86400
+			case r == 'H':
+				total += n * 3600
+			case r == 'M':
+				total += n * 60
+			case r == 'S':
+				total += n
+			default:
+				return 0, false
+			}
+		}
+	}
+	us := int64(math.Round(total * 1e6))
+	if neg {
+		us = -us
+	}
+	return us, true
+}

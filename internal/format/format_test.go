@@ -231,3 +231,32 @@ func TestSchemaChangeRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestDebeziumPostgresTypes: PostgreSQL's NUMERIC without precision is a
+// VariableScaleDecimal and INTERVAL a MicroDuration, as Debezium's PostgreSQL connector
+// writes them at its defaults; the source block is PostgreSQL's.
+func TestDebeziumPostgresTypes(t *testing.T) {
+	s := &event.Schema{ID: event.TableID{Namespace: "shop", Schema: "public", Table: "t"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int32}, SourceType: "integer"},
+		{Name: "n", Type: types.Type{Kind: types.Decimal}, SourceType: "numeric", Nullable: true},
+		{Name: "iv", Type: types.Type{Kind: types.String}, SourceType: "interval", Nullable: true},
+		{Name: "t3", Type: types.Type{Kind: types.Time, Precision: 3}, SourceType: "time(3) without time zone", Nullable: true},
+	}}
+	w, _ := New(Options{Format: DebeziumJSON, SourceType: "postgres", Name: "pg"})
+	got := decode(t, w.Append(nil, &event.Change{Op: event.OpInsert, Schema: s, Pos: event.Pos{Log: "0/16B3748"},
+		After: event.Row{event.Int(1), event.Decimal("-1.230"), event.String("P1DT2H"), event.Time(3723500000)}}, 0))
+	after := field(got, "payload", "after").(map[string]any)
+	if n := after["n"].(map[string]any); n["scale"] != json.Number("3") || n["value"] != "+zI=" {
+		t.Errorf("numeric: %v, want scale 3 and the bytes of -1230", n)
+	}
+	if after["iv"] != json.Number("93600000000") || after["t3"] != json.Number("3723500") {
+		t.Errorf("interval %v (want 93600000000), time(3) %v (want 3723500 ms)", after["iv"], after["t3"])
+	}
+	src := field(got, "payload", "source").(map[string]any)
+	if src["connector"] != "postgresql" || src["db"] != "shop" || src["schema"] != "public" || src["lsn"] != json.Number("23803720") {
+		t.Errorf("source %v", src)
+	}
+	if name := field(got, "schema", "name"); name != "pg.shop.public.t.Envelope" {
+		t.Errorf("envelope %v", name)
+	}
+}
