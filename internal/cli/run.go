@@ -305,7 +305,7 @@ func transformer(p *spec.Pipeline, log *slog.Logger) (*transform.Transformer, er
 	for i, r := range p.Routes {
 		routes[i] = transform.Route{Tables: r.SourceTables, SinkTable: r.SinkTable, ReplaceSymbol: r.ReplaceSymbol, SourceColumn: r.SourceTableColumn}
 	}
-	return transform.New(rules, routes, transform.Options{TimeZone: p.LocalTimeZone, Log: log, NoPushdown: !p.FilterPushdown, FirstMatch: p.RouteFirstMatch}), nil
+	return transform.New(rules, routes, transform.Options{TimeZone: p.LocalTimeZone, Log: log, NoPushdown: !p.FilterPushdown, FirstMatch: p.RouteFirstMatch, Functions: p.Functions}), nil
 }
 
 // openConnectors opens the pipeline's source and sink; it refuses pipelines that need

@@ -54,6 +54,8 @@ type Pipeline struct {
 	// Notes are settings weir accepts and has no use for, each with the reason (validate
 	// prints them).
 	Notes []string
+	// Functions are the pipeline's user-defined functions (pipeline.user-defined-function).
+	Functions transform.Functions
 }
 
 // Endpoint is the source or the sink block.
@@ -140,6 +142,7 @@ func parse(file string, data []byte, reg *connector.Registry, lookupEnv func(str
 		return nil, p.problems
 	}
 	pl.Notes = p.notes
+	pl.Functions = p.functions
 	return pl, nil
 }
 
@@ -150,9 +153,11 @@ type parser struct {
 	problems  Problems
 	notes     []string
 	unsetOK   bool // LoadUnset
-	// udfs are the names pipeline.user-defined-function declares (userFunctions): a
-	// transform's call of one is reported there, once, not as an unknown function.
-	udfs []string
+	// udfs are the names of Flink's Java/Python functions pipeline.user-defined-function
+	// declares (userFunctions): a transform's call of one is reported there, once, not as
+	// an unknown function. functions are weir's own (expression).
+	udfs      []string
+	functions transform.Functions
 }
 
 // add reports a problem at node n (nil: the file as a whole).
@@ -228,7 +233,7 @@ func (p *parser) pipeline(data []byte, reg *connector.Registry) *Pipeline {
 			}
 			t.Masks = append(t.Masks, mask)
 		}
-		projErr, filterErr, notes := transform.Lint(t.Projection, t.Filter)
+		projErr, filterErr, notes := transform.Lint(t.Projection, t.Filter, p.functions)
 		for _, n := range notes {
 			p.notes = append(p.notes, path+": "+n)
 		}
@@ -433,9 +438,11 @@ func (p *parser) hasProblemsUnder(path string) bool {
 	return false
 }
 
-// userFunctions reports Flink's pipeline.user-defined-function, which weir cannot run —
-// Java or Python classes loaded by Flink — once, naming what to do instead, and keeps
-// the names it declares so that the transforms' calls of them are not reported again.
+// userFunctions reads pipeline.user-defined-function. An item with an expression is a
+// function of weir's (transform.UDF: name, parameters, expression). An item with a
+// classpath is one of Flink's — a Java or Python class Flink loads, which weir cannot
+// run: reported once, naming what to do instead, and its name kept so that the
+// transforms' calls of it are not reported again.
 func (p *parser) userFunctions(top mapping) {
 	_, pn := top.entry("pipeline")
 	if pn = resolve(pn); pn == nil || pn.Kind != yaml.MappingNode {
@@ -447,30 +454,71 @@ func (p *parser) userFunctions(top mapping) {
 			key, n = pn.Content[i], pn.Content[i+1]
 		}
 	}
-	if n == nil {
+	if n = resolve(n); n == nil {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.add(n, "pipeline.user-defined-function", "want a list of functions, each with name, parameters and expression")
 		return
 	}
 	var classes []string
-	for _, item := range resolve(n).Content {
+	var defs []transform.UDF
+	for _, item := range n.Content {
 		if item = resolve(item); item.Kind != yaml.MappingNode {
+			p.add(item, "pipeline.user-defined-function", "want a function: name, parameters and expression")
 			continue
 		}
+		var u transform.UDF
+		class, python := "", false
 		for i := 0; i+1 < len(item.Content); i += 2 {
-			switch item.Content[i].Value {
+			k, v := item.Content[i].Value, resolve(item.Content[i+1])
+			switch k {
 			case "name":
-				p.udfs = append(p.udfs, strings.ToLower(item.Content[i+1].Value))
+				u.Name = v.Value
 			case "classpath":
-				classes = append(classes, item.Content[i+1].Value)
+				class = v.Value
+			case "python-code", "python-executable", "python-files": // Flink's Python function
+				python = true
+			case "expression":
+				u.Body = v.Value
+			case "parameters":
+				if v.Kind == yaml.SequenceNode {
+					for _, x := range v.Content {
+						u.Params = append(u.Params, strings.TrimSpace(x.Value))
+					}
+				} else if strings.TrimSpace(v.Value) != "" {
+					for _, x := range strings.Split(v.Value, ",") {
+						u.Params = append(u.Params, strings.TrimSpace(x))
+					}
+				}
+			default:
+				p.add(item.Content[i], "pipeline.user-defined-function", "%s", unknownKey(k, []string{"name", "parameters", "expression", "classpath"}))
 			}
 		}
+		if python && class == "" {
+			class = "Python function " + u.Name
+		}
+		switch {
+		case class != "":
+			classes = append(classes, class)
+			p.udfs = append(p.udfs, strings.ToLower(u.Name))
+		case u.Body == "":
+			p.add(item, "pipeline.user-defined-function", "function %q has no expression: write expression: (an expression of its parameters), e.g. expression: x + 1", u.Name)
+		default:
+			defs = append(defs, u)
+		}
 	}
-	named := ""
 	if len(classes) > 0 {
-		named = " (" + strings.Join(classes, ", ") + ")"
+		p.add(key, "pipeline.user-defined-function", "Flink's user-defined functions are Java or Python classes (%s) that Flink loads; "+
+			"weir runs as one binary without a JVM or Python and cannot load them: write each as a function of weir's "+
+			"(name, parameters, expression: an expression of its parameters; docs/transform.md)", strings.Join(classes, ", "))
 	}
-	p.add(key, "pipeline.user-defined-function", "Flink's user-defined functions are Java or Python classes%s that Flink loads; "+
-		"weir runs as one binary without a JVM or Python and cannot load them: write each as a transform expression (docs/transform.md lists the functions)",
-		named)
+	fns, err := transform.NewFunctions(defs)
+	if err != nil {
+		p.add(key, "pipeline.user-defined-function", "%v", err)
+		return
+	}
+	p.functions = fns
 }
 
 // isUDFError reports whether err is a transform's call of a function the file declares

@@ -37,6 +37,11 @@ type compiler struct {
 	schema *event.Schema
 	loc    *time.Location // the pipeline's local-time-zone
 	refs   []int          // the columns the expression being compiled reads
+	// udfs are the pipeline's user-defined functions; params the arguments of the one
+	// whose body is being compiled, by parameter name; udfDepth how deep such calls nest.
+	udfs     Functions
+	params   map[string]node
+	udfDepth int
 }
 
 // metadata are the columns every row has besides its own (Flink CDC's names): the
@@ -100,6 +105,9 @@ func (c *compiler) compile(e ast.ExprNode) (node, error) {
 		return literal(e)
 	case *ast.ColumnNameExpr:
 		name := e.Name.Name.O
+		if n, ok := c.params[strings.ToLower(name)]; ok && e.Name.Table.O == "" {
+			return n, nil
+		}
 		if i := columnIndexFold(c.schema, name); i >= 0 {
 			return c.column(i), nil
 		}

@@ -146,11 +146,16 @@ func (e *CompileError) Unwrap() error { return e.Err }
 // when the condition is TRUE (not FALSE, not NULL).
 // Temporal functions read wall clocks in loc (nil: UTC).
 func CompileFilter(text string, s *event.Schema, loc *time.Location) (*Expr, error) {
+	return compileFilter(text, s, loc, nil)
+}
+
+func compileFilter(text string, s *event.Schema, loc *time.Location, fns Functions) (*Expr, error) {
 	sel, err := parseSelect("SELECT 1 FROM t WHERE " + text)
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
 	c := newCompiler(s, loc)
+	c.udfs = fns
 	n, err := c.compile(sel.Where)
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
@@ -163,11 +168,16 @@ func CompileFilter(text string, s *event.Schema, loc *time.Location) (*Expr, err
 // column keeps its name; any other expression needs an alias).
 // Temporal functions read wall clocks in loc (nil: UTC).
 func CompileProjection(text string, s *event.Schema, loc *time.Location) ([]Column, error) {
+	return compileProjection(text, s, loc, nil)
+}
+
+func compileProjection(text string, s *event.Schema, loc *time.Location, fns Functions) ([]Column, error) {
 	sel, err := parseSelect("SELECT " + FlinkStar(text) + " FROM t")
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
 	c := newCompiler(s, loc)
+	c.udfs = fns
 	var out []Column
 	seen := map[string]bool{}
 	add := func(col Column) error {
@@ -584,7 +594,7 @@ func FlinkStar(s string) string {
 // notes are what a Flink CDC user should know of the expressions: a LIKE whose pattern
 // reads as a regular expression (Flink CDC's own tests take a two-argument LIKE as one;
 // weir's LIKE is SQL's, % and _).
-func Lint(projection, filter string) (projErr, filterErr error, notes []string) {
+func Lint(projection, filter string, fns Functions) (projErr, filterErr error, notes []string) {
 	if strings.TrimSpace(projection) != "" {
 		sel, err := parseSelect("SELECT " + FlinkStar(projection) + " FROM t")
 		if err == nil {
@@ -598,14 +608,14 @@ func Lint(projection, filter string) (projErr, filterErr error, notes []string) 
 			}
 		}
 		if err == nil {
-			err = lintCalls(sel, &notes)
+			err = lintCalls(sel, &notes, fns)
 		}
 		projErr = err
 	}
 	if strings.TrimSpace(filter) != "" {
 		sel, err := parseSelect("SELECT 1 FROM t WHERE " + filter)
 		if err == nil {
-			err = lintCalls(sel.Where, &notes)
+			err = lintCalls(sel.Where, &notes, fns)
 		}
 		filterErr = err
 	}
@@ -613,8 +623,8 @@ func Lint(projection, filter string) (projErr, filterErr error, notes []string) 
 }
 
 // lintCalls checks the function calls under n: known, with an accepted argument count.
-func lintCalls(n ast.Node, notes *[]string) error {
-	v := &callChecker{notes: notes}
+func lintCalls(n ast.Node, notes *[]string, fns Functions) error {
+	v := &callChecker{notes: notes, fns: fns}
 	n.Accept(v)
 	return v.err
 }
@@ -622,6 +632,7 @@ func lintCalls(n ast.Node, notes *[]string) error {
 type callChecker struct {
 	err   error
 	notes *[]string
+	fns   Functions
 }
 
 // regexLooking is a LIKE pattern that reads as a regular expression.
@@ -644,6 +655,12 @@ func (v *callChecker) Enter(n ast.Node) (ast.Node, bool) {
 	name := call.FnName.L
 	f, known := functions[name]
 	_, zoned := compilerFunctions[name]
+	if u := v.fns[name]; u != nil {
+		if len(call.Args) != len(u.Params) {
+			v.err = fmt.Errorf("%s takes %d arguments, not %d", strings.ToUpper(name), len(u.Params), len(call.Args))
+		}
+		return n, false
+	}
 	switch {
 	case !known && !zoned:
 		v.err = fmt.Errorf("function %s is not known", strings.ToUpper(name))

@@ -667,6 +667,9 @@ func (c *compiler) regexpMatch(x, pattern ast.ExprNode, not bool) (node, error) 
 
 func (c *compiler) call(e *ast.FuncCallExpr) (node, error) {
 	name := e.FnName.L
+	if u := c.udfs[name]; u != nil {
+		return c.callUDF(u, e)
+	}
 	f, ok := functions[name]
 	withC, zoned := compilerFunctions[name]
 	if !ok && !zoned {

@@ -122,7 +122,7 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 	}
 	p := &plan{out: s, softDelete: rule.SoftDelete}
 	if rule.Filter != "" {
-		f, err := CompileFilter(rule.Filter, s, t.loc)
+		f, err := compileFilter(rule.Filter, s, t.loc, t.fns)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func (t *Transformer) compile(s *event.Schema) (*plan, error) {
 		if strings.TrimSpace(proj) == "" {
 			proj = "*"
 		}
-		cols, err := CompileProjection(proj, s, t.loc)
+		cols, err := compileProjection(proj, s, t.loc, t.fns)
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,7 @@ type Transformer struct {
 	results    []result
 	loc        *time.Location
 	noPushdown bool
+	fns        Functions // user-defined functions
 	rules      []Rule
 	mu         sync.Mutex
 	plans      map[*event.Schema]*plan
@@ -44,11 +45,13 @@ type Options struct {
 	// FirstMatch routes a table by the first route that matches it only (Flink CDC's
 	// route-mode FIRST_MATCH); by default every matching route sends it to its sink table.
 	FirstMatch bool
+	// Functions are the pipeline's user-defined functions (udf.go).
+	Functions Functions
 }
 
 // New returns the transform stage of rules and routes, each in order.
 func New(rules []Rule, routes []Route, o Options) *Transformer {
-	t := &Transformer{rules: rules, plans: map[*event.Schema]*plan{}, loc: o.TimeZone, noPushdown: o.NoPushdown}
+	t := &Transformer{rules: rules, plans: map[*event.Schema]*plan{}, loc: o.TimeZone, noPushdown: o.NoPushdown, fns: o.Functions}
 	t.ev = &evaluator{t: t}
 	if len(routes) > 0 {
 		if o.Log == nil {
