@@ -159,6 +159,18 @@ func (c *compiler) compile(e ast.ExprNode) (node, error) {
 		return c.caseExpr(e)
 	case *ast.FuncCallExpr:
 		return c.call(e)
+	case *ast.RowExpr: // Flink's ROW(a, b): its fields, in order, as a JSON array
+		args := make([]node, len(e.Values))
+		for i, x := range e.Values {
+			n, err := c.compile(x)
+			if err != nil {
+				return node{}, err
+			}
+			args[i] = n
+		}
+		n, err := functions["__weir_array"].build(args)
+		n.typ = jsonType
+		return n, err
 	case *ast.FuncCastExpr:
 		return c.cast(e)
 	}

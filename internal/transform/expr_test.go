@@ -209,6 +209,7 @@ func TestExpressions(t *testing.T) {
 		{"MAP['a', 1]['a']", "1"},
 		{"REGEXP_EXTRACT_ALL(name, '[A-Z]')[2]", "L"},
 		{"'[x]'", "[x]"},
+		{"ROW(id, name)", `[7,"Ada Lovelace"]`},
 	} {
 		cols, err := CompileProjection(c.expr+" AS x", testSchema, nil)
 		if err != nil {
