@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"math"
 	"math/big"
 	"strconv"
@@ -36,6 +37,8 @@ import (
 //	timestamp               int64 io.debezium.time.Timestamp (ms, precision 0-3) or
 //	                        MicroTimestamp (µs, 4-6)
 //	timestamp_ltz           string io.debezium.time.ZonedTimestamp, ISO 8601 in UTC
+//	±infinity (PostgreSQL)  the integer type's ends; "infinity" in a ZonedTimestamp;
+//	                        a decimal's NaN and ±Infinity are null (no Decimal holds them)
 //	json                    string io.debezium.data.Json
 //	array                   array of the element's type
 //
@@ -102,6 +105,8 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 	}
 	t := col.Type
 	switch {
+	case t.Kind == types.Decimal && !isDecimalNumber(v.Str()):
+		return append(b, "null"...) // NaN, ±Infinity: no Decimal holds them; Debezium writes null too
 	case w.variableScale(col) && v.Rep() == event.RepDecimal:
 		scale := 0
 		if _, frac, ok := strings.Cut(v.Str(), "."); ok {
@@ -123,7 +128,12 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 	case types.Uint64:
 		return strconv.AppendInt(b, int64(v.Uint()), 10) // long mode: wraps above 2^63
 	case types.Date:
-		if v.Rep() == event.RepDate {
+		switch {
+		case v.Micros() == event.PosInfinity: // PostgreSQL's infinity: the type's ends
+			return strconv.AppendInt(b, math.MaxInt32, 10)
+		case v.Micros() == event.NegInfinity:
+			return strconv.AppendInt(b, math.MinInt32, 10)
+		case v.Rep() == event.RepDate:
 			return strconv.AppendInt(b, v.Days(), 10)
 		}
 	case types.Time:
@@ -132,7 +142,13 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 		}
 		return strconv.AppendInt(b, v.Micros(), 10)
 	case types.Timestamp:
-		if v.Rep() == event.RepTimestamp && !infinite(v) {
+		switch v.Micros() {
+		case event.PosInfinity:
+			return strconv.AppendInt(b, math.MaxInt64, 10)
+		case event.NegInfinity:
+			return strconv.AppendInt(b, math.MinInt64, 10)
+		}
+		if v.Rep() == event.RepTimestamp {
 			if t.Precision <= 3 {
 				return strconv.AppendInt(b, floorDiv(v.Micros(), 1000), 10)
 			}
@@ -147,7 +163,7 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 	case types.JSON:
 		return event.AppendJSONString(b, v.Str())
 	case types.Array:
-		return append(b, v.Str()...) // JSON of the elements: an array as Connect writes one
+		return appendFlatArray(b, v.Str()) // Connect's arrays have one dimension
 	case types.Float32, types.Float64:
 		if f := v.Float(); v.Rep() == event.RepFloat && (math.IsNaN(f) || math.IsInf(f, 0)) {
 			return event.AppendJSONValue(b, v, t.Kind) // "NaN", "Infinity": as JsonConverter writes them
@@ -526,4 +542,42 @@ func microDuration(s string) (int64, bool) {
 		us = -us
 	}
 	return us, true
+}
+
+// isDecimalNumber reports whether decimal text is a number (not NaN or ±Infinity).
+func isDecimalNumber(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	return s != "" && (s[0] >= '0' && s[0] <= '9' || s[0] == '.')
+}
+
+// appendFlatArray appends an array value (JSON of nested arrays) flattened in row-major
+// order: Connect's arrays have one dimension, so a PostgreSQL int[][] {{1,2},{3,4}} is
+// written [1,2,3,4].
+func appendFlatArray(b []byte, doc string) []byte {
+	if !strings.Contains(strings.TrimSpace(doc)[1:], "[") {
+		return append(b, doc...)
+	}
+	var v any
+	d := json.NewDecoder(strings.NewReader(doc))
+	d.UseNumber()
+	if d.Decode(&v) != nil {
+		return append(b, doc...)
+	}
+	var flat []any
+	var walk func(x any)
+	walk = func(x any) {
+		if xs, ok := x.([]any); ok {
+			for _, e := range xs {
+				walk(e)
+			}
+			return
+		}
+		flat = append(flat, x)
+	}
+	walk(v)
+	if flat == nil {
+		flat = []any{}
+	}
+	out, _ := json.Marshal(flat)
+	return append(b, out...)
 }
