@@ -57,8 +57,9 @@ type Source struct {
 	tables map[event.TableID]*table
 	// Filters are the conditions pushed down per table (connector.SnapshotFilter).
 	snapshot.Filters
-	join  *joiner
-	acked pglogrepl.LSN // the newest position the engine reported durable
+	join    *joiner
+	acked   pglogrepl.LSN // the newest position the engine reported durable
+	replPID uint32        // the backend of the last stream's replication connection (heldByPrevious)
 	// streamed counts the transactions the server streamed while in progress.
 	streamed atomic.Int64
 }

@@ -82,8 +82,22 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		spill = newStreamSpill(os.TempDir())
 		defer spill.close()
 	}
-	err = pglogrepl.StartReplication(ctx, conn, s.slot, start, pglogrepl.StartReplicationOptions{
-		Mode: pglogrepl.LogicalReplication, PluginArgs: args})
+	for waited := time.Duration(0); ; waited += 100 * time.Millisecond {
+		err = pglogrepl.StartReplication(ctx, conn, s.slot, start, pglogrepl.StartReplicationOptions{
+			Mode: pglogrepl.LogicalReplication, PluginArgs: args})
+		// The slot may still be held by this source's previous stream, whose connection
+		// is closed on this side while the server's walsender has not yet ended: wait for
+		// it, a while, rather than fail.
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || pe.Code != "55006" || waited >= 30*time.Second || !s.heldByPrevious(ctx) {
+			break
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "55006" { // object_in_use
@@ -95,6 +109,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	if start > s.acked {
 		s.acked = start
 	}
+	s.replPID = conn.PID()
 	s.mu.Unlock()
 
 	throttled := func(ctx context.Context, b event.Batch) error {
@@ -734,4 +749,20 @@ func withoutColumn(s *event.Schema, name string) *event.Schema {
 	c.Columns = slices.Delete(c.Columns, i, i+1)
 	c.Key = keyByName(s, c)
 	return c
+}
+
+// heldByPrevious reports whether the slot is active for the backend of this source's
+// previous stream.
+func (s *Source) heldByPrevious(ctx context.Context) bool {
+	s.mu.Lock()
+	prev := s.replPID
+	s.mu.Unlock()
+	if prev == 0 {
+		return false
+	}
+	var pid *int32
+	if err := s.pool.QueryRow(ctx, `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, s.slot).Scan(&pid); err != nil {
+		return false
+	}
+	return pid != nil && uint32(*pid) == prev
 }
