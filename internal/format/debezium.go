@@ -105,6 +105,20 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 	}
 	t := col.Type
 	switch {
+	case t.Kind == types.Decimal && w.o.DecimalMode == "string" || t.Kind == types.Uint64 && w.o.UnsignedMode == "precise" && w.o.DecimalMode == "string":
+		return event.AppendJSONString(b, v.String())
+	case t.Kind == types.Decimal && w.o.DecimalMode == "double":
+		f, err := strconv.ParseFloat(v.Str(), 64)
+		if err != nil {
+			return event.AppendJSONString(b, v.Str()) // NaN, Infinity: JsonConverter writes them as strings
+		}
+		return event.AppendJSONValue(b, event.Float(f), types.Float64)
+	case t.Kind == types.Uint64 && w.o.UnsignedMode == "precise":
+		return appendDecimalBytes(b, v.String(), 0)
+	case w.connectTime() && t.Kind == types.Time:
+		return strconv.AppendInt(b, floorDiv(v.Micros(), 1000), 10)
+	case w.connectTime() && t.Kind == types.Timestamp && v.Rep() == event.RepTimestamp && !infinite(v):
+		return strconv.AppendInt(b, floorDiv(v.Micros(), 1000), 10)
 	case t.Kind == types.Decimal && !isDecimalNumber(v.Str()):
 		return append(b, "null"...) // NaN, ±Infinity: no Decimal holds them; Debezium writes null too
 	case w.variableScale(col) && v.Rep() == event.RepDecimal:
@@ -137,7 +151,7 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 			return strconv.AppendInt(b, v.Days(), 10)
 		}
 	case types.Time:
-		if w.postgres() && t.Precision <= 3 {
+		if w.millisTime(t) {
 			return strconv.AppendInt(b, v.Micros()/1000, 10)
 		}
 		return strconv.AppendInt(b, v.Micros(), 10)
@@ -387,6 +401,18 @@ func (w *Writer) debeziumType(col *event.Column) (typ, name string, params []str
 	t := col.Type
 	src := strings.ToLower(col.SourceType)
 	switch {
+	case t.Kind == types.Decimal && w.o.DecimalMode == "string":
+		return "string", "", nil
+	case t.Kind == types.Decimal && w.o.DecimalMode == "double":
+		return "double", "", nil
+	case t.Kind == types.Uint64 && w.o.UnsignedMode == "precise":
+		return "bytes", "org.apache.kafka.connect.data.Decimal", []string{"scale", "0", "connect.decimal.precision", "20"}
+	case w.connectTime() && t.Kind == types.Date:
+		return "int32", "org.apache.kafka.connect.data.Date", nil
+	case w.connectTime() && t.Kind == types.Time:
+		return "int32", "org.apache.kafka.connect.data.Time", nil
+	case w.connectTime() && t.Kind == types.Timestamp:
+		return "int64", "org.apache.kafka.connect.data.Timestamp", nil
 	case w.variableScale(col):
 		return "struct", "io.debezium.data.VariableScaleDecimal", nil
 	case w.interval(col):
@@ -422,7 +448,7 @@ func (w *Writer) debeziumType(col *event.Column) (typ, name string, params []str
 	case types.Date:
 		return "int32", "io.debezium.time.Date", nil
 	case types.Time:
-		if w.postgres() && t.Precision <= 3 {
+		if w.millisTime(t) {
 			return "int32", "io.debezium.time.Time", nil
 		}
 		return "int64", "io.debezium.time.MicroTime", nil
@@ -580,4 +606,23 @@ func appendFlatArray(b []byte, doc string) []byte {
 	}
 	out, _ := json.Marshal(flat)
 	return append(b, out...)
+}
+
+// timeMode is the time.precision.mode in force: the option, else the connector's default.
+func (w *Writer) timeMode() string {
+	switch {
+	case w.o.TimeMode != "":
+		return w.o.TimeMode
+	case w.postgres():
+		return "adaptive"
+	}
+	return "adaptive_time_microseconds"
+}
+
+func (w *Writer) connectTime() bool { return w.timeMode() == "connect" }
+
+// millisTime reports whether a TIME of type t is written in milliseconds
+// (io.debezium.time.Time): in adaptive mode, for 0 to 3 fractional digits.
+func (w *Writer) millisTime(t types.Type) bool {
+	return w.timeMode() == "adaptive" && t.Precision <= 3
 }

@@ -43,6 +43,10 @@ type Options struct {
 	// JsonConverter writes with schemas.enable=false (and Flink's debezium-json reads
 	// by default).
 	NoSchema bool
+	// Debezium's settings of how values are written (debezium.go), "" for its defaults:
+	// DecimalMode precise | string | double, UnsignedMode long | precise, TimeMode
+	// adaptive_time_microseconds (MySQL's default) | adaptive (PostgreSQL's) | connect.
+	DecimalMode, UnsignedMode, TimeMode string
 	// OpField names the field json adds with the change's kind (c, u, d, r); "" for none.
 	OpField string
 	// Version is weir's, for Debezium's source.version.
@@ -105,6 +109,12 @@ func Fields() []connector.Field {
 			Description: "How each change is written: weir-json (weir's envelope); debezium-json (as Debezium's MySQL and PostgreSQL connectors write it, for Kafka Connect's JsonConverter and Flink's debezium-json); canal-json (as Canal writes it, for Flink's canal-json); json (the row alone)."},
 		{Name: "debezium-json.schema-include", Type: connector.TypeBool, Default: "true",
 			Description: "debezium-json: the schema/payload wrapper, as Kafka Connect's JsonConverter writes it by default; false: the payload alone (what Flink's debezium-json reads by default)."},
+		{Name: "debezium-json.decimal.handling.mode", Type: connector.TypeEnum, Default: "precise", Enum: []string{"precise", "string", "double"},
+			Description: "debezium-json, as Debezium's decimal.handling.mode: precise (Connect's Decimal: bytes of the unscaled value), string (the digits as text) or double."},
+		{Name: "debezium-json.bigint.unsigned.handling.mode", Type: connector.TypeEnum, Default: "long", Enum: []string{"long", "precise"},
+			Description: "debezium-json, as Debezium's bigint.unsigned.handling.mode: long (int64; values above 2^63 wrap) or precise (a Decimal of scale 0)."},
+		{Name: "debezium-json.time.precision.mode", Type: connector.TypeEnum, Enum: []string{"adaptive_time_microseconds", "adaptive", "connect"},
+			Description: "debezium-json, as Debezium's time.precision.mode; default: the source connector's own (adaptive_time_microseconds for MySQL, adaptive for PostgreSQL); connect: Kafka Connect's Date, Time (ms) and Timestamp (ms)."},
 		{Name: "json.op-field", Type: connector.TypeString,
 			Description: "json: a field of this name holding the change's kind (c, u, d, r); none when unset."},
 	}
@@ -113,7 +123,9 @@ func Fields() []connector.Field {
 // FromConfig reads Fields' settings of a sink of the pipeline env describes.
 func FromConfig(cfg *connector.Config, env connector.Env) Options {
 	return Options{Format: cfg.String("format"), SourceType: env.SourceType, Name: env.Pipeline,
-		NoSchema: !cfg.Bool("debezium-json.schema-include"), OpField: cfg.String("json.op-field"), Version: Version}
+		NoSchema: !cfg.Bool("debezium-json.schema-include"), OpField: cfg.String("json.op-field"), Version: Version,
+		DecimalMode: cfg.String("debezium-json.decimal.handling.mode"), UnsignedMode: cfg.String("debezium-json.bigint.unsigned.handling.mode"),
+		TimeMode: cfg.String("debezium-json.time.precision.mode")}
 }
 
 // AppendSchemaChange appends schema change c as this format writes one among the data

@@ -260,3 +260,37 @@ func TestDebeziumPostgresTypes(t *testing.T) {
 		t.Errorf("envelope %v", name)
 	}
 }
+
+// TestDebeziumModes: Debezium's decimal.handling.mode, bigint.unsigned.handling.mode and
+// time.precision.mode change what a value is, as in Debezium.
+func TestDebeziumModes(t *testing.T) {
+	s := &event.Schema{ID: event.TableID{Schema: "db", Table: "t"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int32}},
+		{Name: "price", Type: types.Type{Kind: types.Decimal, Precision: 10, Scale: 2}, Nullable: true},
+		{Name: "big", Type: types.Type{Kind: types.Uint64}, Nullable: true},
+		{Name: "dt", Type: types.Type{Kind: types.Timestamp, Precision: 6}, Nullable: true},
+		{Name: "tm", Type: types.Type{Kind: types.Time, Precision: 0}, Nullable: true},
+	}}
+	row := event.Row{event.Int(1), event.Decimal("1.23"), event.Uint(1 << 63), event.Timestamp(1514764800123456), event.Time(3723000000)}
+	for _, c := range []struct {
+		o    Options
+		want string // price big dt tm
+	}{
+		{Options{}, `"ew==" -9223372036854775808 1514764800123456 3723000000`},
+		{Options{DecimalMode: "string", UnsignedMode: "precise"}, `"1.23" "9223372036854775808" 1514764800123456 3723000000`},
+		{Options{DecimalMode: "double", UnsignedMode: "precise"}, `1.23 "AIAAAAAAAAAA" 1514764800123456 3723000000`},
+		{Options{TimeMode: "connect"}, `"ew==" -9223372036854775808 1514764800123 3723000`},
+		{Options{TimeMode: "adaptive"}, `"ew==" -9223372036854775808 1514764800123456 3723000`},
+	} {
+		c.o.Format, c.o.SourceType, c.o.NoSchema = DebeziumJSON, "mysql", true
+		w, _ := New(c.o)
+		after := decode(t, w.Append(nil, &event.Change{Op: event.OpInsert, Schema: s, After: row}, 0))["after"].(map[string]any)
+		var got []string
+		for _, col := range []string{"price", "big", "dt", "tm"} {
+			got = append(got, string(mustJSON(after[col])))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%+v: %s, want %s", c.o, strings.Join(got, " "), c.want)
+		}
+	}
+}
