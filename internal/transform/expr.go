@@ -280,7 +280,7 @@ func rewriteCasts(s string) string {
 			return "", 0, false
 		}
 		end := closing(s, open)
-		as := lastTopLevel(upper[open+1:min(end, len(s))], " AS ")
+		as := topLevel(upper[open+1:min(end, len(s))], " AS ", true)
 		if end >= len(s) || as < 0 {
 			return "", 0, false
 		}
@@ -340,16 +340,21 @@ func callAt(upper string, i int, name string) (open int, ok bool) {
 	return len(upper) - len(rest), strings.HasPrefix(rest, "(")
 }
 
-// closing is the index of the parenthesis that closes the one at open (len(s) if none).
+// closing is the index of the parenthesis or bracket that closes the one at open
+// (len(s) if none), outside quotes.
 func closing(s string, open int) int {
+	oc, cc := byte('('), byte(')')
+	if s[open] == '[' {
+		oc, cc = '[', ']'
+	}
 	depth := 0
 	for j := open; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '\'' || c == '"' || c == '`':
 			j = skipQuoted(s, j) - 1
-		case c == '(':
+		case c == oc:
 			depth++
-		case c == ')':
+		case c == cc:
 			if depth--; depth == 0 {
 				return j
 			}
@@ -358,18 +363,23 @@ func closing(s string, open int) int {
 	return len(s)
 }
 
-// lastTopLevel is the index of the last sep in s outside parentheses and quotes, or -1.
-func lastTopLevel(s, sep string) int {
+// topLevel is the index of the first sep in s — or, with last, of the last — in any
+// case, outside parentheses, brackets and quotes; -1 if none.
+func topLevel(s, sep string, last bool) int {
+	upper, sep := strings.ToUpper(s), strings.ToUpper(sep)
 	at, depth := -1, 0
 	for j := 0; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '\'' || c == '"' || c == '`':
 			j = skipQuoted(s, j) - 1
-		case c == '(':
+		case c == '(' || c == '[':
 			depth++
-		case c == ')':
+		case c == ')' || c == ']':
 			depth--
-		case depth == 0 && strings.HasPrefix(s[j:], sep):
+		case depth == 0 && strings.HasPrefix(upper[j:], sep):
+			if !last {
+				return j
+			}
 			at = j
 		}
 	}
@@ -498,7 +508,7 @@ func rewriteFlinkCalls(s string) string {
 				continue
 			}
 			end := closing(s, open)
-			comma := lastTopLevel(s[open+1:min(end, len(s))], ",")
+			comma := topLevel(s[open+1:min(end, len(s))], ",", true)
 			if comma < 0 || strings.HasPrefix(strings.ToUpper(strings.TrimSpace(s[open+1+comma+1:min(end, len(s))])), "INTERVAL") {
 				return "", 0, false
 			}

@@ -48,7 +48,7 @@ func rewriteFlinkSyntax(s string) string {
 			rest := strings.TrimLeft(upper[i:], " ")
 			if strings.HasPrefix(upper[i:], kw) && strings.HasPrefix(strings.TrimLeft(upper[i+len(kw):], " "), "[") && len(rest) > 0 {
 				open := i + len(kw) + (len(upper[i+len(kw):]) - len(strings.TrimLeft(upper[i+len(kw):], " ")))
-				end := closingBracket(s, open)
+				end := closing(s, open)
 				return "__weir_" + strings.ToLower(kw) + "(" + rewriteFlinkSyntax(s[open+1:min(end, len(s))]) + ")", min(end+1, len(s)), true
 			}
 		}
@@ -70,7 +70,7 @@ func rewriteFlinkSyntax(s string) string {
 func splitTopLevelWords(s string, words ...string) []string {
 	var parts []string
 	for k, w := range words {
-		at := topLevelIndex(s, w)
+		at := topLevel(s, w, false)
 		if at < 0 {
 			if k == 0 {
 				return nil
@@ -81,42 +81,6 @@ func splitTopLevelWords(s string, words ...string) []string {
 		s = s[at+len(w):]
 	}
 	return append(parts, strings.TrimSpace(s))
-}
-
-// topLevelIndex is the first index of word (any case) in s outside parentheses and quotes.
-func topLevelIndex(s, word string) int {
-	upper, depth := strings.ToUpper(s), 0
-	for j := 0; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '\'' || c == '"' || c == '`':
-			j = skipQuoted(s, j) - 1
-		case c == '(' || c == '[':
-			depth++
-		case c == ')' || c == ']':
-			depth--
-		case depth == 0 && strings.HasPrefix(upper[j:], word):
-			return j
-		}
-	}
-	return -1
-}
-
-// closingBracket is the index of the ] that closes the [ at open (len(s) if none).
-func closingBracket(s string, open int) int {
-	depth := 0
-	for j := open; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '\'' || c == '"' || c == '`':
-			j = skipQuoted(s, j) - 1
-		case c == '[':
-			depth++
-		case c == ']':
-			if depth--; depth == 0 {
-				return j
-			}
-		}
-	}
-	return len(s)
 }
 
 // rewriteSubscripts turns x[i] into __weir_at(x, i), where x is a name or a call.
@@ -130,7 +94,7 @@ func rewriteSubscripts(s string) string {
 			out.WriteString(s[i:j])
 			i = j - 1
 		case c == '[':
-			end := closingBracket(s, i)
+			end := closing(s, i)
 			done := out.String()
 			start := operandStart(done)
 			if start == len(done) {
@@ -206,7 +170,7 @@ func rewriteCaseLists(s string) string {
 			return "", 0, false
 		}
 		body := s[i+4 : end]
-		whenAt := topLevelIndex(body, "WHEN ")
+		whenAt := topLevel(body, "WHEN ", false)
 		if whenAt < 0 {
 			return "", 0, false
 		}
@@ -222,7 +186,7 @@ func rewriteCaseLists(s string) string {
 				b.WriteString(" " + arm.rest)
 				continue
 			}
-			if topLevelIndex(arm.when, ",") >= 0 {
+			if topLevel(arm.when, ",", false) >= 0 {
 				lists = true
 			}
 			b.WriteString(" WHEN (" + rewriteCaseLists(value) + ") IN (" + rewriteCaseLists(arm.when) + ") THEN " + rewriteCaseLists(arm.rest))
