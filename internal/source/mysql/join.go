@@ -84,11 +84,12 @@ type joiner struct {
 	fills    map[event.TableID]*fill
 	installs []*table
 	// windows are the chunks being read between watermarks (watermark.go), leftOut the
-	// last transaction per table the stream left a change out of, begunGTIDs the
-	// executed GTID set with the transaction begun at begun.
+	// last transaction per table the stream left a change out of; executed is the GTID
+	// set of the transactions before the one begun at begun, begunGTID that one's GTID
+	// (MySQL; joined only when a chunk needs them, not per transaction).
 	windows    []*window
 	leftOut    map[event.TableID]leftOut
-	begunGTIDs string
+	executed, begunGTID string
 }
 
 // fill is what has been delivered of one table's snapshot.
@@ -173,7 +174,7 @@ func (j *joiner) startStream(from position, tables map[event.TableID]*table) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.live, j.holds = true, nil
-	j.at, j.begun, j.begunGTIDs = place{from.File, from.Pos}, place{}, ""
+	j.at, j.begun, j.executed, j.begunGTID = place{from.File, from.Pos}, place{}, "", ""
 	clear(j.leftOut)
 	for id, f := range j.fills {
 		if t := tables[id]; t != nil {
@@ -265,10 +266,7 @@ func (r *reader) gate(ctx context.Context, b place, gtid string) error {
 			return false
 		}
 		j.begun = b
-		j.begunGTIDs = r.pos.GTID // the set after the last complete transaction
-		if gtid != "" && r.s.flavor != "mariadb" {
-			j.begunGTIDs = strings.TrimPrefix(j.begunGTIDs+","+gtid, ",")
-		}
+		j.executed, j.begunGTID = r.pos.GTID, gtid // the set after the last complete transaction, and this one
 		return true
 	})
 }
@@ -307,7 +305,7 @@ func (r *reader) unfilled(changes []event.Change) []event.Change {
 			if in {
 				out = append(out, c)
 			} else {
-				j.leftOut[c.Schema.ID] = leftOut{at: j.begun, gtids: j.begunGTIDs}
+				j.leftOut[c.Schema.ID] = leftOut{at: j.begun, executed: j.executed, gtid: j.begunGTID}
 			}
 			continue
 		}
@@ -315,7 +313,7 @@ func (r *reader) unfilled(changes []event.Change) []event.Change {
 		afterIn := f.delivered(c.Schema.KeyOf(c.After))
 		j.noteChange(f, c, !beforeIn, !afterIn)
 		if !beforeIn || !afterIn {
-			j.leftOut[c.Schema.ID] = leftOut{at: j.begun, gtids: j.begunGTIDs}
+			j.leftOut[c.Schema.ID] = leftOut{at: j.begun, executed: j.executed, gtid: j.begunGTID}
 		}
 		switch {
 		case beforeIn && afterIn:

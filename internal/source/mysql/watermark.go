@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -71,11 +72,19 @@ type window struct {
 }
 
 // leftOut marks a transaction the stream left a change of a table out of: at lies inside
-// it (a snapshot position past at includes it), gtids is the executed GTID set with it
-// (empty without GTIDs).
+// it (a snapshot position past at includes it); executed is the GTID set before it and
+// gtid its own (empty without GTIDs).
 type leftOut struct {
-	at    place
-	gtids string
+	at             place
+	executed, gtid string
+}
+
+// gtids is the GTID set that includes the marked transaction ("" without GTIDs).
+func (m leftOut) gtids() string {
+	if m.gtid == "" {
+		return m.executed
+	}
+	return strings.TrimPrefix(m.executed+","+m.gtid, ",")
 }
 
 // note is the last change of a key in a window, and whether the stream left it out.
@@ -187,15 +196,15 @@ func (s *Source) seeLeftOut(ctx context.Context, conn *client.Conn, mark leftOut
 				return false, ctx.Err()
 			}
 		}
-	case mark.gtids != "":
-		res, err := conn.Execute("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", mark.gtids, int(visibleWait/time.Second))
+	case mark.gtids() != "":
+		res, err := conn.Execute("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", mark.gtids(), int(visibleWait/time.Second))
 		if err != nil {
 			return false, fmt.Errorf("wait for the transactions the binlog holds to be visible (WAIT_FOR_EXECUTED_GTID_SET): %w", err)
 		}
 		s.visibleWaits.Add(1) // counted as a wait whether or not the server had to
 		if timedOut, _ := res.GetInt(0, 0); timedOut != 0 {
 			return false, fault.AsRetryable(fmt.Errorf("the server has not made visible, in %s, the transactions the binlog holds up to %s",
-				visibleWait, mark.gtids))
+				visibleWait, mark.gtids()))
 		}
 	}
 	return false, nil
