@@ -87,8 +87,8 @@ type joiner struct {
 	// last transaction per table the stream left a change out of; executed is the GTID
 	// set of the transactions before the one begun at begun, begunGTID that one's GTID
 	// (MySQL; joined only when a chunk needs them, not per transaction).
-	windows    []*window
-	leftOut    map[event.TableID]leftOut
+	windows             []*window
+	leftOut             map[event.TableID]leftOut
 	executed, begunGTID string
 }
 
