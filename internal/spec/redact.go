@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ func (pl *Pipeline) Redacted() string {
 			b.WriteString("    mask.key: ******\n")
 			writeIfSet(&b, "    ", "mask.key-id", t.MaskKeyID)
 		}
+		if t.SoftDelete {
+			b.WriteString("    converter-after-transform: soft_delete\n")
+		}
 		writeIfSet(&b, "    ", "description", t.Description)
 	}
 	b.WriteString("pipeline:\n")
@@ -61,6 +65,13 @@ func (pl *Pipeline) Redacted() string {
 		fmt.Fprintf(&b, "  name: %s  # default: the file's name\n", yamlScalar(pl.Name))
 	}
 	writeConfig(&b, pl.Settings)
+	if len(pl.Functions) > 0 {
+		b.WriteString("  user-defined-function:\n")
+		for _, name := range slices.Sorted(maps.Keys(pl.Functions)) {
+			u := pl.Functions[name]
+			fmt.Fprintf(&b, "    - name: %s\n      parameters: [%s]\n      expression: %s\n", yamlScalar(u.Name), strings.Join(u.Params, ", "), yamlScalar(u.Body))
+		}
+	}
 	return b.String()
 }
 

@@ -428,6 +428,15 @@ func TestFlinkForms(t *testing.T) {
 			for _, n := range p.Notes {
 				fmt.Fprintf(&b, "note: %s\n", n)
 			}
+			// What validate prints reads back the same.
+			again, err := spec.Parse("again.yaml", []byte(p.Redacted()), connectors.Registry(), testEnv)
+			if err != nil {
+				t.Fatalf("the redacted file does not read back: %v\n%s", err, p.Redacted())
+			}
+			if len(again.Functions) != len(p.Functions) || len(again.Transforms) != len(p.Transforms) ||
+				len(again.Transforms) > 0 && again.Transforms[0].SoftDelete != p.Transforms[0].SoftDelete {
+				t.Fatalf("read back: functions %d (want %d), transforms %+v\n%s", len(again.Functions), len(p.Functions), again.Transforms, p.Redacted())
+			}
 			want := strings.TrimSuffix(f, ".yaml") + ".txt"
 			if *update {
 				if err := os.WriteFile(want, []byte(b.String()), 0o644); err != nil {
