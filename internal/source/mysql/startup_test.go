@@ -128,15 +128,7 @@ func TestStartupAtTimestamp(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	exec(t, `INSERT INTO ts.t VALUES (12); FLUSH BINARY LOGS; INSERT INTO ts.t VALUES (13)`)
 	ctx := context.Background()
-	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "ts.t", Mode: "timestamp", StartupMillis: at}, connector.Env{Pipeline: "ts"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tables := openOptions(t, "ts", Options{Tables: "ts.t", Mode: "timestamp", StartupMillis: at})
 	from, err := s.Position(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -156,15 +148,7 @@ func TestStartupEarliestOffset(t *testing.T) {
 	exec(t, `FLUSH BINARY LOGS`) // the rows are in an older file than the current one
 	exec(t, `INSERT INTO early.t VALUES (3)`)
 	ctx := context.Background()
-	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "early.t", Mode: "earliest-offset"}, connector.Env{Pipeline: "early"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tables := openOptions(t, "early", Options{Tables: "early.t", Mode: "earliest-offset"})
 	pos, err := s.Position(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -192,16 +176,7 @@ func TestStartupEarliestOffset(t *testing.T) {
 func TestTablesExclude(t *testing.T) {
 	exec(t, `CREATE DATABASE excl; CREATE TABLE excl.orders (id INT PRIMARY KEY); CREATE TABLE excl.orders_bak (id INT PRIMARY KEY);
 		CREATE TABLE excl.tmp_1 (id INT PRIMARY KEY)`)
-	ctx := context.Background()
-	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: `excl.\.*`, Exclude: `excl.orders_bak, excl.tmp_\.*`}, connector.Env{Pipeline: "excl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tables := openOptions(t, "excl", Options{Tables: `excl.\.*`, Exclude: `excl.orders_bak, excl.tmp_\.*`})
 	if len(tables) != 1 || tables[0].ID.Table != "orders" {
 		t.Fatalf("tables %v, want excl.orders alone", tables)
 	}
@@ -216,16 +191,7 @@ func TestTablesExclude(t *testing.T) {
 // primary key its own key column.
 func TestKeyColumnPerTable(t *testing.T) {
 	exec(t, `CREATE DATABASE keyless; CREATE TABLE keyless.a (ka INT NOT NULL UNIQUE, v INT); CREATE TABLE keyless.b (kb VARCHAR(10) NOT NULL UNIQUE, v INT)`)
-	ctx := context.Background()
-	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: `keyless.\.*`, KeyColumn: "keyless.a:ka, keyless.b:kb"}, connector.Env{Pipeline: "keyless"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tables := openOptions(t, "keyless", Options{Tables: `keyless.\.*`, KeyColumn: "keyless.a:ka, keyless.b:kb"})
 	got := map[string]string{}
 	for _, tb := range tables {
 		got[tb.ID.Table] = strings.Join(tb.KeyNames(), ",")
@@ -274,16 +240,8 @@ func TestSpecificOffsetSkips(t *testing.T) {
 			break
 		}
 	}
-	s, err := New(ctx, Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "skips.t", Mode: "specific-offset",
-		SpecificFile: at.file, SpecificPos: at.pos, SkipEvents: first, SkipRows: 1}, connector.Env{Pipeline: "skips"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	tables, err := s.Tables(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tables := openOptions(t, "skips", Options{Tables: "skips.t", Mode: "specific-offset",
+		SpecificFile: at.file, SpecificPos: at.pos, SkipEvents: first, SkipRows: 1})
 	pos, err := s.Position(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -342,4 +300,21 @@ func TestTinyint1AsBoolean(t *testing.T) {
 			t.Fatalf("stream %v", got)
 		}
 	}
+}
+
+// openOptions opens a source on the test server with o (its address and user filled
+// in) for pipeline, and resolves its tables.
+func openOptions(t *testing.T, pipeline string, o Options) (*Source, []*event.Schema) {
+	t.Helper()
+	o.Host, o.Port, o.User = "127.0.0.1", db.Port, "root"
+	s, err := New(context.Background(), o, connector.Env{Pipeline: pipeline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tables, err := s.Tables(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tables
 }
