@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -392,5 +393,79 @@ func TestSkippedOperations(t *testing.T) {
 	}
 	if kinds["d"] != 0 || kinds["r"] != 400 || kinds["c"] == 0 || kinds["u"] == 0 {
 		t.Fatalf("records by kind %v: want no delete, every snapshot row, inserts and updates", kinds)
+	}
+}
+
+// markSink records the snapshot marks of the reads it is given.
+type markSink struct {
+	connector.Sink
+	mu     sync.Mutex
+	reads  int
+	stream int                             // changes of the stream with a mark (none should have)
+	marks  map[event.SnapshotMark][]string // mark → "table:key" of each read that has it
+}
+
+func (s *markSink) Apply(ctx context.Context, b *connector.Batch) error {
+	s.mu.Lock()
+	for _, c := range b.Changes {
+		if c.Op != event.OpRead {
+			if c.Mark != 0 {
+				s.stream++
+			}
+			continue
+		}
+		s.reads++
+		for m := event.FirstInTable; m <= event.LastInSnapshot; m <<= 1 {
+			if c.Mark&m != 0 {
+				s.marks[m] = append(s.marks[m], fmt.Sprintf("%s:%d", c.Schema.ID.Table, c.After[0].Int()))
+			}
+		}
+	}
+	s.mu.Unlock()
+	return s.Sink.Apply(ctx, b)
+}
+
+// TestSnapshotMarks: each table's first and last rows are marked once, and the
+// snapshot's first and last once (Debezium's source.snapshot); in key order where one
+// reader reads the chunks in order, whatever the checkpoints between them.
+func TestSnapshotMarks(t *testing.T) {
+	for _, s := range []setup{
+		{rows: 500, changes: 300, txn: 2, parallelism: 1, chunkRows: 50},
+		{rows: 500, changes: 300, txn: 2, parallelism: 4, chunkRows: 37},
+		{rows: 1, changes: 10, txn: 1, parallelism: 2, chunkRows: 10},
+	} {
+		t.Run(fmt.Sprintf("rows=%d,p=%d", s.rows, s.parallelism), func(t *testing.T) {
+			dir := t.TempDir()
+			store, _ := checkpoint.OpenLocal(dir + "/state")
+			defer store.Close()
+			sink := &markSink{marks: map[event.SnapshotMark][]string{}}
+			if _, err := runOnce(t, context.Background(), s, store, dir+"/out", func(k connector.Sink) connector.Sink {
+				sink.Sink = k
+				return sink
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if sink.reads != int(2*s.rows) || sink.stream > 0 {
+				t.Fatalf("%d reads (want %d), %d changes of the stream marked", sink.reads, 2*s.rows, sink.stream)
+			}
+			for m, n := range map[event.SnapshotMark]int{event.FirstInTable: 2, event.LastInTable: 2, event.FirstInSnapshot: 1, event.LastInSnapshot: 1} {
+				if got := sink.marks[m]; len(got) != n {
+					t.Errorf("mark %d on %v, want %d rows", m, got, n)
+				}
+			}
+			slices.Sort(sink.marks[event.FirstInTable])
+			slices.Sort(sink.marks[event.LastInTable])
+			last := fmt.Sprint(s.rows)
+			if s.parallelism == 1 {
+				for m, want := range map[event.SnapshotMark][]string{
+					event.FirstInTable: {"orders:1", "users:1"}, event.LastInTable: {"orders:" + last, "users:" + last},
+					event.FirstInSnapshot: {"orders:1"}, event.LastInSnapshot: {"users:" + last},
+				} {
+					if !slices.Equal(sink.marks[m], want) {
+						t.Errorf("mark %d on %v, want %v", m, sink.marks[m], want)
+					}
+				}
+			}
+		})
 	}
 }

@@ -39,9 +39,17 @@ func (r *run) route(changes []event.Change, bytes int64) error {
 	}
 	each := bytes / int64(len(changes))
 	for i := range changes {
-		st := r.tstats.get(r, changes[i].Schema)
+		c := &changes[i]
+		st := r.tstats.get(r, c.Schema)
 		st.rows++
 		st.bytes += each
+		if c.Op != event.OpRead { // number the table's changes in their transaction
+			if c.Pos.Log != st.txn {
+				st.txn, st.seq = c.Pos.Log, 0
+			}
+			st.seq++
+			c.TableSeq = st.seq
+		}
 	}
 	if r.e.tf == nil {
 		for i := range changes {
@@ -77,8 +85,8 @@ func (r *run) route(changes []event.Change, bytes int64) error {
 // in its own key's partition.
 func (r *run) send(c *event.Change, size int64) error {
 	if c.Op == event.OpUpdate && c.Before != nil && r.keyChanged(c) {
-		del := event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros}
-		ins := event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros}
+		del := c.With(event.OpDelete, c.Before, nil)
+		ins := c.With(event.OpInsert, nil, c.After)
 		if err := r.add(&del, size/2); err != nil {
 			return err
 		}
@@ -230,6 +238,9 @@ func (r *run) checkpoint() error {
 	r.cpDue = false
 	if r.snap != nil {
 		r.snap.paused = false
+		if err := r.snap.releaseAll(r); err != nil {
+			return err
+		}
 	}
 	if err := r.drain(); err != nil {
 		return err
@@ -301,6 +312,8 @@ type tableStatsCache struct {
 
 type tableStats struct {
 	rows, bytes int64
+	txn         string // the Pos.Log of the table's last change, and
+	seq         uint32 // its place among the table's changes of that transaction
 	rowsIn      prometheus.Counter
 	bytesIn     prometheus.Counter
 }

@@ -352,7 +352,7 @@ func (r *run) handle(m msg) (finished bool, err error) {
 			r.pendBytes += m.bytes
 			if r.pendBytes > r.cfg.QueueMaxBytes/2 {
 				r.spilled = true
-				if err := r.route(r.pending, r.pendBytes); err != nil {
+				if err := r.routeStream(r.pending, r.pendBytes); err != nil {
 					return false, err
 				}
 				r.pending, r.pendBytes = nil, 0
@@ -361,12 +361,12 @@ func (r *run) handle(m msg) (finished bool, err error) {
 			return false, nil
 		}
 		if len(r.pending) > 0 {
-			if err := r.route(r.pending, r.pendBytes); err != nil {
+			if err := r.routeStream(r.pending, r.pendBytes); err != nil {
 				return false, err
 			}
 			r.pending, r.pendBytes = nil, 0
 		}
-		if err := r.route(b.Changes, m.bytes); err != nil {
+		if err := r.routeStream(b.Changes, m.bytes); err != nil {
 			return false, err
 		}
 		r.position, r.atBoundary, r.spilled = b.End, true, false
@@ -384,7 +384,7 @@ func (r *run) handle(m msg) (finished bool, err error) {
 		}
 		// A bounded source has ended: what it sent last is complete.
 		if len(r.pending) > 0 {
-			if err := r.route(r.pending, r.pendBytes); err != nil {
+			if err := r.routeStream(r.pending, r.pendBytes); err != nil {
 				return false, err
 			}
 			r.pending, r.pendBytes = nil, 0
@@ -401,16 +401,24 @@ func (r *run) handle(m msg) (finished bool, err error) {
 				r.noteSchema(m.changes[0].Schema)
 			}
 		}
-		return false, r.route(m.changes, m.bytes)
+		return false, r.snap.onRows(r, m.chunk, m.changes, m.bytes)
 	case msgChunkDone:
-		r.snap.onChunkDone(r, m.chunk)
+		return false, r.snap.onChunkDone(r, m.chunk)
 	case msgChunkLeft: // it stays pending: the next run reads it
-		r.snap.inflight--
-		if m.chunk.delivering {
-			r.snap.delivering--
-		}
+		return false, r.snap.onChunkLeft(r, m.chunk)
 	}
 	return false, nil
+}
+
+// routeStream routes changes of the stream, after the held snapshot rows of their
+// tables (snapRun).
+func (r *run) routeStream(changes []event.Change, bytes int64) error {
+	if r.snap != nil && r.snap.holding > 0 {
+		if err := r.snap.releaseFor(r, changes); err != nil {
+			return err
+		}
+	}
+	return r.route(changes, bytes)
 }
 
 // canCheckpoint reports whether the state now is a consistent cut: no chunk half read,
@@ -498,6 +506,11 @@ func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error
 	applies = applies && r.cfg.SchemaChangeBehavior != "ignore" && r.cfg.SchemaChangeBehavior != "exception"
 	if applies && r.canCheckpoint() {
 		if err := r.checkpoint(); err != nil {
+			return err
+		}
+	}
+	if r.snap != nil { // rows read under the old schema go first
+		if err := r.snap.releaseAll(r); err != nil {
 			return err
 		}
 	}

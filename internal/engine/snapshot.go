@@ -22,6 +22,21 @@ import (
 // the sink, and every chunk it records as pending is read again after a restart. Without
 // a joiner, a checkpoint waits until no chunk is in flight; with one (the stream runs
 // beside the snapshot, connector.SnapshotJoiner), only until no chunk is being delivered.
+//
+// Marks (event.Change.Mark): the first row routed of a table that had none is its first,
+// and of a snapshot that had none, the snapshot's first. The last is known only once the
+// table has no chunk left to read, so the router holds back each table's last routed row
+// (tableRun.held) and the progress of the chunk it came from, until one of:
+//
+//	the table brings another row          the held row goes unmarked
+//	the table has no chunk left           marked last of its table, and of the snapshot
+//	                                      when every other table is done
+//	a checkpoint, a schema change, a      unmarked, so that a checkpoint records only
+//	change of the stream to that table    rows in the sink and the stream's changes stay
+//	                                      behind the reads they follow (releaseAll)
+//
+// A chunk whose read ended while it holds the row counts as read (it frees its reader and
+// no longer holds back a checkpoint) but is recorded done only when the row goes.
 type snapRun struct {
 	reader     connector.ChunkReader
 	joiner     connector.SnapshotJoiner // nil: snapshot first, stream after
@@ -35,6 +50,9 @@ type snapRun struct {
 	splitCtx   context.Context
 	splitEnd   context.CancelFunc
 	closed     bool
+	fresh      bool // no table had progress when the run began: marks the snapshot's first row
+	routed     bool // a row has been routed
+	holding    int  // tables holding a row
 }
 
 type tableRun struct {
@@ -45,6 +63,11 @@ type tableRun struct {
 	rows0   int64     // rows already read by earlier runs
 	est     int64     // the source's row estimate (0: unknown)
 	logged  bool      // its start has been logged
+	fresh   bool      // nothing of it was read before this run
+	routed  bool      // a row of it has been routed
+	reading int       // its chunks being read
+	held    [1]event.Change
+	heldBy  *chunkRun // the chunk of the held row; nil: none held
 }
 
 type chunkRun struct {
@@ -53,6 +76,7 @@ type chunkRun struct {
 	log        string // the Pos.Log of the chunk's rows
 	rows       int64  // written by the reader until it reports done
 	delivering bool   // the router has routed some of its rows (joined chunks)
+	read       bool   // read whole; recorded done when the row it holds goes
 }
 
 type splitMsg struct {
@@ -62,14 +86,16 @@ type splitMsg struct {
 }
 
 func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader connector.ChunkReader, joiner connector.SnapshotJoiner) *snapRun {
-	s := &snapRun{reader: reader, joiner: joiner}
+	s := &snapRun{reader: reader, joiner: joiner, fresh: true}
 	byID := map[event.TableID]*snapshot.TableProgress{}
 	for i := range state.Tables {
 		byID[state.Tables[i].Table] = &state.Tables[i]
 	}
 	for _, schema := range schemas {
-		t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}}
+		t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}, fresh: true}
 		if p := byID[schema.ID]; p != nil {
+			t.fresh = p.Rows == 0 && p.Done == 0 && len(p.Pending) == 0
+			s.fresh = s.fresh && t.fresh
 			t.prog = *p
 			t.prog.Pending = nil
 			for _, c := range p.Pending {
@@ -157,7 +183,7 @@ func (s *snapRun) add(r *run, schema *event.Schema) {
 		return
 	}
 	s.tables = slices.DeleteFunc(s.tables, func(t *tableRun) bool { return t.schema.ID == schema.ID })
-	t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}}
+	t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}, fresh: true}
 	s.tables = append(s.tables, t)
 	r.e.stats.SplitFinished.Store(false)
 	s.split(r, []*tableRun{t})
@@ -232,6 +258,7 @@ func (s *snapRun) dispatchQueued(r *run) error {
 func (s *snapRun) dispatch(cr *chunkRun) {
 	cr.log = "snapshot:" + cr.t.schema.ID.String() + ":" + strconv.Itoa(cr.c.Index)
 	cr.t.prog.Pending = append(cr.t.prog.Pending, cr.c)
+	cr.t.reading++
 	s.inflight++
 	s.work <- cr // never blocks: capacity is parallelism and inflight < parallelism
 }
@@ -241,7 +268,7 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 	if m.done {
 		t.prog.Split = true
 		r.e.stats.SplitFinished.Store(s.allSplit())
-		return nil
+		return s.settle(r, t)
 	}
 	t.prog.Next = m.chunk.Hi
 	t.prog.NextIndex = m.chunk.Index + 1
@@ -260,11 +287,133 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 	return nil
 }
 
-func (s *snapRun) onChunkDone(r *run, cr *chunkRun) {
+// onRows routes rows of chunk cr, holding back the last (see snapRun).
+func (s *snapRun) onRows(r *run, cr *chunkRun, changes []event.Change, bytes int64) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	t := cr.t
+	if !t.routed && t.fresh {
+		changes[0].Mark |= event.FirstInTable
+		if !s.routed && s.fresh {
+			changes[0].Mark |= event.FirstInSnapshot
+		}
+	}
+	t.routed, s.routed = true, true
+	if err := s.release(r, t, 0); err != nil {
+		return err
+	}
+	n := len(changes) - 1
+	t.held[0], t.heldBy = changes[n], cr
+	s.holding++
+	return r.route(changes[:n], bytes)
+}
+
+// onChunkDone takes the end of chunk cr's read.
+func (s *snapRun) onChunkDone(r *run, cr *chunkRun) error {
+	t := cr.t
 	s.inflight--
+	t.reading--
+	if cr.delivering {
+		s.delivering--
+		cr.delivering = false
+	}
+	cr.read = true
+	if t.heldBy != cr {
+		s.record(r, cr)
+	}
+	return s.settle(r, t)
+}
+
+// onChunkLeft takes a chunk left unread because the run stops: it stays pending, and a
+// row of it that is held goes now.
+func (s *snapRun) onChunkLeft(r *run, cr *chunkRun) error {
+	s.inflight--
+	cr.t.reading--
 	if cr.delivering {
 		s.delivering--
 	}
+	if cr.t.heldBy == cr {
+		cr.t.heldBy = nil // not recorded: the chunk is read again
+		s.holding--
+		return r.route(cr.t.held[:], 0)
+	}
+	return nil
+}
+
+// settle lets table t's held row go, marked last, once t has nothing left to read.
+func (s *snapRun) settle(r *run, t *tableRun) error {
+	if t.heldBy == nil || t.reading > 0 || !t.prog.Split || s.queued(t) {
+		return nil
+	}
+	mark := event.LastInTable
+	if !slices.ContainsFunc(s.tables, func(u *tableRun) bool { return u != t && !s.tableDone(u) }) {
+		mark |= event.LastInSnapshot
+	}
+	return s.release(r, t, mark)
+}
+
+// release routes table t's held row, if any, with mark, and records its chunk done if
+// its read has ended.
+func (s *snapRun) release(r *run, t *tableRun, mark event.SnapshotMark) error {
+	cr := t.heldBy
+	if cr == nil {
+		return nil
+	}
+	t.heldBy = nil
+	s.holding--
+	t.held[0].Mark |= mark
+	if err := r.route(t.held[:], 0); err != nil {
+		return err
+	}
+	if cr.read {
+		s.record(r, cr)
+	}
+	return nil
+}
+
+// releaseAll routes every held row unmarked (see snapRun).
+func (s *snapRun) releaseAll(r *run) error {
+	for _, t := range s.tables {
+		if s.holding == 0 {
+			return nil
+		}
+		if err := s.release(r, t, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseFor lets go, unmarked, the held rows of the tables that changes touch: a change
+// of the stream must not overtake the read it follows.
+func (s *snapRun) releaseFor(r *run, changes []event.Change) error {
+	for i := range changes {
+		for _, t := range s.tables {
+			if t.heldBy != nil && t.schema.ID == changes[i].Schema.ID {
+				if err := s.release(r, t, 0); err != nil {
+					return err
+				}
+				if s.holding == 0 {
+					return nil
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *snapRun) queued(t *tableRun) bool {
+	return slices.ContainsFunc(s.queue, func(q *chunkRun) bool { return q.t == t })
+}
+
+// tableDone reports whether every chunk of t is recorded done.
+func (s *snapRun) tableDone(t *tableRun) bool {
+	return t.prog.Finished() && t.reading == 0 && t.heldBy == nil && !s.queued(t)
+}
+
+// record records chunk cr done: its rows are all routed.
+func (s *snapRun) record(r *run, cr *chunkRun) {
 	t := cr.t
 	t.prog.Pending = slices.DeleteFunc(t.prog.Pending, func(c snapshot.Chunk) bool { return c.Index == cr.c.Index })
 	t.prog.Done++
@@ -310,7 +459,7 @@ func (s *snapRun) allSplit() bool {
 
 // finished reports whether every chunk of every table is done.
 func (s *snapRun) finished() bool {
-	if s.inflight > 0 || len(s.queue) > 0 {
+	if s.inflight > 0 || len(s.queue) > 0 || s.holding > 0 {
 		return false
 	}
 	for _, t := range s.tables {

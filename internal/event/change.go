@@ -82,6 +82,14 @@ func (p Pos) Append(b []byte) []byte {
 // Change is one row change.
 type Change struct {
 	Op Op
+	// Mark is where a snapshot read sits in the snapshot (set by the engine, for the
+	// formats that tell it: Debezium's source.snapshot).
+	Mark SnapshotMark
+	// TableSeq is the change's place among its table's changes in its transaction, from 1
+	// (set by the engine for changes of the stream; 0 for snapshot reads). With Pos.Off
+	// (the place among all of the transaction's changes) it is Debezium's transaction
+	// block.
+	TableSeq uint32
 	// Schema is the table's schema in force at the change's position; shared, never mutated.
 	Schema *Schema
 	// Before is the row before an update or delete (nil for reads and inserts, and for
@@ -90,6 +98,24 @@ type Change struct {
 	Pos           Pos
 	// CommitMicros is the source's commit time of the change's transaction (µs since epoch).
 	CommitMicros int64
+}
+
+// SnapshotMark is a set of facts about a snapshot read's place (Change.Mark).
+type SnapshotMark uint8
+
+// The marks. A read may carry several (a table's only row is its first and its last).
+const (
+	FirstInTable    SnapshotMark = 1 << iota // the first row of its table's snapshot
+	LastInTable                              // the last row of its table's snapshot
+	FirstInSnapshot                          // the first row of the whole snapshot
+	LastInSnapshot                           // the last row of the whole snapshot
+)
+
+// With returns a change at c's place (schema, position, commit time, marks) that does op
+// with the images before and after.
+func (c *Change) With(op Op, before, after Row) Change {
+	return Change{Op: op, Mark: c.Mark, TableSeq: c.TableSeq, Schema: c.Schema, Before: before, After: after,
+		Pos: c.Pos, CommitMicros: c.CommitMicros}
 }
 
 // Row returns the image that identifies the row: After, or Before for a delete.

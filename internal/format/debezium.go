@@ -45,8 +45,7 @@ import (
 // A value the source did not send (unchanged TOAST) is __debezium_unavailable_value, as
 // Debezium writes it in a string column.
 //
-// source: MySQL's version, connector "mysql", name, ts_ms, snapshot ("true" for snapshot
-// rows, else "false"), db, sequence, table, server_id, gtid, file, pos, row, thread,
+// source: MySQL's version, connector "mysql", name, ts_ms, snapshot (snapshotValue), db, sequence, table, server_id, gtid, file, pos, row, thread,
 // query; PostgreSQL's version, connector "postgresql", name, ts_ms, snapshot, db,
 // sequence, schema, table, txId, lsn, xmin. What weir does not know (server_id, thread,
 // query, txId, xmin) is 0 or null, as Debezium writes it when it does not know either.
@@ -66,7 +65,9 @@ func (w *Writer) appendDebezium(b []byte, c *event.Change, now int64) []byte {
 	b = append(b, c.Op.Letter()...)
 	b = append(b, `","ts_ms":`...)
 	b = strconv.AppendInt(b, now, 10)
-	b = append(b, `,"transaction":null}`...)
+	b = append(b, `,"transaction":`...)
+	b = w.debeziumTransaction(b, c)
+	b = append(b, '}')
 	if !w.o.NoSchema {
 		b = append(b, '}')
 	}
@@ -74,6 +75,45 @@ func (w *Writer) appendDebezium(b []byte, c *event.Change, now int64) []byte {
 }
 
 const unavailable = "__debezium_unavailable_value"
+
+// snapshotValue is source.snapshot: "false" for the stream's changes; for snapshot reads
+// the mark the engine set, by Debezium's precedence (last, first, last of its table, first
+// of its table) or "true".
+func snapshotValue(c *event.Change) string {
+	m := c.Mark
+	switch {
+	case c.Op != event.OpRead:
+		return "false"
+	case m&event.LastInSnapshot != 0:
+		return "last"
+	case m&event.FirstInSnapshot != 0:
+		return "first"
+	case m&event.LastInTable != 0:
+		return "last_in_data_collection"
+	case m&event.FirstInTable != 0:
+		return "first_in_data_collection"
+	}
+	return "true"
+}
+
+// debeziumTransaction appends the transaction block: null unless Options.Transactions
+// (Debezium's provide.transaction.metadata), and null for snapshot reads, as Debezium
+// writes them. id is the transaction's place in the source's log: MySQL's GTID (or
+// binlog file@position where GTIDs are off), PostgreSQL's commit LSN (Debezium writes
+// txId:LSN there; weir does not read the transaction id). total_order is the change's
+// place among the transaction's changes, data_collection_order among its table's.
+func (w *Writer) debeziumTransaction(b []byte, c *event.Change) []byte {
+	if !w.o.Transactions || c.Op == event.OpRead || c.Pos.Log == "" {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"id":`...)
+	b = event.AppendJSONString(b, c.Pos.Log)
+	b = append(b, `,"total_order":`...)
+	b = strconv.AppendUint(b, c.Pos.Off+1, 10)
+	b = append(b, `,"data_collection_order":`...)
+	b = strconv.AppendUint(b, uint64(c.TableSeq), 10)
+	return append(b, '}')
+}
 
 func (w *Writer) debeziumImage(b []byte, s *event.Schema, r event.Row) []byte {
 	if r == nil {
@@ -257,12 +297,9 @@ func (w *Writer) debeziumSource(b []byte, c *event.Change) []byte {
 	b = event.AppendJSONString(b, w.o.Name)
 	b = append(b, `,"ts_ms":`...)
 	b = strconv.AppendInt(b, c.CommitMicros/1000, 10)
-	b = append(b, `,"snapshot":`...)
-	if c.Op == event.OpRead {
-		b = append(b, `"true"`...)
-	} else {
-		b = append(b, `"false"`...)
-	}
+	b = append(b, `,"snapshot":"`...)
+	b = append(b, snapshotValue(c)...)
+	b = append(b, '"')
 	b = append(b, `,"db":`...)
 	b = event.AppendJSONString(b, database(id))
 	b = append(b, `,"sequence":null`...)

@@ -47,6 +47,9 @@ type Options struct {
 	// DecimalMode precise | string | double, UnsignedMode long | precise, TimeMode
 	// adaptive_time_microseconds (MySQL's default) | adaptive (PostgreSQL's) | connect.
 	DecimalMode, UnsignedMode, TimeMode string
+	// Transactions fills debezium-json's transaction block (Debezium's
+	// provide.transaction.metadata); else it is null.
+	Transactions bool
 	// OpField names the field json adds with the change's kind (c, u, d, r); "" for none.
 	OpField string
 	// Version is weir's, for Debezium's source.version.
@@ -115,6 +118,8 @@ func Fields() []connector.Field {
 			Description: "debezium-json, as Debezium's bigint.unsigned.handling.mode: long (int64; values above 2^63 wrap) or precise (a Decimal of scale 0)."},
 		{Name: "debezium-json.time.precision.mode", Type: connector.TypeEnum, Enum: []string{"adaptive_time_microseconds", "adaptive", "connect"},
 			Description: "debezium-json, as Debezium's time.precision.mode; default: the source connector's own (adaptive_time_microseconds for MySQL, adaptive for PostgreSQL); connect: Kafka Connect's Date, Time (ms) and Timestamp (ms)."},
+		{Name: "debezium-json.provide.transaction.metadata", Type: connector.TypeBool, Default: "false",
+			Description: "debezium-json, as Debezium's provide.transaction.metadata: each change of the stream carries its transaction's id, its place among the transaction's changes (total_order) and among its table's (data_collection_order); false: the transaction block is null."},
 		{Name: "json.op-field", Type: connector.TypeString,
 			Description: "json: a field of this name holding the change's kind (c, u, d, r); none when unset."},
 	}
@@ -125,7 +130,7 @@ func FromConfig(cfg *connector.Config, env connector.Env) Options {
 	return Options{Format: cfg.String("format"), SourceType: env.SourceType, Name: env.Pipeline,
 		NoSchema: !cfg.Bool("debezium-json.schema-include"), OpField: cfg.String("json.op-field"), Version: Version,
 		DecimalMode: cfg.String("debezium-json.decimal.handling.mode"), UnsignedMode: cfg.String("debezium-json.bigint.unsigned.handling.mode"),
-		TimeMode: cfg.String("debezium-json.time.precision.mode")}
+		TimeMode: cfg.String("debezium-json.time.precision.mode"), Transactions: cfg.Bool("debezium-json.provide.transaction.metadata")}
 }
 
 // AppendSchemaChange appends schema change c as this format writes one among the data

@@ -294,3 +294,67 @@ func TestDebeziumModes(t *testing.T) {
 		}
 	}
 }
+
+// TestDebeziumSnapshotMarks: source.snapshot for the reads of three tables of three rows,
+// as Debezium's chunked-snapshot test expects them (first table: first, true,
+// last_in_data_collection; the middle one: first_in_data_collection, true,
+// last_in_data_collection; the last: first_in_data_collection, true, last), from the marks
+// the engine sets; a table's only row is its last; the stream's changes are "false".
+func TestDebeziumSnapshotMarks(t *testing.T) {
+	w, _ := New(Options{Format: DebeziumJSON, SourceType: "mysql", Name: "srv", NoSchema: true})
+	snap := func(op event.Op, m event.SnapshotMark) any {
+		c := &event.Change{Op: op, Mark: m, Schema: customers, After: event.Row{event.Int(1), event.Null(), event.Null(), event.Null()}}
+		return field(decode(t, w.Append(nil, c, 0)), "source", "snapshot")
+	}
+	for _, tc := range []struct {
+		marks []event.SnapshotMark
+		want  []string
+	}{
+		{[]event.SnapshotMark{event.FirstInTable | event.FirstInSnapshot, 0, event.LastInTable}, []string{"first", "true", "last_in_data_collection"}},
+		{[]event.SnapshotMark{event.FirstInTable, 0, event.LastInTable}, []string{"first_in_data_collection", "true", "last_in_data_collection"}},
+		{[]event.SnapshotMark{event.FirstInTable, 0, event.LastInTable | event.LastInSnapshot}, []string{"first_in_data_collection", "true", "last"}},
+		{[]event.SnapshotMark{event.FirstInTable | event.LastInTable}, []string{"last_in_data_collection"}},
+		{[]event.SnapshotMark{event.FirstInTable | event.LastInTable | event.FirstInSnapshot | event.LastInSnapshot}, []string{"last"}},
+	} {
+		for i, m := range tc.marks {
+			if got := snap(event.OpRead, m); got != tc.want[i] {
+				t.Errorf("marks %v, row %d: snapshot %v, want %s", tc.marks, i, got, tc.want[i])
+			}
+		}
+	}
+	if got := snap(event.OpInsert, event.FirstInTable); got != "false" {
+		t.Errorf("an insert: snapshot %v, want false", got)
+	}
+}
+
+// TestDebeziumTransaction: the transaction block as Debezium's documentation shows it
+// with provide.transaction.metadata (id, total_order, data_collection_order, typed by
+// the envelope's event.block schema), null without it and for snapshot reads.
+func TestDebeziumTransaction(t *testing.T) {
+	c := &event.Change{Op: event.OpInsert, Schema: customers, Pos: event.Pos{Log: "0e4d5dcd-a33b-11ea-b2b3-0242ac110002:23", Off: 2}, TableSeq: 1,
+		After: event.Row{event.Int(1004), event.String("Anne"), event.String("Kretchmar"), event.String("annek@noanswer.org")}}
+	on, _ := New(Options{Format: DebeziumJSON, SourceType: "mysql", Name: "srv", Transactions: true})
+	got := decode(t, on.Append(nil, c, 0))
+	want := map[string]any{"id": "0e4d5dcd-a33b-11ea-b2b3-0242ac110002:23", "total_order": json.Number("3"), "data_collection_order": json.Number("1")}
+	if g := field(got, "payload", "transaction"); !reflect.DeepEqual(g, want) {
+		t.Errorf("transaction %v, want %v", g, want)
+	}
+	var block map[string]any
+	for _, f := range field(got, "schema", "fields").([]any) {
+		if f.(map[string]any)["field"] == "transaction" {
+			block = f.(map[string]any)
+		}
+	}
+	if block == nil || block["name"] != "event.block" || len(block["fields"].([]any)) != 3 {
+		t.Errorf("the envelope's transaction field: %v", block)
+	}
+	off, _ := New(Options{Format: DebeziumJSON, SourceType: "mysql", Name: "srv", NoSchema: true})
+	if g := decode(t, off.Append(nil, c, 0)); g["transaction"] != nil {
+		t.Errorf("without provide.transaction.metadata: transaction %v, want null", g["transaction"])
+	}
+	read := *c
+	read.Op, read.TableSeq = event.OpRead, 0
+	if g := field(decode(t, on.Append(nil, &read, 0)), "payload", "transaction"); g != nil {
+		t.Errorf("a snapshot read: transaction %v, want null", g)
+	}
+}

@@ -58,7 +58,7 @@ func (p *plan) converted(c event.Change) event.Change {
 	if !p.softDelete || c.Op != event.OpDelete || c.Before == nil {
 		return c
 	}
-	return event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros}
+	return c.With(event.OpInsert, nil, c.Before)
 }
 
 // slabValues is how many values the projected rows are cut from.
@@ -280,9 +280,9 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		case !before && !after:
 			return c, false, nil
 		case !after:
-			c = event.Change{Op: event.OpDelete, Schema: c.Schema, Before: beforeOrKey(c), Pos: c.Pos, CommitMicros: c.CommitMicros}
+			c = c.With(event.OpDelete, beforeOrKey(c), nil)
 		case !before:
-			c = event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros}
+			c = c.With(event.OpInsert, nil, c.After)
 		}
 	default:
 		if !after {
@@ -324,7 +324,8 @@ func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err
 		}
 		return r, nil
 	}
-	res := event.Change{Op: c.Op, Schema: p.out, Pos: c.Pos, CommitMicros: c.CommitMicros}
+	res := c.With(c.Op, nil, nil)
+	res.Schema = p.out
 	if res.Before, err = project(c.Before); err != nil {
 		return c, false, err
 	}

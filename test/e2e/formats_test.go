@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/weir-data/weir/internal/testenv"
 )
@@ -49,7 +53,8 @@ func TestDebeziumRecordsConform(t *testing.T) {
 }
 
 // checkDebeziumFile copies the source block's tables once (BATCH) into debezium-json
-// files and checks each record against its schema.
+// files and checks each record against its schema, and the snapshot's marks: one first,
+// one last.
 func checkDebeziumFile(t *testing.T, source string, rows int) {
 	t.Helper()
 	dir := t.TempDir()
@@ -57,8 +62,30 @@ func checkDebeziumFile(t *testing.T, source string, rows int) {
 	if code, out := runWeir(t, dir, "run", "--progress", "off", "p.yaml"); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "out", "*.jsonl"))
-	n := 0
+	recs := debeziumRecords(t, filepath.Join(dir, "out"))
+	if len(recs) != rows {
+		t.Fatalf("%d records, want %d", len(recs), rows)
+	}
+	marks := map[string]int{}
+	for _, rec := range recs {
+		marks[rec.source()["snapshot"].(string)]++
+	}
+	if want := map[string]int{"first": 1, "last": 1, "true": rows - 2}; !reflect.DeepEqual(marks, want) {
+		t.Errorf("source.snapshot of the reads %v, want %v", marks, want)
+	}
+}
+
+type debeziumRecord map[string]any
+
+func (r debeziumRecord) payload() map[string]any { return r["payload"].(map[string]any) }
+func (r debeziumRecord) source() map[string]any  { return r.payload()["source"].(map[string]any) }
+
+// debeziumRecords reads the file sink's committed records in dir, each checked against
+// its own Connect schema, whole.
+func debeziumRecords(t *testing.T, dir string) []debeziumRecord {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	var recs []debeziumRecord
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -67,19 +94,102 @@ func checkDebeziumFile(t *testing.T, source string, rows int) {
 		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 			d := json.NewDecoder(strings.NewReader(line))
 			d.UseNumber()
-			var rec map[string]any
+			var rec debeziumRecord
 			if err := d.Decode(&rec); err != nil {
 				t.Fatalf("%v: %s", err, line)
 			}
-			after := rec["schema"].(map[string]any)["fields"].([]any)[1].(map[string]any)
-			if err := conforms(after, rec["payload"].(map[string]any)["after"]); err != nil {
+			if err := conforms(rec["schema"].(map[string]any), rec["payload"]); err != nil {
 				t.Errorf("%v\n%s", err, line)
 			}
-			n++
+			recs = append(recs, rec)
 		}
 	}
-	if n != rows {
-		t.Fatalf("%d records, want %d", n, rows)
+	return recs
+}
+
+// TestDebeziumTransactionBlock: with provide.transaction.metadata, the changes of one
+// MariaDB transaction across two tables carry its GTID as the transaction's id, their
+// places among its changes (total_order) and among their table's (data_collection_order),
+// as Debezium writes them; snapshot reads carry none, and their marks are Debezium's.
+func TestDebeziumTransactionBlock(t *testing.T) {
+	m, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	if err := m.Exec("", `CREATE DATABASE shop;
+		CREATE TABLE shop.a (id INT PRIMARY KEY, v INT); CREATE TABLE shop.b (id INT PRIMARY KEY, v INT);
+		INSERT INTO shop.a VALUES (1, 1), (2, 2); INSERT INTO shop.b VALUES (1, 1);`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: shop.a, shop.b
+sink:
+  type: file
+  path: ./out
+  format: debezium-json
+  debezium-json.provide.transaction.metadata: true
+pipeline:
+  name: dbz
+  checkpoint.interval: 100ms
+`, m.Port))
+	p := start(t, dir, "run", "--progress", "off", "p.yaml")
+	out := filepath.Join(dir, "out")
+	count := func() int {
+		files, _ := filepath.Glob(filepath.Join(out, "*.jsonl"))
+		n := 0
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			n += strings.Count(string(data), "\n")
+		}
+		return n
+	}
+	waitFor(t, "the snapshot", time.Minute, func() bool { return count() == 3 || p.exited() })
+	if err := m.Exec("", `BEGIN; INSERT INTO shop.a VALUES (3, 3); INSERT INTO shop.b VALUES (2, 2);
+		UPDATE shop.a SET v = 10 WHERE id <= 2; COMMIT;`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the transaction", time.Minute, func() bool { return count() == 7 || p.exited() })
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	marks := map[string]int{}
+	var stream []string
+	gtids := map[string]bool{}
+	for _, rec := range debeziumRecords(t, out) {
+		pl, src := rec.payload(), rec.source()
+		if pl["op"] == "r" {
+			marks[src["snapshot"].(string)]++
+			if pl["transaction"] != nil {
+				t.Errorf("a snapshot read with a transaction block: %v", pl["transaction"])
+			}
+			continue
+		}
+		tx, _ := pl["transaction"].(map[string]any)
+		if tx == nil {
+			t.Fatalf("a change without its transaction block: %v", pl)
+		}
+		gtids[fmt.Sprint(tx["id"])] = true
+		if tx["id"] != src["gtid"] {
+			t.Errorf("transaction id %v where source.gtid is %v", tx["id"], src["gtid"])
+		}
+		stream = append(stream, fmt.Sprintf("%v %s.%v %v", tx["total_order"], src["table"], pl["op"], tx["data_collection_order"]))
+	}
+	slices.Sort(stream)
+	if want := []string{"1 a.c 1", "2 b.c 1", "3 a.u 2", "4 a.u 3"}; !slices.Equal(stream, want) {
+		t.Errorf("total_order table.op data_collection_order: %q, want %q", stream, want)
+	}
+	if len(gtids) != 1 {
+		t.Errorf("transaction ids %v, want one", gtids)
+	}
+	if marks["first"] != 1 || marks["last"] != 1 || marks["first"]+marks["last"]+marks["true"]+marks["first_in_data_collection"]+marks["last_in_data_collection"] != 3 {
+		t.Errorf("source.snapshot of the reads: %v, want one first and one last", marks)
 	}
 }
 

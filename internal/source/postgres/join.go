@@ -250,9 +250,9 @@ func (j *joiner) unfilled(changes []event.Change) []event.Change {
 		case beforeIn && afterIn:
 			out = append(out, c)
 		case beforeIn: // moved into a chunk still to come: gone from here
-			out = append(out, event.Change{Op: event.OpDelete, Schema: c.Schema, Before: c.Before, Pos: c.Pos, CommitMicros: c.CommitMicros})
+			out = append(out, c.With(event.OpDelete, c.Before, nil))
 		case afterIn: // moved out of a chunk still to come: new here
-			out = append(out, event.Change{Op: event.OpInsert, Schema: c.Schema, After: c.After, Pos: c.Pos, CommitMicros: c.CommitMicros})
+			out = append(out, c.With(event.OpInsert, nil, c.After))
 		}
 	}
 	return out
