@@ -42,8 +42,8 @@ import (
 //	json                    string io.debezium.data.Json
 //	array                   array of the element's type
 //
-// A value the source did not send (unchanged TOAST) is __debezium_unavailable_value, as
-// Debezium writes it in a string column.
+// A value the source did not send (unchanged TOAST) is __debezium_unavailable_value, shaped
+// for its column as Debezium shapes it (appendUnavailable).
 //
 // source: MySQL's version, connector "mysql", name, ts_ms, snapshot (snapshotValue), db, sequence, table, server_id, gtid, file, pos, row, thread,
 // query; PostgreSQL's version, connector "postgresql", name, ts_ms, snapshot, db,
@@ -75,6 +75,39 @@ func (w *Writer) appendDebezium(b []byte, c *event.Change, now int64) []byte {
 }
 
 const unavailable = "__debezium_unavailable_value"
+
+// appendUnavailable appends the placeholder of a value the source did not send (unchanged
+// TOAST), shaped as Debezium's PostgreSQL connector shapes it for the column's type: the
+// text in a string; its bytes in bytes; a one-element array of either in an array of
+// them; an array of its bytes in an array of integers.
+func (w *Writer) appendUnavailable(b []byte, col *event.Column) []byte {
+	typ, _, _ := w.debeziumType(col)
+	switch typ {
+	case "bytes":
+		return event.AppendJSONString(b, base64.StdEncoding.EncodeToString([]byte(unavailable)))
+	case "array":
+		elem := event.Column{Type: types.Type{Kind: types.String}}
+		if col.Type.Elem != nil {
+			elem.Type = *col.Type.Elem
+		}
+		switch et, _, _ := w.debeziumType(&elem); et {
+		case "int8", "int16", "int32", "int64":
+			b = append(b, '[')
+			for i := range len(unavailable) {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, int64(unavailable[i]), 10)
+			}
+			return append(b, ']')
+		default:
+			b = append(b, '[')
+			b = w.appendUnavailable(b, &elem)
+			return append(b, ']')
+		}
+	}
+	return event.AppendJSONString(b, unavailable)
+}
 
 // snapshotValue is source.snapshot: "false" for the stream's changes; for snapshot reads
 // the mark the engine set, by Debezium's precedence (last, first, last of its table, first
@@ -141,7 +174,7 @@ func (w *Writer) debeziumValue(b []byte, v event.Value, col *event.Column) []byt
 	case event.RepNull:
 		return append(b, "null"...)
 	case event.RepUnchanged:
-		return event.AppendJSONString(b, unavailable)
+		return w.appendUnavailable(b, col)
 	}
 	t := col.Type
 	switch {

@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -356,5 +357,35 @@ func TestDebeziumTransaction(t *testing.T) {
 	read.Op, read.TableSeq = event.OpRead, 0
 	if g := field(decode(t, on.Append(nil, &read, 0)), "payload", "transaction"); g != nil {
 		t.Errorf("a snapshot read: transaction %v, want null", g)
+	}
+}
+
+// TestDebeziumUnavailableValues: an unchanged TOAST value is Debezium's placeholder shaped
+// for its column (its PostgreSQL connector's UnchangedToastedPlaceholder): text, base64
+// of its bytes, a one-element text array, an integer array of its bytes.
+func TestDebeziumUnavailableValues(t *testing.T) {
+	intArr, textArr := types.Type{Kind: types.Int32}, types.Type{Kind: types.String}
+	s := &event.Schema{ID: event.TableID{Namespace: "db", Schema: "public", Table: "t"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int32}},
+		{Name: "txt", Type: types.Type{Kind: types.String}, Nullable: true},
+		{Name: "bin", Type: types.Type{Kind: types.Bytes}, Nullable: true},
+		{Name: "texts", Type: types.Type{Kind: types.Array, Elem: &textArr}, Nullable: true},
+		{Name: "ints", Type: types.Type{Kind: types.Array, Elem: &intArr}, Nullable: true},
+	}}
+	w, _ := New(Options{Format: DebeziumJSON, SourceType: "postgres", Name: "srv", NoSchema: true})
+	c := &event.Change{Op: event.OpUpdate, Schema: s, Pos: event.Pos{Log: "0/16B3748"},
+		After: event.Row{event.Int(1), event.Unchanged(), event.Unchanged(), event.Unchanged(), event.Unchanged()}}
+	after := field(decode(t, w.Append(nil, c, 0)), "after").(map[string]any)
+	ints := []any{}
+	for _, ch := range []byte(unavailable) {
+		ints = append(ints, json.Number(fmt.Sprint(ch)))
+	}
+	for col, want := range map[string]any{
+		"txt": unavailable, "bin": "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==",
+		"texts": []any{unavailable}, "ints": ints,
+	} {
+		if !reflect.DeepEqual(after[col], want) {
+			t.Errorf("%s: %v, want %v", col, after[col], want)
+		}
 	}
 }

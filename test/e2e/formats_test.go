@@ -22,7 +22,8 @@ import (
 // its own schema declares — what Kafka Connect's JsonConverter checks when it reads a
 // record (and Flink's debezium-json relies on): integers in their width, base64 for
 // bytes (Decimal's unscaled value too), VariableScaleDecimal's struct, arrays of their
-// items, null only where the field is optional.
+// items, null only where the field is optional. Written as canal-json, each is Canal's
+// shape (checkCanalFile).
 func TestDebeziumRecordsConform(t *testing.T) {
 	t.Run("mariadb", func(t *testing.T) {
 		m, err := testenv.StartMariaDB()
@@ -33,7 +34,9 @@ func TestDebeziumRecordsConform(t *testing.T) {
 		if err := m.Exec("", fmt.Sprintf(pgTypeTable, pgTypeRows(1))); err != nil {
 			t.Fatal(err)
 		}
-		checkDebeziumFile(t, fmt.Sprintf("source:\n  type: mariadb\n  hostname: 127.0.0.1\n  port: %d\n  username: root\n  tables: types.t\n", m.Port), 3)
+		source := fmt.Sprintf("source:\n  type: mariadb\n  hostname: 127.0.0.1\n  port: %d\n  username: root\n  tables: types.t\n", m.Port)
+		checkDebeziumFile(t, source, 3)
+		checkCanalFile(t, source, 3)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		pg, err := testenv.StartPostgres()
@@ -48,7 +51,9 @@ func TestDebeziumRecordsConform(t *testing.T) {
 		if err := pg.Exec(ctx, "types", strings.Replace(pgSourceTypes, "$EXTRA$", pgOnlyRows, 1)); err != nil {
 			t.Fatal(err)
 		}
-		checkDebeziumFile(t, fmt.Sprintf("source:\n  type: postgres\n  hostname: 127.0.0.1\n  port: %d\n  username: postgres\n  tables: types.public.t\n", pg.Port), 4)
+		source := fmt.Sprintf("source:\n  type: postgres\n  hostname: 127.0.0.1\n  port: %d\n  username: postgres\n  tables: types.public.t\n", pg.Port)
+		checkDebeziumFile(t, source, 4)
+		checkCanalFile(t, source, 4)
 	})
 }
 
@@ -72,6 +77,59 @@ func checkDebeziumFile(t *testing.T, source string, rows int) {
 	}
 	if want := map[string]int{"first": 1, "last": 1, "true": rows - 2}; !reflect.DeepEqual(marks, want) {
 		t.Errorf("source.snapshot of the reads %v, want %v", marks, want)
+	}
+}
+
+// checkCanalFile copies the source block's tables once into canal-json files and checks
+// each record as Canal writes it: every column in data, mysqlType and sqlType, each value
+// a string or null (Flink's canal-json parses the strings by the column's type).
+func checkCanalFile(t *testing.T, source string, rows int) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), source+"sink:\n  type: file\n  path: ./out\n  format: canal-json\npipeline:\n  name: canal\n  execution.runtime-mode: batch\n")
+	if code, out := runWeir(t, dir, "run", "--progress", "off", "p.yaml"); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "out", "*.jsonl"))
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var rec struct {
+				Data      []map[string]any
+				MysqlType map[string]string
+				SQLType   map[string]int `json:"sqlType"`
+				Type      string
+				IsDdl     bool
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%v: %s", err, line)
+			}
+			if rec.Type != "INSERT" || rec.IsDdl || len(rec.Data) != 1 {
+				t.Fatalf("not one row's INSERT: %s", line)
+			}
+			for col, v := range rec.Data[0] {
+				if _, ok := v.(string); !ok && v != nil {
+					t.Errorf("%s: %v is neither a string nor null", col, v)
+				}
+				if _, ok := rec.MysqlType[col]; !ok {
+					t.Errorf("%s has no mysqlType", col)
+				}
+				if _, ok := rec.SQLType[col]; !ok {
+					t.Errorf("%s has no sqlType", col)
+				}
+			}
+			if len(rec.MysqlType) != len(rec.Data[0]) {
+				t.Errorf("%d columns in data, %d in mysqlType", len(rec.Data[0]), len(rec.MysqlType))
+			}
+			n++
+		}
+	}
+	if n != rows {
+		t.Fatalf("%d records, want %d", n, rows)
 	}
 }
 
