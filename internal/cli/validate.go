@@ -84,8 +84,8 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 		return invalid(err)
 	}
 	if tf != nil {
-		if err := tf.Prepare(schemas); err != nil {
-			return failed(fmt.Errorf("prepare the transforms and routes: %w", err))
+		if err := tf.Prepare(schemas); err != nil { // compiled against the real tables: the file is wrong
+			return invalid(fmt.Errorf("transform: %w", err))
 		}
 	}
 	if err := sinkIsNotSource(ctx, reg, p, env, src, schemas, tf); err != nil {

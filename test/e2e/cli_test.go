@@ -52,6 +52,33 @@ func TestValidateBadFiles(t *testing.T) {
 	}
 }
 
+// TestValidateCompilesTransforms: online, validate compiles the transforms against the
+// source's real tables, so a misspelt column is refused before any run, with its table,
+// its expression and the columns there are.
+func TestValidateCompilesTransforms(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), `source:
+  type: datagen
+  tables: demo.orders
+  rows: 10
+sink:
+  type: file
+  path: ./out
+transform:
+  - source-table: demo.orders
+    projection: \*, UPPER(nmae) AS uname
+pipeline:
+  name: t
+`)
+	if code, out := runWeir(t, dir, "validate", "--offline", "p.yaml"); code != 0 {
+		t.Fatalf("--offline cannot know the columns, yet exit %d:\n%s", code, out)
+	}
+	code, out := runWeir(t, dir, "validate", "p.yaml")
+	if want := `table demo.orders: "UPPER(nmae)": no column nmae in the table (columns: id, name, amount`; code != 2 || !strings.Contains(out, want) {
+		t.Fatalf("exit %d, want 2 and %q:\n%s", code, want, out)
+	}
+}
+
 // TestMainJob runs the README's first command on the example and checks what it prints
 // and writes.
 func TestMainJob(t *testing.T) {
