@@ -11,6 +11,7 @@ import (
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/preview"
+	"github.com/weir-data/weir/internal/runtime"
 )
 
 func previewCommand(g *globals, reg *connector.Registry) *cobra.Command {
@@ -42,7 +43,7 @@ func previewCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tf, err := transformer(p, log)
+			tf, err := runtime.Transformer(p, log)
 			if err != nil {
 				return invalid(err)
 			}

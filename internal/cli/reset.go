@@ -15,6 +15,7 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
 )
 
@@ -49,7 +50,7 @@ func resetPipeline(ctx context.Context, g *globals, reg *connector.Registry, fil
 
 	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism,
 		SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "reset"}
-	src, sink, err := openConnectors(ctx, reg, p, env)
+	src, sink, err := runtime.OpenConnectors(ctx, reg, p, env)
 	if err != nil {
 		return failed(err)
 	}
@@ -157,7 +158,7 @@ func claimStopped(ctx context.Context, g *globals, reg *connector.Registry, file
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, f)
+	store, err := runtime.OpenStore(ctx, f.state, f.store)
 	if err != nil {
 		return nil, failed(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/runtime"
 )
 
 func resnapshotCommand(g *globals, reg *connector.Registry) *cobra.Command {
@@ -54,7 +55,7 @@ func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file s
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, f)
+	store, err := runtime.OpenStore(ctx, f.state, f.store)
 	if err != nil {
 		return failed(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,12 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
-	"github.com/weir-data/weir/internal/transform"
 )
 
 type runFlags struct {
@@ -62,7 +60,7 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		tty = &terminal{w: g.stderr}
 		g.stderr = tty
 	}
-	log, err := g.logger()
+	base, err := g.logger()
 	if err != nil {
 		return err
 	}
@@ -70,56 +68,25 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	if err != nil {
 		return err
 	}
-	log = log.With("pipeline", p.Name)
-	if limit := tuneGC(p.QueueMaxBytes); limit > 0 {
-		log.Debug("Go heap limit set", "bytes", limit, "gc_percent", gcPercent)
+	log := base.With("pipeline", p.Name)
+	if _, err := runtime.Transformer(p, log); err != nil {
+		return invalid(err)
 	}
-
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	// The run group's interrupt: the first signal stops gracefully, a second quits at once.
-	// A repeat within a second of the first is the same request (GNU timeout signals the
-	// process and then its group), not a second one.
-	go func() {
-		var first time.Time
-		select {
-		case s := <-sigs:
-			log.Info("stop requested: finishing in-flight work and taking a final checkpoint (signal again to quit at once)", "signal", s.String())
-			first = time.Now()
-			stop()
-		case <-ctx.Done():
-			return
-		}
-		for s := range sigs {
-			if time.Since(first) < time.Second {
-				continue
-			}
-			fmt.Fprintf(g.stderr, "weir: %s again: quitting without a final checkpoint\n", s)
-			os.Exit(ExitFailure)
-		}
-	}()
-
-	store, err := openStore(ctx, f)
+	store, err := runtime.OpenStore(ctx, f.state, f.store)
 	if err != nil {
 		return failed(err)
 	}
 	defer store.Close()
-	// Claim the pipeline before opening anything, so that a second process is refused
-	// with a message about the pipeline rather than about one of its connectors.
-	if _, err := store.Acquire(ctx, p.Name); err != nil {
-		return failed(fmt.Errorf("claim pipeline %q: %w", p.Name, err))
-	}
 
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ms := metrics.New(promReg)
-	stats := &engine.Stats{}
+	pl := runtime.New(p, runtime.Options{Registry: reg, Store: store, StateDir: f.state, Logger: base,
+		Metrics: ms, Removal: fmt.Sprintf("`weir reset %s`", file)})
+	stats := pl.Stats()
 	if f.metricsAddr != "" {
 		srv, err := serveMetrics(f.metricsAddr, promReg, stats)
 		if err != nil {
@@ -139,49 +106,17 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		progressWG.Go(func() { progressLog(log, stats, max(f.progressEvery, 100*time.Millisecond), progressDone) })
 	}
 
-	cfg := engineConfig(p)
-	tf, err := transformer(p, log)
-	if err != nil {
-		return invalid(err)
-	}
-	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism, Metrics: ms,
-		SchemaChangeBehavior: p.SchemaChangeBehavior, Notices: &connector.Notices{}}
-	var destination string
-	hadCheckpoint := false
-	if cp, err := store.Load(ctx, p.Name); err == nil && cp != nil {
-		hadCheckpoint = true
-	}
-	policy := engine.RestartPolicy{Initial: p.RestartBackoffInitial, Max: p.RestartBackoffMax, MaxAttempts: p.RestartMaxAttempts,
-		FirstRunMaxAttempts: firstRunMaxAttempts, Stats: stats,
-		Checkpointed: func() bool { return hadCheckpoint || stats.Checkpoints.Load() > 0 }}
 	started := time.Now()
-	res, err := engine.Supervise(ctx, policy, log,
-		func(error) { ms.Restarts.WithLabelValues(p.Name).Inc() },
-		func(ctx context.Context) (*engine.Result, error) {
-			src, sink, err := openConnectors(ctx, reg, p, env)
-			if err != nil {
-				return nil, err
-			}
-			defer src.Close()
-			defer sink.Close()
-			if d, ok := sink.(connector.Destination); ok {
-				destination = d.Destination()
-			}
-			opts := engine.Options{Logger: log, Metrics: ms, Stats: stats}
-			if tf != nil {
-				opts.Transform = tf
-			}
-			e := engine.New(cfg, src, sink, store, opts)
-			return e.Run(ctx)
-		})
+	if err := pl.Start(ctx); err != nil {
+		return failed(err)
+	}
+	stopOnSignals(g, log, pl)
+	res, err := pl.Wait()
 	stopProgress()
 	if tty != nil {
 		tty.clear()
 	}
 	if err != nil {
-		if !hadCheckpoint && stats.Checkpoints.Load() == 0 {
-			err = fmt.Errorf("%w%s", err, leftBehind(reg, p, env, file))
-		}
 		return failed(fmt.Errorf("pipeline %q: %w", p.Name, err))
 	}
 	how := "stopped"
@@ -194,38 +129,43 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 		summary += fmt.Sprintf("; last checkpoint #%d at position %s", res.Checkpoint.Seq, res.Checkpoint.Position)
 	}
 	fmt.Fprintln(g.stderr, summary)
-	if destination != "" {
-		fmt.Fprintln(g.stderr, "output:", destination)
+	if out := pl.Status().Output; out != "" {
+		fmt.Fprintln(g.stderr, "output:", out)
 	}
 	return nil
 }
 
-// leftBehind says what a pipeline that failed before its first checkpoint keeps on its
-// servers (a replication slot holds WAL until it is dropped), with the command that
-// removes it; "" when nothing or when that cannot be learned now.
-func leftBehind(reg *connector.Registry, p *spec.Pipeline, env connector.Env, file string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	src, err := reg.Sources[p.Source.Type].Open(ctx, p.Source.Config, env)
-	if err != nil {
-		return ""
-	}
-	defer src.Close()
-	d, ok := src.(connector.Dropper)
-	if !ok {
-		return ""
-	}
-	traces, err := d.Traces(ctx)
-	if err != nil || len(traces) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("; it failed before its first checkpoint and left behind %s: run `weir reset %s` to remove them, or fix the cause and run it again",
-		strings.Join(traces, " and "), file)
+// stopOnSignals makes SIGINT and SIGTERM a run group's interrupt for pl: the first stops
+// it gracefully, a second quits at once. A repeat within a second of the first is the same
+// request (GNU timeout signals the process and then its group), not a second one.
+func stopOnSignals(g *globals, log *slog.Logger, pl *runtime.Pipeline) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(sigs)
+		var first time.Time
+		select {
+		case s := <-sigs:
+			log.Info("stop requested: finishing in-flight work and taking a final checkpoint (signal again to quit at once)", "signal", s.String())
+			first = time.Now()
+			pl.Stop()
+		case <-pl.Done():
+			return
+		}
+		for {
+			select {
+			case s := <-sigs:
+				if time.Since(first) < time.Second {
+					continue
+				}
+				fmt.Fprintf(g.stderr, "weir: %s again: quitting without a final checkpoint\n", s)
+				os.Exit(ExitFailure)
+			case <-pl.Done():
+				return
+			}
+		}
+	}()
 }
-
-// firstRunMaxAttempts is how many attempts a pipeline that has never taken a checkpoint
-// makes before it fails, when restart.max-attempts is 0.
-const firstRunMaxAttempts = 5
 
 // loadPipeline reads and validates a pipeline file; problems are printed and make the
 // command exit 2.
@@ -244,84 +184,6 @@ func loadPipelineWith(g *globals, reg *connector.Registry, file string, load fun
 		return nil, invalid(err)
 	}
 	return p, nil
-}
-
-func engineConfig(p *spec.Pipeline) engine.Config {
-	cfg := engine.Config{
-		Pipeline:             p.Name,
-		Parallelism:          p.Parallelism,
-		CheckpointInterval:   p.CheckpointInterval,
-		SchemaChangeBehavior: p.SchemaChangeBehavior,
-		IncludeSchemaChanges: p.Sink.IncludeSchemaChanges,
-		ExcludeSchemaChanges: p.Sink.ExcludeSchemaChanges,
-		BatchMaxRows:         p.BatchMaxRows,
-		BatchMaxBytes:        p.BatchMaxBytes,
-		BatchMaxDelay:        p.BatchMaxDelay,
-		QueueMaxBytes:        p.QueueMaxBytes,
-		Batch:                p.Batch,
-	}
-	cfg.SkipOps, _ = connector.SkippedOps(p.Source.Config) // checked by validate
-	const chunkKey = "scan.incremental.snapshot.chunk.size"
-	if p.Source.Config.Spec.Field(chunkKey) != nil {
-		cfg.ChunkRows = int(p.Source.Config.Int(chunkKey))
-	}
-	return cfg
-}
-
-func openStore(ctx context.Context, f runFlags) (checkpoint.Store, error) {
-	if f.store != "" {
-		s, err := checkpoint.OpenPostgres(ctx, f.store, "weir_checkpoints")
-		if err != nil {
-			return nil, fmt.Errorf("open checkpoint store: %w", err)
-		}
-		return s, nil
-	}
-	return checkpoint.OpenLocal(f.state)
-}
-
-// transformer builds the pipeline's transform rules and routes (nil: none). The
-// expressions are compiled per table when its schema is first seen.
-func transformer(p *spec.Pipeline, log *slog.Logger) (*transform.Transformer, error) {
-	if len(p.Transforms) == 0 && len(p.Routes) == 0 {
-		return nil, nil
-	}
-	rules := make([]transform.Rule, len(p.Transforms))
-	for i, t := range p.Transforms {
-		if t.PartitionKeys != "" {
-			return nil, fmt.Errorf("transform item %d (line %d) sets partition-keys, which no sink of this version uses (none partitions its output); remove it: %w",
-				i+1, t.Line, errors.ErrUnsupported)
-		}
-		rules[i] = transform.Rule{Tables: t.SourceTables, Projection: t.Projection, Filter: t.Filter, Masks: t.Masks, SoftDelete: t.SoftDelete}
-		if t.MaskKey != "" {
-			rules[i].MaskKey = &transform.MaskKey{Secret: []byte(t.MaskKey), ID: t.MaskKeyID}
-		}
-		for _, k := range strings.Split(t.PrimaryKeys, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				rules[i].PrimaryKeys = append(rules[i].PrimaryKeys, k)
-			}
-		}
-	}
-	routes := make([]transform.Route, len(p.Routes))
-	for i, r := range p.Routes {
-		routes[i] = transform.Route{Tables: r.SourceTables, SinkTable: r.SinkTable, ReplaceSymbol: r.ReplaceSymbol, SourceColumn: r.SourceTableColumn}
-	}
-	return transform.New(rules, routes, transform.Options{TimeZone: p.LocalTimeZone, Log: log, NoPushdown: !p.FilterPushdown, FirstMatch: p.RouteFirstMatch, Functions: p.Functions}), nil
-}
-
-// openConnectors opens the pipeline's source and sink; it refuses pipelines that need
-// what this version does not do yet.
-func openConnectors(ctx context.Context, reg *connector.Registry, p *spec.Pipeline, env connector.Env) (connector.Source, connector.Sink, error) {
-	srcDef, sinkDef := reg.Sources[p.Source.Type], reg.Sinks[p.Sink.Type]
-	src, err := srcDef.Open(ctx, p.Source.Config, env)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open source %s: %w", p.Source.Type, err)
-	}
-	sink, err := sinkDef.Open(ctx, p.Sink.Config, env)
-	if err != nil {
-		src.Close()
-		return nil, nil, fmt.Errorf("open sink %s: %w", p.Sink.Type, err)
-	}
-	return src, sink, nil
 }
 
 func serveMetrics(addr string, reg *prometheus.Registry, stats *engine.Stats) (*http.Server, error) {

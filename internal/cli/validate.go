@@ -9,6 +9,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
 	"github.com/weir-data/weir/internal/transform"
 )
@@ -79,7 +80,7 @@ func checkConnectors(ctx context.Context, g *globals, reg *connector.Registry, p
 	if err != nil {
 		return failed(fmt.Errorf("source %s: resolve the tables: %w", p.Source.Type, err))
 	}
-	tf, err := transformer(p, log)
+	tf, err := runtime.Transformer(p, log)
 	if err != nil {
 		return invalid(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/verify"
 )
 
@@ -68,7 +69,7 @@ func verifyCommand(g *globals, reg *connector.Registry) *cobra.Command {
 					o.ChunkRows = int(p.Source.Config.Int(chunkKey))
 				}
 			}
-			tf, err := transformer(p, log)
+			tf, err := runtime.Transformer(p, log)
 			if err != nil {
 				return invalid(err)
 			}

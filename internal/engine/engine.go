@@ -81,6 +81,16 @@ type Options struct {
 	// Transform, when set, is what each change and schema becomes before it is routed
 	// to the sink (the pipeline's transform rules).
 	Transform Transformer
+	// OnPhase, when set, is called (from the router's goroutine) as the run enters each
+	// phase.
+	OnPhase func(Phase)
+	// Abort, when set and done, ends the run at once: no drain, no final checkpoint (a
+	// kill; cancelling Run's context is the graceful stop).
+	Abort context.Context
+	// HoldsClaim says the caller holds the pipeline's claim in the store across runs
+	// (internal/runtime): Run still takes a new fencing generation but leaves the claim
+	// held when it returns.
+	HoldsClaim bool
 }
 
 // Transformer is the pipeline's transform stage (internal/transform): its transform rules
@@ -114,6 +124,10 @@ type Engine struct {
 	m      *metrics.Set
 	stats  *Stats
 	tf     Transformer // nil: none
+
+	onPhase    func(Phase)
+	abort      context.Context
+	holdsClaim bool
 }
 
 // New returns an engine for one run of a pipeline.
@@ -125,7 +139,8 @@ func New(cfg Config, source connector.Source, sink connector.Sink, store checkpo
 	if opts.Stats == nil {
 		opts.Stats = &Stats{}
 	}
-	return &Engine{cfg: cfg, source: source, sink: sink, store: store, log: opts.Logger, m: opts.Metrics, stats: opts.Stats, tf: opts.Transform}
+	return &Engine{cfg: cfg, source: source, sink: sink, store: store, log: opts.Logger, m: opts.Metrics, stats: opts.Stats, tf: opts.Transform,
+		onPhase: opts.OnPhase, abort: opts.Abort, holdsClaim: opts.HoldsClaim}
 }
 
 // Stats returns the live counters of the run.
@@ -174,7 +189,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim pipeline %q: %w", e.cfg.Pipeline, err)
 	}
-	defer e.store.Release(context.WithoutCancel(ctx), e.cfg.Pipeline)
+	if !e.holdsClaim {
+		defer e.store.Release(context.WithoutCancel(ctx), e.cfg.Pipeline)
+	}
 
 	cp, err := e.store.Load(ctx, e.cfg.Pipeline)
 	if err != nil {

@@ -199,7 +199,7 @@ func (r *run) startWriters() {
 	for i := range n {
 		ch := make(chan writeItem, 2)
 		r.writers[i] = ch
-		r.g.Go(func() error {
+		r.goSafe(func() error {
 			for it := range ch {
 				if it.barrier != nil {
 					it.barrier <- struct{}{}

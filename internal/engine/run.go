@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -186,7 +187,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	parent := context.WithoutCancel(ctx) // a stop lets the run drain; only an abort cuts it
+	if r.e.abort != nil {
+		parent = r.e.abort
+	}
+	base, cancel := context.WithCancel(parent)
 	defer cancel()
 	r.g, r.gctx = errgroup.WithContext(base)
 	r.in = make(chan msg, 16)
@@ -322,6 +327,19 @@ func (r *run) loop(ctx context.Context) (finished bool, err error) {
 			return false, nil
 		}
 	}
+}
+
+// goSafe runs f in the run's group; a panic in it fails the run (and so the pipeline),
+// not the process.
+func (r *run) goSafe(f func() error) {
+	r.g.Go(func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fault.AsFatal(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+			}
+		}()
+		return f()
+	})
 }
 
 func (r *run) groupErr() error {
@@ -464,7 +482,7 @@ func (r *run) startStream() {
 		r.joiner.Snapshotting(progress)
 	}
 	r.e.log.Info("streaming changes", "from", from)
-	r.g.Go(func() error {
+	r.goSafe(func() error {
 		err := r.e.source.Stream(sctx, from, schemas, r.emitStream)
 		if errors.Is(err, context.Canceled) && sctx.Err() != nil {
 			err = nil
@@ -685,6 +703,9 @@ func (r *run) dropSchema(id event.TableID) {
 // enter moves the run into phase p: its Stats (health) and its metric.
 func (r *run) enter(p Phase) {
 	r.e.stats.setPhase(p)
+	if r.e.onPhase != nil {
+		r.e.onPhase(p)
+	}
 	if p != PhaseResolve {
 		r.e.stats.restart.Store(nil) // connected and moving: no longer restarting
 	}

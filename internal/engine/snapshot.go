@@ -125,7 +125,7 @@ func (s *snapRun) start(r *run) {
 	s.splitCtx, s.splitEnd = context.WithCancel(r.gctx)
 	s.split(r, toSplit)
 	for range r.cfg.Parallelism {
-		r.g.Go(func() error {
+		r.goSafe(func() error {
 			for cr := range s.work {
 				if err := s.read(r, cr); err != nil {
 					return err
@@ -152,7 +152,7 @@ func (s *snapRun) split(r *run, tables []*tableRun) {
 		s.tableMetrics(r, t)
 	}
 	sctx := s.splitCtx
-	r.g.Go(func() error {
+	r.goSafe(func() error {
 		for _, t := range tables {
 			for c, err := range s.reader.SplitChunks(sctx, t.schema, t.hint) {
 				if err != nil {

@@ -1,0 +1,90 @@
+package runtime
+
+import (
+	"os"
+	"runtime/debug"
+	"sync"
+)
+
+// GCPercent lets the heap grow fivefold between collections: weir's garbage is short-lived
+// (decoded rows, batches), and at Go's default of 100 the collector took a third of the
+// CPU of a change backlog.
+const GCPercent = 400
+
+// gcHeadroom is what the process needs beside the queued changes: batches being applied,
+// source and sink buffers, the runtime.
+const gcHeadroom = 64 << 20
+
+// minQueue is the least queue a pipeline is given however many share the budget.
+const minQueue = 4 << 20
+
+// Memory budgets the change queues (queue.max-bytes) of the pipelines of one process, and
+// sets Go's collector to fit what they hold together. With a Total, the pipelines share
+// it: each gets what it asks for, at most an equal share of the Total among those
+// running (never under 4 MiB); without one (weir run: one pipeline), each gets what it
+// asks. The collector runs rarely (GCPercent), yet never lets the heap pass twice the
+// queues granted plus a headroom (a soft limit: it works harder as the heap nears it). The
+// queues' bytes are live data; the second share is room for the garbage of decoding
+// between collections, which a fast snapshot makes quickly: at the queue + 48 MiB the
+// collector took a fifth of a PostgreSQL snapshot's CPU. GOGC or GOMEMLIMIT in the
+// environment override the collector's settings (the grants stand).
+type Memory struct {
+	Total int64
+
+	mu   sync.Mutex
+	held map[string]int64
+}
+
+// Reserve grants pipeline a queue of at most want bytes and returns it; the pipeline
+// holds it until Release. Reserving again replaces the pipeline's grant.
+func (m *Memory) Reserve(pipeline string, want int64) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.held == nil {
+		m.held = map[string]int64{}
+	}
+	delete(m.held, pipeline)
+	grant := want
+	if m.Total > 0 {
+		grant = min(want, max(m.Total/int64(len(m.held)+1), minQueue))
+	}
+	m.held[pipeline] = grant
+	m.tune()
+	return grant
+}
+
+// Release gives pipeline's grant back.
+func (m *Memory) Release(pipeline string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.held, pipeline)
+	m.tune()
+}
+
+// Limit returns the heap limit the grants call for (0: none granted).
+func (m *Memory) Limit() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.limit()
+}
+
+func (m *Memory) limit() int64 {
+	if len(m.held) == 0 {
+		return 0
+	}
+	sum := int64(0)
+	for _, b := range m.held {
+		sum += b
+	}
+	return 2*sum + gcHeadroom
+}
+
+func (m *Memory) tune() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if l := m.limit(); l > 0 {
+		debug.SetGCPercent(GCPercent)
+		debug.SetMemoryLimit(l)
+	}
+}
