@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema's versions: migrations[i] takes the schema from version i to
+// i+1. A migration is never edited once released; a change is a new one. Each runs in
+// one transaction with the version's update, so a crash leaves the schema at a version.
+var migrations = []string{
+	// 1: pipelines, their versions, their events.
+	`CREATE TABLE pipelines (
+		name       TEXT PRIMARY KEY,
+		version    INTEGER NOT NULL,
+		desired    TEXT NOT NULL,
+		observed   TEXT NOT NULL,
+		last_error TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE TABLE pipeline_versions (
+		pipeline   TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		file       TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		PRIMARY KEY (pipeline, version)
+	);
+	CREATE TABLE events (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		pipeline TEXT NOT NULL,
+		time     TEXT NOT NULL,
+		state    TEXT NOT NULL,
+		phase    TEXT NOT NULL,
+		reason   TEXT NOT NULL,
+		error    TEXT NOT NULL
+	);
+	CREATE INDEX events_by_pipeline ON events (pipeline, id);`,
+}
+
+// SchemaVersion is the schema version this build uses.
+var SchemaVersion = len(migrations)
+
+// migrate brings the schema to SchemaVersion; a store from a newer weir is refused.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS weir_schema (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create the schema table: %w", err)
+	}
+	v, err := s.schemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("the store's schema is at version %d, newer than this weir knows (%d): use a newer weir", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM weir_schema`); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO weir_schema (version) VALUES (?)`, v+1)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate the schema to version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM weir_schema`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read the schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}

@@ -1,0 +1,334 @@
+// Package store is the control plane's store (DESIGN §4): the pipelines with their
+// versions and desired state, their runs and their events. SQLite (pure Go, embedded) by
+// default; the schema is versioned by migrations (migrations.go), applied on open.
+//
+// The store is the source of truth of what should run: a server that restarts reads the
+// desired state of every pipeline from it. Every write is one transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// Desired is what a pipeline should be doing.
+type Desired string
+
+// The desired states.
+const (
+	Run     Desired = "RUNNING"
+	Stop    Desired = "STOPPED"
+	Suspend Desired = "SUSPENDED"
+)
+
+// Pipeline is a pipeline as the store keeps it.
+type Pipeline struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"` // the version in force
+	Desired   Desired   `json:"desired"`
+	Observed  string    `json:"observed"`   // the state last reported
+	LastError string    `json:"last_error"` // the last failure ("" none)
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+}
+
+// Version is one version of a pipeline's file.
+type Version struct {
+	Pipeline string    `json:"pipeline"`
+	Version  int       `json:"version"`
+	File     string    `json:"file"`
+	Created  time.Time `json:"created"`
+}
+
+// Event is one event of a pipeline, numbered in the order the store took it.
+type Event struct {
+	ID       int64     `json:"id"`
+	Pipeline string    `json:"pipeline"`
+	Time     time.Time `json:"time"`
+	State    string    `json:"state"`
+	Phase    string    `json:"phase,omitempty"`
+	Reason   string    `json:"reason"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// ErrNotFound: no such pipeline (or version).
+var ErrNotFound = errors.New("not found")
+
+// ErrExists: a pipeline of that name exists.
+var ErrExists = errors.New("already exists")
+
+// Store is the control plane's store.
+type Store struct {
+	db *sql.DB
+}
+
+// OpenSQLite opens (creating) the store in dir/weir.db and migrates it to the current
+// schema.
+func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "weir.db")
+	// WAL: readers do not wait for the writer; synchronous FULL: a committed write survives
+	// a crash of the machine, not only of the process.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+const tsFormat = time.RFC3339Nano
+
+func ts(t time.Time) string { return t.UTC().Format(tsFormat) }
+
+func parseTS(v string) time.Time {
+	t, _ := time.Parse(tsFormat, v)
+	return t
+}
+
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Create adds pipeline name at version 1 with file, desired desired.
+func (s *Store) Create(ctx context.Context, name, file string, desired Desired) (*Pipeline, error) {
+	t := now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pipelines WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("pipeline %q: %w", name, ErrExists)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pipelines (name, version, desired, observed, last_error, created_at, updated_at) VALUES (?, 1, ?, 'CREATED', '', ?, ?)`,
+			name, string(desired), ts(t), ts(t)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, 1, ?, ?)`, name, file, ts(t))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, name)
+}
+
+// AddVersion makes file the pipeline's next version, in force from now; it returns the
+// version's number.
+func (s *Store) AddVersion(ctx context.Context, name, file string) (int, error) {
+	var v int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM pipeline_versions WHERE pipeline = ?`, name).Scan(&v); err != nil {
+			return err
+		}
+		if v == 0 {
+			return fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
+		}
+		v++
+		t := ts(now())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, ?, ?, ?)`, name, v, file, t); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE pipelines SET version = ?, updated_at = ? WHERE name = ?`, v, t, name)
+		return err
+	})
+	return v, err
+}
+
+// SetVersion puts an existing version of the pipeline in force (a rollback).
+func (s *Store) SetVersion(ctx context.Context, name string, version int) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pipeline_versions WHERE pipeline = ? AND version = ?`, name, version).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("pipeline %q version %d: %w", name, version, ErrNotFound)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE pipelines SET version = ?, updated_at = ? WHERE name = ?`, version, ts(now()), name)
+		return err
+	})
+}
+
+// SetDesired records what the pipeline should be doing.
+func (s *Store) SetDesired(ctx context.Context, name string, d Desired) error {
+	return s.update(ctx, name, `UPDATE pipelines SET desired = ?, updated_at = ? WHERE name = ?`, string(d), ts(now()), name)
+}
+
+func (s *Store) update(ctx context.Context, name, q string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// Delete removes the pipeline, its versions and its events.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM pipelines WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
+		}
+		for _, q := range []string{`DELETE FROM pipeline_versions WHERE pipeline = ?`, `DELETE FROM events WHERE pipeline = ?`} {
+			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const pipelineCols = `name, version, desired, observed, last_error, created_at, updated_at`
+
+func scanPipeline(row interface{ Scan(...any) error }) (*Pipeline, error) {
+	var p Pipeline
+	var desired, created, updated string
+	if err := row.Scan(&p.Name, &p.Version, &desired, &p.Observed, &p.LastError, &created, &updated); err != nil {
+		return nil, err
+	}
+	p.Desired, p.Created, p.Updated = Desired(desired), parseTS(created), parseTS(updated)
+	return &p, nil
+}
+
+// Get returns the pipeline.
+func (s *Store) Get(ctx context.Context, name string) (*Pipeline, error) {
+	p, err := scanPipeline(s.db.QueryRowContext(ctx, `SELECT `+pipelineCols+` FROM pipelines WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
+	}
+	return p, err
+}
+
+// List returns every pipeline, by name.
+func (s *Store) List(ctx context.Context) ([]*Pipeline, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pipelineCols+` FROM pipelines ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Pipeline
+	for rows.Next() {
+		p, err := scanPipeline(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Version returns one version of the pipeline's file (0: the one in force).
+func (s *Store) Version(ctx context.Context, name string, version int) (*Version, error) {
+	q := `SELECT v.pipeline, v.version, v.file, v.created_at FROM pipeline_versions v WHERE v.pipeline = ? AND v.version = ?`
+	args := []any{name, version}
+	if version == 0 {
+		q = `SELECT v.pipeline, v.version, v.file, v.created_at FROM pipeline_versions v JOIN pipelines p ON p.name = v.pipeline AND p.version = v.version WHERE v.pipeline = ?`
+		args = args[:1]
+	}
+	var v Version
+	var created string
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&v.Pipeline, &v.Version, &v.File, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("pipeline %q version %d: %w", name, version, ErrNotFound)
+	}
+	v.Created = parseTS(created)
+	return &v, err
+}
+
+// Versions lists the pipeline's versions, oldest first.
+func (s *Store) Versions(ctx context.Context, name string) ([]Version, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pipeline, version, file, created_at FROM pipeline_versions WHERE pipeline = ? ORDER BY version`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Version
+	for rows.Next() {
+		var v Version
+		var created string
+		if err := rows.Scan(&v.Pipeline, &v.Version, &v.File, &created); err != nil {
+			return nil, err
+		}
+		v.Created = parseTS(created)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// AddEvent records an event and the state it reports as the pipeline's observed one.
+func (s *Store) AddEvent(ctx context.Context, e Event) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (pipeline, time, state, phase, reason, error) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.Pipeline, ts(e.Time), e.State, e.Phase, e.Reason, e.Error); err != nil {
+			return err
+		}
+		q := `UPDATE pipelines SET observed = ? WHERE name = ?`
+		args := []any{e.State, e.Pipeline}
+		if e.Error != "" {
+			q, args = `UPDATE pipelines SET observed = ?, last_error = ? WHERE name = ?`, []any{e.State, e.Error, e.Pipeline}
+		}
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
+
+// Events returns up to limit of the pipeline's events after the one numbered after,
+// oldest first.
+func (s *Store) Events(ctx context.Context, name string, after int64, limit int) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, pipeline, time, state, phase, reason, error FROM events WHERE pipeline = ? AND id > ? ORDER BY id LIMIT ?`,
+		name, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var t string
+		if err := rows.Scan(&e.ID, &e.Pipeline, &t, &e.State, &e.Phase, &e.Reason, &e.Error); err != nil {
+			return nil, err
+		}
+		e.Time = parseTS(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// IsNotFound reports whether err says a pipeline or version does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+

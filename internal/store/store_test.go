@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestMigratesFromEveryVersion: a store left at any earlier schema version, with data
+// in it, opens at the current one with its data kept; a store from a newer weir is refused.
+func TestMigratesFromEveryVersion(t *testing.T) {
+	ctx := context.Background()
+	for from := 0; from <= SchemaVersion; from++ {
+		dir := t.TempDir()
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "weir.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := &Store{db: db}
+		saved := migrations
+		migrations = migrations[:from]
+		err = old.migrate(ctx)
+		migrations = saved
+		if err != nil {
+			t.Fatalf("to version %d: %v", from, err)
+		}
+		if from >= 1 { // data of version 1's tables
+			if _, err := old.Create(ctx, "p", "file v1", Run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+		s, err := OpenSQLite(ctx, dir)
+		if err != nil {
+			t.Fatalf("from version %d: %v", from, err)
+		}
+		if v, _ := s.schemaVersion(ctx); v != SchemaVersion {
+			t.Fatalf("from version %d: at %d, want %d", from, v, SchemaVersion)
+		}
+		if from >= 1 {
+			if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run {
+				t.Fatalf("from version %d: the pipeline is %v, %v", from, p, err)
+			}
+		}
+		s.Close()
+	}
+	dir := t.TempDir()
+	s, _ := OpenSQLite(ctx, dir)
+	s.db.Exec(`UPDATE weir_schema SET version = ?`, SchemaVersion+1)
+	s.Close()
+	if _, err := OpenSQLite(ctx, dir); err == nil {
+		t.Fatal("a store of a newer schema opened")
+	}
+}
+
+// TestPipelinesVersionsEvents: the store's records, as the server uses them.
+func TestPipelinesVersionsEvents(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Create(ctx, "a", "one", Run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "a", "again", Run); !errors.Is(err, ErrExists) {
+		t.Fatalf("a second pipeline a: %v", err)
+	}
+	if v, err := s.AddVersion(ctx, "a", "two"); err != nil || v != 2 {
+		t.Fatalf("version %d, %v", v, err)
+	}
+	if v, _ := s.Version(ctx, "a", 0); v.File != "two" {
+		t.Fatalf("in force: %q", v.File)
+	}
+	if err := s.SetVersion(ctx, "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Version(ctx, "a", 0); v.File != "one" || v.Version != 1 {
+		t.Fatalf("after the rollback: %+v", v)
+	}
+	if err := s.SetVersion(ctx, "a", 9); !IsNotFound(err) {
+		t.Fatalf("version 9: %v", err)
+	}
+	for _, st := range []string{"STARTING", "RUNNING", "FAILED"} {
+		e := Event{Pipeline: "a", Time: time.Now(), State: st, Reason: "r"}
+		if st == "FAILED" {
+			e.Error = "boom"
+		}
+		if err := s.AddEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, _ := s.Events(ctx, "a", 0, 2)
+	if len(evs) != 2 || evs[0].State != "STARTING" {
+		t.Fatalf("first page %+v", evs)
+	}
+	evs, _ = s.Events(ctx, "a", evs[1].ID, 10)
+	if len(evs) != 1 || evs[0].Error != "boom" {
+		t.Fatalf("second page %+v", evs)
+	}
+	if p, _ := s.Get(ctx, "a"); p.Observed != "FAILED" || p.LastError != "boom" {
+		t.Fatalf("observed %+v", p)
+	}
+	if err := s.SetDesired(ctx, "a", Suspend); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "a"); !IsNotFound(err) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if evs, _ := s.Events(ctx, "a", 0, 10); len(evs) != 0 {
+		t.Fatalf("events after delete: %v", evs)
+	}
+}
