@@ -10,6 +10,7 @@ import (
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/runtime"
+	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/spec"
 	"github.com/weir-data/weir/internal/transform"
 )
@@ -150,13 +151,24 @@ func sinkIsNotSource(ctx context.Context, reg *connector.Registry, p *spec.Pipel
 }
 
 func docsCommand(g *globals, reg *connector.Registry) *cobra.Command {
-	return &cobra.Command{
+	var openapi bool
+	cmd := &cobra.Command{
 		Use:   "docs",
-		Short: "Print the reference of the pipeline file and of every connector, as Markdown",
+		Short: "Print the reference of the pipeline file and of every connector, as Markdown (--openapi: the server API's OpenAPI document)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if openapi {
+				doc, err := server.DocumentJSON()
+				if err != nil {
+					return failed(err)
+				}
+				_, err = g.stdout.Write(doc)
+				return err
+			}
 			fmt.Fprint(g.stdout, spec.Docs(reg))
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&openapi, "openapi", false, "print the OpenAPI 3 document of weir server's API instead")
+	return cmd
 }

@@ -331,4 +331,3 @@ func (s *Store) Events(ctx context.Context, name string, after int64, limit int)
 
 // IsNotFound reports whether err says a pipeline or version does not exist.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
-

@@ -1,0 +1,248 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/weir-data/weir/internal/server"
+)
+
+// client talks to a weir server's API.
+type client struct {
+	base   string
+	output string // table, json, yaml
+	g      *globals
+	http   *http.Client
+}
+
+func pipelineCommand(g *globals) *cobra.Command {
+	c := &client{g: g, http: &http.Client{Timeout: 2 * time.Minute}}
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Manage the pipelines of a weir server (its API's client)",
+	}
+	def := os.Getenv("WEIR_SERVER")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	cmd.PersistentFlags().StringVar(&c.base, "server", def, "the server's URL (or $WEIR_SERVER)")
+	cmd.PersistentFlags().StringVarP(&c.output, "output", "o", "table", "table, json or yaml")
+
+	var file string
+	var noStart bool
+	create := &cobra.Command{
+		Use:   "create -f FILE.yaml",
+		Short: "Create a pipeline from its file, and start it (--start=false: not yet)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return invalid(err)
+			}
+			start := !noStart
+			var p server.Pipeline
+			if err := c.do("POST", "/api/v1/pipelines", server.CreateRequest{File: string(data), Start: &start}, &p); err != nil {
+				return err
+			}
+			return c.print(p, []server.Pipeline{p})
+		},
+	}
+	create.Flags().StringVarP(&file, "file", "f", "", "the pipeline file")
+	create.Flags().BoolVar(&noStart, "no-start", false, "create it stopped")
+	create.MarkFlagRequired("file")
+
+	var state string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the pipelines",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			q := url.Values{}
+			if state != "" {
+				q.Set("state", state)
+			}
+			path := "/api/v1/pipelines"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
+			var l server.PipelineList
+			if err := c.do("GET", path, nil, &l); err != nil {
+				return err
+			}
+			return c.print(l, l.Pipelines)
+		},
+	}
+	list.Flags().StringVar(&state, "state", "", "only those in this state")
+
+	get := &cobra.Command{
+		Use:   "get NAME",
+		Short: "A pipeline's file, state, phase and counters",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var p server.Pipeline
+			if err := c.do("GET", "/api/v1/pipelines/"+url.PathEscape(args[0]), nil, &p); err != nil {
+				return err
+			}
+			return c.print(p, []server.Pipeline{p})
+		},
+	}
+	cmd.AddCommand(create, list, get)
+	for _, a := range []string{"start", "stop", "suspend", "resume", "restart"} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   a + " NAME",
+			Short: strings.ToUpper(a[:1]) + a[1:] + " a pipeline",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(_ *cobra.Command, args []string) error {
+				var p server.Pipeline
+				if err := c.do("POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/"+a, nil, &p); err != nil {
+					return err
+				}
+				return c.print(p, []server.Pipeline{p})
+			},
+		})
+	}
+	var drop bool
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Stop a pipeline at a checkpoint and delete it (--drop-state: its checkpoint too)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return c.do("DELETE", fmt.Sprintf("/api/v1/pipelines/%s?drop_state=%t", url.PathEscape(args[0]), drop), nil, nil)
+		},
+	}
+	del.Flags().BoolVar(&drop, "drop-state", false, "drop its checkpoint too: created again, it starts over")
+	var after int64
+	events := &cobra.Command{
+		Use:   "events NAME",
+		Short: "A pipeline's events, oldest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var ev server.Events
+			if err := c.do("GET", fmt.Sprintf("/api/v1/pipelines/%s/events?after=%d&limit=1000", url.PathEscape(args[0]), after), nil, &ev); err != nil {
+				return err
+			}
+			if c.output != "table" {
+				return c.print(ev, nil)
+			}
+			tw := tabwriter.NewWriter(c.g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTIME\tSTATE\tPHASE\tREASON\tERROR")
+			for _, e := range ev.Events {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Time.Local().Format(time.DateTime), e.State, e.Phase, e.Reason, e.Error)
+			}
+			return tw.Flush()
+		},
+	}
+	events.Flags().Int64Var(&after, "after", 0, "only the events after this id")
+	cmd.AddCommand(del, events)
+	return cmd
+}
+
+// do sends a request and decodes the answer into out; an error answer becomes an error
+// that says what the server said (a file's problems one per line), exit 2 for a request
+// the server refused as invalid, 1 else.
+func (c *client) do(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, body)
+	if err != nil {
+		return invalid(fmt.Errorf("--server %s: %w", c.base, err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return failed(fmt.Errorf("reach the server at %s: %w (start one with `weir server`, or point --server or $WEIR_SERVER at it)", c.base, err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return failed(err)
+	}
+	if resp.StatusCode >= 300 {
+		var e server.Error
+		if json.Unmarshal(data, &e) != nil || e.Error == "" {
+			return failed(fmt.Errorf("%s %s: %s", method, path, resp.Status))
+		}
+		msg := e.Error
+		for _, p := range e.Problems {
+			loc := "pipeline file"
+			if p.Line > 0 {
+				loc = fmt.Sprintf("line %d", p.Line)
+				if p.Column > 0 {
+					loc += fmt.Sprintf(", column %d", p.Column)
+				}
+			}
+			msg += fmt.Sprintf("\n  %s: %s: %s", loc, p.Path, p.Message)
+		}
+		if e.State != "" && !strings.Contains(msg, e.State) {
+			msg += " (it is " + e.State + ")"
+		}
+		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
+			return invalid(errors.New(msg))
+		}
+		return failed(errors.New(msg))
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// print writes v as asked: json or yaml whole, else a table of rows.
+func (c *client) print(v any, rows []server.Pipeline) error {
+	switch c.output {
+	case "json":
+		enc := json.NewEncoder(c.g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	case "yaml":
+		b, err := json.Marshal(v) // through JSON, so the field names are the API's
+		if err != nil {
+			return err
+		}
+		var m any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		out, err := yaml.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, err = c.g.stdout.Write(out)
+		return err
+	case "table":
+	default:
+		return invalid(fmt.Errorf("-o %s: want table, json or yaml", c.output))
+	}
+	tw := tabwriter.NewWriter(c.g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPHASE\tDESIRED\tVERSION\tROWS IN\tROWS OUT\tLAST CHECKPOINT\tERROR")
+	for _, p := range rows {
+		cp := "-"
+		if p.LastCheckpoint != nil {
+			cp = time.Since(*p.LastCheckpoint).Round(time.Second).String() + " ago"
+		}
+		errText := p.LastError
+		if len(errText) > 60 {
+			errText = errText[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.State, p.Phase, p.Desired, p.Version, p.RowsIn, p.RowsOut, cp, errText)
+	}
+	return tw.Flush()
+}

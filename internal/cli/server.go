@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/server"
+)
+
+func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
+	var (
+		addr, data, storeURL string
+		memory               int64
+		stopBound            time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: an HTTP API over the pipelines it runs, resumed after a restart (weir pipeline … is its client)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if storeURL != "" {
+				return invalid(fmt.Errorf("--store %s: a PostgreSQL store for several servers is not in this version; leave --store out for the embedded one under --data", storeURL))
+			}
+			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, Memory: memory, Version: Version,
+				Logger: log, Registry: reg, StopBound: stopBound})
+			if err != nil {
+				return failed(err)
+			}
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			select {
+			case s := <-sigs:
+				log.Info("stopping: every pipeline stops at a checkpoint (signal again to quit at once)", "signal", s.String(), "bound", stopBound)
+				go func() {
+					<-sigs
+					fmt.Fprintln(g.stderr, "weir: quitting without final checkpoints")
+					os.Exit(ExitFailure)
+				}()
+				if err := srv.Close(); err != nil {
+					return failed(err)
+				}
+				return nil
+			case err := <-srv.Done():
+				srv.Close()
+				if err != nil {
+					return failed(err)
+				}
+				return nil
+			}
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address of the HTTP API (loopback unless told otherwise)")
+	cmd.Flags().StringVar(&data, "data", ".weir", "directory of the embedded store, the pipelines' state and their files")
+	cmd.Flags().StringVar(&storeURL, "store", "", "a shared PostgreSQL store (postgres://…), for several servers")
+	cmd.Flags().Int64Var(&memory, "memory", 1<<30, "bytes for the queues of all pipelines together; each gets at most an equal share")
+	cmd.Flags().DurationVar(&stopBound, "stop-timeout", 30*time.Second, "how long a stop waits for the pipelines' final checkpoints before it kills them")
+	return cmd
+}

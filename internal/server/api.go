@@ -1,0 +1,378 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/runtime"
+	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/store"
+)
+
+// maxBody bounds a request's body.
+const maxBody = 1 << 20
+
+// Principal is who makes a request. Every request carries one; this version has only
+// the local administrator of a server that listens on loopback (the access issue adds
+// users, tokens and roles in its place).
+type Principal struct{ Name string }
+
+type principalKey struct{}
+
+// PrincipalOf returns the request's principal.
+func PrincipalOf(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}
+
+// route is one endpoint of the API: the handler and what the OpenAPI document says of it.
+type route struct {
+	method, path, id, summary string
+	params                    []param
+	in                        any // the request body's type (nil: none)
+	out                       any // the success body's type (nil: none)
+	status                    int // the success status
+	errors                    []int
+	h                         func(a *api, w http.ResponseWriter, r *http.Request)
+}
+
+type param struct {
+	name, in, doc string
+	required      bool
+	typ           string // string, integer, boolean
+}
+
+var nameParam = param{name: "name", in: "path", doc: "the pipeline's name", required: true, typ: "string"}
+
+// routes is the API, declared once: it drives the mux and the OpenAPI document.
+var routes = []route{
+	{method: "GET", path: "/api/v1/pipelines", id: "listPipelines", summary: "List the pipelines",
+		params: []param{{name: "state", in: "query", doc: "only those in this state", typ: "string"}, {name: "table", in: "query", doc: "only those whose source selects this table (db.table)", typ: "string"}},
+		out:    PipelineList{}, status: 200, errors: []int{400}, h: (*api).list},
+	{method: "POST", path: "/api/v1/pipelines", id: "createPipeline", summary: "Create a pipeline from its file (and start it)",
+		in: CreateRequest{}, out: Pipeline{}, status: 201, errors: []int{400, 409, 413, 422}, h: (*api).create},
+	{method: "GET", path: "/api/v1/pipelines/{name}", id: "getPipeline", summary: "A pipeline: its file, state, phase, counters, last error",
+		params: []param{nameParam}, out: Pipeline{}, status: 200, errors: []int{404}, h: (*api).get},
+	{method: "DELETE", path: "/api/v1/pipelines/{name}", id: "deletePipeline", summary: "Stop and delete a pipeline; drop_state=true drops its checkpoint too",
+		params: []param{nameParam, {name: "drop_state", in: "query", doc: "drop its checkpoint too", typ: "boolean"}}, status: 204, errors: []int{404}, h: (*api).delete},
+	{method: "GET", path: "/api/v1/pipelines/{name}/events", id: "pipelineEvents", summary: "A page of a pipeline's events, oldest first",
+		params: []param{nameParam, {name: "after", in: "query", doc: "the events after this id", typ: "integer"}, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
+		out:    Events{}, status: 200, errors: []int{400, 404}, h: (*api).events},
+}
+
+func init() {
+	for _, a := range []string{"start", "stop", "suspend", "resume", "restart"} {
+		routes = append(routes, route{method: "POST", path: "/api/v1/pipelines/{name}/" + a, id: a + "Pipeline",
+			summary: strings.ToUpper(a[:1]) + a[1:] + " a pipeline (idempotent; 409 with the current state where not legal)",
+			params:  []param{nameParam}, out: Pipeline{}, status: 200, errors: []int{404, 409},
+			h: func(api *api, w http.ResponseWriter, r *http.Request) { api.act(w, r, a) }})
+	}
+}
+
+type api struct {
+	c *Controller
+}
+
+func (a *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, Principal{Name: "local-admin"}))
+			if err := checkQuery(r, rt.params); err != nil {
+				writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+				return
+			}
+			rt.h(a, w, r)
+		})
+	}
+	return mux
+}
+
+// checkQuery refuses query parameters the route does not take.
+func checkQuery(r *http.Request, params []param) error {
+	for k := range r.URL.Query() {
+		if !slices.ContainsFunc(params, func(p param) bool { return p.in == "query" && p.name == k }) {
+			return fmt.Errorf("unknown query parameter %q", k)
+		}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v != nil {
+		json.NewEncoder(w).Encode(v)
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, e Error) { writeJSON(w, status, e) }
+
+// fail answers err with its status: 404, 409 (with the state), 422 (with the problems).
+func fail(w http.ResponseWriter, err error) {
+	var conflict *ConflictError
+	var probs spec.Problems
+	switch {
+	case store.IsNotFound(err):
+		writeError(w, http.StatusNotFound, Error{Error: err.Error()})
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, Error{Error: err.Error(), State: string(conflict.State)})
+	case errors.Is(err, store.ErrExists):
+		writeError(w, http.StatusConflict, Error{Error: err.Error()})
+	case errors.As(err, &probs):
+		e := Error{Error: fmt.Sprintf("the pipeline file has %d problem(s)", len(probs))}
+		for _, p := range probs {
+			e.Problems = append(e.Problems, Problem{Line: p.Line, Column: p.Col, Path: p.Path, Message: p.Msg})
+		}
+		writeError(w, http.StatusUnprocessableEntity, e)
+	default:
+		writeError(w, http.StatusInternalServerError, Error{Error: err.Error()})
+	}
+}
+
+// decode reads a JSON body into v: bounded, unknown fields refused, one value only.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	d := json.NewDecoder(body)
+	d.DisallowUnknownFields()
+	err := d.Decode(v)
+	if err == nil && d.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("the body is over %d bytes", maxBody)})
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, Error{Error: "the body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request) {
+	var req CreateRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.File) == "" {
+		writeError(w, http.StatusBadRequest, Error{Error: "file: the pipeline file is empty"})
+		return
+	}
+	start := req.Start == nil || *req.Start
+	rec, err := a.c.Create(r.Context(), req.File, start)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	v, err := a.view(r.Context(), rec, false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	rec, err := a.c.st.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	v, err := a.view(r.Context(), rec, true)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := strings.ToUpper(q.Get("state"))
+	if state != "" && !slices.Contains(runtime.States, runtime.State(state)) {
+		writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("state %q: want one of %v", q.Get("state"), runtime.States)})
+		return
+	}
+	recs, err := a.c.st.List(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := PipelineList{Pipelines: []Pipeline{}}
+	for _, rec := range recs {
+		v, err := a.view(r.Context(), rec, false)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		if state != "" && v.State != state {
+			continue
+		}
+		if t := q.Get("table"); t != "" && !a.selects(r.Context(), rec.Name, t) {
+			continue
+		}
+		out.Pipelines = append(out.Pipelines, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// selects reports whether the pipeline's source selects table (db.table).
+func (a *api) selects(ctx context.Context, name, table string) bool {
+	v, err := a.c.st.Version(ctx, name, 0)
+	if err != nil {
+		return false
+	}
+	p, err := a.c.Parse(v.File)
+	if err != nil || p.Source.Config.Spec.Field("tables") == nil {
+		return false
+	}
+	pats, err := connector.ParseTables(p.Source.Config.String("tables"))
+	db, tbl, ok := strings.Cut(table, ".")
+	if err != nil || !ok {
+		return false
+	}
+	return slices.ContainsFunc(pats, func(pt connector.TablePattern) bool { return pt.Match(db, tbl) })
+}
+
+func (a *api) act(w http.ResponseWriter, r *http.Request, action string) {
+	name := r.PathValue("name")
+	if err := a.c.Act(r.Context(), name, action); err != nil {
+		fail(w, err)
+		return
+	}
+	rec, err := a.c.st.Get(r.Context(), name)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	v, err := a.view(r.Context(), rec, false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *api) delete(w http.ResponseWriter, r *http.Request) {
+	drop, err := boolQuery(r, "drop_state")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+		return
+	}
+	if err := a.c.Delete(r.Context(), r.PathValue("name"), drop); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) events(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := a.c.st.Get(r.Context(), name); err != nil {
+		fail(w, err)
+		return
+	}
+	after, err := intQuery(r, "after", 0, 0, 1<<62)
+	if err == nil {
+		var limit int64
+		if limit, err = intQuery(r, "limit", 100, 1, 1000); err == nil {
+			evs, err := a.c.st.Events(r.Context(), name, after, int(limit))
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			out := Events{Events: evs, Next: after}
+			if len(evs) > 0 {
+				out.Next = evs[len(evs)-1].ID
+			} else {
+				out.Events = []store.Event{}
+			}
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+	}
+	writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+}
+
+func intQuery(r *http.Request, name string, def, lo, hi int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s=%q: want an integer from %d to %d", name, s, lo, hi)
+	}
+	return n, nil
+}
+
+func boolQuery(r *http.Request, name string) (bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, s)
+	}
+	return b, nil
+}
+
+// view is the API's view of a pipeline: the store's record and, when it runs here, its
+// runtime's state and counters.
+func (a *api) view(ctx context.Context, rec *store.Pipeline, detail bool) (Pipeline, error) {
+	v := Pipeline{Name: rec.Name, Version: rec.Version, Desired: string(rec.Desired), LastError: rec.LastError,
+		Created: rec.Created, Updated: rec.Updated}
+	state, pl, err := a.c.State(ctx, rec.Name)
+	if err != nil {
+		return v, err
+	}
+	v.State = string(state)
+	if pl != nil {
+		s := pl.Status()
+		v.Phase, v.Output = s.Phase, s.Output
+		if s.Error != "" {
+			v.LastError = s.Error
+		}
+		if r := s.Restart; r != nil && state == runtime.Restarting {
+			v.Restart = &Restart{Error: r.Err, Attempt: r.Attempt, Next: r.Next}
+		}
+		st := s.Stats
+		v.RowsIn, v.RowsOut, v.Durable, v.Checkpoints = st.RowsIn.Load(), st.RowsOut.Load(), st.Durable.Load(), st.Checkpoints.Load()
+		if t := st.LastCheckpoint(); !t.IsZero() {
+			v.LastCheckpoint = &t
+		}
+		if st.ChunksSplit.Load() > 0 {
+			v.Snapshot = &Snapshot{RowsRead: st.SnapshotRows.Load(), RowsEstimated: st.SnapshotEstimate.Load(),
+				ChunksDone: st.ChunksDone.Load(), ChunksSplit: st.ChunksSplit.Load()}
+		}
+	}
+	if detail {
+		ver, err := a.c.st.Version(ctx, rec.Name, 0)
+		if err != nil {
+			return v, err
+		}
+		v.File = ver.File
+		vs, err := a.c.st.Versions(ctx, rec.Name)
+		if err != nil {
+			return v, err
+		}
+		for _, x := range vs {
+			v.Versions = append(v.Versions, VersionRef{Version: x.Version, Created: x.Created, InForce: x.Version == rec.Version})
+		}
+		if p, err := a.c.Parse(ver.File); err == nil {
+			v.Title = p.Title
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,349 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/runtime"
+	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/store"
+)
+
+// Controller makes each pipeline's observed state follow its desired state, as the store
+// keeps it (desired versus observed, as the Flink Kubernetes Operator has it). It runs the
+// pipelines of this server in this process through internal/runtime.
+//
+// Lifecycle actions and the states they are legal from (others answer ErrConflict, with
+// the current state; an action asked again in the state it leads to does nothing):
+//
+//	start    CREATED, STOPPED, SUSPENDED, FAILED, FINISHED     → STARTING …
+//	stop     STARTING, RUNNING, RESTARTING, SUSPENDED           → STOPPED (final checkpoint)
+//	suspend  STARTING, RUNNING, RESTARTING                      → SUSPENDED (final checkpoint)
+//	resume   SUSPENDED                                          → STARTING …
+//	restart  any                                                → stopped, then STARTING …
+type Controller struct {
+	st      *store.Store
+	reg     *connector.Registry
+	cps     checkpoint.Store
+	dataDir string
+	log     *slog.Logger
+	metrics *metrics.Set
+	mem     *runtime.Memory
+
+	ctx context.Context // the server's life: pipelines run under it
+
+	mu   sync.Mutex
+	runs map[string]*runtime.Pipeline // the latest runtime of each pipeline started here
+}
+
+// ErrConflict: the action is not legal in the pipeline's current state.
+var ErrConflict = errors.New("not legal in the pipeline's state")
+
+// ConflictError is an illegal transition, with the state the pipeline is in.
+type ConflictError struct {
+	Action string
+	State  runtime.State
+}
+
+func (e *ConflictError) Error() string {
+	hint := ""
+	switch {
+	case e.Action == "resume":
+		hint = ": only a SUSPENDED pipeline resumes; use start"
+	case e.State == runtime.Finished || e.State == runtime.Failed || e.State == runtime.Created:
+		hint = ": it does not run; use start"
+	}
+	return fmt.Sprintf("cannot %s a pipeline that is %s%s", e.Action, e.State, hint)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Options configure a controller.
+type Options struct {
+	Store       *store.Store
+	Registry    *connector.Registry
+	Checkpoints checkpoint.Store
+	DataDir     string
+	Logger      *slog.Logger
+	Metrics     *metrics.Set
+	Memory      *runtime.Memory
+}
+
+// NewController returns a controller; Boot starts what should run.
+func NewController(ctx context.Context, o Options) *Controller {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Memory == nil {
+		o.Memory = &runtime.Memory{}
+	}
+	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
+		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}}
+}
+
+// Boot starts every pipeline whose desired state is RUNNING: after a restart of the
+// server (or a crash), each resumes from its checkpoint.
+func (c *Controller) Boot(ctx context.Context) error {
+	ps, err := c.st.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list the pipelines to resume: %w", err)
+	}
+	for _, p := range ps {
+		if p.Desired != store.Run {
+			continue
+		}
+		c.mu.Lock()
+		err := c.launch(ctx, p.Name)
+		c.mu.Unlock()
+		if err != nil {
+			c.log.Error("could not resume a pipeline", "pipeline", p.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// Parse reads a pipeline file as the server takes it: untrusted, so no ${ENV} and no path
+// outside the data directory (a connector's path is relative, under DATA/files).
+func (c *Controller) Parse(file string) (*spec.Pipeline, error) {
+	p, err := spec.Parse("pipeline.yaml", []byte(file), c.reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, err
+	}
+	var probs spec.Problems
+	if p.Title == "" || p.Name == "pipeline" && !strings.Contains(file, "name:") {
+		probs = append(probs, spec.Problem{File: "pipeline.yaml", Path: "pipeline.name", Msg: "a pipeline on a server needs a name: set pipeline.name"})
+	}
+	for i, ep := range []*spec.Endpoint{&p.Source, &p.Sink} {
+		kind := [...]string{"source", "sink"}[i]
+		v := ep.Config.Values["path"]
+		if ep.Config.Spec.Field("path") == nil || v == nil || !v.Set {
+			continue
+		}
+		clean := filepath.Clean(v.Str)
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			probs = append(probs, spec.Problem{File: "pipeline.yaml", Path: kind + ".path",
+				Msg: fmt.Sprintf("%q is outside the server's data directory: on a server a path is relative, under DATA/files", v.Str)})
+			continue
+		}
+		v.Str = filepath.Join(c.dataDir, "files", clean)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return p, nil
+}
+
+// Create stores a new pipeline from file, started unless start is false.
+func (c *Controller) Create(ctx context.Context, file string, start bool) (*store.Pipeline, error) {
+	p, err := c.Parse(file)
+	if err != nil {
+		return nil, err
+	}
+	desired := store.Stop
+	if start {
+		desired = store.Run
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, err := c.st.Create(ctx, p.Name, file, desired)
+	if err != nil {
+		return nil, err
+	}
+	if start {
+		if err := c.launch(ctx, p.Name); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// State returns the pipeline's observed state: its runtime's in this process, else the
+// last the store knows.
+func (c *Controller) State(ctx context.Context, name string) (runtime.State, *runtime.Pipeline, error) {
+	rec, err := c.st.Get(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	c.mu.Lock()
+	pl := c.runs[name]
+	c.mu.Unlock()
+	if pl != nil {
+		return pl.Status().State, pl, nil
+	}
+	s := runtime.State(rec.Observed)
+	if !s.Terminal() && s != runtime.Created { // it ran in a process that is gone
+		s = runtime.Stopped
+	}
+	return s, nil, nil
+}
+
+func active(s runtime.State) bool {
+	return s == runtime.Starting || s == runtime.Running || s == runtime.Restarting
+}
+
+// Act performs a lifecycle action on the pipeline (see Controller).
+func (c *Controller) Act(ctx context.Context, name, action string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, err := c.st.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	pl := c.runs[name]
+	s := runtime.State(rec.Observed)
+	if pl != nil {
+		s = pl.Status().State
+	} else if active(s) {
+		s = runtime.Stopped
+	}
+	conflict := &ConflictError{Action: action, State: s}
+	switch action {
+	case "start":
+		if active(s) {
+			return nil
+		}
+		return c.startDesired(ctx, name)
+	case "resume":
+		switch {
+		case active(s):
+			return nil
+		case s != runtime.Suspended:
+			return conflict
+		}
+		return c.startDesired(ctx, name)
+	case "stop", "suspend":
+		end, desired := runtime.Stopped, store.Stop
+		if action == "suspend" {
+			end, desired = runtime.Suspended, store.Suspend
+		}
+		switch {
+		case s == end:
+			return nil
+		case !active(s) && !(action == "stop" && s == runtime.Suspended):
+			return conflict
+		}
+		if err := c.st.SetDesired(ctx, name, desired); err != nil {
+			return err
+		}
+		if pl != nil && active(s) {
+			if action == "suspend" {
+				pl.Suspend()
+			} else {
+				pl.Stop()
+			}
+			c.mu.Unlock()
+			<-pl.Done()
+			c.mu.Lock()
+		}
+		if pl == nil || !active(s) { // nothing runs: record the end
+			return c.st.AddEvent(ctx, store.Event{Pipeline: name, Time: time.Now(), State: string(end), Reason: action + " asked while it did not run"})
+		}
+		return nil
+	case "restart":
+		if pl != nil && active(s) {
+			pl.Stop()
+			c.mu.Unlock()
+			<-pl.Done()
+			c.mu.Lock()
+		}
+		return c.startDesired(ctx, name)
+	}
+	return fmt.Errorf("unknown action %q", action)
+}
+
+func (c *Controller) startDesired(ctx context.Context, name string) error {
+	if err := c.st.SetDesired(ctx, name, store.Run); err != nil {
+		return err
+	}
+	return c.launch(ctx, name)
+}
+
+// launch starts the pipeline's version in force in a new runtime. c.mu is held.
+func (c *Controller) launch(ctx context.Context, name string) error {
+	if pl := c.runs[name]; pl != nil && !pl.Status().State.Terminal() && pl.Status().State != runtime.Created {
+		return nil
+	}
+	v, err := c.st.Version(ctx, name, 0)
+	if err != nil {
+		return err
+	}
+	p, err := c.Parse(v.File)
+	if err != nil {
+		return fmt.Errorf("version %d of pipeline %q no longer parses: %w", v.Version, name, err)
+	}
+	pl := runtime.New(p, runtime.Options{Registry: c.reg, Store: c.cps, StateDir: filepath.Join(c.dataDir, "state"), Logger: c.log,
+		Metrics: c.metrics, Memory: c.mem, OnEvent: func(e runtime.Event) {
+			se := store.Event{Pipeline: name, Time: e.Time, State: string(e.State), Phase: e.Phase, Reason: e.Reason, Error: e.Error}
+			if err := c.st.AddEvent(context.WithoutCancel(c.ctx), se); err != nil {
+				c.log.Error("could not record an event", "pipeline", name, "err", err)
+			}
+		}})
+	c.runs[name] = pl
+	return pl.Start(c.ctx)
+}
+
+// Delete stops the pipeline (at a checkpoint) and removes it; with dropState its
+// checkpoint goes too, so a pipeline created again under the name starts over.
+func (c *Controller) Delete(ctx context.Context, name string, dropState bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.st.Get(ctx, name); err != nil {
+		return err
+	}
+	if pl := c.runs[name]; pl != nil {
+		pl.Stop()
+		c.mu.Unlock()
+		<-pl.Done()
+		c.mu.Lock()
+		delete(c.runs, name)
+	}
+	if dropState {
+		gen, err := c.cps.Acquire(ctx, name)
+		if err != nil {
+			return fmt.Errorf("claim pipeline %q to drop its state: %w", name, err)
+		}
+		err = c.cps.Reset(ctx, name, gen)
+		c.cps.Release(ctx, name)
+		if err != nil {
+			return fmt.Errorf("drop the checkpoint of pipeline %q: %w", name, err)
+		}
+	}
+	return c.st.Delete(ctx, name)
+}
+
+// Shutdown stops every pipeline at a checkpoint, waiting up to bound, then kills those
+// still running.
+func (c *Controller) Shutdown(bound time.Duration) {
+	c.mu.Lock()
+	pls := make([]*runtime.Pipeline, 0, len(c.runs))
+	for _, pl := range c.runs {
+		pls = append(pls, pl)
+	}
+	c.mu.Unlock()
+	for _, pl := range pls {
+		pl.Stop()
+	}
+	deadline := time.After(bound)
+	for _, pl := range pls {
+		select {
+		case <-pl.Done():
+		case <-deadline:
+			for _, p := range pls {
+				p.Kill()
+			}
+			for _, p := range pls {
+				<-p.Done()
+			}
+			return
+		}
+	}
+}

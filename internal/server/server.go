@@ -1,0 +1,138 @@
+// Package server is `weir server`: the control plane's HTTP API (api.go, described by
+// openapi.go) over a Controller that runs many pipelines in this process through
+// internal/runtime, with the store (internal/store) as the source of truth of what
+// should run.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/runtime"
+	"github.com/weir-data/weir/internal/store"
+)
+
+// Config configures a server.
+type Config struct {
+	Addr     string // listen address; loopback unless told otherwise
+	DataDir  string // the store, the pipelines' state and their files
+	Memory   int64  // bytes for all pipelines' queues
+	Version  string
+	Logger   *slog.Logger
+	Registry *connector.Registry
+	// StopBound is how long a graceful stop waits for the pipelines' final checkpoints
+	// before it kills them.
+	StopBound time.Duration
+}
+
+// Server is a running control plane.
+type Server struct {
+	cfg  Config
+	st   *store.Store
+	cps  checkpoint.Store
+	c    *Controller
+	http *http.Server
+	ln   net.Listener
+	stop context.CancelFunc
+	done chan error
+}
+
+// Start opens the store, resumes every pipeline that should run and serves the API.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StopBound <= 0 {
+		cfg.StopBound = 30 * time.Second
+	}
+	st, err := store.OpenSQLite(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := checkpoint.OpenLocal(filepath.Join(cfg.DataDir, "state"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
+		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		stop()
+		cps.Close()
+		st.Close()
+		return nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)
+	}
+	doc, err := DocumentJSON()
+	if err != nil {
+		stop()
+		ln.Close()
+		cps.Close()
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1)}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", (&api{c: c}).handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := st.List(r.Context()); err != nil {
+			http.Error(w, "not ready: the store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	if err := c.Boot(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	cfg.Logger.Info("serving the control plane", "addr", ln.Addr().String(), "data", cfg.DataDir)
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Done receives the serving loop's error when it ends.
+func (s *Server) Done() <-chan error { return s.done }
+
+// Close stops the API, then every pipeline at a checkpoint (killing those that outlast
+// the bound), then closes the store.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	s.c.Shutdown(s.cfg.StopBound)
+	s.stop()
+	s.cps.Close()
+	return errors.Join(err, s.st.Close())
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"time"
+
+	"github.com/weir-data/weir/internal/store"
+)
+
+// The API's bodies. The OpenAPI document's schemas are generated from these types
+// (openapi.go), so what the handlers write and what the document says are one thing.
+
+// CreateRequest creates a pipeline from its file.
+type CreateRequest struct {
+	// File is the pipeline file (YAML), as `weir run` takes it; no ${ENV}, and paths are
+	// relative to the server's data directory.
+	File string `json:"file"`
+	// Start starts it at once (default true).
+	Start *bool `json:"start,omitempty"`
+}
+
+// Pipeline is a pipeline's state and counters.
+type Pipeline struct {
+	Name    string `json:"name"`
+	Title   string `json:"title,omitempty"`
+	Version int    `json:"version"`
+	// Desired is what it should be doing: RUNNING, STOPPED or SUSPENDED.
+	Desired string `json:"desired"`
+	// State is one of CREATED, STARTING, RUNNING, RESTARTING, SUSPENDED, STOPPED,
+	// FINISHED, FAILED.
+	State          string       `json:"state"`
+	Phase          string       `json:"phase,omitempty"`
+	LastError      string       `json:"last_error,omitempty"`
+	Restart        *Restart     `json:"restart,omitempty"`
+	RowsIn         int64        `json:"rows_in"`
+	RowsOut        int64        `json:"rows_out"`
+	Durable        int64        `json:"durable"`
+	Checkpoints    int64        `json:"checkpoints"`
+	LastCheckpoint *time.Time   `json:"last_checkpoint,omitempty"`
+	Snapshot       *Snapshot    `json:"snapshot,omitempty"`
+	Output         string       `json:"output,omitempty"`
+	Created        time.Time    `json:"created"`
+	Updated        time.Time    `json:"updated"`
+	File           string       `json:"file,omitempty"` // get only
+	Versions       []VersionRef `json:"versions,omitempty"`
+}
+
+// Restart is a restart in progress: the error, the attempt that comes next and when.
+type Restart struct {
+	Error   string    `json:"error"`
+	Attempt int       `json:"attempt"`
+	Next    time.Time `json:"next"`
+}
+
+// Snapshot is the progress of the pipeline's snapshot.
+type Snapshot struct {
+	RowsRead      int64 `json:"rows_read"`
+	RowsEstimated int64 `json:"rows_estimated"`
+	ChunksDone    int64 `json:"chunks_done"`
+	ChunksSplit   int64 `json:"chunks_split"`
+}
+
+// VersionRef is one version of a pipeline's file.
+type VersionRef struct {
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+	InForce bool      `json:"in_force"`
+}
+
+// PipelineList is the list of pipelines.
+type PipelineList struct {
+	Pipelines []Pipeline `json:"pipelines"`
+}
+
+// Events is a page of a pipeline's events; Next is the after= of the next page.
+type Events struct {
+	Events []store.Event `json:"events"`
+	Next   int64         `json:"next"`
+}
+
+// Problem is one problem of a pipeline file: where, and what to write instead.
+type Problem struct {
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+// Error is every error's body.
+type Error struct {
+	Error string `json:"error"`
+	// State is the pipeline's state, when the action is not legal in it (409).
+	State string `json:"state,omitempty"`
+	// Problems are a pipeline file's problems (422).
+	Problems []Problem `json:"problems,omitempty"`
+}

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/server"
+	"github.com/weir-data/weir/internal/source/datagen"
+)
+
+// weirServer is a `weir server` process on its own port and data directory.
+type weirServer struct {
+	t    *testing.T
+	dir  string
+	url  string
+	addr string
+	p    *proc
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startServer(t *testing.T, dir, addr string) *weirServer {
+	t.Helper()
+	s := &weirServer{t: t, dir: dir, addr: addr, url: "http://" + addr}
+	s.p = start(t, dir, "server", "--addr", addr, "--data", filepath.Join(dir, "data"))
+	waitFor(t, "the server to answer", time.Minute, func() bool {
+		code, _ := runWeir(t, dir, "pipeline", "list", "--server", s.url)
+		return code == 0 || s.p.exited()
+	})
+	if s.p.exited() {
+		t.Fatalf("the server exited:\n%s", s.p.stderr)
+	}
+	return s
+}
+
+// cli runs `weir pipeline ARGS` against the server.
+func (s *weirServer) cli(args ...string) (int, string) {
+	return runWeir(s.t, s.dir, append(append([]string{"pipeline"}, args...), "--server", s.url)...)
+}
+
+func (s *weirServer) get(name string) server.Pipeline {
+	s.t.Helper()
+	code, out := s.cli("get", name, "-o", "json")
+	if code != 0 {
+		s.t.Fatalf("get %s: exit %d\n%s\nserver:\n%s", name, code, out, s.p.stderr)
+	}
+	var p server.Pipeline
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		s.t.Fatalf("%v: %s", err, out)
+	}
+	return p
+}
+
+const serverDatagen = `source:
+  type: datagen
+  tables: demo.orders, demo.users
+  rows: 3000
+  changes-per-second: 3000
+  max-changes: %d
+  transaction-size: 3
+  seed: 5
+  scan.incremental.snapshot.chunk.size: 500
+sink:
+  type: file
+  path: out
+pipeline:
+  name: Datagen to files
+  checkpoint.interval: 100ms
+`
+
+// TestServerResumesAfterSIGKILL: a pipeline created on a server through the CLI resumes
+// by itself each time the server is SIGKILLed and started again, and its files hold every
+// change exactly once.
+func TestServerResumesAfterSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	const changes = 24000
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(serverDatagen, changes))
+	s := startServer(t, dir, addr)
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 || !strings.Contains(out, "datagen-to-files") {
+		t.Fatalf("create: exit %d\n%s", code, out)
+	}
+	durable := int64(0)
+	for kill := range 2 {
+		waitFor(t, "progress past the last kill", time.Minute, func() bool {
+			p := s.get("datagen-to-files")
+			return p.State == "RUNNING" && p.Phase == "stream" && p.Durable > durable
+		})
+		durable = s.get("datagen-to-files").Durable
+		s.p.signal(syscall.SIGKILL)
+		s.p.wait(t, 30*time.Second)
+		t.Logf("kill %d at %d durable changes", kill+1, durable)
+		s = startServer(t, dir, addr)
+	}
+	waitFor(t, "the pipeline to finish", 2*time.Minute, func() bool {
+		return s.get("datagen-to-files").State == "FINISHED"
+	})
+	recs, err := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := datagen.NewModel(5, 3000, []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}})
+	if err := conformance.CheckDatagen(recs, m, changes, true); err != nil {
+		t.Fatal(err)
+	}
+	code, out := s.cli("events", "datagen-to-files")
+	if code != 0 || strings.Count(out, "STARTING") < 3 || !strings.Contains(out, "FINISHED") {
+		t.Fatalf("events: exit %d\n%s", code, out)
+	}
+	s.p.signal(syscall.SIGTERM)
+	if code := s.p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
+	}
+}
+
+// TestServerLifecycleThroughCLI: suspend and resume, stop and start through the CLI, each
+// answered with the state it leads to; an action not legal in the state is refused with
+// the state (exit 1); asked again, an action does nothing; a bad file is refused with its
+// line and the fix (exit 2); a graceful stop of the server stops the pipeline at a
+// checkpoint, and the next server resumes it.
+func TestServerLifecycleThroughCLI(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(serverDatagen, 0))
+	writeFile(t, filepath.Join(dir, "bad.yaml"), strings.Replace(fmt.Sprintf(serverDatagen, 0), "checkpoint.interval", "checkpoint.intervall", 1))
+	s := startServer(t, dir, addr)
+	code, out := s.cli("create", "-f", "bad.yaml")
+	if code != 2 || !strings.Contains(out, "line 15, column 3") || !strings.Contains(out, `did you mean "checkpoint.interval"`) {
+		t.Fatalf("a bad file: exit %d\n%s", code, out)
+	}
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
+		t.Fatalf("create: exit %d\n%s", code, out)
+	}
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 1 || !strings.Contains(out, "already exists") {
+		t.Fatalf("a second create: exit %d\n%s", code, out)
+	}
+	name := "datagen-to-files"
+	running := func() bool { p := s.get(name); return p.State == "RUNNING" && p.Checkpoints > 0 }
+	waitFor(t, "RUNNING", time.Minute, running)
+	steps := []struct {
+		action, state string
+		code          int
+	}{
+		{"suspend", "SUSPENDED", 0}, {"suspend", "SUSPENDED", 0}, {"resume", "", 0},
+		{"stop", "STOPPED", 0}, {"resume", "", 1}, {"stop", "STOPPED", 0}, {"start", "", 0},
+	}
+	for _, st := range steps {
+		code, out := s.cli(st.action, name, "-o", "json")
+		if code != st.code {
+			t.Fatalf("%s: exit %d, want %d\n%s", st.action, code, st.code, out)
+		}
+		if st.code == 1 && !strings.Contains(out, "STOPPED") {
+			t.Fatalf("%s refused without the state:\n%s", st.action, out)
+		}
+		if st.state != "" {
+			if p := s.get(name); p.State != st.state {
+				t.Fatalf("after %s: %s, want %s", st.action, p.State, st.state)
+			}
+		}
+		if st.action == "resume" && st.code == 0 || st.action == "start" {
+			waitFor(t, "RUNNING after "+st.action, time.Minute, running)
+		}
+	}
+	s.p.signal(syscall.SIGTERM)
+	if code := s.p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
+	}
+	s = startServer(t, dir, addr)
+	waitFor(t, "RUNNING after the server's restart", time.Minute, running)
+	code, out = s.cli("events", name)
+	if code != 0 || !strings.Contains(out, "stopped after a final checkpoint") {
+		t.Fatalf("events: exit %d\n%s", code, out)
+	}
+	if code, out := s.cli("delete", name, "--drop-state"); code != 0 {
+		t.Fatalf("delete: exit %d\n%s", code, out)
+	}
+	if code, out := s.cli("get", name); code != 1 || !strings.Contains(out, "not found") {
+		t.Fatalf("get after delete: exit %d\n%s", code, out)
+	}
+}
