@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,14 +10,18 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
 
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/server"
+	"github.com/weir-data/weir/internal/spec"
 )
 
 // client talks to a weir server's API.
@@ -27,7 +32,7 @@ type client struct {
 	http   *http.Client
 }
 
-func pipelineCommand(g *globals) *cobra.Command {
+func pipelineCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	c := &client{g: g, http: &http.Client{Timeout: 2 * time.Minute}}
 	cmd := &cobra.Command{
 		Use:   "pipeline",
@@ -145,7 +150,161 @@ func pipelineCommand(g *globals) *cobra.Command {
 		},
 	}
 	events.Flags().Int64Var(&after, "after", 0, "only the events after this id")
-	cmd.AddCommand(del, events)
+	cmd.AddCommand(del, events, c.applyCommand(reg), c.versionsCommand(), c.rollbackCommand())
+	return cmd
+}
+
+// applyCommand creates or upgrades a pipeline from its file (config as code): the plan
+// first (create, or the diff and what the upgrade does), a question on a terminal, then
+// the change.
+func (c *client) applyCommand(reg *connector.Registry) *cobra.Command {
+	var file string
+	var yes, reset bool
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE.yaml",
+		Short: "Create or upgrade a pipeline from its file: prints the plan, asks on a terminal (--yes: does not), applies",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return invalid(err)
+			}
+			p, err := spec.Parse(filepath.Base(file), data, reg, func(string) (string, bool) { return "", false })
+			if err != nil {
+				var probs spec.Problems
+				if errors.As(err, &probs) {
+					fmt.Fprintln(c.g.stderr, probs.Error())
+					return invalid(fmt.Errorf("%s: %d problem(s); nothing was applied", file, len(probs)))
+				}
+				return invalid(err)
+			}
+			var cur server.VersionList
+			err = c.do("GET", "/api/v1/pipelines/"+url.PathEscape(p.Name)+"/versions", nil, &cur)
+			exists := err == nil
+			if err != nil && !strings.Contains(err.Error(), "not found") {
+				return err
+			}
+			var plan string
+			switch {
+			case !exists:
+				plan = fmt.Sprintf("create pipeline %q and start it", p.Name)
+			default:
+				var inForce server.VersionFile
+				for _, v := range cur.Versions {
+					if v.InForce {
+						inForce = v
+					}
+				}
+				if strings.TrimSpace(inForce.File) == strings.TrimSpace(string(data)) && !reset {
+					fmt.Fprintf(c.g.stdout, "pipeline %q: no change (version %d is this file)\n", p.Name, inForce.Version)
+					return nil
+				}
+				how := "a pipeline that runs is suspended at a checkpoint and resumes from it"
+				if reset {
+					how = "its checkpoint is dropped: it starts over"
+				}
+				plan = fmt.Sprintf("upgrade pipeline %q from version %d to %d (%s):\n%s", p.Name, inForce.Version, cur.Versions[len(cur.Versions)-1].Version+1, how,
+					lineDiff(inForce.File, string(data)))
+			}
+			fmt.Fprintln(c.g.stdout, "plan:", plan)
+			if !yes {
+				in, ok := c.g.stdin.(*os.File)
+				if ok && term.IsTerminal(int(in.Fd())) {
+					fmt.Fprint(c.g.stdout, "apply? [y/N] ")
+					answer, _ := bufio.NewReader(in).ReadString('\n')
+					if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+						return failed(errors.New("not applied"))
+					}
+				}
+			}
+			if !exists {
+				start := true
+				var out server.Pipeline
+				if err := c.do("POST", "/api/v1/pipelines", server.CreateRequest{File: string(data), Start: &start}, &out); err != nil {
+					return err
+				}
+				return c.print(out, []server.Pipeline{out})
+			}
+			var res server.ApplyResult
+			if err := c.do("PUT", "/api/v1/pipelines/"+url.PathEscape(p.Name), server.ApplyRequest{File: string(data), Reset: reset}, &res); err != nil {
+				return err
+			}
+			if c.output != "table" {
+				return c.print(res, nil)
+			}
+			fmt.Fprintf(c.g.stdout, "pipeline %q at version %d\n", p.Name, res.Version)
+			return c.print(res.Pipeline, []server.Pipeline{res.Pipeline})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the pipeline file")
+	cmd.Flags().BoolVar(&yes, "yes", false, "apply without asking")
+	cmd.Flags().BoolVar(&reset, "reset", false, "drop the pipeline's checkpoint: it starts over (needed where the change cannot keep its state)")
+	cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func (c *client) versionsCommand() *cobra.Command {
+	var diff int
+	cmd := &cobra.Command{
+		Use:   "versions NAME",
+		Short: "A pipeline's versions (--diff N: what version N changed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var vl server.VersionList
+			if err := c.do("GET", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/versions", nil, &vl); err != nil {
+				return err
+			}
+			if diff > 0 {
+				prev, this := "", ""
+				found := false
+				for _, v := range vl.Versions {
+					if v.Version == diff-1 {
+						prev = v.File
+					}
+					if v.Version == diff {
+						this, found = v.File, true
+					}
+				}
+				if !found {
+					return invalid(fmt.Errorf("--diff %d: pipeline %q has no version %d", diff, args[0], diff))
+				}
+				_, err := fmt.Fprint(c.g.stdout, lineDiff(prev, this))
+				return err
+			}
+			if c.output != "table" {
+				return c.print(vl, nil)
+			}
+			tw := tabwriter.NewWriter(c.g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tCREATED\tIN FORCE")
+			for _, v := range vl.Versions {
+				mark := ""
+				if v.InForce {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\n", v.Version, v.Created.Local().Format(time.DateTime), mark)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&diff, "diff", 0, "print what this version changed from the one before")
+	return cmd
+}
+
+func (c *client) rollbackCommand() *cobra.Command {
+	var to int
+	cmd := &cobra.Command{
+		Use:   "rollback NAME",
+		Short: "Put an earlier version of a pipeline in force (--to N; by default the one before); a running pipeline resumes with it from a checkpoint",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var p server.Pipeline
+			if err := c.do("POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/rollback", server.RollbackRequest{Version: to}, &p); err != nil {
+				return err
+			}
+			return c.print(p, []server.Pipeline{p})
+		},
+	}
+	cmd.Flags().IntVar(&to, "to", 0, "the version to put in force")
 	return cmd
 }
 

@@ -63,6 +63,12 @@ var routes = []route{
 		params: []param{nameParam}, out: Pipeline{}, status: 200, errors: []int{404}, h: (*api).get},
 	{method: "DELETE", path: "/api/v1/pipelines/{name}", id: "deletePipeline", summary: "Stop and delete a pipeline; drop_state=true drops its checkpoint too",
 		params: []param{nameParam, {name: "drop_state", in: "query", doc: "drop its checkpoint too", typ: "boolean"}}, status: 204, errors: []int{404}, h: (*api).delete},
+	{method: "PUT", path: "/api/v1/pipelines/{name}", id: "applyPipeline", summary: "Make a file the pipeline's next version: a pipeline that runs resumes with it from a checkpoint; refused (409) where the change cannot keep its state, unless reset",
+		params: []param{nameParam}, in: ApplyRequest{}, out: ApplyResult{}, status: 200, errors: []int{400, 404, 409, 413, 422}, h: (*api).apply},
+	{method: "GET", path: "/api/v1/pipelines/{name}/versions", id: "pipelineVersions", summary: "A pipeline's versions, oldest first, with their files",
+		params: []param{nameParam}, out: VersionList{}, status: 200, errors: []int{404}, h: (*api).versions},
+	{method: "POST", path: "/api/v1/pipelines/{name}/rollback", id: "rollbackPipeline", summary: "Put an earlier version in force (by default the one before)",
+		params: []param{nameParam}, in: RollbackRequest{}, out: Pipeline{}, status: 200, errors: []int{400, 404, 409}, h: (*api).rollback},
 	{method: "GET", path: "/api/v1/pipelines/{name}/events", id: "pipelineEvents", summary: "A page of a pipeline's events, oldest first",
 		params: []param{nameParam, {name: "after", in: "query", doc: "the events after this id", typ: "integer"}, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
 		out:    Events{}, status: 200, errors: []int{400, 404}, h: (*api).events},
@@ -125,7 +131,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, Error{Error: err.Error()})
 	case errors.As(err, &conflict):
 		writeError(w, http.StatusConflict, Error{Error: err.Error(), State: string(conflict.State)})
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, store.ErrExists), errors.Is(err, ErrUpgradeRefused):
 		writeError(w, http.StatusConflict, Error{Error: err.Error()})
 	case errors.As(err, &probs):
 		e := Error{Error: fmt.Sprintf("the pipeline file has %d problem(s)", len(probs))}
@@ -261,6 +267,80 @@ func (a *api) act(w http.ResponseWriter, r *http.Request, action string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *api) apply(w http.ResponseWriter, r *http.Request) {
+	var req ApplyRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.File) == "" {
+		writeError(w, http.StatusBadRequest, Error{Error: "file: the pipeline file is empty"})
+		return
+	}
+	name := r.PathValue("name")
+	v, changed, err := a.c.Apply(r.Context(), name, req.File, req.Reset)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	rec, err := a.c.st.Get(r.Context(), name)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	view, err := a.view(r.Context(), rec, false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ApplyResult{Version: v, Changed: changed, Pipeline: view})
+}
+
+func (a *api) versions(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	rec, err := a.c.st.Get(r.Context(), name)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	vs, err := a.c.st.Versions(r.Context(), name)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := VersionList{Versions: []VersionFile{}}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, VersionFile{Version: v.Version, Created: v.Created, InForce: v.Version == rec.Version, File: v.File})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) rollback(w http.ResponseWriter, r *http.Request) {
+	var req RollbackRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Version < 0 {
+		writeError(w, http.StatusBadRequest, Error{Error: "version: want a version number, or 0 for the one before"})
+		return
+	}
+	name := r.PathValue("name")
+	if _, err := a.c.Rollback(r.Context(), name, req.Version); err != nil {
+		fail(w, err)
+		return
+	}
+	rec, err := a.c.st.Get(r.Context(), name)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	view, err := a.view(r.Context(), rec, false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (a *api) delete(w http.ResponseWriter, r *http.Request) {

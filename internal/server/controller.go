@@ -307,14 +307,8 @@ func (c *Controller) Delete(ctx context.Context, name string, dropState bool) er
 		delete(c.runs, name)
 	}
 	if dropState {
-		gen, err := c.cps.Acquire(ctx, name)
-		if err != nil {
-			return fmt.Errorf("claim pipeline %q to drop its state: %w", name, err)
-		}
-		err = c.cps.Reset(ctx, name, gen)
-		c.cps.Release(ctx, name)
-		if err != nil {
-			return fmt.Errorf("drop the checkpoint of pipeline %q: %w", name, err)
+		if err := c.dropState(ctx, name); err != nil {
+			return err
 		}
 	}
 	return c.st.Delete(ctx, name)

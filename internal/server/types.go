@@ -93,3 +93,38 @@ type Error struct {
 	// Problems are a pipeline file's problems (422).
 	Problems []Problem `json:"problems,omitempty"`
 }
+
+// ApplyRequest makes a file the pipeline's next version.
+type ApplyRequest struct {
+	File string `json:"file"`
+	// Reset drops the pipeline's checkpoint, so that it starts over; needed when the
+	// change cannot keep its state (another source or sink server).
+	Reset bool `json:"reset,omitempty"`
+}
+
+// ApplyResult is what an apply did.
+type ApplyResult struct {
+	Version int `json:"version"`
+	// Changed is false when the file was the version in force already.
+	Changed  bool     `json:"changed"`
+	Pipeline Pipeline `json:"pipeline"`
+}
+
+// RollbackRequest puts an earlier version in force.
+type RollbackRequest struct {
+	// Version is the version to put in force; 0: the one before the version in force.
+	Version int `json:"version,omitempty"`
+}
+
+// VersionList is a pipeline's versions, oldest first, with their files.
+type VersionList struct {
+	Versions []VersionFile `json:"versions"`
+}
+
+// VersionFile is one version with its file.
+type VersionFile struct {
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+	InForce bool      `json:"in_force"`
+	File    string    `json:"file"`
+}

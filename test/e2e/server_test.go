@@ -194,3 +194,69 @@ func TestServerLifecycleThroughCLI(t *testing.T) {
 		t.Fatalf("get after delete: exit %d\n%s", code, out)
 	}
 }
+
+// TestServerUpgradeAndRollback: `weir pipeline apply` creates a pipeline, then upgrades
+// it with a new projection column: it resumes from a checkpoint, the column appears, and
+// nothing is copied twice; an upgrade that cannot keep the state (another seed: other
+// data) is refused with the reason; a rollback puts version 1 back in force.
+func TestServerUpgradeAndRollback(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	const changes = 30000
+	v1 := fmt.Sprintf(serverDatagen, changes)
+	v2 := v1 + "transform:\n  - source-table: demo.orders\n    projection: \\*, UPPER(name) AS uname\n"
+	writeFile(t, filepath.Join(dir, "v1.yaml"), v1)
+	writeFile(t, filepath.Join(dir, "v2.yaml"), v2)
+	writeFile(t, filepath.Join(dir, "v3.yaml"), strings.Replace(v2, "seed: 5", "seed: 6", 1))
+	s := startServer(t, dir, addr)
+	name := "datagen-to-files"
+	if code, out := s.cli("apply", "-f", "v1.yaml", "--yes"); code != 0 || !strings.Contains(out, "plan: create pipeline") {
+		t.Fatalf("apply v1: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the stream", time.Minute, func() bool { p := s.get(name); return p.Phase == "stream" && p.Durable > 6000 })
+	code, out := s.cli("apply", "-f", "v2.yaml", "--yes")
+	if code != 0 || !strings.Contains(out, "+ transform:") || !strings.Contains(out, "at version 2") {
+		t.Fatalf("apply v2: exit %d\n%s", code, out)
+	}
+	waitFor(t, "progress at version 2", time.Minute, func() bool { p := s.get(name); return p.State == "RUNNING" && p.Version == 2 && p.Durable > 0 })
+	code, out = s.cli("apply", "-f", "v3.yaml", "--yes")
+	if code != 1 || !strings.Contains(out, `source.seed changed ("5" → "6")`) || !strings.Contains(out, "reset") {
+		t.Fatalf("apply v3: exit %d\n%s", code, out)
+	}
+	if code, out := s.cli("rollback", name, "--to", "1"); code != 0 {
+		t.Fatalf("rollback: exit %d\n%s", code, out)
+	}
+	if p := s.get(name); p.Version != 1 || len(p.Versions) != 2 {
+		t.Fatalf("after the rollback: version %d of %v", p.Version, p.Versions)
+	}
+	if code, out := s.cli("versions", name, "--diff", "2"); code != 0 || !strings.Contains(out, "+   - source-table: demo.orders") {
+		t.Fatalf("versions --diff 2: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the pipeline to finish", 2*time.Minute, func() bool { return s.get(name).State == "FINISHED" })
+	recs, err := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withColumn := 0
+	for i := range recs {
+		for _, img := range []map[string]any{recs[i].Before, recs[i].After} {
+			u, ok := img["uname"]
+			if !ok {
+				continue
+			}
+			if u != strings.ToUpper(fmt.Sprint(img["name"])) {
+				t.Fatalf("uname %v of name %v", u, img["name"])
+			}
+			withColumn++
+			delete(img, "uname")
+		}
+	}
+	if withColumn == 0 {
+		t.Fatal("no record has the column version 2 added")
+	}
+	m := datagen.NewModel(5, 3000, []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}})
+	if err := conformance.CheckDatagen(recs, m, changes, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d images with the new column", withColumn)
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/weir-data/weir/internal/runtime"
+	"github.com/weir-data/weir/internal/spec"
+)
+
+// Upgrades (Flink Kubernetes Operator's model, adapted): every change of a pipeline's
+// file is a new version. Applied to a pipeline that runs, the version suspends it at a
+// checkpoint and resumes it from that checkpoint, when the change keeps the state
+// meaningful: a transform, a route, a new table, a filter, parallelism, rate limits, batch
+// and checkpoint settings. A change of what the checkpoint's positions and rows refer to
+// (the source's or the sink's type or server, the data a generator makes) is refused with
+// the reason, unless a reset is asked: then the pipeline starts over.
+
+// ErrUpgradeRefused: the new version cannot resume from the pipeline's state.
+var ErrUpgradeRefused = errors.New("the change cannot keep the pipeline's state")
+
+// identity lists, per side, the settings that say which server or data a checkpoint's
+// positions and rows are of.
+var identity = []string{"hostname", "port", "database-name", "path", "url", "server-id", "slot.name", "seed", "rows", "tables.exclude"}
+
+// keepsState says why the step from old to new cannot resume from old's state ("" if it
+// can).
+func keepsState(old, new *spec.Pipeline) string {
+	if old.Name != new.Name {
+		return fmt.Sprintf("pipeline.name changed (%s → %s): a new name is a new pipeline", old.Name, new.Name)
+	}
+	for i, pair := range [][2]*spec.Endpoint{{&old.Source, &new.Source}, {&old.Sink, &new.Sink}} {
+		side := [...]string{"source", "sink"}[i]
+		a, b := pair[0], pair[1]
+		if a.Type != b.Type {
+			return fmt.Sprintf("%s.type changed (%s → %s)", side, a.Type, b.Type)
+		}
+		for _, f := range identity {
+			if a.Config.Spec.Field(f) == nil {
+				continue
+			}
+			va, vb := a.Config.Values[f], b.Config.Values[f]
+			sa, sb := "", ""
+			if va != nil {
+				sa = va.Raw
+			}
+			if vb != nil {
+				sb = vb.Raw
+			}
+			if sa != sb {
+				return fmt.Sprintf("%s.%s changed (%q → %q): the checkpoint's positions and rows are of the other", side, f, sa, sb)
+			}
+		}
+	}
+	return ""
+}
+
+// Apply makes file the pipeline's next version (see the package comment on upgrades)
+// and returns it; unchanged, it returns the version in force and changed false. reset
+// drops the pipeline's checkpoint, so that it starts over.
+func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (version int, changed bool, err error) {
+	p, err := c.Parse(file)
+	if err != nil {
+		return 0, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, err := c.st.Version(ctx, name, 0)
+	if err != nil {
+		return 0, false, err
+	}
+	if strings.TrimSpace(cur.File) == strings.TrimSpace(file) && !reset {
+		return cur.Version, false, nil
+	}
+	old, err := c.Parse(cur.File)
+	if err != nil {
+		return 0, false, fmt.Errorf("version %d of pipeline %q no longer parses: %w", cur.Version, name, err)
+	}
+	if why := keepsState(old, p); why != "" && !reset {
+		return 0, false, fmt.Errorf("%w: %s; apply with reset to start it over", ErrUpgradeRefused, why)
+	}
+	resume, err := c.halt(ctx, name)
+	if err != nil {
+		return 0, false, err
+	}
+	if reset {
+		if err := c.dropState(ctx, name); err != nil {
+			return 0, false, err
+		}
+	}
+	if version, err = c.st.AddVersion(ctx, name, file); err != nil {
+		return 0, false, err
+	}
+	if resume {
+		return version, true, c.launch(ctx, name)
+	}
+	return version, true, nil
+}
+
+// Rollback puts an earlier version in force (0: the one before the version in force),
+// with the checks of Apply; a pipeline that runs resumes with it from its checkpoint.
+func (c *Controller) Rollback(ctx context.Context, name string, to int) (int, error) {
+	c.mu.Lock()
+	cur, err := c.st.Version(ctx, name, 0)
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if to == 0 {
+		to = cur.Version - 1
+	}
+	if to < 1 || to == cur.Version {
+		return 0, fmt.Errorf("pipeline %q: no version %d to roll back to from %d: %w", name, to, cur.Version, ErrUpgradeRefused)
+	}
+	target, err := c.st.Version(ctx, name, to)
+	if err != nil {
+		return 0, err
+	}
+	p, err := c.Parse(target.File)
+	if err != nil {
+		return 0, err
+	}
+	old, err := c.Parse(cur.File)
+	if err != nil {
+		return 0, err
+	}
+	if why := keepsState(old, p); why != "" {
+		return 0, fmt.Errorf("%w: %s", ErrUpgradeRefused, why)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	resume, err := c.halt(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.st.SetVersion(ctx, name, to); err != nil {
+		return 0, err
+	}
+	if resume {
+		return to, c.launch(ctx, name)
+	}
+	return to, nil
+}
+
+// halt suspends the pipeline at a checkpoint if it runs here, and reports whether it
+// should run again afterwards. c.mu is held (and let go while it waits).
+func (c *Controller) halt(ctx context.Context, name string) (bool, error) {
+	rec, err := c.st.Get(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	if pl := c.runs[name]; pl != nil && active(pl.Status().State) {
+		pl.Suspend()
+		c.mu.Unlock()
+		<-pl.Done()
+		c.mu.Lock()
+		if s := pl.Status().State; s == runtime.Failed {
+			return false, fmt.Errorf("pipeline %q failed while it was suspended for the change: %s", name, pl.Status().Error)
+		}
+	}
+	return rec.Desired == "RUNNING", nil
+}
+
+// dropState forgets the pipeline's checkpoint.
+func (c *Controller) dropState(ctx context.Context, name string) error {
+	gen, err := c.cps.Acquire(ctx, name)
+	if err != nil {
+		return fmt.Errorf("claim pipeline %q to drop its state: %w", name, err)
+	}
+	err = c.cps.Reset(ctx, name, gen)
+	c.cps.Release(ctx, name)
+	if err != nil {
+		return fmt.Errorf("drop the checkpoint of pipeline %q: %w", name, err)
+	}
+	return nil
+}
