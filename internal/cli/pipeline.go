@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -150,7 +152,7 @@ func pipelineCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		},
 	}
 	events.Flags().Int64Var(&after, "after", 0, "only the events after this id")
-	cmd.AddCommand(del, events, c.applyCommand(reg), c.versionsCommand(), c.rollbackCommand())
+	cmd.AddCommand(del, events, c.applyCommand(reg), c.versionsCommand(), c.rollbackCommand(), c.logsCommand())
 	return cmd
 }
 
@@ -404,4 +406,81 @@ func (c *client) print(v any, rows []server.Pipeline) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.State, p.Phase, p.Desired, p.Version, p.RowsIn, p.RowsOut, cp, errText)
 	}
 	return tw.Flush()
+}
+
+func (c *client) logsCommand() *cobra.Command {
+	var follow bool
+	var tail int
+	var level string
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "The tail of a pipeline's log (-f: and each new line as it comes)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := fmt.Sprintf("/api/v1/pipelines/%s/logs?tail=%d&level=%s", url.PathEscape(args[0]), tail, url.QueryEscape(level))
+			if !follow {
+				var l server.Logs
+				if err := c.do("GET", path, nil, &l); err != nil {
+					return err
+				}
+				for _, line := range l.Lines {
+					c.printLine(line)
+				}
+				return nil
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), "GET", strings.TrimRight(c.base, "/")+path+"&follow=true", nil)
+			if err != nil {
+				return invalid(err)
+			}
+			resp, err := (&http.Client{}).Do(req) // no timeout: it follows until stopped
+			if err != nil {
+				return failed(fmt.Errorf("reach the server at %s: %w", c.base, err))
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				var e server.Error
+				json.NewDecoder(resp.Body).Decode(&e)
+				return failed(fmt.Errorf("%s", e.Error))
+			}
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				data, ok := strings.CutPrefix(sc.Text(), "data: ")
+				if !ok {
+					continue
+				}
+				var line server.LogLine
+				if json.Unmarshal([]byte(data), &line) == nil {
+					c.printLine(line)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log")
+	cmd.Flags().IntVar(&tail, "tail", 100, "lines of the tail")
+	cmd.Flags().StringVar(&level, "level", "info", "debug, info, warn or error: that level and above")
+	return cmd
+}
+
+func (c *client) printLine(l server.LogLine) {
+	if c.output == "json" {
+		b, _ := json.Marshal(l)
+		fmt.Fprintf(c.g.stdout, "%s\n", b)
+		return
+	}
+	keys := make([]string, 0, len(l.Attrs))
+	for k := range l.Attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		v := l.Attrs[k]
+		if strings.ContainsAny(v, " \"=") {
+			v = strconv.Quote(v)
+		}
+		fmt.Fprintf(&sb, " %s=%s", k, v)
+	}
+	fmt.Fprintf(c.g.stdout, "%s %-5s %s%s\n", l.Time.Local().Format("2006-01-02 15:04:05.000"), l.Level, l.Msg, sb.String())
 }

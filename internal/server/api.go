@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/runtime"
@@ -69,6 +71,14 @@ var routes = []route{
 		params: []param{nameParam}, out: VersionList{}, status: 200, errors: []int{404}, h: (*api).versions},
 	{method: "POST", path: "/api/v1/pipelines/{name}/rollback", id: "rollbackPipeline", summary: "Put an earlier version in force (by default the one before)",
 		params: []param{nameParam}, in: RollbackRequest{}, out: Pipeline{}, status: 200, errors: []int{400, 404, 409}, h: (*api).rollback},
+	{method: "GET", path: "/api/v1/pipelines/{name}/logs", id: "pipelineLogs", summary: "The tail of a pipeline's log; follow=true streams it as server-sent events (text/event-stream), each a LogLine",
+		params: []param{nameParam, {name: "tail", in: "query", doc: "at most this many lines (1-2000, default 100)", typ: "integer"},
+			{name: "level", in: "query", doc: "debug, info, warn or error: that level and above (default info)", typ: "string"},
+			{name: "follow", in: "query", doc: "stream new lines as they come", typ: "boolean"}},
+		out: Logs{}, status: 200, errors: []int{400, 404}, h: (*api).logs},
+	{method: "GET", path: "/api/v1/pipelines/{name}/runs", id: "pipelineRuns", summary: "A pipeline's runs, newest first: each start with its version, its end, end state and error",
+		params: []param{nameParam, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
+		out:    Runs{}, status: 200, errors: []int{400, 404}, h: (*api).runs},
 	{method: "GET", path: "/api/v1/pipelines/{name}/events", id: "pipelineEvents", summary: "A page of a pipeline's events, oldest first",
 		params: []param{nameParam, {name: "after", in: "query", doc: "the events after this id", typ: "integer"}, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
 		out:    Events{}, status: 200, errors: []int{400, 404}, h: (*api).events},
@@ -85,6 +95,9 @@ func init() {
 
 type api struct {
 	c *Controller
+	// closing is closed when the server shuts down: streams end then, so that the
+	// shutdown does not wait for their clients.
+	closing <-chan struct{}
 }
 
 func (a *api) handler() http.Handler {
@@ -382,6 +395,93 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+}
+
+func (a *api) logs(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := a.c.st.Get(r.Context(), name); err != nil {
+		fail(w, err)
+		return
+	}
+	tail, err := intQuery(r, "tail", 100, 1, logRing)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+		return
+	}
+	follow, err := boolQuery(r, "follow")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+		return
+	}
+	level := slog.LevelInfo
+	if s := r.URL.Query().Get("level"); s != "" {
+		if err := level.UnmarshalText([]byte(s)); err != nil {
+			writeError(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("level=%q: want debug, info, warn or error", s)})
+			return
+		}
+	}
+	l := a.c.logFor(name)
+	if !follow {
+		writeJSON(w, http.StatusOK, Logs{Lines: l.tail(int(tail), level)})
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, Error{Error: "this connection cannot stream"})
+		return
+	}
+	ch, unsubscribe := l.subscribe()
+	defer unsubscribe()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(line LogLine) {
+		b, _ := json.Marshal(line)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+	}
+	for _, line := range l.tail(int(tail), level) {
+		send(line)
+	}
+	flusher.Flush()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.c.ctx.Done():
+			return
+		case <-a.closing:
+			return
+		case line := <-ch:
+			if levelOf(line.Level) >= level {
+				send(line)
+				flusher.Flush()
+			}
+		case <-keepalive.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+			flusher.Flush()
+		}
+	}
+}
+
+func (a *api) runs(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := a.c.st.Get(r.Context(), name); err != nil {
+		fail(w, err)
+		return
+	}
+	limit, err := intQuery(r, "limit", 100, 1, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+		return
+	}
+	runs, err := a.c.st.Runs(r.Context(), name, int(limit))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Runs{Runs: runs})
 }
 
 func intQuery(r *http.Request, name string, def, lo, hi int64) (int64, error) {

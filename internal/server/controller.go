@@ -43,6 +43,9 @@ type Controller struct {
 
 	mu   sync.Mutex
 	runs map[string]*runtime.Pipeline // the latest runtime of each pipeline started here
+
+	logMu sync.Mutex
+	logs  map[string]*pipelineLog
 }
 
 // ErrConflict: the action is not legal in the pipeline's current state.
@@ -87,12 +90,15 @@ func NewController(ctx context.Context, o Options) *Controller {
 		o.Memory = &runtime.Memory{}
 	}
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
-		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}}
+		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{}}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
 // server (or a crash), each resumes from its checkpoint.
 func (c *Controller) Boot(ctx context.Context) error {
+	if err := c.st.EndLostRuns(ctx, string(runtime.Stopped), "the server ended without ending the run (killed or crashed); the next run resumed from the last checkpoint"); err != nil {
+		return fmt.Errorf("end the runs of the server's last life: %w", err)
+	}
 	ps, err := c.st.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list the pipelines to resume: %w", err)
@@ -280,11 +286,21 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("version %d of pipeline %q no longer parses: %w", v.Version, name, err)
 	}
-	pl := runtime.New(p, runtime.Options{Registry: c.reg, Store: c.cps, StateDir: filepath.Join(c.dataDir, "state"), Logger: c.log,
+	run, err := c.st.StartRun(ctx, name, v.Version)
+	if err != nil {
+		return fmt.Errorf("record the run of pipeline %q: %w", name, err)
+	}
+	pl := runtime.New(p, runtime.Options{Registry: c.reg, Store: c.cps, StateDir: filepath.Join(c.dataDir, "state"), Logger: c.loggerFor(name),
 		Metrics: c.metrics, Memory: c.mem, OnEvent: func(e runtime.Event) {
+			bg := context.WithoutCancel(c.ctx)
 			se := store.Event{Pipeline: name, Time: e.Time, State: string(e.State), Phase: e.Phase, Reason: e.Reason, Error: e.Error}
-			if err := c.st.AddEvent(context.WithoutCancel(c.ctx), se); err != nil {
+			if err := c.st.AddEvent(bg, se); err != nil {
 				c.log.Error("could not record an event", "pipeline", name, "err", err)
+			}
+			if e.State.Terminal() {
+				if err := c.st.EndRun(bg, run, string(e.State), e.Error); err != nil {
+					c.log.Error("could not record the end of a run", "pipeline", name, "err", err)
+				}
 			}
 		}})
 	c.runs[name] = pl
@@ -311,6 +327,7 @@ func (c *Controller) Delete(ctx context.Context, name string, dropState bool) er
 			return err
 		}
 	}
+	c.closeLog(name)
 	return c.st.Delete(ctx, name)
 }
 

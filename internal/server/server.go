@@ -89,7 +89,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1)}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", (&api{c: c}).handler())
+	closing := make(chan struct{})
+	mux.Handle("/api/", (&api{c: c, closing: closing}).handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -104,6 +105,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	s.http.RegisterOnShutdown(func() { close(closing) })
 	if err := c.Boot(ctx); err != nil {
 		s.Close()
 		return nil, err

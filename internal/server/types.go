@@ -128,3 +128,15 @@ type VersionFile struct {
 	InForce bool      `json:"in_force"`
 	File    string    `json:"file"`
 }
+
+// Logs is the tail of a pipeline's log, oldest first. With follow=true the answer is a
+// stream of server-sent events instead, each a LogLine as JSON: the tail, then each new
+// line as it comes.
+type Logs struct {
+	Lines []LogLine `json:"lines"`
+}
+
+// Runs are a pipeline's runs, newest first: each start until it ended.
+type Runs struct {
+	Runs []store.RunRecord `json:"runs"`
+}

@@ -37,6 +37,17 @@ var migrations = []string{
 		error    TEXT NOT NULL
 	);
 	CREATE INDEX events_by_pipeline ON events (pipeline, id);`,
+	// 2: runs: each start of a pipeline until it ends, with its version, end state and error.
+	`CREATE TABLE runs (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		pipeline   TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		started_at TEXT NOT NULL,
+		ended_at   TEXT NOT NULL DEFAULT '',
+		state      TEXT NOT NULL DEFAULT '',
+		error      TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX runs_by_pipeline ON runs (pipeline, id);`,
 }
 
 // SchemaVersion is the schema version this build uses.

@@ -204,7 +204,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
 		}
-		for _, q := range []string{`DELETE FROM pipeline_versions WHERE pipeline = ?`, `DELETE FROM events WHERE pipeline = ?`} {
+		for _, q := range []string{`DELETE FROM pipeline_versions WHERE pipeline = ?`, `DELETE FROM events WHERE pipeline = ?`, `DELETE FROM runs WHERE pipeline = ?`} {
 			if _, err := tx.ExecContext(ctx, q, name); err != nil {
 				return err
 			}
@@ -331,3 +331,57 @@ func (s *Store) Events(ctx context.Context, name string, after int64, limit int)
 
 // IsNotFound reports whether err says a pipeline or version does not exist.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// RunRecord is one start of a pipeline until it ended (Ended zero: it runs, or its server
+// ended without ending it).
+type RunRecord struct {
+	ID       int64     `json:"id"`
+	Pipeline string    `json:"pipeline"`
+	Version  int       `json:"version"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended,omitzero"`
+	State    string    `json:"state,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// StartRun records a start of the pipeline at version and returns the run's id.
+func (s *Store) StartRun(ctx context.Context, pipeline string, version int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (pipeline, version, started_at) VALUES (?, ?, ?)`, pipeline, version, ts(now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// EndRun records how run id ended.
+func (s *Store) EndRun(ctx context.Context, id int64, state, errText string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET ended_at = ?, state = ?, error = ? WHERE id = ?`, ts(now()), state, errText, id)
+	return err
+}
+
+// EndLostRuns ends the runs a server left open when it stopped without ending them (it
+// was killed), as state with why.
+func (s *Store) EndLostRuns(ctx context.Context, state, why string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET ended_at = ?, state = ?, error = ? WHERE ended_at = ''`, ts(now()), state, why)
+	return err
+}
+
+// Runs returns the pipeline's last limit runs, newest first.
+func (s *Store) Runs(ctx context.Context, pipeline string, limit int) ([]RunRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, pipeline, version, started_at, ended_at, state, error FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ?`, pipeline, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []RunRecord{}
+	for rows.Next() {
+		var r RunRecord
+		var started, ended string
+		if err := rows.Scan(&r.ID, &r.Pipeline, &r.Version, &started, &ended, &r.State, &r.Error); err != nil {
+			return nil, err
+		}
+		r.Started, r.Ended = parseTS(started), parseTS(ended)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -32,6 +32,11 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if from >= 2 { // and of version 2's
+			if _, err := old.StartRun(ctx, "p", 1); err != nil {
+				t.Fatal(err)
+			}
+		}
 		db.Close()
 		s, err := OpenSQLite(ctx, dir)
 		if err != nil {
@@ -44,6 +49,9 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 			if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run {
 				t.Fatalf("from version %d: the pipeline is %v, %v", from, p, err)
 			}
+		}
+		if runs, err := s.Runs(ctx, "p", 10); err != nil || len(runs) != min(max(from-1, 0), 1) {
+			t.Fatalf("from version %d: runs %v, %v", from, runs, err)
 		}
 		s.Close()
 	}
@@ -104,6 +112,20 @@ func TestPipelinesVersionsEvents(t *testing.T) {
 	}
 	if p, _ := s.Get(ctx, "a"); p.Observed != "FAILED" || p.LastError != "boom" {
 		t.Fatalf("observed %+v", p)
+	}
+	id, err := s.StartRun(ctx, "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.StartRun(ctx, "a", 2)
+	if err := s.EndRun(ctx, id, "STOPPED", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndLostRuns(ctx, "STOPPED", "lost"); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := s.Runs(ctx, "a", 10); len(runs) != 2 || runs[0].Error != "lost" || runs[1].Error != "" || runs[1].Ended.IsZero() {
+		t.Fatalf("runs %+v", runs)
 	}
 	if err := s.SetDesired(ctx, "a", Suspend); err != nil {
 		t.Fatal(err)

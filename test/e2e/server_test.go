@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,6 +24,21 @@ type weirServer struct {
 	url  string
 	addr string
 	p    *proc
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -123,6 +139,15 @@ func TestServerResumesAfterSIGKILL(t *testing.T) {
 	if code != 0 || strings.Count(out, "STARTING") < 3 || !strings.Contains(out, "FINISHED") {
 		t.Fatalf("events: exit %d\n%s", code, out)
 	}
+	var runs server.Runs
+	getJSON(t, s.url+"/api/v1/pipelines/datagen-to-files/runs", &runs)
+	if len(runs.Runs) != 3 || runs.Runs[0].State != "FINISHED" || !strings.Contains(runs.Runs[2].Error, "killed or crashed") {
+		t.Fatalf("runs: %+v", runs.Runs)
+	}
+	// The log holds the lines of the earlier lives too (kept on disk).
+	if code, out := s.cli("logs", "datagen-to-files", "--tail", "2000"); code != 0 || strings.Count(out, "streaming changes") < 3 {
+		t.Fatalf("logs: exit %d\n%s", code, out)
+	}
 	s.p.signal(syscall.SIGTERM)
 	if code := s.p.wait(t, time.Minute); code != 0 {
 		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
@@ -153,6 +178,7 @@ func TestServerLifecycleThroughCLI(t *testing.T) {
 	name := "datagen-to-files"
 	running := func() bool { p := s.get(name); return p.State == "RUNNING" && p.Checkpoints > 0 }
 	waitFor(t, "RUNNING", time.Minute, running)
+	follower := start(t, dir, "pipeline", "logs", name, "-f", "--server", s.url)
 	steps := []struct {
 		action, state string
 		code          int
@@ -177,10 +203,15 @@ func TestServerLifecycleThroughCLI(t *testing.T) {
 			waitFor(t, "RUNNING after "+st.action, time.Minute, running)
 		}
 	}
+	// The follower saw the stops as they came.
+	waitFor(t, "the followed log to show the stops", time.Minute, func() bool {
+		return strings.Count(follower.stderr.String(), "stopping: draining in-flight work") >= 2
+	})
 	s.p.signal(syscall.SIGTERM)
 	if code := s.p.wait(t, time.Minute); code != 0 {
 		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
 	}
+	follower.wait(t, time.Minute) // the server's end ends the stream
 	s = startServer(t, dir, addr)
 	waitFor(t, "RUNNING after the server's restart", time.Minute, running)
 	code, out = s.cli("events", name)
