@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +20,8 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		addr, data, storeURL string
 		memory               int64
 		stopBound            time.Duration
+		alerts               server.AlertConfig
+		rulesFile            string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -31,8 +35,16 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if storeURL != "" {
 				return invalid(fmt.Errorf("--store %s: a PostgreSQL store for several servers is not in this version; leave --store out for the embedded one under --data", storeURL))
 			}
+			if !slices.Contains(server.AlertFormats, alerts.Format) {
+				return invalid(fmt.Errorf("--alert-format %q: want one of %s", alerts.Format, strings.Join(server.AlertFormats, ", ")))
+			}
+			if rulesFile != "" {
+				if alerts.Rules, err = server.LoadRules(rulesFile); err != nil {
+					return invalid(err)
+				}
+			}
 			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, Memory: memory, Version: Version,
-				Logger: log, Registry: reg, StopBound: stopBound})
+				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts})
 			if err != nil {
 				return failed(err)
 			}
@@ -65,5 +77,9 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	cmd.Flags().StringVar(&storeURL, "store", "", "a shared PostgreSQL store (postgres://…), for several servers")
 	cmd.Flags().Int64Var(&memory, "memory", 1<<30, "bytes for the queues of all pipelines together; each gets at most an equal share")
 	cmd.Flags().DurationVar(&stopBound, "stop-timeout", 30*time.Second, "how long a stop waits for the pipelines' final checkpoints before it kills them")
+	cmd.Flags().StringArrayVar(&alerts.Webhooks, "alert-webhook", nil, "deliver alerts (firing and resolved) to this URL by POST; repeat for several")
+	cmd.Flags().StringVar(&alerts.Format, "alert-format", "json", "the webhooks' body: "+strings.Join(server.AlertFormats, ", "))
+	cmd.Flags().StringVar(&rulesFile, "alert-rules", "", "a YAML file of alert rules over the defaults (docs: deploy/alert-rules.example.yml)")
+	cmd.Flags().DurationVar(&alerts.Interval, "alert-interval", 10*time.Second, "how often the alert rules are evaluated")
 	return cmd
 }

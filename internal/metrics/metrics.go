@@ -24,6 +24,7 @@ type Set struct {
 	SnapshotRowsTotal   *prometheus.GaugeVec     // pipeline, table: the source's estimate of the table's rows
 	SnapshotETA         *prometheus.GaugeVec     // pipeline, table: seconds left at the table's rate so far
 	Phase               *prometheus.GaugeVec     // pipeline, phase: 1 for the current phase
+	State               *prometheus.GaugeVec     // pipeline, state: 1 for the current lifecycle state (internal/runtime)
 	QueueBytes          *prometheus.GaugeVec     // pipeline: bytes held between source and sink
 	SourceLag           *prometheus.GaugeVec     // pipeline: now minus the commit time of the last change read
 	SourceEvents        *prometheus.CounterVec   // pipeline: log events read (binlog events, WAL messages)
@@ -67,6 +68,8 @@ func New(reg prometheus.Registerer) *Set {
 			Help: "Seconds until the table's snapshot is read, at its rate so far (0 when done or unknown)."}, []string{"pipeline", "table"}),
 		Phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_pipeline_phase",
 			Help: "1 for the pipeline's current phase."}, []string{"pipeline", "phase"}),
+		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_pipeline_state",
+			Help: "1 for the pipeline's current lifecycle state (CREATED, STARTING, RUNNING, RESTARTING, SUSPENDED, STOPPED, FINISHED, FAILED)."}, []string{"pipeline", "state"}),
 		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_queue_bytes",
 			Help: "Estimated bytes of changes held between source and sink."}, []string{"pipeline"}),
 		SourceLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_lag_seconds",
@@ -81,6 +84,6 @@ func New(reg prometheus.Registerer) *Set {
 	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained, s.SourcePosition,
 		s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
 		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
-		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.QueueBytes)
+		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.State, s.QueueBytes)
 	return s
 }

@@ -215,6 +215,15 @@ func (p *Pipeline) transition(e Event) {
 		p.lastErr = e.Error
 	}
 	on := p.o.OnEvent
+	if m := p.o.Metrics; m != nil {
+		for _, s := range States {
+			v := 0.0
+			if s == e.State {
+				v = 1
+			}
+			m.State.WithLabelValues(p.spec.Name, string(s)).Set(v)
+		}
+	}
 	p.mu.Unlock()
 	p.log.Debug("pipeline state", "state", e.State, "phase", e.Phase, "reason", e.Reason)
 	if on != nil {

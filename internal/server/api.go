@@ -76,6 +76,9 @@ var routes = []route{
 			{name: "level", in: "query", doc: "debug, info, warn or error: that level and above (default info)", typ: "string"},
 			{name: "follow", in: "query", doc: "stream new lines as they come", typ: "boolean"}},
 		out: Logs{}, status: 200, errors: []int{400, 404}, h: (*api).logs},
+	{method: "GET", path: "/api/v1/alerts", id: "listAlerts", summary: "The alerts that fire, then the last resolved ones, newest first",
+		params: []param{{name: "limit", in: "query", doc: "at most this many resolved ones (0-1000, default 100)", typ: "integer"}},
+		out:    Alerts{}, status: 200, errors: []int{400}, h: (*api).alerts},
 	{method: "GET", path: "/api/v1/pipelines/{name}/runs", id: "pipelineRuns", summary: "A pipeline's runs, newest first: each start with its version, its end, end state and error",
 		params: []param{nameParam, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
 		out:    Runs{}, status: 200, errors: []int{400, 404}, h: (*api).runs},
@@ -482,6 +485,20 @@ func (a *api) runs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, Runs{Runs: runs})
+}
+
+func (a *api) alerts(w http.ResponseWriter, r *http.Request) {
+	limit, err := intQuery(r, "limit", 100, 0, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+		return
+	}
+	as, err := a.c.st.Alerts(r.Context(), int(limit))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Alerts{Alerts: as})
 }
 
 func intQuery(r *http.Request, name string, def, lo, hi int64) (int64, error) {

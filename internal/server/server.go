@@ -36,6 +36,7 @@ type Config struct {
 	// StopBound is how long a graceful stop waits for the pipelines' final checkpoints
 	// before it kills them.
 	StopBound time.Duration
+	Alerts    AlertConfig
 }
 
 // Server is a running control plane.
@@ -48,6 +49,8 @@ type Server struct {
 	ln   net.Listener
 	stop context.CancelFunc
 	done chan error
+
+	alertsDone chan struct{}
 }
 
 // Start opens the store, resumes every pipeline that should run and serves the API.
@@ -87,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1), alertsDone: make(chan struct{})}
 	mux := http.NewServeMux()
 	closing := make(chan struct{})
 	mux.Handle("/api/", (&api{c: c, closing: closing}).handler())
@@ -110,6 +113,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	al := newAlerter(c, cfg.Alerts, cfg.Logger)
+	go func() {
+		defer close(s.alertsDone)
+		al.run(life)
+	}()
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -135,6 +143,7 @@ func (s *Server) Close() error {
 	err := s.http.Shutdown(ctx)
 	s.c.Shutdown(s.cfg.StopBound)
 	s.stop()
+	<-s.alertsDone
 	s.cps.Close()
 	return errors.Join(err, s.st.Close())
 }

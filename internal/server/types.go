@@ -140,3 +140,8 @@ type Logs struct {
 type Runs struct {
 	Runs []store.RunRecord `json:"runs"`
 }
+
+// Alerts are the alerts that fire, then the last resolved ones, newest first.
+type Alerts struct {
+	Alerts []store.Alert `json:"alerts"`
+}

@@ -48,6 +48,17 @@ var migrations = []string{
 		error      TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX runs_by_pipeline ON runs (pipeline, id);`,
+	// 3: alerts: each firing of a rule for a pipeline, until it resolves.
+	`CREATE TABLE alerts (
+		id          INTEGER PRIMARY KEY AUTOINCREMENT,
+		rule        TEXT NOT NULL,
+		pipeline    TEXT NOT NULL,
+		severity    TEXT NOT NULL,
+		summary     TEXT NOT NULL,
+		fired_at    TEXT NOT NULL,
+		resolved_at TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX alerts_open ON alerts (resolved_at, rule, pipeline);`,
 }
 
 // SchemaVersion is the schema version this build uses.

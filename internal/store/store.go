@@ -96,7 +96,8 @@ func (s *Store) Close() error { return s.db.Close() }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-const tsFormat = time.RFC3339Nano
+// tsFormat is fixed-width UTC, so that the text sorts and compares as the time does.
+const tsFormat = "2006-01-02T15:04:05.000000Z"
 
 func ts(t time.Time) string { return t.UTC().Format(tsFormat) }
 
@@ -384,4 +385,59 @@ func (s *Store) Runs(ctx context.Context, pipeline string, limit int) ([]RunReco
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// Alert is one firing of an alert rule for a pipeline (Resolved zero: it fires).
+type Alert struct {
+	ID       int64     `json:"id"`
+	Rule     string    `json:"rule"`
+	Pipeline string    `json:"pipeline"`
+	Severity string    `json:"severity"`
+	Summary  string    `json:"summary"`
+	Fired    time.Time `json:"fired"`
+	Resolved time.Time `json:"resolved,omitzero"`
+}
+
+// Fire records a firing and returns its id.
+func (s *Store) Fire(ctx context.Context, a Alert) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO alerts (rule, pipeline, severity, summary, fired_at) VALUES (?, ?, ?, ?, ?)`,
+		a.Rule, a.Pipeline, a.Severity, a.Summary, ts(a.Fired))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// Resolve records that firing id has resolved.
+func (s *Store) Resolve(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE alerts SET resolved_at = ? WHERE id = ?`, ts(at), id)
+	return err
+}
+
+// Alerts returns the alerts that fire, then up to limit resolved ones, newest first.
+func (s *Store) Alerts(ctx context.Context, limit int) ([]Alert, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, rule, pipeline, severity, summary, fired_at, resolved_at FROM alerts
+		WHERE resolved_at = '' OR id IN (SELECT id FROM alerts WHERE resolved_at != '' ORDER BY id DESC LIMIT ?) ORDER BY resolved_at != '', id DESC`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Alert{}
+	for rows.Next() {
+		var a Alert
+		var fired, resolved string
+		if err := rows.Scan(&a.ID, &a.Rule, &a.Pipeline, &a.Severity, &a.Summary, &fired, &resolved); err != nil {
+			return nil, err
+		}
+		a.Fired, a.Resolved = parseTS(fired), parseTS(resolved)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CountEvents counts the pipeline's events in state since t.
+func (s *Store) CountEvents(ctx context.Context, pipeline, state string, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE pipeline = ? AND state = ? AND time >= ?`, pipeline, state, ts(since)).Scan(&n)
+	return n, err
 }

@@ -32,6 +32,11 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if from >= 3 {
+			if _, err := old.Fire(ctx, Alert{Rule: "failed", Pipeline: "p", Fired: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if from >= 2 { // and of version 2's
 			if _, err := old.StartRun(ctx, "p", 1); err != nil {
 				t.Fatal(err)
@@ -49,6 +54,9 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 			if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run {
 				t.Fatalf("from version %d: the pipeline is %v, %v", from, p, err)
 			}
+		}
+		if as, err := s.Alerts(ctx, 10); err != nil || len(as) != min(max(from-2, 0), 1) {
+			t.Fatalf("from version %d: alerts %v, %v", from, as, err)
 		}
 		if runs, err := s.Runs(ctx, "p", 10); err != nil || len(runs) != min(max(from-1, 0), 1) {
 			t.Fatalf("from version %d: runs %v, %v", from, runs, err)

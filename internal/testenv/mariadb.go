@@ -152,6 +152,12 @@ func (m *MariaDB) Kill() error {
 	return m.start()
 }
 
+// Pause stops the server cleanly and keeps its data: Resume starts it again.
+func (m *MariaDB) Pause() { m.proc.stop(60 * time.Second) }
+
+// Resume starts a paused server again on the same port with its data.
+func (m *MariaDB) Resume() error { return m.start() }
+
 // Stop stops the server and removes its directory.
 func (m *MariaDB) Stop() error {
 	m.proc.stop(60 * time.Second)

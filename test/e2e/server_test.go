@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // weirServer is a `weir server` process on its own port and data directory.
@@ -290,4 +293,87 @@ func TestServerUpgradeAndRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d images with the new column", withColumn)
+}
+
+// TestServerAlertsOnStoppedSource: a source that stops raises the restarts and
+// no-progress alerts at a webhook, once each; when it comes back they resolve.
+func TestServerAlertsOnStoppedSource(t *testing.T) {
+	m, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	if err := m.Exec("", "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT); INSERT INTO shop.t VALUES (1, 1), (2, 2);"); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []server.Notification
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n server.Notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("a webhook body: %v", err)
+		}
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	seen := func(status, rule string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		k := 0
+		for _, n := range got {
+			if n.Status == status && n.Rule == rule && n.Pipeline == "alerted" {
+				k++
+			}
+		}
+		return k
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules.yml"), "rules:\n  - name: restarts\n    threshold: 2\n    for: 5s\n  - name: no_progress\n    for: 1s\n    severity: critical\n")
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`source:
+  type: mariadb
+  hostname: 127.0.0.1
+  port: %d
+  username: root
+  tables: shop.t
+sink:
+  type: file
+  path: out
+pipeline:
+  name: alerted
+  checkpoint.interval: 100ms
+  restart.backoff.initial: 100ms
+  restart.backoff.max: 300ms
+`, m.Port))
+	addr := freeAddr(t)
+	s := &weirServer{t: t, dir: dir, addr: addr, url: "http://" + addr}
+	s.p = start(t, dir, "server", "--addr", addr, "--data", filepath.Join(dir, "data"), "--alert-webhook", hook.URL,
+		"--alert-rules", "rules.yml", "--alert-interval", "100ms")
+	waitFor(t, "the server", time.Minute, func() bool { code, _ := s.cli("list"); return code == 0 || s.p.exited() })
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
+		t.Fatalf("create: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the stream", time.Minute, func() bool { p := s.get("alerted"); return p.Phase == "stream" && p.Checkpoints > 0 })
+	m.Pause()
+	waitFor(t, "the alerts", time.Minute, func() bool { return seen("firing", "restarts") > 0 && seen("firing", "no_progress") > 0 })
+	if p := s.get("alerted"); p.State != "RESTARTING" && p.State != "STARTING" || p.LastError == "" {
+		t.Fatalf("with its source down: %s, error %q", p.State, p.LastError)
+	}
+	if err := m.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the resolutions", time.Minute, func() bool { return seen("resolved", "restarts") > 0 && seen("resolved", "no_progress") > 0 })
+	if n := seen("firing", "no_progress") + seen("firing", "restarts"); n != 2 {
+		t.Fatalf("%d firings, want one per rule: %+v", n, got)
+	}
+	var alerts server.Alerts
+	getJSON(t, s.url+"/api/v1/alerts", &alerts)
+	if len(alerts.Alerts) != 2 || alerts.Alerts[0].Resolved.IsZero() {
+		t.Fatalf("alerts: %+v", alerts.Alerts)
+	}
+	s.p.signal(syscall.SIGTERM)
+	if code := s.p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
+	}
 }

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAlertBodies: each webhook format is the JSON its chat tool takes, from one message.
+func TestAlertBodies(t *testing.T) {
+	n := Notification{Status: "firing", Rule: "restarts", Pipeline: "orders", Severity: "warning", Summary: `3 restarts; the last after: dial "db"`, Fired: time.Unix(0, 0)}
+	text := `[weir] FIRING warning restarts: pipeline orders: 3 restarts; the last after: dial "db"`
+	for format, path := range map[string][]string{
+		"slack": {"text"}, "dingtalk": {"text", "content"}, "wecom": {"text", "content"}, "feishu": {"content", "text"},
+	} {
+		b, err := body(format, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v: %s", format, err, b)
+		}
+		var v any = m
+		for _, k := range path {
+			v = v.(map[string]any)[k]
+		}
+		if v != text {
+			t.Errorf("%s: %v, want %q", format, v, text)
+		}
+	}
+	b, _ := body("json", n)
+	var back Notification
+	if err := json.Unmarshal(b, &back); err != nil || back.Rule != "restarts" || back.Status != "firing" {
+		t.Errorf("json: %s", b)
+	}
+	if _, err := body("teams", n); err == nil {
+		t.Error("an unknown format rendered")
+	}
+}
+
+// TestAlertRules: the example rules file loads over the defaults; a rule for one pipeline
+// applies to it instead of the default; mistakes are refused with the rule and the fix.
+func TestAlertRules(t *testing.T) {
+	rules, err := LoadRules("../../deploy/alert-rules.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := func(rs []Rule) map[string]Rule {
+		m := map[string]Rule{}
+		for _, r := range rs {
+			m[r.Name] = r
+		}
+		return m
+	}
+	other, orders := byName(rulesFor(rules, "other")), byName(rulesFor(rules, "orders-to-dw"))
+	if other["restarts"].Threshold != 5 || other["lag"].Threshold != 300 || orders["lag"].Threshold != 60 || orders["lag"].Severity != "critical" {
+		t.Errorf("rules: other %+v, orders %+v", other, orders)
+	}
+	if _, ok := other["checkpoint_age"]; ok {
+		t.Error("a disabled rule applies")
+	}
+	if _, ok := other["failed"]; !ok {
+		t.Error("a default rule the file does not name is gone")
+	}
+	dir := t.TempDir()
+	for body, says := range map[string]string{
+		"rules:\n  - name: lagg\n":           `name "lagg": want one of`,
+		"rules:\n  - name: lag\n    tresh: 1\n": "field tresh not found",
+	} {
+		f := filepath.Join(dir, "r.yml")
+		os.WriteFile(f, []byte(body), 0o644)
+		if _, err := LoadRules(f); err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("%q: %v, want it to say %q", body, err, says)
+		}
+	}
+}
+
+// TestPrometheusRules: the rules shipped for Prometheus pass promtool (Debian's
+// prometheus package; scripts/test installs it).
+func TestPrometheusRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed: apt-get install prometheus (scripts/test does)")
+	}
+	out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus-rules.yml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS: 6 rules found") {
+		t.Fatalf("promtool: %v\n%s", err, out)
+	}
+}
