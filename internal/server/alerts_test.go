@@ -69,7 +69,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for body, says := range map[string]string{
-		"rules:\n  - name: lagg\n":           `name "lagg": want one of`,
+		"rules:\n  - name: lagg\n":              `name "lagg": want one of`,
 		"rules:\n  - name: lag\n    tresh: 1\n": "field tresh not found",
 	} {
 		f := filepath.Join(dir, "r.yml")
