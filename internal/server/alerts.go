@@ -241,10 +241,7 @@ func (a *alerter) evaluate(ctx context.Context, now time.Time) {
 	}
 	seen := map[string]bool{}
 	for _, p := range ps {
-		state, pl, err := a.c.State(ctx, p.Name)
-		if err != nil {
-			continue
-		}
+		state, pl := a.c.StateOf(p)
 		for _, r := range rulesFor(a.cfg.Rules, p.Name) {
 			key := r.Name + "/" + p.Name
 			seen[key] = true
@@ -296,6 +293,9 @@ func (a *alerter) holds(ctx context.Context, r Rule, p *store.Pipeline, state ru
 		age := now.Sub(last).Seconds()
 		return !last.IsZero() && age > r.Threshold, fmt.Sprintf("its last checkpoint is %.0f s old (over %.0f s)", age, r.Threshold)
 	case "retained":
+		if a.c.metrics == nil {
+			return false, ""
+		}
 		b := a.gauge(a.c.metrics.SourceRetained, p.Name)
 		return b > r.Threshold, fmt.Sprintf("its source keeps %.0f MiB of change log for it (over %.0f MiB)", b/(1<<20), r.Threshold/(1<<20))
 	}
@@ -318,16 +318,23 @@ func (a *alerter) sustained(r Rule, pipeline string, cond bool, now time.Time) b
 }
 
 // lag reads the pipeline's source lag gauge (seconds).
-func (a *alerter) lag(pipeline string) float64 {
-	if a.c.metrics == nil {
+func (a *alerter) lag(pipeline string) float64 { return a.c.lag(pipeline) }
+
+func (a *alerter) gauge(v *prometheus.GaugeVec, pipeline string) float64 {
+	return a.c.gauge(v, pipeline)
+}
+
+// lag reads the pipeline's source lag gauge (seconds).
+func (c *Controller) lag(pipeline string) float64 {
+	if c.metrics == nil {
 		return 0
 	}
-	return a.gauge(a.c.metrics.SourceLag, pipeline)
+	return c.gauge(c.metrics.SourceLag, pipeline)
 }
 
 // gauge reads a pipeline's gauge (0 when it has none).
-func (a *alerter) gauge(v *prometheus.GaugeVec, pipeline string) float64 {
-	if a.c.metrics == nil {
+func (c *Controller) gauge(v *prometheus.GaugeVec, pipeline string) float64 {
+	if c.metrics == nil {
 		return 0
 	}
 	var m dto.Metric

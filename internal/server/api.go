@@ -530,10 +530,7 @@ func boolQuery(r *http.Request, name string) (bool, error) {
 func (a *api) view(ctx context.Context, rec *store.Pipeline, detail bool) (Pipeline, error) {
 	v := Pipeline{Name: rec.Name, Version: rec.Version, Desired: string(rec.Desired), LastError: rec.LastError,
 		Created: rec.Created, Updated: rec.Updated}
-	state, pl, err := a.c.State(ctx, rec.Name)
-	if err != nil {
-		return v, err
-	}
+	state, pl := a.c.StateOf(rec)
 	v.State = string(state)
 	if pl != nil {
 		s := pl.Status()
@@ -543,6 +540,9 @@ func (a *api) view(ctx context.Context, rec *store.Pipeline, detail bool) (Pipel
 		}
 		if r := s.Restart; r != nil && state == runtime.Restarting {
 			v.Restart = &Restart{Error: r.Err, Attempt: r.Attempt, Next: r.Next}
+		}
+		if s.Phase == "stream" {
+			v.LagSeconds = a.c.lag(rec.Name)
 		}
 		st := s.Stats
 		v.RowsIn, v.RowsOut, v.Durable, v.Checkpoints = st.RowsIn.Load(), st.RowsOut.Load(), st.Durable.Load(), st.Checkpoints.Load()

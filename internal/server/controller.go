@@ -172,24 +172,20 @@ func (c *Controller) Create(ctx context.Context, file string, start bool) (*stor
 	return rec, nil
 }
 
-// State returns the pipeline's observed state: its runtime's in this process, else the
-// last the store knows.
-func (c *Controller) State(ctx context.Context, name string) (runtime.State, *runtime.Pipeline, error) {
-	rec, err := c.st.Get(ctx, name)
-	if err != nil {
-		return "", nil, err
-	}
+// StateOf returns the observed state of the pipeline rec is the record of: its runtime's
+// in this process, else the last the store knows.
+func (c *Controller) StateOf(rec *store.Pipeline) (runtime.State, *runtime.Pipeline) {
 	c.mu.Lock()
-	pl := c.runs[name]
+	pl := c.runs[rec.Name]
 	c.mu.Unlock()
 	if pl != nil {
-		return pl.Status().State, pl, nil
+		return pl.Status().State, pl
 	}
 	s := runtime.State(rec.Observed)
 	if !s.Terminal() && s != runtime.Created { // it ran in a process that is gone
 		s = runtime.Stopped
 	}
-	return s, nil, nil
+	return s, nil
 }
 
 func active(s runtime.State) bool {

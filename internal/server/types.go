@@ -27,14 +27,17 @@ type Pipeline struct {
 	Desired string `json:"desired"`
 	// State is one of CREATED, STARTING, RUNNING, RESTARTING, SUSPENDED, STOPPED,
 	// FINISHED, FAILED.
-	State          string       `json:"state"`
-	Phase          string       `json:"phase,omitempty"`
-	LastError      string       `json:"last_error,omitempty"`
-	Restart        *Restart     `json:"restart,omitempty"`
-	RowsIn         int64        `json:"rows_in"`
-	RowsOut        int64        `json:"rows_out"`
-	Durable        int64        `json:"durable"`
-	Checkpoints    int64        `json:"checkpoints"`
+	State       string   `json:"state"`
+	Phase       string   `json:"phase,omitempty"`
+	LastError   string   `json:"last_error,omitempty"`
+	Restart     *Restart `json:"restart,omitempty"`
+	RowsIn      int64    `json:"rows_in"`
+	RowsOut     int64    `json:"rows_out"`
+	Durable     int64    `json:"durable"`
+	Checkpoints int64    `json:"checkpoints"`
+	// LagSeconds is how far behind its source it reads (the commit time of the last
+	// change read), while it streams.
+	LagSeconds     float64      `json:"lag_seconds"`
 	LastCheckpoint *time.Time   `json:"last_checkpoint,omitempty"`
 	Snapshot       *Snapshot    `json:"snapshot,omitempty"`
 	Output         string       `json:"output,omitempty"`

@@ -76,9 +76,10 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("store: create %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "weir.db")
-	// WAL: readers do not wait for the writer; synchronous FULL: a committed write survives
+	// WAL: readers do not wait for the writer; transactions take the write lock as they
+	// begin (immediate), so that the busy timeout covers them; synchronous FULL: a committed write survives
 	// a crash of the machine, not only of the process.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
