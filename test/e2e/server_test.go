@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -371,6 +372,128 @@ pipeline:
 	getJSON(t, s.url+"/api/v1/alerts", &alerts)
 	if len(alerts.Alerts) != 2 || alerts.Alerts[0].Resolved.IsZero() {
 		t.Fatalf("alerts: %+v", alerts.Alerts)
+	}
+	s.p.signal(syscall.SIGTERM)
+	if code := s.p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
+	}
+}
+
+// TestServerThreePipelinesSurviveKills: one server runs MariaDB → PostgreSQL, PostgreSQL →
+// MariaDB and datagen → files while both databases take writes; it is SIGKILLed twice
+// mid-stream and started again; the pipelines resume by themselves, `weir verify` finds
+// each SQL pair equal, and the files hold every generated change once.
+func TestServerThreePipelinesSurviveKills(t *testing.T) {
+	ctx := context.Background()
+	m, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	if err := m.Exec("", "CREATE DATABASE shop; CREATE DATABASE back; CREATE TABLE shop.orders (id INT PRIMARY KEY, v INT, note VARCHAR(40));"+
+		"INSERT INTO shop.orders SELECT seq, seq, CONCAT('n', seq) FROM shop.seq_1_to_2000;"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"CREATE DATABASE dw", "CREATE DATABASE src"} {
+		if err := pg.Exec(ctx, "postgres", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pg.Exec(ctx, "src", "CREATE TABLE items (id int PRIMARY KEY, v int, note text); INSERT INTO items SELECT g, g, 'n' || g FROM generate_series(1, 2000) g"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.yaml": fmt.Sprintf("source:\n  type: mariadb\n  hostname: 127.0.0.1\n  port: %d\n  username: root\n  tables: shop.orders\n"+
+			"sink:\n  type: postgres\n  url: %s\npipeline:\n  name: maria-to-pg\n  checkpoint.interval: 200ms\n", m.Port, pg.URL("dw")),
+		"b.yaml": fmt.Sprintf("source:\n  type: postgres\n  hostname: 127.0.0.1\n  port: %d\n  username: postgres\n  tables: src.public.items\n"+
+			"sink:\n  type: mariadb\n  url: mysql://root@127.0.0.1:%d/back\npipeline:\n  name: pg-to-maria\n  checkpoint.interval: 200ms\n", pg.Port, m.Port),
+		"c.yaml": fmt.Sprintf(serverDatagen, 20000),
+	}
+	for name, body := range files {
+		writeFile(t, filepath.Join(dir, name), body)
+	}
+	// Writers on both sources, until the kills are over.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m.Exec("shop", fmt.Sprintf("INSERT INTO orders VALUES (%d, %d, 'w'); UPDATE orders SET v = v + 1 WHERE id = %d; DELETE FROM orders WHERE id = %d", 100000+i, i, i%2000+1, i%500+1000))
+		}
+	})
+	wg.Go(func() {
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			pg.Exec(ctx, "src", fmt.Sprintf("INSERT INTO items VALUES (%d, %d, 'w'); UPDATE items SET v = v + 1 WHERE id = %d; DELETE FROM items WHERE id = %d", 100000+i, i, i%2000+1, i%500+1000))
+		}
+	})
+	addr := freeAddr(t)
+	s := startServer(t, dir, addr)
+	names := []string{"maria-to-pg", "pg-to-maria", "datagen-to-files"}
+	for _, f := range []string{"a.yaml", "b.yaml", "c.yaml"} {
+		if code, out := s.cli("create", "-f", f); code != 0 {
+			t.Fatalf("create %s: exit %d\n%s", f, code, out)
+		}
+	}
+	durable := map[string]int64{}
+	for kill := range 2 {
+		waitFor(t, "every pipeline past its last kill", 2*time.Minute, func() bool {
+			for _, n := range names {
+				p := s.get(n)
+				if (p.State != "RUNNING" || p.Phase != "stream" || p.Durable <= durable[n]) && p.State != "FINISHED" {
+					return false
+				}
+			}
+			return true
+		})
+		for _, n := range names {
+			durable[n] = s.get(n).Durable
+		}
+		s.p.signal(syscall.SIGKILL)
+		s.p.wait(t, 30*time.Second)
+		t.Logf("kill %d at %v durable changes", kill+1, durable)
+		s = startServer(t, dir, addr)
+	}
+	close(stop)
+	wg.Wait()
+	for _, f := range []string{"a.yaml", "b.yaml"} {
+		var out string
+		waitFor(t, "verify "+f+" equal", 3*time.Minute, func() bool {
+			var code int
+			code, out = runWeir(t, dir, "verify", f)
+			return code == 0
+		})
+		if !strings.Contains(out, "equal") {
+			t.Fatalf("verify %s:\n%s", f, out)
+		}
+	}
+	waitFor(t, "the datagen pipeline to finish", 2*time.Minute, func() bool { return s.get("datagen-to-files").State == "FINISHED" })
+	recs, err := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := datagen.NewModel(5, 3000, []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}})
+	if err := conformance.CheckDatagen(recs, model, 20000, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names[:2] {
+		if p := s.get(n); p.State != "RUNNING" {
+			t.Errorf("%s is %s (%s)", n, p.State, p.LastError)
+		}
 	}
 	s.p.signal(syscall.SIGTERM)
 	if code := s.p.wait(t, time.Minute); code != 0 {
