@@ -152,7 +152,7 @@ func pipelineCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		},
 	}
 	events.Flags().Int64Var(&after, "after", 0, "only the events after this id")
-	cmd.AddCommand(del, events, c.applyCommand(reg), c.versionsCommand(), c.rollbackCommand(), c.logsCommand())
+	cmd.AddCommand(del, events, c.applyCommand(reg), c.versionsCommand(), c.rollbackCommand(), c.logsCommand(), c.resetCommand(), c.resnapshotCommand())
 	return cmd
 }
 
@@ -483,4 +483,50 @@ func (c *client) printLine(l server.LogLine) {
 		fmt.Fprintf(&sb, " %s=%s", k, v)
 	}
 	fmt.Fprintf(c.g.stdout, "%s %-5s %s%s\n", l.Time.Local().Format("2006-01-02 15:04:05.000"), l.Level, l.Msg, sb.String())
+}
+
+func (c *client) resetCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset NAME",
+		Short: "Remove everything a stopped pipeline keeps (checkpoint, replication slot, the sink's checkpoint row): started again, it starts over",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var res server.ResetResult
+			if err := c.do("POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/reset", nil, &res); err != nil {
+				return err
+			}
+			if c.output != "table" {
+				return c.print(res, nil)
+			}
+			if len(res.Removed) == 0 {
+				fmt.Fprintf(c.g.stdout, "pipeline %q kept nothing\n", args[0])
+			}
+			for _, r := range res.Removed {
+				fmt.Fprintf(c.g.stdout, "removed %s\n", r)
+			}
+			return nil
+		},
+	}
+}
+
+func (c *client) resnapshotCommand() *cobra.Command {
+	var tables []string
+	cmd := &cobra.Command{
+		Use:   "resnapshot NAME --table T",
+		Short: "Copy tables of a pipeline again beside its stream",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(tables) == 0 {
+				return invalid(errors.New("name the tables to copy again with --table"))
+			}
+			if err := c.do("POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/resnapshot", server.ResnapshotRequest{Tables: tables}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.g.stdout, "asked pipeline %q to copy %s again: a running pipeline takes it at its next checkpoint, a stopped one when it next starts\n",
+				args[0], strings.Join(tables, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&tables, "table", nil, "a source table, as db.table (MySQL) or schema.table (PostgreSQL); repeat or separate with commas")
+	return cmd
 }

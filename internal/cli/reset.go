@@ -50,61 +50,22 @@ func resetPipeline(ctx context.Context, g *globals, reg *connector.Registry, fil
 
 	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: log, StateDir: f.state, Parallelism: p.Parallelism,
 		SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "reset"}
-	src, sink, err := runtime.OpenConnectors(ctx, reg, p, env)
+	where := "in " + filepath.Join(f.state, "pipelines", p.Name)
+	if f.store != "" {
+		where = "in the PostgreSQL checkpoint store"
+	}
+	traces, closeTraces, err := runtime.Traces(ctx, reg, p, env, store, gen, where)
 	if err != nil {
 		return failed(err)
 	}
-	defer src.Close()
-	defer sink.Close()
-
-	type trace struct {
-		what string
-		drop func() error
-	}
-	var traces []trace
-	cp, err := store.Load(ctx, p.Name)
-	if err != nil {
-		return failed(err)
-	}
-	if cp != nil {
-		where := "in " + filepath.Join(f.state, "pipelines", p.Name)
-		if f.store != "" {
-			where = "in the PostgreSQL checkpoint store"
-		}
-		traces = append(traces, trace{fmt.Sprintf("checkpoint #%d at position %s, %s", cp.Seq, cp.Position, where),
-			func() error { return store.Reset(ctx, p.Name, gen) }})
-	}
-	for _, c := range []struct {
-		role string
-		conn any
-	}{{"source " + p.Source.Type, src}, {"sink " + p.Sink.Type, sink}} {
-		d, ok := c.conn.(connector.Dropper)
-		if !ok {
-			continue
-		}
-		names, err := d.Traces(ctx)
-		if err != nil {
-			return failed(fmt.Errorf("%s: %w", c.role, err))
-		}
-		for i, n := range names {
-			tr := trace{what: c.role + ": " + n}
-			if i == len(names)-1 {
-				tr.drop = func() error { return d.Drop(ctx) }
-			}
-			traces = append(traces, tr)
-		}
-	}
-	progress := filepath.Join(f.state, "verify", p.Name+".json")
-	if _, err := os.Stat(progress); err == nil {
-		traces = append(traces, trace{"an interrupted verify's progress, " + progress, func() error { return os.Remove(progress) }})
-	}
+	defer closeTraces()
 	if len(traces) == 0 {
 		fmt.Fprintf(g.stdout, "pipeline %q keeps nothing: there is nothing to reset\n", p.Name)
 		return nil
 	}
 	fmt.Fprintf(g.stdout, "reset of pipeline %q removes:\n", p.Name)
 	for _, t := range traces {
-		fmt.Fprintf(g.stdout, "  - %s\n", t.what)
+		fmt.Fprintf(g.stdout, "  - %s\n", t.What)
 	}
 	fmt.Fprintln(g.stdout, "its next run starts over: a new snapshot, then the changes from then on.")
 	if !yes {
@@ -118,13 +79,8 @@ func resetPipeline(ctx context.Context, g *globals, reg *connector.Registry, fil
 			return failed(errors.New("not confirmed: nothing was removed"))
 		}
 	}
-	for _, t := range traces {
-		if t.drop == nil {
-			continue
-		}
-		if err := t.drop(); err != nil {
-			return failed(fmt.Errorf("reset: %w (what is listed above it is removed; run reset again once this is fixed)", err))
-		}
+	if err := runtime.DropTraces(ctx, traces); err != nil {
+		return failed(fmt.Errorf("reset: %w (what is listed before it is removed; run reset again once this is fixed)", err))
 	}
 	fmt.Fprintf(g.stdout, "pipeline %q is reset\n", p.Name)
 	return nil

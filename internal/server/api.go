@@ -71,6 +71,10 @@ var routes = []route{
 		params: []param{nameParam}, out: VersionList{}, status: 200, errors: []int{404}, h: (*api).versions},
 	{method: "POST", path: "/api/v1/pipelines/{name}/rollback", id: "rollbackPipeline", summary: "Put an earlier version in force (by default the one before)",
 		params: []param{nameParam}, in: RollbackRequest{}, out: Pipeline{}, status: 200, errors: []int{400, 404, 409}, h: (*api).rollback},
+	{method: "POST", path: "/api/v1/pipelines/{name}/reset", id: "resetPipeline", summary: "Remove everything a pipeline that does not run keeps (checkpoint, replication slot and publication, the sink's checkpoint row): started again, it starts over",
+		params: []param{nameParam}, out: ResetResult{}, status: 200, errors: []int{404, 409}, h: (*api).reset},
+	{method: "POST", path: "/api/v1/pipelines/{name}/resnapshot", id: "resnapshotTables", summary: "Copy tables again beside the stream: a running pipeline takes the request at its next checkpoint, a stopped one when it next starts",
+		params: []param{nameParam}, in: ResnapshotRequest{}, status: 202, errors: []int{400, 404, 409}, h: (*api).resnapshot},
 	{method: "GET", path: "/api/v1/pipelines/{name}/logs", id: "pipelineLogs", summary: "The tail of a pipeline's log; follow=true streams it as server-sent events (text/event-stream), each a LogLine",
 		params: []param{nameParam, {name: "tail", in: "query", doc: "at most this many lines (1-2000, default 100)", typ: "integer"},
 			{name: "level", in: "query", doc: "debug, info, warn or error: that level and above (default info)", typ: "string"},
@@ -147,6 +151,8 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, Error{Error: err.Error()})
 	case errors.As(err, &conflict):
 		writeError(w, http.StatusConflict, Error{Error: err.Error(), State: string(conflict.State)})
+	case errors.As(err, new(*BadRequest)):
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
 	case errors.Is(err, store.ErrExists), errors.Is(err, ErrUpgradeRefused):
 		writeError(w, http.StatusConflict, Error{Error: err.Error()})
 	case errors.As(err, &probs):
@@ -357,6 +363,34 @@ func (a *api) rollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, view)
+}
+
+func (a *api) reset(w http.ResponseWriter, r *http.Request) {
+	removed, err := a.c.Reset(r.Context(), r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if removed == nil {
+		removed = []string{}
+	}
+	writeJSON(w, http.StatusOK, ResetResult{Removed: removed})
+}
+
+func (a *api) resnapshot(w http.ResponseWriter, r *http.Request) {
+	var req ResnapshotRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if len(req.Tables) == 0 {
+		writeError(w, http.StatusBadRequest, Error{Error: "tables: name at least one table"})
+		return
+	}
+	if err := a.c.Resnapshot(r.Context(), r.PathValue("name"), req.Tables); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 func (a *api) delete(w http.ResponseWriter, r *http.Request) {

@@ -55,11 +55,20 @@ var ErrConflict = errors.New("not legal in the pipeline's state")
 type ConflictError struct {
 	Action string
 	State  runtime.State
+	Why    string // "" for the default hint
 }
+
+// BadRequest is a request whose content is wrong (400).
+type BadRequest struct{ Err error }
+
+func (e *BadRequest) Error() string { return e.Err.Error() }
+func (e *BadRequest) Unwrap() error { return e.Err }
 
 func (e *ConflictError) Error() string {
 	hint := ""
 	switch {
+	case e.Why != "":
+		hint = ": " + e.Why
 	case e.Action == "resume":
 		hint = ": only a SUSPENDED pipeline resumes; use start"
 	case e.State == runtime.Finished || e.State == runtime.Failed || e.State == runtime.Created:
@@ -176,8 +185,12 @@ func (c *Controller) Create(ctx context.Context, file string, start bool) (*stor
 // in this process, else the last the store knows.
 func (c *Controller) StateOf(rec *store.Pipeline) (runtime.State, *runtime.Pipeline) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stateOfLocked(rec)
+}
+
+func (c *Controller) stateOfLocked(rec *store.Pipeline) (runtime.State, *runtime.Pipeline) {
 	pl := c.runs[rec.Name]
-	c.mu.Unlock()
 	if pl != nil {
 		return pl.Status().State, pl
 	}
@@ -319,7 +332,7 @@ func (c *Controller) Delete(ctx context.Context, name string, dropState bool) er
 		delete(c.runs, name)
 	}
 	if dropState {
-		if err := c.dropState(ctx, name); err != nil {
+		if _, err := c.dropState(ctx, name); err != nil {
 			return err
 		}
 	}

@@ -148,3 +148,14 @@ type Runs struct {
 type Alerts struct {
 	Alerts []store.Alert `json:"alerts"`
 }
+
+// ResetResult says what a reset removed.
+type ResetResult struct {
+	Removed []string `json:"removed"`
+}
+
+// ResnapshotRequest names tables to copy again beside the stream.
+type ResnapshotRequest struct {
+	// Tables are source tables, as db.table (MySQL) or schema.table (PostgreSQL).
+	Tables []string `json:"tables"`
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
 )
@@ -86,7 +89,7 @@ func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (
 		return 0, false, err
 	}
 	if reset {
-		if err := c.dropState(ctx, name); err != nil {
+		if _, err := c.dropState(ctx, name); err != nil {
 			return 0, false, err
 		}
 	}
@@ -163,16 +166,75 @@ func (c *Controller) halt(ctx context.Context, name string) (bool, error) {
 	return rec.Desired == "RUNNING", nil
 }
 
-// dropState forgets the pipeline's checkpoint.
-func (c *Controller) dropState(ctx context.Context, name string) error {
+// dropState removes everything the pipeline keeps (runtime.Traces): its checkpoint, its
+// replication slot and publication, the sink's checkpoint row; its next start starts over.
+// It must not run. It returns what it removed.
+func (c *Controller) dropState(ctx context.Context, name string) ([]string, error) {
+	v, err := c.st.Version(ctx, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.Parse(v.File)
+	if err != nil {
+		return nil, err
+	}
 	gen, err := c.cps.Acquire(ctx, name)
 	if err != nil {
-		return fmt.Errorf("claim pipeline %q to drop its state: %w", name, err)
+		return nil, fmt.Errorf("claim pipeline %q to drop its state: %w", name, err)
 	}
-	err = c.cps.Reset(ctx, name, gen)
-	c.cps.Release(ctx, name)
+	defer c.cps.Release(context.WithoutCancel(ctx), name)
+	env := connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: c.log, StateDir: filepath.Join(c.dataDir, "state"),
+		Parallelism: p.Parallelism, SchemaChangeBehavior: p.SchemaChangeBehavior, Role: "reset"}
+	traces, closeTraces, err := runtime.Traces(ctx, c.reg, p, env, c.cps, gen, "in the server's state")
 	if err != nil {
-		return fmt.Errorf("drop the checkpoint of pipeline %q: %w", name, err)
+		return nil, fmt.Errorf("list what pipeline %q keeps: %w", name, err)
 	}
-	return nil
+	defer closeTraces()
+	if err := runtime.DropTraces(ctx, traces); err != nil {
+		return nil, fmt.Errorf("drop the state of pipeline %q: %w", name, err)
+	}
+	var what []string
+	for _, t := range traces {
+		what = append(what, t.What)
+	}
+	return what, nil
+}
+
+// Reset removes everything a pipeline that does not run keeps (dropState): started
+// again, it starts over. It returns what it removed.
+func (c *Controller) Reset(ctx context.Context, name string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, err := c.st.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := c.stateOfLocked(rec)
+	if active(s) {
+		return nil, &ConflictError{Action: "reset", State: s}
+	}
+	return c.dropState(ctx, name)
+}
+
+// Resnapshot asks the pipeline to copy tables again beside its stream: a running
+// pipeline takes the request at its next checkpoint, a stopped one when it next starts.
+func (c *Controller) Resnapshot(ctx context.Context, name string, tables []string) error {
+	if _, err := c.st.Get(ctx, name); err != nil {
+		return err
+	}
+	rq, ok := c.cps.(checkpoint.Requester)
+	if !ok {
+		return fmt.Errorf("this checkpoint store cannot carry requests")
+	}
+	cp, err := c.cps.Load(ctx, name)
+	if err != nil {
+		return err
+	}
+	if cp == nil {
+		return &ConflictError{Action: "resnapshot", State: runtime.Created, Why: "it has no checkpoint: its first run copies every table anyway"}
+	}
+	if err := cp.MarkResnapshot(tables); err != nil { // only to check the names
+		return &BadRequest{Err: err}
+	}
+	return rq.Request(ctx, name, checkpoint.NewRequest(tables))
 }

@@ -495,6 +495,25 @@ func TestServerThreePipelinesSurviveKills(t *testing.T) {
 			t.Errorf("%s is %s (%s)", n, p.State, p.LastError)
 		}
 	}
+	// A resnapshot of a running pipeline's table is taken up; the pair stays equal.
+	if code, out := s.cli("resnapshot", "maria-to-pg", "--table", "shop.orders"); code != 0 {
+		t.Fatalf("resnapshot: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the request taken up", time.Minute, func() bool {
+		code, out := s.cli("logs", "maria-to-pg", "--tail", "2000")
+		return code == 0 && strings.Contains(out, "copying tables again on request")
+	})
+	waitFor(t, "verify equal after the resnapshot", 3*time.Minute, func() bool {
+		code, _ := runWeir(t, dir, "verify", "a.yaml")
+		return code == 0
+	})
+	// Deleted with its state, a pipeline leaves no replication slot behind.
+	if code, out := s.cli("delete", "pg-to-maria", "--drop-state"); code != 0 {
+		t.Fatalf("delete: exit %d\n%s", code, out)
+	}
+	if slots, err := pgLines(ctx, pg.URL("src"), "SELECT slot_name FROM pg_replication_slots"); err != nil || len(slots) != 0 {
+		t.Fatalf("slots after the delete: %v %v", slots, err)
+	}
 	s.p.signal(syscall.SIGTERM)
 	if code := s.p.wait(t, time.Minute); code != 0 {
 		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
