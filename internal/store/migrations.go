@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // migrations are the schema's versions: migrations[i] takes the schema from version i to
@@ -28,7 +29,7 @@ var migrations = []string{
 		PRIMARY KEY (pipeline, version)
 	);
 	CREATE TABLE events (
-		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		id       {{id}},
 		pipeline TEXT NOT NULL,
 		time     TEXT NOT NULL,
 		state    TEXT NOT NULL,
@@ -39,7 +40,7 @@ var migrations = []string{
 	CREATE INDEX events_by_pipeline ON events (pipeline, id);`,
 	// 2: runs: each start of a pipeline until it ends, with its version, end state and error.
 	`CREATE TABLE runs (
-		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		id         {{id}},
 		pipeline   TEXT NOT NULL,
 		version    INTEGER NOT NULL,
 		started_at TEXT NOT NULL,
@@ -50,7 +51,7 @@ var migrations = []string{
 	CREATE INDEX runs_by_pipeline ON runs (pipeline, id);`,
 	// 3: alerts: each firing of a rule for a pipeline, until it resolves.
 	`CREATE TABLE alerts (
-		id          INTEGER PRIMARY KEY AUTOINCREMENT,
+		id          {{id}},
 		rule        TEXT NOT NULL,
 		pipeline    TEXT NOT NULL,
 		severity    TEXT NOT NULL,
@@ -59,14 +60,29 @@ var migrations = []string{
 		resolved_at TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX alerts_open ON alerts (resolved_at, rule, pipeline);`,
+	// 4: leases: which server runs a pipeline, until when (several servers on one store).
+	`CREATE TABLE leases (
+		pipeline   TEXT PRIMARY KEY,
+		holder     TEXT NOT NULL,
+		generation BIGINT NOT NULL,
+		expires_at TEXT NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema version this build uses.
 var SchemaVersion = len(migrations)
 
+// dialect writes a migration for the store's database: {{id}} is a generated key.
+func (s *Store) dialect(m string) string {
+	if s.pg {
+		return strings.ReplaceAll(m, "{{id}}", "BIGSERIAL PRIMARY KEY")
+	}
+	return strings.ReplaceAll(m, "{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+}
+
 // migrate brings the schema to SchemaVersion; a store from a newer weir is refused.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS weir_schema (version INTEGER NOT NULL)`); err != nil {
+	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS weir_schema (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create the schema table: %w", err)
 	}
 	v, err := s.schemaVersion(ctx)
@@ -77,14 +93,26 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("the store's schema is at version %d, newer than this weir knows (%d): use a newer weir", v, len(migrations))
 	}
 	for ; v < len(migrations); v++ {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		err := s.tx(ctx, func(tx *txn) error {
+			if s.pg { // servers that start together migrate one after the other
+				if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7305178)`); err != nil {
+					return err
+				}
+				var now int
+				if err := tx.queryRow(ctx, `SELECT coalesce(max(version), 0) FROM weir_schema`).Scan(&now); err != nil {
+					return err
+				}
+				if now > v {
+					return nil // another server took it there
+				}
+			}
+			if _, err := tx.exec(ctx, s.dialect(migrations[v])); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM weir_schema`); err != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM weir_schema`); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO weir_schema (version) VALUES (?)`, v+1)
+			_, err := tx.exec(ctx, `INSERT INTO weir_schema (version) VALUES (?)`, v+1)
 			return err
 		})
 		if err != nil {
@@ -96,7 +124,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT max(version) FROM weir_schema`).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT max(version) FROM weir_schema`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read the schema version: %w", err)
 	}
 	return int(v.Int64), nil

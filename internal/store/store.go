@@ -13,9 +13,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // the database/sql driver "sqlite"
 )
 
 // Desired is what a pipeline should be doing.
@@ -67,6 +70,7 @@ var ErrExists = errors.New("already exists")
 // Store is the control plane's store.
 type Store struct {
 	db *sql.DB
+	pg bool // PostgreSQL, else SQLite
 }
 
 // OpenSQLite opens (creating) the store in dir/weir.db and migrates it to the current
@@ -92,6 +96,24 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 	return s, nil
 }
 
+// OpenPostgres opens the store in the PostgreSQL database at url, shared by several
+// servers, and migrates it to the current schema.
+func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("store: open the PostgreSQL store: %w", err)
+	}
+	s := &Store{db: db, pg: true}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("PostgreSQL store: %w", err)
+	}
+	return s, nil
+}
+
+// Shared reports whether several servers may share the store (PostgreSQL).
+func (s *Store) Shared() bool { return s.pg }
+
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -107,34 +129,78 @@ func parseTS(v string) time.Time {
 	return t
 }
 
-func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
+	if err := f(&txn{tx, s}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
+// The queries are written with ? for their parameters; PostgreSQL's are $1, $2, ….
+func (s *Store) rebind(q string) string {
+	if !s.pg {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.rebind(q), args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.rebind(q), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.rebind(q), args...)
+}
+
+// txn is a transaction of the store, with its dialect.
+type txn struct {
+	*sql.Tx
+	s *Store
+}
+
+func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.ExecContext(ctx, t.s.rebind(q), args...)
+}
+
+func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.QueryRowContext(ctx, t.s.rebind(q), args...)
+}
+
 // Create adds pipeline name at version 1 with file, desired desired.
 func (s *Store) Create(ctx context.Context, name, file string, desired Desired) (*Pipeline, error) {
 	t := now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pipelines WHERE name = ?`, name).Scan(&n); err != nil {
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM pipelines WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("pipeline %q: %w", name, ErrExists)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pipelines (name, version, desired, observed, last_error, created_at, updated_at) VALUES (?, 1, ?, 'CREATED', '', ?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO pipelines (name, version, desired, observed, last_error, created_at, updated_at) VALUES (?, 1, ?, 'CREATED', '', ?, ?)`,
 			name, string(desired), ts(t), ts(t)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, 1, ?, ?)`, name, file, ts(t))
+		_, err := tx.exec(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, 1, ?, ?)`, name, file, ts(t))
 		return err
 	})
 	if err != nil {
@@ -147,8 +213,8 @@ func (s *Store) Create(ctx context.Context, name, file string, desired Desired) 
 // version's number.
 func (s *Store) AddVersion(ctx context.Context, name, file string) (int, error) {
 	var v int
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM pipeline_versions WHERE pipeline = ?`, name).Scan(&v); err != nil {
+	err := s.tx(ctx, func(tx *txn) error {
+		if err := tx.queryRow(ctx, `SELECT coalesce(max(version), 0) FROM pipeline_versions WHERE pipeline = ?`, name).Scan(&v); err != nil {
 			return err
 		}
 		if v == 0 {
@@ -156,10 +222,10 @@ func (s *Store) AddVersion(ctx context.Context, name, file string) (int, error) 
 		}
 		v++
 		t := ts(now())
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, ?, ?, ?)`, name, v, file, t); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, ?, ?, ?)`, name, v, file, t); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE pipelines SET version = ?, updated_at = ? WHERE name = ?`, v, t, name)
+		_, err := tx.exec(ctx, `UPDATE pipelines SET version = ?, updated_at = ? WHERE name = ?`, v, t, name)
 		return err
 	})
 	return v, err
@@ -167,15 +233,15 @@ func (s *Store) AddVersion(ctx context.Context, name, file string) (int, error) 
 
 // SetVersion puts an existing version of the pipeline in force (a rollback).
 func (s *Store) SetVersion(ctx context.Context, name string, version int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *txn) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pipeline_versions WHERE pipeline = ? AND version = ?`, name, version).Scan(&n); err != nil {
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM pipeline_versions WHERE pipeline = ? AND version = ?`, name, version).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
 			return fmt.Errorf("pipeline %q version %d: %w", name, version, ErrNotFound)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE pipelines SET version = ?, updated_at = ? WHERE name = ?`, version, ts(now()), name)
+		_, err := tx.exec(ctx, `UPDATE pipelines SET version = ?, updated_at = ? WHERE name = ?`, version, ts(now()), name)
 		return err
 	})
 }
@@ -186,7 +252,7 @@ func (s *Store) SetDesired(ctx context.Context, name string, d Desired) error {
 }
 
 func (s *Store) update(ctx context.Context, name, q string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -198,16 +264,16 @@ func (s *Store) update(ctx context.Context, name, q string, args ...any) error {
 
 // Delete removes the pipeline, its versions and its events.
 func (s *Store) Delete(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM pipelines WHERE name = ?`, name)
+	return s.tx(ctx, func(tx *txn) error {
+		res, err := tx.exec(ctx, `DELETE FROM pipelines WHERE name = ?`, name)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
 		}
-		for _, q := range []string{`DELETE FROM pipeline_versions WHERE pipeline = ?`, `DELETE FROM events WHERE pipeline = ?`, `DELETE FROM runs WHERE pipeline = ?`} {
-			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+		for _, q := range []string{`DELETE FROM pipeline_versions WHERE pipeline = ?`, `DELETE FROM events WHERE pipeline = ?`, `DELETE FROM runs WHERE pipeline = ?`, `DELETE FROM leases WHERE pipeline = ?`} {
+			if _, err := tx.exec(ctx, q, name); err != nil {
 				return err
 			}
 		}
@@ -229,7 +295,7 @@ func scanPipeline(row interface{ Scan(...any) error }) (*Pipeline, error) {
 
 // Get returns the pipeline.
 func (s *Store) Get(ctx context.Context, name string) (*Pipeline, error) {
-	p, err := scanPipeline(s.db.QueryRowContext(ctx, `SELECT `+pipelineCols+` FROM pipelines WHERE name = ?`, name))
+	p, err := scanPipeline(s.queryRow(ctx, `SELECT `+pipelineCols+` FROM pipelines WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
 	}
@@ -238,7 +304,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Pipeline, error) {
 
 // List returns every pipeline, by name.
 func (s *Store) List(ctx context.Context) ([]*Pipeline, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+pipelineCols+` FROM pipelines ORDER BY name`)
+	rows, err := s.query(ctx, `SELECT `+pipelineCols+` FROM pipelines ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +330,7 @@ func (s *Store) Version(ctx context.Context, name string, version int) (*Version
 	}
 	var v Version
 	var created string
-	err := s.db.QueryRowContext(ctx, q, args...).Scan(&v.Pipeline, &v.Version, &v.File, &created)
+	err := s.queryRow(ctx, q, args...).Scan(&v.Pipeline, &v.Version, &v.File, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("pipeline %q version %d: %w", name, version, ErrNotFound)
 	}
@@ -274,7 +340,7 @@ func (s *Store) Version(ctx context.Context, name string, version int) (*Version
 
 // Versions lists the pipeline's versions, oldest first.
 func (s *Store) Versions(ctx context.Context, name string) ([]Version, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT pipeline, version, file, created_at FROM pipeline_versions WHERE pipeline = ? ORDER BY version`, name)
+	rows, err := s.query(ctx, `SELECT pipeline, version, file, created_at FROM pipeline_versions WHERE pipeline = ? ORDER BY version`, name)
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +360,8 @@ func (s *Store) Versions(ctx context.Context, name string) ([]Version, error) {
 
 // AddEvent records an event and the state it reports as the pipeline's observed one.
 func (s *Store) AddEvent(ctx context.Context, e Event) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (pipeline, time, state, phase, reason, error) VALUES (?, ?, ?, ?, ?, ?)`,
+	return s.tx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, `INSERT INTO events (pipeline, time, state, phase, reason, error) VALUES (?, ?, ?, ?, ?, ?)`,
 			e.Pipeline, ts(e.Time), e.State, e.Phase, e.Reason, e.Error); err != nil {
 			return err
 		}
@@ -304,7 +370,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 		if e.Error != "" {
 			q, args = `UPDATE pipelines SET observed = ?, last_error = ? WHERE name = ?`, []any{e.State, e.Error, e.Pipeline}
 		}
-		_, err := tx.ExecContext(ctx, q, args...)
+		_, err := tx.exec(ctx, q, args...)
 		return err
 	})
 }
@@ -312,7 +378,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 // Events returns up to limit of the pipeline's events after the one numbered after,
 // oldest first.
 func (s *Store) Events(ctx context.Context, name string, after int64, limit int) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, pipeline, time, state, phase, reason, error FROM events WHERE pipeline = ? AND id > ? ORDER BY id LIMIT ?`,
+	rows, err := s.query(ctx, `SELECT id, pipeline, time, state, phase, reason, error FROM events WHERE pipeline = ? AND id > ? ORDER BY id LIMIT ?`,
 		name, after, limit)
 	if err != nil {
 		return nil, err
@@ -348,29 +414,27 @@ type RunRecord struct {
 
 // StartRun records a start of the pipeline at version and returns the run's id.
 func (s *Store) StartRun(ctx context.Context, pipeline string, version int) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (pipeline, version, started_at) VALUES (?, ?, ?)`, pipeline, version, ts(now()))
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	var id int64
+	err := s.queryRow(ctx, `INSERT INTO runs (pipeline, version, started_at) VALUES (?, ?, ?) RETURNING id`, pipeline, version, ts(now())).Scan(&id)
+	return id, err
 }
 
 // EndRun records how run id ended.
 func (s *Store) EndRun(ctx context.Context, id int64, state, errText string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE runs SET ended_at = ?, state = ?, error = ? WHERE id = ?`, ts(now()), state, errText, id)
+	_, err := s.exec(ctx, `UPDATE runs SET ended_at = ?, state = ?, error = ? WHERE id = ?`, ts(now()), state, errText, id)
 	return err
 }
 
 // EndLostRuns ends the runs a server left open when it stopped without ending them (it
 // was killed), as state with why.
 func (s *Store) EndLostRuns(ctx context.Context, state, why string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE runs SET ended_at = ?, state = ?, error = ? WHERE ended_at = ''`, ts(now()), state, why)
+	_, err := s.exec(ctx, `UPDATE runs SET ended_at = ?, state = ?, error = ? WHERE ended_at = ''`, ts(now()), state, why)
 	return err
 }
 
 // Runs returns the pipeline's last limit runs, newest first.
 func (s *Store) Runs(ctx context.Context, pipeline string, limit int) ([]RunRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, pipeline, version, started_at, ended_at, state, error FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ?`, pipeline, limit)
+	rows, err := s.query(ctx, `SELECT id, pipeline, version, started_at, ended_at, state, error FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT ?`, pipeline, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -401,23 +465,21 @@ type Alert struct {
 
 // Fire records a firing and returns its id.
 func (s *Store) Fire(ctx context.Context, a Alert) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO alerts (rule, pipeline, severity, summary, fired_at) VALUES (?, ?, ?, ?, ?)`,
-		a.Rule, a.Pipeline, a.Severity, a.Summary, ts(a.Fired))
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	var id int64
+	err := s.queryRow(ctx, `INSERT INTO alerts (rule, pipeline, severity, summary, fired_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		a.Rule, a.Pipeline, a.Severity, a.Summary, ts(a.Fired)).Scan(&id)
+	return id, err
 }
 
 // Resolve records that firing id has resolved.
 func (s *Store) Resolve(ctx context.Context, id int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE alerts SET resolved_at = ? WHERE id = ?`, ts(at), id)
+	_, err := s.exec(ctx, `UPDATE alerts SET resolved_at = ? WHERE id = ?`, ts(at), id)
 	return err
 }
 
 // Alerts returns the alerts that fire, then up to limit resolved ones, newest first.
 func (s *Store) Alerts(ctx context.Context, limit int) ([]Alert, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, rule, pipeline, severity, summary, fired_at, resolved_at FROM alerts
+	rows, err := s.query(ctx, `SELECT id, rule, pipeline, severity, summary, fired_at, resolved_at FROM alerts
 		WHERE resolved_at = '' OR id IN (SELECT id FROM alerts WHERE resolved_at != '' ORDER BY id DESC LIMIT ?) ORDER BY resolved_at != '', id DESC`, limit)
 	if err != nil {
 		return nil, err
@@ -439,6 +501,75 @@ func (s *Store) Alerts(ctx context.Context, limit int) ([]Alert, error) {
 // CountEvents counts the pipeline's events in state since t.
 func (s *Store) CountEvents(ctx context.Context, pipeline, state string, since time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE pipeline = ? AND state = ? AND time >= ?`, pipeline, state, ts(since)).Scan(&n)
+	err := s.queryRow(ctx, `SELECT count(*) FROM events WHERE pipeline = ? AND state = ? AND time >= ?`, pipeline, state, ts(since)).Scan(&n)
 	return n, err
+}
+
+// Leases say which of the servers that share a store runs a pipeline (DESIGN §4): a row
+// per pipeline with its holder, a generation that grows at each change of holder, and an
+// expiry the holder pushes back while it lives. A server runs a pipeline only while it
+// holds its lease; one that cannot renew stops it. Leases say who should run; the
+// checkpoint store's fencing makes sure only one can commit. Expiry is by the servers'
+// clocks, which are assumed to agree within the TTL.
+
+// Lease is a pipeline's lease.
+type Lease struct {
+	Pipeline   string
+	Holder     string
+	Generation int64
+	Expires    time.Time
+}
+
+// Claim takes or renews the pipeline's lease for holder until now+ttl: it succeeds when
+// the pipeline has no lease, when holder has it, or when the lease has expired (then the
+// generation grows). It returns the lease and whether holder has it now.
+func (s *Store) Claim(ctx context.Context, pipeline, holder string, ttl time.Duration) (Lease, bool, error) {
+	var l Lease
+	held := false
+	err := s.tx(ctx, func(tx *txn) error {
+		lock := ""
+		if s.pg {
+			lock = " FOR UPDATE"
+		}
+		var expires string
+		err := tx.queryRow(ctx, `SELECT holder, generation, expires_at FROM leases WHERE pipeline = ?`+lock, pipeline).Scan(&l.Holder, &l.Generation, &expires)
+		t := now()
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			l = Lease{Pipeline: pipeline, Holder: holder, Generation: 1, Expires: t.Add(ttl)}
+			held = true
+			_, err = tx.exec(ctx, `INSERT INTO leases (pipeline, holder, generation, expires_at) VALUES (?, ?, ?, ?)`, pipeline, holder, l.Generation, ts(l.Expires))
+			return err
+		case err != nil:
+			return err
+		}
+		l.Pipeline, l.Expires = pipeline, parseTS(expires)
+		switch {
+		case l.Holder == holder:
+		case t.After(l.Expires):
+			l.Holder, l.Generation = holder, l.Generation+1
+		default:
+			return nil // another holds it
+		}
+		held, l.Expires = true, t.Add(ttl)
+		_, err = tx.exec(ctx, `UPDATE leases SET holder = ?, generation = ?, expires_at = ? WHERE pipeline = ?`, l.Holder, l.Generation, ts(l.Expires), pipeline)
+		return err
+	})
+	return l, held, err
+}
+
+// Renew pushes the lease of generation gen back to now+ttl if holder still has it.
+func (s *Store) Renew(ctx context.Context, pipeline, holder string, gen int64, ttl time.Duration) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE leases SET expires_at = ? WHERE pipeline = ? AND holder = ? AND generation = ?`, ts(now().Add(ttl)), pipeline, holder, gen)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Yield gives the lease up at once (a server that stops), if holder has it.
+func (s *Store) Yield(ctx context.Context, pipeline, holder string) error {
+	_, err := s.exec(ctx, `UPDATE leases SET expires_at = ? WHERE pipeline = ? AND holder = ?`, ts(time.Unix(0, 0)), pipeline, holder)
+	return err
 }

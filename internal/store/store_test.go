@@ -4,64 +4,91 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // TestMigratesFromEveryVersion: a store left at any earlier schema version, with data
-// in it, opens at the current one with its data kept; a store from a newer weir is refused.
+// in it, opens at the current one with its data kept, in SQLite and in PostgreSQL; a store
+// from a newer weir is refused.
 func TestMigratesFromEveryVersion(t *testing.T) {
 	ctx := context.Background()
-	for from := 0; from <= SchemaVersion; from++ {
-		dir := t.TempDir()
-		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "weir.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := &Store{db: db}
-		saved := migrations
-		migrations = migrations[:from]
-		err = old.migrate(ctx)
-		migrations = saved
-		if err != nil {
-			t.Fatalf("to version %d: %v", from, err)
-		}
-		if from >= 1 { // data of version 1's tables
-			if _, err := old.Create(ctx, "p", "file v1", Run); err != nil {
-				t.Fatal(err)
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		for from := 0; from <= SchemaVersion; from++ {
+			var old *Store
+			var reopen func() (*Store, error)
+			if kind == "sqlite" {
+				dir := t.TempDir()
+				db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "weir.db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = &Store{db: db}
+				reopen = func() (*Store, error) { return OpenSQLite(ctx, dir) }
+			} else {
+				name := fmt.Sprintf("m%d", from)
+				if err := pg.Exec(ctx, "postgres", "CREATE DATABASE "+name); err != nil {
+					t.Fatal(err)
+				}
+				db, err := sql.Open("pgx", pg.URL(name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = &Store{db: db, pg: true}
+				reopen = func() (*Store, error) { return OpenPostgres(ctx, pg.URL(name)) }
 			}
-		}
-		if from >= 3 {
-			if _, err := old.Fire(ctx, Alert{Rule: "failed", Pipeline: "p", Fired: time.Now()}); err != nil {
-				t.Fatal(err)
+			saved := migrations
+			migrations = migrations[:from]
+			err := old.migrate(ctx)
+			migrations = saved
+			if err != nil {
+				t.Fatalf("%s: to version %d: %v", kind, from, err)
 			}
-		}
-		if from >= 2 { // and of version 2's
-			if _, err := old.StartRun(ctx, "p", 1); err != nil {
-				t.Fatal(err)
+			if from >= 1 { // data of version 1's tables
+				if _, err := old.Create(ctx, "p", "file v1", Run); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		db.Close()
-		s, err := OpenSQLite(ctx, dir)
-		if err != nil {
-			t.Fatalf("from version %d: %v", from, err)
-		}
-		if v, _ := s.schemaVersion(ctx); v != SchemaVersion {
-			t.Fatalf("from version %d: at %d, want %d", from, v, SchemaVersion)
-		}
-		if from >= 1 {
-			if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run {
-				t.Fatalf("from version %d: the pipeline is %v, %v", from, p, err)
+			if from >= 2 { // and of version 2's
+				if _, err := old.StartRun(ctx, "p", 1); err != nil {
+					t.Fatal(err)
+				}
 			}
+			if from >= 3 {
+				if _, err := old.Fire(ctx, Alert{Rule: "failed", Pipeline: "p", Fired: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+			s, err := reopen()
+			if err != nil {
+				t.Fatalf("%s: from version %d: %v", kind, from, err)
+			}
+			if v, _ := s.schemaVersion(ctx); v != SchemaVersion {
+				t.Fatalf("%s: from version %d: at %d, want %d", kind, from, v, SchemaVersion)
+			}
+			if from >= 1 {
+				if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run {
+					t.Fatalf("%s: from version %d: the pipeline is %v, %v", kind, from, p, err)
+				}
+			}
+			if as, err := s.Alerts(ctx, 10); err != nil || len(as) != min(max(from-2, 0), 1) {
+				t.Fatalf("%s: from version %d: alerts %v, %v", kind, from, as, err)
+			}
+			if runs, err := s.Runs(ctx, "p", 10); err != nil || len(runs) != min(max(from-1, 0), 1) {
+				t.Fatalf("%s: from version %d: runs %v, %v", kind, from, runs, err)
+			}
+			s.Close()
 		}
-		if as, err := s.Alerts(ctx, 10); err != nil || len(as) != min(max(from-2, 0), 1) {
-			t.Fatalf("from version %d: alerts %v, %v", from, as, err)
-		}
-		if runs, err := s.Runs(ctx, "p", 10); err != nil || len(runs) != min(max(from-1, 0), 1) {
-			t.Fatalf("from version %d: runs %v, %v", from, runs, err)
-		}
-		s.Close()
 	}
 	dir := t.TempDir()
 	s, _ := OpenSQLite(ctx, dir)
@@ -72,14 +99,41 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 	}
 }
 
-// TestPipelinesVersionsEvents: the store's records, as the server uses them.
-func TestPipelinesVersionsEvents(t *testing.T) {
+// stores opens a store of each kind, SQLite and PostgreSQL (a private server).
+func stores(t *testing.T) map[string]*Store {
+	t.Helper()
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, t.TempDir())
+	lite, err := OpenSQLite(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { lite.Close() })
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() })
+	if err := pg.Exec(ctx, "postgres", "CREATE DATABASE weir"); err != nil {
+		t.Fatal(err)
+	}
+	shared, err := OpenPostgres(ctx, pg.URL("weir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shared.Close() })
+	return map[string]*Store{"sqlite": lite, "postgres": shared}
+}
+
+// TestPipelinesVersionsEvents: the store's records, as the server uses them, in SQLite
+// and in PostgreSQL.
+func TestPipelinesVersionsEvents(t *testing.T) {
+	for kind, s := range stores(t) {
+		t.Run(kind, func(t *testing.T) { records(t, s) })
+	}
+}
+
+func records(t *testing.T, s *Store) {
+	ctx := context.Background()
 	if _, err := s.Create(ctx, "a", "one", Run); err != nil {
 		t.Fatal(err)
 	}
@@ -146,5 +200,52 @@ func TestPipelinesVersionsEvents(t *testing.T) {
 	}
 	if evs, _ := s.Events(ctx, "a", 0, 10); len(evs) != 0 {
 		t.Fatalf("events after delete: %v", evs)
+	}
+}
+
+// TestLeases: a lease is taken when free, renewed by its holder, refused to another while
+// it lasts, taken over (a new generation) once it has expired, and then the old holder
+// can no longer renew it.
+func TestLeases(t *testing.T) {
+	for kind, s := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			l, ok, err := s.Claim(ctx, "p", "a", 200*time.Millisecond)
+			if err != nil || !ok || l.Generation != 1 {
+				t.Fatalf("a free lease: %+v %v %v", l, ok, err)
+			}
+			if _, ok, _ := s.Claim(ctx, "p", "b", time.Second); ok {
+				t.Fatal("b took a lease a holds")
+			}
+			if ok, err := s.Renew(ctx, "p", "a", 1, 50*time.Millisecond); !ok || err != nil {
+				t.Fatalf("renew: %v %v", ok, err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				l, ok, err = s.Claim(ctx, "p", "b", time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("b never took the expired lease")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if l.Holder != "b" || l.Generation != 2 {
+				t.Fatalf("taken over: %+v", l)
+			}
+			if ok, _ := s.Renew(ctx, "p", "a", 1, time.Second); ok {
+				t.Fatal("a renewed a lease b took over")
+			}
+			if err := s.Yield(ctx, "p", "b"); err != nil {
+				t.Fatal(err)
+			}
+			if l, ok, _ := s.Claim(ctx, "p", "a", time.Second); !ok || l.Generation != 3 {
+				t.Fatalf("after b yielded: %+v %v", l, ok)
+			}
+		})
 	}
 }
