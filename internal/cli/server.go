@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,6 +23,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		stopBound            time.Duration
 		alerts               server.AlertConfig
 		rulesFile            string
+		leaseTTL             time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -32,8 +34,8 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if storeURL != "" {
-				return invalid(fmt.Errorf("--store %s: a PostgreSQL store for several servers is not in this version; leave --store out for the embedded one under --data", storeURL))
+			if storeURL != "" && !strings.HasPrefix(storeURL, "postgres://") && !strings.HasPrefix(storeURL, "postgresql://") {
+				return invalid(errors.New("--store: want a PostgreSQL URL, postgres://user@host/db; leave it out for the embedded store under --data"))
 			}
 			if !slices.Contains(server.AlertFormats, alerts.Format) {
 				return invalid(fmt.Errorf("--alert-format %q: want one of %s", alerts.Format, strings.Join(server.AlertFormats, ", ")))
@@ -43,7 +45,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 					return invalid(err)
 				}
 			}
-			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, Memory: memory, Version: Version,
+			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, Memory: memory, Version: Version,
 				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts})
 			if err != nil {
 				return failed(err)
@@ -74,7 +76,8 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address of the HTTP API (loopback unless told otherwise)")
 	cmd.Flags().StringVar(&data, "data", ".weir", "directory of the embedded store, the pipelines' state and their files")
-	cmd.Flags().StringVar(&storeURL, "store", "", "a shared PostgreSQL store (postgres://…), for several servers")
+	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL store several servers share (postgres://…); the checkpoints go there too")
+	cmd.Flags().DurationVar(&leaseTTL, "lease-ttl", 15*time.Second, "with a shared store: how long a server's hold on a pipeline lasts without renewal (its pipelines move to another server within about this long after it dies)")
 	cmd.Flags().Int64Var(&memory, "memory", 1<<30, "bytes for the queues of all pipelines together; each gets at most an equal share")
 	cmd.Flags().DurationVar(&stopBound, "stop-timeout", 30*time.Second, "how long a stop waits for the pipelines' final checkpoints before it kills them")
 	cmd.Flags().StringArrayVar(&alerts.Webhooks, "alert-webhook", nil, "deliver alerts (firing and resolved) to this URL by POST; repeat for several")

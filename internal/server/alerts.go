@@ -242,6 +242,9 @@ func (a *alerter) evaluate(ctx context.Context, now time.Time) {
 	seen := map[string]bool{}
 	for _, p := range ps {
 		state, pl := a.c.StateOf(p)
+		if pl == nil && a.c.st.Shared() { // another server runs it, and alerts for it
+			continue
+		}
 		for _, r := range rulesFor(a.cfg.Rules, p.Name) {
 			key := r.Name + "/" + p.Name
 			seen[key] = true

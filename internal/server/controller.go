@@ -46,6 +46,12 @@ type Controller struct {
 
 	logMu sync.Mutex
 	logs  map[string]*pipelineLog
+
+	// With a shared store (lease.go): who this server is, how long its leases last, and
+	// the generation of each lease it holds.
+	holder string
+	ttl    time.Duration
+	leases map[string]int64
 }
 
 // ErrConflict: the action is not legal in the pipeline's current state.
@@ -88,6 +94,8 @@ type Options struct {
 	Logger      *slog.Logger
 	Metrics     *metrics.Set
 	Memory      *runtime.Memory
+	// LeaseTTL is how long a lease lasts without renewal (a shared store); 0: 15 s.
+	LeaseTTL time.Duration
 }
 
 // NewController returns a controller; Boot starts what should run.
@@ -98,13 +106,21 @@ func NewController(ctx context.Context, o Options) *Controller {
 	if o.Memory == nil {
 		o.Memory = &runtime.Memory{}
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
-		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{}}
+		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
+		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
 // server (or a crash), each resumes from its checkpoint.
 func (c *Controller) Boot(ctx context.Context) error {
+	if c.st.Shared() { // the lease loop claims what should run
+		go c.leaseLoop(c.ctx)
+		return nil
+	}
 	if err := c.st.EndLostRuns(ctx, string(runtime.Stopped), "the server ended without ending the run (killed or crashed); the next run resumed from the last checkpoint"); err != nil {
 		return fmt.Errorf("end the runs of the server's last life: %w", err)
 	}
@@ -195,7 +211,7 @@ func (c *Controller) stateOfLocked(rec *store.Pipeline) (runtime.State, *runtime
 		return pl.Status().State, pl
 	}
 	s := runtime.State(rec.Observed)
-	if !s.Terminal() && s != runtime.Created { // it ran in a process that is gone
+	if !s.Terminal() && s != runtime.Created && !c.st.Shared() { // it ran in a process that is gone
 		s = runtime.Stopped
 	}
 	return s, nil
@@ -249,6 +265,9 @@ func (c *Controller) Act(ctx context.Context, name, action string) error {
 		if err := c.st.SetDesired(ctx, name, desired); err != nil {
 			return err
 		}
+		if pl == nil && active(s) && c.st.Shared() { // another server runs it: its lease loop stops it
+			return nil
+		}
 		if pl != nil && active(s) {
 			if action == "suspend" {
 				pl.Suspend()
@@ -286,6 +305,9 @@ func (c *Controller) startDesired(ctx context.Context, name string) error {
 func (c *Controller) launch(ctx context.Context, name string) error {
 	if pl := c.runs[name]; pl != nil && !pl.Status().State.Terminal() && pl.Status().State != runtime.Created {
 		return nil
+	}
+	if ok, err := c.claim(ctx, name); err != nil || !ok { // another server runs it
+		return err
 	}
 	v, err := c.st.Version(ctx, name, 0)
 	if err != nil {
@@ -352,6 +374,7 @@ func (c *Controller) Shutdown(bound time.Duration) {
 	for _, pl := range pls {
 		pl.Stop()
 	}
+	defer c.yieldAll(context.Background())
 	deadline := time.After(bound)
 	for _, pl := range pls {
 		select {

@@ -27,9 +27,13 @@ import (
 
 // Config configures a server.
 type Config struct {
-	Addr     string // listen address; loopback unless told otherwise
-	DataDir  string // the store, the pipelines' state and their files
-	Memory   int64  // bytes for all pipelines' queues
+	Addr    string // listen address; loopback unless told otherwise
+	DataDir string // the store, the pipelines' state and their files
+	// StoreURL, when set, is a PostgreSQL store (and checkpoint store) several servers
+	// share; else the store is embedded SQLite under DataDir.
+	StoreURL string
+	LeaseTTL time.Duration
+	Memory   int64 // bytes for all pipelines' queues
 	Version  string
 	Logger   *slog.Logger
 	Registry *connector.Registry
@@ -61,11 +65,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.StopBound <= 0 {
 		cfg.StopBound = 30 * time.Second
 	}
-	st, err := store.OpenSQLite(ctx, cfg.DataDir)
-	if err != nil {
-		return nil, err
+	var st *store.Store
+	var cps checkpoint.Store
+	var err error
+	if cfg.StoreURL != "" {
+		if st, err = store.OpenPostgres(ctx, cfg.StoreURL); err != nil {
+			return nil, err
+		}
+		cps, err = checkpoint.OpenPostgres(ctx, cfg.StoreURL, "weir_checkpoints")
+	} else {
+		if st, err = store.OpenSQLite(ctx, cfg.DataDir); err != nil {
+			return nil, err
+		}
+		cps, err = checkpoint.OpenLocal(filepath.Join(cfg.DataDir, "state"))
 	}
-	cps, err := checkpoint.OpenLocal(filepath.Join(cfg.DataDir, "state"))
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -74,7 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
-		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}})
+		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		stop()

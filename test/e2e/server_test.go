@@ -519,3 +519,91 @@ func TestServerThreePipelinesSurviveKills(t *testing.T) {
 		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
 	}
 }
+
+// TestTwoServersOneStore: two servers share a PostgreSQL store; the pipelines created on
+// one run there; when it is SIGKILLed the other takes them over within its lease TTL and
+// runs them to their end; no pipeline ran on both at once: each file changelog holds
+// every change exactly once.
+func TestTwoServersOneStore(t *testing.T) {
+	ctx := context.Background()
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	if err := pg.Exec(ctx, "postgres", "CREATE DATABASE weir"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const changes = 30000
+	names := []string{"p1", "p2", "p3"}
+	for i, n := range names {
+		body := strings.Replace(fmt.Sprintf(serverDatagen, changes), "Datagen to files", n, 1)
+		body = strings.Replace(body, "path: out", "path: out-"+n, 1)
+		body = strings.Replace(body, "seed: 5", fmt.Sprintf("seed: %d", i+1), 1)
+		writeFile(t, filepath.Join(dir, n+".yaml"), body)
+	}
+	startShared := func() *weirServer {
+		addr := freeAddr(t)
+		s := &weirServer{t: t, dir: dir, addr: addr, url: "http://" + addr}
+		s.p = start(t, dir, "server", "--addr", addr, "--data", filepath.Join(dir, "data"), "--store", pg.URL("weir"), "--lease-ttl", "2s")
+		waitFor(t, "the server", time.Minute, func() bool { code, _ := s.cli("list"); return code == 0 || s.p.exited() })
+		if s.p.exited() {
+			t.Fatalf("the server exited:\n%s", s.p.stderr)
+		}
+		return s
+	}
+	a, b := startShared(), startShared()
+	for _, n := range names {
+		if code, out := a.cli("create", "-f", n+".yaml"); code != 0 {
+			t.Fatalf("create %s: exit %d\n%s", n, code, out)
+		}
+	}
+	waitFor(t, "the pipelines streaming on the first server", time.Minute, func() bool {
+		for _, n := range names {
+			if p := a.get(n); p.Phase != "stream" || p.Durable <= 6000 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range names {
+		if p := b.get(n); p.State != "RUNNING" || p.RowsIn != 0 {
+			t.Fatalf("the second server's view of %s: %s with %d rows read here; want RUNNING elsewhere", n, p.State, p.RowsIn)
+		}
+	}
+	a.p.signal(syscall.SIGKILL)
+	a.p.wait(t, 30*time.Second)
+	killed := time.Now()
+	waitFor(t, "the second server to take the pipelines over", time.Minute, func() bool {
+		for _, n := range names {
+			if p := b.get(n); p.RowsIn == 0 && p.State != "FINISHED" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("taken over %s after the kill (lease TTL 2s)", time.Since(killed).Round(10*time.Millisecond))
+	waitFor(t, "the pipelines to finish", 2*time.Minute, func() bool {
+		for _, n := range names {
+			if b.get(n).State != "FINISHED" {
+				return false
+			}
+		}
+		return true
+	})
+	for i, n := range names {
+		recs, err := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out-"+n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := datagen.NewModel(int64(i+1), 3000, []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}})
+		if err := conformance.CheckDatagen(recs, m, changes, true); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	b.p.signal(syscall.SIGTERM)
+	if code := b.p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("server exit %d\n%s", code, b.p.stderr)
+	}
+}
