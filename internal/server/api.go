@@ -59,7 +59,7 @@ var routes = []route{
 	{method: "GET", path: "/api/v1/pipelines", id: "listPipelines", summary: "List the pipelines",
 		params: []param{{name: "state", in: "query", doc: "only those in this state", typ: "string"}, {name: "table", in: "query", doc: "only those whose source selects this table (db.table)", typ: "string"}},
 		out:    PipelineList{}, status: 200, errors: []int{400}, h: (*api).list},
-	{method: "POST", path: "/api/v1/pipelines", id: "createPipeline", summary: "Create a pipeline from its file (and start it)",
+	{method: "POST", path: "/api/v1/pipelines", id: "createPipeline", summary: "Create a pipeline from its file (and start it); the same create again answers 200 with the pipeline, another file under the name 409",
 		in: CreateRequest{}, out: Pipeline{}, status: 201, errors: []int{400, 409, 413, 422}, h: (*api).create},
 	{method: "GET", path: "/api/v1/pipelines/{name}", id: "getPipeline", summary: "A pipeline: its file, state, phase, counters, last error",
 		params: []param{nameParam}, out: Pipeline{}, status: 200, errors: []int{404}, h: (*api).get},
@@ -197,7 +197,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := req.Start == nil || *req.Start
-	rec, err := a.c.Create(r.Context(), req.File, start)
+	rec, created, err := a.c.Create(r.Context(), req.File, start)
 	if err != nil {
 		fail(w, err)
 		return
@@ -207,7 +207,11 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, v)
+	status := http.StatusCreated
+	if !created { // the same create again: nothing new
+		status = http.StatusOK
+	}
+	writeJSON(w, status, v)
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {

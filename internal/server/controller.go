@@ -173,11 +173,13 @@ func (c *Controller) Parse(file string) (*spec.Pipeline, error) {
 	return p, nil
 }
 
-// Create stores a new pipeline from file, started unless start is false.
-func (c *Controller) Create(ctx context.Context, file string, start bool) (*store.Pipeline, error) {
+// Create stores a new pipeline from file, started unless start is false. Created again
+// with the same file (a client's retry), it answers the pipeline as it is (created is
+// false); with another file, store.ErrExists.
+func (c *Controller) Create(ctx context.Context, file string, start bool) (rec *store.Pipeline, created bool, err error) {
 	p, err := c.Parse(file)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	desired := store.Stop
 	if start {
@@ -185,16 +187,23 @@ func (c *Controller) Create(ctx context.Context, file string, start bool) (*stor
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec, err := c.st.Create(ctx, p.Name, file, desired)
+	rec, err = c.st.Create(ctx, p.Name, file, desired)
+	if errors.Is(err, store.ErrExists) {
+		if v, verr := c.st.Version(ctx, p.Name, 0); verr == nil && v.File == file {
+			existing, gerr := c.st.Get(ctx, p.Name)
+			return existing, false, gerr
+		}
+		return nil, false, fmt.Errorf("%w with another file; to change it, apply the file (PUT, weir pipeline apply)", err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if start {
 		if err := c.launch(ctx, p.Name); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return rec, nil
+	return rec, true, nil
 }
 
 // StateOf returns the observed state of the pipeline rec is the record of: its runtime's

@@ -168,6 +168,7 @@ func TestServerLifecycleThroughCLI(t *testing.T) {
 	addr := freeAddr(t)
 	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(serverDatagen, 0))
 	writeFile(t, filepath.Join(dir, "bad.yaml"), strings.Replace(fmt.Sprintf(serverDatagen, 0), "checkpoint.interval", "checkpoint.intervall", 1))
+	writeFile(t, filepath.Join(dir, "bad2.yaml"), strings.Replace(fmt.Sprintf(serverDatagen, 0), "rows: 3000", "rows: 3001", 1))
 	s := startServer(t, dir, addr)
 	code, out := s.cli("create", "-f", "bad.yaml")
 	if code != 2 || !strings.Contains(out, "line 15, column 3") || !strings.Contains(out, `did you mean "checkpoint.interval"`) {
@@ -176,8 +177,11 @@ func TestServerLifecycleThroughCLI(t *testing.T) {
 	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
 		t.Fatalf("create: exit %d\n%s", code, out)
 	}
-	if code, out := s.cli("create", "-f", "p.yaml"); code != 1 || !strings.Contains(out, "already exists") {
-		t.Fatalf("a second create: exit %d\n%s", code, out)
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 || !strings.Contains(out, "datagen-to-files") {
+		t.Fatalf("the same create again (a retry): exit %d\n%s", code, out)
+	}
+	if code, out := s.cli("create", "-f", "bad2.yaml"); code != 1 || !strings.Contains(out, "already exists with another file") {
+		t.Fatalf("another file under the name: exit %d\n%s", code, out)
 	}
 	name := "datagen-to-files"
 	running := func() bool { p := s.get(name); return p.State == "RUNNING" && p.Checkpoints > 0 }
