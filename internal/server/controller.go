@@ -52,6 +52,8 @@ type Controller struct {
 	holder string
 	ttl    time.Duration
 	leases map[string]int64
+
+	upgrades map[string]upgrade // upgrades to roll back if they fail soon (upgrade.go)
 }
 
 // ErrConflict: the action is not legal in the pipeline's current state.
@@ -111,7 +113,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 	}
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
-		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}}
+		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
@@ -341,6 +343,9 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 				if err := c.st.EndRun(bg, run, string(e.State), e.Error); err != nil {
 					c.log.Error("could not record the end of a run", "pipeline", name, "err", err)
 				}
+			}
+			if e.State == runtime.Failed {
+				c.failed(name, v.Version, e.Error)
 			}
 		}})
 	c.runs[name] = pl

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/store"
 )
 
 // Upgrades (Flink Kubernetes Operator's model, adapted): every change of a pipeline's
@@ -97,9 +99,47 @@ func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (
 		return 0, false, err
 	}
 	if resume {
+		if p.RollbackWithin > 0 {
+			c.upgrades[name] = upgrade{version: version, previous: cur.Version, at: time.Now(), within: p.RollbackWithin}
+		}
 		return version, true, c.launch(ctx, name)
 	}
 	return version, true, nil
+}
+
+// upgrade is an upgrade applied to a running pipeline whose file asks to be rolled back
+// if it fails soon (upgrade.rollback-within).
+type upgrade struct {
+	version, previous int
+	at                time.Time
+	within            time.Duration
+}
+
+// failed rolls the pipeline back to the version before its upgrade if that upgrade asked
+// for it and failed within its time (called as the pipeline of version fails).
+func (c *Controller) failed(name string, version int, why string) {
+	c.mu.Lock()
+	u, ok := c.upgrades[name]
+	if ok && u.version == version {
+		delete(c.upgrades, name)
+	}
+	c.mu.Unlock()
+	if !ok || u.version != version || time.Since(u.at) > u.within {
+		return
+	}
+	go func() {
+		ctx := context.WithoutCancel(c.ctx)
+		reason := fmt.Sprintf("version %d failed %s after its upgrade (within upgrade.rollback-within %s): rolled back to version %d", version,
+			time.Since(u.at).Round(time.Second), u.within, u.previous)
+		// Recorded first: the events of the rolled-back run that follow set its state.
+		c.st.AddEvent(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "ROLLED_BACK", Reason: reason, Error: why})
+		if _, err := c.Rollback(ctx, name, u.previous); err != nil {
+			c.log.Error("could not roll a failed upgrade back", "pipeline", name, "version", version, "err", err)
+			c.st.AddEvent(ctx, store.Event{Pipeline: name, Time: time.Now(), State: string(runtime.Failed), Reason: "the rollback failed", Error: err.Error()})
+			return
+		}
+		c.log.Warn("rolled a failed upgrade back", "pipeline", name, "from", version, "to", u.previous, "err", why)
+	}()
 }
 
 // Rollback puts an earlier version in force (0: the one before the version in force),

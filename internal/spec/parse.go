@@ -47,6 +47,7 @@ type Pipeline struct {
 	QueueMaxBytes                            int64
 	RestartBackoffInitial, RestartBackoffMax time.Duration
 	RestartMaxAttempts                       int
+	RollbackWithin                           time.Duration // upgrade.rollback-within
 	LocalTimeZone                            *time.Location
 	FilterPushdown                           bool
 	Batch                                    bool // execution.runtime-mode: batch

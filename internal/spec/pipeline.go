@@ -40,6 +40,8 @@ var PipelineSpec = connector.Spec{
 			Description: "Longest wait between restarts."},
 		{Name: "restart.max-attempts", Type: connector.TypeInt, Default: "0", Min: connector.Int64(0),
 			Description: "Consecutive failed attempts before the pipeline fails. 0: never gives up once the pipeline has taken a checkpoint; before its first checkpoint (a pipeline that never connected) it fails after 5, with the reason."},
+		{Name: "upgrade.rollback-within", Type: connector.TypeDuration,
+			Description: "On a server (weir pipeline apply): if this version, applied to a running pipeline, fails within this long, the server puts the version before it back in force and resumes from the checkpoint. Unset: never."},
 		{Name: "filter.pushdown", Type: connector.TypeBool, Default: "true",
 			Description: "Has the source evaluate what it can of the transforms' filters in its snapshot queries, so that a filtered snapshot reads only the rows it keeps (docs/transform.md)."},
 		{Name: "execution.runtime-mode", Type: connector.TypeEnum, Default: "streaming", Enum: []string{"streaming", "batch"},
@@ -179,6 +181,7 @@ func (p *parser) settings(pl *Pipeline, top mapping) {
 	pl.RestartBackoffInitial = s.Duration("restart.backoff.initial")
 	pl.RestartBackoffMax = s.Duration("restart.backoff.max")
 	pl.RestartMaxAttempts = int(s.Int("restart.max-attempts"))
+	pl.RollbackWithin = s.Duration("upgrade.rollback-within")
 	pl.Batch = s.String("execution.runtime-mode") == "batch"
 	pl.RouteFirstMatch = s.String("route-mode") == "first_match"
 

@@ -271,6 +271,17 @@ func TestServerUpgradeAndRollback(t *testing.T) {
 	if code, out := s.cli("versions", name, "--diff", "2"); code != 0 || !strings.Contains(out, "+   - source-table: demo.orders") {
 		t.Fatalf("versions --diff 2: exit %d\n%s", code, out)
 	}
+	// A version that fails soon after its upgrade, where its file asks for it, is rolled
+	// back to the one before by the server.
+	writeFile(t, filepath.Join(dir, "v4.yaml"), strings.Replace(v1, "  checkpoint.interval: 100ms\n", "  checkpoint.interval: 100ms\n  upgrade.rollback-within: 5min\n", 1)+
+		"transform:\n  - source-table: demo.orders\n    projection: \\*, UPPER(nmae) AS uname\n")
+	if code, out := s.cli("apply", "-f", "v4.yaml", "--yes"); code != 0 || !strings.Contains(out, "at version 3") {
+		t.Fatalf("apply v4: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the rollback of version 3", time.Minute, func() bool { p := s.get(name); return p.Version == 1 && p.State == "RUNNING" })
+	if code, out := s.cli("events", name); code != 0 || !strings.Contains(out, "version 3 failed") || !strings.Contains(out, "no column nmae") {
+		t.Fatalf("events: exit %d\n%s", code, out)
+	}
 	waitFor(t, "the pipeline to finish", 2*time.Minute, func() bool { return s.get(name).State == "FINISHED" })
 	recs, err := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out"))
 	if err != nil {
