@@ -215,12 +215,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	rec, err := a.c.st.Get(r.Context(), r.PathValue("name"))
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	v, err := a.view(r.Context(), rec, true)
+	v, err := a.pipelineView(r.Context(), r.PathValue("name"), true)
 	if err != nil {
 		fail(w, err)
 		return
@@ -282,17 +277,7 @@ func (a *api) act(w http.ResponseWriter, r *http.Request, action string) {
 		fail(w, err)
 		return
 	}
-	rec, err := a.c.st.Get(r.Context(), name)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	v, err := a.view(r.Context(), rec, false)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	a.answer(w, r, name)
 }
 
 func (a *api) apply(w http.ResponseWriter, r *http.Request) {
@@ -310,12 +295,7 @@ func (a *api) apply(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	rec, err := a.c.st.Get(r.Context(), name)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	view, err := a.view(r.Context(), rec, false)
+	view, err := a.pipelineView(r.Context(), name, false)
 	if err != nil {
 		fail(w, err)
 		return
@@ -356,17 +336,7 @@ func (a *api) rollback(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	rec, err := a.c.st.Get(r.Context(), name)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	view, err := a.view(r.Context(), rec, false)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, view)
+	a.answer(w, r, name)
 }
 
 func (a *api) reset(w http.ResponseWriter, r *http.Request) {
@@ -561,6 +531,25 @@ func boolQuery(r *http.Request, name string) (bool, error) {
 		return false, fmt.Errorf("%s=%q: want true or false", name, s)
 	}
 	return b, nil
+}
+
+// answer answers the request with the pipeline named name as it is now.
+func (a *api) answer(w http.ResponseWriter, r *http.Request, name string) {
+	v, err := a.pipelineView(r.Context(), name, false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// pipelineView is the API's view of the pipeline named name.
+func (a *api) pipelineView(ctx context.Context, name string, detail bool) (Pipeline, error) {
+	rec, err := a.c.st.Get(ctx, name)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	return a.view(ctx, rec, detail)
 }
 
 // view is the API's view of a pipeline: the store's record and, when it runs here, its

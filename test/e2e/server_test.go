@@ -55,10 +55,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startServer(t *testing.T, dir, addr string) *weirServer {
+// startServer starts `weir server` on addr with its data under dir and flags, and waits
+// until it answers.
+func startServer(t *testing.T, dir, addr string, flags ...string) *weirServer {
 	t.Helper()
 	s := &weirServer{t: t, dir: dir, addr: addr, url: "http://" + addr}
-	s.p = start(t, dir, "server", "--addr", addr, "--data", filepath.Join(dir, "data"))
+	s.p = start(t, dir, append([]string{"server", "--addr", addr, "--data", filepath.Join(dir, "data")}, flags...)...)
 	waitFor(t, "the server to answer", time.Minute, func() bool {
 		code, _ := runWeir(t, dir, "pipeline", "list", "--server", s.url)
 		return code == 0 || s.p.exited()
@@ -67,6 +69,15 @@ func startServer(t *testing.T, dir, addr string) *weirServer {
 		t.Fatalf("the server exited:\n%s", s.p.stderr)
 	}
 	return s
+}
+
+// stop stops the server gracefully; it must exit 0.
+func (s *weirServer) stop() {
+	s.t.Helper()
+	s.p.signal(syscall.SIGTERM)
+	if code := s.p.wait(s.t, time.Minute); code != 0 {
+		s.t.Fatalf("server exit %d\n%s", code, s.p.stderr)
+	}
 }
 
 // cli runs `weir pipeline ARGS` against the server.
@@ -152,10 +163,7 @@ func TestServerResumesAfterSIGKILL(t *testing.T) {
 	if code, out := s.cli("logs", "datagen-to-files", "--tail", "2000"); code != 0 || strings.Count(out, "streaming changes") < 3 {
 		t.Fatalf("logs: exit %d\n%s", code, out)
 	}
-	s.p.signal(syscall.SIGTERM)
-	if code := s.p.wait(t, time.Minute); code != 0 {
-		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
-	}
+	s.stop()
 }
 
 // TestServerLifecycleThroughCLI: suspend and resume, stop and start through the CLI, each
@@ -215,10 +223,7 @@ func TestServerLifecycleThroughCLI(t *testing.T) {
 	waitFor(t, "the followed log to show the stops", time.Minute, func() bool {
 		return strings.Count(follower.stderr.String(), "stopping: draining in-flight work") >= 2
 	})
-	s.p.signal(syscall.SIGTERM)
-	if code := s.p.wait(t, time.Minute); code != 0 {
-		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
-	}
+	s.stop()
 	follower.wait(t, time.Minute) // the server's end ends the stream
 	s = startServer(t, dir, addr)
 	waitFor(t, "RUNNING after the server's restart", time.Minute, running)
@@ -362,11 +367,7 @@ pipeline:
   restart.backoff.initial: 100ms
   restart.backoff.max: 300ms
 `, m.Port))
-	addr := freeAddr(t)
-	s := &weirServer{t: t, dir: dir, addr: addr, url: "http://" + addr}
-	s.p = start(t, dir, "server", "--addr", addr, "--data", filepath.Join(dir, "data"), "--alert-webhook", hook.URL,
-		"--alert-rules", "rules.yml", "--alert-interval", "100ms")
-	waitFor(t, "the server", time.Minute, func() bool { code, _ := s.cli("list"); return code == 0 || s.p.exited() })
+	s := startServer(t, dir, freeAddr(t), "--alert-webhook", hook.URL, "--alert-rules", "rules.yml", "--alert-interval", "100ms")
 	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
 		t.Fatalf("create: exit %d\n%s", code, out)
 	}
@@ -388,10 +389,7 @@ pipeline:
 	if len(alerts.Alerts) != 2 || alerts.Alerts[0].Resolved.IsZero() {
 		t.Fatalf("alerts: %+v", alerts.Alerts)
 	}
-	s.p.signal(syscall.SIGTERM)
-	if code := s.p.wait(t, time.Minute); code != 0 {
-		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
-	}
+	s.stop()
 }
 
 // TestServerThreePipelinesSurviveKills: one server runs MariaDB → PostgreSQL, PostgreSQL →
@@ -529,10 +527,7 @@ func TestServerThreePipelinesSurviveKills(t *testing.T) {
 	if slots, err := pgLines(ctx, pg.URL("src"), "SELECT slot_name FROM pg_replication_slots"); err != nil || len(slots) != 0 {
 		t.Fatalf("slots after the delete: %v %v", slots, err)
 	}
-	s.p.signal(syscall.SIGTERM)
-	if code := s.p.wait(t, time.Minute); code != 0 {
-		t.Fatalf("server exit %d\n%s", code, s.p.stderr)
-	}
+	s.stop()
 }
 
 // TestTwoServersOneStore: two servers share a PostgreSQL store; the pipelines created on
@@ -559,14 +554,7 @@ func TestTwoServersOneStore(t *testing.T) {
 		writeFile(t, filepath.Join(dir, n+".yaml"), body)
 	}
 	startShared := func() *weirServer {
-		addr := freeAddr(t)
-		s := &weirServer{t: t, dir: dir, addr: addr, url: "http://" + addr}
-		s.p = start(t, dir, "server", "--addr", addr, "--data", filepath.Join(dir, "data"), "--store", pg.URL("weir"), "--lease-ttl", "2s")
-		waitFor(t, "the server", time.Minute, func() bool { code, _ := s.cli("list"); return code == 0 || s.p.exited() })
-		if s.p.exited() {
-			t.Fatalf("the server exited:\n%s", s.p.stderr)
-		}
-		return s
+		return startServer(t, dir, freeAddr(t), "--store", pg.URL("weir"), "--lease-ttl", "2s")
 	}
 	a, b := startShared(), startShared()
 	for _, n := range names {
@@ -617,8 +605,5 @@ func TestTwoServersOneStore(t *testing.T) {
 			t.Fatalf("%s: %v", n, err)
 		}
 	}
-	b.p.signal(syscall.SIGTERM)
-	if code := b.p.wait(t, time.Minute); code != 0 {
-		t.Fatalf("server exit %d\n%s", code, b.p.stderr)
-	}
+	b.stop()
 }
