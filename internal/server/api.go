@@ -597,6 +597,9 @@ func (a *api) view(ctx context.Context, rec *store.Pipeline, detail bool) (Pipel
 		if p, err := a.c.Parse(ver.File); err == nil {
 			v.Title = p.Title
 		}
+		if pl != nil {
+			v.Tables = a.c.tables(rec.Name)
+		}
 	}
 	return v, nil
 }

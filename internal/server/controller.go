@@ -200,6 +200,7 @@ func (c *Controller) Create(ctx context.Context, file string, start bool) (rec *
 	if err != nil {
 		return nil, false, err
 	}
+	c.st.AddNote(ctx, store.Event{Pipeline: p.Name, Time: time.Now(), State: "SUBMITTED", Reason: submitted(1, p)})
 	if start {
 		if err := c.launch(ctx, p.Name); err != nil {
 			return nil, false, err

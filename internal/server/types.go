@@ -45,6 +45,9 @@ type Pipeline struct {
 	Updated        time.Time    `json:"updated"`
 	File           string       `json:"file,omitempty"` // get only
 	Versions       []VersionRef `json:"versions,omitempty"`
+	// Tables are its source tables' counters and snapshot progress (get only, while it
+	// runs on this server).
+	Tables []TableStatus `json:"tables,omitempty"`
 }
 
 // Restart is a restart in progress: the error, the attempt that comes next and when.

@@ -68,6 +68,9 @@ func keepsState(old, new *spec.Pipeline) string {
 func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (version int, changed bool, err error) {
 	p, err := c.Parse(file)
 	if err != nil {
+		if _, gerr := c.st.Get(ctx, name); gerr == nil { // a submission refused is part of the history
+			c.st.AddNote(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "REFUSED", Reason: "a new version was refused: the file has problems", Error: err.Error()})
+		}
 		return 0, false, err
 	}
 	c.mu.Lock()
@@ -84,7 +87,9 @@ func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (
 		return 0, false, fmt.Errorf("version %d of pipeline %q no longer parses: %w", cur.Version, name, err)
 	}
 	if why := keepsState(old, p); why != "" && !reset {
-		return 0, false, fmt.Errorf("%w: %s; apply with reset to start it over", ErrUpgradeRefused, why)
+		err := fmt.Errorf("%w: %s; apply with reset to start it over", ErrUpgradeRefused, why)
+		c.st.AddNote(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "REFUSED", Reason: "a new version was refused", Error: err.Error()})
+		return 0, false, err
 	}
 	resume, err := c.halt(ctx, name)
 	if err != nil {
@@ -98,6 +103,7 @@ func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (
 	if version, err = c.st.AddVersion(ctx, name, file); err != nil {
 		return 0, false, err
 	}
+	c.st.AddNote(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "SUBMITTED", Reason: submitted(version, p)})
 	if resume {
 		if p.RollbackWithin > 0 {
 			c.upgrades[name] = upgrade{version: version, previous: cur.Version, at: time.Now(), within: p.RollbackWithin}
@@ -131,8 +137,7 @@ func (c *Controller) failed(name string, version int, why string) {
 		ctx := context.WithoutCancel(c.ctx)
 		reason := fmt.Sprintf("version %d failed %s after its upgrade (within upgrade.rollback-within %s): rolled back to version %d", version,
 			time.Since(u.at).Round(time.Second), u.within, u.previous)
-		// Recorded first: the events of the rolled-back run that follow set its state.
-		c.st.AddEvent(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "ROLLED_BACK", Reason: reason, Error: why})
+		c.st.AddNote(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "ROLLED_BACK", Reason: reason, Error: why})
 		if _, err := c.Rollback(ctx, name, u.previous); err != nil {
 			c.log.Error("could not roll a failed upgrade back", "pipeline", name, "version", version, "err", err)
 			c.st.AddEvent(ctx, store.Event{Pipeline: name, Time: time.Now(), State: string(runtime.Failed), Reason: "the rollback failed", Error: err.Error()})
@@ -277,4 +282,13 @@ func (c *Controller) Resnapshot(ctx context.Context, name string, tables []strin
 		return &BadRequest{Err: err}
 	}
 	return rq.Request(ctx, name, checkpoint.NewRequest(tables))
+}
+
+// submitted says what a version's validation said of it, for the pipeline's history.
+func submitted(version int, p *spec.Pipeline) string {
+	why := fmt.Sprintf("version %d submitted: valid", version)
+	if len(p.Notes) > 0 {
+		why += "; " + strings.Join(p.Notes, "; ")
+	}
+	return why
 }

@@ -375,6 +375,14 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 	})
 }
 
+// AddNote records an event that is not a change of state (a version submitted or
+// refused, a rollback): the pipeline's observed state stays.
+func (s *Store) AddNote(ctx context.Context, e Event) error {
+	_, err := s.exec(ctx, `INSERT INTO events (pipeline, time, state, phase, reason, error) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.Pipeline, ts(e.Time), e.State, e.Phase, e.Reason, e.Error)
+	return err
+}
+
 // Events returns up to limit of the pipeline's events after the one numbered after,
 // oldest first.
 func (s *Store) Events(ctx context.Context, name string, after int64, limit int) ([]Event, error) {

@@ -284,7 +284,8 @@ func TestServerUpgradeAndRollback(t *testing.T) {
 		t.Fatalf("apply v4: exit %d\n%s", code, out)
 	}
 	waitFor(t, "the rollback of version 3", time.Minute, func() bool { p := s.get(name); return p.Version == 1 && p.State == "RUNNING" })
-	if code, out := s.cli("events", name); code != 0 || !strings.Contains(out, "version 3 failed") || !strings.Contains(out, "no column nmae") {
+	if code, out := s.cli("events", name); code != 0 || !strings.Contains(out, "version 3 failed") || !strings.Contains(out, "no column nmae") ||
+		!strings.Contains(out, "version 2 submitted: valid") || !strings.Contains(out, `REFUSED`) {
 		t.Fatalf("events: exit %d\n%s", code, out)
 	}
 	waitFor(t, "the pipeline to finish", 2*time.Minute, func() bool { return s.get(name).State == "FINISHED" })
@@ -520,6 +521,9 @@ func TestServerThreePipelinesSurviveKills(t *testing.T) {
 		code, _ := runWeir(t, dir, "verify", "a.yaml")
 		return code == 0
 	})
+	if p := s.get("maria-to-pg"); len(p.Tables) != 1 || p.Tables[0].Table != "shop.orders" || p.Tables[0].RowsOut == 0 || p.Tables[0].SnapshotRowsRead < 2000 {
+		t.Errorf("per-table status of maria-to-pg: %+v", p.Tables)
+	}
 	// Deleted with its state, a pipeline leaves no replication slot behind.
 	if code, out := s.cli("delete", "pg-to-maria", "--drop-state"); code != 0 {
 		t.Fatalf("delete: exit %d\n%s", code, out)
