@@ -36,6 +36,9 @@ type Env struct {
 	// Notices, when set, lets a connector say a thing once per process, though it is opened
 	// again at every restart (a setting of the server's that weighs on a guarantee).
 	Notices *Notices
+	// Notify, when set, takes what a control plane shows among a pipeline's events (a
+	// sink pausing a table it cannot follow): kind, the table, what happened.
+	Notify func(kind, table, detail string)
 	// Role is "" when the connector is opened for the pipeline itself, else the command
 	// that reads beside it ("preview", "verify"): such a reader takes its own binlog
 	// server-id, so that it never throws the pipeline off the log.

@@ -87,6 +87,10 @@ type Options struct {
 	// Abort, when set and done, ends the run at once: no drain, no final checkpoint (a
 	// kill; cancelling Run's context is the graceful stop).
 	Abort context.Context
+	// Notify, when set, is told (from the router's goroutine) what a control plane shows
+	// among a pipeline's events: snapshot_started and snapshot_finished per table,
+	// schema_change applied to the sink, checkpoint_slow (over 3 times the usual and 1 s).
+	Notify func(kind, table, detail string)
 	// HoldsClaim says the caller holds the pipeline's claim in the store across runs
 	// (internal/runtime): Run still takes a new fencing generation but leaves the claim
 	// held when it returns.
@@ -126,6 +130,7 @@ type Engine struct {
 	tf     Transformer // nil: none
 
 	onPhase    func(Phase)
+	notify     func(kind, table, detail string)
 	abort      context.Context
 	holdsClaim bool
 }
@@ -140,7 +145,7 @@ func New(cfg Config, source connector.Source, sink connector.Sink, store checkpo
 		opts.Stats = &Stats{}
 	}
 	return &Engine{cfg: cfg, source: source, sink: sink, store: store, log: opts.Logger, m: opts.Metrics, stats: opts.Stats, tf: opts.Transform,
-		onPhase: opts.OnPhase, abort: opts.Abort, holdsClaim: opts.HoldsClaim}
+		onPhase: opts.OnPhase, notify: opts.Notify, abort: opts.Abort, holdsClaim: opts.HoldsClaim}
 }
 
 // Stats returns the live counters of the run.
@@ -219,3 +224,10 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 
 // errStop ends a run's goroutines when the run is over.
 var errStop = errors.New("run over")
+
+// note tells Options.Notify of kind, if set.
+func (e *Engine) note(kind, table, detail string) {
+	if e.notify != nil {
+		e.notify(kind, table, detail)
+	}
+}

@@ -288,6 +288,7 @@ func (r *run) checkpoint() error {
 		}
 	}
 	r.seq, r.durable, r.routed, r.last = cp.Seq, cp.Changes, 0, cp
+	r.noteSlow(time.Since(start))
 	r.e.stats.Durable.Store(cp.Changes)
 	r.e.stats.Checkpoints.Add(1)
 	r.e.stats.lastCheckpoint.Store(cp.Time.UnixNano())
@@ -371,5 +372,18 @@ func (r *run) countOut(changes []event.Change, bytes int64) {
 		table := s.ID.String()
 		r.e.m.RowsOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(rows))
 		r.e.m.BytesOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(size))
+	}
+}
+
+// noteSlow tells of a checkpoint that took over 3 times the usual (an average of the
+// last ones) and over a second.
+func (r *run) noteSlow(took time.Duration) {
+	if r.cpAvg > 0 && took > 3*r.cpAvg && took > time.Second {
+		r.e.note("checkpoint_slow", "", fmt.Sprintf("checkpoint %d took %s, usually %s", r.seq, took.Round(time.Millisecond), r.cpAvg.Round(time.Millisecond)))
+	}
+	if r.cpAvg == 0 {
+		r.cpAvg = took
+	} else {
+		r.cpAvg = (7*r.cpAvg + took) / 8
 	}
 }

@@ -26,6 +26,7 @@ type run struct {
 	gen int64
 
 	// Checkpoint state.
+	cpAvg      time.Duration // how long checkpoints usually take (noteSlow)
 	seq        int64
 	durable    int64          // changes durable as of the last checkpoint
 	routed     int64          // changes handed to writers since the last checkpoint
@@ -608,6 +609,7 @@ func (r *run) applyToSink(c *event.SchemaChange) error {
 	if err := applier.ApplySchema(r.gctx, c); err != nil {
 		return fmt.Errorf("apply schema change %q to the sink: %w", c.String(), err)
 	}
+	r.e.note("schema_change", c.Table.String(), c.String())
 	return nil
 }
 

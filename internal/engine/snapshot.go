@@ -279,6 +279,7 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 	if !t.logged {
 		t.logged = true
 		r.e.log.Info("snapshotting a table", "table", t.schema.ID, "rows_estimated", t.est, "resumed_at_chunk", t.hint.FirstIndex)
+		r.e.note("snapshot_started", t.schema.ID.String(), fmt.Sprintf("about %d rows; from chunk %d", t.est, t.hint.FirstIndex))
 	}
 	if r.e.m != nil {
 		r.e.m.SnapshotChunksSeen.WithLabelValues(r.cfg.Pipeline, t.schema.ID.String()).Set(float64(t.prog.NextIndex))
@@ -426,8 +427,9 @@ func (s *snapRun) record(r *run, cr *chunkRun) {
 	}
 	s.tableMetrics(r, t)
 	if t.prog.Finished() {
-		r.e.log.Info("snapshotted a table", "table", t.schema.ID, "rows", t.prog.Rows, "chunks", t.prog.Done,
-			"took", time.Since(t.started).Round(time.Millisecond))
+		took := time.Since(t.started).Round(time.Millisecond)
+		r.e.log.Info("snapshotted a table", "table", t.schema.ID, "rows", t.prog.Rows, "chunks", t.prog.Done, "took", took)
+		r.e.note("snapshot_finished", t.schema.ID.String(), fmt.Sprintf("%d rows in %d chunks, %s", t.prog.Rows, t.prog.Done, took))
 	}
 }
 

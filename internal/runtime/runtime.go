@@ -84,6 +84,10 @@ type Options struct {
 	Memory *Memory
 	// OnEvent is called with each transition, in order, from the pipeline's goroutine.
 	OnEvent func(Event)
+	// OnNotice, when set, is told what else a control plane shows among the pipeline's
+	// events (engine.Options.Notify, connector.Env.Notify): a table's snapshot started or
+	// finished, a schema change applied, a table paused, a slow checkpoint.
+	OnNotice func(kind, table, detail string)
 	// Removal names the command that removes what a pipeline failing before its first
 	// checkpoint leaves on its servers (LeftBehind); "" leaves that out.
 	Removal string
@@ -285,7 +289,7 @@ func (p *Pipeline) supervise(stopCtx, killCtx context.Context) (res *engine.Resu
 		return nil, fault.AsFatal(err)
 	}
 	env := connector.Env{Pipeline: sp.Name, SourceType: sp.Source.Type, Logger: p.log, StateDir: p.o.StateDir, Parallelism: sp.Parallelism,
-		Metrics: p.o.Metrics, SchemaChangeBehavior: sp.SchemaChangeBehavior, Notices: &connector.Notices{}}
+		Metrics: p.o.Metrics, SchemaChangeBehavior: sp.SchemaChangeBehavior, Notices: &connector.Notices{}, Notify: p.o.OnNotice}
 	hadCheckpoint := false
 	if cp, err := store.Load(stopCtx, sp.Name); err == nil && cp != nil {
 		hadCheckpoint = true
@@ -323,7 +327,7 @@ func (p *Pipeline) supervise(stopCtx, killCtx context.Context) (res *engine.Resu
 			p.output = d.Destination()
 			p.mu.Unlock()
 		}
-		opts := engine.Options{Logger: p.log, Metrics: p.o.Metrics, Stats: p.stats, Abort: killCtx, HoldsClaim: true,
+		opts := engine.Options{Logger: p.log, Metrics: p.o.Metrics, Stats: p.stats, Abort: killCtx, HoldsClaim: true, Notify: p.o.OnNotice,
 			OnPhase: func(ph engine.Phase) {
 				if ph == engine.PhaseSnapshot || ph == engine.PhaseStream {
 					p.transition(Event{State: Running, Phase: ph.String(), Reason: "in its " + ph.String()})

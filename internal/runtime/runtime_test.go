@@ -126,17 +126,31 @@ func start(t *testing.T, p *spec.Pipeline, reg *connector.Registry, store checkp
 }
 
 // TestLifecycleToFinished: a bounded pipeline goes CREATED → STARTING → RUNNING (its
-// snapshot, then its stream) → FINISHED, each an event with a reason, and its output holds
-// every change once.
+// snapshot, then its stream) → FINISHED, each an event with a reason, tells when each
+// table's snapshot starts and finishes, and its output holds every change once.
 func TestLifecycleToFinished(t *testing.T) {
 	dir := t.TempDir()
 	reg := connectors.Registry()
 	store, _ := checkpoint.OpenLocal(filepath.Join(dir, "state"))
 	defer store.Close()
 	p := pipeline(t, reg, datagenFile(dir, 300, 500, 100000))
-	pl, ev := start(t, p, reg, store, dir)
+	ev := newEvents()
+	var mu sync.Mutex
+	var notices []string
+	pl := runtime.New(p, runtime.Options{Registry: reg, Store: store, StateDir: dir, OnEvent: ev.add, OnNotice: func(kind, table, _ string) {
+		mu.Lock()
+		notices = append(notices, kind+" "+table)
+		mu.Unlock()
+	}})
+	if err := pl.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pl.Wait(); err != nil {
 		t.Fatal(err)
+	}
+	slices.Sort(notices)
+	if want := []string{"snapshot_finished demo.orders", "snapshot_finished demo.users", "snapshot_started demo.orders", "snapshot_started demo.users"}; !slices.Equal(notices, want) {
+		t.Errorf("notices %v, want %v", notices, want)
 	}
 	if got, want := ev.states(), []string{"STARTING", "RUNNING/snapshot", "RUNNING/stream", "FINISHED"}; !slices.Equal(got, want) {
 		t.Fatalf("states %v, want %v", got, want)

@@ -348,6 +348,15 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 			if e.State == runtime.Failed {
 				c.failed(name, v.Version, e.Error)
 			}
+		},
+		OnNotice: func(kind, table, detail string) {
+			reason := detail
+			if table != "" {
+				reason = table + ": " + detail
+			}
+			if err := c.st.AddNote(context.WithoutCancel(c.ctx), store.Event{Pipeline: name, Time: time.Now(), State: strings.ToUpper(kind), Reason: reason}); err != nil {
+				c.log.Error("could not record an event", "pipeline", name, "err", err)
+			}
 		}})
 	c.runs[name] = pl
 	return pl.Start(c.ctx)

@@ -151,7 +151,8 @@ func TestServerResumesAfterSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := s.cli("events", "datagen-to-files")
-	if code != 0 || strings.Count(out, "STARTING") < 3 || !strings.Contains(out, "FINISHED") {
+	if code != 0 || strings.Count(out, "STARTING") < 3 || !strings.Contains(out, "FINISHED") ||
+		!strings.Contains(out, "SNAPSHOT_STARTED") || !strings.Contains(out, "demo.users: 3000 rows in 6 chunks") {
 		t.Fatalf("events: exit %d\n%s", code, out)
 	}
 	var runs server.Runs

@@ -83,6 +83,7 @@ type Options struct {
 	Parallelism     int
 	ConnectTimeout  time.Duration
 	Log             *slog.Logger
+	Notify          func(kind, table, detail string) // connector.Env.Notify
 	// SourceType is the pipeline's source connector: from "mysql" or "mariadb" a column
 	// keeps its own type where it can (native.go).
 	SourceType string
@@ -129,6 +130,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		ConnectTimeout:  cfg.Duration("connect.timeout"),
 		Log:             env.Logger,
 		SourceType:      env.SourceType,
+		Notify:          env.Notify,
 	})
 }
 

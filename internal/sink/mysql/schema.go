@@ -74,6 +74,9 @@ func (w *Writer) pause(id event.TableID, c *event.SchemaChange, why string) {
 	msg := sqlsink.PauseMessage(w.quoteID(id), c, why)
 	w.paused[id] = msg
 	w.log.Error(msg, "table", id.String())
+	if w.o.Notify != nil {
+		w.o.Notify("table_paused", id.String(), msg)
+	}
 }
 
 // evolution returns the statements that carry c into target t, or why it cannot be.

@@ -79,7 +79,8 @@ type Options struct {
 	Behavior        string // schema.change.behavior
 	Parallelism     int
 	Log             *slog.Logger
-	Notices         *connector.Notices // the max_prepared_transactions warning is said once
+	Notices         *connector.Notices               // the max_prepared_transactions warning is said once
+	Notify          func(kind, table, detail string) // connector.Env.Notify
 	// SourceType is the pipeline's source connector: from "postgres" a column keeps its
 	// own type where it can (native.go).
 	SourceType string
@@ -120,6 +121,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Parallelism:     env.Parallelism,
 		Log:             env.Logger,
 		Notices:         env.Notices,
+		Notify:          env.Notify,
 		SourceType:      env.SourceType,
 	})
 }
