@@ -241,6 +241,14 @@ type Destination interface {
 	Destination() string
 }
 
+// SnapshotMarker is a sink whose records tell a snapshot read's place in the snapshot
+// (Debezium's source.snapshot: first, last, of each table): when MarksSnapshot is true,
+// the engine marks the reads (event.Change.Mark), holding back each table's last routed
+// row until it knows whether it is the last.
+type SnapshotMarker interface {
+	MarksSnapshot() bool
+}
+
 // SnapshotFilter is a snapshotting source that can leave out of its snapshot the rows a
 // condition rejects (a transform's filter, pushed down). FilterSnapshot is called before
 // any chunk of the table is read, with a condition in the source's SQL (SQLDialect:

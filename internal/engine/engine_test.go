@@ -400,10 +400,13 @@ func TestSkippedOperations(t *testing.T) {
 type markSink struct {
 	connector.Sink
 	mu     sync.Mutex
+	plain  bool // it does not mark reads
 	reads  int
 	stream int                             // changes of the stream with a mark (none should have)
 	marks  map[event.SnapshotMark][]string // mark → "table:key" of each read that has it
 }
+
+func (s *markSink) MarksSnapshot() bool { return !s.plain }
 
 func (s *markSink) Apply(ctx context.Context, b *connector.Batch) error {
 	s.mu.Lock()
@@ -425,9 +428,10 @@ func (s *markSink) Apply(ctx context.Context, b *connector.Batch) error {
 	return s.Sink.Apply(ctx, b)
 }
 
-// TestSnapshotMarks: each table's first and last rows are marked once, and the
-// snapshot's first and last once (Debezium's source.snapshot); in key order where one
-// reader reads the chunks in order, whatever the checkpoints between them.
+// TestSnapshotMarks: for a sink that marks reads (connector.SnapshotMarker), each table's
+// first and last rows are marked once, and the snapshot's first and last once (Debezium's
+// source.snapshot); in key order where one reader reads the chunks in order, whatever
+// the checkpoints between them. A sink that does not mark gets no marks.
 func TestSnapshotMarks(t *testing.T) {
 	for _, s := range []setup{
 		{rows: 500, changes: 300, txn: 2, parallelism: 1, chunkRows: 50},
@@ -456,6 +460,18 @@ func TestSnapshotMarks(t *testing.T) {
 			slices.Sort(sink.marks[event.FirstInTable])
 			slices.Sort(sink.marks[event.LastInTable])
 			last := fmt.Sprint(s.rows)
+			plain := &markSink{marks: map[event.SnapshotMark][]string{}, plain: true}
+			store2, _ := checkpoint.OpenLocal(t.TempDir())
+			defer store2.Close()
+			if _, err := runOnce(t, context.Background(), s, store2, t.TempDir(), func(k connector.Sink) connector.Sink {
+				plain.Sink = k
+				return plain
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(plain.marks) != 0 || plain.reads != int(2*s.rows) {
+				t.Errorf("a sink that does not mark got marks: %v (of %d reads)", plain.marks, plain.reads)
+			}
 			if s.parallelism == 1 {
 				for m, want := range map[event.SnapshotMark][]string{
 					event.FirstInTable: {"orders:1", "users:1"}, event.LastInTable: {"orders:" + last, "users:" + last},

@@ -23,7 +23,8 @@ import (
 // a joiner, a checkpoint waits until no chunk is in flight; with one (the stream runs
 // beside the snapshot, connector.SnapshotJoiner), only until no chunk is being delivered.
 //
-// Marks (event.Change.Mark): the first row routed of a table that had none is its first,
+// Marks (event.Change.Mark), where the sink writes them (connector.SnapshotMarker): the
+// first row routed of a table that had none is its first,
 // and of a snapshot that had none, the snapshot's first. The last is known only once the
 // table has no chunk left to read, so the router holds back each table's last routed row
 // (tableRun.held) and the progress of the chunk it came from, until one of:
@@ -50,6 +51,7 @@ type snapRun struct {
 	splitCtx   context.Context
 	splitEnd   context.CancelFunc
 	closed     bool
+	marks      bool // the sink marks reads (connector.SnapshotMarker)
 	fresh      bool // no table had progress when the run began: marks the snapshot's first row
 	routed     bool // a row has been routed
 	holding    int  // tables holding a row
@@ -109,6 +111,8 @@ func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader
 
 // start launches the splitter and the readers.
 func (s *snapRun) start(r *run) {
+	m, ok := r.e.sink.(connector.SnapshotMarker)
+	s.marks = ok && m.MarksSnapshot()
 	var toSplit []*tableRun
 	var done, seen int64
 	for _, t := range s.tables {
@@ -288,10 +292,14 @@ func (s *snapRun) onSplit(r *run, m splitMsg) error {
 	return nil
 }
 
-// onRows routes rows of chunk cr, holding back the last (see snapRun).
+// onRows routes rows of chunk cr, holding back the last where the sink marks reads (see
+// snapRun).
 func (s *snapRun) onRows(r *run, cr *chunkRun, changes []event.Change, bytes int64) error {
 	if len(changes) == 0 {
 		return nil
+	}
+	if !s.marks {
+		return r.route(changes, bytes)
 	}
 	t := cr.t
 	if !t.routed && t.fresh {

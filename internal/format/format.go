@@ -85,6 +85,13 @@ func New(o Options) (*Writer, error) {
 	return w, nil
 }
 
+// Marks reports whether records of format tell a snapshot read's place (event.Change.Mark):
+// debezium-json's source.snapshot.
+func Marks(format string) bool { return strings.EqualFold(format, DebeziumJSON) }
+
+// MarksSnapshot reports whether w's records tell a snapshot read's place.
+func (w *Writer) MarksSnapshot() bool { return Marks(w.o.Format) }
+
 // Append appends change c as one JSON object, without a newline. nowMillis is when weir
 // wrote it (the records' own ts_ms / ts).
 func (w *Writer) Append(b []byte, c *event.Change, nowMillis int64) []byte {

@@ -21,6 +21,10 @@ import (
 // it holds flushAt bytes and at each Commit: no write ends inside a record, so a process
 // killed at any moment leaves whole lines behind (never half a record that the next
 // process's first line would be glued to).
+// MarksSnapshot: debezium-json records say which reads are the snapshot's first and last
+// (connector.SnapshotMarker).
+func (w *Writer) MarksSnapshot() bool { return w.fmt.MarksSnapshot() }
+
 type Writer struct {
 	mu        sync.Mutex
 	out       io.Writer

@@ -68,7 +68,11 @@ type manifest struct {
 var (
 	_ connector.Sink             = (*Writer)(nil)
 	_ connector.CheckpointKeeper = (*Writer)(nil)
+	_ connector.SnapshotMarker   = (*Writer)(nil)
 )
+
+// MarksSnapshot: debezium-json records say which reads are the snapshot's first and last.
+func (w *Writer) MarksSnapshot() bool { return format.Marks(w.format.Format) }
 
 // Open opens the file sink from its config.
 func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connector.Sink, error) {
