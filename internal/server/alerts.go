@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -35,6 +36,8 @@ import (
 //	checkpoint_age  it is RUNNING and its last checkpoint is over Threshold seconds old
 //	retained        its source keeps over Threshold bytes of change log for it (WAL or
 //	                binlog a slot or position holds)
+//	table_paused    its sink paused a table it could not follow (a schema change it
+//	                cannot take), until the table is copied again (resnapshot)
 
 // Rule is an alert rule.
 type Rule struct {
@@ -54,9 +57,10 @@ var DefaultRules = []Rule{
 	{Name: "lag", Threshold: 300, For: 5 * time.Minute, Severity: "warning"},
 	{Name: "checkpoint_age", Threshold: 600, Severity: "warning"},
 	{Name: "retained", Threshold: 10 << 30, Severity: "warning"},
+	{Name: "table_paused", Severity: "warning"},
 }
 
-var ruleNames = []string{"failed", "restarts", "no_progress", "lag", "checkpoint_age", "retained"}
+var ruleNames = []string{"failed", "restarts", "no_progress", "lag", "checkpoint_age", "retained", "table_paused"}
 
 // LoadRules reads a rules file (`rules:` a list of Rule) over the defaults: a rule named
 // as a default without a pipeline replaces it; one with a pipeline applies to that
@@ -194,7 +198,8 @@ type alerter struct {
 	mu       sync.Mutex
 	open     map[string]store.Alert // rule/pipeline → the firing
 	since    map[string]time.Time   // rule/pipeline → since when its condition holds
-	delivery sync.WaitGroup
+	queues   map[string]chan delivery
+	delivery sync.WaitGroup // notifications queued and not yet posted
 }
 
 func newAlerter(c *Controller, cfg AlertConfig, log *slog.Logger) *alerter {
@@ -225,7 +230,7 @@ func (a *alerter) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			a.delivery.Wait()
+			a.close()
 			return
 		case <-t.C:
 			a.evaluate(ctx, time.Now())
@@ -295,6 +300,17 @@ func (a *alerter) holds(ctx context.Context, r Rule, p *store.Pipeline, state ru
 		last := pl.Stats().LastCheckpoint()
 		age := now.Sub(last).Seconds()
 		return !last.IsZero() && age > r.Threshold, fmt.Sprintf("its last checkpoint is %.0f s old (over %.0f s)", age, r.Threshold)
+	case "table_paused":
+		paused := a.c.Paused(p.Name)
+		if len(paused) == 0 {
+			return false, ""
+		}
+		var tables []string
+		for t := range paused {
+			tables = append(tables, t)
+		}
+		slices.Sort(tables)
+		return true, fmt.Sprintf("its sink paused %s: %s", strings.Join(tables, ", "), paused[tables[0]])
 	case "retained":
 		if a.c.metrics == nil {
 			return false, ""
@@ -380,35 +396,74 @@ func (a *alerter) settle(ctx context.Context, key string, r Rule, pipeline strin
 	}
 }
 
-// deliver posts n to every webhook, each with up to 5 attempts (backing off from 250 ms).
+// deliver queues n for every webhook. Each webhook has one queue, posted in order (a
+// resolution never arrives before its firing), each body with up to 5 attempts (backing
+// off from 250 ms).
 func (a *alerter) deliver(n Notification) {
 	b, err := body(a.cfg.Format, n)
 	if err != nil {
 		a.log.Error("could not render an alert", "err", err)
 		return
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.queues == nil {
+		a.queues = map[string]chan delivery{}
+	}
 	for _, url := range a.cfg.Webhooks {
+		q := a.queues[url]
+		if q == nil {
+			q = make(chan delivery, 1024)
+			a.queues[url] = q
+			go a.post(url, q)
+		}
 		a.delivery.Add(1)
-		go func() {
-			defer a.delivery.Done()
-			wait := 250 * time.Millisecond
-			for attempt := 1; ; attempt++ {
-				resp, err := a.http.Post(url, "application/json", bytes.NewReader(b))
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode < 300 {
-						return
-					}
-					err = fmt.Errorf("answered %s", resp.Status)
+		select {
+		case q <- delivery{n, b}:
+		default:
+			a.delivery.Done()
+			a.log.Error("an alert webhook does not keep up: an alert was dropped", "webhook", redactURL(url), "rule", n.Rule, "pipeline", n.Pipeline)
+		}
+	}
+}
+
+type delivery struct {
+	n    Notification
+	body []byte
+}
+
+// post posts what comes on q to url, in order.
+func (a *alerter) post(url string, q chan delivery) {
+	for d := range q {
+		wait := 250 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			resp, err := a.http.Post(url, "application/json", bytes.NewReader(d.body))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode < 300 {
+					break
 				}
-				if attempt == 5 {
-					a.log.Error("could not deliver an alert", "webhook", redactURL(url), "rule", n.Rule, "pipeline", n.Pipeline, "err", err)
-					return
-				}
-				time.Sleep(wait)
-				wait *= 2
+				err = fmt.Errorf("answered %s", resp.Status)
 			}
-		}()
+			if attempt == 5 {
+				a.log.Error("could not deliver an alert", "webhook", redactURL(url), "rule", d.n.Rule, "pipeline", d.n.Pipeline, "err", err)
+				break
+			}
+			time.Sleep(wait)
+			wait *= 2
+		}
+		a.delivery.Done()
+	}
+}
+
+// close ends the webhooks' queues once what they hold is delivered.
+func (a *alerter) close() {
+	a.delivery.Wait()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for url, q := range a.queues {
+		close(q)
+		delete(a.queues, url)
 	}
 }
 

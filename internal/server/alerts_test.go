@@ -1,13 +1,19 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/weir-data/weir/internal/store"
 )
 
 // TestAlertBodies: each webhook format is the JSON its chat tool takes, from one message.
@@ -90,5 +96,53 @@ func TestPrometheusRules(t *testing.T) {
 	out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus-rules.yml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SUCCESS: 6 rules found") {
 		t.Fatalf("promtool: %v\n%s", err, out)
+	}
+}
+
+// TestAlertFiresOnceAndResolves: a rule that holds fires once however often it is
+// evaluated, is recorded and delivered (a webhook that fails at first is tried again),
+// and resolves, delivered likewise, when it stops holding: here a table the sink paused.
+func TestAlertFiresOnceAndResolves(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Create(ctx, "p", "file", store.Stop); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []Notification
+	calls := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.WriteHeader(http.StatusBadGateway) // the first attempt fails
+			return
+		}
+		var n Notification
+		json.NewDecoder(r.Body).Decode(&n)
+		got = append(got, n)
+	}))
+	defer hook.Close()
+	c := NewController(ctx, Options{Store: st, DataDir: t.TempDir()})
+	a := newAlerter(c, AlertConfig{Webhooks: []string{hook.URL}, Rules: []Rule{{Name: "table_paused", Severity: "warning"}}}, c.log)
+	c.paused["p"] = map[string]string{"shop.t": "table shop.t is paused: the sink cannot take it"}
+	for range 3 {
+		a.evaluate(ctx, time.Now())
+	}
+	delete(c.paused["p"], "shop.t")
+	a.evaluate(ctx, time.Now())
+	a.close()
+	if len(got) != 2 || got[0].Status != "firing" || got[0].Rule != "table_paused" || !strings.Contains(got[0].Summary, "shop.t") ||
+		got[1].Status != "resolved" || got[1].Resolved.IsZero() {
+		t.Fatalf("notifications %+v", got)
+	}
+	as, _ := st.Alerts(ctx, 10)
+	if len(as) != 1 || as[0].Resolved.IsZero() {
+		t.Fatalf("recorded %+v", as)
 	}
 }

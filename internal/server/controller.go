@@ -54,6 +54,21 @@ type Controller struct {
 	leases map[string]int64
 
 	upgrades map[string]upgrade // upgrades to roll back if they fail soon (upgrade.go)
+
+	pausedMu sync.Mutex
+	paused   map[string]map[string]string // pipeline → table → why: tables its sink paused, until copied again
+}
+
+// Paused returns the tables the pipeline's sink has paused (since this server started),
+// with why.
+func (c *Controller) Paused(name string) map[string]string {
+	c.pausedMu.Lock()
+	defer c.pausedMu.Unlock()
+	out := map[string]string{}
+	for t, why := range c.paused[name] {
+		out[t] = why
+	}
+	return out
 }
 
 // ErrConflict: the action is not legal in the pipeline's current state.
@@ -113,7 +128,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 	}
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
-		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}}
+		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{}}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
@@ -356,6 +371,14 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 			}
 			if err := c.st.AddNote(context.WithoutCancel(c.ctx), store.Event{Pipeline: name, Time: time.Now(), State: strings.ToUpper(kind), Reason: reason}); err != nil {
 				c.log.Error("could not record an event", "pipeline", name, "err", err)
+			}
+			if kind == "table_paused" {
+				c.pausedMu.Lock()
+				if c.paused[name] == nil {
+					c.paused[name] = map[string]string{}
+				}
+				c.paused[name][table] = detail
+				c.pausedMu.Unlock()
 			}
 		}})
 	c.runs[name] = pl

@@ -281,7 +281,15 @@ func (c *Controller) Resnapshot(ctx context.Context, name string, tables []strin
 	if err := cp.MarkResnapshot(tables); err != nil { // only to check the names
 		return &BadRequest{Err: err}
 	}
-	return rq.Request(ctx, name, checkpoint.NewRequest(tables))
+	if err := rq.Request(ctx, name, checkpoint.NewRequest(tables)); err != nil {
+		return err
+	}
+	c.pausedMu.Lock() // copied again, a table is out of pause
+	for _, t := range tables {
+		delete(c.paused[name], t)
+	}
+	c.pausedMu.Unlock()
+	return nil
 }
 
 // submitted says what a version's validation said of it, for the pipeline's history.
