@@ -24,6 +24,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		alerts               server.AlertConfig
 		rulesFile            string
 		leaseTTL             time.Duration
+		relaunchAfter        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -45,7 +46,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 					return invalid(err)
 				}
 			}
-			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, Memory: memory, Version: Version,
+			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, RelaunchAfter: relaunchAfter, Memory: memory, Version: Version,
 				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts})
 			if err != nil {
 				return failed(err)
@@ -80,6 +81,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 	cmd.Flags().DurationVar(&leaseTTL, "lease-ttl", 15*time.Second, "with a shared store: how long a server's hold on a pipeline lasts without renewal (its pipelines move to another server within about this long after it dies)")
 	cmd.Flags().Int64Var(&memory, "memory", 1<<30, "bytes for the queues of all pipelines together; each gets at most an equal share")
 	cmd.Flags().DurationVar(&stopBound, "stop-timeout", 30*time.Second, "how long a stop waits for the pipelines' final checkpoints before it kills them")
+	cmd.Flags().DurationVar(&relaunchAfter, "relaunch-after", time.Minute, "how long after a pipeline that should run FAILED it is started again (the wait doubles at each failure, to an hour); 0: never")
 	cmd.Flags().StringArrayVar(&alerts.Webhooks, "alert-webhook", nil, "deliver alerts (firing and resolved) to this URL by POST; repeat for several")
 	cmd.Flags().StringVar(&alerts.Format, "alert-format", "json", "the webhooks' body: "+strings.Join(server.AlertFormats, ", "))
 	cmd.Flags().StringVar(&rulesFile, "alert-rules", "", "a YAML file of alert rules over the defaults (docs: deploy/alert-rules.example.yml)")

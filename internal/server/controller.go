@@ -57,6 +57,43 @@ type Controller struct {
 
 	pausedMu sync.Mutex
 	paused   map[string]map[string]string // pipeline → table → why: tables its sink paused, until copied again
+
+	relaunchAfter time.Duration // the first wait before a FAILED pipeline that should run is started again; 0: never
+	relaunchMu    sync.Mutex
+	relaunches    map[string]int // pipeline → relaunches since it last reached RUNNING
+}
+
+// relaunchLater starts a pipeline that failed (pl) again after a backoff, if it still
+// should run and nothing started it meanwhile: the last layer of recovery, after the
+// runtime's restarts from the checkpoint gave up. The wait doubles at each relaunch that
+// does not reach RUNNING, up to an hour.
+func (c *Controller) relaunchLater(name string, pl *runtime.Pipeline) {
+	if c.relaunchAfter <= 0 {
+		return
+	}
+	c.relaunchMu.Lock()
+	n := c.relaunches[name]
+	c.relaunches[name] = n + 1
+	c.relaunchMu.Unlock()
+	wait := min(c.relaunchAfter<<min(n, 10), time.Hour)
+	c.log.Warn("a pipeline failed: starting it again later", "pipeline", name, "in", wait, "relaunch", n+1)
+	time.AfterFunc(wait, func() {
+		if c.ctx.Err() != nil {
+			return
+		}
+		ctx := context.WithoutCancel(c.ctx)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		rec, err := c.st.Get(ctx, name)
+		if err != nil || rec.Desired != store.Run || c.runs[name] != pl {
+			return // deleted, stopped, or started since
+		}
+		c.st.AddNote(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "RELAUNCHED",
+			Reason: fmt.Sprintf("started again %s after it failed (relaunch %d)", wait, n+1)})
+		if err := c.launch(ctx, name); err != nil {
+			c.log.Error("could not start a failed pipeline again", "pipeline", name, "err", err)
+		}
+	})
 }
 
 // Paused returns the tables the pipeline's sink has paused (since this server started),
@@ -113,6 +150,9 @@ type Options struct {
 	Memory      *runtime.Memory
 	// LeaseTTL is how long a lease lasts without renewal (a shared store); 0: 15 s.
 	LeaseTTL time.Duration
+	// RelaunchAfter is the first wait before a FAILED pipeline that should run is started
+	// again (doubling to an hour); 0: never.
+	RelaunchAfter time.Duration
 }
 
 // NewController returns a controller; Boot starts what should run.
@@ -128,7 +168,8 @@ func NewController(ctx context.Context, o Options) *Controller {
 	}
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
-		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{}}
+		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{},
+		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
@@ -348,7 +389,8 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("record the run of pipeline %q: %w", name, err)
 	}
-	pl := runtime.New(p, runtime.Options{Registry: c.reg, Store: c.cps, StateDir: filepath.Join(c.dataDir, "state"), Logger: c.loggerFor(name),
+	var pl *runtime.Pipeline
+	pl = runtime.New(p, runtime.Options{Registry: c.reg, Store: c.cps, StateDir: filepath.Join(c.dataDir, "state"), Logger: c.loggerFor(name),
 		Metrics: c.metrics, Memory: c.mem, OnEvent: func(e runtime.Event) {
 			bg := context.WithoutCancel(c.ctx)
 			se := store.Event{Pipeline: name, Time: e.Time, State: string(e.State), Phase: e.Phase, Reason: e.Reason, Error: e.Error}
@@ -360,8 +402,15 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 					c.log.Error("could not record the end of a run", "pipeline", name, "err", err)
 				}
 			}
-			if e.State == runtime.Failed {
-				c.failed(name, v.Version, e.Error)
+			switch e.State {
+			case runtime.Failed:
+				if !c.failed(name, v.Version, e.Error) {
+					c.relaunchLater(name, pl)
+				}
+			case runtime.Running:
+				c.relaunchMu.Lock()
+				delete(c.relaunches, name)
+				c.relaunchMu.Unlock()
 			}
 		},
 		OnNotice: func(kind, table, detail string) {

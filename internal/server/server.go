@@ -33,10 +33,12 @@ type Config struct {
 	// share; else the store is embedded SQLite under DataDir.
 	StoreURL string
 	LeaseTTL time.Duration
-	Memory   int64 // bytes for all pipelines' queues
-	Version  string
-	Logger   *slog.Logger
-	Registry *connector.Registry
+	// RelaunchAfter: see Options.RelaunchAfter.
+	RelaunchAfter time.Duration
+	Memory        int64 // bytes for all pipelines' queues
+	Version       string
+	Logger        *slog.Logger
+	Registry      *connector.Registry
 	// StopBound is how long a graceful stop waits for the pipelines' final checkpoints
 	// before it kills them.
 	StopBound time.Duration
@@ -87,7 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
-		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL})
+		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		stop()

@@ -122,8 +122,9 @@ type upgrade struct {
 }
 
 // failed rolls the pipeline back to the version before its upgrade if that upgrade asked
-// for it and failed within its time (called as the pipeline of version fails).
-func (c *Controller) failed(name string, version int, why string) {
+// for it and failed within its time (called as the pipeline of version fails), and
+// reports whether it does.
+func (c *Controller) failed(name string, version int, why string) bool {
 	c.mu.Lock()
 	u, ok := c.upgrades[name]
 	if ok && u.version == version {
@@ -131,7 +132,7 @@ func (c *Controller) failed(name string, version int, why string) {
 	}
 	c.mu.Unlock()
 	if !ok || u.version != version || time.Since(u.at) > u.within {
-		return
+		return false
 	}
 	go func() {
 		ctx := context.WithoutCancel(c.ctx)
@@ -145,6 +146,7 @@ func (c *Controller) failed(name string, version int, why string) {
 		}
 		c.log.Warn("rolled a failed upgrade back", "pipeline", name, "from", version, "to", u.previous, "err", why)
 	}()
+	return true
 }
 
 // Rollback puts an earlier version in force (0: the one before the version in force),

@@ -612,3 +612,37 @@ func TestTwoServersOneStore(t *testing.T) {
 	}
 	b.stop()
 }
+
+// TestServerRelaunchesAFailedPipeline: a pipeline whose source is down from the start
+// gives up after its attempts (FAILED, with the reason); the server starts it again later,
+// and once the source is back it runs.
+func TestServerRelaunchesAFailedPipeline(t *testing.T) {
+	m, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	if err := m.Exec("", "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY); INSERT INTO shop.t VALUES (1);"); err != nil {
+		t.Fatal(err)
+	}
+	m.Pause()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf("source:\n  type: mariadb\n  hostname: 127.0.0.1\n  port: %d\n  username: root\n  tables: shop.t\n"+
+		"sink:\n  type: file\n  path: out\npipeline:\n  name: late\n  restart.backoff.initial: 50ms\n  restart.backoff.max: 100ms\n", m.Port))
+	s := startServer(t, dir, freeAddr(t), "--relaunch-after", "300ms")
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
+		t.Fatalf("create: exit %d\n%s", code, out)
+	}
+	waitFor(t, "a relaunch after the failure", time.Minute, func() bool {
+		_, out := s.cli("events", "late")
+		return strings.Contains(out, "FAILED") && strings.Contains(out, "RELAUNCHED")
+	})
+	if err := m.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pipeline running once its source is back", 2*time.Minute, func() bool {
+		p := s.get("late")
+		return p.State == "RUNNING" && p.Checkpoints > 0
+	})
+	s.stop()
+}
