@@ -7,6 +7,7 @@ import (
 	"github.com/weir-data/weir/internal/sink/console"
 	"github.com/weir-data/weir/internal/sink/discard"
 	"github.com/weir-data/weir/internal/sink/file"
+	"github.com/weir-data/weir/internal/sink/kafka"
 	mysqlsink "github.com/weir-data/weir/internal/sink/mysql"
 	"github.com/weir-data/weir/internal/sink/postgres"
 	"github.com/weir-data/weir/internal/source/datagen"
@@ -27,6 +28,7 @@ func Registry() *connector.Registry {
 			{Spec: console.Spec, Open: console.Open},
 			{Spec: discard.Spec, Open: discard.Open},
 			{Spec: file.Spec, Open: file.Open, Check: file.Check},
+			{Spec: kafka.Spec, Open: kafka.Open},
 			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check, Advise: postgres.Advise, CheckTables: postgres.CheckTables, Reader: postgres.OpenReader},
 			{Spec: mysqlsink.Spec("mysql"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},
 			{Spec: mysqlsink.Spec("mariadb"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},

@@ -1,0 +1,49 @@
+package kafka
+
+import (
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/format"
+)
+
+// Spec declares the Kafka sink, with Flink CDC's Kafka pipeline sink's option names
+// where they exist.
+var Spec = connector.Spec{
+	Type:    "kafka",
+	Summary: "Writes each change as a Kafka record: a topic per table (or one topic), the primary key as the record key, the value in a change format. Exactly once by default: Kafka transactions committed with weir's checkpoints, which the same transactions write into a compacted topic.",
+	Fields: append([]connector.Field{
+		{Name: "properties.bootstrap.servers", Type: connector.TypeString, Required: true, Example: "127.0.0.1:9092",
+			Description: "The brokers to start from, comma-separated host:port."},
+		{Name: "topic", Type: connector.TypeString,
+			Description: "One topic for every table; unset: each table's own topic, named by its table id (db.table; PostgreSQL: schema.table)."},
+		{Name: "sink.tableId-to-topic.mapping", Type: connector.TypeString, Example: "shop.orders:orders;shop.users:users",
+			Description: "Topics of given tables, as table:topic pairs separated by semicolons; other tables follow topic."},
+		{Name: "value.format", Type: connector.TypeEnum, Enum: format.Names,
+			Description: "The record value's format (default debezium-json, as Flink CDC's); the same as format."},
+		{Name: "key.format", Type: connector.TypeEnum, Default: "json", Enum: []string{"json"},
+			Description: "The record key: the primary key's columns as a JSON object (a table without a key: no key)."},
+		{Name: "partition.strategy", Type: connector.TypeEnum, Default: "hash-by-key", Enum: []string{"hash-by-key", "all-to-zero"},
+			Description: "hash-by-key: murmur2 of the record key, as the Java client's default partitioner, so each key keeps its order and lands where a Java producer's would; all-to-zero: partition 0."},
+		{Name: "sink.delivery-guarantee", Type: connector.TypeEnum, Default: "exactly-once", Enum: []string{"exactly-once", "at-least-once"},
+			Description: "exactly-once: transactions tied to checkpoints (read_committed consumers see each change once); at-least-once: the idempotent producer without transactions, faster, and a crash may repeat the changes since the last checkpoint."},
+		{Name: "sink.checkpoint-topic", Type: connector.TypeString, Default: "weir_checkpoints",
+			Description: "The compacted topic where the sink keeps each pipeline's checkpoint, written in the same transaction as the records."},
+		{Name: "sink.tombstones", Type: connector.TypeBool, Default: "true",
+			Description: "After a delete, a record with the key and no value, for compacted topics (tables with a key)."},
+		{Name: "sink.add-tableId-to-header-enabled", Type: connector.TypeBool, Default: "false",
+			Description: "Headers namespace, schemaName and tableName of the change's table, op (c, u, d, r) and position (its place in the source's log)."},
+		{Name: "sink.custom-header", Type: connector.TypeString, Example: "env:prod,team:orders",
+			Description: "Headers added to every record, as key:value pairs separated by commas."},
+		{Name: "topic.create", Type: connector.TypeBool, Default: "true",
+			Description: "Create a missing topic (with topic.partitions and topic.replication-factor)."},
+		{Name: "topic.partitions", Type: connector.TypeInt, Default: "1", Min: connector.Int64(1),
+			Description: "Partitions of a topic the sink creates."},
+		{Name: "topic.replication-factor", Type: connector.TypeInt, Default: "-1", Min: connector.Int64(-1),
+			Description: "Replicas of a topic the sink creates; -1: the brokers' default."},
+		{Name: "properties.compression.type", Type: connector.TypeEnum, Default: "none", Enum: []string{"none", "gzip", "snappy", "lz4", "zstd"},
+			Description: "Compression of the record batches."},
+		{Name: "properties.max.request.size", Type: connector.TypeBytes, Default: "1MiB", Min: connector.Int64(1024),
+			Description: "Largest batch of records sent at once; a single record larger than it is refused with its table and key."},
+		{Name: "properties.*", Type: connector.TypeString, Ignored: "weir's Kafka client (franz-go) takes the properties above; others have no equivalent it uses",
+			Description: "Other Kafka client properties: accepted, not used."},
+	}, format.Fields()...),
+}

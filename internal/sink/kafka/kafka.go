@@ -1,0 +1,444 @@
+// Package kafka is a sink that writes each change as a Kafka record (franz-go).
+//
+// Records: the topic of the change's table (sink.tableId-to-topic.mapping, else topic,
+// else the table id); the key the primary key's columns as a JSON object; the value the
+// change in value.format (internal/format); after a delete a tombstone (the key, no value)
+// where the table has a key. Partitioning by key uses murmur2 as the Java client's default
+// partitioner, so each key keeps its order.
+//
+// Exactly once (sink.delivery-guarantee: exactly-once): one transactional producer per
+// pipeline (transactional id "weir-" + pipeline), so that a new run fences the old. A
+// transaction begins with the first record after a checkpoint; Commit flushes it, writes
+// the checkpoint as a record keyed by the pipeline into the compacted checkpoint topic
+// within it, and commits: the records and the checkpoint that covers them become visible
+// to read_committed consumers together, or neither does. LoadCheckpoint reads the last
+// committed checkpoint of the pipeline from that topic. At least once: the idempotent
+// producer, the checkpoint written after a flush; a crash repeats what followed the last
+// checkpoint.
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/format"
+)
+
+// Options configure the sink.
+type Options struct {
+	Brokers         []string
+	Topic           string            // one topic for all; "" a topic per table
+	Mapping         map[string]string // table id → topic
+	Format          format.Options
+	AllToZero       bool
+	ExactlyOnce     bool
+	CheckpointTopic string
+	Tombstones      bool
+	TableHeaders    bool
+	CustomHeaders   []kgo.RecordHeader
+	CreateTopics    bool
+	Partitions      int32
+	Replication     int16
+	Compression     string
+	MaxRequestBytes int32
+	Pipeline        string
+	Log             interface {
+		Info(msg string, args ...any)
+	}
+}
+
+// Writer is the Kafka sink.
+type Writer struct {
+	o      Options
+	cl     *kgo.Client
+	adm    *kadm.Client
+	fmts   sync.Pool // *format.Writer per Apply
+	topics sync.Map  // topics known to exist
+
+	mu      sync.Mutex // guards began and failed
+	began   bool       // a transaction is open
+	failed  error      // the first failed produce since the last commit
+	pending sync.WaitGroup
+}
+
+var (
+	_ connector.Sink             = (*Writer)(nil)
+	_ connector.CheckpointKeeper = (*Writer)(nil)
+	_ connector.SnapshotMarker   = (*Writer)(nil)
+	_ connector.Destination      = (*Writer)(nil)
+)
+
+// Open opens the Kafka sink from its config.
+func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connector.Sink, error) {
+	fo := format.FromConfig(cfg, env)
+	switch {
+	case cfg.IsSet("value.format"):
+		fo.Format = cfg.String("value.format")
+	case !cfg.IsSet("format"):
+		fo.Format = format.DebeziumJSON // Flink CDC's Kafka sink's default
+	}
+	if _, err := format.New(fo); err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("kafka sink: %w", err))
+	}
+	o := Options{
+		Brokers: splitList(cfg.String("properties.bootstrap.servers"), ","), Topic: cfg.String("topic"), Format: fo,
+		AllToZero: cfg.String("partition.strategy") == "all-to-zero", ExactlyOnce: cfg.String("sink.delivery-guarantee") != "at-least-once",
+		CheckpointTopic: cfg.String("sink.checkpoint-topic"), Tombstones: cfg.Bool("sink.tombstones"),
+		TableHeaders: cfg.Bool("sink.add-tableId-to-header-enabled"), CreateTopics: cfg.Bool("topic.create"),
+		Partitions: int32(cfg.Int("topic.partitions")), Replication: int16(cfg.Int("topic.replication-factor")),
+		Compression: cfg.String("properties.compression.type"), MaxRequestBytes: int32(cfg.Int("properties.max.request.size")),
+		Pipeline: env.Pipeline, Log: env.Logger,
+	}
+	var err error
+	if o.Mapping, err = parsePairs(cfg.String("sink.tableId-to-topic.mapping"), ";", "sink.tableId-to-topic.mapping"); err != nil {
+		return nil, fault.AsFatal(err)
+	}
+	headers, err := parsePairs(cfg.String("sink.custom-header"), ",", "sink.custom-header")
+	if err != nil {
+		return nil, fault.AsFatal(err)
+	}
+	for k, v := range headers {
+		o.CustomHeaders = append(o.CustomHeaders, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	}
+	return New(ctx, o)
+}
+
+func splitList(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePairs reads "k:v<sep>k:v".
+func parsePairs(s, sep, field string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range splitList(s, sep) {
+		k, v, ok := strings.Cut(p, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%s: %q is not key:value; write pairs as key:value separated by %q", field, p, sep)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+// New connects to the brokers.
+func New(ctx context.Context, o Options) (*Writer, error) {
+	if len(o.Brokers) == 0 {
+		return nil, fault.AsFatal(errors.New("kafka sink: properties.bootstrap.servers names no broker"))
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ProducerBatchMaxBytes(o.MaxRequestBytes),
+		kgo.MaxBufferedRecords(100_000), kgo.ProducerLinger(5 * time.Millisecond)}
+	if o.AllToZero {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	} else {
+		opts = append(opts, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	}
+	switch o.Compression {
+	case "gzip":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case "snappy":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "lz4":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "zstd":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	default:
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	}
+	if o.ExactlyOnce {
+		opts = append(opts, kgo.TransactionalID("weir-"+o.Pipeline), kgo.TransactionTimeout(time.Minute))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("kafka sink: %w", err))
+	}
+	w := &Writer{o: o, cl: cl, adm: kadm.NewClient(cl)}
+	w.fmts.New = func() any {
+		f, _ := format.New(o.Format)
+		return f
+	}
+	if err := w.ensureTopic(ctx, o.CheckpointTopic, 1, map[string]*string{"cleanup.policy": ptr("compact")}); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	if o.ExactlyOnce { // a run that died mid-transaction: its transaction is fenced and aborted here
+		if err := cl.BeginTransaction(); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("kafka sink: begin a transaction: %w", err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("kafka sink: take the transactional id weir-%s over: %w", o.Pipeline, err)
+		}
+	}
+	return w, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ensureTopic creates topic if it is missing and the sink may create topics.
+func (w *Writer) ensureTopic(ctx context.Context, topic string, partitions int32, configs map[string]*string) error {
+	if _, ok := w.topics.Load(topic); ok {
+		return nil
+	}
+	if w.o.CreateTopics {
+		res, err := w.adm.CreateTopic(ctx, partitions, w.o.Replication, configs, topic)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka sink: create topic %s: %w", topic, err)
+		}
+	}
+	w.topics.Store(topic, true)
+	return nil
+}
+
+// topicOf is the topic of a table's changes.
+func (w *Writer) topicOf(id event.TableID) string {
+	name := id.String()
+	if t, ok := w.o.Mapping[name]; ok {
+		return t
+	}
+	if w.o.Topic != "" {
+		return w.o.Topic
+	}
+	return name
+}
+
+// MarksSnapshot: debezium-json values say which reads are the snapshot's first and last.
+func (w *Writer) MarksSnapshot() bool { return format.Marks(w.o.Format.Format) }
+
+// Destination says where the records go.
+func (w *Writer) Destination() string {
+	if w.o.Topic != "" {
+		return fmt.Sprintf("Kafka topic %s at %s", w.o.Topic, strings.Join(w.o.Brokers, ","))
+	}
+	return fmt.Sprintf("a Kafka topic per table at %s", strings.Join(w.o.Brokers, ","))
+}
+
+// Apply produces the batch's records (within the open transaction, begun here if none).
+func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	f := w.fmts.Get().(*format.Writer)
+	defer w.fmts.Put(f)
+	now := time.Now().UnixMilli()
+	var keyBuf []byte
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		topic := w.topicOf(c.Schema.ID)
+		if err := w.ensureTopic(ctx, topic, w.o.Partitions, nil); err != nil {
+			return err
+		}
+		var key []byte
+		if len(c.Schema.Key) > 0 {
+			keyBuf = appendKey(keyBuf[:0], c)
+			key = append([]byte(nil), keyBuf...)
+		}
+		value := f.Append(nil, c, now)
+		w.produce(ctx, w.record(topic, key, value, c))
+		if c.Op == event.OpDelete && w.o.Tombstones && key != nil {
+			w.produce(ctx, w.record(topic, key, nil, c))
+		}
+	}
+	return w.err()
+}
+
+func (w *Writer) record(topic string, key, value []byte, c *event.Change) *kgo.Record {
+	r := &kgo.Record{Topic: topic, Key: key, Value: value}
+	if w.o.TableHeaders {
+		id := c.Schema.ID
+		r.Headers = append(r.Headers,
+			kgo.RecordHeader{Key: "namespace", Value: []byte(id.Namespace)},
+			kgo.RecordHeader{Key: "schemaName", Value: []byte(id.Schema)},
+			kgo.RecordHeader{Key: "tableName", Value: []byte(id.Table)},
+			kgo.RecordHeader{Key: "op", Value: []byte(c.Op.Letter())},
+			kgo.RecordHeader{Key: "position", Value: c.Pos.Append(nil)})
+	}
+	r.Headers = append(r.Headers, w.o.CustomHeaders...)
+	return r
+}
+
+// appendKey appends the JSON object of c's key columns.
+func appendKey(b []byte, c *event.Change) []byte {
+	row := c.Row()
+	b = append(b, '{')
+	for i, k := range c.Schema.Key {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		col := &c.Schema.Columns[k]
+		b = event.AppendJSONString(b, col.Name)
+		b = append(b, ':')
+		var v event.Value
+		if k < len(row) {
+			v = row[k]
+		}
+		b = event.AppendJSONValue(b, v, col.Type.Kind)
+	}
+	return append(b, '}')
+}
+
+func (w *Writer) produce(ctx context.Context, r *kgo.Record) {
+	w.pending.Add(1)
+	w.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		defer w.pending.Done()
+		if err == nil {
+			return
+		}
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			err = fault.AsFatal(fmt.Errorf("a record of %d bytes for topic %s (key %s) is larger than the topic or properties.max.request.size takes: %w",
+				len(r.Value), r.Topic, r.Key, err))
+		}
+		w.mu.Lock()
+		if w.failed == nil {
+			w.failed = fmt.Errorf("kafka sink: produce to %s: %w", r.Topic, err)
+		}
+		w.mu.Unlock()
+	})
+}
+
+func (w *Writer) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+func (w *Writer) begin() error {
+	if !w.o.ExactlyOnce {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.began {
+		return nil
+	}
+	if err := w.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka sink: begin a transaction: %w", err)
+	}
+	w.began = true
+	return nil
+}
+
+// stored is the checkpoint record's value.
+type stored struct {
+	Pipeline   string                 `json:"pipeline"`
+	Checkpoint *checkpoint.Checkpoint `json:"checkpoint"`
+}
+
+// Commit makes every record produced since the last commit visible together with the
+// checkpoint cp (see the package comment).
+func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	value, err := json.Marshal(stored{Pipeline: w.o.Pipeline, Checkpoint: cp})
+	if err != nil {
+		return err
+	}
+	w.produce(ctx, &kgo.Record{Topic: w.o.CheckpointTopic, Key: []byte(w.o.Pipeline), Value: value, Partition: 0})
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka sink: flush: %w", err)
+	}
+	w.pending.Wait()
+	if err := w.err(); err != nil {
+		return err
+	}
+	if !w.o.ExactlyOnce {
+		return nil
+	}
+	w.mu.Lock()
+	w.began = false
+	w.mu.Unlock()
+	if err := w.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("kafka sink: commit the transaction of checkpoint %d: %w", cp.Seq, err)
+	}
+	return nil
+}
+
+// LoadCheckpoint reads the pipeline's last committed checkpoint from the checkpoint
+// topic: its records up to the last stable offset, read committed. The transaction
+// markers are kept in the fetches, so that the end is seen even where the last offsets
+// are markers.
+func (w *Writer) LoadCheckpoint(ctx context.Context, pipeline string) (*checkpoint.Checkpoint, error) {
+	ends, err := w.adm.ListCommittedOffsets(ctx, w.o.CheckpointTopic)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink: read the end of %s: %w", w.o.CheckpointTopic, err)
+	}
+	end, ok := ends.Lookup(w.o.CheckpointTopic, 0)
+	if !ok || end.Err != nil {
+		return nil, fmt.Errorf("kafka sink: read the end of %s: %v", w.o.CheckpointTopic, end.Err)
+	}
+	if end.Offset == 0 {
+		return nil, nil
+	}
+	rd, err := kgo.NewClient(kgo.SeedBrokers(w.o.Brokers...), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.o.CheckpointTopic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	var last *checkpoint.Checkpoint
+	for {
+		fs := rd.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return nil, fmt.Errorf("kafka sink: read %s: %w", w.o.CheckpointTopic, ferr)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() && string(r.Key) == pipeline && r.Value != nil {
+				var s stored
+				if json.Unmarshal(r.Value, &s) == nil {
+					last = s.Checkpoint
+				}
+			}
+			done = done || r.Offset+1 >= end.Offset
+		})
+		if done {
+			return last, nil
+		}
+	}
+}
+
+func (w *Writer) Close() error {
+	if w.o.ExactlyOnce {
+		w.mu.Lock()
+		began := w.began
+		w.mu.Unlock()
+		if began {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			w.cl.AbortBufferedRecords(ctx)
+			w.cl.EndTransaction(ctx, kgo.TryAbort)
+			cancel()
+		}
+	}
+	w.cl.Close()
+	return nil
+}
+
+func newAdmin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
