@@ -2,8 +2,10 @@ package kafka
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +20,8 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/format"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // Tested against franz-go's kfake, an in-process cluster speaking Kafka's protocol
@@ -175,3 +179,151 @@ func consume(t *testing.T, brokers []string, topics ...string) []conformance.Rec
 	}
 	return recs
 }
+
+// murmur2 is the Java client's hash of a record key (Kafka's Utils.murmur2), written
+// here from its definition to check where the sink's records land.
+func murmur2(data []byte) int32 {
+	const seed, m, r = 0x9747b28c, 0x5bd1e995, 24
+	n := len(data)
+	h := uint32(seed) ^ uint32(n)
+	for i := 0; i+4 <= n; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	tail := data[n&^3:]
+	switch len(tail) {
+	case 3:
+		h ^= uint32(tail[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(tail[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(tail[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return int32(h)
+}
+
+// TestMurmur2Vectors: the test's murmur2 is the Java client's (the vectors of Kafka's
+// UtilsTest.testMurmur2).
+func TestMurmur2Vectors(t *testing.T) {
+	for in, want := range map[string]int32{"21": -973932308, "foobar": -790332482, "a-little-bit-long-string": -985981536,
+		"a-little-bit-longer-string": -1486304829, "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971, "abc": 479470107} {
+		if got := murmur2([]byte(in)); got != want {
+			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// TestRecords: what a consumer reads: the key as a JSON object of the primary key, the
+// value in debezium-json by default, the table's topic (or the mapped one), the headers,
+// a tombstone after a delete, and each key in the partition the Java client's default
+// partitioner picks for it.
+func TestRecords(t *testing.T) {
+	brokers := cluster(t)
+	ctx := context.Background()
+	s := &event.Schema{ID: event.TableID{Schema: "shop", Table: "orders"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int64}}, {Name: "v", Type: types.Type{Kind: types.String}, Nullable: true}}}
+	u := &event.Schema{ID: event.TableID{Schema: "shop", Table: "users"}, Key: []int{0}, Columns: s.Columns}
+	reg := connector.NewRegistry([]*connector.SourceDef{{Spec: datagen.Spec, Open: datagen.Open}}, []*connector.SinkDef{{Spec: Spec, Open: Open}})
+	p, err := spec.Parse("p.yaml", []byte(fmt.Sprintf(`source:
+  type: datagen
+  tables: shop.orders
+sink:
+  type: kafka
+  properties.bootstrap.servers: %s
+  sink.tableId-to-topic.mapping: shop.users:people
+  sink.custom-header: env:test
+  sink.add-tableId-to-header-enabled: true
+  topic.partitions: 12
+  properties.compression.type: zstd
+  properties.linger.ms: 5
+`, brokers[0])), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := *p.Sink.Config
+	sink, err := Open(ctx, &cfg, connector.Env{Pipeline: "r", SourceType: "mysql"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	var changes []event.Change
+	for i := range 40 {
+		changes = append(changes, event.Change{Op: event.OpInsert, Schema: s, After: event.Row{event.Int(int64(i)), event.String("a")}, Pos: event.Pos{Log: "bin.1@4", Off: uint64(i)}})
+	}
+	changes = append(changes, event.Change{Op: event.OpDelete, Schema: s, Before: event.Row{event.Int(3), event.String("a")}, Pos: event.Pos{Log: "bin.1@9"}},
+		event.Change{Op: event.OpInsert, Schema: u, After: event.Row{event.Int(1), event.Null()}, Pos: event.Pos{Log: "bin.1@12"}})
+	if err := sink.Apply(ctx, &connector.Batch{Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "r", Seq: 1, Position: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := sink.(connector.CheckpointKeeper).LoadCheckpoint(ctx, "r")
+	if err != nil || cp == nil || cp.Seq != 1 {
+		t.Fatalf("the checkpoint kept: %+v %v", cp, err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("shop.orders", "people"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for len(got) < 43 && pctx.Err() == nil {
+		cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
+	}
+	if len(got) != 43 {
+		t.Fatalf("%d records, want 40 inserts, a delete and its tombstone, and a user", len(got))
+	}
+	tombstones := 0
+	for _, r := range got {
+		if want := int32(uint32(murmur2(r.Key))&0x7fffffff) % 12; r.Partition != want {
+			t.Errorf("key %s in partition %d, where the Java client puts it in %d", r.Key, r.Partition, want)
+		}
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		if h["env"] != "test" || h["tableName"] == "" || h["op"] == "" {
+			t.Errorf("headers %v", h)
+		}
+		switch {
+		case r.Value == nil:
+			tombstones++
+			if string(r.Key) != `{"id":3}` {
+				t.Errorf("a tombstone of key %s", r.Key)
+			}
+		case r.Topic == "people":
+			if string(r.Key) != `{"id":1}` || h["tableName"] != "users" {
+				t.Errorf("the user: key %s, headers %v", r.Key, h)
+			}
+		default:
+			var v struct {
+				Schema  map[string]any
+				Payload struct {
+					Op     string
+					Source map[string]any
+				}
+			}
+			if err := json.Unmarshal(r.Value, &v); err != nil || v.Schema == nil || v.Payload.Source["table"] != "orders" {
+				t.Errorf("a value that is not debezium-json with its schema: %s", r.Value)
+			}
+		}
+	}
+	if tombstones != 1 {
+		t.Errorf("%d tombstones, want 1", tombstones)
+	}
+}
+
