@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -326,4 +326,3 @@ sink:
 		t.Errorf("%d tombstones, want 1", tombstones)
 	}
 }
-
