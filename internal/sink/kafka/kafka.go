@@ -243,7 +243,7 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	f := w.fmts.Get().(*format.Writer)
 	defer w.fmts.Put(f)
 	now := time.Now().UnixMilli()
-	var keyBuf []byte
+	var keyBuf, buf []byte
 	for i := range b.Changes {
 		c := &b.Changes[i]
 		topic := w.topicOf(c.Schema.ID)
@@ -255,7 +255,8 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 			keyBuf = appendKey(keyBuf[:0], c)
 			key = append([]byte(nil), keyBuf...)
 		}
-		value := f.Append(nil, c, now)
+		buf = f.Append(buf[:0], c, now) // encoded once into a reused buffer, then copied at its size
+		value := append(make([]byte, 0, len(buf)), buf...)
 		w.produce(ctx, w.record(topic, key, value, c))
 		if c.Op == event.OpDelete && w.o.Tombstones && key != nil {
 			w.produce(ctx, w.record(topic, key, nil, c))
