@@ -696,3 +696,88 @@ func (w *Writer) connectTime() bool { return w.timeMode() == "connect" }
 func (w *Writer) millisTime(t types.Type) bool {
 	return w.timeMode() == "adaptive" && t.Precision <= 3
 }
+
+// AppendDebeziumSchemaChange appends schema change c as Debezium writes it on its schema
+// change topic (the payload; its key is DebeziumSchemaChangeKey): source, databaseName,
+// schemaName, ddl and tableChanges, each table change with its type (CREATE, ALTER,
+// DROP), id and the table's columns and primary key after the change.
+func (w *Writer) AppendDebeziumSchemaChange(b []byte, c *event.SchemaChange, now int64) []byte {
+	id := c.Table
+	b = append(b, `{"source":`...)
+	b = w.debeziumSource(b, &event.Change{Op: event.OpUpdate, Schema: &event.Schema{ID: id}, Pos: c.Pos, CommitMicros: now * 1000})
+	b = append(b, `,"ts_ms":`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = append(b, `,"databaseName":`...)
+	b = event.AppendJSONString(b, database(id))
+	b = append(b, `,"schemaName":`...)
+	if w.postgres() {
+		b = event.AppendJSONString(b, id.Schema)
+	} else {
+		b = append(b, "null"...)
+	}
+	ddl := c.DDL
+	if ddl == "" {
+		ddl = c.String()
+	}
+	b = append(b, `,"ddl":`...)
+	b = event.AppendJSONString(b, ddl)
+	kind := "ALTER"
+	switch c.Kind {
+	case event.CreateTable:
+		kind = "CREATE"
+	case event.DropTable:
+		kind = "DROP"
+	}
+	b = append(b, `,"tableChanges":[{"type":"`...)
+	b = append(b, kind...)
+	b = append(b, `","id":`...)
+	quoted := `"` + database(id) + `"."` + id.Table + `"`
+	if w.postgres() {
+		quoted = `"` + id.Schema + `"."` + id.Table + `"`
+	}
+	b = event.AppendJSONString(b, quoted)
+	b = append(b, `,"table":`...)
+	s := c.After
+	if s == nil {
+		s = c.Before
+	}
+	if s == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"primaryKeyColumnNames":[`...)
+		for i, k := range s.Key {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = event.AppendJSONString(b, s.Columns[k].Name)
+		}
+		b = append(b, `],"columns":[`...)
+		for i, col := range s.Columns {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			typeName := col.SourceType
+			if typeName == "" {
+				typeName = col.Type.String()
+			}
+			b = append(b, `{"name":`...)
+			b = event.AppendJSONString(b, col.Name)
+			b = append(b, `,"jdbcType":`...)
+			b = strconv.AppendInt(b, int64(sqlType(col.Type)), 10)
+			b = append(b, `,"typeName":`...)
+			b = event.AppendJSONString(b, strings.ToUpper(typeName))
+			b = append(b, `,"position":`...)
+			b = strconv.AppendInt(b, int64(i+1), 10)
+			b = append(b, `,"optional":`...)
+			b = strconv.AppendBool(b, col.Nullable)
+			b = append(b, '}')
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "}]}"...)
+}
+
+// DebeziumSchemaChangeKey is the key of a schema change's record: the database's name.
+func DebeziumSchemaChangeKey(id event.TableID) []byte {
+	return append(event.AppendJSONString([]byte(`{"databaseName":`), database(id)), '}')
+}

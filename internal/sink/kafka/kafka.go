@@ -43,7 +43,8 @@ type Options struct {
 	Topic           string            // one topic for all; "" a topic per table
 	Mapping         map[string]string // table id → topic
 	Format          format.Options
-	AllToZero       bool
+	Partitioning    string // hash-by-key, by-table, round-robin, all-to-zero
+	SchemaTopic     string // schema changes' topic; "" none
 	ExactlyOnce     bool
 	CheckpointTopic string
 	Tombstones      bool
@@ -79,7 +80,29 @@ var (
 	_ connector.CheckpointKeeper = (*Writer)(nil)
 	_ connector.SnapshotMarker   = (*Writer)(nil)
 	_ connector.Destination      = (*Writer)(nil)
+	_ connector.SchemaApplier    = (*Writer)(nil)
 )
+
+// ApplySchema writes schema change c to the schema change topic, in the open
+// transaction, as Debezium writes it there (nothing without sink.schema-change-topic).
+// The tables' topics take the new shape from their next record (debezium-json values
+// carry their schema).
+func (w *Writer) ApplySchema(ctx context.Context, c *event.SchemaChange) error {
+	if w.o.SchemaTopic == "" {
+		return nil
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	if err := w.ensureTopic(ctx, w.o.SchemaTopic, 1, nil); err != nil {
+		return err
+	}
+	f := w.fmts.Get().(*format.Writer)
+	defer w.fmts.Put(f)
+	value := f.AppendDebeziumSchemaChange(nil, c, time.Now().UnixMilli())
+	w.produce(ctx, &kgo.Record{Topic: w.o.SchemaTopic, Key: format.DebeziumSchemaChangeKey(c.Table), Value: value})
+	return w.err()
+}
 
 // Open opens the Kafka sink from its config.
 func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connector.Sink, error) {
@@ -95,7 +118,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 	}
 	o := Options{
 		Brokers: splitList(cfg.String("properties.bootstrap.servers"), ","), Topic: cfg.String("topic"), Format: fo,
-		AllToZero: cfg.String("partition.strategy") == "all-to-zero", ExactlyOnce: cfg.String("sink.delivery-guarantee") != "at-least-once",
+		Partitioning: cfg.String("partition.strategy"), SchemaTopic: cfg.String("sink.schema-change-topic"), ExactlyOnce: cfg.String("sink.delivery-guarantee") != "at-least-once",
 		CheckpointTopic: cfg.String("sink.checkpoint-topic"), Tombstones: cfg.Bool("sink.tombstones"),
 		TableHeaders: cfg.Bool("sink.add-tableId-to-header-enabled"), CreateTopics: cfg.Bool("topic.create"),
 		Partitions: int32(cfg.Int("topic.partitions")), Replication: int16(cfg.Int("topic.replication-factor")),
@@ -146,9 +169,20 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(o.Brokers...), kgo.ProducerBatchMaxBytes(o.MaxRequestBytes),
 		kgo.MaxBufferedRecords(100_000), kgo.ProducerLinger(5 * time.Millisecond)}
-	if o.AllToZero {
+	switch o.Partitioning {
+	case "all-to-zero":
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	} else {
+	case "round-robin":
+		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	case "by-table": // the table id travels in the record's context
+		hash := kgo.KafkaHasher(murmur2)
+		opts = append(opts, kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(func(string) func(*kgo.Record, int) int {
+			return func(r *kgo.Record, n int) int {
+				id, _ := r.Context.Value(tableKey{}).(string)
+				return hash([]byte(id), n)
+			}
+		})))
+	default:
 		opts = append(opts, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	}
 	switch o.Compression {
@@ -265,8 +299,14 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	return w.err()
 }
 
+// tableKey carries a record's table id to the by-table partitioner.
+type tableKey struct{}
+
 func (w *Writer) record(topic string, key, value []byte, c *event.Change) *kgo.Record {
 	r := &kgo.Record{Topic: topic, Key: key, Value: value}
+	if w.o.Partitioning == "by-table" {
+		r.Context = context.WithValue(context.Background(), tableKey{}, c.Schema.ID.String())
+	}
 	if w.o.TableHeaders {
 		id := c.Schema.ID
 		r.Headers = append(r.Headers,
@@ -443,3 +483,34 @@ func (w *Writer) Close() error {
 }
 
 func newAdmin(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
+
+// murmur2 is Kafka's hash of a record key (the Java client's Utils.murmur2), for
+// by-table partitioning as the Java client would place a record keyed by the table id.
+func murmur2(data []byte) uint32 {
+	const seed, m, r = 0x9747b28c, 0x5bd1e995, 24
+	n := len(data)
+	h := uint32(seed) ^ uint32(n)
+	for i := 0; i+4 <= n; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	switch tail := data[n&^3:]; len(tail) {
+	case 3:
+		h ^= uint32(tail[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(tail[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(tail[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
+}
