@@ -208,7 +208,7 @@ func (c *Controller) Parse(file string) (*spec.Pipeline, error) {
 		return nil, err
 	}
 	var probs spec.Problems
-	if p.Title == "" || p.Name == "pipeline" && !strings.Contains(file, "name:") {
+	if p.Settings == nil || !p.Settings.IsSet("name") {
 		probs = append(probs, spec.Problem{File: "pipeline.yaml", Path: "pipeline.name", Msg: "a pipeline on a server needs a name: set pipeline.name"})
 	}
 	for i, ep := range []*spec.Endpoint{&p.Source, &p.Sink} {

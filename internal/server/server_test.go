@@ -105,3 +105,22 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestServerFilesNeedANameAndStayInside: on a server a pipeline file names its pipeline,
+// and its paths stay under the data directory.
+func TestServerFilesNeedANameAndStayInside(t *testing.T) {
+	h := newTestAPI(t)
+	for file, says := range map[string]string{
+		"source:\n  type: datagen\n  name: gen\n  tables: demo.orders\nsink:\n  type: discard\n":                       "pipeline.name",
+		"source:\n  type: datagen\n  tables: demo.orders\nsink:\n  type: file\n  path: ../x\npipeline:\n  name: p\n":   "outside the server's data directory",
+		"source:\n  type: datagen\n  tables: demo.orders\nsink:\n  type: file\n  path: /tmp/x\npipeline:\n  name: p\n": "outside the server's data directory",
+		"source:\n  type: datagen\n  tables: ${TABLES}\nsink:\n  type: discard\npipeline:\n  name: p\n":                "TABLES",
+	} {
+		b, _ := json.Marshal(CreateRequest{File: file})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/api/v1/pipelines", bytes.NewReader(b)))
+		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), says) {
+			t.Errorf("%q: %d %s, want 422 saying %q", file, w.Code, w.Body, says)
+		}
+	}
+}
