@@ -11,6 +11,7 @@ import (
 	mysqlsink "github.com/weir-data/weir/internal/sink/mysql"
 	"github.com/weir-data/weir/internal/sink/postgres"
 	"github.com/weir-data/weir/internal/source/datagen"
+	kafkasource "github.com/weir-data/weir/internal/source/kafka"
 	"github.com/weir-data/weir/internal/source/mysql"
 	pgsource "github.com/weir-data/weir/internal/source/postgres"
 )
@@ -20,6 +21,7 @@ func Registry() *connector.Registry {
 	return connector.NewRegistry(
 		[]*connector.SourceDef{
 			{Spec: datagen.Spec, Open: datagen.Open},
+			{Spec: kafkasource.Spec, Open: kafkasource.Open},
 			{Spec: mysql.Spec("mariadb"), Open: mysql.Open, Check: mysql.Check},
 			{Spec: mysql.Spec("mysql"), Open: mysql.Open, Check: mysql.Check},
 			{Spec: pgsource.Spec(), Open: pgsource.Open, Check: pgsource.Check},
