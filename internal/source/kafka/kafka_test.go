@@ -13,8 +13,8 @@ import (
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/format"
-	kafkasink "github.com/weir-data/weir/internal/sink/kafka"
 	"github.com/weir-data/weir/internal/sink/file"
+	kafkasink "github.com/weir-data/weir/internal/sink/kafka"
 	"github.com/weir-data/weir/internal/source/datagen"
 )
 
