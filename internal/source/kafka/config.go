@@ -17,6 +17,8 @@ var Spec = connector.Spec{
 			Description: "debezium-json with its Kafka Connect schema (schemas.enable, weir's Kafka sink's default): each record names its table (source.db, source.table) and its columns' types."},
 		{Name: "scan.startup.mode", Type: connector.TypeEnum, Default: "earliest-offset", Enum: []string{"earliest-offset", "latest-offset"},
 			Description: "Where a pipeline with no checkpoint starts: each partition's first record, or its end."},
+		{Name: "scan.topic-partition-discovery.interval", Type: connector.TypeDuration, Default: "30s",
+			Description: "How often partitions added to the topics, and topics that come to match topic-pattern, are looked for; they are read from their first record."},
 		{Name: "properties.group.id", Type: connector.TypeString,
 			Description: "A consumer group the offsets of each checkpoint are committed to as well, for the lag tools people run (weir resumes from its own checkpoint)."},
 		{Name: "properties.*", Type: connector.TypeString, Ignored: "weir's Kafka client (franz-go) takes the properties above; others have no equivalent it uses",

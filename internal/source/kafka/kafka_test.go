@@ -3,13 +3,17 @@ package kafka
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/conformance"
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/format"
@@ -120,5 +124,99 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if len(got) != want {
 		t.Fatalf("%d records read back, want %d (each once)", len(got), want)
+	}
+}
+
+// TestDiscovery: a partition added to a topic while the source runs, and a topic that
+// comes to match its pattern, are read within the discovery interval, from their first
+// record.
+func TestDiscovery(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	ctx := context.Background()
+	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "in"},
+		Partitioning: "by-table", CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "in"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	m := datagen.NewModel(4, 10, tables)
+	write := func(table int, keys ...int64) {
+		var cs []event.Change
+		for _, k := range keys {
+			cs = append(cs, event.Change{Op: event.OpInsert, Schema: m.Schemas()[table], After: m.Row(table, k, 0)})
+		}
+		if err := ks.Apply(ctx, &connector.Batch{Changes: cs}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ks.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "in"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, 1, 2)
+	src, err := New(Options{Brokers: brokers, Pattern: regexp.MustCompile(`^demo\.`), Earliest: true, Discovery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	from, err := src.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan event.Change, 100)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go src.Stream(sctx, from, nil, func(_ context.Context, b event.Batch) error {
+		for _, c := range b.Changes {
+			got <- c
+		}
+		return nil
+	})
+	wait := func(n int) map[string]int {
+		seen := map[string]int{}
+		deadline := time.After(time.Minute)
+		for i := 0; i < n; i++ {
+			select {
+			case c := <-got:
+				seen[c.Schema.ID.String()]++
+			case <-deadline:
+				t.Fatalf("%d of %d changes read: %v", i, n, seen)
+			}
+		}
+		return seen
+	}
+	if seen := wait(2); seen["demo.orders"] != 2 {
+		t.Fatalf("the first topic: %v", seen)
+	}
+	// A partition added to the first topic, with a record in it; a new topic for the
+	// second table, which the pattern matches.
+	adm := kadm.NewClient(src.cl)
+	if _, err := adm.CreatePartitions(ctx, 3, "demo.orders"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"demo.orders": {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var first *kgo.Record
+	for first == nil {
+		raw.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if first == nil && r.Value != nil {
+				first = r
+			}
+		})
+	}
+	if err := raw.ProduceSync(ctx, &kgo.Record{Topic: "demo.orders", Partition: 3, Key: first.Key, Value: first.Value}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	write(1, 3, 4, 5)
+	if seen := wait(4); seen["demo.users"] != 3 || seen["demo.orders"] != 1 {
+		t.Fatalf("the new partition and the new topic: %v", seen)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +35,8 @@ type Options struct {
 	Pattern  *regexp.Regexp
 	Earliest bool   // a fresh start reads each partition from its first record
 	Group    string // offsets committed to this group at each checkpoint; "" none
+	// Discovery is how often new partitions and topics are looked for (0: 30 s).
+	Discovery time.Duration
 }
 
 // Source is the Kafka source.
@@ -59,7 +62,8 @@ func (s *Source) StartupMode() string {
 
 // Open opens the Kafka source from its config.
 func Open(_ context.Context, cfg *connector.Config, _ connector.Env) (connector.Source, error) {
-	o := Options{Earliest: cfg.String("scan.startup.mode") != "latest-offset", Group: cfg.String("properties.group.id")}
+	o := Options{Earliest: cfg.String("scan.startup.mode") != "latest-offset", Group: cfg.String("properties.group.id"),
+		Discovery: cfg.Duration("scan.topic-partition-discovery.interval")}
 	for _, b := range strings.Split(cfg.String("properties.bootstrap.servers"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			o.Brokers = append(o.Brokers, b)
@@ -85,11 +89,13 @@ func Open(_ context.Context, cfg *connector.Config, _ connector.Env) (connector.
 
 // New connects to the brokers.
 func New(o Options) (*Source, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...))
+	s := &Source{o: o}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...), kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)))
 	if err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
 	}
-	return &Source{o: o, cl: cl, adm: kadm.NewClient(cl)}, nil
+	s.cl, s.adm = cl, kadm.NewClient(cl)
+	return s, nil
 }
 
 func (s *Source) Close() error {
@@ -182,7 +188,8 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 			start[t][p] = kgo.NewOffset().At(off)
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.o.Brokers...), kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.o.Brokers...), kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)))
 	if err != nil {
 		return fault.AsFatal(fmt.Errorf("kafka source: %w", err))
 	}
@@ -191,6 +198,16 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	for _, sc := range schemas {
 		known[sc.ID] = &table{schema: sc}
 	}
+	dctx, stopDiscovery := context.WithCancel(ctx)
+	defer stopDiscovery()
+	reading := map[string]map[int32]bool{} // the partitions read, for discovery
+	for t, parts := range pos {
+		reading[t] = map[int32]bool{}
+		for p := range parts {
+			reading[t][p] = true
+		}
+	}
+	go s.discover(dctx, cl, reading)
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -240,6 +257,53 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 			return err
 		}
 	}
+}
+
+// discover adds to cl, every Options.Discovery, the partitions of the topics (the
+// pattern's now) that the position does not hold, read from their first record.
+func (s *Source) discover(ctx context.Context, cl *kgo.Client, reading map[string]map[int32]bool) {
+	every := s.discovery()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		topics, err := s.topics(ctx)
+		if err != nil || len(topics) == 0 {
+			continue
+		}
+		listed, err := s.adm.ListStartOffsets(ctx, topics...)
+		if err != nil {
+			continue
+		}
+		add := map[string]map[int32]kgo.Offset{}
+		listed.Each(func(o kadm.ListedOffset) {
+			if o.Err != nil || reading[o.Topic][o.Partition] {
+				return
+			}
+			if reading[o.Topic] == nil {
+				reading[o.Topic] = map[int32]bool{}
+			}
+			reading[o.Topic][o.Partition] = true
+			if add[o.Topic] == nil {
+				add[o.Topic] = map[int32]kgo.Offset{}
+			}
+			add[o.Topic][o.Partition] = kgo.NewOffset().AtStart()
+		})
+		if len(add) > 0 {
+			cl.AddConsumePartitions(add)
+		}
+	}
+}
+
+func (s *Source) discovery() time.Duration {
+	if s.o.Discovery <= 0 {
+		return 30 * time.Second
+	}
+	return s.o.Discovery
 }
 
 // table is a table the stream knows, with the Connect schema it was learnt from.
