@@ -25,6 +25,7 @@ type Set struct {
 	SnapshotETA         *prometheus.GaugeVec     // pipeline, table: seconds left at the table's rate so far
 	Phase               *prometheus.GaugeVec     // pipeline, phase: 1 for the current phase
 	State               *prometheus.GaugeVec     // pipeline, state: 1 for the current lifecycle state (internal/runtime)
+	SourceBadRecords    *prometheus.CounterVec   // pipeline: records the source could not decode and skipped or sent aside
 	QueueBytes          *prometheus.GaugeVec     // pipeline: bytes held between source and sink
 	SourceLag           *prometheus.GaugeVec     // pipeline: now minus the commit time of the last change read
 	SourceEvents        *prometheus.CounterVec   // pipeline: log events read (binlog events, WAL messages)
@@ -70,6 +71,8 @@ func New(reg prometheus.Registerer) *Set {
 			Help: "1 for the pipeline's current phase."}, []string{"pipeline", "phase"}),
 		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_pipeline_state",
 			Help: "1 for the pipeline's current lifecycle state (CREATED, STARTING, RUNNING, RESTARTING, SUSPENDED, STOPPED, FINISHED, FAILED)."}, []string{"pipeline", "state"}),
+		SourceBadRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_bad_records_total",
+			Help: "Records the source could not decode, skipped or sent to a dead-letter topic (Kafka source's bad-record.policy)."}, []string{"pipeline"}),
 		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_queue_bytes",
 			Help: "Estimated bytes of changes held between source and sink."}, []string{"pipeline"}),
 		SourceLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_lag_seconds",
@@ -84,6 +87,6 @@ func New(reg prometheus.Registerer) *Set {
 	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained, s.SourcePosition,
 		s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
 		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
-		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.State, s.QueueBytes)
+		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.State, s.SourceBadRecords, s.QueueBytes)
 	return s
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,6 +20,7 @@ import (
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/format"
+	"github.com/weir-data/weir/internal/metrics"
 	"github.com/weir-data/weir/internal/sink/file"
 	kafkasink "github.com/weir-data/weir/internal/sink/kafka"
 	"github.com/weir-data/weir/internal/source/datagen"
@@ -218,5 +222,106 @@ func TestDiscovery(t *testing.T) {
 	write(1, 3, 4, 5)
 	if seen := wait(4); seen["demo.users"] != 3 || seen["demo.orders"] != 1 {
 		t.Fatalf("the new partition and the new topic: %v", seen)
+	}
+}
+
+// TestBadRecordPolicies: a record that does not decode stops the stream with its place
+// and the reason (fail), is passed over and counted (skip), or is written to the
+// dead-letter topic with the reason in its headers (dead-letter); the good record after
+// it is read in the last two.
+func TestBadRecordPolicies(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	ctx := context.Background()
+	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "in"},
+		CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "in"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	raw, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := kadm.NewClient(raw).CreateTopic(ctx, 1, -1, nil, "demo.orders"); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.ProduceSync(ctx, &kgo.Record{Topic: "demo.orders", Key: []byte(`{"id":1}`), Value: []byte("not json")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	m := datagen.NewModel(4, 10, tables)
+	if err := ks.Apply(ctx, &connector.Batch{Changes: []event.Change{{Op: event.OpInsert, Schema: m.Schemas()[0], After: m.Row(0, 2, 0)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "in"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []string{"fail", "skip", "dead-letter"} {
+		t.Run(policy, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			ms := metrics.New(reg)
+			src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders"}, Earliest: true, BadRecords: policy,
+				DeadLetters: "dead", Metrics: ms, Pipeline: "p"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			from, _ := src.Position(ctx)
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			got := make(chan event.Change, 10)
+			done := make(chan error, 1)
+			go func() {
+				done <- src.Stream(sctx, from, nil, func(_ context.Context, b event.Batch) error {
+					for _, c := range b.Changes {
+						got <- c
+					}
+					return nil
+				})
+			}()
+			if policy == "fail" {
+				err := <-done
+				if err == nil || !strings.Contains(err.Error(), "demo.orders[0]@0") || !strings.Contains(err.Error(), "bad-record.policy") {
+					t.Fatalf("fail: %v", err)
+				}
+				return
+			}
+			select {
+			case c := <-got:
+				if c.After[0].Int() != 2 {
+					t.Fatalf("the good record: %v", c.After)
+				}
+			case err := <-done:
+				t.Fatalf("the stream stopped: %v", err)
+			case <-time.After(time.Minute):
+				t.Fatal("the good record after the bad one was not read")
+			}
+			if n := testutil.ToFloat64(ms.SourceBadRecords.WithLabelValues("p")); n != 1 {
+				t.Errorf("bad records counted: %v", n)
+			}
+			if policy == "dead-letter" {
+				dl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("dead"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer dl.Close()
+				var r *kgo.Record
+				for r == nil {
+					dl.PollFetches(ctx).EachRecord(func(x *kgo.Record) { r = x })
+				}
+				h := map[string]string{}
+				for _, x := range r.Headers {
+					h[x.Key] = string(x.Value)
+				}
+				if string(r.Value) != "not json" || !strings.Contains(h["weir.error"], "not debezium-json") || h["weir.source"] != "demo.orders[0]@0" {
+					t.Fatalf("the dead letter: %s %v", r.Value, h)
+				}
+			}
+		})
 	}
 }

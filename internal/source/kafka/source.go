@@ -15,17 +15,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/metrics"
 )
 
 // Options configure the source.
@@ -37,6 +40,11 @@ type Options struct {
 	Group    string // offsets committed to this group at each checkpoint; "" none
 	// Discovery is how often new partitions and topics are looked for (0: 30 s).
 	Discovery time.Duration
+	// BadRecords is fail, skip or dead-letter; DeadLetters the dead-letter topic.
+	BadRecords, DeadLetters string
+	Log                     *slog.Logger
+	Metrics                 *metrics.Set
+	Pipeline                string
 }
 
 // Source is the Kafka source.
@@ -61,9 +69,13 @@ func (s *Source) StartupMode() string {
 }
 
 // Open opens the Kafka source from its config.
-func Open(_ context.Context, cfg *connector.Config, _ connector.Env) (connector.Source, error) {
+func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connector.Source, error) {
 	o := Options{Earliest: cfg.String("scan.startup.mode") != "latest-offset", Group: cfg.String("properties.group.id"),
-		Discovery: cfg.Duration("scan.topic-partition-discovery.interval")}
+		Discovery: cfg.Duration("scan.topic-partition-discovery.interval"), BadRecords: cfg.String("bad-record.policy"),
+		DeadLetters: cfg.String("bad-record.topic"), Log: env.Logger, Metrics: env.Metrics, Pipeline: env.Pipeline}
+	if o.BadRecords == "dead-letter" && o.DeadLetters == "" {
+		return nil, fault.AsFatal(errors.New("kafka source: bad-record.policy is dead-letter: name its topic with bad-record.topic"))
+	}
 	for _, b := range strings.Split(cfg.String("properties.bootstrap.servers"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			o.Brokers = append(o.Brokers, b)
@@ -181,6 +193,15 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 	if err != nil {
 		return err
 	}
+	if s.o.BadRecords == "dead-letter" { // the dead-letter topic, made if it is missing
+		res, err := s.adm.CreateTopic(ctx, 1, -1, nil, s.o.DeadLetters)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka source: create the dead-letter topic %s: %w", s.o.DeadLetters, err)
+		}
+	}
 	start := map[string]map[int32]kgo.Offset{}
 	for t, parts := range pos {
 		start[t] = map[int32]kgo.Offset{}
@@ -233,7 +254,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 			}
 			c, announce, err := decode(r, known)
 			if err != nil {
-				recErr = fault.AsFatal(fmt.Errorf("kafka source: the record at %s[%d]@%d: %w; fix the producer or skip it", r.Topic, r.Partition, r.Offset, err))
+				recErr = s.bad(ctx, cl, r, err)
 				return
 			}
 			if announce != nil { // the changes before it go first, then the new shape
@@ -369,6 +390,35 @@ func decode(r *kgo.Record, known map[event.TableID]*table) (c event.Change, anno
 		return c, nil, err
 	}
 	return c, announce, nil
+}
+
+// bad applies the bad-record policy to record r, which did not decode (err): an error
+// that stops the pipeline (fail), or nil once it is counted (skip) or written to the
+// dead-letter topic with the reason in its headers (dead-letter).
+func (s *Source) bad(ctx context.Context, cl *kgo.Client, r *kgo.Record, err error) error {
+	where := fmt.Sprintf("%s[%d]@%d", r.Topic, r.Partition, r.Offset)
+	switch s.o.BadRecords {
+	case "skip", "dead-letter":
+	default:
+		return fault.AsFatal(fmt.Errorf("kafka source: the record at %s: %w; fix the producer, or set bad-record.policy to skip or dead-letter", where, err))
+	}
+	if s.o.Metrics != nil {
+		s.o.Metrics.SourceBadRecords.WithLabelValues(s.o.Pipeline).Inc()
+	}
+	if s.o.Log != nil {
+		s.o.Log.Warn("a record that does not decode: "+map[string]string{"skip": "skipped", "dead-letter": "sent to the dead-letter topic"}[s.o.BadRecords],
+			"at", where, "err", err)
+	}
+	if s.o.BadRecords == "skip" {
+		return nil
+	}
+	dl := &kgo.Record{Topic: s.o.DeadLetters, Key: r.Key, Value: r.Value, Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+		kgo.RecordHeader{Key: "weir.error", Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: "weir.source", Value: []byte(where)})}
+	if perr := cl.ProduceSync(ctx, dl).FirstErr(); perr != nil {
+		return fmt.Errorf("kafka source: write the bad record at %s to %s: %w", where, s.o.DeadLetters, perr)
+	}
+	return nil
 }
 
 // Ack commits the checkpoint's offsets to the consumer group, if one is set.
