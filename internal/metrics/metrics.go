@@ -26,6 +26,7 @@ type Set struct {
 	Phase               *prometheus.GaugeVec     // pipeline, phase: 1 for the current phase
 	State               *prometheus.GaugeVec     // pipeline, state: 1 for the current lifecycle state (internal/runtime)
 	SourceBadRecords    *prometheus.CounterVec   // pipeline: records the source could not decode and skipped or sent aside
+	SourceLagRecords    *prometheus.GaugeVec     // pipeline, topic, partition: records behind a Kafka partition's end
 	QueueBytes          *prometheus.GaugeVec     // pipeline: bytes held between source and sink
 	SourceLag           *prometheus.GaugeVec     // pipeline: now minus the commit time of the last change read
 	SourceEvents        *prometheus.CounterVec   // pipeline: log events read (binlog events, WAL messages)
@@ -73,6 +74,8 @@ func New(reg prometheus.Registerer) *Set {
 			Help: "1 for the pipeline's current lifecycle state (CREATED, STARTING, RUNNING, RESTARTING, SUSPENDED, STOPPED, FINISHED, FAILED)."}, []string{"pipeline", "state"}),
 		SourceBadRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_bad_records_total",
 			Help: "Records the source could not decode, skipped or sent to a dead-letter topic (Kafka source's bad-record.policy)."}, []string{"pipeline"}),
+		SourceLagRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_lag_records",
+			Help: "Records between what the pipeline has read of a Kafka partition and the partition's end (its high watermark)."}, []string{"pipeline", "topic", "partition"}),
 		QueueBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_queue_bytes",
 			Help: "Estimated bytes of changes held between source and sink."}, []string{"pipeline"}),
 		SourceLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_lag_seconds",
@@ -87,6 +90,6 @@ func New(reg prometheus.Registerer) *Set {
 	reg.MustRegister(s.SourceLag, s.SourceEvents, s.SourceRetained, s.SourcePosition,
 		s.RowsIn, s.RowsOut, s.BytesIn, s.BytesOut, s.ApplySeconds, s.CommitSeconds,
 		s.CheckpointSeconds, s.CheckpointFailures, s.CheckpointTimestamp, s.Restarts,
-		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.State, s.SourceBadRecords, s.QueueBytes)
+		s.SnapshotChunksDone, s.SnapshotChunksSeen, s.SnapshotRowsRead, s.SnapshotRowsTotal, s.SnapshotETA, s.Phase, s.State, s.SourceBadRecords, s.SourceLagRecords, s.QueueBytes)
 	return s
 }

@@ -304,6 +304,11 @@ func TestBadRecordPolicies(t *testing.T) {
 			if n := testutil.ToFloat64(ms.SourceBadRecords.WithLabelValues("p")); n != 1 {
 				t.Errorf("bad records counted: %v", n)
 			}
+			if n := testutil.CollectAndCount(ms.SourceLagRecords); n != 1 {
+				t.Errorf("lag series of the partitions read: %d, want 1", n)
+			} else if n := testutil.ToFloat64(ms.SourceLagRecords.WithLabelValues("p", "demo.orders", "0")); n != 0 {
+				t.Errorf("lag in records once all is read: %v, want 0", n)
+			}
 			if policy == "dead-letter" {
 				dl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("dead"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 				if err != nil {

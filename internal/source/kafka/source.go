@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,6 +239,14 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("kafka source: read %s[%d]: %w", t, p, err) })
 		if ferr != nil {
 			return ferr
+		}
+		if m := s.o.Metrics; m != nil { // how far behind each partition's end
+			fs.EachPartition(func(p kgo.FetchTopicPartition) {
+				if n := len(p.Records); n > 0 {
+					lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
+					m.SourceLagRecords.WithLabelValues(s.o.Pipeline, p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(lag, 0)))
+				}
+			})
 		}
 		var changes []event.Change
 		var recErr error
