@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -79,62 +78,14 @@ pipeline:
 	if code, out := runWeir(t, dir, "run", "--progress", "off", "p.yaml"); code != 0 {
 		t.Fatalf("the last run: exit %d\n%s", code, out)
 	}
-	recs := readCommitted(t, brokers, "demo.orders", "demo.users")
+	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	recs, err := conformance.ReadKafka(rctx, brokers, t.TempDir(), "demo.orders", "demo.users")
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := datagen.NewModel(9, rows, []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}})
 	if err := conformance.CheckDatagen(recs, m, changes, true); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// readCommitted reads every committed value of topics, as change records (tombstones and
-// transaction markers left out).
-func readCommitted(t *testing.T, brokers []string, topics ...string) []conformance.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(context.Background(), topics...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := map[string]map[int32]int64{}
-	remaining := func() bool {
-		left := false
-		ends.Each(func(o kadm.ListedOffset) {
-			if next[o.Topic][o.Partition] < o.Offset {
-				left = true
-			}
-		})
-		return left
-	}
-	var lines []byte
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for remaining() {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading the topics: %v", ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if next[r.Topic] == nil {
-				next[r.Topic] = map[int32]int64{}
-			}
-			next[r.Topic][r.Partition] = r.Offset + 1
-			if r.Value != nil && !r.Attrs.IsControl() {
-				lines = append(append(lines, r.Value...), '\n')
-			}
-		})
-	}
-	path := filepath.Join(t.TempDir(), "records.jsonl")
-	if err := os.WriteFile(path, lines, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := conformance.ReadJSONLines(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -121,63 +119,16 @@ func TestExactlyOnceAcrossCrashes(t *testing.T) {
 	}
 	w.Close()
 
-	recs := consume(t, brokers, "demo.orders", "demo.users")
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	recs, err := conformance.ReadKafka(rctx, brokers, t.TempDir(), "demo.orders", "demo.users")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d records", len(recs))
 	if err := conformance.CheckDatagen(recs, datagen.NewModel(3, rows, tables), changes, true); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// consume reads every committed record of topics (values only; tombstones left out) as
-// change records.
-func consume(t *testing.T, brokers []string, topics ...string) []conformance.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := newAdmin(cl)
-	ends, err := adm.ListCommittedOffsets(context.Background(), topics...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	var lines []byte
-	seen := map[string]int64{}
-	remaining := func() bool {
-		for _, topic := range topics {
-			e, _ := ends.Lookup(topic, 0)
-			if seen[topic] < e.Offset-1 {
-				return true
-			}
-		}
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for remaining() {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading the topics: %v (read to %v of %v)", ctx.Err(), seen, ends)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			seen[r.Topic] = r.Offset
-			if r.Value != nil && !r.Attrs.IsControl() {
-				lines = append(append(lines, r.Value...), '\n')
-			}
-		})
-	}
-	path := filepath.Join(dir, "records.jsonl")
-	if err := os.WriteFile(path, lines, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := conformance.ReadJSONLines(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
 }
 
 // TestMurmur2Vectors: the sink's murmur2 (by-table) is the Java client's (the vectors of

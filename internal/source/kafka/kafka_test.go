@@ -28,17 +28,23 @@ import (
 
 var tables = []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}}
 
+// cluster starts an in-process Kafka-protocol cluster (kfake: no broker installs here).
+func cluster(t *testing.T) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
 // TestRoundTrip: changes written to Kafka as debezium-json by weir's sink and read back by
 // this source (tables learnt from their records, types from the Connect schema, keys from
 // the record keys) fold into the same tables as the same changes written straight to
 // files; stopped and started again, the source resumes from its checkpoint.
 func TestRoundTrip(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
+	brokers := cluster(t)
 	ctx := context.Background()
 	const rows, changes = 300, 2000
 	gen := func() *datagen.Source {
@@ -135,12 +141,7 @@ func TestRoundTrip(t *testing.T) {
 // comes to match its pattern, are read within the discovery interval, from their first
 // record.
 func TestDiscovery(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
+	brokers := cluster(t)
 	ctx := context.Background()
 	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "in"},
 		Partitioning: "by-table", CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "in"})
@@ -230,12 +231,7 @@ func TestDiscovery(t *testing.T) {
 // dead-letter topic with the reason in its headers (dead-letter); the good record after
 // it is read in the last two.
 func TestBadRecordPolicies(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
+	brokers := cluster(t)
 	ctx := context.Background()
 	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "in"},
 		CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "in"})
