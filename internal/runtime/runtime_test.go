@@ -195,7 +195,11 @@ func TestStopSuspendKill(t *testing.T) {
 		pl, ev := start(t, p, reg, store, dir)
 		ev.waitFor(t, "RUNNING/stream", func(e runtime.Event) bool { return e.Phase == "stream" })
 		for pl.Stats().Checkpoints.Load() < 2 { // moving: checkpoints since the stream began
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-pl.Done():
+				t.Fatalf("the pipeline ended before its second checkpoint: %v", ev.states())
+			case <-time.After(5 * time.Millisecond): // paces the poll of a counter
+			}
 		}
 		tc.end(pl)
 		res, err := pl.Wait()

@@ -166,6 +166,15 @@ func fail(w http.ResponseWriter, err error) {
 	}
 }
 
+// hasFile refuses a request whose pipeline file is empty.
+func hasFile(w http.ResponseWriter, file string) bool {
+	if strings.TrimSpace(file) == "" {
+		writeError(w, http.StatusBadRequest, Error{Error: "file: the pipeline file is empty"})
+		return false
+	}
+	return true
+}
+
 // decode reads a JSON body into v: bounded, unknown fields refused, one value only.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	body := http.MaxBytesReader(w, r.Body, maxBody)
@@ -189,11 +198,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (a *api) create(w http.ResponseWriter, r *http.Request) {
 	var req CreateRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if strings.TrimSpace(req.File) == "" {
-		writeError(w, http.StatusBadRequest, Error{Error: "file: the pipeline file is empty"})
+	if !decode(w, r, &req) || !hasFile(w, req.File) {
 		return
 	}
 	start := req.Start == nil || *req.Start
@@ -282,11 +287,7 @@ func (a *api) act(w http.ResponseWriter, r *http.Request, action string) {
 
 func (a *api) apply(w http.ResponseWriter, r *http.Request) {
 	var req ApplyRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if strings.TrimSpace(req.File) == "" {
-		writeError(w, http.StatusBadRequest, Error{Error: "file: the pipeline file is empty"})
+	if !decode(w, r, &req) || !hasFile(w, req.File) {
 		return
 	}
 	name := r.PathValue("name")

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // TestKafkaSIGKILLExactlyOnce: `weir run` into Kafka (an in-process kfake cluster: no
@@ -22,12 +22,12 @@ import (
 // read_committed consumer of the tables' topics sees every change exactly once, in
 // order per key.
 func TestKafkaSIGKILLExactlyOnce(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	k, err := testenv.StartKafka()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
+	defer k.Stop()
+	brokers := k.Brokers
 	const rows, changes = 3000, 30000
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`source:

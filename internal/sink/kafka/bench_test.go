@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/checkpoint"
@@ -12,6 +11,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/format"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // BenchmarkSink: changes per second through the sink (debezium-json values, keys,
@@ -93,10 +93,10 @@ func BenchmarkSink(b *testing.B) {
 // benchCluster is a fresh in-process cluster for one benchmark.
 func benchCluster(b *testing.B) []string {
 	b.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	k, err := testenv.StartKafka()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(c.Close)
-	return c.ListenAddrs()
+	b.Cleanup(k.Stop)
+	return k.Brokers
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/checkpoint"
@@ -19,6 +18,7 @@ import (
 	"github.com/weir-data/weir/internal/format"
 	"github.com/weir-data/weir/internal/source/datagen"
 	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/testenv"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -29,12 +29,12 @@ var tables = []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo",
 
 func cluster(t *testing.T) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	k, err := testenv.StartKafka()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
+	t.Cleanup(k.Stop)
+	return k.Brokers
 }
 
 // crashing fails the run at its n-th Apply or Commit, as a crash would: the sink is left
@@ -192,18 +192,7 @@ sink:
 	if err != nil || cp == nil || cp.Seq != 1 {
 		t.Fatalf("the checkpoint kept: %+v %v", cp, err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("shop.orders", "people"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var got []*kgo.Record
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for len(got) < 43 && pctx.Err() == nil {
-		cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
-	}
+	got := readRecords(t, brokers, 43, "shop.orders", "people")
 	if len(got) != 43 {
 		t.Fatalf("%d records, want 40 inserts, a delete and its tombstone, and a user", len(got))
 	}
@@ -276,18 +265,7 @@ func TestByTableAndSchemaChanges(t *testing.T) {
 	if err := w.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "bt", Seq: 1}); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("shop.orders", "srv"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var got []*kgo.Record
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for len(got) < 31 && pctx.Err() == nil {
-		cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
-	}
+	got := readRecords(t, brokers, 31, "shop.orders", "srv")
 	want := int32(murmur2([]byte("shop.orders"))&0x7fffffff) % 7
 	var ddl map[string]any
 	for _, r := range got {
@@ -307,4 +285,23 @@ func TestByTableAndSchemaChanges(t *testing.T) {
 		tc["id"] != `"shop"."orders"` || len(cols) != 2 || cols[1].(map[string]any)["typeName"] != "VARCHAR(20)" {
 		t.Fatalf("%d records; the schema change %v", len(got), ddl)
 	}
+}
+
+// readRecords reads n committed records of topics (tombstones included), waiting a
+// minute at most for them.
+func readRecords(t *testing.T, brokers []string, n int, topics ...string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for len(got) < n && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
+	}
+	return got
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/checkpoint"
@@ -24,19 +23,20 @@ import (
 	"github.com/weir-data/weir/internal/sink/file"
 	kafkasink "github.com/weir-data/weir/internal/sink/kafka"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 var tables = []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}}
 
-// cluster starts an in-process Kafka-protocol cluster (kfake: no broker installs here).
+// cluster starts an in-process Kafka-protocol cluster (testenv.StartKafka).
 func cluster(t *testing.T) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	k, err := testenv.StartKafka()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
+	t.Cleanup(k.Stop)
+	return k.Brokers
 }
 
 // TestRoundTrip: changes written to Kafka as debezium-json by weir's sink and read back by
