@@ -21,7 +21,7 @@ func Registry() *connector.Registry {
 	return connector.NewRegistry(
 		[]*connector.SourceDef{
 			{Spec: datagen.Spec, Open: datagen.Open},
-			{Spec: kafkasource.Spec, Open: kafkasource.Open},
+			{Spec: kafkasource.Spec, Open: kafkasource.Open, Check: kafkasource.Check},
 			{Spec: mysql.Spec("mariadb"), Open: mysql.Open, Check: mysql.Check},
 			{Spec: mysql.Spec("mysql"), Open: mysql.Open, Check: mysql.Check},
 			{Spec: pgsource.Spec(), Open: pgsource.Open, Check: pgsource.Check},
@@ -30,7 +30,7 @@ func Registry() *connector.Registry {
 			{Spec: console.Spec, Open: console.Open},
 			{Spec: discard.Spec, Open: discard.Open},
 			{Spec: file.Spec, Open: file.Open, Check: file.Check},
-			{Spec: kafka.Spec, Open: kafka.Open},
+			{Spec: kafka.Spec, Open: kafka.Open, Check: kafka.Check},
 			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check, Advise: postgres.Advise, CheckTables: postgres.CheckTables, Reader: postgres.OpenReader},
 			{Spec: mysqlsink.Spec("mysql"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},
 			{Spec: mysqlsink.Spec("mariadb"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},

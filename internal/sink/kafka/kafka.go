@@ -35,6 +35,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/format"
+	"github.com/weir-data/weir/internal/kafkaconn"
 )
 
 // Options configure the sink.
@@ -117,7 +118,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		return nil, fault.AsFatal(fmt.Errorf("kafka sink: %w", err))
 	}
 	o := Options{
-		Brokers: splitList(cfg.String("properties.bootstrap.servers"), ","), Topic: cfg.String("topic"), Format: fo,
+		Brokers: kafkaconn.Brokers(cfg.String("properties.bootstrap.servers")), Topic: cfg.String("topic"), Format: fo,
 		Partitioning: cfg.String("partition.strategy"), SchemaTopic: cfg.String("sink.schema-change-topic"), ExactlyOnce: cfg.String("sink.delivery-guarantee") != "at-least-once",
 		CheckpointTopic: cfg.String("sink.checkpoint-topic"), Tombstones: cfg.Bool("sink.tombstones"),
 		TableHeaders: cfg.Bool("sink.add-tableId-to-header-enabled"), CreateTopics: cfg.Bool("topic.create"),
@@ -211,7 +212,7 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 	}
 	if err := w.ensureTopic(ctx, o.CheckpointTopic, 1, map[string]*string{"cleanup.policy": ptr("compact")}); err != nil {
 		cl.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w (the brokers of properties.bootstrap.servers: %s)", err, strings.Join(o.Brokers, ","))
 	}
 	if o.ExactlyOnce { // a run that died mid-transaction: its transaction is fenced and aborted here
 		if err := cl.BeginTransaction(); err != nil {
@@ -513,4 +514,9 @@ func murmur2(data []byte) uint32 {
 	h *= m
 	h ^= h >> 15
 	return h
+}
+
+// Check is what `weir validate` checks of the sink without writing: the brokers answer.
+func Check(ctx context.Context, cfg *connector.Config, _ connector.Env) []error {
+	return kafkaconn.Check(ctx, kafkaconn.Brokers(cfg.String("properties.bootstrap.servers")))
 }

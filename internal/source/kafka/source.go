@@ -29,6 +29,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
+	"github.com/weir-data/weir/internal/kafkaconn"
 	"github.com/weir-data/weir/internal/metrics"
 )
 
@@ -77,11 +78,7 @@ func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connecto
 	if o.BadRecords == "dead-letter" && o.DeadLetters == "" {
 		return nil, fault.AsFatal(errors.New("kafka source: bad-record.policy is dead-letter: name its topic with bad-record.topic"))
 	}
-	for _, b := range strings.Split(cfg.String("properties.bootstrap.servers"), ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			o.Brokers = append(o.Brokers, b)
-		}
-	}
+	o.Brokers = kafkaconn.Brokers(cfg.String("properties.bootstrap.servers"))
 	for _, t := range strings.FieldsFunc(cfg.String("topic"), func(r rune) bool { return r == ';' || r == ',' }) {
 		if t = strings.TrimSpace(t); t != "" {
 			o.Topics = append(o.Topics, t)
@@ -98,6 +95,11 @@ func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connecto
 		return nil, fault.AsFatal(errors.New("kafka source: name the topics to read with topic or topic-pattern"))
 	}
 	return New(o)
+}
+
+// Check is what `weir validate` checks of the source: the brokers answer.
+func Check(ctx context.Context, cfg *connector.Config, _ connector.Env) []error {
+	return kafkaconn.Check(ctx, kafkaconn.Brokers(cfg.String("properties.bootstrap.servers")))
 }
 
 // New connects to the brokers.
