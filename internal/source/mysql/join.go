@@ -283,7 +283,10 @@ func (r *reader) reached(p place) {
 }
 
 // unfilled leaves out the changes of keys whose snapshot chunk is still to be delivered.
-// A key-moving update is judged by both its keys.
+// A key-moving update is judged by both its keys. It marks the transaction (leftOut) for
+// the reads of later chunks to see (watermark.go); where Go cannot place the keys, every
+// change of the table is marked, the ones passed on too: a chunk still to come may hold
+// the key, and its read must not see an older row than the sink already has.
 func (r *reader) unfilled(changes []event.Change) []event.Change {
 	j := r.s.join
 	j.mu.Lock()
@@ -302,17 +305,18 @@ func (r *reader) unfilled(changes []event.Change) []event.Change {
 		if c.Op != event.OpUpdate || c.Before == nil {
 			in := f.delivered(c.Schema.KeyOf(c.Row()))
 			j.noteChange(f, c, !in, !in)
+			if !in || !f.ordered {
+				j.leftOut[c.Schema.ID] = leftOut{at: j.begun, executed: j.executed, gtid: j.begunGTID}
+			}
 			if in {
 				out = append(out, c)
-			} else {
-				j.leftOut[c.Schema.ID] = leftOut{at: j.begun, executed: j.executed, gtid: j.begunGTID}
 			}
 			continue
 		}
 		beforeIn := f.delivered(c.Schema.KeyOf(c.Before))
 		afterIn := f.delivered(c.Schema.KeyOf(c.After))
 		j.noteChange(f, c, !beforeIn, !afterIn)
-		if !beforeIn || !afterIn {
+		if !beforeIn || !afterIn || !f.ordered {
 			j.leftOut[c.Schema.ID] = leftOut{at: j.begun, executed: j.executed, gtid: j.begunGTID}
 		}
 		switch {

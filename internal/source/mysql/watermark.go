@@ -59,7 +59,10 @@ import (
 // Keys Go cannot order as the server does (text under a non-binary collation) cannot be
 // placed in a range: every noted key is reconciled with every window of its table, so a
 // key changed during the window may be delivered as a row of a chunk that is not its own
-// (an upsert the key's own chunk writes again).
+// (an upsert the key's own chunk writes again). Once the table's first chunk is delivered
+// such changes are passed on, not left out (join.go), so the mark covers them too: else a
+// change the stream passed on before a window opened could be missing from the read,
+// whose stale row would then overwrite it in the sink (the chaos suite lost a row so).
 
 // window is the changes the stream noted for one chunk being read.
 type window struct {

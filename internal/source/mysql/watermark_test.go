@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
 )
 
 // TestChunkSeesWhatTheStreamLeftOut: a chunk read by watermarks sees the transaction the
@@ -60,5 +63,32 @@ func TestChunkSeesWhatTheStreamLeftOut(t *testing.T) {
 	exec(t, "INSERT INTO wmvis.t VALUES (2, 2)")
 	if n := <-read; n != 2 {
 		t.Fatalf("the read saw %d rows, want 2: it missed the transaction the stream had left out", n)
+	}
+}
+
+// TestUnorderedKeysMarkPassedChanges: once the first chunk of a table whose keys Go
+// cannot order is delivered, the stream passes its changes on; it must still mark them
+// for the reads of the chunks to come, which may hold the keys. Without the mark a read
+// could miss a change the sink already has and overwrite it with the older row.
+func TestUnorderedKeysMarkPassedChanges(t *testing.T) {
+	id := event.TableID{Schema: "s", Table: "t"}
+	schema := &event.Schema{ID: id, Columns: []event.Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
+	for _, ordered := range []bool{false, true} {
+		j := newJoiner()
+		j.fills[id] = &fill{known: true, ordered: ordered, any: true, cols: []*column{{name: "id", byteOrdered: ordered}},
+			done: []snapshot.Chunk{{Hi: event.Row{event.String("m")}}}}
+		j.begun = place{"bin.000001", 400}
+		r := &reader{s: &Source{join: j}}
+		out := r.unfilled([]event.Change{{Schema: schema, Op: event.OpInsert, After: event.Row{event.String("a"), event.Int(1)}}})
+		if len(out) != 1 {
+			t.Fatalf("ordered=%v: the change of a delivered key was left out", ordered)
+		}
+		mark, marked := j.leftOut[id]
+		if !ordered && (!marked || mark.at != j.begun) {
+			t.Errorf("unordered keys: a change passed on was not marked for later reads to see (mark %+v)", mark)
+		}
+		if ordered && marked {
+			t.Errorf("ordered keys: a change of a delivered range was marked (%+v); only changes left out need be", mark)
+		}
 	}
 }
