@@ -62,7 +62,7 @@ func NewModel(seed, rows int64, tables []event.TableID) *Model {
 				{Name: "amount", Type: types.Type{Kind: types.Decimal, Precision: 12, Scale: 2}, SourceType: "decimal(12,2)"},
 				{Name: "status", Type: types.Type{Kind: types.String, Length: 16}, SourceType: "varchar(16)"},
 				{Name: "qty", Type: types.Type{Kind: types.Int32}, SourceType: "int"},
-				{Name: "updated_at", Type: types.Type{Kind: types.Timestamp, Precision: 6}, SourceType: "timestamp(6)"},
+				{Name: "updated_at", Type: types.Type{Kind: types.Timestamp, Precision: 6}, SourceType: "datetime(6)"},
 				{Name: "note", Type: types.Type{Kind: types.String}, Nullable: true, SourceType: "text"},
 			},
 			Key: []int{colID},

@@ -3,12 +3,15 @@ package kafka
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/types"
@@ -291,4 +294,62 @@ func keyFields(key []byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// debeziumJSON reads debezium-json with its Connect schema.
+type debeziumJSON struct{}
+
+func (debeziumJSON) decode(r *kgo.Record, known map[event.TableID]*table) ([]event.Change, *event.SchemaChange, error) {
+	c, announce, err := decodeDebezium(r, known)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []event.Change{c}, announce, nil
+}
+
+func decodeDebezium(r *kgo.Record, known map[event.TableID]*table) (c event.Change, announce *event.SchemaChange, err error) {
+	var env envelope
+	if err := json.Unmarshal(r.Value, &env); err != nil {
+		return c, nil, fmt.Errorf("not debezium-json: %w", err)
+	}
+	row := rowStruct(&env.Schema)
+	if row == nil {
+		return c, nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
+	}
+	src := env.Payload.Source
+	id := event.TableID{Schema: src.DB, Table: src.Table}
+	if src.Schema != "" { // PostgreSQL: db.schema.table
+		id = event.TableID{Namespace: src.DB, Schema: src.Schema, Table: src.Table}
+	}
+	if id.Table == "" {
+		return c, nil, errors.New("its source block names no table")
+	}
+	rawRow, _ := json.Marshal(row)
+	t, announce, err := learn(known, id, string(rawRow), func() (*event.Schema, any, error) {
+		s, err := schemaOf(id, row, keyFields(r.Key))
+		return s, row, err
+	})
+	if err != nil {
+		return c, nil, err
+	}
+	tr := t.shape.(*connectField)
+	c.Schema = t.schema
+	c.CommitMicros = env.Payload.TsMs * 1000
+	switch env.Payload.Op {
+	case "c", "r":
+		c.Op = event.OpInsert
+	case "u":
+		c.Op = event.OpUpdate
+	case "d":
+		c.Op = event.OpDelete
+	default:
+		return c, nil, fmt.Errorf("op %q is none of c, u, d, r", env.Payload.Op)
+	}
+	if c.Before, err = rowOf(env.Payload.Before, t.schema, tr); err != nil {
+		return c, nil, err
+	}
+	if c.After, err = rowOf(env.Payload.After, t.schema, tr); err != nil {
+		return c, nil, err
+	}
+	return c, announce, nil
 }

@@ -24,6 +24,7 @@ import (
 	kafkasink "github.com/weir-data/weir/internal/sink/kafka"
 	"github.com/weir-data/weir/internal/source/datagen"
 	"github.com/weir-data/weir/internal/testenv"
+	"github.com/weir-data/weir/internal/types"
 )
 
 var tables = []event.TableID{{Schema: "demo", Table: "orders"}, {Schema: "demo", Table: "users"}}
@@ -39,11 +40,19 @@ func cluster(t *testing.T) []string {
 	return k.Brokers
 }
 
-// TestRoundTrip: changes written to Kafka as debezium-json by weir's sink and read back by
-// this source (tables learnt from their records, types from the Connect schema, keys from
-// the record keys) fold into the same tables as the same changes written straight to
-// files; stopped and started again, the source resumes from its checkpoint.
+// TestRoundTrip: changes written to Kafka by weir's sink and read back by this source
+// fold into the same tables as the same changes written straight to files; stopped and
+// started again, the source resumes from its checkpoint. In each value format: tables
+// learnt from their records (debezium-json: types from the Connect schema, keys from the
+// record keys; canal-json: types from mysqlType, keys from pkNames; json: types inferred,
+// keys from the record keys, deletes by json.op-field).
 func TestRoundTrip(t *testing.T) {
+	for _, f := range []string{format.DebeziumJSON, format.CanalJSON, format.JSON} {
+		t.Run(f, func(t *testing.T) { roundTrip(t, f) })
+	}
+}
+
+func roundTrip(t *testing.T, valueFormat string) {
 	brokers := cluster(t)
 	ctx := context.Background()
 	const rows, changes = 300, 2000
@@ -67,7 +76,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	ref.Close()
 	// datagen into Kafka, as debezium-json with its schema.
-	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "in"},
+	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: valueFormat, SourceType: "mysql", Name: "in", OpField: "op"},
 		ExactlyOnce: true, CheckpointTopic: "weir_checkpoints", Tombstones: true, CreateTopics: true, Partitions: 3, Replication: -1,
 		MaxRequestBytes: 1 << 20, Pipeline: "in"})
 	if err != nil {
@@ -81,7 +90,7 @@ func TestRoundTrip(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	want := 2*rows + changes
 	for _, until := range []int{want / 3, want} {
-		src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders", "demo.users"}, Earliest: true})
+		src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders", "demo.users"}, Format: valueFormat, OpField: "op"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +172,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	write(0, 1, 2)
-	src, err := New(Options{Brokers: brokers, Pattern: regexp.MustCompile(`^demo\.`), Earliest: true, Discovery: 50 * time.Millisecond})
+	src, err := New(Options{Brokers: brokers, Pattern: regexp.MustCompile(`^demo\.`), Discovery: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +270,7 @@ func TestBadRecordPolicies(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			ms := metrics.New(reg)
-			src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders"}, Earliest: true, BadRecords: policy,
+			src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders"}, BadRecords: policy,
 				DeadLetters: "dead", Metrics: ms, Pipeline: "p"})
 			if err != nil {
 				t.Fatal(err)
@@ -324,5 +333,67 @@ func TestBadRecordPolicies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStartupModes: where a pipeline with no checkpoint starts, per scan.startup.mode;
+// and what `weir discover` shows of the topic.
+func TestStartupModes(t *testing.T) {
+	brokers := cluster(t)
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("rows"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, nil, "rows"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 { // record i at second i+1 of 1970
+		r := &kgo.Record{Value: []byte(`{"id":1}`), Timestamp: time.UnixMilli(int64(i+1) * 1000)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, "lagtools", kadm.Offsets{"rows": {0: {Topic: "rows", Partition: 0, At: 4, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		o    Options
+		want int64
+	}{
+		{Options{}, 0},
+		{Options{Startup: "latest-offset"}, 10},
+		{Options{Startup: "group-offsets", Group: "lagtools"}, 4},
+		{Options{Startup: "timestamp", StartMillis: 5500}, 5},
+		{Options{Startup: "specific-offsets", Specific: map[int32]int64{0: 7}}, 7},
+	} {
+		c.o.Brokers, c.o.Topics, c.o.Format = brokers, []string{"rows"}, "json"
+		src, err := New(c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, err := src.Position(ctx)
+		src.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.o.Startup, err)
+		}
+		p, _ := decodeOffsets(pos)
+		if got := p["rows"][0]; got != c.want {
+			t.Errorf("scan.startup.mode %q: starts at offset %d, want %d", c.o.Startup, got, c.want)
+		}
+	}
+	// `weir discover` learns the tables from a sample of the records.
+	src, err := New(Options{Brokers: brokers, Topics: []string{"rows"}, Format: "json", Discover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ts, err := src.Tables(ctx)
+	if err != nil || len(ts) != 1 || ts[0].ID.Table != "rows" || len(ts[0].Columns) != 1 || ts[0].Columns[0].Type.Kind != types.Int64 {
+		t.Fatalf("discovered %v, %v: want the table rows (id int64)", ts, err)
+	}
+	if _, err := specificOffsets("partition:0;offset:1"); err == nil || !strings.Contains(err.Error(), "partition:N,offset:M") {
+		t.Errorf("a malformed scan.startup.specific-offsets: %v", err)
 	}
 }

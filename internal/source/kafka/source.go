@@ -16,8 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,23 +35,34 @@ import (
 
 // Options configure the source.
 type Options struct {
-	Brokers  []string
-	Topics   []string
-	Pattern  *regexp.Regexp
-	Earliest bool   // a fresh start reads each partition from its first record
-	Group    string // offsets committed to this group at each checkpoint; "" none
+	Brokers []string
+	Topics  []string
+	Pattern *regexp.Regexp
+	// Startup is scan.startup.mode: earliest-offset (""), latest-offset, group-offsets,
+	// timestamp (from StartMillis) or specific-offsets (Specific, by partition).
+	Startup     string
+	StartMillis int64
+	Specific    map[int32]int64
+	Group       string // offsets committed to this group at each checkpoint; "" none
 	// Discovery is how often new partitions and topics are looked for (0: 30 s).
 	Discovery time.Duration
+	// Format is the records' value.format: debezium-json (""), canal-json or json, with
+	// JSON's settings (rows.go).
+	Format                                   string
+	JSONTable, JSONColumns, JSONKey, OpField string
 	// BadRecords is fail, skip or dead-letter; DeadLetters the dead-letter topic.
 	BadRecords, DeadLetters string
-	Log                     *slog.Logger
-	Metrics                 *metrics.Set
-	Pipeline                string
+	// Discover: the source is opened for `weir discover`, whose Tables samples records.
+	Discover bool
+	Log      *slog.Logger
+	Metrics  *metrics.Set
+	Pipeline string
 }
 
 // Source is the Kafka source.
 type Source struct {
 	o   Options
+	dec decoder
 	cl  *kgo.Client // metadata and admin
 	adm *kadm.Client
 }
@@ -64,17 +75,34 @@ var (
 
 // StartupMode: a Kafka source has no snapshot; Position says where a fresh start reads.
 func (s *Source) StartupMode() string {
-	if s.o.Earliest {
+	if s.o.Startup == "" {
 		return "earliest-offset"
 	}
-	return "latest-offset"
+	return s.o.Startup
 }
 
 // Open opens the Kafka source from its config.
 func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connector.Source, error) {
-	o := Options{Earliest: cfg.String("scan.startup.mode") != "latest-offset", Group: cfg.String("properties.group.id"),
+	o := Options{Startup: cfg.String("scan.startup.mode"), StartMillis: cfg.Int("scan.startup.timestamp-millis"), Group: cfg.String("properties.group.id"),
 		Discovery: cfg.Duration("scan.topic-partition-discovery.interval"), BadRecords: cfg.String("bad-record.policy"),
-		DeadLetters: cfg.String("bad-record.topic"), Log: env.Logger, Metrics: env.Metrics, Pipeline: env.Pipeline}
+		DeadLetters: cfg.String("bad-record.topic"), Log: env.Logger, Metrics: env.Metrics, Pipeline: env.Pipeline,
+		Format: cfg.String("value.format"), JSONTable: cfg.String("json.table"), JSONColumns: cfg.String("json.columns"),
+		JSONKey: cfg.String("json.key"), OpField: cfg.String("json.op-field"), Discover: env.Role == "discover"}
+	switch o.Startup {
+	case "group-offsets":
+		if o.Group == "" {
+			return nil, fault.AsFatal(errors.New("kafka source: scan.startup.mode is group-offsets: name the group with properties.group.id"))
+		}
+	case "timestamp":
+		if !cfg.IsSet("scan.startup.timestamp-millis") {
+			return nil, fault.AsFatal(errors.New("kafka source: scan.startup.mode is timestamp: give scan.startup.timestamp-millis"))
+		}
+	case "specific-offsets":
+		var err error
+		if o.Specific, err = specificOffsets(cfg.String("scan.startup.specific-offsets")); err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
+		}
+	}
 	if o.BadRecords == "dead-letter" && o.DeadLetters == "" {
 		return nil, fault.AsFatal(errors.New("kafka source: bad-record.policy is dead-letter: name its topic with bad-record.topic"))
 	}
@@ -105,6 +133,20 @@ func Check(ctx context.Context, cfg *connector.Config, _ connector.Env) []error 
 // New connects to the brokers.
 func New(o Options) (*Source, error) {
 	s := &Source{o: o}
+	switch o.Format {
+	case "", "debezium-json":
+		s.dec = debeziumJSON{}
+	case "canal-json":
+		s.dec = canalJSON{}
+	case "json":
+		d, err := newJSONRows(o.JSONTable, o.JSONColumns, o.JSONKey, o.OpField)
+		if err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
+		}
+		s.dec = d
+	default:
+		return nil, fault.AsFatal(fmt.Errorf("kafka source: value.format %q is none of debezium-json, canal-json, json", o.Format))
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...), kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)))
 	if err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
@@ -155,21 +197,83 @@ func (s *Source) topics(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Tables returns no table: each is learnt from its first record, in the stream.
-func (s *Source) Tables(context.Context) ([]*event.Schema, error) { return nil, nil }
+// Tables returns no table to a pipeline: each is learnt from its first record, in the
+// stream. To `weir discover` it returns the tables learnt from a sample: the first
+// discoverSample records of the topics (or as many as they hold).
+func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
+	if !s.o.Discover {
+		return nil, nil
+	}
+	topics, err := s.topics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := s.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source: list the offsets of %v: %w", topics, err)
+	}
+	left := map[string]map[int32]int64{} // partitions with records still to sample, to their end
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			if left[o.Topic] == nil {
+				left[o.Topic] = map[int32]int64{}
+			}
+			left[o.Topic][o.Partition] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.o.Brokers...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
+	}
+	defer cl.Close()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	known := map[event.TableID]*table{}
+	for n := 0; n < discoverSample && len(left) > 0 && sctx.Err() == nil; {
+		fs := cl.PollFetches(sctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			if r.Offset+1 >= left[r.Topic][r.Partition] {
+				delete(left[r.Topic], r.Partition)
+				if len(left[r.Topic]) == 0 {
+					delete(left, r.Topic)
+				}
+			}
+			if r.Value != nil {
+				s.dec.decode(r, known) // a record that does not decode tells nothing of the tables
+			}
+		})
+	}
+	var out []*event.Schema
+	for _, t := range known {
+		out = append(out, t.schema)
+	}
+	slices.SortFunc(out, func(a, b *event.Schema) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	return out, nil
+}
 
-// Position is where a fresh start reads from: each partition's first record
-// (earliest-offset) or its end (latest-offset).
+// discoverSample is how many records `weir discover` reads to learn the tables.
+const discoverSample = 1000
+
+// Position is where a fresh start reads from (scan.startup.mode): each partition's first
+// record (earliest-offset), its end (latest-offset), the group's committed offsets
+// (group-offsets; a partition the group has none of from its first record), the first
+// record at or after a time (timestamp), or the offsets given (specific-offsets; other
+// partitions from their first record).
 func (s *Source) Position(ctx context.Context) (event.Position, error) {
 	topics, err := s.topics(ctx)
 	if err != nil {
 		return "", err
 	}
 	var listed kadm.ListedOffsets
-	if s.o.Earliest {
-		listed, err = s.adm.ListStartOffsets(ctx, topics...)
-	} else {
+	switch s.o.Startup {
+	case "latest-offset":
 		listed, err = s.adm.ListEndOffsets(ctx, topics...)
+	case "timestamp":
+		listed, err = s.adm.ListOffsetsAfterMilli(ctx, s.o.StartMillis, topics...)
+	default:
+		listed, err = s.adm.ListStartOffsets(ctx, topics...)
 	}
 	if err != nil {
 		return "", fmt.Errorf("kafka source: list the offsets of %v: %w", topics, err)
@@ -186,7 +290,50 @@ func (s *Source) Position(ctx context.Context) (event.Position, error) {
 		}
 		p[o.Topic][o.Partition] = o.Offset
 	})
-	return p.encode(), lerr
+	if lerr != nil {
+		return "", lerr
+	}
+	switch s.o.Startup {
+	case "group-offsets":
+		committed, err := s.adm.FetchOffsetsForTopics(ctx, s.o.Group, topics...)
+		if err != nil {
+			return "", fmt.Errorf("kafka source: the committed offsets of group %s: %w", s.o.Group, err)
+		}
+		committed.Each(func(o kadm.OffsetResponse) {
+			if o.Err == nil && o.At >= 0 && p[o.Topic] != nil {
+				p[o.Topic][o.Partition] = o.At
+			}
+		})
+	case "specific-offsets":
+		for _, parts := range p {
+			for part, off := range s.o.Specific {
+				if _, ok := parts[part]; ok {
+					parts[part] = off
+				}
+			}
+		}
+	}
+	return p.encode(), nil
+}
+
+// specificOffsets reads scan.startup.specific-offsets: partition:0,offset:42;partition:1,offset:300.
+func specificOffsets(spec string) (map[int32]int64, error) {
+	out := map[int32]int64{}
+	for _, item := range strings.Split(spec, ";") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		var part int32
+		var off int64
+		if _, err := fmt.Sscanf(strings.ReplaceAll(item, " ", ""), "partition:%d,offset:%d", &part, &off); err != nil || part < 0 || off < 0 {
+			return nil, fmt.Errorf("scan.startup.specific-offsets: %q is not partition:N,offset:M", item)
+		}
+		out[part] = off
+	}
+	if len(out) == 0 {
+		return nil, errors.New("scan.startup.mode is specific-offsets: give them in scan.startup.specific-offsets (partition:0,offset:42;partition:1,offset:300)")
+	}
+	return out, nil
 }
 
 // Stream reads every record after from, in order per partition; each poll's records are
@@ -259,16 +406,16 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 			if pos[r.Topic] == nil {
 				pos[r.Topic] = map[int32]int64{}
 			}
-			pos[r.Topic][r.Partition] = r.Offset + 1
-			if r.Value == nil { // a tombstone
+			defer func() { pos[r.Topic][r.Partition] = r.Offset + 1 }() // read once its changes are in the batch
+			if r.Value == nil {                                         // a tombstone
 				return
 			}
-			c, announce, err := decode(r, known)
+			cs, announce, err := s.dec.decode(r, known)
 			if err != nil {
 				recErr = s.bad(ctx, cl, r, err)
 				return
 			}
-			if announce != nil { // the changes before it go first, then the new shape
+			if announce != nil { // the changes before it go first, then the new shape, at the offsets before r
 				if len(changes) > 0 {
 					if recErr = emit(ctx, event.Batch{Changes: changes, End: pos.encode()}); recErr != nil {
 						return
@@ -279,8 +426,13 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 					return
 				}
 			}
-			c.Pos = event.Pos{Log: fmt.Sprintf("%s[%d]", r.Topic, r.Partition), Off: uint64(r.Offset)}
-			changes = append(changes, c)
+			for i := range cs { // topic[partition]:offset; a record of several rows: topic[partition]@offset:row
+				cs[i].Pos = event.Pos{Log: fmt.Sprintf("%s[%d]", r.Topic, r.Partition), Off: uint64(r.Offset)}
+				if len(cs) > 1 {
+					cs[i].Pos = event.Pos{Log: fmt.Sprintf("%s[%d]@%d", r.Topic, r.Partition, r.Offset), Off: uint64(i)}
+				}
+			}
+			changes = append(changes, cs...)
 		})
 		if recErr != nil {
 			return recErr
@@ -336,71 +488,6 @@ func (s *Source) discovery() time.Duration {
 		return 30 * time.Second
 	}
 	return s.o.Discovery
-}
-
-// table is a table the stream knows, with the Connect schema it was learnt from.
-type table struct {
-	schema *event.Schema
-	row    *connectField
-	raw    string // the row struct's schema as JSON, to see it change
-}
-
-// decode turns a record into a change; announce is the schema change the engine must
-// take first when the record's table is new or its schema changed.
-func decode(r *kgo.Record, known map[event.TableID]*table) (c event.Change, announce *event.SchemaChange, err error) {
-	var env envelope
-	if err := json.Unmarshal(r.Value, &env); err != nil {
-		return c, nil, fmt.Errorf("not debezium-json: %w", err)
-	}
-	row := rowStruct(&env.Schema)
-	if row == nil {
-		return c, nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
-	}
-	src := env.Payload.Source
-	id := event.TableID{Schema: src.DB, Table: src.Table}
-	if src.Schema != "" { // PostgreSQL: db.schema.table
-		id = event.TableID{Namespace: src.DB, Schema: src.Schema, Table: src.Table}
-	}
-	if id.Table == "" {
-		return c, nil, errors.New("its source block names no table")
-	}
-	rawRow, _ := json.Marshal(row)
-	t := known[id]
-	if t == nil || t.raw != string(rawRow) {
-		s, err := schemaOf(id, row, keyFields(r.Key))
-		if err != nil {
-			return c, nil, err
-		}
-		switch {
-		case t == nil || t.row == nil && reflect.DeepEqual(t.schema.Columns, s.Columns):
-			if t == nil {
-				announce = &event.SchemaChange{Kind: event.CreateTable, Table: id, After: s, DDL: "a table learnt from its first record"}
-			}
-		default:
-			announce = &event.SchemaChange{Kind: event.AlterTable, Table: id, Before: t.schema, After: s, DDL: "the records' schema changed"}
-		}
-		t = &table{schema: s, row: row, raw: string(rawRow)}
-		known[id] = t
-	}
-	c.Schema = t.schema
-	c.CommitMicros = env.Payload.TsMs * 1000
-	switch env.Payload.Op {
-	case "c", "r":
-		c.Op = event.OpInsert
-	case "u":
-		c.Op = event.OpUpdate
-	case "d":
-		c.Op = event.OpDelete
-	default:
-		return c, nil, fmt.Errorf("op %q is none of c, u, d, r", env.Payload.Op)
-	}
-	if c.Before, err = rowOf(env.Payload.Before, t.schema, t.row); err != nil {
-		return c, nil, err
-	}
-	if c.After, err = rowOf(env.Payload.After, t.schema, t.row); err != nil {
-		return c, nil, err
-	}
-	return c, announce, nil
 }
 
 // bad applies the bad-record policy to record r, which did not decode (err): an error
