@@ -2,8 +2,8 @@ package event
 
 import (
 	"encoding/base64"
-	"math/big"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
