@@ -387,11 +387,7 @@ func (w *Writer) debeziumSchema(s *event.Schema) []byte {
 	if b, ok := w.dbz[s]; ok {
 		return b
 	}
-	prefix := w.o.Name + "." + database(s.ID) + "."
-	if s.ID.Namespace != "" {
-		prefix += s.ID.Schema + "."
-	}
-	prefix += s.ID.Table
+	prefix := w.topicPrefix(s.ID)
 	row := func(field string) []byte {
 		b := []byte(`{"type":"struct","fields":[`)
 		for i := range s.Columns {
@@ -420,6 +416,16 @@ func (w *Writer) debeziumSchema(s *event.Schema) []byte {
 	b = append(b, `,"version":1}`...)
 	w.dbz[s] = b
 	return b
+}
+
+// topicPrefix is the name Debezium gives a table's records: server.db.table (PostgreSQL:
+// server.db.schema.table).
+func (w *Writer) topicPrefix(id event.TableID) string {
+	prefix := w.o.Name + "." + database(id) + "."
+	if id.Namespace != "" {
+		prefix += id.Schema + "."
+	}
+	return prefix + id.Table
 }
 
 // fieldSchema appends the Connect schema of column col (debeziumType).
@@ -780,4 +786,46 @@ func (w *Writer) AppendDebeziumSchemaChange(b []byte, c *event.SchemaChange, now
 // DebeziumSchemaChangeKey is the key of a schema change's record: the database's name.
 func DebeziumSchemaChangeKey(id event.TableID) []byte {
 	return append(event.AppendJSONString([]byte(`{"databaseName":`), database(id)), '}')
+}
+
+// DebeziumSchema is the Connect schema of a debezium-json value of table s, as the
+// record's "schema" part holds it (cached: the same slice for the same *event.Schema).
+// The Avro formats convert it as Kafka Connect's AvroConverter does.
+func (w *Writer) DebeziumSchema(s *event.Schema) []byte { return w.debeziumSchema(s) }
+
+// DebeziumKeySchema is the Connect schema of a record key of table s: a struct of its
+// key columns named server.db.table.Key, as Debezium writes it.
+func (w *Writer) DebeziumKeySchema(s *event.Schema) []byte {
+	b := []byte(`{"type":"struct","fields":[`)
+	for i, k := range s.Key {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		col := s.Columns[k]
+		col.Nullable = false
+		b = w.fieldSchema(b, &col, col.Name)
+	}
+	b = append(b, `],"optional":false,"name":`...)
+	b = event.AppendJSONString(b, w.topicPrefix(s.ID)+".Key")
+	return append(b, '}')
+}
+
+// AppendDebeziumKey appends the payload of c's record key: its key columns' values as
+// debezium-json writes them.
+func (w *Writer) AppendDebeziumKey(b []byte, c *event.Change) []byte {
+	row := c.Row()
+	b = append(b, '{')
+	for i, k := range c.Schema.Key {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = event.AppendJSONString(b, c.Schema.Columns[k].Name)
+		b = append(b, ':')
+		var v event.Value
+		if k < len(row) {
+			v = row[k]
+		}
+		b = w.debeziumValue(b, v, &c.Schema.Columns[k])
+	}
+	return append(b, '}')
 }

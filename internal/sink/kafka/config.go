@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"github.com/weir-data/weir/internal/avro"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/format"
 )
@@ -17,10 +18,14 @@ var Spec = connector.Spec{
 			Description: "One topic for every table; unset: each table's own topic, named by its table id (db.table; PostgreSQL: schema.table)."},
 		{Name: "sink.tableId-to-topic.mapping", Type: connector.TypeString, Example: "shop.orders:orders;shop.users:users",
 			Description: "Topics of given tables, as table:topic pairs separated by semicolons; other tables follow topic."},
-		{Name: "value.format", Type: connector.TypeEnum, Enum: format.Names,
-			Description: "The record value's format (default debezium-json, as Flink CDC's); the same as format."},
-		{Name: "key.format", Type: connector.TypeEnum, Default: "json", Enum: []string{"json"},
-			Description: "The record key: the primary key's columns as a JSON object (a table without a key: no key)."},
+		{Name: "value.format", Type: connector.TypeEnum, Enum: append(append([]string(nil), format.Names...), AvroFormat),
+			Description: "The record value's format (default debezium-json, as Flink CDC's); the same as format. debezium-avro-confluent: Debezium's change in Avro, as Kafka Connect's AvroConverter writes it, with its schema in the registry at debezium-avro-confluent.url (a new version registered before the first record of a table's new shape)."},
+		{Name: "key.format", Type: connector.TypeEnum, Default: "json", Enum: []string{"json", "avro-confluent"},
+			Description: "The record key: the primary key's columns as a JSON object; avro-confluent (with value.format debezium-avro-confluent): as an Avro record, its schema registered under the key subject. A table without a key: no key."},
+		{Name: "debezium-avro-confluent.url", Type: connector.TypeString, Example: "http://127.0.0.1:8081", Secret: true,
+			Description: "The Confluent-compatible schema registry of debezium-avro-confluent values (user:password@ in it for basic auth)."},
+		{Name: "debezium-avro-confluent.subject-name-strategy", Type: connector.TypeEnum, Default: "topic-name", Enum: avro.Strategies,
+			Description: "The subject a schema is registered under, as the Confluent serializers name it: topic-name (topic-value, topic-key), record-name (the record's full name), topic-record-name (topic-fullname)."},
 		{Name: "partition.strategy", Type: connector.TypeEnum, Default: "hash-by-key", Enum: []string{"hash-by-key", "by-table", "round-robin", "all-to-zero"},
 			Description: "hash-by-key: murmur2 of the record key, as the Java client's default partitioner, so each key keeps its order and lands where a Java producer's would; by-table: murmur2 of the table id (a table's changes in one partition, in order); round-robin: spread evenly (no order across a key's changes); all-to-zero: partition 0."},
 		{Name: "sink.schema-change-topic", Type: connector.TypeString,

@@ -56,6 +56,7 @@ type Options struct {
 	Replication     int16
 	Compression     string
 	MaxRequestBytes int32
+	Avro            *AvroOptions // values in Avro (Format then writes their debezium-json payload); nil: Format's
 	Pipeline        string
 	Log             interface {
 		Info(msg string, args ...any)
@@ -69,6 +70,7 @@ type Writer struct {
 	adm    *kadm.Client
 	fmts   sync.Pool // *format.Writer per Apply
 	topics sync.Map  // topics known to exist
+	avro   *avroWriter
 
 	mu      sync.Mutex // guards began and failed
 	began   bool       // a transaction is open
@@ -114,6 +116,17 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 	case !cfg.IsSet("format"):
 		fo.Format = format.DebeziumJSON // Flink CDC's Kafka sink's default
 	}
+	var ao *AvroOptions
+	if fo.Format == AvroFormat {
+		ao = &AvroOptions{URL: cfg.String("debezium-avro-confluent.url"), Strategy: cfg.String("debezium-avro-confluent.subject-name-strategy"),
+			Keys: cfg.String("key.format") == "avro-confluent"}
+		if ao.URL == "" {
+			return nil, fault.AsFatal(errors.New("kafka sink: value.format is debezium-avro-confluent: give the schema registry's url in debezium-avro-confluent.url"))
+		}
+		fo.Format, fo.NoSchema = format.DebeziumJSON, true // the payload, which the Avro schema then types
+	} else if cfg.String("key.format") == "avro-confluent" {
+		return nil, fault.AsFatal(errors.New("kafka sink: key.format avro-confluent goes with value.format debezium-avro-confluent"))
+	}
 	if _, err := format.New(fo); err != nil {
 		return nil, fault.AsFatal(fmt.Errorf("kafka sink: %w", err))
 	}
@@ -124,7 +137,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		TableHeaders: cfg.Bool("sink.add-tableId-to-header-enabled"), CreateTopics: cfg.Bool("topic.create"),
 		Partitions: int32(cfg.Int("topic.partitions")), Replication: int16(cfg.Int("topic.replication-factor")),
 		Compression: cfg.String("properties.compression.type"), MaxRequestBytes: int32(cfg.Int("properties.max.request.size")),
-		Pipeline: env.Pipeline, Log: env.Logger,
+		Pipeline: env.Pipeline, Log: env.Logger, Avro: ao,
 	}
 	var err error
 	if o.Mapping, err = parsePairs(cfg.String("sink.tableId-to-topic.mapping"), ";", "sink.tableId-to-topic.mapping"); err != nil {
@@ -206,6 +219,12 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		return nil, fault.AsFatal(fmt.Errorf("kafka sink: %w", err))
 	}
 	w := &Writer{o: o, cl: cl, adm: kadm.NewClient(cl)}
+	if o.Avro != nil {
+		if w.avro, err = newAvroWriter(*o.Avro); err != nil {
+			cl.Close()
+			return nil, fault.AsFatal(err)
+		}
+	}
 	w.fmts.New = func() any {
 		f, _ := format.New(o.Format)
 		return f
@@ -285,13 +304,34 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 		if err := w.ensureTopic(ctx, topic, w.o.Partitions, nil); err != nil {
 			return err
 		}
-		var key []byte
+		var key, value []byte
+		var at *avroTable
+		if w.avro != nil {
+			var err error
+			if at, err = w.avro.table(ctx, f, c.Schema, topic); err != nil {
+				return err
+			}
+		}
 		if len(c.Schema.Key) > 0 {
-			keyBuf = appendKey(keyBuf[:0], c)
-			key = append([]byte(nil), keyBuf...)
+			if at != nil && at.key != nil {
+				var err error
+				if key, err = at.encodeKey(nil, f, c); err != nil {
+					return fault.AsFatal(fmt.Errorf("kafka sink: the key of a change of %s in Avro: %w", c.Schema.ID, err))
+				}
+			} else {
+				keyBuf = appendKey(keyBuf[:0], c)
+				key = append([]byte(nil), keyBuf...)
+			}
 		}
 		buf = f.Append(buf[:0], c, now) // encoded once into a reused buffer, then copied at its size
-		value := append(make([]byte, 0, len(buf)), buf...)
+		if at != nil {
+			var err error
+			if value, err = at.encode(make([]byte, 0, len(buf)), buf); err != nil {
+				return fault.AsFatal(fmt.Errorf("kafka sink: a change of %s (key %s) in Avro: %w", c.Schema.ID, keyBuf, err))
+			}
+		} else {
+			value = append(make([]byte, 0, len(buf)), buf...)
+		}
 		w.produce(ctx, w.record(topic, key, value, c))
 		if c.Op == event.OpDelete && w.o.Tombstones && key != nil {
 			w.produce(ctx, w.record(topic, key, nil, c))

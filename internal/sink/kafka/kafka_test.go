@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/weir-data/weir/internal/avro"
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/connector"
@@ -304,4 +307,69 @@ func readRecords(t *testing.T, brokers []string, n int, topics ...string) []*kgo
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, r) })
 	}
 	return got
+}
+
+// TestAvroSchemaVersions: in debezium-avro-confluent, a table's first record registers its
+// value and key schemas; after ADD COLUMN the first record of the new shape registers a new
+// version first, and each record names the id of the schema it was written with. A
+// change the registry refuses as incompatible (a NOT NULL column without a default under
+// BACKWARD) stops the sink with the subject and the registry's reason.
+func TestAvroSchemaVersions(t *testing.T) {
+	brokers := cluster(t)
+	reg, err := testenv.StartSchemaRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Stop()
+	ctx := context.Background()
+	v1 := &event.Schema{ID: event.TableID{Schema: "shop", Table: "orders"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int64}, SourceType: "bigint"}}}
+	v2 := &event.Schema{ID: v1.ID, Key: []int{0}, Columns: append(slices.Clone(v1.Columns),
+		event.Column{Name: "note", Type: types.Type{Kind: types.String}, Nullable: true, SourceType: "varchar(20)"})}
+	v3 := &event.Schema{ID: v1.ID, Key: []int{0}, Columns: append(slices.Clone(v2.Columns),
+		event.Column{Name: "qty", Type: types.Type{Kind: types.Int32}, SourceType: "int"})}
+	w, err := New(ctx, Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "srv", NoSchema: true},
+		Avro: &AvroOptions{URL: reg.URL, Strategy: "topic-name", Keys: true}, ExactlyOnce: true, CheckpointTopic: "weir_checkpoints",
+		CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "av"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	apply := func(s *event.Schema, row event.Row) error {
+		return w.Apply(ctx, &connector.Batch{Changes: []event.Change{{Op: event.OpInsert, Schema: s, After: row}}})
+	}
+	if err := apply(v1, event.Row{event.Int(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.Versions("shop.orders-value"); len(got) != 1 {
+		t.Fatalf("after the first record: versions %v", got)
+	}
+	if err := apply(v2, event.Row{event.Int(2), event.String("n")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.Versions("shop.orders-value"); len(got) != 2 || len(reg.Versions("shop.orders-key")) != 1 {
+		t.Fatalf("after ADD COLUMN: value versions %v, key versions %v; want 2 and 1", got, reg.Versions("shop.orders-key"))
+	}
+	if err := w.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "av", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, brokers, 2, "shop.orders")
+	ids := map[int]bool{}
+	for _, r := range recs {
+		id, _, err := avro.SplitHeader(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = true
+		if _, _, err := avro.SplitHeader(r.Key); err != nil {
+			t.Fatalf("key %q: %v", r.Key, err)
+		}
+	}
+	if len(recs) != 2 || len(ids) != 2 {
+		t.Fatalf("%d records with schema ids %v: want 2 records of 2 schemas", len(recs), ids)
+	}
+	err = apply(v3, event.Row{event.Int(3), event.Null(), event.Int(1)})
+	if err == nil || !strings.Contains(err.Error(), "shop.orders-value") || !strings.Contains(err.Error(), "409") && !strings.Contains(strings.ToLower(err.Error()), "incompatible") {
+		t.Fatalf("an incompatible schema: %v", err)
+	}
 }

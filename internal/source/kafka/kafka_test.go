@@ -45,9 +45,10 @@ func cluster(t *testing.T) []string {
 // started again, the source resumes from its checkpoint. In each value format: tables
 // learnt from their records (debezium-json: types from the Connect schema, keys from the
 // record keys; canal-json: types from mysqlType, keys from pkNames; json: types inferred,
-// keys from the record keys, deletes by json.op-field).
+// keys from the record keys, deletes by json.op-field; debezium-avro-confluent: Avro keys
+// and values with their schemas in a registry).
 func TestRoundTrip(t *testing.T) {
-	for _, f := range []string{format.DebeziumJSON, format.CanalJSON, format.JSON} {
+	for _, f := range []string{format.DebeziumJSON, format.CanalJSON, format.JSON, kafkasink.AvroFormat} {
 		t.Run(f, func(t *testing.T) { roundTrip(t, f) })
 	}
 }
@@ -76,7 +77,25 @@ func roundTrip(t *testing.T, valueFormat string) {
 	}
 	ref.Close()
 	// datagen into Kafka, as debezium-json with its schema.
-	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: format.Options{Format: valueFormat, SourceType: "mysql", Name: "in", OpField: "op"},
+	fo := format.Options{Format: valueFormat, SourceType: "mysql", Name: "in", OpField: "op"}
+	var ao *kafkasink.AvroOptions
+	var registry string
+	if valueFormat == kafkasink.AvroFormat {
+		reg, err := testenv.StartSchemaRegistry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer reg.Stop()
+		registry = reg.URL
+		ao = &kafkasink.AvroOptions{URL: reg.URL, Strategy: "topic-name", Keys: true}
+		fo.Format, fo.NoSchema = format.DebeziumJSON, true
+		defer func() {
+			if len(reg.Versions("demo.orders-value")) != 1 || len(reg.Versions("demo.orders-key")) != 1 {
+				t.Errorf("subjects demo.orders-value %v, demo.orders-key %v: want one version each", reg.Versions("demo.orders-value"), reg.Versions("demo.orders-key"))
+			}
+		}()
+	}
+	ks, err := kafkasink.New(ctx, kafkasink.Options{Brokers: brokers, Format: fo, Avro: ao,
 		ExactlyOnce: true, CheckpointTopic: "weir_checkpoints", Tombstones: true, CreateTopics: true, Partitions: 3, Replication: -1,
 		MaxRequestBytes: 1 << 20, Pipeline: "in"})
 	if err != nil {
@@ -90,7 +109,7 @@ func roundTrip(t *testing.T, valueFormat string) {
 	out := filepath.Join(dir, "out")
 	want := 2*rows + changes
 	for _, until := range []int{want / 3, want} {
-		src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders", "demo.users"}, Format: valueFormat, OpField: "op"})
+		src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders", "demo.users"}, Format: valueFormat, OpField: "op", RegistryURL: registry})
 		if err != nil {
 			t.Fatal(err)
 		}

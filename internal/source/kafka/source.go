@@ -46,10 +46,11 @@ type Options struct {
 	Group       string // offsets committed to this group at each checkpoint; "" none
 	// Discovery is how often new partitions and topics are looked for (0: 30 s).
 	Discovery time.Duration
-	// Format is the records' value.format: debezium-json (""), canal-json or json, with
-	// JSON's settings (rows.go).
+	// Format is the records' value.format: debezium-json (""), canal-json, json, with
+	// JSON's settings (rows.go), or debezium-avro-confluent, with its RegistryURL.
 	Format                                   string
 	JSONTable, JSONColumns, JSONKey, OpField string
+	RegistryURL                              string
 	// BadRecords is fail, skip or dead-letter; DeadLetters the dead-letter topic.
 	BadRecords, DeadLetters string
 	// Discover: the source is opened for `weir discover`, whose Tables samples records.
@@ -87,7 +88,8 @@ func Open(_ context.Context, cfg *connector.Config, env connector.Env) (connecto
 		Discovery: cfg.Duration("scan.topic-partition-discovery.interval"), BadRecords: cfg.String("bad-record.policy"),
 		DeadLetters: cfg.String("bad-record.topic"), Log: env.Logger, Metrics: env.Metrics, Pipeline: env.Pipeline,
 		Format: cfg.String("value.format"), JSONTable: cfg.String("json.table"), JSONColumns: cfg.String("json.columns"),
-		JSONKey: cfg.String("json.key"), OpField: cfg.String("json.op-field"), Discover: env.Role == "discover"}
+		JSONKey: cfg.String("json.key"), OpField: cfg.String("json.op-field"), Discover: env.Role == "discover",
+		RegistryURL: cfg.String("debezium-avro-confluent.url")}
 	switch o.Startup {
 	case "group-offsets":
 		if o.Group == "" {
@@ -144,8 +146,17 @@ func New(o Options) (*Source, error) {
 			return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
 		}
 		s.dec = d
+	case "debezium-avro-confluent":
+		if o.RegistryURL == "" {
+			return nil, fault.AsFatal(errors.New("kafka source: value.format is debezium-avro-confluent: give the schema registry's url in debezium-avro-confluent.url"))
+		}
+		d, err := newDebeziumAvro(o.RegistryURL)
+		if err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
+		}
+		s.dec = d
 	default:
-		return nil, fault.AsFatal(fmt.Errorf("kafka source: value.format %q is none of debezium-json, canal-json, json", o.Format))
+		return nil, fault.AsFatal(fmt.Errorf("kafka source: value.format %q is none of debezium-json, canal-json, json, debezium-avro-confluent", o.Format))
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...), kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)))
 	if err != nil {
