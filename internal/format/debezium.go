@@ -829,3 +829,95 @@ func (w *Writer) AppendDebeziumKey(b []byte, c *event.Change) []byte {
 	}
 	return append(b, '}')
 }
+
+// TableCount is how many changes of one table a transaction holds.
+type TableCount struct {
+	Table string
+	Count int64
+}
+
+// Debezium's transaction metadata records (provide.transaction.metadata), written to the
+// transaction topic: a BEGIN before a transaction's changes and an END, with the number
+// of its changes in all and per table, after them; the key is {"id": …}.
+const (
+	transactionValueSchema = `{"type":"struct","fields":[{"type":"string","optional":false,"field":"status"},` +
+		`{"type":"string","optional":false,"field":"id"},{"type":"int64","optional":true,"field":"event_count"},` +
+		`{"type":"array","items":{"type":"struct","fields":[{"type":"string","optional":false,"field":"data_collection"},` +
+		`{"type":"int64","optional":false,"field":"event_count"}],"optional":false},"optional":true,"field":"data_collections"},` +
+		`{"type":"int64","optional":false,"field":"ts_ms"}],"optional":false,"name":"io.debezium.connector.common.TransactionMetadataValue","version":1}`
+	transactionKeySchema = `{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"}],"optional":false,` +
+		`"name":"io.debezium.connector.common.TransactionMetadataKey","version":1}`
+)
+
+// TransactionSchemas are the Connect schemas of the transaction topic's values and keys.
+func TransactionSchemas() (value, key []byte) {
+	return []byte(transactionValueSchema), []byte(transactionKeySchema)
+}
+
+// AppendTransactionEvent appends a transaction topic's record value: BEGIN when tables is
+// nil, else END with the counts. With schema, in the schema/payload wrapper.
+func AppendTransactionEvent(b []byte, id string, tables []TableCount, nowMillis int64, schema bool) []byte {
+	if schema {
+		b = append(b, `{"schema":`+transactionValueSchema+`,"payload":`...)
+	}
+	status := "BEGIN"
+	if tables != nil {
+		status = "END"
+	}
+	b = append(b, `{"status":"`...)
+	b = append(b, status...)
+	b = append(b, `","id":`...)
+	b = event.AppendJSONString(b, id)
+	if tables == nil {
+		b = append(b, `,"event_count":null,"data_collections":null`...)
+	} else {
+		var total int64
+		for _, t := range tables {
+			total += t.Count
+		}
+		b = append(b, `,"event_count":`...)
+		b = strconv.AppendInt(b, total, 10)
+		b = append(b, `,"data_collections":[`...)
+		for i, t := range tables {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"data_collection":`...)
+			b = event.AppendJSONString(b, t.Table)
+			b = append(b, `,"event_count":`...)
+			b = strconv.AppendInt(b, t.Count, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"ts_ms":`...)
+	b = strconv.AppendInt(b, nowMillis, 10)
+	b = append(b, '}')
+	if schema {
+		b = append(b, '}')
+	}
+	return b
+}
+
+// AppendTransactionKey appends a transaction topic's record key.
+func AppendTransactionKey(b []byte, id string, schema bool) []byte {
+	if schema {
+		b = append(b, `{"schema":`+transactionKeySchema+`,"payload":`...)
+	}
+	b = append(b, `{"id":`...)
+	b = event.AppendJSONString(b, id)
+	b = append(b, '}')
+	if schema {
+		b = append(b, '}')
+	}
+	return b
+}
+
+// DataCollection is the name Debezium gives a table in transaction records: db.table
+// (PostgreSQL: schema.table).
+func DataCollection(id event.TableID) string {
+	if id.Namespace != "" {
+		return id.Schema + "." + id.Table
+	}
+	return database(id) + "." + id.Table
+}

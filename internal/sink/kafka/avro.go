@@ -31,6 +31,7 @@ type avroWriter struct {
 	o      AvroOptions
 	reg    *avro.Registry
 	tables sync.Map // avroKey → *avroTable
+	fixed  sync.Map // fixedKey → *avroTable: records of a fixed schema (transactions.go)
 }
 
 type avroKey struct {

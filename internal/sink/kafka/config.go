@@ -30,6 +30,8 @@ var Spec = connector.Spec{
 			Description: "hash-by-key: murmur2 of the record key, as the Java client's default partitioner, so each key keeps its order and lands where a Java producer's would; by-table: murmur2 of the table id (a table's changes in one partition, in order); round-robin: spread evenly (no order across a key's changes); all-to-zero: partition 0."},
 		{Name: "sink.schema-change-topic", Type: connector.TypeString,
 			Description: "Schema changes, as Debezium writes them on its schema change topic (key: the database's name; value: source, databaseName, schemaName, ddl, tableChanges), go to this topic; unset: not written."},
+		{Name: "sink.transaction-topic", Type: connector.TypeString,
+			Description: "With debezium-json.provide.transaction.metadata: the topic of Debezium's transaction records (BEGIN when a source transaction's first change is written, END with its change counts in all and per table once it is whole); unset: the pipeline's name + .transaction, as Debezium's topic.prefix.transaction."},
 		{Name: "sink.delivery-guarantee", Type: connector.TypeEnum, Default: "exactly-once", Enum: []string{"exactly-once", "at-least-once"},
 			Description: "exactly-once: transactions tied to checkpoints (read_committed consumers see each change once); at-least-once: the idempotent producer without transactions, faster, and a crash may repeat the changes since the last checkpoint."},
 		{Name: "sink.checkpoint-topic", Type: connector.TypeString, Default: "weir_checkpoints",

@@ -57,6 +57,7 @@ type Options struct {
 	Compression     string
 	MaxRequestBytes int32
 	Avro            *AvroOptions // values in Avro (Format then writes their debezium-json payload); nil: Format's
+	TxTopic         string       // Debezium's transaction topic, with Format.Transactions ("": the pipeline's name + ".transaction")
 	Pipeline        string
 	Log             interface {
 		Info(msg string, args ...any)
@@ -71,6 +72,7 @@ type Writer struct {
 	fmts   sync.Pool // *format.Writer per Apply
 	topics sync.Map  // topics known to exist
 	avro   *avroWriter
+	tx     *txTopic // Debezium's transaction topic; nil: not written
 
 	mu      sync.Mutex // guards began and failed
 	began   bool       // a transaction is open
@@ -137,7 +139,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		TableHeaders: cfg.Bool("sink.add-tableId-to-header-enabled"), CreateTopics: cfg.Bool("topic.create"),
 		Partitions: int32(cfg.Int("topic.partitions")), Replication: int16(cfg.Int("topic.replication-factor")),
 		Compression: cfg.String("properties.compression.type"), MaxRequestBytes: int32(cfg.Int("properties.max.request.size")),
-		Pipeline: env.Pipeline, Log: env.Logger, Avro: ao,
+		Pipeline: env.Pipeline, Log: env.Logger, Avro: ao, TxTopic: cfg.String("sink.transaction-topic"),
 	}
 	var err error
 	if o.Mapping, err = parsePairs(cfg.String("sink.tableId-to-topic.mapping"), ";", "sink.tableId-to-topic.mapping"); err != nil {
@@ -219,6 +221,13 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		return nil, fault.AsFatal(fmt.Errorf("kafka sink: %w", err))
 	}
 	w := &Writer{o: o, cl: cl, adm: kadm.NewClient(cl)}
+	if o.Format.Transactions {
+		topic := o.TxTopic
+		if topic == "" {
+			topic = o.Format.Name + ".transaction" // Debezium's ${topic.prefix}.transaction
+		}
+		w.tx = &txTopic{topic: topic, open: map[string][]format.TableCount{}}
+	}
 	if o.Avro != nil {
 		if w.avro, err = newAvroWriter(*o.Avro); err != nil {
 			cl.Close()
@@ -322,6 +331,9 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 				keyBuf = appendKey(keyBuf[:0], c)
 				key = append([]byte(nil), keyBuf...)
 			}
+		}
+		if err := w.noteTxn(ctx, c); err != nil {
+			return err
 		}
 		buf = f.Append(buf[:0], c, now) // encoded once into a reused buffer, then copied at its size
 		if at != nil {
@@ -432,6 +444,9 @@ type stored struct {
 // checkpoint cp (see the package comment).
 func (w *Writer) Commit(ctx context.Context, cp *checkpoint.Checkpoint) error {
 	if err := w.begin(); err != nil {
+		return err
+	}
+	if err := w.endTxns(ctx); err != nil {
 		return err
 	}
 	value, err := json.Marshal(stored{Pipeline: w.o.Pipeline, Checkpoint: cp})

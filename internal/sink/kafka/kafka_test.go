@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	hamba "github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/avro"
@@ -371,5 +372,93 @@ func TestAvroSchemaVersions(t *testing.T) {
 	err = apply(v3, event.Row{event.Int(3), event.Null(), event.Int(1)})
 	if err == nil || !strings.Contains(err.Error(), "shop.orders-value") || !strings.Contains(err.Error(), "409") && !strings.Contains(strings.ToLower(err.Error()), "incompatible") {
 		t.Fatalf("an incompatible schema: %v", err)
+	}
+}
+
+// TestTransactionTopic: with provide.transaction.metadata, each source transaction has a
+// BEGIN record and, once whole (at the checkpoint), an END record with its change counts
+// in all and per table, as Debezium writes them to its transaction topic; in JSON, and in
+// Avro with their schemas registered.
+func TestTransactionTopic(t *testing.T) {
+	brokers := cluster(t)
+	reg, err := testenv.StartSchemaRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Stop()
+	ctx := context.Background()
+	table := func(name string) *event.Schema {
+		return &event.Schema{ID: event.TableID{Schema: "shop", Table: name}, Key: []int{0}, Columns: []event.Column{{Name: "id", Type: types.Type{Kind: types.Int64}}}}
+	}
+	a, b := table("a"), table("b")
+	change := func(s *event.Schema, txn string, off uint64) event.Change {
+		return event.Change{Op: event.OpInsert, Schema: s, After: event.Row{event.Int(int64(off))}, Pos: event.Pos{Log: txn, Off: off}}
+	}
+	for _, useAvro := range []bool{false, true} {
+		name := fmt.Sprintf("tx%v", useAvro)
+		o := Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: name, Transactions: true},
+			ExactlyOnce: true, CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: name}
+		if useAvro {
+			o.Avro, o.Format.NoSchema = &AvroOptions{URL: reg.URL, Strategy: "topic-name"}, true
+		}
+		w, err := New(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := []event.Change{change(a, "0-1-7", 0), change(b, "0-1-7", 1), change(a, "0-1-7", 2), change(a, "0-1-8", 0)}
+		if err := w.Apply(ctx, &connector.Batch{Changes: batch}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx, &checkpoint.Checkpoint{Pipeline: name, Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		var events []string
+		for _, r := range readRecords(t, brokers, 4, name+".transaction") {
+			value := r.Value
+			if useAvro {
+				id, rest, err := avro.SplitHeader(value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				text, _ := reg.Schema(name+".transaction-value", 1)
+				s, _ := hamba.Parse(text)
+				if value, _, err = avro.Decode(nil, s, rest); err != nil || id == 0 {
+					t.Fatalf("an Avro transaction record: schema %d, %v", id, err)
+				}
+			} else {
+				var env struct {
+					Schema  json.RawMessage
+					Payload json.RawMessage
+				}
+				if err := json.Unmarshal(value, &env); err != nil || !strings.Contains(string(env.Schema), "TransactionMetadataValue") {
+					t.Fatalf("record %s: want the schema/payload wrapper", value)
+				}
+				value = env.Payload
+			}
+			var ev struct {
+				Status, ID      string
+				EventCount      *int64 `json:"event_count"`
+				DataCollections []struct {
+					DataCollection string `json:"data_collection"`
+					EventCount     int64  `json:"event_count"`
+				} `json:"data_collections"`
+			}
+			if err := json.Unmarshal(value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			s := ev.Status + " " + ev.ID
+			if ev.EventCount != nil {
+				s += fmt.Sprintf(" %d", *ev.EventCount)
+				for _, d := range ev.DataCollections {
+					s += fmt.Sprintf(" %s:%d", d.DataCollection, d.EventCount)
+				}
+			}
+			events = append(events, s)
+		}
+		want := "BEGIN 0-1-7|BEGIN 0-1-8|END 0-1-7 3 shop.a:2 shop.b:1|END 0-1-8 1 shop.a:1"
+		if got := strings.Join(events, "|"); got != want {
+			t.Errorf("avro=%v: the transaction topic holds %s, want %s", useAvro, got, want)
+		}
 	}
 }
