@@ -292,7 +292,13 @@ func (s *Source) Position(ctx context.Context) (event.Position, error) {
 	p := offsets{}
 	var lerr error
 	listed.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
+		switch {
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition): // not made yet: discovery reads it from its first record
+			if s.o.Log != nil {
+				s.o.Log.Warn("a topic to read does not exist yet: it is read from its first record once it does (scan.topic-partition-discovery.interval)", "topic", o.Topic)
+			}
+			return
+		case o.Err != nil:
 			lerr = fmt.Errorf("kafka source: offsets of %s[%d]: %w", o.Topic, o.Partition, o.Err)
 			return
 		}
