@@ -33,6 +33,8 @@ import (
 //	no_progress     it should run but has not been RUNNING for For (its source or sink
 //	                is down: it is STARTING or RESTARTING all that time)
 //	lag             its source lag is over Threshold seconds for For
+//	consumer_lag    its Kafka source's partitions' ends are, together, over Threshold
+//	                records ahead of what it has read, for For (weir_source_lag_records)
 //	checkpoint_age  it is RUNNING and its last checkpoint is over Threshold seconds old
 //	retained        its source keeps over Threshold bytes of change log for it (WAL or
 //	                binlog a slot or position holds)
@@ -55,12 +57,13 @@ var DefaultRules = []Rule{
 	{Name: "restarts", Threshold: 3, For: 10 * time.Minute, Severity: "warning"},
 	{Name: "no_progress", For: 5 * time.Minute, Severity: "critical"},
 	{Name: "lag", Threshold: 300, For: 5 * time.Minute, Severity: "warning"},
+	{Name: "consumer_lag", Threshold: 100_000, For: 10 * time.Minute, Severity: "warning"},
 	{Name: "checkpoint_age", Threshold: 600, Severity: "warning"},
 	{Name: "retained", Threshold: 10 << 30, Severity: "warning"},
 	{Name: "table_paused", Severity: "warning"},
 }
 
-var ruleNames = []string{"failed", "restarts", "no_progress", "lag", "checkpoint_age", "retained", "table_paused"}
+var ruleNames = []string{"failed", "restarts", "no_progress", "lag", "consumer_lag", "checkpoint_age", "retained", "table_paused"}
 
 // LoadRules reads a rules file (`rules:` a list of Rule) over the defaults: a rule named
 // as a default without a pipeline replaces it; one with a pipeline applies to that
@@ -293,6 +296,10 @@ func (a *alerter) holds(ctx context.Context, r Rule, p *store.Pipeline, state ru
 		lag := a.lag(p.Name)
 		over := state == runtime.Running && lag > r.Threshold
 		return a.sustained(r, p.Name, over, now), fmt.Sprintf("its source lag is %.0f s, over %.0f s for %s", lag, r.Threshold, r.For)
+	case "consumer_lag":
+		behind := a.c.consumerLag(p.Name)
+		over := state == runtime.Running && behind > r.Threshold
+		return a.sustained(r, p.Name, over, now), fmt.Sprintf("its Kafka partitions hold %.0f records it has not read, over %.0f for %s", behind, r.Threshold, r.For)
 	case "checkpoint_age":
 		if state != runtime.Running || pl == nil {
 			return false, ""
@@ -349,6 +356,31 @@ func (c *Controller) lag(pipeline string) float64 {
 		return 0
 	}
 	return c.gauge(c.metrics.SourceLag, pipeline)
+}
+
+// consumerLag adds up the pipeline's Kafka partitions' lag in records.
+func (c *Controller) consumerLag(pipeline string) float64 {
+	if c.metrics == nil {
+		return 0
+	}
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		c.metrics.SourceLagRecords.Collect(ch)
+		close(ch)
+	}()
+	sum := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) != nil || d.Gauge == nil {
+			continue
+		}
+		for _, l := range d.Label {
+			if l.GetName() == "pipeline" && l.GetValue() == pipeline {
+				sum += d.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // gauge reads a pipeline's gauge (0 when it has none).

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/store"
 )
 
@@ -94,7 +98,7 @@ func TestPrometheusRules(t *testing.T) {
 		t.Fatal("promtool is not installed: apt-get install prometheus (scripts/test does)")
 	}
 	out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus-rules.yml").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "SUCCESS: 6 rules found") {
+	if err != nil || !strings.Contains(string(out), "SUCCESS: 7 rules found") {
 		t.Fatalf("promtool: %v\n%s", err, out)
 	}
 }
@@ -144,5 +148,37 @@ func TestAlertFiresOnceAndResolves(t *testing.T) {
 	as, _ := st.Alerts(ctx, 10)
 	if len(as) != 1 || as[0].Resolved.IsZero() {
 		t.Fatalf("recorded %+v", as)
+	}
+}
+
+// TestConsumerLagRule: consumer_lag adds up a pipeline's Kafka partitions' lag (and only
+// its own) and holds while it is RUNNING over the threshold.
+func TestConsumerLagRule(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := metrics.New(prometheus.NewRegistry())
+	m.SourceLagRecords.WithLabelValues("p", "orders", "0").Set(60000)
+	m.SourceLagRecords.WithLabelValues("p", "orders", "1").Set(50000)
+	m.SourceLagRecords.WithLabelValues("q", "orders", "0").Set(1e6)
+	c := NewController(ctx, Options{Store: st, DataDir: t.TempDir(), Metrics: m})
+	if got := c.consumerLag("p"); got != 110000 {
+		t.Fatalf("consumer lag of p: %v, want 110000", got)
+	}
+	a := newAlerter(c, AlertConfig{}, c.log)
+	r := Rule{Name: "consumer_lag", Threshold: 100000, Severity: "warning"}
+	p := &store.Pipeline{Name: "p"}
+	if holds, why := a.holds(ctx, r, p, runtime.Running, nil, time.Now()); !holds || !strings.Contains(why, "110000 records") {
+		t.Fatalf("RUNNING 110000 records behind: holds %v (%s)", holds, why)
+	}
+	if holds, _ := a.holds(ctx, r, p, runtime.Stopped, nil, time.Now()); holds {
+		t.Fatal("a stopped pipeline's lag fired")
+	}
+	r.Threshold = 200000
+	if holds, _ := a.holds(ctx, r, p, runtime.Running, nil, time.Now()); holds {
+		t.Fatal("under the threshold, the rule held")
 	}
 }

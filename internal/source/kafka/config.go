@@ -5,7 +5,7 @@ import "github.com/weir-data/weir/internal/connector"
 // Spec declares the Kafka source, with Flink's Kafka connector's option names.
 var Spec = connector.Spec{
 	Type:    "kafka",
-	Summary: "Reads change records from Kafka topics (debezium-json, as Debezium and weir's Kafka sink write them) as a stream of changes of the tables they name; the offsets are kept in weir's checkpoint.",
+	Summary: "Reads change records from Kafka topics (debezium-json or Avro as Debezium and weir's Kafka sink write them, canal-json, or JSON rows) as a stream of changes of the tables they name; the offsets are kept in weir's checkpoint.",
 	Fields: []connector.Field{
 		{Name: "properties.bootstrap.servers", Type: connector.TypeString, Required: true, Example: "127.0.0.1:9092",
 			Description: "The brokers to start from, comma-separated host:port."},
