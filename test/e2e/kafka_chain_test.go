@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/avro"
@@ -154,7 +155,7 @@ pipeline:
 	}()
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	a, b := start(t, toKafka, "run", "--progress", "off", "p.yaml"), start(t, toPG, "run", "--progress", "off", "p.yaml")
+	a, b := start(t, toKafka, "run", "--progress-interval", "2s", "p.yaml"), start(t, toPG, "run", "--progress-interval", "2s", "p.yaml")
 	for kill := range 6 {
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		for _, p := range []*proc{a, b} {
@@ -177,17 +178,17 @@ pipeline:
 		case 0:
 			a.signal(syscall.SIGKILL)
 			a.wait(t, 30*time.Second)
-			a = start(t, toKafka, "run", "--progress", "off", "p.yaml")
+			a = start(t, toKafka, "run", "--progress-interval", "2s", "p.yaml")
 		case 1:
 			b.signal(syscall.SIGKILL)
 			b.wait(t, 30*time.Second)
-			b = start(t, toPG, "run", "--progress", "off", "p.yaml")
+			b = start(t, toPG, "run", "--progress-interval", "2s", "p.yaml")
 		default:
 			a.signal(syscall.SIGKILL)
 			b.signal(syscall.SIGKILL)
 			a.wait(t, 30*time.Second)
 			b.wait(t, 30*time.Second)
-			a, b = start(t, toKafka, "run", "--progress", "off", "p.yaml"), start(t, toPG, "run", "--progress", "off", "p.yaml")
+			a, b = start(t, toKafka, "run", "--progress-interval", "2s", "p.yaml"), start(t, toPG, "run", "--progress-interval", "2s", "p.yaml")
 		}
 	}
 	close(stop)
@@ -204,7 +205,18 @@ pipeline:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\nto Kafka:\n%s\nto PostgreSQL:\n%s", out, a.stderr, b.stderr)
+			// What each side holds, and where each process is (Go prints its goroutines on SIGQUIT).
+			cl, _ := kgo.NewClient(kgo.SeedBrokers(k.Brokers...))
+			adm := kadm.NewClient(cl)
+			ends, _ := adm.ListEndOffsets(context.Background(), "shop.orders")
+			stable, _ := adm.ListCommittedOffsets(context.Background(), "shop.orders")
+			cl.Close()
+			for _, p := range []*proc{a, b} {
+				p.signal(syscall.SIGQUIT)
+				p.wait(t, 30*time.Second)
+			}
+			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\ntopic ends %v, stable offsets %v\nto Kafka:\n%s\nto PostgreSQL:\n%s",
+				out, ends, stable, a.stderr, b.stderr)
 		}
 	}
 	for _, p := range []*proc{a, b} {

@@ -44,6 +44,8 @@ var Spec = connector.Spec{
 			Description: "Headers added to every record, as key:value pairs separated by commas."},
 		{Name: "topic.create", Type: connector.TypeBool, Default: "true",
 			Description: "Create a missing topic (with topic.partitions and topic.replication-factor)."},
+		{Name: "topic.config", Type: connector.TypeString, Example: "retention.ms:604800000,cleanup.policy:compact",
+			Description: "Configs of a table topic the sink creates, as key:value pairs separated by commas; a broker that refuses one says which."},
 		{Name: "topic.partitions", Type: connector.TypeInt, Default: "1", Min: connector.Int64(1),
 			Description: "Partitions of a topic the sink creates."},
 		{Name: "topic.replication-factor", Type: connector.TypeInt, Default: "-1", Min: connector.Int64(-1),

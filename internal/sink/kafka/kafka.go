@@ -54,6 +54,7 @@ type Options struct {
 	CreateTopics    bool
 	Partitions      int32
 	Replication     int16
+	TopicConfig     map[string]*string // configs of a topic the sink creates (retention.ms…)
 	Compression     string
 	MaxRequestBytes int32
 	Avro            *AvroOptions // values in Avro (Format then writes their debezium-json payload); nil: Format's
@@ -144,6 +145,16 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 	var err error
 	if o.Mapping, err = parsePairs(cfg.String("sink.tableId-to-topic.mapping"), ";", "sink.tableId-to-topic.mapping"); err != nil {
 		return nil, fault.AsFatal(err)
+	}
+	topicConfig, err := parsePairs(cfg.String("topic.config"), ",", "topic.config")
+	if err != nil {
+		return nil, fault.AsFatal(err)
+	}
+	for k, v := range topicConfig {
+		if o.TopicConfig == nil {
+			o.TopicConfig = map[string]*string{}
+		}
+		o.TopicConfig[k] = ptr(v)
 	}
 	headers, err := parsePairs(cfg.String("sink.custom-header"), ",", "sink.custom-header")
 	if err != nil {
@@ -310,7 +321,7 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	for i := range b.Changes {
 		c := &b.Changes[i]
 		topic := w.topicOf(c.Schema.ID)
-		if err := w.ensureTopic(ctx, topic, w.o.Partitions, nil); err != nil {
+		if err := w.ensureTopic(ctx, topic, w.o.Partitions, w.o.TopicConfig); err != nil {
 			return err
 		}
 		var key, value []byte

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	hamba "github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weir-data/weir/internal/avro"
@@ -461,4 +462,43 @@ func TestTransactionTopic(t *testing.T) {
 			t.Errorf("avro=%v: the transaction topic holds %s, want %s", useAvro, got, want)
 		}
 	}
+}
+
+// TestTopicConfig: a table topic the sink creates gets topic.config's settings.
+func TestTopicConfig(t *testing.T) {
+	brokers := cluster(t)
+	ctx := context.Background()
+	w, err := New(ctx, Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "srv"},
+		CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 2, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "tc",
+		TopicConfig: map[string]*string{"retention.ms": ptr("1234567")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := &event.Schema{ID: event.TableID{Schema: "shop", Table: "kept"}, Key: []int{0}, Columns: []event.Column{{Name: "id", Type: types.Type{Kind: types.Int64}}}}
+	if err := w.Apply(ctx, &connector.Batch{Changes: []event.Change{{Op: event.OpInsert, Schema: s, After: event.Row{event.Int(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "tc", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	defer cl.Close()
+	cfgs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, "shop.kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cfgs.On("shop.kept", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" {
+			if c.Value == nil || *c.Value != "1234567" {
+				t.Fatalf("retention.ms %v, want 1234567", c.Value)
+			}
+			return
+		}
+	}
+	t.Fatalf("the topic's configs hold no retention.ms: %+v", rc.Configs)
 }
