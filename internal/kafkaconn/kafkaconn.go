@@ -4,6 +4,7 @@ package kafkaconn
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -40,4 +41,34 @@ func Check(ctx context.Context, brokers []string) []error {
 			strings.Join(brokers, ","), err)}
 	}
 	return nil
+}
+
+// Logger passes the Kafka client's log to weir's: its warnings and errors always, its
+// info and debug lines when weir logs at debug (--log-level debug), under component
+// kafka-client. nil logs nothing.
+func Logger(l *slog.Logger) kgo.Logger { return clientLog{l} }
+
+type clientLog struct{ l *slog.Logger }
+
+func (c clientLog) Level() kgo.LogLevel {
+	switch {
+	case c.l == nil:
+		return kgo.LogLevelNone
+	case c.l.Enabled(context.Background(), slog.LevelDebug):
+		return kgo.LogLevelDebug
+	}
+	return kgo.LogLevelWarn
+}
+
+func (c clientLog) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		lv = slog.LevelError
+	case kgo.LogLevelWarn:
+		lv = slog.LevelWarn
+	case kgo.LogLevelInfo:
+		lv = slog.LevelInfo
+	}
+	c.l.Log(context.Background(), lv, msg, append([]any{"component", "kafka-client"}, keyvals...)...)
 }

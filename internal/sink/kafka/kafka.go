@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -226,6 +227,9 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 	}
 	if o.ExactlyOnce {
 		opts = append(opts, kgo.TransactionalID("weir-"+o.Pipeline), kgo.TransactionTimeout(time.Minute))
+	}
+	if l, ok := o.Log.(*slog.Logger); ok {
+		opts = append(opts, kgo.WithLogger(kafkaconn.Logger(l)))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

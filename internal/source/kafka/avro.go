@@ -22,6 +22,7 @@ import (
 // announced as the table altered.
 type debeziumAvro struct {
 	reg     *avro.Registry
+	json    *debeziumJSON // what the records read as, once in Connect's JSON
 	mu      sync.Mutex
 	connect map[int][]byte // Connect schema (JSON) per schema id
 }
@@ -31,7 +32,7 @@ func newDebeziumAvro(url string) (*debeziumAvro, error) {
 	if err != nil {
 		return nil, fmt.Errorf("debezium-avro-confluent.url: %w", err)
 	}
-	return &debeziumAvro{reg: reg, connect: map[int][]byte{}}, nil
+	return &debeziumAvro{reg: reg, json: newDebeziumJSON(), connect: map[int][]byte{}}, nil
 }
 
 func (d *debeziumAvro) decode(r *kgo.Record, known map[event.TableID]*table) ([]event.Change, *event.SchemaChange, error) {
@@ -45,7 +46,7 @@ func (d *debeziumAvro) decode(r *kgo.Record, known map[event.TableID]*table) ([]
 			return nil, nil, fmt.Errorf("the key: %w", err)
 		}
 	}
-	return debeziumJSON{}.decode(&kgo.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Value: value}, known)
+	return d.json.decode(&kgo.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Value: value}, known)
 }
 
 // toJSON turns an Avro record into Connect's JSON: with its schema ({"schema", "payload"})

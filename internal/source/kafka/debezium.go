@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -30,22 +31,6 @@ type connectField struct {
 	Parameters map[string]string `json:"parameters"`
 	Fields     []connectField    `json:"fields"`
 	Items      *connectField     `json:"items"`
-}
-
-// envelope is a debezium-json record value with its schema.
-type envelope struct {
-	Schema  connectField `json:"schema"`
-	Payload struct {
-		Before map[string]json.RawMessage `json:"before"`
-		After  map[string]json.RawMessage `json:"after"`
-		Source struct {
-			DB     string `json:"db"`
-			Schema string `json:"schema"`
-			Table  string `json:"table"`
-		} `json:"source"`
-		Op   string `json:"op"`
-		TsMs int64  `json:"ts_ms"`
-	} `json:"payload"`
 }
 
 // columnType maps a Connect field to weir's type.
@@ -151,23 +136,27 @@ func value(raw json.RawMessage, f *connectField, t types.Type) (event.Value, err
 	}
 	switch t.Kind {
 	case types.Boolean:
-		var b bool
-		err := json.Unmarshal(raw, &b)
-		return event.Bool(b), err
+		switch string(raw) {
+		case "true":
+			return event.Bool(true), nil
+		case "false":
+			return event.Bool(false), nil
+		}
+		return event.Value{}, fmt.Errorf("%s is not a boolean", raw)
 	case types.Int8, types.Int16, types.Int32, types.Int64:
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		return event.Int(n), err
 	case types.Float32, types.Float64:
-		var x float64
-		if err := json.Unmarshal(raw, &x); err != nil {
-			var s string // NaN, Infinity: JsonConverter writes them as strings
-			if json.Unmarshal(raw, &s) != nil {
+		if raw[0] == '"' { // NaN, Infinity: JsonConverter writes them as strings
+			s, err := jsonString(raw)
+			if err != nil {
 				return event.Value{}, err
 			}
-			x, err = strconv.ParseFloat(s, 64)
+			x, err := strconv.ParseFloat(s, 64)
 			return event.Float(x), err
 		}
-		return event.Float(x), nil
+		x, err := strconv.ParseFloat(string(raw), 64)
+		return event.Float(x), err
 	case types.Decimal:
 		if f.Name == "io.debezium.data.VariableScaleDecimal" {
 			var v struct {
@@ -179,8 +168,8 @@ func value(raw json.RawMessage, f *connectField, t types.Type) (event.Value, err
 			}
 			return decimalOf(v.Value, v.Scale)
 		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return event.Value{}, err
 		}
 		return decimalOf(s, t.Scale)
@@ -206,28 +195,26 @@ func value(raw json.RawMessage, f *connectField, t types.Type) (event.Value, err
 		}
 		return event.Timestamp(n), err
 	case types.TimestampLTZ:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return event.Value{}, err
 		}
 		ts, err := time.Parse(time.RFC3339Nano, s)
 		return event.TimestampOf(ts), err
 	case types.Bytes:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return event.Value{}, err
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
 		return event.Bytes(b), err
 	case types.JSON:
-		var s string
-		err := json.Unmarshal(raw, &s)
+		s, err := jsonString(raw)
 		return event.JSON(s), err
 	case types.Array:
 		return event.JSON(string(raw)), nil
 	}
-	var s string
-	err := json.Unmarshal(raw, &s)
+	s, err := jsonString(raw)
 	return event.String(s), err
 }
 
@@ -257,22 +244,6 @@ func decimalOf(b64 string, scale int) (event.Value, error) {
 	return event.Decimal(digits), nil
 }
 
-// rowOf decodes an image under schema s.
-func rowOf(img map[string]json.RawMessage, s *event.Schema, row *connectField) (event.Row, error) {
-	if img == nil {
-		return nil, nil
-	}
-	r := make(event.Row, len(s.Columns))
-	for i := range s.Columns {
-		v, err := value(img[s.Columns[i].Name], &row.Fields[i], s.Columns[i].Type)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", s.Columns[i].Name, err)
-		}
-		r[i] = v
-	}
-	return r, nil
-}
-
 // keyFields are the field names of a record key: a JSON object, or Connect's
 // {"schema":…,"payload":{…}}.
 func keyFields(key []byte) []string {
@@ -296,60 +267,195 @@ func keyFields(key []byte) []string {
 	return out
 }
 
-// debeziumJSON reads debezium-json with its Connect schema.
-type debeziumJSON struct{}
+// debeziumJSON reads debezium-json with its Connect schema. A record's schema part is
+// decoded once per distinct schema (shapes); each record's payload is walked once
+// (jsonscan.go), its images' values decoded straight into the row.
+type debeziumJSON struct {
+	shapes map[string]*dbzShape // by the schema part's bytes
+	last   *dbzShape            // the last record's: records of a table come in runs
+}
 
-func (debeziumJSON) decode(r *kgo.Record, known map[event.TableID]*table) ([]event.Change, *event.SchemaChange, error) {
-	c, announce, err := decodeDebezium(r, known)
+// dbzShape is what a Connect schema says of the records that carry it.
+type dbzShape struct {
+	schema []byte        // the schema part, as records carry it
+	row    *connectField // the before/after struct
+	raw    string        // row as JSON, the shape a table was learnt from
+}
+
+// maxShapes bounds the schemas remembered (tables × versions); past it they are forgotten.
+const maxShapes = 4096
+
+func newDebeziumJSON() *debeziumJSON { return &debeziumJSON{shapes: map[string]*dbzShape{}} }
+
+func (d *debeziumJSON) decode(r *kgo.Record, known map[event.TableID]*table) ([]event.Change, *event.SchemaChange, error) {
+	c, announce, err := d.decodeOne(r, known)
 	if err != nil {
 		return nil, nil, err
 	}
 	return []event.Change{c}, announce, nil
 }
 
-func decodeDebezium(r *kgo.Record, known map[event.TableID]*table) (c event.Change, announce *event.SchemaChange, err error) {
-	var env envelope
-	if err := json.Unmarshal(r.Value, &env); err != nil {
-		return c, nil, fmt.Errorf("not debezium-json: %w", err)
+func (d *debeziumJSON) decodeOne(r *kgo.Record, known map[event.TableID]*table) (c event.Change, announce *event.SchemaChange, err error) {
+	shape, payload := d.sameShape(r.Value)
+	if shape == nil {
+		var schema []byte
+		if err := members(r.Value, func(name, v []byte) error {
+			switch string(name) {
+			case "schema":
+				schema = v
+			case "payload":
+				payload = v
+			}
+			return nil
+		}); err != nil {
+			return c, nil, fmt.Errorf("not debezium-json: %w", err)
+		}
+		if schema == nil || string(schema) == "null" || payload == nil {
+			return c, nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
+		}
+		if shape, err = d.shape(schema); err != nil {
+			return c, nil, err
+		}
+		d.last = shape
 	}
-	row := rowStruct(&env.Schema)
-	if row == nil {
-		return c, nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
+	var before, after, source, op []byte
+	var tsMs int64
+	if err := members(payload, func(name, v []byte) error {
+		switch string(name) {
+		case "before":
+			before = v
+		case "after":
+			after = v
+		case "source":
+			source = v
+		case "op":
+			op = v
+		case "ts_ms":
+			tsMs, _ = jsonInt(v)
+		}
+		return nil
+	}); err != nil {
+		return c, nil, fmt.Errorf("not debezium-json: the payload: %w", err)
 	}
-	src := env.Payload.Source
-	id := event.TableID{Schema: src.DB, Table: src.Table}
-	if src.Schema != "" { // PostgreSQL: db.schema.table
-		id = event.TableID{Namespace: src.DB, Schema: src.Schema, Table: src.Table}
+	var db, sch, tbl string
+	if source != nil {
+		if err := members(source, func(name, v []byte) (err error) {
+			switch string(name) {
+			case "db":
+				db, err = jsonString(v)
+			case "schema":
+				sch, err = jsonString(v)
+			case "table":
+				tbl, err = jsonString(v)
+			case "ts_ms": // the change's commit time at the source
+				if n, err := jsonInt(v); err == nil && n > 0 {
+					tsMs = n
+				}
+			}
+			return err
+		}); err != nil {
+			return c, nil, fmt.Errorf("its source block: %w", err)
+		}
+	}
+	id := event.TableID{Schema: db, Table: tbl}
+	if sch != "" { // PostgreSQL: db.schema.table
+		id = event.TableID{Namespace: db, Schema: sch, Table: tbl}
 	}
 	if id.Table == "" {
 		return c, nil, errors.New("its source block names no table")
 	}
-	rawRow, _ := json.Marshal(row)
-	t, announce, err := learn(known, id, string(rawRow), func() (*event.Schema, any, error) {
-		s, err := schemaOf(id, row, keyFields(r.Key))
-		return s, row, err
+	t, announce, err := learn(known, id, shape.raw, func() (*event.Schema, any, error) {
+		s, err := schemaOf(id, shape.row, keyFields(r.Key))
+		return s, shape.row, err
 	})
 	if err != nil {
 		return c, nil, err
 	}
 	tr := t.shape.(*connectField)
 	c.Schema = t.schema
-	c.CommitMicros = env.Payload.TsMs * 1000
-	switch env.Payload.Op {
-	case "c", "r":
+	c.CommitMicros = tsMs * 1000
+	switch string(op) {
+	case `"c"`, `"r"`:
 		c.Op = event.OpInsert
-	case "u":
+	case `"u"`:
 		c.Op = event.OpUpdate
-	case "d":
+	case `"d"`:
 		c.Op = event.OpDelete
 	default:
-		return c, nil, fmt.Errorf("op %q is none of c, u, d, r", env.Payload.Op)
+		return c, nil, fmt.Errorf("op %s is none of c, u, d, r", op)
 	}
-	if c.Before, err = rowOf(env.Payload.Before, t.schema, tr); err != nil {
-		return c, nil, err
+	if c.Before, err = imageOf(before, t.schema, tr); err != nil {
+		return c, nil, fmt.Errorf("before: %w", err)
 	}
-	if c.After, err = rowOf(env.Payload.After, t.schema, tr); err != nil {
-		return c, nil, err
+	if c.After, err = imageOf(after, t.schema, tr); err != nil {
+		return c, nil, fmt.Errorf("after: %w", err)
 	}
 	return c, announce, nil
+}
+
+// sameShape is the fast path of a record whose schema part is the last record's, written
+// first as weir's sink and Kafka Connect's JsonConverter write it: that shape, and the
+// payload; nil when the record is not so.
+func (d *debeziumJSON) sameShape(v []byte) (*dbzShape, []byte) {
+	const head, mid = `{"schema":`, `,"payload":`
+	if d.last == nil || !bytes.HasPrefix(v, []byte(head)) || !bytes.HasPrefix(v[len(head):], d.last.schema) {
+		return nil, nil
+	}
+	rest := v[len(head)+len(d.last.schema):]
+	if !bytes.HasPrefix(rest, []byte(mid)) {
+		return nil, nil
+	}
+	payload := bytes.TrimRight(rest[len(mid):], " \t\r\n")
+	if len(payload) < 2 || payload[len(payload)-1] != '}' {
+		return nil, nil
+	}
+	return d.last, payload[:len(payload)-1]
+}
+
+// shape returns what a schema part says, decoding it the first time it is seen.
+func (d *debeziumJSON) shape(schema []byte) (*dbzShape, error) {
+	if sh, ok := d.shapes[string(schema)]; ok {
+		return sh, nil
+	}
+	var env connectField
+	if err := json.Unmarshal(schema, &env); err != nil {
+		return nil, fmt.Errorf("not debezium-json: its schema: %w", err)
+	}
+	row := rowStruct(&env)
+	if row == nil {
+		return nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
+	}
+	raw, _ := json.Marshal(row)
+	if len(d.shapes) >= maxShapes {
+		clear(d.shapes)
+	}
+	sh := &dbzShape{schema: bytes.Clone(schema), row: row, raw: string(raw)}
+	d.shapes[string(schema)] = sh
+	return sh, nil
+}
+
+// imageOf decodes an image (a JSON object, or null) under schema s, whose columns are the
+// row struct's fields: found in their order first, by name else.
+func imageOf(img []byte, s *event.Schema, row *connectField) (event.Row, error) {
+	if img == nil || string(img) == "null" {
+		return nil, nil
+	}
+	r := make(event.Row, len(s.Columns))
+	i := 0
+	err := members(img, func(name, v []byte) error {
+		k := i
+		if k >= len(s.Columns) || s.Columns[k].Name != string(name) {
+			if k = s.ColumnIndex(string(name)); k < 0 {
+				return nil // a field the table has not (yet): the schema says which it has
+			}
+		}
+		i = k + 1
+		val, err := value(v, &row.Fields[k], s.Columns[k].Type)
+		if err != nil {
+			return fmt.Errorf("column %s: %w", s.Columns[k].Name, err)
+		}
+		r[k] = val
+		return nil
+	})
+	return r, err
 }

@@ -114,3 +114,26 @@ func TestJSONInferred(t *testing.T) {
 		t.Fatalf("widened %+v, row %v", s, cs[0].After)
 	}
 }
+
+// TestMembers: the record scanner finds each member's value whole, strings with escaped
+// quotes and backslashes, brackets inside strings and nested values included, and refuses
+// what is not an object.
+func TestMembers(t *testing.T) {
+	var got []string
+	err := members([]byte(` {"a" : "x\"y\\", "b":[1,{"c":"]}"}], "d":null,"e":-1.5e3 }`), func(name, v []byte) error {
+		got = append(got, string(name)+"="+string(v))
+		return nil
+	})
+	want := `a="x\"y\\"|b=[1,{"c":"]}"}]|d=null|e=-1.5e3`
+	if err != nil || strings.Join(got, "|") != want {
+		t.Fatalf("members: %q, %v; want %q", strings.Join(got, "|"), err, want)
+	}
+	for _, bad := range []string{`[1]`, `{"a":1`, `{"a" 1}`, `{"a":"x}`} {
+		if err := members([]byte(bad), func(_, _ []byte) error { return nil }); err == nil {
+			t.Errorf("members(%s): no error", bad)
+		}
+	}
+	if s, err := jsonString([]byte(`"a\u00e9\n"`)); err != nil || s != "aé\n" {
+		t.Errorf("jsonString with escapes: %q, %v", s, err)
+	}
+}

@@ -137,7 +137,7 @@ func New(o Options) (*Source, error) {
 	s := &Source{o: o}
 	switch o.Format {
 	case "", "debezium-json":
-		s.dec = debeziumJSON{}
+		s.dec = newDebeziumJSON()
 	case "canal-json":
 		s.dec = canalJSON{}
 	case "json":
@@ -377,7 +377,7 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.o.Brokers...), kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)))
+		kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)), kgo.WithLogger(kafkaconn.Logger(s.o.Log)))
 	if err != nil {
 		return fault.AsFatal(fmt.Errorf("kafka source: %w", err))
 	}
