@@ -359,22 +359,21 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 		} else {
 			value = append(make([]byte, 0, len(buf)), buf...)
 		}
-		w.produce(ctx, w.record(topic, key, value, c))
+		w.produce(ctx, w.record(ctx, topic, key, value, c))
 		if c.Op == event.OpDelete && w.o.Tombstones && key != nil {
-			w.produce(ctx, w.record(topic, key, nil, c))
+			w.produce(ctx, w.record(ctx, topic, key, nil, c))
 		}
 	}
 	return w.err()
 }
 
-// tableKey carries a record's table id to the by-table partitioner.
+// tableKey carries a record's table id (record's Context).
 type tableKey struct{}
 
-func (w *Writer) record(topic string, key, value []byte, c *event.Change) *kgo.Record {
-	r := &kgo.Record{Topic: topic, Key: key, Value: value}
-	if w.o.Partitioning == "by-table" {
-		r.Context = context.WithValue(context.Background(), tableKey{}, c.Schema.ID.String())
-	}
+func (w *Writer) record(ctx context.Context, topic string, key, value []byte, c *event.Change) *kgo.Record {
+	// The table id travels with the record: for the by-table partitioner, and for an error
+	// about the record to name it.
+	r := &kgo.Record{Topic: topic, Key: key, Value: value, Context: context.WithValue(ctx, tableKey{}, c.Schema.ID.String())}
 	if w.o.TableHeaders {
 		id := c.Schema.ID
 		r.Headers = append(r.Headers,
@@ -416,8 +415,10 @@ func (w *Writer) produce(ctx context.Context, r *kgo.Record) {
 			return
 		}
 		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-			err = fault.AsFatal(fmt.Errorf("a record of %d bytes for topic %s (key %s) is larger than the topic or properties.max.request.size takes: %w",
-				len(r.Value), r.Topic, r.Key, err))
+			table, _ := r.Context.Value(tableKey{}).(string)
+			err = fault.AsFatal(fmt.Errorf("a change of table %s (key %s) is a record of %d bytes, larger than topic %s or properties.max.request.size (%d bytes) takes: "+
+				"raise properties.max.request.size and the topic's max.message.bytes, or leave the large column out with a transform: %w",
+				table, r.Key, len(r.Value), r.Topic, w.o.MaxRequestBytes, err))
 		}
 		w.mu.Lock()
 		if w.failed == nil {

@@ -502,3 +502,25 @@ func TestTopicConfig(t *testing.T) {
 	}
 	t.Fatalf("the topic's configs hold no retention.ms: %+v", rc.Configs)
 }
+
+// TestRecordTooLarge: a change whose record is larger than properties.max.request.size is
+// refused, and the error names its table, its key and the setting.
+func TestRecordTooLarge(t *testing.T) {
+	brokers := cluster(t)
+	ctx := context.Background()
+	w, err := New(ctx, Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "srv"}, ExactlyOnce: true,
+		CheckpointTopic: "weir_checkpoints", CreateTopics: true, Partitions: 1, Replication: -1, MaxRequestBytes: 2048, Pipeline: "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := &event.Schema{ID: event.TableID{Schema: "shop", Table: "docs"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int64}}, {Name: "body", Type: types.Type{Kind: types.String}, Nullable: true}}}
+	err = w.Apply(ctx, &connector.Batch{Changes: []event.Change{{Op: event.OpInsert, Schema: s, After: event.Row{event.Int(42), event.String(strings.Repeat("x", 8000))}}}})
+	if err == nil {
+		err = w.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "big", Seq: 1})
+	}
+	if err == nil || !strings.Contains(err.Error(), "table shop.docs") || !strings.Contains(err.Error(), `{"id":42}`) || !strings.Contains(err.Error(), "properties.max.request.size") {
+		t.Fatalf("a record over max.request.size: %v", err)
+	}
+}

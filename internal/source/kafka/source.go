@@ -264,6 +264,9 @@ func (s *Source) Tables(ctx context.Context) ([]*event.Schema, error) {
 	return out, nil
 }
 
+// fetchMaxBytes bounds one fetch of the source's client.
+const fetchMaxBytes = 4 << 20
+
 // discoverSample is how many records `weir discover` reads to learn the tables.
 const discoverSample = 1000
 
@@ -377,7 +380,10 @@ func (s *Source) Stream(ctx context.Context, from event.Position, schemas []*eve
 		}
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.o.Brokers...), kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)), kgo.WithLogger(kafkaconn.Logger(s.o.Log)))
+		kgo.MetadataMinAge(min(s.discovery()/2, 5*time.Second)), kgo.WithLogger(kafkaconn.Logger(s.o.Log)),
+		// A poll's records are one batch of changes: bounded, so that memory is too (the
+		// client's default is 50 MiB a fetch).
+		kgo.FetchMaxBytes(fetchMaxBytes), kgo.FetchMaxPartitionBytes(fetchMaxBytes/4), kgo.MaxConcurrentFetches(2))
 	if err != nil {
 		return fault.AsFatal(fmt.Errorf("kafka source: %w", err))
 	}
