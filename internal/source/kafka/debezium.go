@@ -270,9 +270,19 @@ func keyFields(key []byte) []string {
 // debeziumJSON reads debezium-json with its Connect schema. A record's schema part is
 // decoded once per distinct schema (shapes); each record's payload is walked once
 // (jsonscan.go), its images' values decoded straight into the row.
+//
+// Records without a schema part (schemas.enable=false: the payload alone, or a null
+// schema) are read with the columns declared in json.columns (and json.key), their values
+// as Debezium writes a column of that type; without a declaration the columns are
+// inferred from the images' JSON values, as for json (rows.go): exact only where JSON's
+// own types are the columns' (a Decimal's base64 stays text; declare such columns).
 type debeziumJSON struct {
 	shapes map[string]*dbzShape // by the schema part's bytes
 	last   *dbzShape            // the last record's: records of a table come in runs
+	// declared is json.columns (nil: none), declaredRow its Connect shape; key json.key.
+	declared    *event.Schema
+	declaredRow *connectField
+	key         []string
 }
 
 // dbzShape is what a Connect schema says of the records that carry it.
@@ -287,6 +297,61 @@ const maxShapes = 4096
 
 func newDebeziumJSON() *debeziumJSON { return &debeziumJSON{shapes: map[string]*dbzShape{}} }
 
+// withDeclared sets the columns of records without a schema part.
+func (d *debeziumJSON) withDeclared(declared *event.Schema, key []string) *debeziumJSON {
+	d.declared, d.key = declared, key
+	if declared != nil {
+		d.declaredRow = &connectField{Type: "struct"}
+		for _, col := range declared.Columns {
+			d.declaredRow.Fields = append(d.declaredRow.Fields, connectOf(col))
+		}
+	}
+	return d
+}
+
+// connectOf is the Connect field Debezium gives a column of col's type (as weir's
+// debezium-json writer types it), for reading values written without their schema.
+func connectOf(col event.Column) connectField {
+	f := connectField{Field: col.Name, Optional: col.Nullable}
+	t := col.Type
+	switch t.Kind {
+	case types.Boolean:
+		f.Type = "boolean"
+	case types.Int8, types.Int16:
+		f.Type = "int16"
+	case types.Int32:
+		f.Type = "int32"
+	case types.Int64, types.Uint64:
+		f.Type = "int64"
+	case types.Float32:
+		f.Type = "float"
+	case types.Float64:
+		f.Type = "double"
+	case types.Decimal:
+		f.Type, f.Name, f.Parameters = "bytes", "org.apache.kafka.connect.data.Decimal", map[string]string{"scale": strconv.Itoa(t.Scale)}
+	case types.Bytes:
+		f.Type = "bytes"
+	case types.Date:
+		f.Type, f.Name = "int32", "io.debezium.time.Date"
+	case types.Time:
+		f.Type, f.Name = "int64", "io.debezium.time.MicroTime"
+	case types.Timestamp:
+		f.Type, f.Name = "int64", "io.debezium.time.MicroTimestamp"
+		if t.Precision <= 3 {
+			f.Name = "io.debezium.time.Timestamp"
+		}
+	case types.TimestampLTZ:
+		f.Type, f.Name = "string", "io.debezium.time.ZonedTimestamp"
+	case types.JSON:
+		f.Type, f.Name = "string", "io.debezium.data.Json"
+	case types.Array:
+		f.Type = "array"
+	default:
+		f.Type = "string"
+	}
+	return f
+}
+
 func (d *debeziumJSON) decode(r *kgo.Record, known map[event.TableID]*table) ([]event.Change, *event.SchemaChange, error) {
 	c, announce, err := d.decodeOne(r, known)
 	if err != nil {
@@ -299,24 +364,32 @@ func (d *debeziumJSON) decodeOne(r *kgo.Record, known map[event.TableID]*table) 
 	shape, payload := d.sameShape(r.Value)
 	if shape == nil {
 		var schema []byte
+		bare := false // the payload alone
 		if err := members(r.Value, func(name, v []byte) error {
 			switch string(name) {
 			case "schema":
 				schema = v
 			case "payload":
 				payload = v
+			case "op", "before", "after":
+				bare = true
 			}
 			return nil
 		}); err != nil {
 			return c, nil, fmt.Errorf("not debezium-json: %w", err)
 		}
-		if schema == nil || string(schema) == "null" || payload == nil {
-			return c, nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
+		if payload == nil && bare {
+			payload = r.Value
 		}
-		if shape, err = d.shape(schema); err != nil {
-			return c, nil, err
+		if payload == nil {
+			return c, nil, errors.New("not debezium-json: neither a payload nor a change (op, before, after)")
 		}
-		d.last = shape
+		if schema != nil && string(schema) != "null" {
+			if shape, err = d.shape(schema); err != nil {
+				return c, nil, err
+			}
+			d.last = shape
+		}
 	}
 	var before, after, source, op []byte
 	var tsMs int64
@@ -364,14 +437,19 @@ func (d *debeziumJSON) decodeOne(r *kgo.Record, known map[event.TableID]*table) 
 	if id.Table == "" {
 		return c, nil, errors.New("its source block names no table")
 	}
-	t, announce, err := learn(known, id, shape.raw, func() (*event.Schema, any, error) {
-		s, err := schemaOf(id, shape.row, keyFields(r.Key))
-		return s, shape.row, err
-	})
+	var t *table
+	if shape != nil {
+		t, announce, err = learn(known, id, shape.raw, func() (*event.Schema, any, error) {
+			s, err := schemaOf(id, shape.row, keyFields(r.Key))
+			return s, shape.row, err
+		})
+	} else {
+		t, announce, err = d.schemaless(r, known, id, before, after)
+	}
 	if err != nil {
 		return c, nil, err
 	}
-	tr := t.shape.(*connectField)
+	tr, _ := t.shape.(*connectField) // nil: inferred columns, read as JSON's own values
 	c.Schema = t.schema
 	c.CommitMicros = tsMs * 1000
 	switch string(op) {
@@ -434,8 +512,44 @@ func (d *debeziumJSON) shape(schema []byte) (*dbzShape, error) {
 	return sh, nil
 }
 
+// schemaless returns the table of a record without a schema part: of the declared
+// columns, else of columns inferred from its image.
+func (d *debeziumJSON) schemaless(r *kgo.Record, known map[event.TableID]*table, id event.TableID, before, after []byte) (*table, *event.SchemaChange, error) {
+	if d.declared != nil {
+		return learn(known, id, "declared", func() (*event.Schema, any, error) {
+			s := *d.declared
+			s.ID = id
+			if len(d.key) == 0 { // the record key's fields
+				s.Columns = slices.Clone(s.Columns)
+				for i, col := range s.Columns {
+					if slices.Contains(keyFields(r.Key), col.Name) {
+						s.Key = append(s.Key, i)
+						s.Columns[i].Nullable = false
+					}
+				}
+			}
+			return &s, d.declaredRow, nil
+		})
+	}
+	img := after
+	if img == nil || string(img) == "null" {
+		img = before
+	}
+	var names []string
+	obj := map[string]json.RawMessage{}
+	if err := members(img, func(name, v []byte) error {
+		names = append(names, string(name))
+		obj[string(name)] = v
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("no schema, and its image is %w", err)
+	}
+	return inferTable(known, id, names, obj, d.key, r.Key)
+}
+
 // imageOf decodes an image (a JSON object, or null) under schema s, whose columns are the
-// row struct's fields: found in their order first, by name else.
+// row struct's fields: found in their order first, by name else. Without a row struct
+// (inferred columns) the values are read as JSON's own.
 func imageOf(img []byte, s *event.Schema, row *connectField) (event.Row, error) {
 	if img == nil || string(img) == "null" {
 		return nil, nil
@@ -450,7 +564,13 @@ func imageOf(img []byte, s *event.Schema, row *connectField) (event.Row, error) 
 			}
 		}
 		i = k + 1
-		val, err := value(v, &row.Fields[k], s.Columns[k].Type)
+		var val event.Value
+		var err error
+		if row == nil {
+			val, err = textValue(v, s.Columns[k].Type, false)
+		} else {
+			val, err = value(v, &row.Fields[k], s.Columns[k].Type)
+		}
 		if err != nil {
 			return fmt.Errorf("column %s: %w", s.Columns[k].Name, err)
 		}

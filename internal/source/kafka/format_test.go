@@ -137,3 +137,28 @@ func TestMembers(t *testing.T) {
 		t.Errorf("jsonString with escapes: %q, %v", s, err)
 	}
 }
+
+// TestDebeziumWithoutSchema: debezium-json written without its schema (the payload alone)
+// and no columns declared: the table's columns inferred from the image, its key from the
+// record key; a delete read from its before image.
+func TestDebeziumWithoutSchema(t *testing.T) {
+	d := newDebeziumJSON()
+	known := map[event.TableID]*table{}
+	cs, announce, err := d.decode(&kgo.Record{Key: []byte(`{"id":1}`),
+		Value: []byte(`{"before":null,"after":{"id":1,"name":"x","ok":true},"source":{"db":"demo","table":"t","ts_ms":7},"op":"c","ts_ms":9}`)}, known)
+	if err != nil || announce == nil {
+		t.Fatalf("%v, %v", announce, err)
+	}
+	s := announce.After
+	if s.ID != (event.TableID{Schema: "demo", Table: "t"}) || len(s.Key) != 1 || s.Columns[0].Name != "id" || s.Columns[2].Type.Kind != types.Boolean {
+		t.Fatalf("inferred %+v", s)
+	}
+	if c := cs[0]; c.Op != event.OpInsert || c.After[1].Str() != "x" || c.CommitMicros != 7000 {
+		t.Fatalf("change %+v", c)
+	}
+	cs, announce, err = d.decode(&kgo.Record{Key: []byte(`{"id":1}`),
+		Value: []byte(`{"schema":null,"payload":{"before":{"id":1,"name":"x","ok":true},"after":null,"source":{"db":"demo","table":"t"},"op":"d"}}`)}, known)
+	if err != nil || announce != nil || cs[0].Op != event.OpDelete || cs[0].Before[0].Int() != 1 {
+		t.Fatalf("a delete: %+v, %v, %v", cs, announce, err)
+	}
+}

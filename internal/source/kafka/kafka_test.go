@@ -49,11 +49,17 @@ func cluster(t *testing.T) []string {
 // and values with their schemas in a registry).
 func TestRoundTrip(t *testing.T) {
 	for _, f := range []string{format.DebeziumJSON, format.CanalJSON, format.JSON, kafkasink.AvroFormat} {
-		t.Run(f, func(t *testing.T) { roundTrip(t, f) })
+		t.Run(f, func(t *testing.T) { roundTrip(t, f, "") })
 	}
+	// debezium-json without its schema (schemas.enable=false), read with declared columns.
+	t.Run("debezium-json-declared", func(t *testing.T) {
+		roundTrip(t, format.DebeziumJSON, "id int64, name string(64), amount decimal(12,2), status string(16), qty int32, updated_at timestamp(6), note string")
+	})
 }
 
-func roundTrip(t *testing.T, valueFormat string) {
+// roundTrip runs the test in valueFormat; with columns, debezium-json is written without
+// its schema and read with those columns declared.
+func roundTrip(t *testing.T, valueFormat, columns string) {
 	brokers := cluster(t)
 	ctx := context.Background()
 	const rows, changes = 300, 2000
@@ -77,7 +83,7 @@ func roundTrip(t *testing.T, valueFormat string) {
 	}
 	ref.Close()
 	// datagen into Kafka, as debezium-json with its schema.
-	fo := format.Options{Format: valueFormat, SourceType: "mysql", Name: "in", OpField: "op"}
+	fo := format.Options{Format: valueFormat, SourceType: "mysql", Name: "in", OpField: "op", NoSchema: columns != ""}
 	var ao *kafkasink.AvroOptions
 	var registry string
 	if valueFormat == kafkasink.AvroFormat {
@@ -109,7 +115,7 @@ func roundTrip(t *testing.T, valueFormat string) {
 	out := filepath.Join(dir, "out")
 	want := 2*rows + changes
 	for _, until := range []int{want / 3, want} {
-		src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders", "demo.users"}, Format: valueFormat, OpField: "op", RegistryURL: registry})
+		src, err := New(Options{Brokers: brokers, Topics: []string{"demo.orders", "demo.users"}, Format: valueFormat, OpField: "op", RegistryURL: registry, JSONColumns: columns})
 		if err != nil {
 			t.Fatal(err)
 		}

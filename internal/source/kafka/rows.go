@@ -131,7 +131,7 @@ func (d *jsonRows) decode(r *kgo.Record, known map[event.TableID]*table) ([]even
 			return &s, nil, nil
 		})
 	} else {
-		t, announce, err = d.infer(r, known, id, names, obj)
+		t, announce, err = inferTable(known, id, names, obj, d.key, r.Key)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -150,10 +150,11 @@ func (d *jsonRows) decode(r *kgo.Record, known map[event.TableID]*table) ([]even
 	return []event.Change{c}, announce, nil
 }
 
-// infer returns the table of a record whose columns are inferred: the known table when
-// every field of the record is a column whose type holds its value, else the table
-// widened by the record's fields.
-func (d *jsonRows) infer(r *kgo.Record, known map[event.TableID]*table, id event.TableID, names []string, obj map[string]json.RawMessage) (*table, *event.SchemaChange, error) {
+// inferTable returns the table of a row whose columns are inferred (names, in order, and
+// their values in obj): the known table when every field is a column whose type holds its
+// value, else the table widened by the row's fields. A new table's key is key, else the
+// fields of the record key recordKey (a JSON object).
+func inferTable(known map[event.TableID]*table, id event.TableID, names []string, obj map[string]json.RawMessage, key []string, recordKey []byte) (*table, *event.SchemaChange, error) {
 	var s *event.Schema
 	if t := known[id]; t != nil {
 		s = t.schema
@@ -202,9 +203,9 @@ func (d *jsonRows) infer(r *kgo.Record, known map[event.TableID]*table, id event
 		next.Columns[i].Type = w
 	}
 	if s == nil {
-		key := d.key
-		if len(key) == 0 {
-			key = keyFields(r.Key)
+		given := len(key) > 0
+		if !given {
+			key = keyFields(recordKey)
 		}
 		for _, k := range key {
 			if i := next.ColumnIndex(k); i >= 0 {
@@ -212,8 +213,8 @@ func (d *jsonRows) infer(r *kgo.Record, known map[event.TableID]*table, id event
 				next.Columns[i].Nullable = false
 			}
 		}
-		if len(d.key) > 0 && len(next.Key) != len(d.key) {
-			return nil, nil, fmt.Errorf("json: json.key names %s, and the first record of %s has no such field", strings.Join(d.key, ", "), id)
+		if given && len(next.Key) != len(key) {
+			return nil, nil, fmt.Errorf("json.key names %s, and the first record of %s has no such field", strings.Join(key, ", "), id)
 		}
 	}
 	raw, _ := json.Marshal(next.Columns)

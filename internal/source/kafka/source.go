@@ -137,7 +137,11 @@ func New(o Options) (*Source, error) {
 	s := &Source{o: o}
 	switch o.Format {
 	case "", "debezium-json":
-		s.dec = newDebeziumJSON()
+		d, err := newJSONRows("", o.JSONColumns, o.JSONKey, "")
+		if err != nil {
+			return nil, fault.AsFatal(fmt.Errorf("kafka source: %w", err))
+		}
+		s.dec = newDebeziumJSON().withDeclared(d.declared, d.key)
 	case "canal-json":
 		s.dec = canalJSON{}
 	case "json":
