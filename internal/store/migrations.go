@@ -67,6 +67,51 @@ var migrations = []string{
 		generation BIGINT NOT NULL,
 		expires_at TEXT NOT NULL
 	);`,
+	// 5: access: users, workspaces and their members, API tokens, the audit log; every
+	// pipeline belongs to a workspace (those made before, to "default").
+	`ALTER TABLE pipelines ADD COLUMN workspace TEXT NOT NULL DEFAULT 'default';
+	CREATE TABLE users (
+		name         TEXT PRIMARY KEY,
+		password     TEXT NOT NULL,
+		server_admin INTEGER NOT NULL,
+		created_at   TEXT NOT NULL
+	);
+	CREATE TABLE workspaces (
+		name       TEXT PRIMARY KEY,
+		created_at TEXT NOT NULL
+	);
+	INSERT INTO workspaces (name, created_at) VALUES ('default', '');
+	CREATE TABLE members (
+		workspace TEXT NOT NULL,
+		username  TEXT NOT NULL,
+		role      TEXT NOT NULL,
+		PRIMARY KEY (workspace, username)
+	);
+	CREATE TABLE tokens (
+		id         TEXT PRIMARY KEY,
+		hash       TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		username   TEXT NOT NULL,
+		workspace  TEXT NOT NULL,
+		role       TEXT NOT NULL,
+		expires_at TEXT NOT NULL,
+		revoked_at TEXT NOT NULL DEFAULT '',
+		created_by TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	);
+	CREATE TABLE audit (
+		id        {{id}},
+		at        TEXT NOT NULL,
+		who       TEXT NOT NULL,
+		workspace TEXT NOT NULL,
+		action    TEXT NOT NULL,
+		target    TEXT NOT NULL,
+		outcome   TEXT NOT NULL,
+		from_addr TEXT NOT NULL,
+		detail    TEXT NOT NULL
+	);
+	CREATE INDEX audit_by_workspace ON audit (workspace, id);`,
 }
 
 // SchemaVersion is the schema version this build uses.

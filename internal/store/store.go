@@ -34,6 +34,7 @@ const (
 // Pipeline is a pipeline as the store keeps it.
 type Pipeline struct {
 	Name      string    `json:"name"`
+	Workspace string    `json:"workspace"`
 	Version   int       `json:"version"` // the version in force
 	Desired   Desired   `json:"desired"`
 	Observed  string    `json:"observed"`   // the state last reported
@@ -185,8 +186,14 @@ func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return t.QueryRowContext(ctx, t.s.rebind(q), args...)
 }
 
-// Create adds pipeline name at version 1 with file, desired desired.
+// Create adds pipeline name at version 1 with file, desired desired, to the default
+// workspace.
 func (s *Store) Create(ctx context.Context, name, file string, desired Desired) (*Pipeline, error) {
+	return s.CreateIn(ctx, DefaultWorkspace, name, file, desired)
+}
+
+// CreateIn adds pipeline name to workspace at version 1 with file, desired desired.
+func (s *Store) CreateIn(ctx context.Context, workspace, name, file string, desired Desired) (*Pipeline, error) {
 	t := now()
 	err := s.tx(ctx, func(tx *txn) error {
 		var n int
@@ -196,8 +203,8 @@ func (s *Store) Create(ctx context.Context, name, file string, desired Desired) 
 		if n > 0 {
 			return fmt.Errorf("pipeline %q: %w", name, ErrExists)
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO pipelines (name, version, desired, observed, last_error, created_at, updated_at) VALUES (?, 1, ?, 'CREATED', '', ?, ?)`,
-			name, string(desired), ts(t), ts(t)); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO pipelines (name, workspace, version, desired, observed, last_error, created_at, updated_at) VALUES (?, ?, 1, ?, 'CREATED', '', ?, ?)`,
+			name, workspace, string(desired), ts(t), ts(t)); err != nil {
 			return err
 		}
 		_, err := tx.exec(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES (?, 1, ?, ?)`, name, file, ts(t))
@@ -281,12 +288,12 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	})
 }
 
-const pipelineCols = `name, version, desired, observed, last_error, created_at, updated_at`
+const pipelineCols = `name, workspace, version, desired, observed, last_error, created_at, updated_at`
 
 func scanPipeline(row interface{ Scan(...any) error }) (*Pipeline, error) {
 	var p Pipeline
 	var desired, created, updated string
-	if err := row.Scan(&p.Name, &p.Version, &desired, &p.Observed, &p.LastError, &created, &updated); err != nil {
+	if err := row.Scan(&p.Name, &p.Workspace, &p.Version, &desired, &p.Observed, &p.LastError, &created, &updated); err != nil {
 		return nil, err
 	}
 	p.Desired, p.Created, p.Updated = Desired(desired), parseTS(created), parseTS(updated)

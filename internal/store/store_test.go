@@ -53,8 +53,12 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: to version %d: %v", kind, from, err)
 			}
-			if from >= 1 { // data of version 1's tables
-				if _, err := old.Create(ctx, "p", "file v1", Run); err != nil {
+			if from >= 1 { // data of version 1's tables, as version 1 wrote them
+				if _, err := old.exec(ctx, `INSERT INTO pipelines (name, version, desired, observed, last_error, created_at, updated_at) VALUES ('p', 1, 'RUNNING', 'CREATED', '', ?, ?)`,
+					ts(now()), ts(now())); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := old.exec(ctx, `INSERT INTO pipeline_versions (pipeline, version, file, created_at) VALUES ('p', 1, 'file v1', ?)`, ts(now())); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -77,7 +81,7 @@ func TestMigratesFromEveryVersion(t *testing.T) {
 				t.Fatalf("%s: from version %d: at %d, want %d", kind, from, v, SchemaVersion)
 			}
 			if from >= 1 {
-				if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run {
+				if p, err := s.Get(ctx, "p"); err != nil || p.Desired != Run || p.Workspace != DefaultWorkspace {
 					t.Fatalf("%s: from version %d: the pipeline is %v, %v", kind, from, p, err)
 				}
 			}
@@ -245,6 +249,84 @@ func TestLeases(t *testing.T) {
 			}
 			if l, ok, _ := s.Claim(ctx, "p", "a", time.Second); !ok || l.Generation != 3 {
 				t.Fatalf("after b yielded: %+v %v", l, ok)
+			}
+		})
+	}
+}
+
+// TestAccessRecords: users, workspaces, members, tokens and the audit log, in SQLite and
+// in PostgreSQL.
+func TestAccessRecords(t *testing.T) {
+	for kind, s := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			if n, _ := s.CountUsers(ctx); n != 0 {
+				t.Fatalf("%d users in a new store", n)
+			}
+			if err := s.CreateUser(ctx, User{Name: "ana", Password: "h1", ServerAdmin: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateUser(ctx, User{Name: "ana", Password: "h2"}); !errors.Is(err, ErrExists) {
+				t.Fatalf("a second ana: %v", err)
+			}
+			if u, err := s.GetUser(ctx, "ana"); err != nil || u.Password != "h1" || !u.ServerAdmin {
+				t.Fatalf("ana: %+v %v", u, err)
+			}
+			if _, err := s.GetUser(ctx, "bob"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("bob: %v", err)
+			}
+			if err := s.CreateWorkspace(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			if ws, _ := s.Workspaces(ctx); len(ws) != 2 || ws[0] != "a" || ws[1] != DefaultWorkspace {
+				t.Fatalf("workspaces %v", ws)
+			}
+			if _, err := s.CreateIn(ctx, "a", "pa", "file", Stop); err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := s.Get(ctx, "pa"); p.Workspace != "a" {
+				t.Fatalf("pipeline pa in workspace %q", p.Workspace)
+			}
+			s.SetMember(ctx, Member{Workspace: "a", User: "ana", Role: "viewer"})
+			s.SetMember(ctx, Member{Workspace: "a", User: "ana", Role: "editor"})
+			if r, _ := s.RoleOf(ctx, "a", "ana"); r != "editor" {
+				t.Fatalf("ana's role in a: %q", r)
+			}
+			if r, _ := s.RoleOf(ctx, DefaultWorkspace, "ana"); r != "" {
+				t.Fatalf("ana's role in default: %q", r)
+			}
+			exp := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+			if err := s.AddToken(ctx, TokenRecord{ID: "0123456789ab", Hash: "hh", Kind: "service", Name: "ci", Workspace: "a", Role: "operator", Expires: exp, CreatedBy: "ana"}); err != nil {
+				t.Fatal(err)
+			}
+			if tk, err := s.Token(ctx, "0123456789ab"); err != nil || tk.Hash != "hh" || !tk.Expires.Equal(exp) || !tk.Revoked.IsZero() {
+				t.Fatalf("token %+v %v", tk, err)
+			}
+			if err := s.RevokeToken(ctx, DefaultWorkspace, "0123456789ab"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("revoked from another workspace: %v", err)
+			}
+			if err := s.RevokeToken(ctx, "a", "0123456789ab"); err != nil {
+				t.Fatal(err)
+			}
+			if tk, _ := s.Token(ctx, "0123456789ab"); tk.Revoked.IsZero() {
+				t.Fatal("not revoked")
+			}
+			for _, ws := range []string{"a", "a", DefaultWorkspace} {
+				if err := s.Audit(ctx, AuditEntry{Who: "ana", Workspace: ws, Action: "POST /x", Outcome: "ok", From: "127.0.0.1"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if log, _ := s.AuditLog(ctx, "a", 0, 10); len(log) != 2 || log[0].Who != "ana" {
+				t.Fatalf("audit of a: %+v", log)
+			}
+			if log, _ := s.AuditLog(ctx, "", 1, 10); len(log) != 2 {
+				t.Fatalf("audit after 1: %+v", log)
+			}
+			if err := s.DeleteUser(ctx, "ana"); err != nil {
+				t.Fatal(err)
+			}
+			if ms, _ := s.Members(ctx, "a", ""); len(ms) != 0 {
+				t.Fatalf("members after ana left: %v", ms)
 			}
 		})
 	}

@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultWorkspace is the workspace of pipelines made before workspaces, and of a server
+// with no others.
+const DefaultWorkspace = "default"
+
+// User is a local account.
+type User struct {
+	Name        string    `json:"name"`
+	Password    string    `json:"-"` // the Argon2id hash (internal/auth)
+	ServerAdmin bool      `json:"server_admin"`
+	Created     time.Time `json:"created"`
+}
+
+// Member is a user's role in a workspace.
+type Member struct {
+	Workspace string `json:"workspace"`
+	User      string `json:"user"`
+	Role      string `json:"role"`
+}
+
+// TokenRecord is an API token as the store keeps it: never its secret, only its hash.
+type TokenRecord struct {
+	ID        string    `json:"id"`
+	Hash      string    `json:"-"`
+	Kind      string    `json:"kind"` // session (a user's login) or service (a service account's)
+	Name      string    `json:"name"` // the service account's name, or the user's
+	User      string    `json:"user,omitempty"`
+	Workspace string    `json:"workspace,omitempty"` // service tokens: their one workspace
+	Role      string    `json:"role,omitempty"`      // service tokens: their role there
+	Expires   time.Time `json:"expires"`
+	Revoked   time.Time `json:"revoked,omitzero"`
+	CreatedBy string    `json:"created_by"`
+	Created   time.Time `json:"created"`
+}
+
+// AuditEntry is one line of the audit log: who did what, to what, from where, and how it
+// ended.
+type AuditEntry struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Who       string    `json:"who"`
+	Workspace string    `json:"workspace"`
+	Action    string    `json:"action"`
+	Target    string    `json:"target"`
+	Outcome   string    `json:"outcome"` // ok, denied, failed, or an HTTP status
+	From      string    `json:"from"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// CountUsers says how many users there are (none: the server still takes its local
+// administrator).
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// CreateUser adds a user (ErrExists if the name is taken).
+func (s *Store) CreateUser(ctx context.Context, u User) error {
+	_, err := s.exec(ctx, `INSERT INTO users (name, password, server_admin, created_at) VALUES (?, ?, ?, ?)`,
+		u.Name, u.Password, boolInt(u.ServerAdmin), ts(now()))
+	if err != nil && s.duplicate(ctx, `SELECT count(*) FROM users WHERE name = ?`, u.Name) {
+		return fmt.Errorf("user %q: %w", u.Name, ErrExists)
+	}
+	return err
+}
+
+// duplicate reports whether q (a count) finds the row an insert failed on.
+func (s *Store) duplicate(ctx context.Context, q string, args ...any) bool {
+	var n int
+	return s.queryRow(ctx, q, args...).Scan(&n) == nil && n > 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// GetUser returns a user (ErrNotFound).
+func (s *Store) GetUser(ctx context.Context, name string) (*User, error) {
+	var u User
+	var admin int
+	var created string
+	err := s.queryRow(ctx, `SELECT name, password, server_admin, created_at FROM users WHERE name = ?`, name).Scan(&u.Name, &u.Password, &admin, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user %q: %w", name, ErrNotFound)
+	}
+	u.ServerAdmin, u.Created = admin == 1, parseTS(created)
+	return &u, err
+}
+
+// Users lists the users, by name.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	return collect(s, ctx, `SELECT name, server_admin, created_at FROM users ORDER BY name`, nil, func(r *sql.Rows) (User, error) {
+		var u User
+		var admin int
+		var created string
+		err := r.Scan(&u.Name, &admin, &created)
+		u.ServerAdmin, u.Created = admin == 1, parseTS(created)
+		return u, err
+	})
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, name, hash string) error {
+	return s.updateOne(ctx, "user "+name, `UPDATE users SET password = ? WHERE name = ?`, hash, name)
+}
+
+// DeleteUser removes a user, their memberships and their tokens.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	return s.tx(ctx, func(tx *txn) error {
+		res, err := tx.exec(ctx, `DELETE FROM users WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("user %q: %w", name, ErrNotFound)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM members WHERE username = ?`, name); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at = ''`, ts(now()), name)
+		return err
+	})
+}
+
+// CreateWorkspace adds a workspace (ErrExists).
+func (s *Store) CreateWorkspace(ctx context.Context, name string) error {
+	_, err := s.exec(ctx, `INSERT INTO workspaces (name, created_at) VALUES (?, ?)`, name, ts(now()))
+	if err != nil && s.duplicate(ctx, `SELECT count(*) FROM workspaces WHERE name = ?`, name) {
+		return fmt.Errorf("workspace %q: %w", name, ErrExists)
+	}
+	return err
+}
+
+// Workspaces lists the workspaces, by name.
+func (s *Store) Workspaces(ctx context.Context) ([]string, error) {
+	return collect(s, ctx, `SELECT name FROM workspaces ORDER BY name`, nil, func(r *sql.Rows) (string, error) {
+		var n string
+		return n, r.Scan(&n)
+	})
+}
+
+// WorkspaceExists reports whether a workspace is there.
+func (s *Store) WorkspaceExists(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM workspaces WHERE name = ?`, name).Scan(&n)
+	return n > 0, err
+}
+
+// SetMember gives user role in workspace (replacing the role they had).
+func (s *Store) SetMember(ctx context.Context, m Member) error {
+	return s.tx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, `DELETE FROM members WHERE workspace = ? AND username = ?`, m.Workspace, m.User); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `INSERT INTO members (workspace, username, role) VALUES (?, ?, ?)`, m.Workspace, m.User, m.Role)
+		return err
+	})
+}
+
+// RemoveMember takes user out of workspace.
+func (s *Store) RemoveMember(ctx context.Context, workspace, user string) error {
+	return s.updateOne(ctx, "member "+user, `DELETE FROM members WHERE workspace = ? AND username = ?`, workspace, user)
+}
+
+// Members lists a workspace's members (workspace ""; every membership of user, else).
+func (s *Store) Members(ctx context.Context, workspace, user string) ([]Member, error) {
+	q, args := `SELECT workspace, username, role FROM members WHERE workspace = ? ORDER BY username`, []any{workspace}
+	if workspace == "" {
+		q, args = `SELECT workspace, username, role FROM members WHERE username = ? ORDER BY workspace`, []any{user}
+	}
+	return collect(s, ctx, q, args, func(r *sql.Rows) (Member, error) {
+		var m Member
+		return m, r.Scan(&m.Workspace, &m.User, &m.Role)
+	})
+}
+
+// RoleOf is user's role in workspace ("" none).
+func (s *Store) RoleOf(ctx context.Context, workspace, user string) (string, error) {
+	var role string
+	err := s.queryRow(ctx, `SELECT role FROM members WHERE workspace = ? AND username = ?`, workspace, user).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return role, err
+}
+
+// AddToken stores a token's record.
+func (s *Store) AddToken(ctx context.Context, t TokenRecord) error {
+	_, err := s.exec(ctx, `INSERT INTO tokens (id, hash, kind, name, username, workspace, role, expires_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.Kind, t.Name, t.User, t.Workspace, t.Role, ts(t.Expires), t.CreatedBy, ts(now()))
+	return err
+}
+
+const tokenCols = `id, hash, kind, name, username, workspace, role, expires_at, revoked_at, created_by, created_at`
+
+func scanToken(r interface{ Scan(...any) error }) (TokenRecord, error) {
+	var t TokenRecord
+	var exp, rev, created string
+	err := r.Scan(&t.ID, &t.Hash, &t.Kind, &t.Name, &t.User, &t.Workspace, &t.Role, &exp, &rev, &t.CreatedBy, &created)
+	t.Expires, t.Created = parseTS(exp), parseTS(created)
+	if rev != "" {
+		t.Revoked = parseTS(rev)
+	}
+	return t, err
+}
+
+// Token returns a token's record (nil: no such id).
+func (s *Store) Token(ctx context.Context, id string) (*TokenRecord, error) {
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &t, err
+}
+
+// Tokens lists the service tokens of a workspace, newest first.
+func (s *Store) Tokens(ctx context.Context, workspace string) ([]TokenRecord, error) {
+	return collect(s, ctx, `SELECT `+tokenCols+` FROM tokens WHERE workspace = ? AND kind = 'service' ORDER BY created_at DESC`, []any{workspace},
+		func(r *sql.Rows) (TokenRecord, error) { return scanToken(r) })
+}
+
+// RevokeToken revokes a token of workspace ("": any), at once.
+func (s *Store) RevokeToken(ctx context.Context, workspace, id string) error {
+	q, args := `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = ''`, []any{ts(now()), id}
+	if workspace != "" {
+		q += ` AND workspace = ?`
+		args = append(args, workspace)
+	}
+	return s.updateOne(ctx, "token "+id, q, args...)
+}
+
+// Audit appends an entry to the audit log.
+func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = now()
+	}
+	_, err := s.exec(ctx, `INSERT INTO audit (at, who, workspace, action, target, outcome, from_addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ts(e.At), e.Who, e.Workspace, e.Action, e.Target, e.Outcome, e.From, e.Detail)
+	return err
+}
+
+// AuditLog returns the entries after id after, oldest first, at most limit, of workspace
+// ("": all).
+func (s *Store) AuditLog(ctx context.Context, workspace string, after int64, limit int) ([]AuditEntry, error) {
+	q, args := `SELECT id, at, who, workspace, action, target, outcome, from_addr, detail FROM audit WHERE id > ?`, []any{after}
+	if workspace != "" {
+		q += ` AND workspace = ?`
+		args = append(args, workspace)
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	return collect(s, ctx, q, args, func(r *sql.Rows) (AuditEntry, error) {
+		var e AuditEntry
+		var at string
+		err := r.Scan(&e.ID, &at, &e.Who, &e.Workspace, &e.Action, &e.Target, &e.Outcome, &e.From, &e.Detail)
+		e.At = parseTS(at)
+		return e, err
+	})
+}
+
+// updateOne runs q, which must touch a row (else what is ErrNotFound).
+func (s *Store) updateOne(ctx context.Context, what, q string, args ...any) error {
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// collect runs a query and scans each row with scan.
+func collect[T any](s *Store, ctx context.Context, q string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
