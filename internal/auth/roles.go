@@ -40,9 +40,9 @@ var matrix = map[Role][]Perm{
 }
 
 // Allows reports whether role may do perm. A server admin may do everything; ServerAdmin
-// is no workspace role's.
+// is no workspace role's; Self is every principal's, in any workspace or none.
 func Allows(r Role, serverAdmin bool, p Perm) bool {
-	if serverAdmin {
+	if serverAdmin || p == Self {
 		return true
 	}
 	return slices.Contains(matrix[r], p)

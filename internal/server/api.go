@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
@@ -22,19 +23,6 @@ import (
 // maxBody bounds a request's body.
 const maxBody = 1 << 20
 
-// Principal is who makes a request. Every request carries one; this version has only
-// the local administrator of a server that listens on loopback (the access issue adds
-// users, tokens and roles in its place).
-type Principal struct{ Name string }
-
-type principalKey struct{}
-
-// PrincipalOf returns the request's principal.
-func PrincipalOf(ctx context.Context) Principal {
-	p, _ := ctx.Value(principalKey{}).(Principal)
-	return p
-}
-
 // route is one endpoint of the API: the handler and what the OpenAPI document says of it.
 type route struct {
 	method, path, id, summary string
@@ -43,6 +31,7 @@ type route struct {
 	out                       any // the success body's type (nil: none)
 	status                    int // the success status
 	errors                    []int
+	perm                      auth.Perm // what the principal must be allowed ("": none, logging in)
 	h                         func(a *api, w http.ResponseWriter, r *http.Request)
 }
 
@@ -56,44 +45,80 @@ var nameParam = param{name: "name", in: "path", doc: "the pipeline's name", requ
 
 // routes is the API, declared once: it drives the mux and the OpenAPI document.
 var routes = []route{
-	{method: "GET", path: "/api/v1/pipelines", id: "listPipelines", summary: "List the pipelines",
+	{method: "GET", path: "/api/v1/pipelines", id: "listPipelines", perm: auth.ReadPipelines, summary: "List the pipelines",
 		params: []param{{name: "state", in: "query", doc: "only those in this state", typ: "string"}, {name: "table", in: "query", doc: "only those whose source selects this table (db.table)", typ: "string"}},
 		out:    PipelineList{}, status: 200, errors: []int{400}, h: (*api).list},
-	{method: "POST", path: "/api/v1/pipelines", id: "createPipeline", summary: "Create a pipeline from its file (and start it); the same create again answers 200 with the pipeline, another file under the name 409",
+	{method: "POST", path: "/api/v1/pipelines", id: "createPipeline", perm: auth.WritePipelines, summary: "Create a pipeline from its file (and start it); the same create again answers 200 with the pipeline, another file under the name 409",
 		in: CreateRequest{}, out: Pipeline{}, status: 201, errors: []int{400, 409, 413, 422}, h: (*api).create},
-	{method: "GET", path: "/api/v1/pipelines/{name}", id: "getPipeline", summary: "A pipeline: its file, state, phase, counters, last error",
+	{method: "GET", path: "/api/v1/pipelines/{name}", id: "getPipeline", perm: auth.ReadPipelines, summary: "A pipeline: its file, state, phase, counters, last error",
 		params: []param{nameParam}, out: Pipeline{}, status: 200, errors: []int{404}, h: (*api).get},
-	{method: "DELETE", path: "/api/v1/pipelines/{name}", id: "deletePipeline", summary: "Stop and delete a pipeline; drop_state=true drops its checkpoint too",
+	{method: "DELETE", path: "/api/v1/pipelines/{name}", id: "deletePipeline", perm: auth.WritePipelines, summary: "Stop and delete a pipeline; drop_state=true drops its checkpoint too",
 		params: []param{nameParam, {name: "drop_state", in: "query", doc: "drop its checkpoint too", typ: "boolean"}}, status: 204, errors: []int{404}, h: (*api).delete},
-	{method: "PUT", path: "/api/v1/pipelines/{name}", id: "applyPipeline", summary: "Make a file the pipeline's next version: a pipeline that runs resumes with it from a checkpoint; refused (409) where the change cannot keep its state, unless reset",
+	{method: "PUT", path: "/api/v1/pipelines/{name}", id: "applyPipeline", perm: auth.WritePipelines, summary: "Make a file the pipeline's next version: a pipeline that runs resumes with it from a checkpoint; refused (409) where the change cannot keep its state, unless reset",
 		params: []param{nameParam}, in: ApplyRequest{}, out: ApplyResult{}, status: 200, errors: []int{400, 404, 409, 413, 422}, h: (*api).apply},
-	{method: "GET", path: "/api/v1/pipelines/{name}/versions", id: "pipelineVersions", summary: "A pipeline's versions, oldest first, with their files",
+	{method: "GET", path: "/api/v1/pipelines/{name}/versions", id: "pipelineVersions", perm: auth.ReadPipelines, summary: "A pipeline's versions, oldest first, with their files",
 		params: []param{nameParam}, out: VersionList{}, status: 200, errors: []int{404}, h: (*api).versions},
-	{method: "POST", path: "/api/v1/pipelines/{name}/rollback", id: "rollbackPipeline", summary: "Put an earlier version in force (by default the one before)",
+	{method: "POST", path: "/api/v1/pipelines/{name}/rollback", id: "rollbackPipeline", perm: auth.WritePipelines, summary: "Put an earlier version in force (by default the one before)",
 		params: []param{nameParam}, in: RollbackRequest{}, out: Pipeline{}, status: 200, errors: []int{400, 404, 409}, h: (*api).rollback},
-	{method: "POST", path: "/api/v1/pipelines/{name}/reset", id: "resetPipeline", summary: "Remove everything a pipeline that does not run keeps (checkpoint, replication slot and publication, the sink's checkpoint row): started again, it starts over",
+	{method: "POST", path: "/api/v1/pipelines/{name}/reset", id: "resetPipeline", perm: auth.WritePipelines, summary: "Remove everything a pipeline that does not run keeps (checkpoint, replication slot and publication, the sink's checkpoint row): started again, it starts over",
 		params: []param{nameParam}, out: ResetResult{}, status: 200, errors: []int{404, 409}, h: (*api).reset},
-	{method: "POST", path: "/api/v1/pipelines/{name}/resnapshot", id: "resnapshotTables", summary: "Copy tables again beside the stream: a running pipeline takes the request at its next checkpoint, a stopped one when it next starts",
+	{method: "POST", path: "/api/v1/pipelines/{name}/resnapshot", id: "resnapshotTables", perm: auth.WritePipelines, summary: "Copy tables again beside the stream: a running pipeline takes the request at its next checkpoint, a stopped one when it next starts",
 		params: []param{nameParam}, in: ResnapshotRequest{}, status: 202, errors: []int{400, 404, 409}, h: (*api).resnapshot},
-	{method: "GET", path: "/api/v1/pipelines/{name}/logs", id: "pipelineLogs", summary: "The tail of a pipeline's log; follow=true streams it as server-sent events (text/event-stream), each a LogLine",
+	{method: "GET", path: "/api/v1/pipelines/{name}/logs", id: "pipelineLogs", perm: auth.ReadPipelines, summary: "The tail of a pipeline's log; follow=true streams it as server-sent events (text/event-stream), each a LogLine",
 		params: []param{nameParam, {name: "tail", in: "query", doc: "at most this many lines (1-2000, default 100)", typ: "integer"},
 			{name: "level", in: "query", doc: "debug, info, warn or error: that level and above (default info)", typ: "string"},
 			{name: "follow", in: "query", doc: "stream new lines as they come", typ: "boolean"}},
 		out: Logs{}, status: 200, errors: []int{400, 404}, h: (*api).logs},
-	{method: "GET", path: "/api/v1/alerts", id: "listAlerts", summary: "The alerts that fire, then the last resolved ones, newest first",
+	{method: "GET", path: "/api/v1/alerts", id: "listAlerts", perm: auth.ReadAlerts, summary: "The alerts that fire, then the last resolved ones, newest first",
 		params: []param{{name: "limit", in: "query", doc: "at most this many resolved ones (0-1000, default 100)", typ: "integer"}},
 		out:    Alerts{}, status: 200, errors: []int{400}, h: (*api).alerts},
-	{method: "GET", path: "/api/v1/pipelines/{name}/runs", id: "pipelineRuns", summary: "A pipeline's runs, newest first: each start with its version, its end, end state and error",
+	{method: "GET", path: "/api/v1/pipelines/{name}/runs", id: "pipelineRuns", perm: auth.ReadPipelines, summary: "A pipeline's runs, newest first: each start with its version, its end, end state and error",
 		params: []param{nameParam, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
 		out:    Runs{}, status: 200, errors: []int{400, 404}, h: (*api).runs},
-	{method: "GET", path: "/api/v1/pipelines/{name}/events", id: "pipelineEvents", summary: "A page of a pipeline's events, oldest first",
+	{method: "GET", path: "/api/v1/pipelines/{name}/events", id: "pipelineEvents", perm: auth.ReadPipelines, summary: "A page of a pipeline's events, oldest first",
 		params: []param{nameParam, {name: "after", in: "query", doc: "the events after this id", typ: "integer"}, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
 		out:    Events{}, status: 200, errors: []int{400, 404}, h: (*api).events},
 }
 
+// accessRoutes are the routes of access: login, users, workspaces, members, tokens, audit.
+var accessRoutes = []route{
+	{method: "POST", path: "/api/v1/login", id: "login", summary: "Log a user in: a session token, shown once (at most 5 failures per user and address in 5 minutes)",
+		in: LoginRequest{}, out: LoginResult{}, status: 200, errors: []int{400, 401, 429}, h: (*api).login},
+	{method: "POST", path: "/api/v1/logout", id: "logout", summary: "End this session (revoke its token)", perm: auth.Self, status: 204, errors: []int{401}, h: (*api).logout},
+	{method: "GET", path: "/api/v1/whoami", id: "whoami", summary: "Who the request is made as, in which workspace with which role, and the workspaces of a user",
+		perm: auth.Self, out: Whoami{}, status: 200, errors: []int{401}, h: (*api).whoami},
+	{method: "GET", path: "/api/v1/users", id: "listUsers", summary: "The users (server admins)", perm: auth.ServerAdmin, out: Users{}, status: 200, errors: []int{401, 403}, h: (*api).users},
+	{method: "POST", path: "/api/v1/users", id: "createUser", summary: "Make a user (server admins); the password is write-only",
+		perm: auth.ServerAdmin, in: UserRequest{}, out: store.User{}, status: 201, errors: []int{400, 401, 403, 409}, h: (*api).createUser},
+	{method: "DELETE", path: "/api/v1/users/{user}", id: "deleteUser", summary: "Remove a user, their memberships and sessions (server admins)",
+		params: []param{userParam}, perm: auth.ServerAdmin, status: 204, errors: []int{401, 403, 404}, h: (*api).deleteUser},
+	{method: "GET", path: "/api/v1/workspaces", id: "listWorkspaces", summary: "The workspaces: all to a server admin, one's own to others",
+		perm: auth.Self, out: Workspaces{}, status: 200, errors: []int{401}, h: (*api).workspaces},
+	{method: "POST", path: "/api/v1/workspaces", id: "createWorkspace", summary: "Make a workspace (server admins)",
+		perm: auth.ServerAdmin, in: WorkspaceRequest{}, out: WorkspaceRequest{}, status: 201, errors: []int{400, 401, 403, 409}, h: (*api).createWorkspace},
+	{method: "GET", path: "/api/v1/members", id: "listMembers", summary: "The workspace's members and their roles",
+		perm: auth.ManageWorkspace, out: Members{}, status: 200, errors: []int{401, 403, 404}, h: (*api).members},
+	{method: "PUT", path: "/api/v1/members/{user}", id: "setMember", summary: "Give a user a role in the workspace (at most one's own)",
+		params: []param{userParam}, perm: auth.ManageWorkspace, in: MemberRequest{}, out: store.Member{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).setMember},
+	{method: "DELETE", path: "/api/v1/members/{user}", id: "removeMember", summary: "Take a user out of the workspace",
+		params: []param{userParam}, perm: auth.ManageWorkspace, status: 204, errors: []int{401, 403, 404}, h: (*api).removeMember},
+	{method: "GET", path: "/api/v1/tokens", id: "listTokens", summary: "The workspace's service tokens (never their secrets)",
+		perm: auth.ManageWorkspace, out: TokenList{}, status: 200, errors: []int{401, 403, 404}, h: (*api).tokens},
+	{method: "POST", path: "/api/v1/tokens", id: "createToken", summary: "Make a service account's token for the workspace, with a role at most one's own: shown once",
+		perm: auth.ManageWorkspace, in: TokenRequest{}, out: TokenResult{}, status: 201, errors: []int{400, 401, 403, 404}, h: (*api).createToken},
+	{method: "DELETE", path: "/api/v1/tokens/{id}", id: "revokeToken", summary: "Revoke a token of the workspace, at once",
+		params: []param{{name: "id", in: "path", doc: "the token's id", required: true, typ: "string"}}, perm: auth.ManageWorkspace, status: 204, errors: []int{401, 403, 404}, h: (*api).revokeToken},
+	{method: "GET", path: "/api/v1/audit", id: "auditLog", summary: "A page of the workspace's audit log, oldest first: logins, refusals, and every change, who, when, from where",
+		params: []param{{name: "after", in: "query", doc: "the entries after this id", typ: "integer"}, {name: "limit", in: "query", doc: "at most this many (1-1000, default 100)", typ: "integer"}},
+		perm:   auth.ManageWorkspace, out: AuditLog{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).auditLog},
+}
+
+var userParam = param{name: "user", in: "path", doc: "the user's name", required: true, typ: "string"}
+
 func init() {
+	routes = append(routes, accessRoutes...)
 	for _, a := range []string{"start", "stop", "suspend", "resume", "restart"} {
-		routes = append(routes, route{method: "POST", path: "/api/v1/pipelines/{name}/" + a, id: a + "Pipeline",
+		routes = append(routes, route{method: "POST", path: "/api/v1/pipelines/{name}/" + a, id: a + "Pipeline", perm: auth.OperatePipelines,
 			summary: strings.ToUpper(a[:1]) + a[1:] + " a pipeline (idempotent; 409 with the current state where not legal)",
 			params:  []param{nameParam}, out: Pipeline{}, status: 200, errors: []int{404, 409},
 			h: func(api *api, w http.ResponseWriter, r *http.Request) { api.act(w, r, a) }})
@@ -101,7 +126,9 @@ func init() {
 }
 
 type api struct {
-	c *Controller
+	c        *Controller
+	loopback bool // the server listens on loopback only: with no user yet, it takes the local administrator
+	logins   logins
 	// closing is closed when the server shuts down: streams end then, so that the
 	// shutdown does not wait for their clients.
 	closing <-chan struct{}
@@ -111,12 +138,37 @@ func (a *api) handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
-			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, Principal{Name: "local-admin"}))
 			if err := checkQuery(r, rt.params); err != nil {
 				writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
 				return
 			}
-			rt.h(a, w, r)
+			if rt.perm == "" { // logging in
+				rt.h(a, w, r)
+				return
+			}
+			p, err := a.authenticate(r)
+			if err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+				err = a.authorize(r, rt, p)
+			}
+			if err != nil {
+				if ae := new(authError); errors.As(err, &ae) && ae.status != http.StatusUnauthorized || store.IsNotFound(err) {
+					a.audit(r, p, r.Method+" "+rt.path, r.URL.Path, "denied", err.Error())
+				}
+				fail(w, err)
+				return
+			}
+			if r.Method == http.MethodGet {
+				rt.h(a, w, r)
+				return
+			}
+			sw := &statusWriter{ResponseWriter: w}
+			rt.h(a, sw, r)
+			outcome := "ok"
+			if sw.status >= 400 {
+				outcome = strconv.Itoa(sw.status)
+			}
+			a.audit(r, p, r.Method+" "+rt.path, r.URL.Path, outcome, "")
 		})
 	}
 	return mux
@@ -149,6 +201,10 @@ func fail(w http.ResponseWriter, err error) {
 	switch {
 	case store.IsNotFound(err):
 		writeError(w, http.StatusNotFound, Error{Error: err.Error()})
+	case errors.As(err, new(*authError)):
+		var ae *authError
+		errors.As(err, &ae)
+		writeError(w, ae.status, Error{Error: ae.msg})
 	case errors.As(err, &conflict):
 		writeError(w, http.StatusConflict, Error{Error: err.Error(), State: string(conflict.State)})
 	case errors.As(err, new(*BadRequest)):
@@ -241,7 +297,11 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := PipelineList{Pipelines: []Pipeline{}}
+	ws := workspaceOf(r.Context())
 	for _, rec := range recs {
+		if rec.Workspace != ws {
+			continue
+		}
 		v, err := a.view(r.Context(), rec, false)
 		if err != nil {
 			fail(w, err)
@@ -507,6 +567,16 @@ func (a *api) alerts(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	recs, err := a.c.st.List(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	ws, mine := workspaceOf(r.Context()), map[string]bool{}
+	for _, rec := range recs {
+		mine[rec.Name] = rec.Workspace == ws
+	}
+	as = slices.DeleteFunc(as, func(al store.Alert) bool { return !mine[al.Pipeline] }) // the workspace's pipelines' only
 	writeJSON(w, http.StatusOK, Alerts{Alerts: as})
 }
 

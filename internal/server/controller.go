@@ -245,7 +245,7 @@ func (c *Controller) Create(ctx context.Context, file string, start bool) (rec *
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec, err = c.st.Create(ctx, p.Name, file, desired)
+	rec, err = c.st.CreateIn(ctx, workspaceOf(ctx), p.Name, file, desired)
 	if errors.Is(err, store.ErrExists) {
 		if v, verr := c.st.Version(ctx, p.Name, 0); verr == nil && v.File == file {
 			existing, gerr := c.st.Get(ctx, p.Name)

@@ -18,9 +18,13 @@ func Document() (*openapi3.T, error) {
 	doc := &openapi3.T{
 		OpenAPI: "3.0.3",
 		Info: &openapi3.Info{Title: "weir control plane", Version: "1",
-			Description: "Pipelines on a weir server: create them from their file, watch their state, change their lifecycle."},
-		Paths:      openapi3.NewPaths(),
-		Components: &openapi3.Components{Schemas: openapi3.Schemas{}},
+			Description: "Pipelines on a weir server: create them from their file, watch their state, change their lifecycle. " +
+				"Requests carry an API token (Authorization: Bearer weir_…; a user's from POST /api/v1/login) and act in the workspace of the Weir-Workspace header " +
+				"(default \"default\"); x-weir-permission names what each operation needs, and the role matrix of docs/server.md who has it."},
+		Paths: openapi3.NewPaths(),
+		Components: &openapi3.Components{Schemas: openapi3.Schemas{}, SecuritySchemes: openapi3.SecuritySchemes{
+			"token": &openapi3.SecuritySchemeRef{Value: openapi3.NewSecurityScheme().WithType("http").WithScheme("bearer")}}},
+		Security: openapi3.SecurityRequirements{openapi3.NewSecurityRequirement().Authenticate("token")},
 	}
 	gen := openapi3gen.NewGenerator(openapi3gen.CreateComponentSchemas(openapi3gen.ExportComponentSchemasOptions{ExportComponentSchemas: true}),
 		openapi3gen.CreateTypeNameGenerator(func(t reflect.Type) string { return t.Name() }))
@@ -33,6 +37,11 @@ func Document() (*openapi3.T, error) {
 	}
 	for _, rt := range routes {
 		op := &openapi3.Operation{OperationID: rt.id, Summary: rt.summary, Responses: openapi3.NewResponses()}
+		if rt.perm == "" {
+			op.Security = &openapi3.SecurityRequirements{} // logging in needs no token
+		} else {
+			op.Extensions = map[string]any{"x-weir-permission": string(rt.perm)}
+		}
 		for _, p := range rt.params {
 			var prm *openapi3.Parameter
 			if p.in == "path" {

@@ -108,7 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1), alertsDone: make(chan struct{})}
 	mux := http.NewServeMux()
 	closing := make(chan struct{})
-	mux.Handle("/api/", (&api{c: c, closing: closing}).handler())
+	mux.Handle("/api/", (&api{c: c, closing: closing, loopback: isLoopback(ln.Addr())}).handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -161,4 +161,10 @@ func (s *Server) Close() error {
 	<-s.alertsDone
 	s.cps.Close()
 	return errors.Join(err, s.st.Close())
+}
+
+// isLoopback reports whether addr is a loopback address (not a wildcard one).
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

@@ -1,0 +1,296 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-data/weir/internal/auth"
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connectors"
+	"github.com/weir-data/weir/internal/store"
+)
+
+// accessEnv is a server with users: root (server admin); in workspace a, one user of
+// each role; in workspace b, bob its admin.
+type accessEnv struct {
+	t      *testing.T
+	srv    *httptest.Server
+	st     *store.Store
+	tokens map[string]string // user → session token
+}
+
+var roleUsers = map[string]auth.Role{"va": auth.Viewer, "op": auth.Operator, "ed": auth.Editor, "ad": auth.Admin}
+
+func newAccessEnv(t *testing.T) *accessEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cps, _ := checkpoint.OpenLocal(filepath.Join(dir, "state"))
+	t.Cleanup(func() { cps.Close() })
+	c := NewController(ctx, Options{Store: st, Registry: connectors.Registry(), Checkpoints: cps, DataDir: dir})
+	t.Cleanup(func() { c.Shutdown(0) })
+	e := &accessEnv{t: t, st: st, tokens: map[string]string{}}
+	e.srv = httptest.NewServer((&api{c: c, loopback: true}).handler())
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		e.srv.Close()
+	})
+	if err := CreateUser(ctx, st, "root", "root password 1", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range []string{"a", "b"} {
+		st.CreateWorkspace(ctx, ws)
+	}
+	for u, role := range roleUsers {
+		CreateUser(ctx, st, u, u+" password 1", false)
+		st.SetMember(ctx, store.Member{Workspace: "a", User: u, Role: string(role)})
+	}
+	CreateUser(ctx, st, "bob", "bob password 1", false)
+	st.SetMember(ctx, store.Member{Workspace: "b", User: "bob", Role: string(auth.Admin)})
+	for _, u := range []string{"root", "va", "op", "ed", "ad", "bob"} {
+		status, body := e.do("", "", "POST", "/api/v1/login", fmt.Sprintf(`{"user":%q,"password":%q}`, u, u+" password 1"))
+		var res LoginResult
+		if status != 200 || json.Unmarshal(body, &res) != nil || !strings.HasPrefix(res.Token, "weir_") {
+			t.Fatalf("login %s: %d %s", u, status, body)
+		}
+		e.tokens[u] = res.Token
+	}
+	return e
+}
+
+// do sends a request as token (none: "") in workspace ws ("": the default).
+func (e *accessEnv) do(token, ws, method, path, body string) (int, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ws != "" {
+		req.Header.Set(WorkspaceHeader, ws)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+const accessPipeline = "source:\n  type: datagen\n  tables: demo.orders\n  rows: 10\nsink:\n  type: discard\npipeline:\n  name: %s\n"
+
+// TestRoleMatrix walks every route of the API with a principal of every role of
+// workspace a, a member of another workspace only, and a server admin: each may do
+// exactly what the matrix says (any other answer than 401/403/404 is taken as let
+// through: the handler then judges the request itself), and nothing else.
+func TestRoleMatrix(t *testing.T) {
+	e := newAccessEnv(t)
+	type who struct {
+		user  string
+		role  auth.Role
+		admin bool
+		stray bool // no member of workspace a
+	}
+	principals := []who{{"root", "", true, false}, {"bob", "", false, true}}
+	for u, r := range roleUsers {
+		principals = append(principals, who{user: u, role: r})
+	}
+	walked := 0
+	for _, rt := range routes {
+		if rt.perm == "" || rt.id == "logout" { // logging in and out: TestTokensAndLogins
+			continue
+		}
+		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000").Replace(rt.path)
+		for _, p := range principals {
+			status, body := e.do(e.tokens[p.user], "a", rt.method, path, "{}")
+			allowed := auth.Allows(p.role, p.admin, rt.perm)
+			hidden := p.stray && rt.perm != auth.Self && rt.perm != auth.ServerAdmin
+			switch {
+			case status == http.StatusUnauthorized:
+				t.Errorf("%s %s as %s: 401 %s", rt.method, path, p.user, body)
+			case hidden && status != http.StatusNotFound:
+				t.Errorf("%s %s as %s, no member of a: %d %s, want 404", rt.method, path, p.user, status, body)
+			case hidden:
+			case allowed && status == http.StatusForbidden:
+				t.Errorf("%s %s as %s (%s): refused, and the matrix allows %s: %s", rt.method, path, p.user, p.role, rt.perm, body)
+			case !allowed && status != http.StatusForbidden:
+				t.Errorf("%s %s as %s (%s): %d %s, want 403 (%s is not the role's)", rt.method, path, p.user, p.role, status, body, rt.perm)
+			}
+			walked++
+		}
+		// Without a token, every route but logging in asks for one.
+		if status, _ := e.do("", "a", rt.method, path, "{}"); status != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token: %d, want 401", rt.method, path, status)
+		}
+	}
+	if walked < 6*25 {
+		t.Fatalf("walked %d route × principal pairs: the routes are missing", walked)
+	}
+}
+
+// TestWorkspacesIsolate: a workspace's members see its pipelines only, and another's
+// pipeline answers as one that does not exist.
+func TestWorkspacesIsolate(t *testing.T) {
+	e := newAccessEnv(t)
+	for _, c := range []struct{ user, ws, name string }{{"ed", "a", "pa"}, {"bob", "b", "pb"}} {
+		body, _ := json.Marshal(CreateRequest{File: fmt.Sprintf(accessPipeline, c.name), Start: new(bool)})
+		if status, b := e.do(e.tokens[c.user], c.ws, "POST", "/api/v1/pipelines", string(body)); status != 201 {
+			t.Fatalf("create %s: %d %s", c.name, status, b)
+		}
+	}
+	names := func(user, ws string) string {
+		_, b := e.do(e.tokens[user], ws, "GET", "/api/v1/pipelines", "")
+		var l PipelineList
+		json.Unmarshal(b, &l)
+		var out []string
+		for _, p := range l.Pipelines {
+			out = append(out, p.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names("va", "a"); got != "pa" {
+		t.Errorf("a viewer of a lists %q", got)
+	}
+	if got := names("bob", "b"); got != "pb" {
+		t.Errorf("bob in b lists %q", got)
+	}
+	if got := names("root", "b"); got != "pb" {
+		t.Errorf("a server admin in b lists %q", got)
+	}
+	_, other := e.do(e.tokens["bob"], "b", "GET", "/api/v1/pipelines/pa", "")
+	_, none := e.do(e.tokens["bob"], "b", "GET", "/api/v1/pipelines/zz", "")
+	if !strings.Contains(string(other), "not found") || strings.ReplaceAll(string(other), "pa", "zz") != string(none) {
+		t.Errorf("another workspace's pipeline: %s; one that does not exist: %s", other, none)
+	}
+	if status, _ := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines/pa/stop", ""); status != 404 {
+		t.Errorf("bob stops a's pipeline: %d", status)
+	}
+	if status, b := e.do(e.tokens["bob"], "a", "GET", "/api/v1/pipelines", ""); status != 404 || strings.Contains(string(b), `"pa"`) {
+		t.Errorf("bob lists workspace a: %d %s", status, b)
+	}
+	// The audit log of a holds what a's members did, and bob's refused attempt on a.
+	_, b := e.do(e.tokens["ad"], "a", "GET", "/api/v1/audit", "")
+	var log AuditLog
+	json.Unmarshal(b, &log)
+	var saw []string
+	for _, en := range log.Entries {
+		saw = append(saw, en.Who+" "+en.Action+" "+en.Outcome)
+	}
+	all := strings.Join(saw, "\n")
+	if !strings.Contains(all, "ed POST /api/v1/pipelines ok") || !strings.Contains(all, "bob GET /api/v1/pipelines denied") || strings.Contains(all, "pb") {
+		t.Errorf("the audit log of a:\n%s", all)
+	}
+}
+
+// TestTokensAndLogins: service tokens carry their workspace and role (at most their
+// maker's), are shown once and refused at once when revoked or expired, with the same
+// answer as an unknown or wrong one; failed logins are limited; logging out ends the
+// session.
+func TestTokensAndLogins(t *testing.T) {
+	e := newAccessEnv(t)
+	status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/tokens", `{"name":"ci","role":"operator","expires_in":"1h"}`)
+	var tok TokenResult
+	if status != 201 || json.Unmarshal(b, &tok) != nil || !strings.HasPrefix(tok.Token, "weir_") {
+		t.Fatalf("make a token: %d %s", status, b)
+	}
+	if status, _ := e.do(tok.Token, "", "POST", "/api/v1/pipelines/nope/start", ""); status != 404 {
+		t.Errorf("an operator token starts: %d, want 404 (allowed; no such pipeline)", status)
+	}
+	if status, _ := e.do(tok.Token, "", "POST", "/api/v1/pipelines", "{}"); status != 403 {
+		t.Errorf("an operator token creates: %d, want 403", status)
+	}
+	if status, _ := e.do(tok.Token, "b", "GET", "/api/v1/pipelines", ""); status != 404 {
+		t.Errorf("a token of a in workspace b: %d, want 404", status)
+	}
+	_, list := e.do(e.tokens["ad"], "a", "GET", "/api/v1/tokens", "")
+	if strings.Contains(string(list), tok.Token[len(tok.Token)-20:]) || !strings.Contains(string(list), tok.ID) {
+		t.Errorf("the token list shows the secret, or not the token: %s", list)
+	}
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/tokens", `{"name":"x","role":"root"}`); status != 400 {
+		t.Errorf("a token of an unknown role: %d %s", status, b)
+	}
+	e.st.SetMember(context.Background(), store.Member{Workspace: "a", User: "op", Role: "operator"})
+	// Revoked: refused at once, as a wrong token is.
+	if status, _ := e.do(e.tokens["ad"], "a", "DELETE", "/api/v1/tokens/"+tok.ID, ""); status != 204 {
+		t.Fatalf("revoke: %d", status)
+	}
+	_, revoked := e.do(tok.Token, "", "GET", "/api/v1/pipelines", "")
+	_, wrong := e.do(tok.Token[:len(tok.Token)-2]+"xx", "", "GET", "/api/v1/pipelines", "")
+	_, unknown := e.do("weir_0123456789ab_"+strings.Repeat("A", 43), "", "GET", "/api/v1/pipelines", "")
+	if string(revoked) != string(wrong) || string(wrong) != string(unknown) || !strings.Contains(string(wrong), "not valid") {
+		t.Errorf("revoked %s, wrong %s, unknown %s: want one answer", revoked, wrong, unknown)
+	}
+	// Expired.
+	ex, _ := auth.NewToken()
+	e.st.AddToken(context.Background(), store.TokenRecord{ID: ex.ID, Hash: ex.Hash, Kind: "service", Name: "old", Workspace: "a", Role: "viewer",
+		Expires: time.Now().Add(-time.Second), CreatedBy: "ad"})
+	if _, b := e.do(ex.Plain, "", "GET", "/api/v1/pipelines", ""); string(b) != string(wrong) {
+		t.Errorf("an expired token: %s", b)
+	}
+	// Failed logins are limited per user and address.
+	for i := range loginFailures {
+		if status, _ := e.do("", "", "POST", "/api/v1/login", `{"user":"va","password":"wrong password!"}`); status != 401 {
+			t.Fatalf("failed login %d: %d", i, status)
+		}
+	}
+	if status, _ := e.do("", "", "POST", "/api/v1/login", `{"user":"va","password":"va password 1"}`); status != 429 {
+		t.Errorf("a login after %d failures: %d, want 429", loginFailures, status)
+	}
+	// Logging out ends the session at once.
+	if status, _ := e.do(e.tokens["ed"], "", "POST", "/api/v1/logout", ""); status != 204 {
+		t.Fatalf("logout: %d", status)
+	}
+	if status, _ := e.do(e.tokens["ed"], "a", "GET", "/api/v1/pipelines", ""); status != 401 {
+		t.Errorf("after logout: %d", status)
+	}
+	// A user's password is never in an answer.
+	_, users := e.do(e.tokens["root"], "", "GET", "/api/v1/users", "")
+	if bytes.Contains(users, []byte("argon2")) || bytes.Contains(users, []byte("password 1")) || !bytes.Contains(users, []byte(`"va"`)) {
+		t.Errorf("the users: %s", users)
+	}
+}
+
+// TestLocalAdministrator: a server with no user takes requests without a token over
+// loopback (as before there were users); once one exists, it asks for a token.
+func TestLocalAdministrator(t *testing.T) {
+	h := newTestAPI(t)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer http.DefaultClient.CloseIdleConnections()
+	get := func() int {
+		resp, err := http.Get(srv.URL + "/api/v1/whoami")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(); got != 200 {
+		t.Fatalf("no user yet: %d", got)
+	}
+	resp, err := http.Post(srv.URL+"/api/v1/users", "application/json", strings.NewReader(`{"name":"first","password":"a long password","server_admin":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("make the first user: %d", resp.StatusCode)
+	}
+	if got := get(); got != 401 {
+		t.Fatalf("with a user: %d, want 401", got)
+	}
+}
