@@ -28,23 +28,34 @@ import (
 
 // client talks to a weir server's API.
 type client struct {
-	base   string
-	output string // table, json, yaml
-	g      *globals
-	http   *http.Client
+	base      string
+	workspace string
+	output    string // table, json, yaml
+	g         *globals
+	http      *http.Client
 }
 
-func pipelineCommand(g *globals, reg *connector.Registry) *cobra.Command {
-	c := &client{g: g, http: &http.Client{Timeout: 2 * time.Minute}}
-	cmd := &cobra.Command{
-		Use:   "pipeline",
-		Short: "Manage the pipelines of a weir server (its API's client)",
-	}
+func newClient(g *globals) *client {
+	return &client{g: g, http: &http.Client{Timeout: 2 * time.Minute}}
+}
+
+// flags are a client command's: the server and the workspace.
+func (c *client) flags(cmd *cobra.Command) {
 	def := os.Getenv("WEIR_SERVER")
 	if def == "" {
 		def = "http://127.0.0.1:8080"
 	}
 	cmd.PersistentFlags().StringVar(&c.base, "server", def, "the server's URL (or $WEIR_SERVER)")
+	cmd.PersistentFlags().StringVar(&c.workspace, "workspace", os.Getenv("WEIR_WORKSPACE"), "the workspace to act in (or $WEIR_WORKSPACE; default: default)")
+}
+
+func pipelineCommand(g *globals, reg *connector.Registry) *cobra.Command {
+	c := newClient(g)
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "Manage the pipelines of a weir server (its API's client; weir login first where it asks for a token)",
+	}
+	c.flags(cmd)
 	cmd.PersistentFlags().StringVarP(&c.output, "output", "o", "table", "table, json or yaml")
 
 	var file string
@@ -327,6 +338,7 @@ func (c *client) do(method, path string, in, out any) error {
 		return invalid(fmt.Errorf("--server %s: %w", c.base, err))
 	}
 	req.Header.Set("Content-Type", "application/json")
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return failed(fmt.Errorf("reach the server at %s: %w (start one with `weir server`, or point --server or $WEIR_SERVER at it)", c.base, err))
@@ -432,6 +444,7 @@ func (c *client) logsCommand() *cobra.Command {
 			if err != nil {
 				return invalid(err)
 			}
+			c.authorize(req)
 			resp, err := (&http.Client{}).Do(req) // no timeout: it follows until stopped
 			if err != nil {
 				return failed(fmt.Errorf("reach the server at %s: %w", c.base, err))

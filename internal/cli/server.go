@@ -75,6 +75,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			}
 		},
 	}
+	cmd.AddCommand(serverUserCommand(g))
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address of the HTTP API (loopback unless told otherwise)")
 	cmd.Flags().StringVar(&data, "data", ".weir", "directory of the embedded store, the pipelines' state and their files")
 	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL store several servers share (postgres://…); the checkpoints go there too")

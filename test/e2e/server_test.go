@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -645,4 +646,43 @@ func TestServerRelaunchesAFailedPipeline(t *testing.T) {
 		return p.State == "RUNNING" && p.Checkpoints > 0
 	})
 	s.stop()
+}
+
+// TestServerLogin: the built server with its first administrator added to its store by
+// `weir server user add`: clients are asked to log in, `weir login` keeps a session
+// token for them, and `weir logout` ends it.
+func TestServerLogin(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	s := startServer(t, dir, addr)
+	defer s.stop()
+	env := []string{"WEIR_CONFIG_DIR=" + filepath.Join(dir, "config"), "WEIR_PASSWORD=a long password"}
+	if code, out := runWeirEnv(t, dir, env, "server", "user", "add", "root", "--admin", "--data", filepath.Join(dir, "data")); code != 0 {
+		t.Fatalf("user add: exit %d\n%s", code, out)
+	}
+	if code, out := runWeirEnv(t, dir, env, "pipeline", "list", "--server", s.url); code != 1 || !strings.Contains(out, "weir login") {
+		t.Fatalf("a client without a token: exit %d\n%s", code, out)
+	}
+	bad := []string{env[0], "WEIR_PASSWORD=not the password"}
+	if code, out := runWeirEnv(t, dir, bad, "login", "--user", "root", "--server", s.url); code != 1 || !strings.Contains(out, "wrong user or password") {
+		t.Fatalf("a wrong password: exit %d\n%s", code, out)
+	}
+	if code, out := runWeirEnv(t, dir, env, "login", "--user", "root", "--server", s.url); code != 0 || !strings.Contains(out, "logged in") {
+		t.Fatalf("login: exit %d\n%s", code, out)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "config", "credentials.json")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the credentials file: %v %v", st, err)
+	}
+	if code, out := runWeirEnv(t, dir, env, "pipeline", "list", "--server", s.url); code != 0 {
+		t.Fatalf("list after login: exit %d\n%s", code, out)
+	}
+	if code, out := runWeirEnv(t, dir, env, "logout", "--server", s.url); code != 0 {
+		t.Fatalf("logout: exit %d\n%s", code, out)
+	}
+	if code, _ := runWeirEnv(t, dir, env, "pipeline", "list", "--server", s.url); code != 1 {
+		t.Fatal("the client still reaches the server after logout")
+	}
+	if strings.Contains(s.p.stderr.String(), "a long password") {
+		t.Fatal("the server's log holds the password")
+	}
 }
