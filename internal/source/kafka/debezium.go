@@ -290,6 +290,7 @@ type dbzShape struct {
 	schema []byte        // the schema part, as records carry it
 	row    *connectField // the before/after struct
 	raw    string        // row as JSON, the shape a table was learnt from
+	cols   *event.Schema // the columns row gives, what images are decoded with
 }
 
 // maxShapes bounds the schemas remembered (tables × versions); past it they are forgotten.
@@ -392,8 +393,29 @@ func (d *debeziumJSON) decodeOne(r *kgo.Record, known map[event.TableID]*table) 
 		}
 	}
 	var before, after, source, op []byte
+	var beforeRow, afterRow event.Row
 	var tsMs int64
-	if err := members(payload, func(name, v []byte) error {
+	if _, err := object(payload, func(name, at []byte) (int, error) {
+		switch string(name) {
+		case "before", "after":
+			if shape != nil { // decoded as it is passed
+				row, n, err := imageAt(at, shape.cols, shape.row)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", name, err)
+				}
+				if string(name) == "before" {
+					beforeRow = row
+				} else {
+					afterRow = row
+				}
+				return n, nil
+			}
+		}
+		n, err := skipValue(at, 0)
+		if err != nil {
+			return 0, err
+		}
+		v := at[:n]
 		switch string(name) {
 		case "before":
 			before = v
@@ -406,7 +428,7 @@ func (d *debeziumJSON) decodeOne(r *kgo.Record, known map[event.TableID]*table) 
 		case "ts_ms":
 			tsMs, _ = jsonInt(v)
 		}
-		return nil
+		return n, nil
 	}); err != nil {
 		return c, nil, fmt.Errorf("not debezium-json: the payload: %w", err)
 	}
@@ -462,6 +484,10 @@ func (d *debeziumJSON) decodeOne(r *kgo.Record, known map[event.TableID]*table) 
 	default:
 		return c, nil, fmt.Errorf("op %s is none of c, u, d, r", op)
 	}
+	if shape != nil {
+		c.Before, c.After = beforeRow, afterRow
+		return c, announce, nil
+	}
 	if c.Before, err = imageOf(before, t.schema, tr); err != nil {
 		return c, nil, fmt.Errorf("before: %w", err)
 	}
@@ -504,10 +530,14 @@ func (d *debeziumJSON) shape(schema []byte) (*dbzShape, error) {
 		return nil, errors.New("no schema: write debezium-json with its schema (schemas.enable=true; weir's debezium-json.schema-include)")
 	}
 	raw, _ := json.Marshal(row)
+	cols, err := schemaOf(event.TableID{}, row, nil)
+	if err != nil {
+		return nil, err
+	}
 	if len(d.shapes) >= maxShapes {
 		clear(d.shapes)
 	}
-	sh := &dbzShape{schema: bytes.Clone(schema), row: row, raw: string(raw)}
+	sh := &dbzShape{schema: bytes.Clone(schema), row: row, raw: string(raw), cols: cols}
 	d.shapes[string(schema)] = sh
 	return sh, nil
 }
@@ -545,6 +575,34 @@ func (d *debeziumJSON) schemaless(r *kgo.Record, known map[event.TableID]*table,
 		return nil, nil, fmt.Errorf("no schema, and its image is %w", err)
 	}
 	return inferTable(known, id, names, obj, d.key, r.Key)
+}
+
+// imageAt decodes the image at the start of at (a JSON object, or null) under schema s
+// and its row struct, and says how many bytes it took.
+func imageAt(at []byte, s *event.Schema, row *connectField) (event.Row, int, error) {
+	if bytes.HasPrefix(at, []byte("null")) {
+		return nil, 4, nil
+	}
+	r := make(event.Row, len(s.Columns))
+	i := 0
+	n, err := object(at, func(name, vat []byte) (int, error) {
+		n, err := skipValue(vat, 0)
+		if err != nil {
+			return 0, err
+		}
+		k := i
+		if k >= len(s.Columns) || s.Columns[k].Name != string(name) {
+			if k = s.ColumnIndex(string(name)); k < 0 {
+				return n, nil // a field the schema does not name
+			}
+		}
+		i = k + 1
+		if r[k], err = value(vat[:n], &row.Fields[k], s.Columns[k].Type); err != nil {
+			return 0, fmt.Errorf("column %s: %w", s.Columns[k].Name, err)
+		}
+		return n, nil
+	})
+	return r, n, err
 }
 
 // imageOf decodes an image (a JSON object, or null) under schema s, whose columns are the

@@ -17,45 +17,61 @@ import (
 // members calls fn with each member of the JSON object b: its name (undecoded: names
 // with escapes are not expected) and its value's bytes.
 func members(b []byte, fn func(name, value []byte) error) error {
+	_, err := object(b, func(name, at []byte) (int, error) {
+		n, err := skipValue(at, 0)
+		if err != nil {
+			return 0, err
+		}
+		return n, fn(name, at[:n])
+	})
+	return err
+}
+
+// object walks the JSON object that b starts with: fn gets each member's name and the
+// bytes from its value on, and returns how many of them the value takes (so that a value
+// is decoded as it is passed, not found first and read again). It returns the index
+// past the object.
+func object(b []byte, fn func(name, at []byte) (int, error)) (int, error) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return errors.New("not a JSON object")
+		return 0, errors.New("not a JSON object")
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return nil
+		return i + 1, nil
 	}
 	for i < len(b) {
 		if b[i] != '"' {
-			return fmt.Errorf("a JSON object's member name expected at byte %d", i)
+			return 0, fmt.Errorf("a JSON object's member name expected at byte %d", i)
 		}
 		end, err := skipString(b, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		name := b[i+1 : end-1]
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return fmt.Errorf("':' expected at byte %d", i)
+			return 0, fmt.Errorf("':' expected at byte %d", i)
 		}
 		start := skipSpace(b, i+1)
-		if end, err = skipValue(b, start); err != nil {
-			return err
+		if start >= len(b) {
+			return 0, errors.New("a JSON value expected")
 		}
-		if err := fn(name, b[start:end]); err != nil {
-			return err
+		n, err := fn(name, b[start:])
+		if err != nil {
+			return 0, err
 		}
-		i = skipSpace(b, end)
+		i = skipSpace(b, start+n)
 		switch {
 		case i < len(b) && b[i] == ',':
 			i = skipSpace(b, i+1)
 		case i < len(b) && b[i] == '}':
-			return nil
+			return i + 1, nil
 		default:
-			return fmt.Errorf("',' or '}' expected at byte %d", i)
+			return 0, fmt.Errorf("',' or '}' expected at byte %d", i)
 		}
 	}
-	return errors.New("the JSON object ends early")
+	return 0, errors.New("the JSON object ends early")
 }
 
 func skipSpace(b []byte, i int) int {
