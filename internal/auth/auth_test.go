@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -75,6 +76,41 @@ func TestMatrix(t *testing.T) {
 		}
 		if i > 0 && AtMost(Roles[i-1], r) {
 			t.Errorf("%s is no more than %s", Roles[i-1], r)
+		}
+	}
+}
+
+// TestKeyring: sealed credentials open under any key of the ring and only for what they
+// were sealed for; the primary seals; a key left out of the ring is named, not guessed.
+func TestKeyring(t *testing.T) {
+	k1 := "k1=" + strings.Repeat("A", 43) + "="
+	k2 := "k2=" + strings.Repeat("B", 43) + "="
+	old, err := ParseKeyring(k1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := old.Seal([]byte("s3cret"), "connection shop")
+	if err != nil || KeyOf(sealed) != "k1" || strings.Contains(sealed, "s3cret") {
+		t.Fatalf("sealed %q, %v", sealed, err)
+	}
+	rotated, _ := ParseKeyring(k2+"\n"+k1, "test") // a new primary; the old key still opens
+	if got, err := rotated.Open(sealed, "connection shop"); err != nil || string(got) != "s3cret" {
+		t.Fatalf("open under the rotated ring: %q %v", got, err)
+	}
+	if _, err := rotated.Open(sealed, "connection other"); err == nil {
+		t.Fatal("a value opened for another connection")
+	}
+	again, _ := rotated.Seal([]byte("s3cret"), "connection shop")
+	if KeyOf(again) != "k2" {
+		t.Fatalf("sealed with %s, want the primary k2", KeyOf(again))
+	}
+	newOnly, _ := ParseKeyring(k2, "test")
+	if _, err := newOnly.Open(sealed, "connection shop"); !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "k1") {
+		t.Fatalf("a key left out: %v", err)
+	}
+	for _, bad := range []string{"", "k1", "k1=short", "bad id=" + strings.Repeat("A", 43) + "=", k1 + "," + k1} {
+		if _, err := ParseKeyring(bad, "test"); err == nil {
+			t.Errorf("ParseKeyring(%q): no error", bad)
 		}
 	}
 }

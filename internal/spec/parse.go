@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -70,7 +71,15 @@ type Endpoint struct {
 	IncludeSchemaChanges, ExcludeSchemaChanges []string
 	Config                                     *connector.Config
 	Line, Col                                  int // of the block's key
+	// Connection is the named connection the block takes its server and credentials
+	// from (a server's; "" none): its settings are the block's, and the file may not
+	// set them.
+	Connection string
 }
+
+// Connections resolves a block's connection: its connector type and its settings (the
+// secret ones in the clear, for the connector only).
+type Connections func(name string) (typ string, settings map[string]string, err error)
 
 // Route sends the source tables it matches to one sink table.
 type Route struct {
@@ -124,6 +133,13 @@ func Parse(file string, data []byte, reg *connector.Registry, lookupEnv func(str
 	return parse(file, data, reg, lookupEnv, false)
 }
 
+// ParseWithConnections is Parse where a source or sink block may name a connection
+// (connection: NAME, on a server): conns resolves it.
+func ParseWithConnections(file string, data []byte, reg *connector.Registry, lookupEnv func(string) (string, bool), conns Connections) (*Pipeline, error) {
+	p := &parser{file: file, lookupEnv: lookupEnv, conns: conns}
+	return p.finish(p.pipeline(data, reg))
+}
+
 // LoadUnset is Load for `weir validate --offline`, where the secrets a file references
 // need not be there (CI has none): a value that names an unset ${VARIABLE} is not checked
 // — it stands as its field's example or default — and a note says so.
@@ -137,7 +153,10 @@ func LoadUnset(path string, reg *connector.Registry) (*Pipeline, error) {
 
 func parse(file string, data []byte, reg *connector.Registry, lookupEnv func(string) (string, bool), unsetOK bool) (*Pipeline, error) {
 	p := &parser{file: file, lookupEnv: lookupEnv, unsetOK: unsetOK}
-	pl := p.pipeline(data, reg)
+	return p.finish(p.pipeline(data, reg))
+}
+
+func (p *parser) finish(pl *Pipeline) (*Pipeline, error) {
 	if len(p.problems) > 0 {
 		p.problems.sort()
 		return nil, p.problems
@@ -159,6 +178,10 @@ type parser struct {
 	// an unknown function. functions are weir's own (expression).
 	udfs      []string
 	functions transform.Functions
+	// conns resolves connections (nil: a file may name none); literal are the values a
+	// connection gave, taken as they are (no ${…} expansion).
+	conns   Connections
+	literal map[*yaml.Node]bool
 }
 
 // add reports a problem at node n (nil: the file as a whole).
@@ -334,6 +357,9 @@ func (p *parser) endpoint(top mapping, key string, types []string, lookup func(s
 	if !ok {
 		return e
 	}
+	if cn := m.get("connection"); cn != nil {
+		p.connection(&m, cn, key, &e)
+	}
 	typeNode := m.get("type")
 	if typeNode == nil {
 		p.add(keyNode, key, "missing required key \"type\" (one of %s)", strings.Join(types, ", "))
@@ -371,8 +397,52 @@ func (p *parser) endpoint(top mapping, key string, types []string, lookup func(s
 		e.IncludeSchemaChanges = p.schemaChangeTypes(m, "sink.include.schema.changes")
 		e.ExcludeSchemaChanges = p.schemaChangeTypes(m, "sink.exclude.schema.changes")
 	}
+	if e.Connection != "" {
+		extras = append(slices.Clone(extras), "connection")
+	}
 	e.Config = p.fields(m, keyNode, key, spec, extras...)
 	return e
+}
+
+// connection takes a block's settings from its named connection: they join the block's
+// keys (at the connection key's place), taken as they are; a key the file sets too is a
+// problem (a file may not point a connection's credentials at another server), and so is
+// a type that is not the connection's.
+func (p *parser) connection(m *mapping, cn *yaml.Node, key string, e *Endpoint) {
+	path := key + ".connection"
+	if cn.Kind != yaml.ScalarNode || cn.Value == "" {
+		p.add(cn, path, "want the name of a connection, got %s", kindName(cn))
+		return
+	}
+	if p.conns == nil {
+		p.add(cn, path, "connections are a server's: on `weir run` write the block's settings (host, user, password) instead")
+		return
+	}
+	typ, settings, err := p.conns(cn.Value)
+	if err != nil {
+		p.add(cn, path, "%v", err)
+		return
+	}
+	e.Connection = cn.Value
+	if tn := m.get("type"); tn != nil && tn.Value != typ {
+		p.add(tn, key+".type", "%s, but connection %s is of type %s: leave type out, or write %s", quote(tn.Value), cn.Value, typ, typ)
+	} else if tn == nil {
+		m.keys = append(m.keys, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "type", Line: cn.Line, Column: cn.Column})
+		m.values = append(m.values, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: typ, Line: cn.Line, Column: cn.Column})
+	}
+	if p.literal == nil {
+		p.literal = map[*yaml.Node]bool{}
+	}
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		if n := m.get(k); n != nil {
+			p.add(n, key+"."+k, "set by connection %s: leave it out of the file", cn.Value)
+			continue
+		}
+		v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: settings[k], Line: cn.Line, Column: cn.Column}
+		p.literal[v] = true
+		m.keys = append(m.keys, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k, Line: cn.Line, Column: cn.Column})
+		m.values = append(m.values, v)
+	}
 }
 
 // schemaChangeField is how include/exclude.schema.changes are checked.

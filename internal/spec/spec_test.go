@@ -524,3 +524,41 @@ func TestFlinkCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestConnections: a block that names a connection takes its type and settings, the
+// secret ones as they are (no ${…} expansion); the file may not set them again nor name
+// another type; outside a server a connection is refused with what to write instead.
+func TestConnections(t *testing.T) {
+	reg := connectors.Registry()
+	conns := func(name string) (string, map[string]string, error) {
+		if name != "shop" {
+			return "", nil, fmt.Errorf("no connection %q you may use", name)
+		}
+		return "mariadb", map[string]string{"hostname": "db.internal", "port": "3307", "username": "weir", "password": "p${HOME}w"}, nil
+	}
+	file := "source:\n  connection: shop\n  tables: shop.orders\nsink:\n  type: discard\n"
+	p, err := spec.ParseWithConnections("p.yaml", []byte(file), reg, os.LookupEnv, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Source.Config
+	if p.Source.Type != "mariadb" || p.Source.Connection != "shop" || c.String("hostname") != "db.internal" || c.Int("port") != 3307 || c.String("password") != "p${HOME}w" {
+		t.Fatalf("source %s (%s): %v", p.Source.Type, p.Source.Connection, c.Redacted())
+	}
+	if strings.Contains(fmt.Sprint(c.Redacted()), "p${HOME}w") {
+		t.Fatal("the password shows in the redacted settings")
+	}
+	for bad, says := range map[string]string{
+		"source:\n  connection: shop\n  hostname: evil.example\n  tables: a.b\nsink:\n  type: discard\n": "source.hostname: set by connection shop",
+		"source:\n  connection: shop\n  type: postgres\n  tables: a.b\nsink:\n  type: discard\n":        "connection shop is of type mariadb",
+		"source:\n  connection: other\n  tables: a.b\nsink:\n  type: discard\n":                        `no connection "other"`,
+	} {
+		_, err := spec.ParseWithConnections("p.yaml", []byte(bad), reg, os.LookupEnv, conns)
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("%q: %v, want it to say %q", bad, err, says)
+		}
+	}
+	if _, err := spec.Parse("p.yaml", []byte(file), reg, os.LookupEnv); err == nil || !strings.Contains(err.Error(), "connections are a server's") {
+		t.Errorf("weir run with a connection: %v", err)
+	}
+}

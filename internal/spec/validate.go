@@ -231,6 +231,9 @@ func (p *parser) value(n *yaml.Node, path string, f *connector.Field) *connector
 
 // expand expands ${NAME} in a scalar node, reporting bad references.
 func (p *parser) expand(n *yaml.Node, path string, f *connector.Field) (string, bool) {
+	if p.literal[n] {
+		return n.Value, true
+	}
 	secret := ""
 	if f != nil && f.Secret {
 		secret = f.Name

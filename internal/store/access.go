@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -299,4 +300,70 @@ func collect[T any](s *Store, ctx context.Context, q string, args []any, scan fu
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// Connection is a source or sink server as a named object: its connector type, its
+// settings (host, port, user, options) and its credentials, sealed (internal/auth): the
+// store never holds them in the clear, and nothing returns them.
+type Connection struct {
+	Name      string            `json:"name"`
+	Workspace string            `json:"workspace"` // the workspace that owns it
+	Type      string            `json:"type"`
+	Settings  map[string]string `json:"settings"`
+	Secrets   string            `json:"-"` // sealed JSON of the secret settings
+	CreatedBy string            `json:"created_by"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+}
+
+const connectionCols = `name, workspace, type, settings, secrets, created_by, created_at, updated_at`
+
+func scanConnection(r interface{ Scan(...any) error }) (Connection, error) {
+	var c Connection
+	var settings, created, updated string
+	err := r.Scan(&c.Name, &c.Workspace, &c.Type, &settings, &c.Secrets, &c.CreatedBy, &created, &updated)
+	if err == nil {
+		err = json.Unmarshal([]byte(settings), &c.Settings)
+	}
+	c.Created, c.Updated = parseTS(created), parseTS(updated)
+	return c, err
+}
+
+// PutConnection adds a connection, or replaces one (create: ErrExists if it is there).
+func (s *Store) PutConnection(ctx context.Context, c Connection, create bool) error {
+	settings, _ := json.Marshal(c.Settings)
+	t := ts(now())
+	if create {
+		_, err := s.exec(ctx, `INSERT INTO connections (`+connectionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Name, c.Workspace, c.Type, string(settings), c.Secrets, c.CreatedBy, t, t)
+		if err != nil && s.duplicate(ctx, `SELECT count(*) FROM connections WHERE name = ?`, c.Name) {
+			return fmt.Errorf("connection %q: %w", c.Name, ErrExists)
+		}
+		return err
+	}
+	return s.updateOne(ctx, "connection "+c.Name, `UPDATE connections SET type = ?, settings = ?, secrets = ?, updated_at = ? WHERE name = ?`,
+		c.Type, string(settings), c.Secrets, t, c.Name)
+}
+
+// GetConnection returns a connection (ErrNotFound).
+func (s *Store) GetConnection(ctx context.Context, name string) (*Connection, error) {
+	c, err := scanConnection(s.queryRow(ctx, `SELECT `+connectionCols+` FROM connections WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("connection %q: %w", name, ErrNotFound)
+	}
+	return &c, err
+}
+
+// Connections lists the connections of workspace ("": all), by name.
+func (s *Store) Connections(ctx context.Context, workspace string) ([]Connection, error) {
+	q, args := `SELECT `+connectionCols+` FROM connections ORDER BY name`, []any(nil)
+	if workspace != "" {
+		q, args = `SELECT `+connectionCols+` FROM connections WHERE workspace = ? ORDER BY name`, []any{workspace}
+	}
+	return collect(s, ctx, q, args, func(r *sql.Rows) (Connection, error) { return scanConnection(r) })
+}
+
+// DeleteConnection removes a connection.
+func (s *Store) DeleteConnection(ctx context.Context, name string) error {
+	return s.updateOne(ctx, "connection "+name, `DELETE FROM connections WHERE name = ?`, name)
 }

@@ -112,6 +112,17 @@ var migrations = []string{
 		detail    TEXT NOT NULL
 	);
 	CREATE INDEX audit_by_workspace ON audit (workspace, id);`,
+	// 6: connections: a source or sink server, its settings, and its credentials sealed.
+	`CREATE TABLE connections (
+		name       TEXT PRIMARY KEY,
+		workspace  TEXT NOT NULL,
+		type       TEXT NOT NULL,
+		settings   TEXT NOT NULL,
+		secrets    TEXT NOT NULL,
+		created_by TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema version this build uses.
