@@ -25,6 +25,8 @@ const (
 	WritePipelines   Perm = "pipelines:write"   // create, apply, delete, rollback, reset, resnapshot
 	OperatePipelines Perm = "pipelines:operate" // start, stop, suspend, resume, restart
 	ReadAlerts       Perm = "alerts:read"       // the alerts of the workspace's pipelines
+	ReadConnections  Perm = "connections:read"  // the workspace's connections (never their credentials), and testing them
+	WriteConnections Perm = "connections:write" // making, changing and removing them
 	ManageWorkspace  Perm = "workspace:manage"  // its members, its tokens, its audit
 	Self             Perm = "self"              // who am I, my workspaces: any principal
 	ServerAdmin      Perm = "server:admin"      // users and workspaces: server admins only
@@ -33,10 +35,10 @@ const (
 // matrix is what each role may do, declared once: it drives the authorization of every
 // route, and the test that walks every route with every role.
 var matrix = map[Role][]Perm{
-	Viewer:   {Self, ReadPipelines, ReadAlerts},
-	Operator: {Self, ReadPipelines, ReadAlerts, OperatePipelines},
-	Editor:   {Self, ReadPipelines, ReadAlerts, OperatePipelines, WritePipelines},
-	Admin:    {Self, ReadPipelines, ReadAlerts, OperatePipelines, WritePipelines, ManageWorkspace},
+	Viewer:   {Self, ReadPipelines, ReadAlerts, ReadConnections},
+	Operator: {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines},
+	Editor:   {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines, WritePipelines},
+	Admin:    {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines, WritePipelines, WriteConnections, ManageWorkspace},
 }
 
 // Allows reports whether role may do perm. A server admin may do everything; ServerAdmin

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/store"
 )
@@ -204,4 +205,39 @@ func openStore(cmd *cobra.Command, data, storeURL string) (*store.Store, error) 
 		return nil, failed(err)
 	}
 	return st, nil
+}
+
+// rotateKeyCommand seals every connection's credentials again with the keyring's primary
+// key, so that the keys before it can leave the ring.
+func rotateKeyCommand(g *globals) *cobra.Command {
+	var data, storeURL, keyFile string
+	cmd := &cobra.Command{
+		Use:   "rotate-key --key-file FILE",
+		Short: "Seal every connection's credentials again with the keyring's first key (put a new key first, run this, then drop the old key)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			keys, err := auth.LoadKeyring(keyFile, "WEIR_KEYS")
+			if err != nil {
+				return invalid(err)
+			}
+			if keys == nil {
+				return invalid(errors.New("no keyring: give --key-file or $WEIR_KEYS, the new key first"))
+			}
+			st, err := openStore(cmd, data, storeURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := server.RotateKeys(cmd.Context(), st, keys)
+			if err != nil {
+				return failed(err)
+			}
+			fmt.Fprintf(g.stdout, "%d connection(s) sealed again with key %s; the other keys may leave the keyring\n", n, keys.Primary())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", ".weir", "the server's --data directory (its embedded store)")
+	cmd.Flags().StringVar(&storeURL, "store", "", "the server's PostgreSQL store, if it has one")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the keyring (or $WEIR_KEYS)")
+	return cmd
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/server"
 )
@@ -25,6 +26,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		rulesFile            string
 		leaseTTL             time.Duration
 		relaunchAfter        time.Duration
+		keyFile              string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -46,8 +48,12 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 					return invalid(err)
 				}
 			}
+			keys, err := auth.LoadKeyring(keyFile, "WEIR_KEYS")
+			if err != nil {
+				return invalid(err)
+			}
 			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, RelaunchAfter: relaunchAfter, Memory: memory, Version: Version,
-				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts})
+				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys})
 			if err != nil {
 				return failed(err)
 			}
@@ -75,7 +81,8 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			}
 		},
 	}
-	cmd.AddCommand(serverUserCommand(g))
+	cmd.AddCommand(serverUserCommand(g), rotateKeyCommand(g))
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the keyring that seals connections' credentials: lines id=<base64 of 32 bytes>, the first sealing (or $WEIR_KEYS)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address of the HTTP API (loopback unless told otherwise)")
 	cmd.Flags().StringVar(&data, "data", ".weir", "directory of the embedded store, the pipelines' state and their files")
 	cmd.Flags().StringVar(&storeURL, "store", "", "a PostgreSQL store several servers share (postgres://…); the checkpoints go there too")

@@ -25,6 +25,7 @@ type accessEnv struct {
 	t      *testing.T
 	srv    *httptest.Server
 	st     *store.Store
+	keys   *auth.Keyring
 	tokens map[string]string // user → session token
 }
 
@@ -41,9 +42,10 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	t.Cleanup(func() { st.Close() })
 	cps, _ := checkpoint.OpenLocal(filepath.Join(dir, "state"))
 	t.Cleanup(func() { cps.Close() })
-	c := NewController(ctx, Options{Store: st, Registry: connectors.Registry(), Checkpoints: cps, DataDir: dir})
+	keys, _ := auth.ParseKeyring("k1="+strings.Repeat("Q", 43)+"=", "test")
+	c := NewController(ctx, Options{Store: st, Registry: connectors.Registry(), Checkpoints: cps, DataDir: dir, Keys: keys})
 	t.Cleanup(func() { c.Shutdown(0) })
-	e := &accessEnv{t: t, st: st, tokens: map[string]string{}}
+	e := &accessEnv{t: t, st: st, tokens: map[string]string{}, keys: keys}
 	e.srv = httptest.NewServer((&api{c: c, loopback: true}).handler())
 	t.Cleanup(func() {
 		http.DefaultClient.CloseIdleConnections()
@@ -114,7 +116,7 @@ func TestRoleMatrix(t *testing.T) {
 		if rt.perm == "" || rt.id == "logout" { // logging in and out: TestTokensAndLogins
 			continue
 		}
-		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000").Replace(rt.path)
+		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000", "{conn}", "nope").Replace(rt.path)
 		for _, p := range principals {
 			status, body := e.do(e.tokens[p.user], "a", rt.method, path, "{}")
 			allowed := auth.Allows(p.role, p.admin, rt.perm)
@@ -292,5 +294,74 @@ func TestLocalAdministrator(t *testing.T) {
 	}
 	if got := get(); got != 401 {
 		t.Fatalf("with a user: %d, want 401", got)
+	}
+}
+
+// TestConnections: a connection's credentials are sealed in the store and never come
+// back — not in its view, its list, a pipeline that uses it, a test's problems, the audit
+// log; a pipeline of its workspace uses it by name, another workspace's cannot know it;
+// rotating the key seals them again and the old key can go.
+func TestConnections(t *testing.T) {
+	e := newAccessEnv(t)
+	const secret = "s3cret-Pa55w0rd"
+	url := "postgres://weir:" + secret + "@127.0.0.1:1/dw"
+	status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/connections", `{"name":"dw","type":"postgres","settings":{"url":"`+url+`"}}`)
+	if status != 201 || !strings.Contains(string(b), `"secrets":["url"]`) {
+		t.Fatalf("create: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/connections", `{"name":"x","type":"postgres","settings":{}}`); status != 403 {
+		t.Fatalf("an editor makes a connection: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/connections", `{"name":"y","type":"postgres","settings":{"nope":"1"}}`); status != 400 || !strings.Contains(string(b), "settings.nope") {
+		t.Fatalf("an unknown setting: %d %s", status, b)
+	}
+	conn, _ := e.st.GetConnection(context.Background(), "dw")
+	if strings.Contains(conn.Secrets, secret) || len(conn.Settings) != 0 || auth.KeyOf(conn.Secrets) != "k1" {
+		t.Fatalf("stored: %+v", conn)
+	}
+	file := "source:\n  type: datagen\n  tables: demo.orders\n  rows: 10\nsink:\n  connection: dw\npipeline:\n  name: %s\n"
+	body, _ := json.Marshal(CreateRequest{File: fmt.Sprintf(file, "uses-dw"), Start: new(bool)})
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", string(body)); status != 201 {
+		t.Fatalf("a pipeline of a that names dw: %d %s", status, b)
+	}
+	body, _ = json.Marshal(CreateRequest{File: fmt.Sprintf(file, "steals-dw"), Start: new(bool)})
+	_, other := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", string(body))
+	body, _ = json.Marshal(CreateRequest{File: strings.Replace(fmt.Sprintf(file, "steals-zz"), "dw", "zz", 1), Start: new(bool)})
+	_, none := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", string(body))
+	if !strings.Contains(string(other), `no connection \"dw\"`) || strings.ReplaceAll(string(other), "dw", "zz") != string(none) {
+		t.Fatalf("b names a's connection: %s; one that does not exist: %s", other, none)
+	}
+	status, b = e.do(e.tokens["va"], "a", "POST", "/api/v1/connections/dw/test", "")
+	var test ConnectionTest
+	if status != 200 || json.Unmarshal(b, &test) != nil || test.OK || len(test.Problems) == 0 {
+		t.Fatalf("test an unreachable connection: %d %s", status, b)
+	}
+	// A replacement that leaves the url out keeps it.
+	if status, b := e.do(e.tokens["ad"], "a", "PUT", "/api/v1/connections/dw", `{"settings":{"sink.mode":"upsert"}}`); status != 200 || !strings.Contains(string(b), `"secrets":["url"]`) {
+		t.Fatalf("replace: %d %s", status, b)
+	}
+	// Rotation: a new primary key seals again; then the old key can go.
+	k2, _ := auth.ParseKeyring("k2="+strings.Repeat("R", 43)+"=\nk1="+strings.Repeat("Q", 43)+"=", "test")
+	if n, err := RotateKeys(context.Background(), e.st, k2); err != nil || n != 1 {
+		t.Fatalf("rotate: %d %v", n, err)
+	}
+	conn, _ = e.st.GetConnection(context.Background(), "dw")
+	newOnly, _ := auth.ParseKeyring("k2="+strings.Repeat("R", 43)+"=", "test")
+	if plain, err := newOnly.Open(conn.Secrets, "connection dw"); err != nil || !strings.Contains(string(plain), secret) {
+		t.Fatalf("after rotation, the new key alone: %v", err)
+	}
+	// Nothing an API answers holds the credentials.
+	var all []byte
+	for _, path := range []string{"/api/v1/connections", "/api/v1/connections/dw", "/api/v1/pipelines", "/api/v1/pipelines/uses-dw",
+		"/api/v1/pipelines/uses-dw/versions", "/api/v1/pipelines/uses-dw/events", "/api/v1/audit"} {
+		_, b := e.do(e.tokens["ad"], "a", "GET", path, "")
+		all = append(all, b...)
+	}
+	all = append(all, b...)
+	for _, s := range test.Problems {
+		all = append(all, s...)
+	}
+	if bytes.Contains(all, []byte(secret)) {
+		t.Fatalf("an answer holds the connection's password:\n%s", all)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/metrics"
@@ -38,6 +39,7 @@ type Controller struct {
 	log     *slog.Logger
 	metrics *metrics.Set
 	mem     *runtime.Memory
+	keys    *auth.Keyring
 
 	ctx context.Context // the server's life: pipelines run under it
 
@@ -153,6 +155,8 @@ type Options struct {
 	// RelaunchAfter is the first wait before a FAILED pipeline that should run is started
 	// again (doubling to an hour); 0: never.
 	RelaunchAfter time.Duration
+	// Keys seal and open connections' credentials (nil: connections hold none).
+	Keys *auth.Keyring
 }
 
 // NewController returns a controller; Boot starts what should run.
@@ -169,7 +173,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
 		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{},
-		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}}
+		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
@@ -202,8 +206,21 @@ func (c *Controller) Boot(ctx context.Context) error {
 
 // Parse reads a pipeline file as the server takes it: untrusted, so no ${ENV} and no path
 // outside the data directory (a connector's path is relative, under DATA/files).
-func (c *Controller) Parse(file string) (*spec.Pipeline, error) {
-	p, err := spec.Parse("pipeline.yaml", []byte(file), c.reg, func(string) (string, bool) { return "", false })
+func (c *Controller) Parse(file string) (*spec.Pipeline, error) { return c.ParseIn("", file) }
+
+// ParseIn is Parse for a pipeline of workspace ws: a connection it names must be ws's
+// ("": any, for a file already accepted), else it is as unknown as one that is not.
+func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
+	conns := c.connectionSettings
+	if ws != "" {
+		conns = func(name string) (string, map[string]string, error) {
+			if conn, err := c.st.GetConnection(context.Background(), name); err == nil && conn.Workspace != ws {
+				return "", nil, errNoConnection(name)
+			}
+			return c.connectionSettings(name)
+		}
+	}
+	p, err := spec.ParseWithConnections("pipeline.yaml", []byte(file), c.reg, func(string) (string, bool) { return "", false }, conns)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +252,7 @@ func (c *Controller) Parse(file string) (*spec.Pipeline, error) {
 // with the same file (a client's retry), it answers the pipeline as it is (created is
 // false); with another file, store.ErrExists.
 func (c *Controller) Create(ctx context.Context, file string, start bool) (rec *store.Pipeline, created bool, err error) {
-	p, err := c.Parse(file)
+	p, err := c.ParseIn(workspaceOf(ctx), file)
 	if err != nil {
 		return nil, false, err
 	}
@@ -385,6 +402,7 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("version %d of pipeline %q no longer parses: %w", v.Version, name, err)
 	}
+	c.auditConnections(ctx, name, p)
 	run, err := c.st.StartRun(ctx, name, v.Version)
 	if err != nil {
 		return fmt.Errorf("record the run of pipeline %q: %w", name, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/metrics"
@@ -43,6 +44,9 @@ type Config struct {
 	// before it kills them.
 	StopBound time.Duration
 	Alerts    AlertConfig
+	// Keys seal connections' credentials (--key-file, $WEIR_KEYS); nil: connections
+	// cannot be given credentials.
+	Keys *auth.Keyring
 }
 
 // Server is a running control plane.
@@ -89,7 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
-		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter})
+		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter, Keys: cfg.Keys})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		stop()

@@ -66,7 +66,11 @@ func keepsState(old, new *spec.Pipeline) string {
 // and returns it; unchanged, it returns the version in force and changed false. reset
 // drops the pipeline's checkpoint, so that it starts over.
 func (c *Controller) Apply(ctx context.Context, name, file string, reset bool) (version int, changed bool, err error) {
-	p, err := c.Parse(file)
+	ws := store.DefaultWorkspace
+	if rec, gerr := c.st.Get(ctx, name); gerr == nil {
+		ws = rec.Workspace
+	}
+	p, err := c.ParseIn(ws, file)
 	if err != nil {
 		if _, gerr := c.st.Get(ctx, name); gerr == nil { // a submission refused is part of the history
 			c.st.AddNote(ctx, store.Event{Pipeline: name, Time: time.Now(), State: "REFUSED", Reason: "a new version was refused: the file has problems", Error: err.Error()})

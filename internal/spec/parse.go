@@ -358,7 +358,9 @@ func (p *parser) endpoint(top mapping, key string, types []string, lookup func(s
 		return e
 	}
 	if cn := m.get("connection"); cn != nil {
-		p.connection(&m, cn, key, &e)
+		if !p.connection(&m, cn, key, &e, lookup) && m.get("type") == nil {
+			return e // its problem is said: no second one of a missing type
+		}
 	}
 	typeNode := m.get("type")
 	if typeNode == nil {
@@ -404,24 +406,25 @@ func (p *parser) endpoint(top mapping, key string, types []string, lookup func(s
 	return e
 }
 
-// connection takes a block's settings from its named connection: they join the block's
-// keys (at the connection key's place), taken as they are; a key the file sets too is a
+// connection takes a block's settings from its named connection: those its connector has
+// join the block's keys (at the connection key's place), taken as they are (a connection
+// to PostgreSQL may hold a source's settings and a sink's); a key the file sets too is a
 // problem (a file may not point a connection's credentials at another server), and so is
 // a type that is not the connection's.
-func (p *parser) connection(m *mapping, cn *yaml.Node, key string, e *Endpoint) {
+func (p *parser) connection(m *mapping, cn *yaml.Node, key string, e *Endpoint, lookup func(string) *connector.Spec) bool {
 	path := key + ".connection"
 	if cn.Kind != yaml.ScalarNode || cn.Value == "" {
 		p.add(cn, path, "want the name of a connection, got %s", kindName(cn))
-		return
+		return false
 	}
 	if p.conns == nil {
 		p.add(cn, path, "connections are a server's: on `weir run` write the block's settings (host, user, password) instead")
-		return
+		return false
 	}
 	typ, settings, err := p.conns(cn.Value)
 	if err != nil {
 		p.add(cn, path, "%v", err)
-		return
+		return false
 	}
 	e.Connection = cn.Value
 	if tn := m.get("type"); tn != nil && tn.Value != typ {
@@ -433,7 +436,11 @@ func (p *parser) connection(m *mapping, cn *yaml.Node, key string, e *Endpoint) 
 	if p.literal == nil {
 		p.literal = map[*yaml.Node]bool{}
 	}
+	sp := lookup(typ)
 	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		if sp == nil || sp.Field(k) == nil {
+			continue // a setting of the type's other side (a source's, where this is a sink)
+		}
 		if n := m.get(k); n != nil {
 			p.add(n, key+"."+k, "set by connection %s: leave it out of the file", cn.Value)
 			continue
@@ -443,6 +450,7 @@ func (p *parser) connection(m *mapping, cn *yaml.Node, key string, e *Endpoint) 
 		m.keys = append(m.keys, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k, Line: cn.Line, Column: cn.Column})
 		m.values = append(m.values, v)
 	}
+	return true
 }
 
 // schemaChangeField is how include/exclude.schema.changes are checked.
