@@ -550,8 +550,8 @@ func TestConnections(t *testing.T) {
 	}
 	for bad, says := range map[string]string{
 		"source:\n  connection: shop\n  hostname: evil.example\n  tables: a.b\nsink:\n  type: discard\n": "source.hostname: set by connection shop",
-		"source:\n  connection: shop\n  type: postgres\n  tables: a.b\nsink:\n  type: discard\n":        "connection shop is of type mariadb",
-		"source:\n  connection: other\n  tables: a.b\nsink:\n  type: discard\n":                        `no connection "other"`,
+		"source:\n  connection: shop\n  type: postgres\n  tables: a.b\nsink:\n  type: discard\n":         "connection shop is of type mariadb",
+		"source:\n  connection: other\n  tables: a.b\nsink:\n  type: discard\n":                          `no connection "other"`,
 	} {
 		_, err := spec.ParseWithConnections("p.yaml", []byte(bad), reg, os.LookupEnv, conns)
 		if err == nil || !strings.Contains(err.Error(), says) {
