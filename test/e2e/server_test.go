@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -684,5 +687,87 @@ func TestServerLogin(t *testing.T) {
 	}
 	if strings.Contains(s.p.stderr.String(), "a long password") {
 		t.Fatal("the server's log holds the password")
+	}
+}
+
+// TestServerConnectionsAndKeyRotation: on the built server, a MariaDB connection made with
+// `weir connection create` (its password from the environment) passes `weir connection
+// test`, and a pipeline that names it copies the table; after `weir server rotate-key`
+// the server starts with the new key alone and the pipeline and the connection still
+// work. The password is in no log line, answer or metric of the whole scenario.
+func TestServerConnectionsAndKeyRotation(t *testing.T) {
+	const password = "Zq8-connection-pw-41"
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	if err := db.Exec("", `CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, v INT);
+		USE shop; INSERT INTO shop.orders SELECT seq, seq FROM seq_1_to_100;
+		CREATE USER cdc IDENTIFIED BY '`+password+`'; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO cdc; GRANT SELECT ON shop.* TO cdc`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	k1 := "k1=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	k2 := "k2=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	writeFile(t, filepath.Join(dir, "old.keys"), k1+"\n")
+	writeFile(t, filepath.Join(dir, "rotate.keys"), k2+"\n"+k1+"\n")
+	writeFile(t, filepath.Join(dir, "new.keys"), k2+"\n")
+	addr := freeAddr(t)
+	s := startServer(t, dir, addr, "--key-file", filepath.Join(dir, "old.keys"))
+	env := []string{"WEIR_CONFIG_DIR=" + filepath.Join(dir, "config"), "SHOP_PW=" + password}
+	conn := func(args ...string) (int, string) {
+		return runWeirEnv(t, dir, env, append(append([]string{"connection"}, args...), "--server", s.url)...)
+	}
+	if code, out := conn("create", "shop", "--type", "mariadb", "--set", "hostname=127.0.0.1", "--set", fmt.Sprintf("port=%d", db.Port),
+		"--set", "username=cdc", "--secret", "password=SHOP_PW"); code != 0 || !strings.Contains(out, "password=(sealed)") {
+		t.Fatalf("connection create: exit %d\n%s", code, out)
+	}
+	if code, out := conn("test", "shop"); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("connection test: exit %d\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "p.yaml"), "source:\n  connection: shop\n  tables: shop.orders\nsink:\n  type: file\n  path: out\npipeline:\n  name: shop-copy\n  checkpoint.interval: 100ms\n")
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
+		t.Fatalf("create: exit %d\n%s", code, out)
+	}
+	copied := func() int {
+		recs, _ := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out"))
+		return len(recs)
+	}
+	waitFor(t, "the table copied through the connection", time.Minute, func() bool { return copied() >= 100 })
+	var answers []byte
+	collect := func() {
+		for _, path := range []string{"/api/v1/connections", "/api/v1/connections/shop", "/api/v1/pipelines/shop-copy", "/api/v1/pipelines/shop-copy/versions",
+			"/api/v1/pipelines/shop-copy/events", "/api/v1/pipelines/shop-copy/logs?tail=2000", "/api/v1/audit", "/metrics"} {
+			resp, err := http.Get(s.url + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answers = append(answers, b...)
+		}
+	}
+	collect()
+	s.stop()
+	if code, out := runWeirEnv(t, dir, env, "server", "rotate-key", "--key-file", filepath.Join(dir, "rotate.keys"), "--data", filepath.Join(dir, "data")); code != 0 || !strings.Contains(out, "1 connection(s) sealed again with key k2") {
+		t.Fatalf("rotate-key: exit %d\n%s", code, out)
+	}
+	logs := s.p.stderr.String()
+	s = startServer(t, dir, addr, "--key-file", filepath.Join(dir, "new.keys"))
+	defer s.stop()
+	if err := db.Exec("", "INSERT INTO shop.orders VALUES (101, 101)"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pipeline to resume with the new key alone", time.Minute, func() bool { return copied() >= 101 })
+	if code, out := conn("test", "shop"); code != 0 {
+		t.Fatalf("connection test after rotation: exit %d\n%s", code, out)
+	}
+	collect()
+	logs += s.p.stderr.String()
+	for what, text := range map[string][]byte{"an API answer": answers, "the server's log": []byte(logs)} {
+		if bytes.Contains(text, []byte(password)) {
+			t.Fatalf("%s holds the connection's password", what)
+		}
 	}
 }
