@@ -25,6 +25,7 @@ type accessEnv struct {
 	t      *testing.T
 	srv    *httptest.Server
 	st     *store.Store
+	c      *Controller
 	keys   *auth.Keyring
 	tokens map[string]string // user → session token
 }
@@ -45,7 +46,7 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	keys, _ := auth.ParseKeyring("k1="+strings.Repeat("Q", 43)+"=", "test")
 	c := NewController(ctx, Options{Store: st, Registry: connectors.Registry(), Checkpoints: cps, DataDir: dir, Keys: keys})
 	t.Cleanup(func() { c.Shutdown(0) })
-	e := &accessEnv{t: t, st: st, tokens: map[string]string{}, keys: keys}
+	e := &accessEnv{t: t, st: st, c: c, tokens: map[string]string{}, keys: keys}
 	e.srv = httptest.NewServer((&api{c: c, loopback: true}).handler())
 	t.Cleanup(func() {
 		http.DefaultClient.CloseIdleConnections()
@@ -116,7 +117,7 @@ func TestRoleMatrix(t *testing.T) {
 		if rt.perm == "" || rt.id == "logout" { // logging in and out: TestTokensAndLogins
 			continue
 		}
-		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000", "{conn}", "nope").Replace(rt.path)
+		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000", "{conn}", "nope", "{grant}", "999").Replace(rt.path)
 		for _, p := range principals {
 			status, body := e.do(e.tokens[p.user], "a", rt.method, path, "{}")
 			allowed := auth.Allows(p.role, p.admin, rt.perm)
@@ -363,5 +364,74 @@ func TestConnections(t *testing.T) {
 	}
 	if bytes.Contains(all, []byte(secret)) {
 		t.Fatalf("an answer holds the connection's password:\n%s", all)
+	}
+}
+
+// TestGrants: workspace b asks for a's connection for one table; until a's admin
+// approves, b's pipelines cannot name it; then only within the grant's tables and only
+// as a source; revoked, b's pipeline is suspended with the reason and does not start
+// again; an expired grant ends the same way.
+func TestGrants(t *testing.T) {
+	e := newAccessEnv(t)
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/connections",
+		`{"name":"shopdb","type":"mariadb","settings":{"hostname":"127.0.0.1","port":"1","username":"cdc","password":"pw-1234"}}`); status != 201 {
+		t.Fatalf("connection: %d %s", status, b)
+	}
+	file := func(name, tables string) string {
+		b, _ := json.Marshal(CreateRequest{File: fmt.Sprintf("source:\n  connection: shopdb\n  tables: %s\nsink:\n  type: discard\npipeline:\n  name: %s\n", tables, name), Start: new(bool)})
+		return string(b)
+	}
+	status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/grants", `{"connection":"shopdb","tables":"shop.orders","reason":"monthly reports"}`)
+	var g store.Grant
+	if status != 201 || json.Unmarshal(b, &g) != nil || g.State != store.GrantRequested {
+		t.Fatalf("request: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", file("reports", "shop.orders")); status != 422 || !strings.Contains(string(b), `no connection \"shopdb\"`) {
+		t.Fatalf("before approval: %d %s", status, b)
+	}
+	if status, _ := e.do(e.tokens["bob"], "b", "POST", fmt.Sprintf("/api/v1/grants/%d/approve", g.ID), ""); status != 404 {
+		t.Fatalf("the asker approves its own grant: %d", status)
+	}
+	_, inbox := e.do(e.tokens["ad"], "a", "GET", "/api/v1/grants", "")
+	if !strings.Contains(string(inbox), "monthly reports") {
+		t.Fatalf("a's inbox: %s", inbox)
+	}
+	if status, b := e.do(e.tokens["ad"], "a", "POST", fmt.Sprintf("/api/v1/grants/%d/approve", g.ID), `{"why":"ok for reports"}`); status != 200 || !strings.Contains(string(b), `"approved"`) {
+		t.Fatalf("approve: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", file("wide", `shop.\.*`)); status != 422 || !strings.Contains(string(b), "outside the grant") {
+		t.Fatalf("tables outside the grant: %d %s", status, b)
+	}
+	sink, _ := json.Marshal(CreateRequest{File: "source:\n  type: datagen\n  tables: a.b\nsink:\n  connection: shopdb\npipeline:\n  name: into\n", Start: new(bool)})
+	if status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", string(sink)); status != 422 { // refused: as a sink it lacks settings, and is granted to read only
+		t.Fatalf("a granted connection as a sink: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", file("reports", "shop.orders")); status != 201 {
+		t.Fatalf("within the grant: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ad"], "a", "POST", fmt.Sprintf("/api/v1/grants/%d/revoke", g.ID), `{"why":"audit finding"}`); status != 200 {
+		t.Fatalf("revoke: %d %s", status, b)
+	}
+	_, evs := e.do(e.tokens["bob"], "b", "GET", "/api/v1/pipelines/reports/events", "")
+	if !strings.Contains(string(evs), "revoked by ad: audit finding") {
+		t.Fatalf("the pipeline's events after the revocation: %s", evs)
+	}
+	if status, _ := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines/reports/start", ""); status == 200 {
+		_, v := e.do(e.tokens["bob"], "b", "GET", "/api/v1/pipelines/reports", "")
+		if strings.Contains(string(v), `"state":"RUNNING"`) {
+			t.Fatalf("the pipeline runs without its grant: %s", v)
+		}
+	}
+	// Expiry.
+	_, b = e.do(e.tokens["bob"], "b", "POST", "/api/v1/grants", `{"connection":"shopdb","tables":"shop.orders","reason":"again","expires_in":"1h"}`)
+	json.Unmarshal(b, &g)
+	e.do(e.tokens["ad"], "a", "POST", fmt.Sprintf("/api/v1/grants/%d/approve", g.ID), "")
+	e.c.SweepGrants(context.Background(), time.Now())
+	if got, _ := e.st.GetGrant(context.Background(), g.ID); got.State != store.GrantApproved {
+		t.Fatalf("swept before its time: %s", got.State)
+	}
+	e.c.SweepGrants(context.Background(), time.Now().Add(2*time.Hour))
+	if got, _ := e.st.GetGrant(context.Background(), g.ID); got.State != store.GrantExpired {
+		t.Fatalf("after its time: %s", got.State)
 	}
 }

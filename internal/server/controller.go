@@ -179,6 +179,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
 // server (or a crash), each resumes from its checkpoint.
 func (c *Controller) Boot(ctx context.Context) error {
+	go c.sweepLoop(c.ctx)
 	if c.st.Shared() { // the lease loop claims what should run
 		go c.leaseLoop(c.ctx)
 		return nil
@@ -208,20 +209,33 @@ func (c *Controller) Boot(ctx context.Context) error {
 // outside the data directory (a connector's path is relative, under DATA/files).
 func (c *Controller) Parse(file string) (*spec.Pipeline, error) { return c.ParseIn("", file) }
 
-// ParseIn is Parse for a pipeline of workspace ws: a connection it names must be ws's
-// ("": any, for a file already accepted), else it is as unknown as one that is not.
+// ParseIn is Parse for a pipeline of workspace ws: a connection it names must be ws's, or
+// granted to ws (and then its tables within the grant's); else it is as unknown as one
+// that is not ("": any, for a file read for what it says, not to run).
 func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
 	conns := c.connectionSettings
+	granted := map[string]*store.Grant{}
 	if ws != "" {
 		conns = func(name string) (string, map[string]string, error) {
-			if conn, err := c.st.GetConnection(context.Background(), name); err == nil && conn.Workspace != ws {
-				return "", nil, errNoConnection(name)
+			conn, err := c.st.GetConnection(context.Background(), name)
+			if err == nil && conn.Workspace != ws {
+				g, err := c.st.ActiveGrant(context.Background(), name, ws, time.Now())
+				if err != nil {
+					return "", nil, err
+				}
+				if g == nil {
+					return "", nil, errNoConnection(name)
+				}
+				granted[name] = g
 			}
 			return c.connectionSettings(name)
 		}
 	}
 	p, err := spec.ParseWithConnections("pipeline.yaml", []byte(file), c.reg, func(string) (string, bool) { return "", false }, conns)
 	if err != nil {
+		return nil, err
+	}
+	if err := withinGrants(p, granted); err != nil {
 		return nil, err
 	}
 	var probs spec.Problems
@@ -398,7 +412,11 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.Parse(v.File)
+	ws := store.DefaultWorkspace
+	if rec, err := c.st.Get(ctx, name); err == nil {
+		ws = rec.Workspace
+	}
+	p, err := c.ParseIn(ws, v.File) // a grant it relied on may have ended since
 	if err != nil {
 		return fmt.Errorf("version %d of pipeline %q no longer parses: %w", v.Version, name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -366,4 +367,102 @@ func (s *Store) Connections(ctx context.Context, workspace string) ([]Connection
 // DeleteConnection removes a connection.
 func (s *Store) DeleteConnection(ctx context.Context, name string) error {
 	return s.updateOne(ctx, "connection "+name, `DELETE FROM connections WHERE name = ?`, name)
+}
+
+// Grant states.
+const (
+	GrantRequested = "requested"
+	GrantApproved  = "approved"
+	GrantDenied    = "denied"
+	GrantRevoked   = "revoked"
+	GrantExpired   = "expired"
+)
+
+// Grant is a workspace's use of another workspace's connection: requested with a reason,
+// narrowed to tables (patterns as a source's tables setting takes them; "" all), decided
+// by the connection's owners, until it expires or is revoked.
+type Grant struct {
+	ID          int64     `json:"id"`
+	Connection  string    `json:"connection"`
+	Workspace   string    `json:"workspace"` // the workspace that may use it
+	Tables      string    `json:"tables"`
+	Reason      string    `json:"reason"`
+	State       string    `json:"state"`
+	RequestedBy string    `json:"requested_by"`
+	DecidedBy   string    `json:"decided_by,omitempty"`
+	Why         string    `json:"why,omitempty"` // the decision's, or the revocation's, reason
+	Expires     time.Time `json:"expires"`
+	Created     time.Time `json:"created"`
+	Decided     time.Time `json:"decided,omitzero"`
+}
+
+const grantCols = `id, connection, workspace, tables, reason, state, requested_by, decided_by, why, expires_at, created_at, decided_at`
+
+func scanGrant(r interface{ Scan(...any) error }) (Grant, error) {
+	var g Grant
+	var exp, created, decided string
+	err := r.Scan(&g.ID, &g.Connection, &g.Workspace, &g.Tables, &g.Reason, &g.State, &g.RequestedBy, &g.DecidedBy, &g.Why, &exp, &created, &decided)
+	g.Expires, g.Created = parseTS(exp), parseTS(created)
+	if decided != "" {
+		g.Decided = parseTS(decided)
+	}
+	return g, err
+}
+
+// RequestGrant records a request and returns its id.
+func (s *Store) RequestGrant(ctx context.Context, g Grant) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, `INSERT INTO grants (connection, workspace, tables, reason, state, requested_by, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			g.Connection, g.Workspace, g.Tables, g.Reason, GrantRequested, g.RequestedBy, ts(g.Expires), ts(now())); err != nil {
+			return err
+		}
+		return tx.queryRow(ctx, `SELECT max(id) FROM grants`).Scan(&id)
+	})
+	return id, err
+}
+
+// GetGrant returns a grant (ErrNotFound).
+func (s *Store) GetGrant(ctx context.Context, id int64) (*Grant, error) {
+	g, err := scanGrant(s.queryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("grant %d: %w", id, ErrNotFound)
+	}
+	return &g, err
+}
+
+// DecideGrant moves a grant from one of the states from to state.
+func (s *Store) DecideGrant(ctx context.Context, id int64, from []string, state, by, why string) error {
+	q := `UPDATE grants SET state = ?, decided_by = ?, why = ?, decided_at = ? WHERE id = ? AND state IN (` + strings.Repeat("?, ", len(from)-1) + `?)`
+	args := []any{state, by, why, ts(now()), id}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	return s.updateOne(ctx, fmt.Sprintf("grant %d in state %s", id, strings.Join(from, " or ")), q, args...)
+}
+
+// Grants lists the grants asked by workspace or of the connections it owns (owned), newest first.
+func (s *Store) Grants(ctx context.Context, workspace string, owned []string) ([]Grant, error) {
+	q, args := `SELECT `+grantCols+` FROM grants WHERE workspace = ?`, []any{workspace}
+	for _, c := range owned {
+		q += ` OR connection = ?`
+		args = append(args, c)
+	}
+	return collect(s, ctx, q+` ORDER BY id DESC`, args, func(r *sql.Rows) (Grant, error) { return scanGrant(r) })
+}
+
+// ActiveGrant is workspace's approved, unexpired grant of connection at t (nil: none).
+func (s *Store) ActiveGrant(ctx context.Context, connection, workspace string, t time.Time) (*Grant, error) {
+	g, err := scanGrant(s.queryRow(ctx, `SELECT `+grantCols+` FROM grants WHERE connection = ? AND workspace = ? AND state = ? AND expires_at > ? ORDER BY id DESC LIMIT 1`,
+		connection, workspace, GrantApproved, ts(t)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &g, err
+}
+
+// ExpiredGrants are the approved grants whose time has passed at t.
+func (s *Store) ExpiredGrants(ctx context.Context, t time.Time) ([]Grant, error) {
+	return collect(s, ctx, `SELECT `+grantCols+` FROM grants WHERE state = ? AND expires_at <= ?`, []any{GrantApproved, ts(t)},
+		func(r *sql.Rows) (Grant, error) { return scanGrant(r) })
 }

@@ -123,6 +123,22 @@ var migrations = []string{
 		created_at TEXT NOT NULL,
 		updated_at TEXT NOT NULL
 	);`,
+	// 7: grants: a workspace's use of another's connection, requested and decided.
+	`CREATE TABLE grants (
+		id           {{id}},
+		connection   TEXT NOT NULL,
+		workspace    TEXT NOT NULL,
+		tables       TEXT NOT NULL,
+		reason       TEXT NOT NULL,
+		state        TEXT NOT NULL,
+		requested_by TEXT NOT NULL,
+		decided_by   TEXT NOT NULL DEFAULT '',
+		why          TEXT NOT NULL DEFAULT '',
+		expires_at   TEXT NOT NULL,
+		created_at   TEXT NOT NULL,
+		decided_at   TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX grants_by_connection ON grants (connection, workspace);`,
 }
 
 // SchemaVersion is the schema version this build uses.

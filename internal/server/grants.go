@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weir-data/weir/internal/auth"
+	"github.com/weir-data/weir/internal/runtime"
+	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/store"
+)
+
+// Grants (as the seed platforms built them): a workspace asks to use another workspace's
+// connection — narrowed to tables, with a reason — and the connection's owners (its
+// workspace's admins) approve or deny. Its pipelines may then name the connection, as a
+// source, for those tables only: a file whose tables reach outside the grant is refused,
+// at create, at every upgrade and at every start, so a table added later that the grant
+// does not name is never read. A grant expires, or is revoked: the grantee's pipelines
+// that use the connection are suspended then, with the reason in their events, and do not
+// start again without a new grant.
+//
+//	requested ──approve──▶ approved ──revoke──▶ revoked
+//	    │                      └──(time)──▶ expired
+//	    └──deny──▶ denied
+
+// GrantRequest asks for a connection of another workspace.
+type GrantRequest struct {
+	Connection string `json:"connection"`
+	Tables     string `json:"tables"` // the tables, as a source's tables setting lists them ("": all the connection reaches)
+	Reason     string `json:"reason"`
+	ExpiresIn  string `json:"expires_in"` // a Go duration, at most a year (default 30 days)
+}
+
+// Decision approves, denies or revokes a grant, with why.
+type Decision struct {
+	Why string `json:"why"`
+}
+
+// GrantList is the grants the workspace asked for, and those asked of its connections.
+type GrantList struct {
+	Grants []store.Grant `json:"grants"`
+}
+
+func (a *api) grants(w http.ResponseWriter, r *http.Request) {
+	ws := workspaceOf(r.Context())
+	owned, err := a.c.st.Connections(r.Context(), ws)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	var names []string
+	for _, c := range owned {
+		names = append(names, c.Name)
+	}
+	gs, err := a.c.st.Grants(r.Context(), ws, names)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, GrantList{Grants: append([]store.Grant{}, gs...)})
+}
+
+func (a *api) requestGrant(w http.ResponseWriter, r *http.Request) {
+	var req GrantRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	p := PrincipalOf(r.Context())
+	conn, err := a.c.st.GetConnection(r.Context(), req.Connection)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if conn.Workspace == p.Workspace {
+		fail(w, &BadRequest{fmt.Errorf("connection %s is this workspace's own: no grant is needed", conn.Name)})
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		fail(w, &BadRequest{fmt.Errorf("reason: say what the connection is wanted for")})
+		return
+	}
+	ttl := 30 * 24 * time.Hour
+	if req.ExpiresIn != "" {
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 || d > 366*24*time.Hour {
+			fail(w, &BadRequest{fmt.Errorf("expires_in %q: a duration up to a year, e.g. 720h", req.ExpiresIn)})
+			return
+		}
+		ttl = d
+	}
+	g := store.Grant{Connection: conn.Name, Workspace: p.Workspace, Tables: normalTables(req.Tables), Reason: req.Reason,
+		RequestedBy: p.Name, Expires: time.Now().Add(ttl).UTC().Truncate(time.Microsecond)}
+	id, err := a.c.st.RequestGrant(r.Context(), g)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	saved, err := a.c.st.GetGrant(r.Context(), id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, saved)
+}
+
+// normalTables is a tables list with its items trimmed and joined by ", ".
+func normalTables(s string) string {
+	var items []string
+	for _, it := range strings.Split(s, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			items = append(items, it)
+		}
+	}
+	return strings.Join(items, ", ")
+}
+
+// decide moves a grant of one of this workspace's connections.
+func (a *api) decide(w http.ResponseWriter, r *http.Request, from []string, to string) {
+	var d Decision
+	if r.ContentLength != 0 && !decode(w, r, &d) {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("grant"), 10, 64)
+	if err != nil {
+		fail(w, &BadRequest{fmt.Errorf("grant %q: not a grant's id", r.PathValue("grant"))})
+		return
+	}
+	g, err := a.c.st.GetGrant(r.Context(), id)
+	if err == nil {
+		var conn *store.Connection
+		if conn, err = a.c.st.GetConnection(r.Context(), g.Connection); err == nil && conn.Workspace != workspaceOf(r.Context()) {
+			err = fmt.Errorf("grant %d: %w", id, store.ErrNotFound) // only the owners decide; to others it is none
+		}
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := a.c.st.DecideGrant(r.Context(), id, from, to, PrincipalOf(r.Context()).Name, d.Why); err != nil {
+		if store.IsNotFound(err) {
+			err = &ConflictError{State: runtime.State(strings.ToUpper(g.State)), Action: to, Why: "the grant is " + g.State}
+		}
+		fail(w, err)
+		return
+	}
+	if to == store.GrantRevoked {
+		a.c.endGrant(r.Context(), *g, fmt.Sprintf("the grant of connection %s was revoked by %s: %s", g.Connection, PrincipalOf(r.Context()).Name, d.Why))
+	}
+	saved, err := a.c.st.GetGrant(r.Context(), id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, saved)
+}
+
+// endGrant suspends the grantee's pipelines that use the connection, saying why.
+func (c *Controller) endGrant(ctx context.Context, g store.Grant, why string) {
+	recs, err := c.st.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, rec := range recs {
+		if rec.Workspace != g.Workspace {
+			continue
+		}
+		v, err := c.st.Version(ctx, rec.Name, 0)
+		if err != nil {
+			continue
+		}
+		p, err := c.Parse(v.File)
+		if err != nil || p.Source.Connection != g.Connection && p.Sink.Connection != g.Connection {
+			continue
+		}
+		c.st.AddNote(ctx, store.Event{Pipeline: rec.Name, Time: time.Now(), State: "SUSPENDED", Reason: why})
+		if err := c.Act(ctx, rec.Name, "suspend"); err != nil {
+			c.log.Warn("could not suspend a pipeline whose grant ended", "pipeline", rec.Name, "err", err)
+		}
+	}
+}
+
+// SweepGrants ends the grants whose time has passed at now.
+func (c *Controller) SweepGrants(ctx context.Context, now time.Time) {
+	gs, err := c.st.ExpiredGrants(ctx, now)
+	if err != nil {
+		return
+	}
+	for _, g := range gs {
+		if c.st.DecideGrant(ctx, g.ID, []string{store.GrantApproved}, store.GrantExpired, "server", "its time passed") == nil {
+			c.endGrant(ctx, g, fmt.Sprintf("the grant of connection %s expired at %s", g.Connection, g.Expires.Format(time.RFC3339)))
+		}
+	}
+}
+
+// sweepLoop ends expired grants every sweepEvery while the server lives.
+func (c *Controller) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			c.SweepGrants(ctx, now)
+		}
+	}
+}
+
+// sweepEvery is how often expired grants are looked for.
+const sweepEvery = 15 * time.Second
+
+// withinGrants checks that the pipeline uses granted connections as a source, within the
+// grants' tables.
+func withinGrants(p *spec.Pipeline, granted map[string]*store.Grant) error {
+	var probs spec.Problems
+	if g := granted[p.Sink.Connection]; g != nil {
+		probs = append(probs, spec.Problem{File: "pipeline.yaml", Line: p.Sink.Line, Path: "sink.connection",
+			Msg: fmt.Sprintf("connection %s is granted to this workspace to read from, not to write to", g.Connection)})
+	}
+	if g := granted[p.Source.Connection]; g != nil && g.Tables != "" {
+		allowed := strings.Split(g.Tables, ", ")
+		var outside []string
+		for _, it := range strings.Split(normalTables(p.Source.Config.String("tables")), ", ") {
+			if !slices.Contains(allowed, it) {
+				outside = append(outside, it)
+			}
+		}
+		if len(outside) > 0 {
+			probs = append(probs, spec.Problem{File: "pipeline.yaml", Line: p.Source.Line, Path: "source.tables",
+				Msg: fmt.Sprintf("%s: outside the grant of connection %s, which names %s; list those only, or ask for a wider grant",
+					strings.Join(outside, ", "), g.Connection, g.Tables)})
+		}
+	}
+	if len(probs) > 0 {
+		return probs
+	}
+	return nil
+}
+
+var grantParam = param{name: "grant", in: "path", doc: "the grant's id", required: true, typ: "integer"}
+
+// grantRoutes are the routes of grants.
+var grantRoutes = []route{
+	{method: "GET", path: "/api/v1/grants", id: "listGrants", summary: "The grants this workspace asked for, and those asked of its connections (the approvals inbox), newest first",
+		perm: auth.ReadConnections, out: GrantList{}, status: 200, errors: []int{401, 403, 404}, h: (*api).grants},
+	{method: "POST", path: "/api/v1/grants", id: "requestGrant", summary: "Ask to use another workspace's connection, for some tables, with a reason",
+		perm: auth.WritePipelines, in: GrantRequest{}, out: store.Grant{}, status: 201, errors: []int{400, 401, 403, 404}, h: (*api).requestGrant},
+	{method: "POST", path: "/api/v1/grants/{grant}/approve", id: "approveGrant", summary: "Approve a grant asked of this workspace's connection",
+		params: []param{grantParam}, perm: auth.WriteConnections, in: Decision{}, out: store.Grant{}, status: 200, errors: []int{400, 401, 403, 404, 409},
+		h: func(a *api, w http.ResponseWriter, r *http.Request) {
+			a.decide(w, r, []string{store.GrantRequested}, store.GrantApproved)
+		}},
+	{method: "POST", path: "/api/v1/grants/{grant}/deny", id: "denyGrant", summary: "Deny a grant asked of this workspace's connection",
+		params: []param{grantParam}, perm: auth.WriteConnections, in: Decision{}, out: store.Grant{}, status: 200, errors: []int{400, 401, 403, 404, 409},
+		h: func(a *api, w http.ResponseWriter, r *http.Request) {
+			a.decide(w, r, []string{store.GrantRequested}, store.GrantDenied)
+		}},
+	{method: "POST", path: "/api/v1/grants/{grant}/revoke", id: "revokeGrant", summary: "Revoke a grant: the pipelines that use it are suspended, with the reason",
+		params: []param{grantParam}, perm: auth.WriteConnections, in: Decision{}, out: store.Grant{}, status: 200, errors: []int{400, 401, 403, 404, 409},
+		h: func(a *api, w http.ResponseWriter, r *http.Request) {
+			a.decide(w, r, []string{store.GrantApproved}, store.GrantRevoked)
+		}},
+}
