@@ -771,3 +771,77 @@ func TestServerConnectionsAndKeyRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestServerGrants is the access issue's walk-through on the built server: the
+// connection to MariaDB is workspace default's; workspace a asks for shop.orders only,
+// and default's admin approves; a's pipeline for shop.* is refused, the one for
+// shop.orders copies it; a table added to shop later is not read; revoking the grant
+// suspends the pipeline, saying why.
+func TestServerGrants(t *testing.T) {
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	if err := db.Exec("", `CREATE DATABASE shop; USE shop; CREATE TABLE orders (id INT PRIMARY KEY, v INT);
+		INSERT INTO orders SELECT seq, seq FROM seq_1_to_50;
+		CREATE USER cdc IDENTIFIED BY 'grant-pw-9'; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO cdc; GRANT SELECT ON shop.* TO cdc`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "keys"), "k1="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n")
+	s := startServer(t, dir, freeAddr(t), "--key-file", filepath.Join(dir, "keys"))
+	defer s.stop()
+	resp, err := http.Post(s.url+"/api/v1/workspaces", "application/json", strings.NewReader(`{"name":"a"}`))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("workspace a: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	env := []string{"WEIR_CONFIG_DIR=" + filepath.Join(dir, "config"), "SHOP_PW=grant-pw-9"}
+	weir := func(args ...string) (int, string) {
+		return runWeirEnv(t, dir, env, append(args, "--server", s.url)...)
+	}
+	if code, out := weir("connection", "create", "shop", "--type", "mariadb", "--set", "hostname=127.0.0.1", "--set", fmt.Sprintf("port=%d", db.Port),
+		"--set", "username=cdc", "--secret", "password=SHOP_PW"); code != 0 {
+		t.Fatalf("connection: exit %d\n%s", code, out)
+	}
+	if code, out := weir("grant", "request", "shop", "--tables", "shop.orders", "--reason", "monthly reports", "--workspace", "a"); code != 0 || !strings.HasPrefix(out, "1\t") {
+		t.Fatalf("request: exit %d\n%s", code, out)
+	}
+	if code, out := weir("grant", "approve", "1", "--why", "fine"); code != 0 || !strings.Contains(out, "approved") {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	pipeline := "source:\n  connection: shop\n  tables: %s\nsink:\n  type: file\n  path: out\npipeline:\n  name: %s\n  checkpoint.interval: 100ms\n"
+	writeFile(t, filepath.Join(dir, "wide.yaml"), fmt.Sprintf(pipeline, `shop.\.*`, "wide"))
+	if code, out := weir("pipeline", "create", "-f", "wide.yaml", "--workspace", "a"); code != 2 || !strings.Contains(out, "outside the grant") {
+		t.Fatalf("shop.* under a grant of shop.orders: exit %d\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "orders.yaml"), fmt.Sprintf(pipeline, "shop.orders", "orders"))
+	if code, out := weir("pipeline", "create", "-f", "orders.yaml", "--workspace", "a"); code != 0 {
+		t.Fatalf("shop.orders: exit %d\n%s", code, out)
+	}
+	records := func() []conformance.Record {
+		recs, _ := conformance.ReadFileSink(filepath.Join(dir, "data", "files", "out"))
+		return recs
+	}
+	waitFor(t, "shop.orders copied", time.Minute, func() bool { return len(records()) >= 50 })
+	if err := db.Exec("", `USE shop; CREATE TABLE extra (id INT PRIMARY KEY); INSERT INTO extra VALUES (1); INSERT INTO orders VALUES (51, 51)`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change after the new table", time.Minute, func() bool { return len(records()) >= 51 })
+	for _, r := range records() {
+		if r.Table() != "shop.orders" {
+			t.Fatalf("a table outside the grant was read: %s", r.Table())
+		}
+	}
+	if code, out := weir("grant", "revoke", "1", "--why", "audit finding"); code != 0 {
+		t.Fatalf("revoke: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the pipeline suspended", time.Minute, func() bool {
+		code, out := weir("pipeline", "get", "orders", "-o", "json", "--workspace", "a")
+		return code == 0 && strings.Contains(out, `"state": "SUSPENDED"`)
+	})
+	if code, out := weir("pipeline", "events", "orders", "--workspace", "a"); code != 0 || !strings.Contains(out, "revoked by local-admin: audit finding") {
+		t.Fatalf("the events say why: exit %d\n%s", code, out)
+	}
+}
