@@ -336,7 +336,7 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 
 func checkName(what, name string) error {
 	if !namePattern.MatchString(name) {
-		return &BadRequest{fmt.Errorf("%s", fmt.Sprintf("%s %q: use 1-63 lower-case letters, digits, '_', '.' or '-', starting with a letter or digit", what, name))}
+		return &BadRequest{fmt.Errorf("%s %q: use 1-63 lower-case letters, digits, '_', '.' or '-', starting with a letter or digit", what, name)}
 	}
 	return nil
 }
@@ -477,7 +477,7 @@ func (a *api) members(w http.ResponseWriter, r *http.Request) {
 // grantable checks that p may hand out role: a known role, at most p's own.
 func grantable(p Principal, role string) error {
 	if !auth.ValidRole(auth.Role(role)) {
-		return &BadRequest{fmt.Errorf("%s", fmt.Sprintf("role %q: want one of %v", role, auth.Roles))}
+		return &BadRequest{fmt.Errorf("role %q: want one of %v", role, auth.Roles)}
 	}
 	if !p.ServerAdmin && !auth.AtMost(auth.Role(role), p.Role) {
 		return &authError{http.StatusForbidden, fmt.Sprintf("role %s may not give role %s", p.Role, role)}
@@ -557,14 +557,10 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ttl := 90 * 24 * time.Hour
-	if req.ExpiresIn != "" {
-		d, err := time.ParseDuration(req.ExpiresIn)
-		if err != nil || d <= 0 || d > 366*24*time.Hour {
-			fail(w, &BadRequest{fmt.Errorf("%s", fmt.Sprintf("expires_in %q: a duration up to a year, e.g. 720h", req.ExpiresIn))})
-			return
-		}
-		ttl = d
+	ttl, err := expiresIn(req.ExpiresIn, 90*24*time.Hour)
+	if err != nil {
+		fail(w, err)
+		return
 	}
 	tok, err := auth.NewToken()
 	if err != nil {
@@ -615,4 +611,16 @@ func (a *api) auditLog(w http.ResponseWriter, r *http.Request) {
 		out.Next = es[len(es)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// expiresIn reads a request's expires_in: a duration up to a year, def when empty.
+func expiresIn(s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 || d > 366*24*time.Hour {
+		return 0, &BadRequest{fmt.Errorf("expires_in %q: a duration up to a year, e.g. 720h", s)}
+	}
+	return d, nil
 }

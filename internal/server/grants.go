@@ -84,14 +84,10 @@ func (a *api) requestGrant(w http.ResponseWriter, r *http.Request) {
 		fail(w, &BadRequest{fmt.Errorf("reason: say what the connection is wanted for")})
 		return
 	}
-	ttl := 30 * 24 * time.Hour
-	if req.ExpiresIn != "" {
-		d, err := time.ParseDuration(req.ExpiresIn)
-		if err != nil || d <= 0 || d > 366*24*time.Hour {
-			fail(w, &BadRequest{fmt.Errorf("expires_in %q: a duration up to a year, e.g. 720h", req.ExpiresIn)})
-			return
-		}
-		ttl = d
+	ttl, err := expiresIn(req.ExpiresIn, 30*24*time.Hour)
+	if err != nil {
+		fail(w, err)
+		return
 	}
 	g := store.Grant{Connection: conn.Name, Workspace: p.Workspace, Tables: normalTables(req.Tables), Reason: req.Reason,
 		RequestedBy: p.Name, Expires: time.Now().Add(ttl).UTC().Truncate(time.Microsecond)}
