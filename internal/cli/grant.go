@@ -59,7 +59,7 @@ func grantCommand(g *globals) *cobra.Command {
 	for _, verb := range []string{"approve", "deny", "revoke"} {
 		var why string
 		sub := &cobra.Command{
-			Use:   verb + " ID [--why TEXT]",
+			Use: verb + " ID [--why TEXT]",
 			Short: map[string]string{"approve": "Approve a grant asked of this workspace's connection", "deny": "Deny a grant asked of this workspace's connection",
 				"revoke": "Revoke a grant: the pipelines that use it are suspended"}[verb],
 			Args: cobra.ExactArgs(1),
