@@ -435,3 +435,18 @@ func TestGrants(t *testing.T) {
 		t.Fatalf("after its time: %s", got.State)
 	}
 }
+
+// TestAllowedEnv: a pipeline file on the server reads only the environment variables an
+// admin allowed (--allow-env); any other ${NAME} is as unset.
+func TestAllowedEnv(t *testing.T) {
+	t.Setenv("WEIR_TEST_TABLES", "demo.orders")
+	c := NewController(context.Background(), Options{Registry: connectors.Registry(), DataDir: t.TempDir(), AllowEnv: []string{"WEIR_TEST_TABLES"}})
+	file := "source:\n  type: datagen\n  tables: ${%s}\nsink:\n  type: discard\npipeline:\n  name: p\n"
+	p, err := c.Parse(fmt.Sprintf(file, "WEIR_TEST_TABLES"))
+	if err != nil || p.Source.Config.String("tables") != "demo.orders" {
+		t.Fatalf("an allowed variable: %v", err)
+	}
+	if _, err := c.Parse(fmt.Sprintf(file, "HOME")); err == nil || !strings.Contains(err.Error(), "HOME") {
+		t.Fatalf("a variable not allowed: %v", err)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,14 +34,15 @@ import (
 //	resume   SUSPENDED                                          → STARTING …
 //	restart  any                                                → stopped, then STARTING …
 type Controller struct {
-	st      *store.Store
-	reg     *connector.Registry
-	cps     checkpoint.Store
-	dataDir string
-	log     *slog.Logger
-	metrics *metrics.Set
-	mem     *runtime.Memory
-	keys    *auth.Keyring
+	st       *store.Store
+	reg      *connector.Registry
+	cps      checkpoint.Store
+	dataDir  string
+	log      *slog.Logger
+	metrics  *metrics.Set
+	mem      *runtime.Memory
+	keys     *auth.Keyring
+	allowEnv []string
 
 	ctx context.Context // the server's life: pipelines run under it
 
@@ -157,6 +160,9 @@ type Options struct {
 	RelaunchAfter time.Duration
 	// Keys seal and open connections' credentials (nil: connections hold none).
 	Keys *auth.Keyring
+	// AllowEnv names the environment variables a pipeline file may read with ${NAME}
+	// (--allow-env); none by default: ${…} would read the server's own secrets.
+	AllowEnv []string
 }
 
 // NewController returns a controller; Boot starts what should run.
@@ -173,7 +179,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
 		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{},
-		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys}
+		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys, allowEnv: o.AllowEnv}
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
@@ -209,6 +215,15 @@ func (c *Controller) Boot(ctx context.Context) error {
 // outside the data directory (a connector's path is relative, under DATA/files).
 func (c *Controller) Parse(file string) (*spec.Pipeline, error) { return c.ParseIn("", file) }
 
+// lookupEnv is ${NAME} in a pipeline file on the server: only the variables an admin
+// allowed (--allow-env), else unset, as though the server had none.
+func (c *Controller) lookupEnv(name string) (string, bool) {
+	if !slices.Contains(c.allowEnv, name) {
+		return "", false
+	}
+	return os.LookupEnv(name)
+}
+
 // ParseIn is Parse for a pipeline of workspace ws: a connection it names must be ws's, or
 // granted to ws (and then its tables within the grant's); else it is as unknown as one
 // that is not ("": any, for a file read for what it says, not to run).
@@ -231,7 +246,7 @@ func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
 			return c.connectionSettings(name)
 		}
 	}
-	p, err := spec.ParseWithConnections("pipeline.yaml", []byte(file), c.reg, func(string) (string, bool) { return "", false }, conns)
+	p, err := spec.ParseWithConnections("pipeline.yaml", []byte(file), c.reg, c.lookupEnv, conns)
 	if err != nil {
 		return nil, err
 	}
