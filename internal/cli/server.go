@@ -28,6 +28,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		relaunchAfter        time.Duration
 		keyFile              string
 		allowEnv             []string
+		lineageURL           string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -54,7 +55,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 				return invalid(err)
 			}
 			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, RelaunchAfter: relaunchAfter, Memory: memory, Version: Version,
-				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv})
+				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv, LineageURL: lineageURL})
 			if err != nil {
 				return failed(err)
 			}
@@ -83,6 +84,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(serverUserCommand(g), rotateKeyCommand(g))
+	cmd.Flags().StringVar(&lineageURL, "openlineage-url", "", "post each pipeline run's OpenLineage events (START, COMPLETE, FAIL, ABORT) here, e.g. Marquez's http://host:5000/api/v1/lineage")
 	cmd.Flags().StringSliceVar(&allowEnv, "allow-env", nil, "environment variables pipeline files may read with ${NAME} (none by default: they would read the server's own secrets)")
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the keyring that seals connections' credentials: lines id=<base64 of 32 bytes>, the first sealing (or $WEIR_KEYS)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address of the HTTP API (loopback unless told otherwise)")

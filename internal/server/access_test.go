@@ -450,3 +450,51 @@ func TestAllowedEnv(t *testing.T) {
 		t.Fatalf("a variable not allowed: %v", err)
 	}
 }
+
+// TestLineage: a two-hop chain — MariaDB → pipeline 1 → a PostgreSQL table → pipeline 2
+// → files — is one graph: pipeline 1's output is pipeline 2's input, named alike, and the
+// lineage of that table holds both pipelines and not an unrelated one.
+func TestLineage(t *testing.T) {
+	e := newAccessEnv(t)
+	files := map[string]string{
+		"p1": "source:\n  type: mariadb\n  hostname: 10.0.0.1\n  port: 3306\n  username: cdc\n  tables: shop.orders\nsink:\n  type: postgres\n  url: postgres://w:pw@10.0.0.2:5432/dw\npipeline:\n  name: p1\n",
+		"p2": "source:\n  type: postgres\n  hostname: 10.0.0.2\n  port: 5432\n  username: cdc\n  database-name: dw\n  tables: dw.shop.orders\nsink:\n  type: file\n  path: out\npipeline:\n  name: p2\n",
+		"p3": "source:\n  type: datagen\n  tables: demo.users\nsink:\n  type: discard\npipeline:\n  name: p3\n",
+	}
+	for name, f := range files {
+		body, _ := json.Marshal(CreateRequest{File: f, Start: new(bool)})
+		if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", string(body)); status != 201 {
+			t.Fatalf("create %s: %d %s", name, status, b)
+		}
+	}
+	get := func(q string) Lineage {
+		status, b := e.do(e.tokens["va"], "a", "GET", "/api/v1/lineage"+q, "")
+		var l Lineage
+		if status != 200 || json.Unmarshal(b, &l) != nil {
+			t.Fatalf("lineage%s: %d %s", q, status, b)
+		}
+		return l
+	}
+	all := get("")
+	byName := map[string]LineageJob{}
+	for _, j := range all.Jobs {
+		byName[j.Pipeline] = j
+	}
+	p1, p2 := byName["p1"], byName["p2"]
+	want := Dataset{Namespace: "postgres://10.0.0.2:5432/dw", Name: "shop.orders"}
+	if len(all.Jobs) != 3 || len(p1.Outputs) != 1 || p1.Outputs[0] != want || len(p2.Inputs) != 1 || p2.Inputs[0] != want ||
+		p1.Inputs[0] != (Dataset{Namespace: "mysql://10.0.0.1:3306", Name: "shop.orders"}) {
+		t.Fatalf("the graph: %+v", all.Jobs)
+	}
+	around := get("?namespace=postgres://10.0.0.2:5432/dw&table=shop.orders")
+	var names []string
+	for _, j := range around.Jobs {
+		names = append(names, j.Pipeline)
+	}
+	if strings.Join(names, ",") != "p1,p2" {
+		t.Fatalf("around the PostgreSQL table: %v", names)
+	}
+	if _, b := e.do(e.tokens["bob"], "b", "GET", "/api/v1/lineage", ""); strings.Contains(string(b), "p1") {
+		t.Fatalf("another workspace sees the lineage: %s", b)
+	}
+}

@@ -34,15 +34,18 @@ import (
 //	resume   SUSPENDED                                          → STARTING …
 //	restart  any                                                → stopped, then STARTING …
 type Controller struct {
-	st       *store.Store
-	reg      *connector.Registry
-	cps      checkpoint.Store
-	dataDir  string
-	log      *slog.Logger
-	metrics  *metrics.Set
-	mem      *runtime.Memory
-	keys     *auth.Keyring
-	allowEnv []string
+	st         *store.Store
+	reg        *connector.Registry
+	cps        checkpoint.Store
+	dataDir    string
+	log        *slog.Logger
+	metrics    *metrics.Set
+	mem        *runtime.Memory
+	keys       *auth.Keyring
+	allowEnv   []string
+	lineageURL string
+	lineageQ   chan lineagePost // OpenLineage events to post, in order (openlineage.go)
+	lineageEnd context.CancelFunc
 
 	ctx context.Context // the server's life: pipelines run under it
 
@@ -160,6 +163,8 @@ type Options struct {
 	RelaunchAfter time.Duration
 	// Keys seal and open connections' credentials (nil: connections hold none).
 	Keys *auth.Keyring
+	// LineageURL receives OpenLineage run events ("": none; openlineage.go).
+	LineageURL string
 	// AllowEnv names the environment variables a pipeline file may read with ${NAME}
 	// (--allow-env); none by default: ${…} would read the server's own secrets.
 	AllowEnv []string
@@ -176,10 +181,18 @@ func NewController(ctx context.Context, o Options) *Controller {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 15 * time.Second
 	}
-	return &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
+	c := &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
 		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{},
-		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys, allowEnv: o.AllowEnv}
+		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys, allowEnv: o.AllowEnv, lineageURL: o.LineageURL}
+	c.lineageEnd = func() {}
+	if c.lineageURL != "" {
+		c.lineageQ = make(chan lineagePost, 1000)
+		lctx, end := context.WithCancel(ctx)
+		c.lineageEnd = end
+		go c.postLineage(lctx)
+	}
+	return c
 }
 
 // Boot starts every pipeline whose desired state is RUNNING: after a restart of the
@@ -441,8 +454,10 @@ func (c *Controller) launch(ctx context.Context, name string) error {
 		return fmt.Errorf("record the run of pipeline %q: %w", name, err)
 	}
 	var pl *runtime.Pipeline
+	sent := map[string]bool{} // the OpenLineage events of this run posted
 	pl = runtime.New(p, runtime.Options{Registry: c.reg, Store: c.cps, StateDir: filepath.Join(c.dataDir, "state"), Logger: c.loggerFor(name),
 		Metrics: c.metrics, Memory: c.mem, OnEvent: func(e runtime.Event) {
+			c.emitLineage(name, run, p, e.State, sent)
 			bg := context.WithoutCancel(c.ctx)
 			se := store.Event{Pipeline: name, Time: e.Time, State: string(e.State), Phase: e.Phase, Reason: e.Reason, Error: e.Error}
 			if err := c.st.AddEvent(bg, se); err != nil {
@@ -512,6 +527,7 @@ func (c *Controller) Delete(ctx context.Context, name string, dropState bool) er
 // Shutdown stops every pipeline at a checkpoint, waiting up to bound, then kills those
 // still running.
 func (c *Controller) Shutdown(bound time.Duration) {
+	defer c.lineageStop()
 	c.mu.Lock()
 	pls := make([]*runtime.Pipeline, 0, len(c.runs))
 	for _, pl := range c.runs {

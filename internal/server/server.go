@@ -49,6 +49,8 @@ type Config struct {
 	Keys *auth.Keyring
 	// AllowEnv: see Options.AllowEnv.
 	AllowEnv []string
+	// LineageURL: see Options.LineageURL (--openlineage-url).
+	LineageURL string
 }
 
 // Server is a running control plane.
@@ -95,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
-		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter, Keys: cfg.Keys, AllowEnv: cfg.AllowEnv})
+		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter, Keys: cfg.Keys, AllowEnv: cfg.AllowEnv, LineageURL: cfg.LineageURL})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		stop()
