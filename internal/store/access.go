@@ -466,3 +466,89 @@ func (s *Store) ExpiredGrants(ctx context.Context, t time.Time) ([]Grant, error)
 	return collect(s, ctx, `SELECT `+grantCols+` FROM grants WHERE state = ? AND expires_at <= ?`, []any{GrantApproved, ts(t)},
 		func(r *sql.Rows) (Grant, error) { return scanGrant(r) })
 }
+
+// CatalogColumn is a column of a catalogued table.
+type CatalogColumn struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Nullable    bool   `json:"nullable"`
+	Key         bool   `json:"key"`
+	Description string `json:"description,omitempty"`
+	// Level is its security level (public, internal, confidential, restricted); Proposed
+	// what the sensitive-data detector saw in it; Confirmed whether a person set Level.
+	Level     string `json:"level"`
+	Proposed  string `json:"proposed,omitempty"`
+	Confirmed bool   `json:"confirmed"`
+}
+
+// CatalogEntry is a table a connection reaches, as its last scan found it.
+type CatalogEntry struct {
+	Connection  string          `json:"connection"`
+	Name        string          `json:"name"`
+	Columns     []CatalogColumn `json:"columns"`
+	Description string          `json:"description,omitempty"`
+	Owner       string          `json:"owner,omitempty"`
+	Scanned     time.Time       `json:"scanned"`
+}
+
+// PutCatalog replaces a connection's entries with those given (the tables of a scan).
+func (s *Store) PutCatalog(ctx context.Context, connection string, entries []CatalogEntry) error {
+	return s.tx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, `DELETE FROM catalog WHERE connection = ?`, connection); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			cols, _ := json.Marshal(e.Columns)
+			if _, err := tx.exec(ctx, `INSERT INTO catalog (connection, name, columns, description, owner, scanned_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				connection, e.Name, string(cols), e.Description, e.Owner, ts(e.Scanned)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UpdateCatalog replaces one entry's documentation (description, owner, columns).
+func (s *Store) UpdateCatalog(ctx context.Context, e CatalogEntry) error {
+	cols, _ := json.Marshal(e.Columns)
+	return s.updateOne(ctx, "table "+e.Name, `UPDATE catalog SET columns = ?, description = ?, owner = ? WHERE connection = ? AND name = ?`,
+		string(cols), e.Description, e.Owner, e.Connection, e.Name)
+}
+
+// Catalog lists the entries of the connections named, by connection and name.
+func (s *Store) Catalog(ctx context.Context, connections []string) ([]CatalogEntry, error) {
+	if len(connections) == 0 {
+		return nil, nil
+	}
+	q := `SELECT connection, name, columns, description, owner, scanned_at FROM catalog WHERE connection IN (` +
+		strings.Repeat("?, ", len(connections)-1) + `?) ORDER BY connection, name`
+	args := make([]any, len(connections))
+	for i, c := range connections {
+		args[i] = c
+	}
+	return collect(s, ctx, q, args, func(r *sql.Rows) (CatalogEntry, error) {
+		var e CatalogEntry
+		var cols, scanned string
+		err := r.Scan(&e.Connection, &e.Name, &cols, &e.Description, &e.Owner, &scanned)
+		if err == nil {
+			err = json.Unmarshal([]byte(cols), &e.Columns)
+		}
+		e.Scanned = parseTS(scanned)
+		return e, err
+	})
+}
+
+// Clearance is a workspace's clearance: the highest security level it sees unmasked.
+func (s *Store) Clearance(ctx context.Context, workspace string) (string, error) {
+	var c string
+	err := s.queryRow(ctx, `SELECT clearance FROM workspaces WHERE name = ?`, workspace).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("workspace %q: %w", workspace, ErrNotFound)
+	}
+	return c, err
+}
+
+// SetClearance sets a workspace's clearance.
+func (s *Store) SetClearance(ctx context.Context, workspace, level string) error {
+	return s.updateOne(ctx, "workspace "+workspace, `UPDATE workspaces SET clearance = ? WHERE name = ?`, level, workspace)
+}

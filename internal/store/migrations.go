@@ -139,6 +139,18 @@ var migrations = []string{
 		decided_at   TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX grants_by_connection ON grants (connection, workspace);`,
+	// 8: the catalog: the tables a connection reaches, their columns with descriptions and
+	// security levels; each workspace's clearance.
+	`CREATE TABLE catalog (
+		connection  TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		columns     TEXT NOT NULL,
+		description TEXT NOT NULL DEFAULT '',
+		owner       TEXT NOT NULL DEFAULT '',
+		scanned_at  TEXT NOT NULL,
+		PRIMARY KEY (connection, name)
+	);
+	ALTER TABLE workspaces ADD COLUMN clearance TEXT NOT NULL DEFAULT 'internal';`,
 }
 
 // SchemaVersion is the schema version this build uses.

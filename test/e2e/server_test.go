@@ -845,3 +845,78 @@ func TestServerGrants(t *testing.T) {
 		t.Fatalf("the events say why: exit %d\n%s", code, out)
 	}
 }
+
+// TestServerCatalog: the tables of a MariaDB connection scanned into the catalog, found
+// by a column's name; the detector proposes a level for the e-mail and phone columns, and
+// the preview masks them above the workspace's clearance until a person sets one lower;
+// a second scan keeps what people wrote and says what changed.
+func TestServerCatalog(t *testing.T) {
+	db, err := testenv.StartMariaDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	if err := db.Exec("", `CREATE DATABASE crm; USE crm; CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(80), phone VARCHAR(20), note TEXT);
+		INSERT INTO customers VALUES (1, 'ann@example.com', '+4915112345678', 'vip'), (2, 'bo@example.org', '+4915187654321', NULL);
+		CREATE USER cat IDENTIFIED BY 'catalog-pw-3'; GRANT SELECT ON crm.* TO cat; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO cat`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "keys"), "k1="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))+"\n")
+	s := startServer(t, dir, freeAddr(t), "--key-file", filepath.Join(dir, "keys"))
+	defer s.stop()
+	env := []string{"WEIR_CONFIG_DIR=" + filepath.Join(dir, "config"), "CAT_PW=catalog-pw-3"}
+	if code, out := runWeirEnv(t, dir, env, "connection", "create", "crm", "--type", "mariadb", "--set", "hostname=127.0.0.1", "--set", fmt.Sprintf("port=%d", db.Port),
+		"--set", "username=cat", "--secret", "password=CAT_PW", "--server", s.url); code != 0 {
+		t.Fatalf("connection: exit %d\n%s", code, out)
+	}
+	call := func(method, path, body string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || json.Unmarshal(b, v) != nil {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+	}
+	var scan server.ScanResult
+	call("POST", "/api/v1/connections/crm/scan", "", &scan)
+	if scan.Tables != 1 || len(scan.Added) != 1 || scan.Added[0] != "crm.customers" {
+		t.Fatalf("scan: %+v", scan)
+	}
+	var found server.CatalogList
+	call("GET", "/api/v1/catalog?q=phone", "", &found)
+	if len(found.Tables) != 1 {
+		t.Fatalf("search by a column: %+v", found)
+	}
+	levels := map[string]string{}
+	for _, c := range found.Tables[0].Columns {
+		levels[c.Name] = c.Level + "/" + c.Proposed
+	}
+	if levels["email"] != "confidential/email" || levels["phone"] != "confidential/phone" || levels["note"] != "internal/" {
+		t.Fatalf("proposed levels: %v", levels)
+	}
+	var pv server.Preview
+	call("GET", "/api/v1/catalog/crm/crm.customers/preview", "", &pv)
+	if strings.Join(pv.Masked, ",") != "email,phone" || len(pv.Rows) != 2 || pv.Rows[0][1] != "****" || pv.Rows[0][2] != "****" || pv.Rows[0][3] != "vip" {
+		t.Fatalf("the preview: %+v", pv)
+	}
+	var doc map[string]any
+	call("PATCH", "/api/v1/catalog/crm/crm.customers", `{"description":"who buys","columns":{"phone":{"level":"internal","description":"mobile"}}}`, &doc)
+	call("GET", "/api/v1/catalog/crm/crm.customers/preview", "", &pv)
+	if strings.Join(pv.Masked, ",") != "email" || !strings.HasPrefix(pv.Rows[0][2], "+49") {
+		t.Fatalf("the preview after the phone was set internal: %+v", pv)
+	}
+	if err := db.Exec("", "ALTER TABLE crm.customers ADD COLUMN city VARCHAR(40)"); err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/api/v1/connections/crm/scan", "", &scan)
+	call("GET", "/api/v1/catalog?q=mobile", "", &found)
+	if len(scan.Changed) != 1 || len(found.Tables) != 1 || found.Tables[0].Description != "who buys" {
+		t.Fatalf("a second scan: %+v; what people wrote: %+v", scan, found)
+	}
+}

@@ -1,0 +1,380 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weir-data/weir/internal/auth"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/preview"
+	"github.com/weir-data/weir/internal/sensitive"
+	"github.com/weir-data/weir/internal/store"
+)
+
+// The catalog (the data map): per connection, the tables its last scan found — columns,
+// types, keys — with descriptions, owners and security levels kept across scans. A scan
+// (on demand) reads the tables as `weir discover` does and samples rows for the
+// sensitive-data detector, which proposes a level for what looks personal; a person
+// confirms or changes it. A table's preview shows its first rows with every column above
+// the workspace's clearance masked.
+
+// Levels are the security levels, from least to most.
+var Levels = []string{"public", "internal", "confidential", "restricted"}
+
+func levelRank(l string) int { return slices.Index(Levels, l) }
+
+// ScanResult is what a scan found: the tables, and what changed since the last.
+type ScanResult struct {
+	Tables  int      `json:"tables"`
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+	Changed []string `json:"changed"` // tables whose columns differ
+}
+
+// CatalogList is a page of the catalog.
+type CatalogList struct {
+	Tables []store.CatalogEntry `json:"tables"`
+}
+
+// CatalogUpdate documents a table: its description, owner, and its columns' descriptions
+// and levels (a level set here is confirmed).
+type CatalogUpdate struct {
+	Description *string                 `json:"description"`
+	Owner       *string                 `json:"owner"`
+	Columns     map[string]ColumnUpdate `json:"columns"`
+}
+
+// ColumnUpdate documents a column.
+type ColumnUpdate struct {
+	Description *string `json:"description"`
+	Level       string  `json:"level"`
+}
+
+// Preview is a table's first rows, masked where above the workspace's clearance.
+type Preview struct {
+	Columns []string   `json:"columns"`
+	Masked  []string   `json:"masked"`
+	Rows    [][]string `json:"rows"`
+}
+
+// visibleConnections are the connections the workspace owns or was granted.
+func (a *api) visibleConnections(ctx context.Context) ([]string, error) {
+	ws := workspaceOf(ctx)
+	owned, err := a.c.st.Connections(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range owned {
+		if c.Workspace == ws {
+			out = append(out, c.Name)
+			continue
+		}
+		if g, err := a.c.st.ActiveGrant(ctx, c.Name, ws, time.Now()); err == nil && g != nil {
+			out = append(out, c.Name)
+		}
+	}
+	return out, nil
+}
+
+// openSource opens a connection's source connector, as `weir discover` does.
+func (a *api) openSource(ctx context.Context, conn *store.Connection) (connector.Source, error) {
+	typ, settings, err := a.c.connectionSettings(conn.Name)
+	if err != nil {
+		return nil, err
+	}
+	d := a.c.reg.Sources[typ]
+	if d == nil {
+		return nil, &BadRequest{fmt.Errorf("connection %s is of type %s, which is no source: there are no tables to catalog", conn.Name, typ)}
+	}
+	cfg, _, err := a.c.connectionConfig(conn.Name, typ, settings)
+	if err != nil {
+		return nil, err
+	}
+	src, err := d.Open(ctx, cfg, connector.Env{Pipeline: "catalog", SourceType: typ, Role: "discover", Parallelism: 1})
+	if err != nil {
+		return nil, fmt.Errorf("open connection %s: %s", conn.Name, a.c.redact(err.Error(), typ, settings))
+	}
+	return src, nil
+}
+
+func (a *api) scan(w http.ResponseWriter, r *http.Request) {
+	conn, err := a.ownConnection(r.Context(), r.PathValue("conn"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	src, err := a.openSource(r.Context(), conn)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer src.Close()
+	tables, err := src.Tables(r.Context())
+	if err != nil {
+		fail(w, fmt.Errorf("list the tables of connection %s: %w", conn.Name, err))
+		return
+	}
+	before, err := a.c.st.Catalog(r.Context(), []string{conn.Name})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	old := map[string]store.CatalogEntry{}
+	for _, e := range before {
+		old[e.Name] = e
+	}
+	reader, canRead := src.(connector.ChunkReader)
+	res := ScanResult{Added: []string{}, Removed: []string{}, Changed: []string{}}
+	var entries []store.CatalogEntry
+	now := time.Now().UTC()
+	for _, s := range tables {
+		name := s.ID.String()
+		var sample []event.Row
+		if canRead {
+			sample, _ = preview.Sample(r.Context(), reader, s, 50) // what cannot be read is proposed by names alone
+		}
+		e := catalogEntry(conn.Name, name, s, sensitive.Detect(s, sample), old[name], now)
+		prev, seen := old[name]
+		switch {
+		case !seen:
+			res.Added = append(res.Added, name)
+		case !sameColumns(prev.Columns, e.Columns):
+			res.Changed = append(res.Changed, name)
+		}
+		delete(old, name)
+		entries = append(entries, e)
+	}
+	for name := range old {
+		res.Removed = append(res.Removed, name)
+	}
+	slices.Sort(res.Removed)
+	if err := a.c.st.PutCatalog(r.Context(), conn.Name, entries); err != nil {
+		fail(w, err)
+		return
+	}
+	res.Tables = len(entries)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// catalogEntry is table s as a scan finds it, keeping what people wrote of it before.
+func catalogEntry(conn, name string, s *event.Schema, findings []sensitive.Finding, prev store.CatalogEntry, now time.Time) store.CatalogEntry {
+	e := store.CatalogEntry{Connection: conn, Name: name, Description: prev.Description, Owner: prev.Owner, Scanned: now}
+	for i, col := range s.Columns {
+		c := store.CatalogColumn{Name: col.Name, Type: col.Type.String(), Nullable: col.Nullable, Key: slices.Contains(s.Key, i), Level: "internal"}
+		for _, f := range findings {
+			if f.Column == col.Name {
+				c.Proposed, c.Level = f.Kind, "confidential"
+			}
+		}
+		for _, p := range prev.Columns {
+			if p.Name == col.Name {
+				c.Description = p.Description
+				if p.Confirmed {
+					c.Level, c.Confirmed = p.Level, true
+				}
+			}
+		}
+		e.Columns = append(e.Columns, c)
+	}
+	return e
+}
+
+func sameColumns(a, b []store.CatalogColumn) bool {
+	return slices.EqualFunc(a, b, func(x, y store.CatalogColumn) bool { return x.Name == y.Name && x.Type == y.Type && x.Nullable == y.Nullable && x.Key == y.Key })
+}
+
+func (a *api) catalog(w http.ResponseWriter, r *http.Request) {
+	conns, err := a.visibleConnections(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	es, err := a.c.st.Catalog(r.Context(), conns)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	q := strings.ToLower(r.URL.Query().Get("q"))
+	out := CatalogList{Tables: []store.CatalogEntry{}}
+	for _, e := range es {
+		if q == "" || matches(e, q) {
+			out.Tables = append(out.Tables, e)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// matches reports whether q is in the table's name, description, or a column's name or
+// description.
+func matches(e store.CatalogEntry, q string) bool {
+	if strings.Contains(strings.ToLower(e.Name), q) || strings.Contains(strings.ToLower(e.Description), q) {
+		return true
+	}
+	return slices.ContainsFunc(e.Columns, func(c store.CatalogColumn) bool {
+		return strings.Contains(strings.ToLower(c.Name), q) || strings.Contains(strings.ToLower(c.Description), q)
+	})
+}
+
+// entry finds a table of a connection the workspace may see.
+func (a *api) entry(ctx context.Context, conn, table string) (*store.CatalogEntry, error) {
+	conns, err := a.visibleConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(conns, conn) {
+		es, err := a.c.st.Catalog(ctx, []string{conn})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if e.Name == table {
+				return &e, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("table %s of connection %s: %w (scan the connection first)", table, conn, store.ErrNotFound)
+}
+
+func (a *api) catalogEntry(w http.ResponseWriter, r *http.Request) {
+	e, err := a.entry(r.Context(), r.PathValue("conn"), r.PathValue("table"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (a *api) document(w http.ResponseWriter, r *http.Request) {
+	var req CatalogUpdate
+	if !decode(w, r, &req) {
+		return
+	}
+	if _, err := a.ownConnection(r.Context(), r.PathValue("conn")); err != nil { // the owners document their tables
+		fail(w, err)
+		return
+	}
+	e, err := a.entry(r.Context(), r.PathValue("conn"), r.PathValue("table"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if req.Description != nil {
+		e.Description = *req.Description
+	}
+	if req.Owner != nil {
+		e.Owner = *req.Owner
+	}
+	for name, u := range req.Columns {
+		i := slices.IndexFunc(e.Columns, func(c store.CatalogColumn) bool { return c.Name == name })
+		if i < 0 {
+			fail(w, &BadRequest{fmt.Errorf("columns.%s: table %s has no such column", name, e.Name)})
+			return
+		}
+		if u.Description != nil {
+			e.Columns[i].Description = *u.Description
+		}
+		if u.Level != "" {
+			if levelRank(u.Level) < 0 {
+				fail(w, &BadRequest{fmt.Errorf("columns.%s.level %q: want one of %v", name, u.Level, Levels)})
+				return
+			}
+			e.Columns[i].Level, e.Columns[i].Confirmed = u.Level, true
+		}
+	}
+	if err := a.c.st.UpdateCatalog(r.Context(), *e); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (a *api) preview(w http.ResponseWriter, r *http.Request) {
+	limit, err := intQuery(r, "limit", 20, 1, 200)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, Error{Error: err.Error()})
+		return
+	}
+	e, err := a.entry(r.Context(), r.PathValue("conn"), r.PathValue("table"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	clearance, err := a.c.st.Clearance(r.Context(), workspaceOf(r.Context()))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	conn, err := a.c.st.GetConnection(r.Context(), e.Connection)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	src, err := a.openSource(r.Context(), conn)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer src.Close()
+	tables, err := src.Tables(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	i := slices.IndexFunc(tables, func(s *event.Schema) bool { return s.ID.String() == e.Name })
+	reader, ok := src.(connector.ChunkReader)
+	if i < 0 || !ok {
+		fail(w, fmt.Errorf("table %s of connection %s: %w (gone since the scan)", e.Name, e.Connection, store.ErrNotFound))
+		return
+	}
+	s := tables[i]
+	rows, err := preview.Sample(r.Context(), reader, s, int(limit))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := Preview{Masked: []string{}, Rows: [][]string{}}
+	hide := make([]bool, len(s.Columns))
+	for k, col := range s.Columns {
+		out.Columns = append(out.Columns, col.Name)
+		for _, c := range e.Columns {
+			if c.Name == col.Name && levelRank(c.Level) > levelRank(clearance) {
+				hide[k] = true
+				out.Masked = append(out.Masked, col.Name)
+			}
+		}
+	}
+	for _, row := range rows {
+		vals := make([]string, len(row))
+		for k, v := range row {
+			if hide[k] && v.Rep() != event.RepNull {
+				vals[k] = "****"
+			} else {
+				vals[k] = v.String()
+			}
+		}
+		out.Rows = append(out.Rows, vals)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+var tableParam = param{name: "table", in: "path", doc: "the table's name (db.table)", required: true, typ: "string"}
+
+var catalogRoutes = []route{
+	{method: "POST", path: "/api/v1/connections/{conn}/scan", id: "scanConnection", summary: "Scan the tables a connection reaches into the catalog (columns, types, keys; levels proposed by the sensitive-data detector), saying what changed since the last scan",
+		params: []param{connParam}, perm: auth.WriteConnections, out: ScanResult{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).scan},
+	{method: "GET", path: "/api/v1/catalog", id: "catalog", summary: "The tables of the connections the workspace owns or was granted; q searches names, columns and descriptions",
+		params: []param{{name: "q", in: "query", doc: "a word to look for", typ: "string"}}, perm: auth.ReadConnections, out: CatalogList{}, status: 200, errors: []int{401, 403, 404}, h: (*api).catalog},
+	{method: "GET", path: "/api/v1/catalog/{conn}/{table}", id: "catalogTable", summary: "A table of the catalog",
+		params: []param{connParam, tableParam}, perm: auth.ReadConnections, out: store.CatalogEntry{}, status: 200, errors: []int{401, 403, 404}, h: (*api).catalogEntry},
+	{method: "PATCH", path: "/api/v1/catalog/{conn}/{table}", id: "documentTable", summary: "Document a table of the workspace's connection: description, owner, its columns' descriptions and confirmed security levels",
+		params: []param{connParam, tableParam}, perm: auth.WriteConnections, in: CatalogUpdate{}, out: store.CatalogEntry{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).document},
+	{method: "GET", path: "/api/v1/catalog/{conn}/{table}/preview", id: "previewTable", summary: "A table's first rows, each column above the workspace's clearance masked",
+		params: []param{connParam, tableParam, {name: "limit", in: "query", doc: "at most this many rows (1-200, default 20)", typ: "integer"}},
+		perm: auth.ReadConnections, out: Preview{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).preview},
+}
