@@ -186,7 +186,9 @@ func catalogEntry(conn, name string, s *event.Schema, findings []sensitive.Findi
 }
 
 func sameColumns(a, b []store.CatalogColumn) bool {
-	return slices.EqualFunc(a, b, func(x, y store.CatalogColumn) bool { return x.Name == y.Name && x.Type == y.Type && x.Nullable == y.Nullable && x.Key == y.Key })
+	return slices.EqualFunc(a, b, func(x, y store.CatalogColumn) bool {
+		return x.Name == y.Name && x.Type == y.Type && x.Nullable == y.Nullable && x.Key == y.Key
+	})
 }
 
 func (a *api) catalog(w http.ResponseWriter, r *http.Request) {
@@ -376,5 +378,5 @@ var catalogRoutes = []route{
 		params: []param{connParam, tableParam}, perm: auth.WriteConnections, in: CatalogUpdate{}, out: store.CatalogEntry{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).document},
 	{method: "GET", path: "/api/v1/catalog/{conn}/{table}/preview", id: "previewTable", summary: "A table's first rows, each column above the workspace's clearance masked",
 		params: []param{connParam, tableParam, {name: "limit", in: "query", doc: "at most this many rows (1-200, default 20)", typ: "integer"}},
-		perm: auth.ReadConnections, out: Preview{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).preview},
+		perm:   auth.ReadConnections, out: Preview{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).preview},
 }
