@@ -117,7 +117,7 @@ func TestRoleMatrix(t *testing.T) {
 		if rt.perm == "" || rt.id == "logout" { // logging in and out: TestTokensAndLogins
 			continue
 		}
-		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000", "{conn}", "nope", "{grant}", "999", "{table}", "nope").Replace(rt.path)
+		path := strings.NewReplacer("{name}", "nope", "{user}", "nobody", "{id}", "000000000000", "{conn}", "nope", "{grant}", "999", "{table}", "nope", "{ws}", "a").Replace(rt.path)
 		for _, p := range principals {
 			status, body := e.do(e.tokens[p.user], "a", rt.method, path, "{}")
 			allowed := auth.Allows(p.role, p.admin, rt.perm)

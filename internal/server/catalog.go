@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/preview"
 	"github.com/weir-data/weir/internal/sensitive"
+	"github.com/weir-data/weir/internal/spec"
 	"github.com/weir-data/weir/internal/store"
 )
 
@@ -379,4 +381,92 @@ var catalogRoutes = []route{
 	{method: "GET", path: "/api/v1/catalog/{conn}/{table}/preview", id: "previewTable", summary: "A table's first rows, each column above the workspace's clearance masked",
 		params: []param{connParam, tableParam, {name: "limit", in: "query", doc: "at most this many rows (1-200, default 20)", typ: "integer"}},
 		perm:   auth.ReadConnections, out: Preview{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).preview},
+}
+
+// aboveClearance refuses a pipeline of workspace ws that would copy, unmasked, a column
+// the catalog holds above ws's clearance: each such column of a selected table needs a
+// transform of its table that masks it, or a projection that leaves it out.
+func (c *Controller) aboveClearance(ws string, p *spec.Pipeline) error {
+	if p.Source.Connection == "" || p.Source.Config.Spec.Field("tables") == nil {
+		return nil
+	}
+	ctx := context.Background()
+	clearance, err := c.st.Clearance(ctx, ws)
+	if err != nil {
+		return err
+	}
+	entries, err := c.st.Catalog(ctx, []string{p.Source.Connection})
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	pats, err := connector.ParseTables(p.Source.Config.String("tables"))
+	if err != nil {
+		return nil // the file's own check says so
+	}
+	var probs spec.Problems
+	for _, e := range entries {
+		db, tbl, _ := strings.Cut(e.Name, ".")
+		if !slices.ContainsFunc(pats, func(pt connector.TablePattern) bool { return pt.Match(db, tbl) }) {
+			continue
+		}
+		for _, col := range e.Columns {
+			if levelRank(col.Level) <= levelRank(clearance) || hidden(p, db, tbl, col.Name) {
+				continue
+			}
+			probs = append(probs, spec.Problem{File: "pipeline.yaml", Line: p.Source.Line, Path: "source.tables",
+				Msg: fmt.Sprintf("column %s of %s is %s, above workspace %s's clearance (%s): mask it (transform of %s with mask: %s = hash) or leave it out of a projection",
+					col.Name, e.Name, col.Level, ws, clearance, e.Name, col.Name)})
+		}
+	}
+	if len(probs) > 0 {
+		return probs
+	}
+	return nil
+}
+
+// hidden reports whether a transform of db.tbl masks column col, or projects without it.
+func hidden(p *spec.Pipeline, db, tbl, col string) bool {
+	lc := strings.ToLower(col)
+	for _, t := range p.Transforms {
+		if !slices.ContainsFunc(t.SourceTables, func(pt connector.TablePattern) bool { return pt.Match(db, tbl) }) {
+			continue
+		}
+		for _, m := range t.Masks {
+			if slices.Contains(m.Columns, lc) || m.Regex != nil && m.Regex.MatchString(lc) {
+				return true
+			}
+		}
+		if proj := strings.ToLower(t.Projection); proj != "" && !strings.Contains(proj, "*") && !regexp.MustCompile(`\b`+regexp.QuoteMeta(lc)+`\b`).MatchString(proj) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClearanceRequest sets a workspace's clearance.
+type ClearanceRequest struct {
+	Level string `json:"level"`
+}
+
+func (a *api) setClearance(w http.ResponseWriter, r *http.Request) {
+	var req ClearanceRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if levelRank(req.Level) < 0 {
+		fail(w, &BadRequest{fmt.Errorf("level %q: want one of %v", req.Level, Levels)})
+		return
+	}
+	if err := a.c.st.SetClearance(r.Context(), r.PathValue("ws"), req.Level); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
+}
+
+func init() {
+	catalogRoutes = append(catalogRoutes, route{method: "PUT", path: "/api/v1/workspaces/{ws}/clearance", id: "setClearance",
+		summary: "Set a workspace's clearance: the highest security level its previews and pipelines see unmasked (server admins)",
+		params:  []param{{name: "ws", in: "path", doc: "the workspace", required: true, typ: "string"}}, perm: auth.ServerAdmin,
+		in: ClearanceRequest{}, out: ClearanceRequest{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).setClearance})
 }

@@ -266,6 +266,11 @@ func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
 	if err := withinGrants(p, granted); err != nil {
 		return nil, err
 	}
+	if ws != "" {
+		if err := c.aboveClearance(ws, p); err != nil {
+			return nil, err
+		}
+	}
 	var probs spec.Problems
 	if p.Settings == nil || !p.Settings.IsSet("name") {
 		probs = append(probs, spec.Problem{File: "pipeline.yaml", Path: "pipeline.name", Msg: "a pipeline on a server needs a name: set pipeline.name"})

@@ -919,4 +919,14 @@ func TestServerCatalog(t *testing.T) {
 	if len(scan.Changed) != 1 || len(found.Tables) != 1 || found.Tables[0].Description != "who buys" {
 		t.Fatalf("a second scan: %+v; what people wrote: %+v", scan, found)
 	}
+	// A pipeline may not copy the confidential column unmasked; masked, it may.
+	pipeline := "source:\n  connection: crm\n  tables: crm.customers\nsink:\n  type: file\n  path: out\n%spipeline:\n  name: crm-copy\n"
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(pipeline, ""))
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 2 || !strings.Contains(out, "column email of crm.customers is confidential, above workspace default's clearance (internal)") {
+		t.Fatalf("an unmasked confidential column: exit %d\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(pipeline, "transform:\n  - source-table: crm.customers\n    mask: email = null\n"))
+	if code, out := s.cli("create", "-f", "p.yaml"); code != 0 {
+		t.Fatalf("the confidential column masked: exit %d\n%s", code, out)
+	}
 }
