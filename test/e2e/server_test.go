@@ -919,6 +919,9 @@ func TestServerCatalog(t *testing.T) {
 	if len(scan.Changed) != 1 || len(found.Tables) != 1 || found.Tables[0].Description != "who buys" {
 		t.Fatalf("a second scan: %+v; what people wrote: %+v", scan, found)
 	}
+	if code, out := runWeirEnv(t, dir, env, "catalog", "show", "crm", "crm.customers", "--server", s.url); code != 0 || !strings.Contains(out, "mobile") || !strings.Contains(out, "confidential (unconfirmed)") {
+		t.Fatalf("weir catalog show: exit %d\n%s", code, out)
+	}
 	// A pipeline may not copy the confidential column unmasked; masked, it may.
 	pipeline := "source:\n  connection: crm\n  tables: crm.customers\nsink:\n  type: file\n  path: out\n%spipeline:\n  name: crm-copy\n"
 	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(pipeline, ""))
