@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/source/datagen"
+	"github.com/weir-data/weir/internal/store"
 	"github.com/weir-data/weir/internal/testenv"
 )
 
@@ -858,6 +860,7 @@ func TestServerCatalog(t *testing.T) {
 	defer db.Stop()
 	if err := db.Exec("", `CREATE DATABASE crm; USE crm; CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(80), phone VARCHAR(20), note TEXT);
 		INSERT INTO customers VALUES (1, 'ann@example.com', '+4915112345678', 'vip'), (2, 'bo@example.org', '+4915187654321', NULL);
+		CREATE TABLE `+"`we\"ird;ta``ble ü`"+` (`+"`id;--`"+` INT PRIMARY KEY, `+"`e-mail ü`"+` VARCHAR(80)); INSERT INTO `+"`we\"ird;ta``ble ü`"+` VALUES (1, 'x@example.com');
 		CREATE USER cat IDENTIFIED BY 'catalog-pw-3'; GRANT SELECT ON crm.* TO cat; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO cat`); err != nil {
 		t.Fatal(err)
 	}
@@ -885,12 +888,24 @@ func TestServerCatalog(t *testing.T) {
 	}
 	var scan server.ScanResult
 	call("POST", "/api/v1/connections/crm/scan", "", &scan)
-	if scan.Tables != 1 || len(scan.Added) != 1 || scan.Added[0] != "crm.customers" {
+	if scan.Tables != 2 || len(scan.Added) != 2 || scan.Added[0] != "crm.customers" {
 		t.Fatalf("scan: %+v", scan)
+	}
+	// A name with quotes, a backtick, a semicolon and Unicode is kept as it is, and read as it is.
+	weird := "crm.we\"ird;ta`ble ü"
+	var entry store.CatalogEntry
+	call("GET", "/api/v1/catalog/crm/"+url.PathEscape(weird), "", &entry)
+	if entry.Name != weird || entry.Columns[0].Name != "id;--" || entry.Columns[1].Name != "e-mail ü" {
+		t.Fatalf("the odd table: %+v", entry)
+	}
+	var odd server.Preview
+	call("GET", "/api/v1/catalog/crm/"+url.PathEscape(weird)+"/preview", "", &odd)
+	if len(odd.Rows) != 1 || odd.Rows[0][0] != "1" {
+		t.Fatalf("the odd table's preview: %+v", odd)
 	}
 	var found server.CatalogList
 	call("GET", "/api/v1/catalog?q=phone", "", &found)
-	if len(found.Tables) != 1 {
+	if len(found.Tables) != 1 || found.Tables[0].Name != "crm.customers" {
 		t.Fatalf("search by a column: %+v", found)
 	}
 	levels := map[string]string{}
