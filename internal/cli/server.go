@@ -29,6 +29,9 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		keyFile              string
 		allowEnv             []string
 		lineageURL           string
+		oidcIssuer           string
+		oidcClient           string
+		oidcRedirect         string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -50,12 +53,16 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 					return invalid(err)
 				}
 			}
+			if oidcIssuer != "" && oidcRedirect == "" {
+				oidcRedirect = "http://" + addr + "/api/v1/oidc/callback"
+			}
 			keys, err := auth.LoadKeyring(keyFile, "WEIR_KEYS")
 			if err != nil {
 				return invalid(err)
 			}
 			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, RelaunchAfter: relaunchAfter, Memory: memory, Version: Version,
-				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv, LineageURL: lineageURL})
+				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv, LineageURL: lineageURL,
+				OIDC: server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
 			if err != nil {
 				return failed(err)
 			}
@@ -84,6 +91,9 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(serverUserCommand(g), rotateKeyCommand(g))
+	cmd.Flags().StringVar(&oidcIssuer, "oidc-issuer", "", "log users in with this OpenID Connect provider as well (its issuer URL); the client secret from $WEIR_OIDC_CLIENT_SECRET")
+	cmd.Flags().StringVar(&oidcClient, "oidc-client-id", "weir", "the client id the OIDC provider knows this server by")
+	cmd.Flags().StringVar(&oidcRedirect, "oidc-redirect-url", "", "this server's /api/v1/oidc/callback as the provider reaches it (default http://ADDR/api/v1/oidc/callback)")
 	cmd.Flags().StringVar(&lineageURL, "openlineage-url", "", "post each pipeline run's OpenLineage events (START, COMPLETE, FAIL, ABORT) here, e.g. Marquez's http://host:5000/api/v1/lineage")
 	cmd.Flags().StringSliceVar(&allowEnv, "allow-env", nil, "environment variables pipeline files may read with ${NAME} (none by default: they would read the server's own secrets)")
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the keyring that seals connections' credentials: lines id=<base64 of 32 bytes>, the first sealing (or $WEIR_KEYS)")

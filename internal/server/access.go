@@ -283,19 +283,7 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, Error{Error: "wrong user or password"})
 		return
 	}
-	tok, err := auth.NewToken()
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	exp := now.Add(sessionTTL).UTC()
-	if err := a.c.st.AddToken(r.Context(), store.TokenRecord{ID: tok.ID, Hash: tok.Hash, Kind: "session", Name: u.Name, User: u.Name,
-		Expires: exp, CreatedBy: u.Name}); err != nil {
-		fail(w, err)
-		return
-	}
-	a.audit(r, p, "login", req.User, "ok", "")
-	writeJSON(w, http.StatusOK, LoginResult{Token: tok.Plain, Expires: exp})
+	a.session(w, r, Principal{Name: u.Name, Kind: "user"})
 }
 
 // Whoami is the request's principal and its workspaces.

@@ -17,6 +17,7 @@ import (
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connectors"
 	"github.com/weir-data/weir/internal/store"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // accessEnv is a server with users: root (server admin); in workspace a, one user of
@@ -496,5 +497,71 @@ func TestLineage(t *testing.T) {
 	}
 	if _, b := e.do(e.tokens["bob"], "b", "GET", "/api/v1/lineage", ""); strings.Contains(string(b), "p1") {
 		t.Fatalf("another workspace sees the lineage: %s", b)
+	}
+}
+
+// TestOIDCLogin: a login through an OpenID Connect provider (in-test) ends with a session
+// token for the user the ID token names, made on first login with no workspace; a callback
+// with a state this server did not give is refused.
+func TestOIDCLogin(t *testing.T) {
+	prov, err := testenv.StartOIDCProvider("weir", "client-secret-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prov.Stop()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, _ := store.OpenSQLite(ctx, dir)
+	defer st.Close()
+	c := NewController(ctx, Options{Store: st, Registry: connectors.Registry(), DataDir: dir})
+	defer c.Shutdown(0)
+	a := &api{c: c, oidc: &oidcLogin{pending: map[string]oidcState{}}}
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	a.oidc.cfg = OIDCConfig{Issuer: prov.URL, ClientID: "weir", ClientSecret: "client-secret-1", RedirectURL: srv.URL + "/api/v1/oidc/callback"}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer noFollow.CloseIdleConnections()
+	defer http.DefaultClient.CloseIdleConnections()
+	prov.Login(map[string]string{"sub": "u-42", "preferred_username": "Dana.Smith", "email": "dana@example.com"})
+	resp, err := noFollow.Get(srv.URL + "/api/v1/oidc/login")
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = noFollow.Get(resp.Header.Get("Location")) // the provider signs her in and sends her back
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	back := resp.Header.Get("Location")
+	resp, err = noFollow.Get(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var res LoginResult
+	if resp.StatusCode != 200 || json.Unmarshal(b, &res) != nil || !strings.HasPrefix(res.Token, "weir_") {
+		t.Fatalf("callback: %d %s", resp.StatusCode, b)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+res.Token)
+	resp, _ = http.DefaultClient.Do(req)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var who Whoami
+	if json.Unmarshal(b, &who) != nil || who.Name != "dana.smith" || who.Kind != "user" || len(who.Workspaces) != 0 {
+		t.Fatalf("whoami: %s", b)
+	}
+	if u, err := st.GetUser(ctx, "dana.smith"); err != nil || u.Password != "" {
+		t.Fatalf("the user made on first login: %+v %v", u, err)
+	}
+	// The same callback again (its state is spent), and a made-up one: refused.
+	for _, u := range []string{back, srv.URL + "/api/v1/oidc/callback?code=x&state=forged"} {
+		resp, _ := noFollow.Get(u)
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("callback %s: %d", u, resp.StatusCode)
+		}
 	}
 }

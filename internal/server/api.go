@@ -121,6 +121,7 @@ func init() {
 	routes = append(routes, grantRoutes...)
 	routes = append(routes, lineageRoutes...)
 	routes = append(routes, catalogRoutes...)
+	routes = append(routes, oidcRoutes...)
 	for _, a := range []string{"start", "stop", "suspend", "resume", "restart"} {
 		routes = append(routes, route{method: "POST", path: "/api/v1/pipelines/{name}/" + a, id: a + "Pipeline", perm: auth.OperatePipelines,
 			summary: strings.ToUpper(a[:1]) + a[1:] + " a pipeline (idempotent; 409 with the current state where not legal)",
@@ -133,6 +134,7 @@ type api struct {
 	c        *Controller
 	loopback bool // the server listens on loopback only: with no user yet, it takes the local administrator
 	logins   logins
+	oidc     *oidcLogin // nil: OIDC login is off
 	// closing is closed when the server shuts down: streams end then, so that the
 	// shutdown does not wait for their clients.
 	closing <-chan struct{}

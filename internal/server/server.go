@@ -51,6 +51,7 @@ type Config struct {
 	AllowEnv []string
 	// LineageURL: see Options.LineageURL (--openlineage-url).
 	LineageURL string
+	OIDC       OIDCConfig
 }
 
 // Server is a running control plane.
@@ -116,7 +117,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1), alertsDone: make(chan struct{})}
 	mux := http.NewServeMux()
 	closing := make(chan struct{})
-	mux.Handle("/api/", (&api{c: c, closing: closing, loopback: isLoopback(ln.Addr())}).handler())
+	a := &api{c: c, closing: closing, loopback: isLoopback(ln.Addr())}
+	if cfg.OIDC.Issuer != "" {
+		a.oidc = &oidcLogin{cfg: cfg.OIDC, pending: map[string]oidcState{}}
+	}
+	mux.Handle("/api/", a.handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
