@@ -565,3 +565,27 @@ func TestOIDCLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogRescan: the scheduled rescan scans again the connections the catalog holds
+// tables of (here a datagen connection), keeping what people wrote.
+func TestCatalogRescan(t *testing.T) {
+	e := newAccessEnv(t)
+	ctx := context.Background()
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/connections", `{"name":"gen","type":"datagen","settings":{"tables":"demo.orders","rows":"10"}}`); status != 201 {
+		t.Fatalf("connection: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/connections/gen/scan", ""); status != 200 || !strings.Contains(string(b), `"added":["demo.orders"]`) {
+		t.Fatalf("scan: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ad"], "a", "PATCH", "/api/v1/catalog/gen/demo.orders", `{"description":"the orders"}`); status != 200 {
+		t.Fatalf("document: %d %s", status, b)
+	}
+	// A table the source no longer has, as a stale catalog would hold it: the rescan drops it.
+	entries, _ := e.st.Catalog(ctx, []string{"gen"})
+	e.st.PutCatalog(ctx, "gen", append(entries, store.CatalogEntry{Connection: "gen", Name: "demo.gone", Scanned: time.Now()}))
+	e.c.rescan(ctx)
+	after, _ := e.st.Catalog(ctx, []string{"gen"})
+	if len(after) != 1 || after[0].Name != "demo.orders" || after[0].Description != "the orders" {
+		t.Fatalf("after the rescan: %+v", after)
+	}
+}

@@ -85,22 +85,22 @@ func (a *api) visibleConnections(ctx context.Context) ([]string, error) {
 }
 
 // openSource opens a connection's source connector, as `weir discover` does.
-func (a *api) openSource(ctx context.Context, conn *store.Connection) (connector.Source, error) {
-	typ, settings, err := a.c.connectionSettings(conn.Name)
+func (c *Controller) openSource(ctx context.Context, conn *store.Connection) (connector.Source, error) {
+	typ, settings, err := c.connectionSettings(conn.Name)
 	if err != nil {
 		return nil, err
 	}
-	d := a.c.reg.Sources[typ]
+	d := c.reg.Sources[typ]
 	if d == nil {
 		return nil, &BadRequest{fmt.Errorf("connection %s is of type %s, which is no source: there are no tables to catalog", conn.Name, typ)}
 	}
-	cfg, _, err := a.c.connectionConfig(conn.Name, typ, settings)
+	cfg, _, err := c.connectionConfig(conn.Name, typ, settings)
 	if err != nil {
 		return nil, err
 	}
 	src, err := d.Open(ctx, cfg, connector.Env{Pipeline: "catalog", SourceType: typ, Role: "discover", Parallelism: 1})
 	if err != nil {
-		return nil, fmt.Errorf("open connection %s: %s", conn.Name, a.c.redact(err.Error(), typ, settings))
+		return nil, fmt.Errorf("open connection %s: %s", conn.Name, c.redact(err.Error(), typ, settings))
 	}
 	return src, nil
 }
@@ -111,35 +111,43 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	src, err := a.openSource(r.Context(), conn)
+	res, err := a.c.Scan(r.Context(), conn)
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// Scan reads the tables a connection reaches into the catalog (on demand, and every
+// rescanEvery for the connections scanned before).
+func (c *Controller) Scan(ctx context.Context, conn *store.Connection) (*ScanResult, error) {
+	src, err := c.openSource(ctx, conn)
+	if err != nil {
+		return nil, err
 	}
 	defer src.Close()
-	tables, err := src.Tables(r.Context())
+	tables, err := src.Tables(ctx)
 	if err != nil {
-		fail(w, fmt.Errorf("list the tables of connection %s: %w", conn.Name, err))
-		return
+		return nil, fmt.Errorf("list the tables of connection %s: %w", conn.Name, err)
 	}
-	before, err := a.c.st.Catalog(r.Context(), []string{conn.Name})
+	before, err := c.st.Catalog(ctx, []string{conn.Name})
 	if err != nil {
-		fail(w, err)
-		return
+		return nil, err
 	}
 	old := map[string]store.CatalogEntry{}
 	for _, e := range before {
 		old[e.Name] = e
 	}
 	reader, canRead := src.(connector.ChunkReader)
-	res := ScanResult{Added: []string{}, Removed: []string{}, Changed: []string{}}
+	res := &ScanResult{Added: []string{}, Removed: []string{}, Changed: []string{}}
 	var entries []store.CatalogEntry
 	now := time.Now().UTC()
 	for _, s := range tables {
 		name := s.ID.String()
 		var sample []event.Row
 		if canRead {
-			sample, _ = preview.Sample(r.Context(), reader, s, 50) // what cannot be read is proposed by names alone
+			sample, _ = preview.Sample(ctx, reader, s, 50) // what cannot be read is proposed by names alone
 		}
 		e := catalogEntry(conn.Name, name, s, sensitive.Detect(s, sample), old[name], now)
 		prev, seen := old[name]
@@ -156,12 +164,30 @@ func (a *api) scan(w http.ResponseWriter, r *http.Request) {
 		res.Removed = append(res.Removed, name)
 	}
 	slices.Sort(res.Removed)
-	if err := a.c.st.PutCatalog(r.Context(), conn.Name, entries); err != nil {
-		fail(w, err)
-		return
+	if err := c.st.PutCatalog(ctx, conn.Name, entries); err != nil {
+		return nil, err
 	}
 	res.Tables = len(entries)
-	writeJSON(w, http.StatusOK, res)
+	return res, nil
+}
+
+// rescanEvery is how often the connections in the catalog are scanned again.
+const rescanEvery = time.Hour
+
+// rescan scans again every connection the catalog holds tables of.
+func (c *Controller) rescan(ctx context.Context) {
+	conns, err := c.st.Connections(ctx, "")
+	if err != nil {
+		return
+	}
+	for _, conn := range conns {
+		if es, err := c.st.Catalog(ctx, []string{conn.Name}); err != nil || len(es) == 0 {
+			continue
+		}
+		if _, err := c.Scan(ctx, &conn); err != nil {
+			c.log.Warn("could not scan a connection again for the catalog", "connection", conn.Name, "err", err)
+		}
+	}
 }
 
 // catalogEntry is table s as a scan finds it, keeping what people wrote of it before.
@@ -319,7 +345,7 @@ func (a *api) preview(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	src, err := a.openSource(r.Context(), conn)
+	src, err := a.c.openSource(r.Context(), conn)
 	if err != nil {
 		fail(w, err)
 		return

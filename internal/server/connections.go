@@ -304,7 +304,7 @@ func (c *Controller) connectionConfig(name, typ string, settings map[string]stri
 	}
 	if d := c.reg.Sources[typ]; d != nil && !asSink {
 		file := "source:\n  connection: " + name + "\n"
-		if d.Spec.Field("tables") != nil {
+		if d.Spec.Field("tables") != nil && settings["tables"] == "" {
 			file += "  tables: '\\.*.\\.*'\n" // every table the user may see
 		}
 		if d.Spec.Field("topic") != nil && settings["topic"] == "" && settings["topic-pattern"] == "" {

@@ -193,16 +193,22 @@ func (c *Controller) SweepGrants(ctx context.Context, now time.Time) {
 	}
 }
 
-// sweepLoop ends expired grants every sweepEvery while the server lives.
+// sweepLoop ends expired grants every sweepEvery, and rescans the catalog every
+// rescanEvery, while the server lives.
 func (c *Controller) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
+	lastScan := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			c.SweepGrants(ctx, now)
+			if now.Sub(lastScan) >= rescanEvery { // the catalog's scheduled rescans (catalog.go)
+				lastScan = now
+				c.rescan(ctx)
+			}
 		}
 	}
 }
