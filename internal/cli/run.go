@@ -53,6 +53,11 @@ func runCommand(g *globals, reg *connector.Registry) *cobra.Command {
 }
 
 func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags) error {
+	// Signals are caught from the start: one that comes while the pipeline starts stops it
+	// gracefully once it has, rather than killing the process.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	// On a terminal a live line shows the progress, and log lines clear it first; else
 	// (auto) the progress is logged every --progress-interval.
 	var tty *terminal
@@ -110,7 +115,7 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	if err := pl.Start(ctx); err != nil {
 		return failed(err)
 	}
-	stopOnSignals(g, log, pl)
+	stopOnSignals(g, log, pl, sigs)
 	res, err := pl.Wait()
 	stopProgress()
 	if tty != nil {
@@ -135,14 +140,11 @@ func runPipeline(ctx context.Context, g *globals, reg *connector.Registry, file 
 	return nil
 }
 
-// stopOnSignals makes SIGINT and SIGTERM a run group's interrupt for pl: the first stops
+// stopOnSignals makes SIGINT and SIGTERM (caught on sigs) a run group's interrupt for pl: the first stops
 // it gracefully, a second quits at once. A repeat within a second of the first is the same
 // request (GNU timeout signals the process and then its group), not a second one.
-func stopOnSignals(g *globals, log *slog.Logger, pl *runtime.Pipeline) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+func stopOnSignals(g *globals, log *slog.Logger, pl *runtime.Pipeline, sigs <-chan os.Signal) {
 	go func() {
-		defer signal.Stop(sigs)
 		var first time.Time
 		select {
 		case s := <-sigs:

@@ -128,7 +128,9 @@ func TestSIGTERMAndResume(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(chaosPipeline, chaosRows, termChanges))
 	for stop := 0; stop < 10; stop++ {
 		p := start(t, dir, "run", "p.yaml")
-		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		// Once it has begun (its first log line: it catches signals by then), at a random moment.
+		waitFor(t, "weir to begin", time.Minute, func() bool { return p.stderr.String() != "" || p.exited() })
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
 		p.signal(syscall.SIGTERM)
 		if code := p.wait(t, 30*time.Second); code != 0 {
 			t.Fatalf("stop %d: exit %d after SIGTERM, want 0:\n%s", stop, code, p.stderr)
