@@ -32,6 +32,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		oidcIssuer           string
 		oidcClient           string
 		oidcRedirect         string
+		requireConns         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -62,7 +63,8 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			}
 			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, RelaunchAfter: relaunchAfter, Memory: memory, Version: Version,
 				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv, LineageURL: lineageURL,
-				OIDC: server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
+				RequireConnections: requireConns,
+				OIDC:               server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
 			if err != nil {
 				return failed(err)
 			}
@@ -91,6 +93,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(serverUserCommand(g), rotateKeyCommand(g))
+	cmd.Flags().BoolVar(&requireConns, "require-connections", false, "pipeline files reach their servers only through connections: a host, URL or password in a file is refused")
 	cmd.Flags().StringVar(&oidcIssuer, "oidc-issuer", "", "log users in with this OpenID Connect provider as well (its issuer URL); the client secret from $WEIR_OIDC_CLIENT_SECRET")
 	cmd.Flags().StringVar(&oidcClient, "oidc-client-id", "weir", "the client id the OIDC provider knows this server by")
 	cmd.Flags().StringVar(&oidcRedirect, "oidc-redirect-url", "", "this server's /api/v1/oidc/callback as the provider reaches it (default http://ADDR/api/v1/oidc/callback)")

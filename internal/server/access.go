@@ -550,6 +550,10 @@ func (a *api) createToken(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	if err := a.c.bounded(r.Context(), "tokens", p.Workspace); err != nil {
+		fail(w, err)
+		return
+	}
 	tok, err := auth.NewToken()
 	if err != nil {
 		fail(w, err)

@@ -589,3 +589,35 @@ func TestCatalogRescan(t *testing.T) {
 		t.Fatalf("after the rescan: %+v", after)
 	}
 }
+
+// TestRequireConnectionsAndBounds: with --require-connections a file that holds a
+// server's host and credentials is refused (datagen, files and the console need none);
+// and a workspace holds a bounded number of pipelines, connections and tokens.
+func TestRequireConnectionsAndBounds(t *testing.T) {
+	e := newAccessEnv(t)
+	e.c.requireConnections = true
+	inline, _ := json.Marshal(CreateRequest{File: "source:\n  type: mariadb\n  hostname: db\n  username: u\n  password: p\n  tables: a.b\nsink:\n  type: discard\npipeline:\n  name: inline\n", Start: new(bool)})
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", string(inline)); status != 422 || !strings.Contains(string(b), "only through a connection") {
+		t.Fatalf("inline credentials: %d %s", status, b)
+	}
+	saved := maxPerWorkspace
+	maxPerWorkspace = 1
+	defer func() { maxPerWorkspace = saved }()
+	gen := func(name string) string {
+		b, _ := json.Marshal(CreateRequest{File: "source:\n  type: datagen\n  tables: demo.orders\nsink:\n  type: discard\npipeline:\n  name: " + name + "\n", Start: new(bool)})
+		return string(b)
+	}
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", gen("one")); status != 201 {
+		t.Fatalf("the first: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", gen("two")); status != 409 || !strings.Contains(string(b), "the most a workspace may") {
+		t.Fatalf("one too many: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", gen("three")); status != 201 {
+		t.Fatalf("another workspace's first: %d %s", status, b)
+	}
+	e.do(e.tokens["ad"], "a", "POST", "/api/v1/tokens", `{"name":"t1","role":"viewer"}`)
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/tokens", `{"name":"t2","role":"viewer"}`); status != 409 {
+		t.Fatalf("one token too many: %d %s", status, b)
+	}
+}

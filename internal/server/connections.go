@@ -225,6 +225,12 @@ func (a *api) putConnection(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	if create {
+		if err := a.c.bounded(r.Context(), "connections", workspaceOf(r.Context())); err != nil {
+			fail(w, err)
+			return
+		}
+	}
 	plain, sealed, err := a.c.sealSettings(req, keep)
 	if err != nil {
 		fail(w, err)

@@ -47,6 +47,8 @@ type Controller struct {
 	lineageQ   chan lineagePost // OpenLineage events to post, in order (openlineage.go)
 	lineageEnd context.CancelFunc
 
+	requireConnections bool
+
 	ctx context.Context // the server's life: pipelines run under it
 
 	mu   sync.Mutex
@@ -165,6 +167,9 @@ type Options struct {
 	Keys *auth.Keyring
 	// LineageURL receives OpenLineage run events ("": none; openlineage.go).
 	LineageURL string
+	// RequireConnections: a pipeline's source and sink reach their servers only through
+	// connections (--require-connections); else a file may also hold them inline.
+	RequireConnections bool
 	// AllowEnv names the environment variables a pipeline file may read with ${NAME}
 	// (--allow-env); none by default: ${…} would read the server's own secrets.
 	AllowEnv []string
@@ -184,7 +189,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 	c := &Controller{st: o.Store, reg: o.Registry, cps: o.Checkpoints, dataDir: o.DataDir, log: o.Logger, metrics: o.Metrics,
 		mem: o.Memory, ctx: ctx, runs: map[string]*runtime.Pipeline{}, logs: map[string]*pipelineLog{},
 		holder: holderID(), ttl: o.LeaseTTL, leases: map[string]int64{}, upgrades: map[string]upgrade{}, paused: map[string]map[string]string{},
-		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys, allowEnv: o.AllowEnv, lineageURL: o.LineageURL}
+		relaunchAfter: o.RelaunchAfter, relaunches: map[string]int{}, keys: o.Keys, allowEnv: o.AllowEnv, lineageURL: o.LineageURL, requireConnections: o.RequireConnections}
 	c.lineageEnd = func() {}
 	if c.lineageURL != "" {
 		c.lineageQ = make(chan lineagePost, 1000)
@@ -227,6 +232,54 @@ func (c *Controller) Boot(ctx context.Context) error {
 // Parse reads a pipeline file as the server takes it: untrusted, so no ${ENV} and no path
 // outside the data directory (a connector's path is relative, under DATA/files).
 func (c *Controller) Parse(file string) (*spec.Pipeline, error) { return c.ParseIn("", file) }
+
+// maxPerWorkspace bounds what a workspace holds of each kind (pipelines, connections,
+// tokens): a server's requests are untrusted, and its store and lists are not endless.
+var maxPerWorkspace = 1000
+
+// bounded refuses one more of kind in workspace ws when it holds maxPerWorkspace.
+func (c *Controller) bounded(ctx context.Context, kind, ws string) error {
+	n := 0
+	switch kind {
+	case "pipelines":
+		recs, err := c.st.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Workspace == ws {
+				n++
+			}
+		}
+	case "connections":
+		cs, err := c.st.Connections(ctx, ws)
+		if err != nil {
+			return err
+		}
+		n = len(cs)
+	case "tokens":
+		ts, err := c.st.Tokens(ctx, ws)
+		if err != nil {
+			return err
+		}
+		n = len(ts)
+	}
+	if n >= maxPerWorkspace {
+		return &ConflictError{Action: "create", Why: fmt.Sprintf("workspace %s holds %d %s, the most a workspace may: remove some first", ws, n, kind)}
+	}
+	return nil
+}
+
+// reachesOut reports whether an endpoint's connector reaches a server of its own (it has a
+// host, a URL or brokers to set), as opposed to datagen, files or the console.
+func reachesOut(ep *spec.Endpoint) bool {
+	for _, f := range []string{"hostname", "url", "properties.bootstrap.servers"} {
+		if ep.Config.Spec.Field(f) != nil {
+			return true
+		}
+	}
+	return false
+}
 
 // lookupEnv is ${NAME} in a pipeline file on the server: only the variables an admin
 // allowed (--allow-env), else unset, as though the server had none.
@@ -275,6 +328,15 @@ func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
 	if p.Settings == nil || !p.Settings.IsSet("name") {
 		probs = append(probs, spec.Problem{File: "pipeline.yaml", Path: "pipeline.name", Msg: "a pipeline on a server needs a name: set pipeline.name"})
 	}
+	if c.requireConnections && ws != "" {
+		for i, ep := range []*spec.Endpoint{&p.Source, &p.Sink} {
+			kind := [...]string{"source", "sink"}[i]
+			if ep.Connection == "" && reachesOut(ep) {
+				probs = append(probs, spec.Problem{File: "pipeline.yaml", Line: ep.Line, Path: kind,
+					Msg: fmt.Sprintf("on this server a %s reaches its server only through a connection: name one (connection: NAME; weir connection list) instead of its host and credentials", kind)})
+			}
+		}
+	}
 	for i, ep := range []*spec.Endpoint{&p.Source, &p.Sink} {
 		kind := [...]string{"source", "sink"}[i]
 		v := ep.Config.Values["path"]
@@ -301,6 +363,9 @@ func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
 func (c *Controller) Create(ctx context.Context, file string, start bool) (rec *store.Pipeline, created bool, err error) {
 	p, err := c.ParseIn(workspaceOf(ctx), file)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := c.bounded(ctx, "pipelines", workspaceOf(ctx)); err != nil {
 		return nil, false, err
 	}
 	desired := store.Stop

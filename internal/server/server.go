@@ -52,6 +52,8 @@ type Config struct {
 	// LineageURL: see Options.LineageURL (--openlineage-url).
 	LineageURL string
 	OIDC       OIDCConfig
+	// RequireConnections: see Options.RequireConnections.
+	RequireConnections bool
 }
 
 // Server is a running control plane.
@@ -98,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
-		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter, Keys: cfg.Keys, AllowEnv: cfg.AllowEnv, LineageURL: cfg.LineageURL})
+		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter, Keys: cfg.Keys, AllowEnv: cfg.AllowEnv, LineageURL: cfg.LineageURL, RequireConnections: cfg.RequireConnections})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		stop()
