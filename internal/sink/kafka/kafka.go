@@ -322,8 +322,9 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 	defer w.fmts.Put(f)
 	now := time.Now().UnixMilli()
 	var keyBuf, buf []byte
-	for i := range b.Changes {
-		c := &b.Changes[i]
+	changes := splitKeyChanges(b.Changes)
+	for i := range changes {
+		c := &changes[i]
 		topic := w.topicOf(c.Schema.ID)
 		if err := w.ensureTopic(ctx, topic, w.o.Partitions, w.o.TopicConfig); err != nil {
 			return err
@@ -365,6 +366,48 @@ func (w *Writer) Apply(ctx context.Context, b *connector.Batch) error {
 		}
 	}
 	return w.err()
+}
+
+// splitKeyChanges makes each update that changes its row's key a delete of the old key
+// and an insert of the new one, as Debezium writes them: records are partitioned by key,
+// so an update carried under the new key alone would land in another partition than the
+// old key's earlier changes, and a consumer reading the partitions side by side could
+// apply it before them — bringing the old row back. Split, each key's changes stay in its
+// own partition, in order (and the old key gets its tombstone).
+func splitKeyChanges(changes []event.Change) []event.Change {
+	split := -1
+	for i := range changes {
+		if movesKey(&changes[i]) {
+			split = i
+			break
+		}
+	}
+	if split < 0 {
+		return changes
+	}
+	out := append(make([]event.Change, 0, len(changes)+4), changes[:split]...)
+	for i := split; i < len(changes); i++ {
+		c := &changes[i]
+		if !movesKey(c) {
+			out = append(out, *c)
+			continue
+		}
+		out = append(out, c.With(event.OpDelete, c.Before, nil), c.With(event.OpInsert, nil, c.After))
+	}
+	return out
+}
+
+// movesKey reports whether c is an update that changes its row's key.
+func movesKey(c *event.Change) bool {
+	if c.Op != event.OpUpdate || c.Before == nil || len(c.Schema.Key) == 0 {
+		return false
+	}
+	for _, k := range c.Schema.Key {
+		if k < len(c.Before) && k < len(c.After) && !c.Before[k].Equal(c.After[k]) {
+			return true
+		}
+	}
+	return false
 }
 
 // tableKey carries a record's table id (record's Context).

@@ -524,3 +524,47 @@ func TestRecordTooLarge(t *testing.T) {
 		t.Fatalf("a record over max.request.size: %v", err)
 	}
 }
+
+// TestKeyChangeSplit: an update that changes its row's key is written as a delete of the
+// old key (with its tombstone) in the old key's partition and an insert of the new key,
+// as Debezium writes it, so each key's changes stay in one partition, in order.
+func TestKeyChangeSplit(t *testing.T) {
+	brokers := cluster(t)
+	ctx := context.Background()
+	s := &event.Schema{ID: event.TableID{Schema: "shop", Table: "orders"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int64}}, {Name: "v", Type: types.Type{Kind: types.String}, Nullable: true}}}
+	w, err := New(ctx, Options{Brokers: brokers, Format: format.Options{Format: format.DebeziumJSON, SourceType: "mysql", Name: "srv", NoSchema: true}, ExactlyOnce: true,
+		CheckpointTopic: "weir_checkpoints", Tombstones: true, CreateTopics: true, Partitions: 8, Replication: -1, MaxRequestBytes: 1 << 20, Pipeline: "mv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	changes := []event.Change{
+		{Op: event.OpUpdate, Schema: s, Before: event.Row{event.Int(1), event.String("a")}, After: event.Row{event.Int(1), event.String("b")}},
+		{Op: event.OpUpdate, Schema: s, Before: event.Row{event.Int(1), event.String("b")}, After: event.Row{event.Int(99), event.String("b")}},
+	}
+	if err := w.Apply(ctx, &connector.Batch{Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, &checkpoint.Checkpoint{Pipeline: "mv", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got := readRecords(t, brokers, 4, "shop.orders")
+	var seen []string
+	for _, r := range got {
+		var v struct{ Op string }
+		json.Unmarshal(r.Value, &v)
+		op := v.Op
+		if r.Value == nil {
+			op = "tombstone"
+		}
+		if want := int32(murmur2(r.Key)&0x7fffffff) % 8; r.Partition != want {
+			t.Errorf("key %s in partition %d, want %d", r.Key, r.Partition, want)
+		}
+		seen = append(seen, string(r.Key)+" "+op)
+	}
+	slices.Sort(seen)
+	if strings.Join(seen, "|") != `{"id":1} d|{"id":1} tombstone|{"id":1} u|{"id":99} c` {
+		t.Fatalf("records %v", seen)
+	}
+}
