@@ -33,6 +33,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		oidcClient           string
 		oidcRedirect         string
 		requireConns         bool
+		metricsPublic        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -64,6 +65,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			srv, err := server.Start(cmd.Context(), server.Config{Addr: addr, DataDir: data, StoreURL: storeURL, LeaseTTL: leaseTTL, RelaunchAfter: relaunchAfter, Memory: memory, Version: Version,
 				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv, LineageURL: lineageURL,
 				RequireConnections: requireConns,
+				MetricsPublic:      metricsPublic,
 				OIDC:               server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
 			if err != nil {
 				return failed(err)
@@ -93,6 +95,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(serverUserCommand(g), rotateKeyCommand(g))
+	cmd.Flags().BoolVar(&metricsPublic, "metrics-public", false, "/metrics answers without a token, with every workspace's series (pipeline names included); else a token gets its workspace's, a server admin's all")
 	cmd.Flags().BoolVar(&requireConns, "require-connections", false, "pipeline files reach their servers only through connections: a host, URL or password in a file is refused")
 	cmd.Flags().StringVar(&oidcIssuer, "oidc-issuer", "", "log users in with this OpenID Connect provider as well (its issuer URL); the client secret from $WEIR_OIDC_CLIENT_SECRET")
 	cmd.Flags().StringVar(&oidcClient, "oidc-client-id", "weir", "the client id the OIDC provider knows this server by")

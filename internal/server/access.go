@@ -7,9 +7,14 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/store"
@@ -615,4 +620,63 @@ func expiresIn(s string, def time.Duration) (time.Duration, error) {
 		return 0, &BadRequest{fmt.Errorf("expires_in %q: a duration up to a year, e.g. 720h", s)}
 	}
 	return d, nil
+}
+
+// metricsRoute is /metrics as authorize sees it: reading the workspace's pipelines.
+var metricsRoute = route{method: "GET", path: "/metrics", perm: auth.ReadPipelines}
+
+// metricsHandler serves /metrics. A server admin (and the local administrator) gets every
+// series; a member of a workspace — a user naming it in Weir-Workspace, a service token of
+// it, which is what a workspace's own Prometheus scrapes with — the series of the
+// workspace's pipelines and those of no pipeline (the process's); anyone else what a
+// refused API request gets. With public, anyone gets every series.
+func (a *api) metricsHandler(g prometheus.Gatherer, public bool) http.Handler {
+	all := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if public {
+			all.ServeHTTP(w, r)
+			return
+		}
+		p, err := a.authenticate(r)
+		if err == nil {
+			err = a.authorize(r, metricsRoute, p)
+		}
+		if err != nil {
+			if ae := new(authError); errors.As(err, &ae) && ae.status != http.StatusUnauthorized {
+				a.audit(r, p, "GET /metrics", "/metrics", "denied", err.Error())
+			}
+			fail(w, err)
+			return
+		}
+		if p.ServerAdmin {
+			all.ServeHTTP(w, r)
+			return
+		}
+		recs, err := a.c.st.List(r.Context())
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		own := map[string]bool{}
+		for _, rec := range recs {
+			if rec.Workspace == p.Workspace {
+				own[rec.Name] = true
+			}
+		}
+		mine := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+			mfs, err := g.Gather()
+			var out []*dto.MetricFamily
+			for _, mf := range mfs {
+				mf.Metric = slices.DeleteFunc(mf.Metric, func(m *dto.Metric) bool {
+					i := slices.IndexFunc(m.Label, func(l *dto.LabelPair) bool { return l.GetName() == "pipeline" })
+					return i >= 0 && !own[m.Label[i].GetValue()]
+				})
+				if len(mf.Metric) > 0 {
+					out = append(out, mf)
+				}
+			}
+			return out, err
+		})
+		promhttp.HandlerFor(mine, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	})
 }

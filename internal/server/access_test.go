@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connectors"
@@ -619,5 +621,68 @@ func TestRequireConnectionsAndBounds(t *testing.T) {
 	e.do(e.tokens["ad"], "a", "POST", "/api/v1/tokens", `{"name":"t1","role":"viewer"}`)
 	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/tokens", `{"name":"t2","role":"viewer"}`); status != 409 {
 		t.Fatalf("one token too many: %d %s", status, b)
+	}
+}
+
+// TestMetricsPerWorkspace: /metrics gives a workspace's member the series of its own
+// pipelines (and the process's), a server admin all of them, no one without a token
+// anything; --metrics-public gives everyone all.
+func TestMetricsPerWorkspace(t *testing.T) {
+	e := newAccessEnv(t)
+	ctx := context.Background()
+	e.st.CreateIn(ctx, "a", "alpha-secret-name", "x", store.Stop)
+	e.st.CreateIn(ctx, "b", "bravo-secret-name", "x", store.Stop)
+	reg := prometheus.NewRegistry()
+	rows := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_rows_in_total", Help: "h"}, []string{"pipeline", "table"})
+	up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "process_up", Help: "h"})
+	reg.MustRegister(rows, up)
+	rows.WithLabelValues("alpha-secret-name", "t").Add(3)
+	rows.WithLabelValues("bravo-secret-name", "t").Add(4)
+	up.Set(1)
+	scrape := func(public bool, token, ws string) (int, string) {
+		srv := httptest.NewServer((&api{c: e.c, loopback: true}).metricsHandler(reg, public))
+		defer srv.Close()
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if ws != "" {
+			req.Header.Set(WorkspaceHeader, ws)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		who, token, ws string
+		public         bool
+		status         int
+		sees, not      []string
+	}{
+		{who: "a viewer of a", token: e.tokens["va"], ws: "a", status: 200, sees: []string{"alpha-secret-name", "process_up"}, not: []string{"bravo"}},
+		{who: "b's admin", token: e.tokens["bob"], ws: "b", status: 200, sees: []string{"bravo-secret-name", "process_up"}, not: []string{"alpha"}},
+		{who: "b's admin in a", token: e.tokens["bob"], ws: "a", status: 404, not: []string{"alpha", "bravo"}},
+		{who: "a server admin", token: e.tokens["root"], status: 200, sees: []string{"alpha-secret-name", "bravo-secret-name"}},
+		{who: "no one", status: 401, not: []string{"alpha", "bravo"}},
+		{who: "no one, public", public: true, status: 200, sees: []string{"alpha-secret-name", "bravo-secret-name"}},
+	} {
+		status, body := scrape(c.public, c.token, c.ws)
+		if status != c.status {
+			t.Errorf("%s: %d %s", c.who, status, body)
+		}
+		for _, s := range c.sees {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s does not see %s:\n%s", c.who, s, body)
+			}
+		}
+		for _, s := range c.not {
+			if strings.Contains(body, s) {
+				t.Errorf("%s sees %s:\n%s", c.who, s, body)
+			}
+		}
 	}
 }

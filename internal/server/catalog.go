@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -140,6 +141,7 @@ func (c *Controller) Scan(ctx context.Context, conn *store.Connection) (*ScanRes
 		old[e.Name] = e
 	}
 	reader, canRead := src.(connector.ChunkReader)
+	estimator, canEstimate := src.(connector.RowEstimator)
 	res := &ScanResult{Added: []string{}, Removed: []string{}, Changed: []string{}}
 	var entries []store.CatalogEntry
 	now := time.Now().UTC()
@@ -150,6 +152,11 @@ func (c *Controller) Scan(ctx context.Context, conn *store.Connection) (*ScanRes
 			sample, _ = preview.Sample(ctx, reader, s, 50) // what cannot be read is proposed by names alone
 		}
 		e := catalogEntry(conn.Name, name, s, sensitive.Detect(s, sample), old[name], now)
+		if canEstimate {
+			if n, err := estimator.EstimateRows(ctx, s); err == nil {
+				e.RowEstimate = n
+			}
+		}
 		prev, seen := old[name]
 		switch {
 		case !seen:
@@ -167,6 +174,9 @@ func (c *Controller) Scan(ctx context.Context, conn *store.Connection) (*ScanRes
 	if err := c.st.PutCatalog(ctx, conn.Name, entries); err != nil {
 		return nil, err
 	}
+	if len(before) > 0 { // tables new since the last scan (the first finds every table new)
+		c.noteOutsideGrants(ctx, conn.Name, res.Added)
+	}
 	res.Tables = len(entries)
 	return res, nil
 }
@@ -174,14 +184,29 @@ func (c *Controller) Scan(ctx context.Context, conn *store.Connection) (*ScanRes
 // rescanEvery is how often the connections in the catalog are scanned again.
 const rescanEvery = time.Hour
 
-// rescan scans again every connection the catalog holds tables of.
+// rescan scans again every source connection the catalog holds tables of, or that is
+// granted for some of its tables (so that a table new there is told to the grantee's
+// pipelines, noteOutsideGrants).
 func (c *Controller) rescan(ctx context.Context) {
 	conns, err := c.st.Connections(ctx, "")
 	if err != nil {
 		return
 	}
+	var names []string
 	for _, conn := range conns {
-		if es, err := c.st.Catalog(ctx, []string{conn.Name}); err != nil || len(es) == 0 {
+		names = append(names, conn.Name)
+	}
+	granted := map[string]bool{}
+	if gs, err := c.st.Grants(ctx, "", names); err == nil {
+		for _, g := range gs {
+			granted[g.Connection] = granted[g.Connection] || g.State == store.GrantApproved && g.Tables != ""
+		}
+	}
+	for _, conn := range conns {
+		if c.reg.Sources[conn.Type] == nil {
+			continue
+		}
+		if es, err := c.st.Catalog(ctx, []string{conn.Name}); err != nil || len(es) == 0 && !granted[conn.Name] {
 			continue
 		}
 		if _, err := c.Scan(ctx, &conn); err != nil {
@@ -190,9 +215,73 @@ func (c *Controller) rescan(ctx context.Context) {
 	}
 }
 
+// registerSinkTables puts in the catalog the tables pipelines write through a sink
+// connection, each with where it comes from: its columns, levels and descriptions are its
+// source table's where the catalog holds that, so a copy is as protected as its origin,
+// until a scan of the sink connection reads the table itself (keeping its sources).
+func (c *Controller) registerSinkTables(ctx context.Context) {
+	recs, err := c.st.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, rec := range recs {
+		v, err := c.st.Version(ctx, rec.Name, 0)
+		if err != nil {
+			continue
+		}
+		p, err := c.Parse(v.File)
+		if err != nil || p.Sink.Connection == "" {
+			continue
+		}
+		var origin map[string]store.CatalogEntry
+		if p.Source.Connection != "" {
+			es, _ := c.st.Catalog(ctx, []string{p.Source.Connection})
+			origin = map[string]store.CatalogEntry{}
+			for _, e := range es {
+				origin[e.Name] = e
+			}
+		}
+		for _, ed := range c.edgesOf(rec.Name, p) {
+			name := ed.out.Name
+			if strings.HasPrefix(ed.out.Namespace, "postgres://") { // scanned, it is db.schema.table
+				name = path.Base(ed.out.Namespace) + "." + name
+			}
+			src := store.CatalogSource{Pipeline: rec.Name, Connection: p.Source.Connection, Namespace: ed.in.Namespace, Table: ed.in.Name}
+			if err := c.registerSinkTable(ctx, p.Sink.Connection, name, src, origin[ed.table]); err != nil {
+				c.log.Warn("could not register a sink table in the catalog", "pipeline", rec.Name, "table", name, "err", err)
+			}
+		}
+	}
+}
+
+// registerSinkTable adds source src to the catalog's entry of table name of connection
+// conn, making the entry from the source's (from) where there is none.
+func (c *Controller) registerSinkTable(ctx context.Context, conn, name string, src store.CatalogSource, from store.CatalogEntry) error {
+	es, err := c.st.Catalog(ctx, []string{conn})
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Name == name {
+			if slices.Contains(e.Sources, src) {
+				return nil
+			}
+			e.Sources = append(e.Sources, src)
+			return c.st.UpdateCatalog(ctx, e)
+		}
+	}
+	e := store.CatalogEntry{Connection: conn, Name: name, Columns: from.Columns, Description: from.Description, Owner: from.Owner,
+		RowEstimate: -1, Sources: []store.CatalogSource{src}, Scanned: time.Now().UTC()}
+	if e.Columns == nil {
+		e.Columns = []store.CatalogColumn{}
+	}
+	_, err = c.st.AddCatalog(ctx, e)
+	return err
+}
+
 // catalogEntry is table s as a scan finds it, keeping what people wrote of it before.
 func catalogEntry(conn, name string, s *event.Schema, findings []sensitive.Finding, prev store.CatalogEntry, now time.Time) store.CatalogEntry {
-	e := store.CatalogEntry{Connection: conn, Name: name, Description: prev.Description, Owner: prev.Owner, Scanned: now}
+	e := store.CatalogEntry{Connection: conn, Name: name, Description: prev.Description, Owner: prev.Owner, RowEstimate: -1, Sources: prev.Sources, Scanned: now}
 	for i, col := range s.Columns {
 		c := store.CatalogColumn{Name: col.Name, Type: col.Type.String(), Nullable: col.Nullable, Key: slices.Contains(s.Key, i), Level: "internal"}
 		for _, f := range findings {

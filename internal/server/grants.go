@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weir-data/weir/internal/auth"
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
 	"github.com/weir-data/weir/internal/store"
@@ -157,27 +158,96 @@ func (a *api) decide(w http.ResponseWriter, r *http.Request, from []string, to s
 
 // endGrant suspends the grantee's pipelines that use the connection, saying why.
 func (c *Controller) endGrant(ctx context.Context, g store.Grant, why string) {
+	for _, u := range c.pipelinesUsing(ctx, g.Workspace, g.Connection) {
+		c.st.AddNote(ctx, store.Event{Pipeline: u.rec.Name, Time: time.Now(), State: "SUSPENDED", Reason: why})
+		if err := c.Act(ctx, u.rec.Name, "suspend"); err != nil {
+			c.log.Warn("could not suspend a pipeline whose grant ended", "pipeline", u.rec.Name, "err", err)
+		}
+	}
+}
+
+// userOf is a pipeline with its file in force.
+type userOf struct {
+	rec store.Pipeline
+	p   *spec.Pipeline
+}
+
+// pipelinesUsing are the pipelines of workspace ws whose source or sink is connection
+// conn (every workspace's where ws is "").
+func (c *Controller) pipelinesUsing(ctx context.Context, ws, conn string) []userOf {
 	recs, err := c.st.List(ctx)
 	if err != nil {
-		return
+		return nil
 	}
+	var out []userOf
 	for _, rec := range recs {
-		if rec.Workspace != g.Workspace {
+		if ws != "" && rec.Workspace != ws {
 			continue
 		}
 		v, err := c.st.Version(ctx, rec.Name, 0)
 		if err != nil {
 			continue
 		}
-		p, err := c.Parse(v.File)
-		if err != nil || p.Source.Connection != g.Connection && p.Sink.Connection != g.Connection {
+		p, err := c.Parse(v.File) // as the file says (its grant may have ended)
+		if err != nil || p.Source.Connection != conn && p.Sink.Connection != conn {
 			continue
 		}
-		c.st.AddNote(ctx, store.Event{Pipeline: rec.Name, Time: time.Now(), State: "SUSPENDED", Reason: why})
-		if err := c.Act(ctx, rec.Name, "suspend"); err != nil {
-			c.log.Warn("could not suspend a pipeline whose grant ended", "pipeline", rec.Name, "err", err)
+		out = append(out, userOf{*rec, p})
+	}
+	return out
+}
+
+// noteOutsideGrants tells each pipeline that reads connection conn under a grant of some
+// of its tables which of the tables a scan found new there the grant does not name: they
+// are not read (its selection stays within the grant, withinGrants).
+func (c *Controller) noteOutsideGrants(ctx context.Context, conn string, added []string) {
+	if len(added) == 0 {
+		return
+	}
+	gs, err := c.st.Grants(ctx, "", []string{conn})
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, g := range gs {
+		if g.Connection != conn || g.State != store.GrantApproved || !now.Before(g.Expires) || g.Tables == "" {
+			continue
+		}
+		pats, err := connector.ParseTables(g.Tables)
+		if err != nil {
+			continue
+		}
+		var outside []string
+		for _, t := range added {
+			if !selects(pats, t) {
+				outside = append(outside, t)
+			}
+		}
+		if len(outside) == 0 {
+			continue
+		}
+		for _, u := range c.pipelinesUsing(ctx, g.Workspace, conn) {
+			if u.p.Source.Connection != conn {
+				continue
+			}
+			c.st.AddNote(ctx, store.Event{Pipeline: u.rec.Name, Time: now, State: u.rec.Observed,
+				Reason: fmt.Sprintf("table %s appeared on connection %s outside this workspace's grant %d (%s): it is not read; ask for a wider grant to copy it",
+					strings.Join(outside, ", "), conn, g.ID, g.Tables)})
 		}
 	}
+}
+
+// selects reports whether a pattern of pats selects catalogued table name (db.table, or
+// a PostgreSQL server's db.schema.table, matched as schema.table too).
+func selects(pats []connector.TablePattern, name string) bool {
+	db, tbl, _ := strings.Cut(name, ".")
+	if slices.ContainsFunc(pats, func(p connector.TablePattern) bool { return p.Match(db, tbl) }) {
+		return true
+	}
+	if schema, t, ok := strings.Cut(tbl, "."); ok {
+		return slices.ContainsFunc(pats, func(p connector.TablePattern) bool { return p.Match(schema, t) })
+	}
+	return false
 }
 
 // SweepGrants ends the grants whose time has passed at now.
@@ -205,6 +275,7 @@ func (c *Controller) sweepLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			c.SweepGrants(ctx, now)
+			c.registerSinkTables(ctx)
 			if now.Sub(lastScan) >= rescanEvery { // the catalog's scheduled rescans (catalog.go)
 				lastScan = now
 				c.rescan(ctx)

@@ -20,7 +20,8 @@ import (
 // namespace for the server (mysql://host:port, postgres://host:port/database,
 // kafka://broker, file://path) and a name within it (db.table, schema.table, topic).
 // A pipeline's tables are those it has read (its per-table series) where it runs here,
-// else those its selection names literally; its sink tables follow its routes.
+// else those its selection names literally or, read through a connection, those of the
+// connection's catalogued tables its patterns select; its sink tables follow its routes.
 
 // Dataset is a table, named as OpenLineage names datasets.
 type Dataset struct {
@@ -82,26 +83,43 @@ func namespaceOf(ep *spec.Endpoint) string {
 // separator in the table part, not one).
 var regexMeta = regexp.MustCompile(`[\\^$*+?()\[\]{}|]`)
 
-// literalTables are the tables a tables setting names without patterns.
-func literalTables(s string) []string {
-	pats, err := connector.ParseTables(s)
+// selectedTables are the tables a pipeline that has not run yet selects: those its tables
+// setting names literally, and where it reads a connection the catalog holds, those of
+// its tables its patterns select.
+func (c *Controller) selectedTables(p *spec.Pipeline) []string {
+	pats, err := connector.ParseTables(p.Source.Config.String("tables"))
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, p := range pats {
-		db, tbl := p.DB, p.Table
-		if regexMeta.MatchString(db) || strings.Contains(db, ".") || regexMeta.MatchString(tbl) {
+	var patterns []connector.TablePattern
+	for _, pt := range pats {
+		db, tbl := pt.DB, pt.Table
+		if regexMeta.MatchString(db) || strings.Contains(db, ".") || regexMeta.MatchString(tbl) || len(pt.Except) > 0 {
+			patterns = append(patterns, pt)
 			continue
 		}
 		out = append(out, db+"."+tbl)
 	}
+	if len(patterns) > 0 && p.Source.Connection != "" {
+		es, _ := c.st.Catalog(context.Background(), []string{p.Source.Connection})
+		for _, e := range es {
+			if selects(patterns, e.Name) && !slices.Contains(out, e.Name) {
+				out = append(out, e.Name)
+			}
+		}
+	}
 	return out
 }
 
-// lineageOf is the job of one pipeline.
-func (c *Controller) lineageOf(name string, p *spec.Pipeline) LineageJob {
-	job := LineageJob{Pipeline: name, Inputs: []Dataset{}, Outputs: []Dataset{}}
+// edge is a source table and the sink table the pipeline writes it to.
+type edge struct {
+	table   string // as the source names it
+	in, out Dataset
+}
+
+// edgesOf are the pipeline's edges, by source table.
+func (c *Controller) edgesOf(name string, p *spec.Pipeline) []edge {
 	var tables []string
 	for _, t := range c.tables(name) {
 		tables = append(tables, t.Table)
@@ -109,7 +127,7 @@ func (c *Controller) lineageOf(name string, p *spec.Pipeline) LineageJob {
 	if len(tables) == 0 {
 		switch {
 		case p.Source.Config.Spec.Field("tables") != nil:
-			tables = literalTables(p.Source.Config.String("tables"))
+			tables = c.selectedTables(p)
 		case p.Source.Config.Spec.Field("topic") != nil:
 			for _, t := range strings.FieldsFunc(p.Source.Config.String("topic"), func(r rune) bool { return r == ';' || r == ',' }) {
 				tables = append(tables, strings.TrimSpace(t))
@@ -118,7 +136,7 @@ func (c *Controller) lineageOf(name string, p *spec.Pipeline) LineageJob {
 	}
 	slices.Sort(tables)
 	in, out := namespaceOf(&p.Source), namespaceOf(&p.Sink)
-	seen := map[Dataset]bool{}
+	var edges []edge
 	for _, t := range tables {
 		src := Dataset{Namespace: in, Name: t}
 		if p.Source.Type == "postgres" { // db.schema.table, or schema.table of database-name: the database is the namespace's
@@ -128,11 +146,18 @@ func (c *Controller) lineageOf(name string, p *spec.Pipeline) LineageJob {
 				src.Namespace = in + "/" + db
 			}
 		}
-		job.Inputs = append(job.Inputs, src)
-		dst := Dataset{Namespace: out, Name: sinkTable(p, t)}
-		if !seen[dst] {
-			seen[dst] = true
-			job.Outputs = append(job.Outputs, dst)
+		edges = append(edges, edge{table: t, in: src, out: Dataset{Namespace: out, Name: sinkTable(p, t)}})
+	}
+	return edges
+}
+
+// lineageOf is the job of one pipeline.
+func (c *Controller) lineageOf(name string, p *spec.Pipeline) LineageJob {
+	job := LineageJob{Pipeline: name, Inputs: []Dataset{}, Outputs: []Dataset{}}
+	for _, e := range c.edgesOf(name, p) {
+		job.Inputs = append(job.Inputs, e.in)
+		if !slices.Contains(job.Outputs, e.out) {
+			job.Outputs = append(job.Outputs, e.out)
 		}
 	}
 	return job

@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/checkpoint"
@@ -54,6 +53,9 @@ type Config struct {
 	OIDC       OIDCConfig
 	// RequireConnections: see Options.RequireConnections.
 	RequireConnections bool
+	// MetricsPublic: /metrics answers anyone, every workspace's series (else as
+	// metricsHandler says).
+	MetricsPublic bool
 }
 
 // Server is a running control plane.
@@ -124,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		a.oidc = &oidcLogin{cfg: cfg.OIDC, pending: map[string]oidcState{}}
 	}
 	mux.Handle("/api/", a.handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", a.metricsHandler(promReg, cfg.MetricsPublic))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)

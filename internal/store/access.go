@@ -488,7 +488,19 @@ type CatalogEntry struct {
 	Columns     []CatalogColumn `json:"columns"`
 	Description string          `json:"description,omitempty"`
 	Owner       string          `json:"owner,omitempty"`
-	Scanned     time.Time       `json:"scanned"`
+	// RowEstimate is the server's estimate of its rows at the scan (-1 where it has none).
+	RowEstimate int64 `json:"row_estimate"`
+	// Sources are where the pipelines that write this table read it from (a sink table).
+	Sources []CatalogSource `json:"sources,omitempty"`
+	Scanned time.Time       `json:"scanned"`
+}
+
+// CatalogSource is a table a pipeline copies into a catalogued table.
+type CatalogSource struct {
+	Pipeline   string `json:"pipeline"`
+	Connection string `json:"connection,omitempty"` // "" where the source is no connection
+	Namespace  string `json:"namespace"`            // the source's server, as lineage names it
+	Table      string `json:"table"`
 }
 
 // PutCatalog replaces a connection's entries with those given (the tables of a scan).
@@ -499,8 +511,9 @@ func (s *Store) PutCatalog(ctx context.Context, connection string, entries []Cat
 		}
 		for _, e := range entries {
 			cols, _ := json.Marshal(e.Columns)
-			if _, err := tx.exec(ctx, `INSERT INTO catalog (connection, name, columns, description, owner, scanned_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				connection, e.Name, string(cols), e.Description, e.Owner, ts(e.Scanned)); err != nil {
+			srcs, _ := json.Marshal(e.Sources)
+			if _, err := tx.exec(ctx, `INSERT INTO catalog (connection, name, columns, description, owner, row_estimate, sources, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				connection, e.Name, string(cols), e.Description, e.Owner, e.RowEstimate, string(srcs), ts(e.Scanned)); err != nil {
 				return err
 			}
 		}
@@ -508,11 +521,32 @@ func (s *Store) PutCatalog(ctx context.Context, connection string, entries []Cat
 	})
 }
 
-// UpdateCatalog replaces one entry's documentation (description, owner, columns).
+// UpdateCatalog replaces one entry's documentation (description, owner, columns) and
+// sources.
 func (s *Store) UpdateCatalog(ctx context.Context, e CatalogEntry) error {
 	cols, _ := json.Marshal(e.Columns)
-	return s.updateOne(ctx, "table "+e.Name, `UPDATE catalog SET columns = ?, description = ?, owner = ? WHERE connection = ? AND name = ?`,
-		string(cols), e.Description, e.Owner, e.Connection, e.Name)
+	srcs, _ := json.Marshal(e.Sources)
+	return s.updateOne(ctx, "table "+e.Name, `UPDATE catalog SET columns = ?, description = ?, owner = ?, sources = ? WHERE connection = ? AND name = ?`,
+		string(cols), e.Description, e.Owner, string(srcs), e.Connection, e.Name)
+}
+
+// AddCatalog adds an entry the connection's catalog does not hold yet (a sink table a
+// pipeline made, before a scan finds it); false where it holds one.
+func (s *Store) AddCatalog(ctx context.Context, e CatalogEntry) (bool, error) {
+	added := false
+	err := s.tx(ctx, func(tx *txn) error {
+		var n int
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM catalog WHERE connection = ? AND name = ?`, e.Connection, e.Name).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		cols, _ := json.Marshal(e.Columns)
+		srcs, _ := json.Marshal(e.Sources)
+		_, err := tx.exec(ctx, `INSERT INTO catalog (connection, name, columns, description, owner, row_estimate, sources, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Connection, e.Name, string(cols), e.Description, e.Owner, e.RowEstimate, string(srcs), ts(e.Scanned))
+		added = err == nil
+		return err
+	})
+	return added, err
 }
 
 // Catalog lists the entries of the connections named, by connection and name.
@@ -520,7 +554,7 @@ func (s *Store) Catalog(ctx context.Context, connections []string) ([]CatalogEnt
 	if len(connections) == 0 {
 		return nil, nil
 	}
-	q := `SELECT connection, name, columns, description, owner, scanned_at FROM catalog WHERE connection IN (` +
+	q := `SELECT connection, name, columns, description, owner, row_estimate, sources, scanned_at FROM catalog WHERE connection IN (` +
 		strings.Repeat("?, ", len(connections)-1) + `?) ORDER BY connection, name`
 	args := make([]any, len(connections))
 	for i, c := range connections {
@@ -528,10 +562,13 @@ func (s *Store) Catalog(ctx context.Context, connections []string) ([]CatalogEnt
 	}
 	return collect(s, ctx, q, args, func(r *sql.Rows) (CatalogEntry, error) {
 		var e CatalogEntry
-		var cols, scanned string
-		err := r.Scan(&e.Connection, &e.Name, &cols, &e.Description, &e.Owner, &scanned)
+		var cols, srcs, scanned string
+		err := r.Scan(&e.Connection, &e.Name, &cols, &e.Description, &e.Owner, &e.RowEstimate, &srcs, &scanned)
 		if err == nil {
 			err = json.Unmarshal([]byte(cols), &e.Columns)
+		}
+		if err == nil {
+			err = json.Unmarshal([]byte(srcs), &e.Sources)
 		}
 		e.Scanned = parseTS(scanned)
 		return e, err

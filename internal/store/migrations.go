@@ -151,6 +151,10 @@ var migrations = []string{
 		PRIMARY KEY (connection, name)
 	);
 	ALTER TABLE workspaces ADD COLUMN clearance TEXT NOT NULL DEFAULT 'internal';`,
+	// 9: the catalog's row estimates (-1: none), and the sources of the sink tables
+	// pipelines write (a JSON list).
+	`ALTER TABLE catalog ADD COLUMN row_estimate BIGINT NOT NULL DEFAULT -1;
+	ALTER TABLE catalog ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';`,
 }
 
 // SchemaVersion is the schema version this build uses.
