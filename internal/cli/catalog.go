@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,6 +60,16 @@ func catalogCommand(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "%s (%s) %s\n", e.Name, e.Connection, e.Description)
+			if e.RowEstimate >= 0 {
+				fmt.Fprintf(g.stdout, "about %d row(s) at the scan of %s\n", e.RowEstimate, e.Scanned.Format(time.RFC3339))
+			}
+			for _, src := range e.Sources {
+				from := src.Namespace
+				if src.Connection != "" {
+					from = "connection " + src.Connection
+				}
+				fmt.Fprintf(g.stdout, "written by pipeline %s from %s of %s\n", src.Pipeline, src.Table, from)
+			}
 			w := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "column\ttype\tkey\tlevel\tproposed\tdescription")
 			for _, col := range e.Columns {

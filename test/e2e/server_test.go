@@ -827,6 +827,9 @@ func TestServerGrants(t *testing.T) {
 		return recs
 	}
 	waitFor(t, "shop.orders copied", time.Minute, func() bool { return len(records()) >= 50 })
+	if code, out := weir("catalog", "scan", "shop"); code != 0 {
+		t.Fatalf("scan: exit %d\n%s", code, out)
+	}
 	if err := db.Exec("", `USE shop; CREATE TABLE extra (id INT PRIMARY KEY); INSERT INTO extra VALUES (1); INSERT INTO orders VALUES (51, 51)`); err != nil {
 		t.Fatal(err)
 	}
@@ -835,6 +838,14 @@ func TestServerGrants(t *testing.T) {
 		if r.Table() != "shop.orders" {
 			t.Fatalf("a table outside the grant was read: %s", r.Table())
 		}
+	}
+	// The next scan (the hourly one, or this) finds the new table, and the pipeline's events say it is not read.
+	if code, out := weir("catalog", "scan", "shop"); code != 0 || !strings.Contains(out, "shop.extra") {
+		t.Fatalf("second scan: exit %d\n%s", code, out)
+	}
+	if code, out := weir("pipeline", "events", "orders", "--workspace", "a"); code != 0 ||
+		!strings.Contains(out, "table shop.extra appeared on connection shop outside this workspace's grant 1 (shop.orders): it is not read") {
+		t.Fatalf("the events say the new table is not read: exit %d\n%s", code, out)
 	}
 	if code, out := weir("grant", "revoke", "1", "--why", "audit finding"); code != 0 {
 		t.Fatalf("revoke: exit %d\n%s", code, out)
