@@ -2,6 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,17 +23,32 @@ func grantCommand(g *globals) *cobra.Command {
 		if tables == "" {
 			tables = "(all)"
 		}
+		for _, t := range slices.Sorted(maps.Keys(gr.Columns)) {
+			tables += fmt.Sprintf(" [%s: %s]", t, strings.Join(gr.Columns[t], ", "))
+		}
 		fmt.Fprintf(g.stdout, "%d\t%s\tfor %s\t%s\t%s\tuntil %s\t%s\n", gr.ID, gr.Connection, gr.Workspace, tables, gr.State,
 			gr.Expires.Local().Format("2006-01-02 15:04"), gr.Reason)
 	}
 	var tables, reason, expires string
+	var columns []string
 	request := &cobra.Command{
-		Use:   "request CONNECTION --tables LIST --reason TEXT",
+		Use:   "request CONNECTION --tables LIST [--columns TABLE=COL,COL]… --reason TEXT",
 		Short: "Ask to use another workspace's connection for some tables",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			req := server.GrantRequest{Connection: args[0], Tables: tables, Reason: reason, ExpiresIn: expires}
+			for _, c := range columns {
+				table, cols, ok := strings.Cut(c, "=")
+				if !ok || strings.TrimSpace(cols) == "" {
+					return fmt.Errorf("--columns %q: write TABLE=COLUMN,COLUMN (the table as --tables names it)", c)
+				}
+				if req.Columns == nil {
+					req.Columns = map[string][]string{}
+				}
+				req.Columns[strings.TrimSpace(table)] = strings.Split(cols, ",")
+			}
 			var gr store.Grant
-			if err := c.do("POST", "/api/v1/grants", server.GrantRequest{Connection: args[0], Tables: tables, Reason: reason, ExpiresIn: expires}, &gr); err != nil {
+			if err := c.do("POST", "/api/v1/grants", req, &gr); err != nil {
 				return err
 			}
 			show(gr)
@@ -38,6 +56,7 @@ func grantCommand(g *globals) *cobra.Command {
 		},
 	}
 	request.Flags().StringVar(&tables, "tables", "", "the tables, as a source's tables setting lists them")
+	request.Flags().StringArrayVar(&columns, "columns", nil, "narrow a table of --tables to some of its columns: TABLE=COL,COL (repeatable)")
 	request.Flags().StringVar(&reason, "reason", "", "what the connection is wanted for")
 	request.Flags().StringVar(&expires, "expires-in", "", "how long the grant lasts (default 720h)")
 	list := &cobra.Command{

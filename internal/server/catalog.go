@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/connector"
@@ -65,24 +67,59 @@ type Preview struct {
 	Rows    [][]string `json:"rows"`
 }
 
-// visibleConnections are the connections the workspace owns or was granted.
-func (a *api) visibleConnections(ctx context.Context) ([]string, error) {
+// visibleConnections are the connections the workspace owns (nil) or was granted (its
+// grant).
+func (a *api) visibleConnections(ctx context.Context) (map[string]*store.Grant, error) {
 	ws := workspaceOf(ctx)
 	owned, err := a.c.st.Connections(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	out := map[string]*store.Grant{}
 	for _, c := range owned {
 		if c.Workspace == ws {
-			out = append(out, c.Name)
+			out[c.Name] = nil
 			continue
 		}
 		if g, err := a.c.st.ActiveGrant(ctx, c.Name, ws, time.Now()); err == nil && g != nil {
-			out = append(out, c.Name)
+			out[c.Name] = g
 		}
 	}
 	return out, nil
+}
+
+// narrow is catalogued table e as a workspace with grant g of its connection (nil: its
+// owner) sees it: not at all outside the grant's tables, with the granted columns alone
+// where the grant names some.
+func narrow(e store.CatalogEntry, g *store.Grant) (store.CatalogEntry, bool) {
+	if g == nil || g.Tables == "" {
+		return e, true
+	}
+	pats, err := connector.ParseTables(g.Tables)
+	if err != nil || !selects(pats, e.Name) {
+		return e, false
+	}
+	if cols := grantedColumns(g, e.Name); cols != nil {
+		e.Columns = slices.DeleteFunc(slices.Clone(e.Columns), func(c store.CatalogColumn) bool { return !cols[strings.ToLower(c.Name)] })
+	}
+	return e, true
+}
+
+// grantedColumns are the columns (lower case) grant g gives of catalogued table name (nil:
+// all of them).
+func grantedColumns(g *store.Grant, name string) map[string]bool {
+	for table, cols := range g.Columns {
+		pats, err := connector.ParseTables(table)
+		if err != nil || !selects(pats, name) {
+			continue
+		}
+		out := map[string]bool{}
+		for _, c := range cols {
+			out[strings.ToLower(c)] = true
+		}
+		return out
+	}
+	return nil
 }
 
 // openSource opens a connection's source connector, as `weir discover` does.
@@ -314,7 +351,7 @@ func (a *api) catalog(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	es, err := a.c.st.Catalog(r.Context(), conns)
+	es, err := a.c.st.Catalog(r.Context(), slices.Sorted(maps.Keys(conns)))
 	if err != nil {
 		fail(w, err)
 		return
@@ -322,7 +359,7 @@ func (a *api) catalog(w http.ResponseWriter, r *http.Request) {
 	q := strings.ToLower(r.URL.Query().Get("q"))
 	out := CatalogList{Tables: []store.CatalogEntry{}}
 	for _, e := range es {
-		if q == "" || matches(e, q) {
+		if e, ok := narrow(e, conns[e.Connection]); ok && (q == "" || matches(e, q)) {
 			out.Tables = append(out.Tables, e)
 		}
 	}
@@ -346,14 +383,16 @@ func (a *api) entry(ctx context.Context, conn, table string) (*store.CatalogEntr
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(conns, conn) {
+	if g, ok := conns[conn]; ok {
 		es, err := a.c.st.Catalog(ctx, []string{conn})
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range es {
 			if e.Name == table {
-				return &e, nil
+				if e, ok := narrow(e, g); ok {
+					return &e, nil
+				}
 			}
 		}
 	}
@@ -457,24 +496,30 @@ func (a *api) preview(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	out := Preview{Masked: []string{}, Rows: [][]string{}}
-	hide := make([]bool, len(s.Columns))
+	// The columns the catalog shows (a grant may narrow them), each masked above the
+	// workspace's clearance; a column new since the scan is shown once a scan has it.
+	out := Preview{Columns: []string{}, Masked: []string{}, Rows: [][]string{}}
+	var shown []int
+	hide := map[int]bool{}
 	for k, col := range s.Columns {
+		i := slices.IndexFunc(e.Columns, func(c store.CatalogColumn) bool { return c.Name == col.Name })
+		if i < 0 {
+			continue
+		}
+		shown = append(shown, k)
 		out.Columns = append(out.Columns, col.Name)
-		for _, c := range e.Columns {
-			if c.Name == col.Name && levelRank(c.Level) > levelRank(clearance) {
-				hide[k] = true
-				out.Masked = append(out.Masked, col.Name)
-			}
+		if levelRank(e.Columns[i].Level) > levelRank(clearance) {
+			hide[k] = true
+			out.Masked = append(out.Masked, col.Name)
 		}
 	}
 	for _, row := range rows {
-		vals := make([]string, len(row))
-		for k, v := range row {
-			if hide[k] && v.Rep() != event.RepNull {
-				vals[k] = "****"
+		vals := make([]string, 0, len(shown))
+		for _, k := range shown {
+			if v := row[k]; hide[k] && v.Rep() != event.RepNull {
+				vals = append(vals, "****")
 			} else {
-				vals[k] = v.String()
+				vals = append(vals, v.String())
 			}
 		}
 		out.Rows = append(out.Rows, vals)
@@ -542,20 +587,57 @@ func (c *Controller) aboveClearance(ws string, p *spec.Pipeline) error {
 // hidden reports whether a transform of db.tbl masks column col, or projects without it.
 func hidden(p *spec.Pipeline, db, tbl, col string) bool {
 	lc := strings.ToLower(col)
-	for _, t := range p.Transforms {
-		if !slices.ContainsFunc(t.SourceTables, func(pt connector.TablePattern) bool { return pt.Match(db, tbl) }) {
-			continue
-		}
+	for _, t := range transformsOf(p, db, tbl) {
 		for _, m := range t.Masks {
 			if slices.Contains(m.Columns, lc) || m.Regex != nil && m.Regex.MatchString(lc) {
 				return true
 			}
 		}
-		if proj := strings.ToLower(t.Projection); proj != "" && !strings.Contains(proj, "*") && !regexp.MustCompile(`\b`+regexp.QuoteMeta(lc)+`\b`).MatchString(proj) {
+	}
+	return projectedOut(p, db, tbl, col)
+}
+
+// projectedOut reports whether a transform of db.tbl projects without column col, and
+// its filter does not name it: the column is not read at all.
+func projectedOut(p *spec.Pipeline, db, tbl, col string) bool {
+	for _, t := range transformsOf(p, db, tbl) {
+		if t.Projection != "" && !strings.Contains(t.Projection, "*") && !mentions(t.Projection, col) && !mentions(t.Filter, col) {
 			return true
 		}
 	}
 	return false
+}
+
+// mentions reports whether expression text names column col: the name, in any case, not
+// inside a longer identifier (a letter, digit or _ of any script on either side).
+func mentions(text, col string) bool {
+	text, col = strings.ToLower(text), strings.ToLower(col)
+	ident := func(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for i := 0; col != ""; {
+		j := strings.Index(text[i:], col)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(col)
+		before, _ := utf8.DecodeLastRuneInString(text[:start])
+		after, _ := utf8.DecodeRuneInString(text[end:])
+		if (start == 0 || !ident(before)) && (end == len(text) || !ident(after)) {
+			return true
+		}
+		i = start + 1
+	}
+	return false
+}
+
+// transformsOf are the pipeline's transforms of db.tbl.
+func transformsOf(p *spec.Pipeline, db, tbl string) []spec.Transform {
+	var out []spec.Transform
+	for _, t := range p.Transforms {
+		if slices.ContainsFunc(t.SourceTables, func(pt connector.TablePattern) bool { return pt.Match(db, tbl) }) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // ClearanceRequest sets a workspace's clearance.

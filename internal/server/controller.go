@@ -316,7 +316,7 @@ func (c *Controller) ParseIn(ws, file string) (*spec.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := withinGrants(p, granted); err != nil {
+	if err := c.withinGrants(p, granted); err != nil {
 		return nil, err
 	}
 	if ws != "" {

@@ -382,26 +382,32 @@ const (
 // narrowed to tables (patterns as a source's tables setting takes them; "" all), decided
 // by the connection's owners, until it expires or is revoked.
 type Grant struct {
-	ID          int64     `json:"id"`
-	Connection  string    `json:"connection"`
-	Workspace   string    `json:"workspace"` // the workspace that may use it
-	Tables      string    `json:"tables"`
-	Reason      string    `json:"reason"`
-	State       string    `json:"state"`
-	RequestedBy string    `json:"requested_by"`
-	DecidedBy   string    `json:"decided_by,omitempty"`
-	Why         string    `json:"why,omitempty"` // the decision's, or the revocation's, reason
-	Expires     time.Time `json:"expires"`
-	Created     time.Time `json:"created"`
-	Decided     time.Time `json:"decided,omitzero"`
+	ID         int64  `json:"id"`
+	Connection string `json:"connection"`
+	Workspace  string `json:"workspace"` // the workspace that may use it
+	Tables     string `json:"tables"`
+	// Columns narrows tables of Tables (as its items name them) to some of their columns
+	// (the others all of theirs).
+	Columns     map[string][]string `json:"columns,omitempty"`
+	Reason      string              `json:"reason"`
+	State       string              `json:"state"`
+	RequestedBy string              `json:"requested_by"`
+	DecidedBy   string              `json:"decided_by,omitempty"`
+	Why         string              `json:"why,omitempty"` // the decision's, or the revocation's, reason
+	Expires     time.Time           `json:"expires"`
+	Created     time.Time           `json:"created"`
+	Decided     time.Time           `json:"decided,omitzero"`
 }
 
-const grantCols = `id, connection, workspace, tables, reason, state, requested_by, decided_by, why, expires_at, created_at, decided_at`
+const grantCols = `id, connection, workspace, tables, columns, reason, state, requested_by, decided_by, why, expires_at, created_at, decided_at`
 
 func scanGrant(r interface{ Scan(...any) error }) (Grant, error) {
 	var g Grant
-	var exp, created, decided string
-	err := r.Scan(&g.ID, &g.Connection, &g.Workspace, &g.Tables, &g.Reason, &g.State, &g.RequestedBy, &g.DecidedBy, &g.Why, &exp, &created, &decided)
+	var cols, exp, created, decided string
+	err := r.Scan(&g.ID, &g.Connection, &g.Workspace, &g.Tables, &cols, &g.Reason, &g.State, &g.RequestedBy, &g.DecidedBy, &g.Why, &exp, &created, &decided)
+	if err == nil {
+		err = json.Unmarshal([]byte(cols), &g.Columns)
+	}
 	g.Expires, g.Created = parseTS(exp), parseTS(created)
 	if decided != "" {
 		g.Decided = parseTS(decided)
@@ -413,8 +419,12 @@ func scanGrant(r interface{ Scan(...any) error }) (Grant, error) {
 func (s *Store) RequestGrant(ctx context.Context, g Grant) (int64, error) {
 	var id int64
 	err := s.tx(ctx, func(tx *txn) error {
-		if _, err := tx.exec(ctx, `INSERT INTO grants (connection, workspace, tables, reason, state, requested_by, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			g.Connection, g.Workspace, g.Tables, g.Reason, GrantRequested, g.RequestedBy, ts(g.Expires), ts(now())); err != nil {
+		cols, _ := json.Marshal(g.Columns)
+		if g.Columns == nil {
+			cols = []byte("{}")
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO grants (connection, workspace, tables, columns, reason, state, requested_by, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			g.Connection, g.Workspace, g.Tables, string(cols), g.Reason, GrantRequested, g.RequestedBy, ts(g.Expires), ts(now())); err != nil {
 			return err
 		}
 		return tx.queryRow(ctx, `SELECT max(id) FROM grants`).Scan(&id)

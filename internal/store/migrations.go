@@ -155,6 +155,8 @@ var migrations = []string{
 	// pipelines write (a JSON list).
 	`ALTER TABLE catalog ADD COLUMN row_estimate BIGINT NOT NULL DEFAULT -1;
 	ALTER TABLE catalog ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';`,
+	// 10: a grant narrowed to some columns of its tables (a JSON object table → columns).
+	`ALTER TABLE grants ADD COLUMN columns TEXT NOT NULL DEFAULT '{}';`,
 }
 
 // SchemaVersion is the schema version this build uses.

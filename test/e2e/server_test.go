@@ -857,6 +857,22 @@ func TestServerGrants(t *testing.T) {
 	if code, out := weir("pipeline", "events", "orders", "--workspace", "a"); code != 0 || !strings.Contains(out, "revoked by local-admin: audit finding") {
 		t.Fatalf("the events say why: exit %d\n%s", code, out)
 	}
+	// Asked again for one column of the table, approved: the pipeline reads the table
+	// whole, so it does not resume until it projects that column alone.
+	if code, out := weir("grant", "request", "shop", "--tables", "shop.orders", "--columns", "shop.orders=id", "--reason", "ids only", "--workspace", "a"); code != 0 ||
+		!strings.Contains(out, "shop.orders [shop.orders: id]") {
+		t.Fatalf("request of a column: exit %d\n%s", code, out)
+	}
+	if code, out := weir("grant", "approve", "2"); code != 0 {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	if code, out := weir("pipeline", "resume", "orders", "--workspace", "a"); code == 0 || !strings.Contains(out, "column(s) v outside the grant") {
+		t.Fatalf("the whole table under a grant of one column: exit %d\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(dir, "ids.yaml"), fmt.Sprintf(pipeline, "shop.orders", "orders")+"transform:\n  - source-table: shop.orders\n    projection: id\n")
+	if code, out := weir("pipeline", "apply", "-f", "ids.yaml", "--workspace", "a"); code != 0 {
+		t.Fatalf("the granted column: exit %d\n%s", code, out)
+	}
 }
 
 // TestServerCatalog: the tables of a MariaDB connection scanned into the catalog, found
