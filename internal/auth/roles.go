@@ -24,10 +24,11 @@ const (
 	ReadPipelines    Perm = "pipelines:read"    // list, get, versions, logs, runs, events
 	WritePipelines   Perm = "pipelines:write"   // create, apply, delete, rollback, reset, resnapshot
 	OperatePipelines Perm = "pipelines:operate" // start, stop, suspend, resume, restart
-	ReadAlerts       Perm = "alerts:read"       // the alerts of the workspace's pipelines
+	ReadAlerts       Perm = "alerts:read"       // the alerts of the workspace's pipelines, its rules and channels
+	WriteAlerts      Perm = "alerts:write"      // the workspace's alert rules
 	ReadConnections  Perm = "connections:read"  // the workspace's connections (never their credentials), and testing them
 	WriteConnections Perm = "connections:write" // making, changing and removing them
-	ManageWorkspace  Perm = "workspace:manage"  // its members, its tokens, its audit
+	ManageWorkspace  Perm = "workspace:manage"  // its members, its tokens, its audit, its alert channels
 	Self             Perm = "self"              // who am I, my workspaces: any principal
 	ServerAdmin      Perm = "server:admin"      // users and workspaces: server admins only
 )
@@ -37,8 +38,8 @@ const (
 var matrix = map[Role][]Perm{
 	Viewer:   {Self, ReadPipelines, ReadAlerts, ReadConnections},
 	Operator: {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines},
-	Editor:   {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines, WritePipelines},
-	Admin:    {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines, WritePipelines, WriteConnections, ManageWorkspace},
+	Editor:   {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines, WritePipelines, WriteAlerts},
+	Admin:    {Self, ReadPipelines, ReadAlerts, ReadConnections, OperatePipelines, WritePipelines, WriteAlerts, WriteConnections, ManageWorkspace},
 }
 
 // Allows reports whether role may do perm. A server admin may do everything; ServerAdmin

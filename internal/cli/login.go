@@ -228,11 +228,11 @@ func rotateKeyCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			n, err := server.RotateKeys(cmd.Context(), st, keys)
+			n, chans, err := server.RotateKeys(cmd.Context(), st, keys)
 			if err != nil {
 				return failed(err)
 			}
-			fmt.Fprintf(g.stdout, "%d connection(s) sealed again with key %s; the other keys may leave the keyring\n", n, keys.Primary())
+			fmt.Fprintf(g.stdout, "%d connection(s) sealed again with key %s, and %d alert channel(s); the other keys may leave the keyring\n", n, keys.Primary(), chans)
 			return nil
 		},
 	}

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,7 +348,7 @@ func TestConnections(t *testing.T) {
 	}
 	// Rotation: a new primary key seals again; then the old key can go.
 	k2, _ := auth.ParseKeyring("k2="+strings.Repeat("R", 43)+"=\nk1="+strings.Repeat("Q", 43)+"=", "test")
-	if n, err := RotateKeys(context.Background(), e.st, k2); err != nil || n != 1 {
+	if n, _, err := RotateKeys(context.Background(), e.st, k2); err != nil || n != 1 {
 		t.Fatalf("rotate: %d %v", n, err)
 	}
 	conn, _ = e.st.GetConnection(context.Background(), "dw")
@@ -747,5 +749,104 @@ func TestGrantColumns(t *testing.T) {
 	}
 	if status, b := e.do(e.tokens["bob"], "b", "POST", "/api/v1/pipelines", file("narrow", fmt.Sprintf(rule, "id, amount, UPPER(status) AS s", "amount > 1"))); status != 201 {
 		t.Fatalf("the granted columns: %d %s", status, b)
+	}
+}
+
+// TestWorkspaceAlerts: a workspace's own rules apply to its pipelines over the server's,
+// and its channels get its pipelines' alerts alone, while the server's webhooks get
+// every workspace's. A channel's URL (its token in the path) is sealed, answered as its
+// host only, and sealed again by a key rotation.
+func TestWorkspaceAlerts(t *testing.T) {
+	e := newAccessEnv(t)
+	ctx := context.Background()
+	type got struct {
+		mu sync.Mutex
+		ns []Notification
+	}
+	hook := func(g *got) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var n Notification
+			json.NewDecoder(r.Body).Decode(&n)
+			g.mu.Lock()
+			g.ns = append(g.ns, n)
+			g.mu.Unlock()
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	var atA, atB, atServer got
+	hookA, hookB, hookServer := hook(&atA), hook(&atB), hook(&atServer)
+	e.st.CreateIn(ctx, "a", "pa", "x", store.Stop)
+	e.st.CreateIn(ctx, "b", "pb", "x", store.Stop)
+
+	if status, b := e.do(e.tokens["ed"], "a", "PUT", "/api/v1/alert-rules", `{"rules":[{"name":"table_paused","pipeline":"pb"}]}`); status != 400 ||
+		!strings.Contains(string(b), `no such pipeline in workspace a`) {
+		t.Fatalf("a rule for another workspace's pipeline: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ed"], "a", "PUT", "/api/v1/alert-rules", `{"rules":[{"name":"table_paused","severity":"critical"},{"name":"lag","threshold":60,"for":"1m"}]}`); status != 200 ||
+		!strings.Contains(string(b), `"effective"`) {
+		t.Fatalf("a's rules: %d %s", status, b)
+	}
+	var view AlertRules
+	_, b := e.do(e.tokens["va"], "a", "GET", "/api/v1/alert-rules", "")
+	if json.Unmarshal(b, &view) != nil || len(view.Rules) != 2 || !slices.ContainsFunc(view.Effective, func(r AlertRule) bool {
+		return r.Name == "lag" && r.Threshold == 60 && r.For == "1m0s"
+	}) {
+		t.Fatalf("a's rules as a viewer reads them: %s", b)
+	}
+	const token = "T0001/B0002/xoxb-channel-token"
+	if status, b := e.do(e.tokens["ed"], "a", "PUT", "/api/v1/alert-channels", `{"channels":[]}`); status != 403 {
+		t.Fatalf("an editor sets the channels: %d %s", status, b)
+	}
+	status, b := e.do(e.tokens["ad"], "a", "PUT", "/api/v1/alert-channels", fmt.Sprintf(`{"channels":[{"name":"ops","url":%q}]}`, hookA.URL+"/"+token))
+	if status != 200 || strings.Contains(string(b), token) || !strings.Contains(string(b), `"host":"127.0.0.1"`) {
+		t.Fatalf("a's channel: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["bob"], "b", "PUT", "/api/v1/alert-channels", fmt.Sprintf(`{"channels":[{"name":"ops","url":%q}]}`, hookB.URL)); status != 200 {
+		t.Fatalf("b's channel: %d %s", status, b)
+	}
+	// Renamed format, URL left out: kept.
+	if status, b := e.do(e.tokens["ad"], "a", "PUT", "/api/v1/alert-channels", `{"channels":[{"name":"ops","format":"json"}]}`); status != 200 {
+		t.Fatalf("a's channel, URL kept: %d %s", status, b)
+	}
+	if _, b := e.do(e.tokens["va"], "a", "GET", "/api/v1/alert-channels", ""); strings.Contains(string(b), token) || !strings.Contains(string(b), `"ops"`) {
+		t.Fatalf("a's channels as read: %s", b)
+	}
+	if set, _ := e.st.GetAlertSettings(ctx, "a"); strings.Contains(set.Channels, token) {
+		t.Fatal("the store holds the channel's URL in the clear")
+	}
+
+	al := newAlerter(e.c, AlertConfig{Webhooks: []string{hookServer.URL}}, e.c.log)
+	e.c.paused["pa"] = map[string]string{"t.a": "paused"}
+	e.c.paused["pb"] = map[string]string{"t.b": "paused"}
+	al.evaluate(ctx, time.Now())
+	al.close()
+	pipelines := func(g *got) string {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		var out []string
+		for _, n := range g.ns {
+			out = append(out, n.Pipeline+":"+n.Severity)
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	if a, b, s := pipelines(&atA), pipelines(&atB), pipelines(&atServer); a != "pa:critical" || b != "pb:warning" || s != "pa:critical,pb:warning" {
+		t.Fatalf("delivered: a's channel %q, b's %q, the server's webhook %q", a, b, s)
+	}
+
+	// A key rotation seals the channel again; the new key alone opens it.
+	k2, _ := auth.ParseKeyring("k2="+strings.Repeat("R", 43)+"=,k1="+strings.Repeat("Q", 43)+"=", "test")
+	if _, n, err := RotateKeys(ctx, e.st, k2); err != nil || n != 2 {
+		t.Fatalf("rotate: %d channel(s), %v", n, err)
+	}
+	only, _ := auth.ParseKeyring("k2="+strings.Repeat("R", 43)+"=", "test")
+	e.c.keys = only
+	if ts := e.c.channelsOf("a", func() []sealedChannel {
+		set, _ := e.st.GetAlertSettings(ctx, "a")
+		_, ch, _ := workspaceAlerts(set)
+		return ch
+	}()); len(ts) != 1 || !strings.HasSuffix(ts[0].url, token) {
+		t.Fatalf("the channel after the rotation: %+v", ts)
 	}
 }

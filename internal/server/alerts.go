@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
@@ -215,6 +217,7 @@ func newAlerter(c *Controller, cfg AlertConfig, log *slog.Logger) *alerter {
 	if cfg.Rules == nil {
 		cfg.Rules = DefaultRules
 	}
+	c.alertRules = cfg.Rules
 	return &alerter{c: c, cfg: cfg, log: log, http: &http.Client{Timeout: 10 * time.Second},
 		open: map[string]store.Alert{}, since: map[string]time.Time{}}
 }
@@ -247,17 +250,33 @@ func (a *alerter) evaluate(ctx context.Context, now time.Time) {
 	if err != nil {
 		return
 	}
+	// The workspaces' own rules (over the server's) and channels.
+	rules, channels := map[string][]Rule{}, map[string][]channelTarget{}
+	if all, err := a.c.st.AllAlertSettings(ctx); err == nil {
+		for _, set := range all {
+			own, chans, err := workspaceAlerts(set)
+			if err != nil {
+				a.log.Error("could not read a workspace's alert settings", "workspace", set.Workspace, "err", err)
+				continue
+			}
+			rules[set.Workspace], channels[set.Workspace] = mergeRules(a.cfg.Rules, own), a.c.channelsOf(set.Workspace, chans)
+		}
+	}
 	seen := map[string]bool{}
 	for _, p := range ps {
 		state, pl := a.c.StateOf(p)
 		if pl == nil && a.c.st.Shared() { // another server runs it, and alerts for it
 			continue
 		}
-		for _, r := range rulesFor(a.cfg.Rules, p.Name) {
+		rs, ok := rules[p.Workspace]
+		if !ok {
+			rs = a.cfg.Rules
+		}
+		for _, r := range rulesFor(rs, p.Name) {
 			key := r.Name + "/" + p.Name
 			seen[key] = true
 			holds, summary := a.holds(ctx, r, p, state, pl, now)
-			a.settle(ctx, key, r, p.Name, holds, summary, now)
+			a.settle(ctx, key, r, p.Name, holds, summary, now, channels[p.Workspace])
 		}
 	}
 	a.mu.Lock()
@@ -270,7 +289,7 @@ func (a *alerter) evaluate(ctx context.Context, now time.Time) {
 	a.mu.Unlock()
 	for _, key := range gone {
 		rule, pipeline, _ := strings.Cut(key, "/")
-		a.settle(ctx, key, Rule{Name: rule}, pipeline, false, "", now)
+		a.settle(ctx, key, Rule{Name: rule}, pipeline, false, "", now, nil)
 	}
 }
 
@@ -395,8 +414,9 @@ func (c *Controller) gauge(v *prometheus.GaugeVec, pipeline string) float64 {
 	return m.Gauge.GetValue()
 }
 
-// settle fires or resolves the alert of key as the rule holds or not.
-func (a *alerter) settle(ctx context.Context, key string, r Rule, pipeline string, holds bool, summary string, now time.Time) {
+// settle fires or resolves the alert of key as the rule holds or not, delivered to the
+// server's webhooks and to chans (the pipeline's workspace's channels).
+func (a *alerter) settle(ctx context.Context, key string, r Rule, pipeline string, holds bool, summary string, now time.Time, chans []channelTarget) {
 	a.mu.Lock()
 	open, firing := a.open[key]
 	a.mu.Unlock()
@@ -413,7 +433,7 @@ func (a *alerter) settle(ctx context.Context, key string, r Rule, pipeline strin
 		a.open[key] = al
 		a.mu.Unlock()
 		a.log.Warn("alert firing", "rule", r.Name, "pipeline", pipeline, "summary", summary)
-		a.deliver(Notification{Status: "firing", Rule: r.Name, Pipeline: pipeline, Severity: r.Severity, Summary: summary, Fired: now})
+		a.deliver(Notification{Status: "firing", Rule: r.Name, Pipeline: pipeline, Severity: r.Severity, Summary: summary, Fired: now}, chans)
 	case !holds && firing:
 		if err := a.c.st.Resolve(ctx, open.ID, now); err != nil {
 			a.log.Error("could not record an alert's resolution", "rule", r.Name, "pipeline", pipeline, "err", err)
@@ -424,37 +444,41 @@ func (a *alerter) settle(ctx context.Context, key string, r Rule, pipeline strin
 		a.mu.Unlock()
 		a.log.Info("alert resolved", "rule", open.Rule, "pipeline", pipeline)
 		a.deliver(Notification{Status: "resolved", Rule: open.Rule, Pipeline: pipeline, Severity: open.Severity, Summary: open.Summary,
-			Fired: open.Fired, Resolved: now})
+			Fired: open.Fired, Resolved: now}, chans)
 	}
 }
 
-// deliver queues n for every webhook. Each webhook has one queue, posted in order (a
-// resolution never arrives before its firing), each body with up to 5 attempts (backing
-// off from 250 ms).
-func (a *alerter) deliver(n Notification) {
-	b, err := body(a.cfg.Format, n)
-	if err != nil {
-		a.log.Error("could not render an alert", "err", err)
-		return
+// deliver queues n for every webhook of the server and every channel of chans. Each
+// webhook has one queue, posted in order (a resolution never arrives before its firing),
+// each body with up to 5 attempts (backing off from 250 ms).
+func (a *alerter) deliver(n Notification, chans []channelTarget) {
+	targets := slices.Clone(chans)
+	for _, url := range a.cfg.Webhooks {
+		targets = append(targets, channelTarget{url: url, label: "webhook " + redactURL(url), format: a.cfg.Format})
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.queues == nil {
 		a.queues = map[string]chan delivery{}
 	}
-	for _, url := range a.cfg.Webhooks {
-		q := a.queues[url]
+	for _, t := range targets {
+		b, err := body(t.format, n)
+		if err != nil {
+			a.log.Error("could not render an alert", "err", err)
+			continue
+		}
+		q := a.queues[t.url]
 		if q == nil {
 			q = make(chan delivery, 1024)
-			a.queues[url] = q
-			go a.post(url, q)
+			a.queues[t.url] = q
+			go a.post(t.url, t.label, q)
 		}
 		a.delivery.Add(1)
 		select {
 		case q <- delivery{n, b}:
 		default:
 			a.delivery.Done()
-			a.log.Error("an alert webhook does not keep up: an alert was dropped", "webhook", redactURL(url), "rule", n.Rule, "pipeline", n.Pipeline)
+			a.log.Error("an alert webhook does not keep up: an alert was dropped", "to", t.label, "rule", n.Rule, "pipeline", n.Pipeline)
 		}
 	}
 }
@@ -464,8 +488,8 @@ type delivery struct {
 	body []byte
 }
 
-// post posts what comes on q to url, in order.
-func (a *alerter) post(url string, q chan delivery) {
+// post posts what comes on q to url (label: how the log names it), in order.
+func (a *alerter) post(url, label string, q chan delivery) {
 	for d := range q {
 		wait := 250 * time.Millisecond
 		for attempt := 1; ; attempt++ {
@@ -478,7 +502,7 @@ func (a *alerter) post(url string, q chan delivery) {
 				err = fmt.Errorf("answered %s", resp.Status)
 			}
 			if attempt == 5 {
-				a.log.Error("could not deliver an alert", "webhook", redactURL(url), "rule", d.n.Rule, "pipeline", d.n.Pipeline, "err", err)
+				a.log.Error("could not deliver an alert", "to", label, "rule", d.n.Rule, "pipeline", d.n.Pipeline, "err", redactErr(err))
 				break
 			}
 			time.Sleep(wait)
@@ -511,4 +535,14 @@ func redactURL(u string) string {
 		u = scheme + "://" + rest
 	}
 	return u
+}
+
+// redactErr is err without the URL it failed on (a channel's URL is a credential, and
+// an HTTP client's error names it).
+func redactErr(err error) string {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }

@@ -359,10 +359,19 @@ var connectionRoutes = []route{
 
 var connParam = param{name: "conn", in: "path", doc: "the connection's name", required: true, typ: "string"}
 
-// RotateKeys seals every connection's credentials again with the keyring's primary key
-// (weir server rotate-key): after it, keys other than the primary may leave the ring. It
-// returns how many connections it sealed again.
-func RotateKeys(ctx context.Context, st *store.Store, keys *auth.Keyring) (int, error) {
+// RotateKeys seals every connection's credentials and every alert channel's URL again
+// with the keyring's primary key (weir server rotate-key): after it, keys other than the
+// primary may leave the ring. It returns how many connections and channels it sealed
+// again.
+func RotateKeys(ctx context.Context, st *store.Store, keys *auth.Keyring) (conns, channels int, err error) {
+	if conns, err = rotateConnections(ctx, st, keys); err != nil {
+		return conns, 0, err
+	}
+	channels, err = rotateChannels(ctx, st, keys)
+	return conns, channels, err
+}
+
+func rotateConnections(ctx context.Context, st *store.Store, keys *auth.Keyring) (int, error) {
 	cs, err := st.Connections(ctx, "")
 	if err != nil {
 		return 0, err

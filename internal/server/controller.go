@@ -44,6 +44,7 @@ type Controller struct {
 	keys       *auth.Keyring
 	allowEnv   []string
 	lineageURL string
+	alertRules []Rule           // the server's alert rules (its alerter's), under the workspaces' own
 	lineageQ   chan lineagePost // OpenLineage events to post, in order (openlineage.go)
 	lineageEnd context.CancelFunc
 

@@ -599,3 +599,40 @@ func (s *Store) Clearance(ctx context.Context, workspace string) (string, error)
 func (s *Store) SetClearance(ctx context.Context, workspace, level string) error {
 	return s.updateOne(ctx, "workspace "+workspace, `UPDATE workspaces SET clearance = ? WHERE name = ?`, level, workspace)
 }
+
+// AlertSettings are a workspace's alert rules and channels, as JSON its owner writes.
+type AlertSettings struct {
+	Workspace string
+	Rules     string // a JSON list of rules
+	Channels  string // a JSON list of channels, their URLs sealed
+}
+
+// GetAlertSettings returns a workspace's alert settings ("[]" each where it has none).
+func (s *Store) GetAlertSettings(ctx context.Context, workspace string) (AlertSettings, error) {
+	a := AlertSettings{Workspace: workspace, Rules: "[]", Channels: "[]"}
+	err := s.queryRow(ctx, `SELECT rules, channels FROM alert_settings WHERE workspace = ?`, workspace).Scan(&a.Rules, &a.Channels)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	return a, err
+}
+
+// AllAlertSettings returns every workspace's alert settings.
+func (s *Store) AllAlertSettings(ctx context.Context) ([]AlertSettings, error) {
+	return collect(s, ctx, `SELECT workspace, rules, channels FROM alert_settings ORDER BY workspace`, nil, func(r *sql.Rows) (AlertSettings, error) {
+		var a AlertSettings
+		err := r.Scan(&a.Workspace, &a.Rules, &a.Channels)
+		return a, err
+	})
+}
+
+// PutAlertSettings replaces a workspace's alert settings.
+func (s *Store) PutAlertSettings(ctx context.Context, a AlertSettings) error {
+	return s.tx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, `DELETE FROM alert_settings WHERE workspace = ?`, a.Workspace); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `INSERT INTO alert_settings (workspace, rules, channels) VALUES (?, ?, ?)`, a.Workspace, a.Rules, a.Channels)
+		return err
+	})
+}

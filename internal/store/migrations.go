@@ -157,6 +157,12 @@ var migrations = []string{
 	ALTER TABLE catalog ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';`,
 	// 10: a grant narrowed to some columns of its tables (a JSON object table → columns).
 	`ALTER TABLE grants ADD COLUMN columns TEXT NOT NULL DEFAULT '{}';`,
+	// 11: a workspace's alert rules and channels (JSON; the channels' URLs sealed).
+	`CREATE TABLE alert_settings (
+		workspace TEXT PRIMARY KEY,
+		rules     TEXT NOT NULL DEFAULT '[]',
+		channels  TEXT NOT NULL DEFAULT '[]'
+	);`,
 }
 
 // SchemaVersion is the schema version this build uses.
