@@ -29,11 +29,30 @@ type Dataset struct {
 	Name      string `json:"name"`
 }
 
-// LineageJob is a pipeline with the tables it reads and writes.
+// LineageJob is a pipeline with the tables it reads and writes, and what it does on the
+// way: its transforms and routes, as its file writes them.
 type LineageJob struct {
-	Pipeline string    `json:"pipeline"`
-	Inputs   []Dataset `json:"inputs"`
-	Outputs  []Dataset `json:"outputs"`
+	Pipeline   string      `json:"pipeline"`
+	Inputs     []Dataset   `json:"inputs"`
+	Outputs    []Dataset   `json:"outputs"`
+	Transforms []Transform `json:"transforms,omitempty"`
+	Routes     []RouteStep `json:"routes,omitempty"`
+}
+
+// Transform is a transform rule of a pipeline, as lineage shows it.
+type Transform struct {
+	SourceTable string   `json:"source_table"`
+	Projection  string   `json:"projection,omitempty"`
+	Filter      string   `json:"filter,omitempty"`
+	Masks       []string `json:"masks,omitempty"`
+	Description string   `json:"description,omitempty"`
+}
+
+// RouteStep is a route of a pipeline, as lineage shows it.
+type RouteStep struct {
+	SourceTable string `json:"source_table"`
+	SinkTable   string `json:"sink_table"`
+	Description string `json:"description,omitempty"`
 }
 
 // Lineage is the graph of the workspace's pipelines, or the part of it upstream and
@@ -154,6 +173,16 @@ func (c *Controller) edgesOf(name string, p *spec.Pipeline) []edge {
 // lineageOf is the job of one pipeline.
 func (c *Controller) lineageOf(name string, p *spec.Pipeline) LineageJob {
 	job := LineageJob{Pipeline: name, Inputs: []Dataset{}, Outputs: []Dataset{}}
+	for _, t := range p.Transforms {
+		tr := Transform{SourceTable: t.SourceTable, Projection: t.Projection, Filter: t.Filter, Description: t.Description}
+		for _, m := range t.Masks {
+			tr.Masks = append(tr.Masks, m.Written)
+		}
+		job.Transforms = append(job.Transforms, tr)
+	}
+	for _, r := range p.Routes {
+		job.Routes = append(job.Routes, RouteStep{SourceTable: r.SourceTable, SinkTable: r.SinkTable, Description: r.Description})
+	}
 	for _, e := range c.edgesOf(name, p) {
 		job.Inputs = append(job.Inputs, e.in)
 		if !slices.Contains(job.Outputs, e.out) {

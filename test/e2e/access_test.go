@@ -191,6 +191,9 @@ func TestServerLineageChain(t *testing.T) {
 		!strings.HasPrefix(p2.Outputs[0].Namespace, "file://") {
 		t.Fatalf("the lineage: %+v", lin.Jobs)
 	}
+	if len(p1.Transforms) != 1 || p1.Transforms[0].SourceTable != "shop.customers" || strings.Join(p1.Transforms[0].Masks, ";") != "email, phone = null" {
+		t.Fatalf("pipeline 1's transforms in the lineage: %+v", p1.Transforms)
+	}
 	must(viewer, "GET", "/api/v1/lineage?namespace="+url.QueryEscape(mysqlNS)+"&table=shop.customers", "", 200, &lin)
 	if len(lin.Jobs) != 2 {
 		t.Fatalf("downstream of the MariaDB table: %+v", lin.Jobs)
