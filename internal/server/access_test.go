@@ -850,3 +850,43 @@ func TestWorkspaceAlerts(t *testing.T) {
 		t.Fatalf("the channel after the rotation: %+v", ts)
 	}
 }
+
+// TestValidateAndHistory: POST /api/v1/validate answers a file's problems with their
+// lines (creating nothing), or that it is valid; a running pipeline's samples are its
+// history.
+func TestValidateAndHistory(t *testing.T) {
+	e := newAccessEnv(t)
+	status, b := e.do(e.tokens["va"], "a", "POST", "/api/v1/validate", `{"file":"source:\n  type: datagen\n  tables: demo.orders\n  rows: nope\nsink:\n  type: discard\npipeline:\n  name: v\n"}`)
+	var v Validation
+	if status != 200 || json.Unmarshal(b, &v) != nil || v.Valid || len(v.Problems) != 1 || v.Problems[0].Line != 4 || v.Problems[0].Path != "source.rows" {
+		t.Fatalf("a bad file: %d %s", status, b)
+	}
+	file := "source:\n  type: datagen\n  tables: demo.orders\n  rows: 5\nsink:\n  type: discard\npipeline:\n  name: hist\n"
+	body, _ := json.Marshal(ValidateRequest{File: file})
+	if status, b := e.do(e.tokens["va"], "a", "POST", "/api/v1/validate", string(body)); status != 200 || json.Unmarshal(b, &v) != nil || !v.Valid || v.Name != "hist" {
+		t.Fatalf("a valid file: %d %s", status, b)
+	}
+	if _, err := e.st.Get(context.Background(), "hist"); err == nil {
+		t.Fatal("validate created the pipeline")
+	}
+	create, _ := json.Marshal(CreateRequest{File: file})
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", string(create)); status != 201 {
+		t.Fatalf("create: %d %s", status, b)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		e.c.sample(time.Now())
+		var h History
+		_, b := e.do(e.tokens["va"], "a", "GET", "/api/v1/pipelines/hist/history", "")
+		if json.Unmarshal(b, &h) == nil && len(h.Samples) > 0 && h.Samples[len(h.Samples)-1].RowsOut >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sample of the pipeline's rows: %s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if status, _ := e.do(e.tokens["bob"], "b", "GET", "/api/v1/pipelines/hist/history", ""); status != 404 {
+		t.Fatalf("another workspace's history: %d", status)
+	}
+}

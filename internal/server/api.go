@@ -123,6 +123,7 @@ func init() {
 	routes = append(routes, catalogRoutes...)
 	routes = append(routes, oidcRoutes...)
 	routes = append(routes, alertRoutes...)
+	routes = append(routes, historyRoutes...)
 	for _, a := range []string{"start", "stop", "suspend", "resume", "restart"} {
 		routes = append(routes, route{method: "POST", path: "/api/v1/pipelines/{name}/" + a, id: a + "Pipeline", perm: auth.OperatePipelines,
 			summary: strings.ToUpper(a[:1]) + a[1:] + " a pipeline (idempotent; 409 with the current state where not legal)",

@@ -54,6 +54,7 @@ type Controller struct {
 
 	mu   sync.Mutex
 	runs map[string]*runtime.Pipeline // the latest runtime of each pipeline started here
+	hist history                      // their counters over the last hour (history.go)
 
 	logMu sync.Mutex
 	logs  map[string]*pipelineLog
@@ -205,6 +206,7 @@ func NewController(ctx context.Context, o Options) *Controller {
 // server (or a crash), each resumes from its checkpoint.
 func (c *Controller) Boot(ctx context.Context) error {
 	go c.sweepLoop(c.ctx)
+	go c.historyLoop(c.ctx)
 	if c.st.Shared() { // the lease loop claims what should run
 		go c.leaseLoop(c.ctx)
 		return nil
