@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/console"
 	"github.com/weir-data/weir/internal/server"
 )
 
@@ -66,7 +68,10 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 				Logger: log, Registry: reg, StopBound: stopBound, Alerts: alerts, Keys: keys, AllowEnv: allowEnv, LineageURL: lineageURL,
 				RequireConnections: requireConns,
 				MetricsPublic:      metricsPublic,
-				OIDC:               server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
+				Console: func(api http.Handler, oidc bool, closing <-chan struct{}) (http.Handler, error) {
+					return console.New(api, console.Options{OIDC: oidc, Closing: closing})
+				},
+				OIDC: server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
 			if err != nil {
 				return failed(err)
 			}

@@ -53,6 +53,9 @@ type Config struct {
 	OIDC       OIDCConfig
 	// RequireConnections: see Options.RequireConnections.
 	RequireConnections bool
+	// Console, when set, makes the web console served at / over the API handler it is given
+	// (closing is closed as the server stops).
+	Console func(api http.Handler, oidc bool, closing <-chan struct{}) (http.Handler, error)
 	// MetricsPublic: /metrics answers anyone, every workspace's series (else as
 	// metricsHandler says).
 	MetricsPublic bool
@@ -125,7 +128,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.OIDC.Issuer != "" {
 		a.oidc = &oidcLogin{cfg: cfg.OIDC, pending: map[string]oidcState{}}
 	}
-	mux.Handle("/api/", a.handler())
+	apiHandler := a.handler()
+	mux.Handle("/api/", apiHandler)
+	if cfg.Console != nil {
+		ui, err := cfg.Console(apiHandler, a.oidc != nil, closing)
+		if err != nil {
+			stop()
+			ln.Close()
+			cps.Close()
+			st.Close()
+			return nil, err
+		}
+		mux.Handle("/", ui)
+	}
 	mux.Handle("GET /metrics", a.metricsHandler(promReg, cfg.MetricsPublic))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
