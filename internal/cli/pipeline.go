@@ -22,6 +22,7 @@ import (
 
 	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/spec"
+	"github.com/weir-data/weir/internal/textdiff"
 )
 
 // client talks to a weir server's API.
@@ -219,7 +220,7 @@ func (c *client) applyCommand() *cobra.Command {
 					how = "its checkpoint is dropped: it starts over"
 				}
 				plan = fmt.Sprintf("upgrade pipeline %q from version %d to %d (%s):\n%s", p.Name, inForce.Version, cur.Versions[len(cur.Versions)-1].Version+1, how,
-					lineDiff(inForce.File, string(data)))
+					textdiff.Context(inForce.File, string(data)))
 			}
 			fmt.Fprintln(c.g.stdout, "plan:", plan)
 			if !yes {
@@ -283,7 +284,7 @@ func (c *client) versionsCommand() *cobra.Command {
 				if !found {
 					return invalid(fmt.Errorf("--diff %d: pipeline %q has no version %d", diff, args[0], diff))
 				}
-				_, err := fmt.Fprint(c.g.stdout, lineDiff(prev, this))
+				_, err := fmt.Fprint(c.g.stdout, textdiff.Context(prev, this))
 				return err
 			}
 			if c.output != "table" {

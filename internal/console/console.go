@@ -118,8 +118,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /ui/workspace", c.switchWorkspace)
 	c.pipelineRoutes()
 	// c.wizardRoutes()
-	// c.accessRoutes()
-	// c.dataRoutes()
+	c.accessRoutes()
+	c.dataRoutes()
 }
 
 // session is one request of a signed-in browser: it calls the API as its user.

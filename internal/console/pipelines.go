@@ -13,6 +13,7 @@ import (
 
 	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/store"
+	"github.com/weir-data/weir/internal/textdiff"
 )
 
 func (c *Console) pipelineRoutes() {
@@ -310,50 +311,7 @@ func (c *Console) pipelineDiff(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	c.renderBlock(w, "pipeline", "diff", diffLines(before, after))
-}
-
-// DiffLine is a line of a diff: " ", "+" or "-" and its text.
-type DiffLine struct {
-	Op, Text string
-}
-
-// diffLines is a line diff of a and b (longest common subsequence; files are small).
-func diffLines(a, b string) []DiffLine {
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	if a == "" {
-		x = nil
-	}
-	n, m := len(x), len(y)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var out []DiffLine
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			out = append(out, DiffLine{" ", x[i]})
-			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			out = append(out, DiffLine{"+", y[j]})
-			j++
-		default:
-			out = append(out, DiffLine{"-", x[i]})
-			i++
-		}
-	}
-	return out
+	c.renderBlock(w, "pipeline", "diff", textdiff.Lines(before, after))
 }
 
 // actions are the buttons of a pipeline's page, and the API paths they post to.
