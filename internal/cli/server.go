@@ -69,7 +69,7 @@ func serverCommand(g *globals, reg *connector.Registry) *cobra.Command {
 				RequireConnections: requireConns,
 				MetricsPublic:      metricsPublic,
 				Console: func(api http.Handler, oidc bool, closing <-chan struct{}) (http.Handler, error) {
-					return console.New(api, console.Options{OIDC: oidc, Closing: closing})
+					return console.New(api, console.Options{OIDC: oidc, Closing: closing, Registry: reg})
 				},
 				OIDC: server.OIDCConfig{Issuer: oidcIssuer, ClientID: oidcClient, ClientSecret: os.Getenv("WEIR_OIDC_CLIENT_SECRET"), RedirectURL: oidcRedirect}})
 			if err != nil {

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/weir-data/weir/internal/auth"
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/server"
 )
 
@@ -40,6 +41,8 @@ type Options struct {
 	OIDC bool
 	// Closing is closed when the server stops: live streams end then.
 	Closing <-chan struct{}
+	// Registry is the server's connectors (the editor's reference).
+	Registry *connector.Registry
 }
 
 // Console serves the pages.
@@ -48,6 +51,7 @@ type Console struct {
 	opts Options
 	tmpl map[string]*template.Template
 	mux  *http.ServeMux
+	docs string // the reference of the pipeline file and its connectors
 }
 
 const (
@@ -57,7 +61,7 @@ const (
 
 // New is the console over api (the server's API handler).
 func New(api http.Handler, opts Options) (*Console, error) {
-	c := &Console{api: api, opts: opts, tmpl: map[string]*template.Template{}, mux: http.NewServeMux()}
+	c := &Console{api: api, opts: opts, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), docs: docsOf(opts.Registry)}
 	pages, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -117,7 +121,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /ui/logout", c.logout)
 	m.HandleFunc("POST /ui/workspace", c.switchWorkspace)
 	c.pipelineRoutes()
-	// c.wizardRoutes()
+	c.wizardRoutes()
 	c.accessRoutes()
 	c.dataRoutes()
 }
@@ -367,3 +371,6 @@ func (c *Console) switchWorkspace(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: workspaceCookie, Value: ws, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/ui/pipelines", http.StatusSeeOther)
 }
+
+// isAPI reports whether err is an answer of the API, setting ae.
+func isAPI(err error, ae **apiError) bool { return errors.As(err, ae) }

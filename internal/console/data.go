@@ -96,16 +96,16 @@ func graph(jobs []server.LineageJob, here server.Dataset) template.HTML {
 		return template.HTML(`<p class="muted">No pipeline reads or writes a table here yet.</p>`)
 	}
 	type node struct {
-		id, label, href, class string
-		depth, row             int
+		id, label, sub, href, class string
+		depth, row                  int
 	}
 	nodes := map[string]*node{}
 	var order []string
-	add := func(id, label, href, class string) *node {
+	add := func(id, label, sub, href, class string) *node {
 		if n := nodes[id]; n != nil {
 			return n
 		}
-		n := &node{id: id, label: label, href: href, class: class}
+		n := &node{id: id, label: label, sub: sub, href: href, class: class}
 		nodes[id] = n
 		order = append(order, id)
 		return n
@@ -115,13 +115,13 @@ func graph(jobs []server.LineageJob, here server.Dataset) template.HTML {
 	var edges []edge
 	for _, j := range jobs {
 		jid := "j " + j.Pipeline
-		add(jid, j.Pipeline, "/ui/pipelines/"+url.PathEscape(j.Pipeline), "job")
+		add(jid, j.Pipeline, "pipeline", "/ui/pipelines/"+url.PathEscape(j.Pipeline), "job")
 		for _, d := range j.Inputs {
 			class := ""
 			if d == here {
 				class = "here"
 			}
-			add(dsID(d), d.Name, "/ui/lineage?namespace="+url.QueryEscape(d.Namespace)+"&table="+url.QueryEscape(d.Name), class)
+			add(dsID(d), d.Name, d.Namespace, "/ui/lineage?namespace="+url.QueryEscape(d.Namespace)+"&table="+url.QueryEscape(d.Name), class)
 			edges = append(edges, edge{dsID(d), jid})
 		}
 		for _, d := range j.Outputs {
@@ -129,7 +129,7 @@ func graph(jobs []server.LineageJob, here server.Dataset) template.HTML {
 			if d == here {
 				class = "here"
 			}
-			add(dsID(d), d.Name, "/ui/lineage?namespace="+url.QueryEscape(d.Namespace)+"&table="+url.QueryEscape(d.Name), class)
+			add(dsID(d), d.Name, d.Namespace, "/ui/lineage?namespace="+url.QueryEscape(d.Namespace)+"&table="+url.QueryEscape(d.Name), class)
 			edges = append(edges, edge{jid, dsID(d)})
 		}
 	}
@@ -153,11 +153,11 @@ func graph(jobs []server.LineageJob, here server.Dataset) template.HTML {
 		rows[n.depth]++
 		maxDepth, maxRow = max(maxDepth, n.depth), max(maxRow, n.row)
 	}
-	const colW, boxW, boxH, rowH, pad = 210, 170, 34, 56, 12
+	const colW, boxW, boxH, rowH, pad = 230, 190, 44, 62, 12
 	width, height := pad*2+(maxDepth+1)*colW-(colW-boxW), pad*2+(maxRow+1)*rowH-(rowH-boxH)
 	xy := func(n *node) (int, int) { return pad + n.depth*colW, pad + n.row*rowH }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="lineage" viewBox="0 0 %d %d" role="img" aria-label="lineage graph: %d pipeline(s)">`, width, height, len(jobs))
+	fmt.Fprintf(&b, `<svg class="lineage" width="%d" height="%d" viewBox="0 0 %d %d" role="group" aria-label="lineage graph: %d pipeline(s)">`, width, height, width, height, len(jobs))
 	for _, e := range edges {
 		x1, y1 := xy(nodes[e.from])
 		x2, y2 := xy(nodes[e.to])
@@ -169,17 +169,20 @@ func graph(jobs []server.LineageJob, here server.Dataset) template.HTML {
 	for _, id := range order {
 		n := nodes[id]
 		x, y := xy(n)
-		label := n.label
-		if len([]rune(label)) > 24 {
-			label = string([]rune(label)[:23]) + "…"
+		short := func(s string, n int) string {
+			if len([]rune(s)) > n {
+				return string([]rune(s)[:n-1]) + "…"
+			}
+			return s
 		}
+		label, sub := short(n.label, 26), short(n.sub, 30)
 		kind := "table"
 		if n.class == "job" {
 			kind = "pipeline"
 		}
-		fmt.Fprintf(&b, `<a href="%s" aria-label="%s %s"><title>%s</title><rect class="%s" x="%d" y="%d" width="%d" height="%d" rx="6"/><text x="%d" y="%d">%s</text></a>`,
-			template.HTMLEscapeString(n.href), kind, template.HTMLEscapeString(n.label), template.HTMLEscapeString(n.label),
-			n.class, x, y, boxW, boxH, x+8, y+21, template.HTMLEscapeString(label))
+		fmt.Fprintf(&b, `<a href="%s" aria-label="%s %s"><title>%s %s</title><rect class="%s" x="%d" y="%d" width="%d" height="%d" rx="6"/><text x="%d" y="%d">%s</text><text class="sub" x="%d" y="%d">%s</text></a>`,
+			template.HTMLEscapeString(n.href), kind, template.HTMLEscapeString(n.label), template.HTMLEscapeString(n.label), template.HTMLEscapeString(n.sub),
+			n.class, x, y, boxW, boxH, x+8, y+18, template.HTMLEscapeString(label), x+8, y+35, template.HTMLEscapeString(sub))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
