@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/connector"
@@ -55,7 +54,7 @@ type Console struct {
 }
 
 const (
-	sessionCookie   = "weir_session"
+	sessionCookie   = server.SessionCookie
 	workspaceCookie = "weir_ws"
 )
 
@@ -349,14 +348,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderBlock(w, "login", "layout", &Page{Title: "Sign in", Error: msg, Data: map[string]any{"Next": safeNext(r.FormValue("next")), "OIDC": c.opts.OIDC}})
 		return
 	}
-	SetSession(w, r, res.Token, res.Expires)
+	server.SetSessionCookie(w, r, res.Token, res.Expires)
 	http.Redirect(w, r, safeNext(r.FormValue("next")), http.StatusSeeOther)
-}
-
-// SetSession keeps a session token in the browser (the OIDC login's callback uses it too).
-func SetSession(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: expires, HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {

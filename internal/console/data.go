@@ -169,20 +169,9 @@ func graph(jobs []server.LineageJob, here server.Dataset) template.HTML {
 	for _, id := range order {
 		n := nodes[id]
 		x, y := xy(n)
-		short := func(s string, n int) string {
-			if len([]rune(s)) > n {
-				return string([]rune(s)[:n-1]) + "…"
-			}
-			return s
-		}
-		label, sub := short(n.label, 26), short(n.sub, 30)
-		kind := "table"
-		if n.class == "job" {
-			kind = "pipeline"
-		}
-		fmt.Fprintf(&b, `<a href="%s" aria-label="%s %s"><title>%s %s</title><rect class="%s" x="%d" y="%d" width="%d" height="%d" rx="6"/><text x="%d" y="%d">%s</text><text class="sub" x="%d" y="%d">%s</text></a>`,
-			template.HTMLEscapeString(n.href), kind, template.HTMLEscapeString(n.label), template.HTMLEscapeString(n.label), template.HTMLEscapeString(n.sub),
-			n.class, x, y, boxW, boxH, x+8, y+18, template.HTMLEscapeString(label), x+8, y+35, template.HTMLEscapeString(sub))
+		fmt.Fprintf(&b, `<a href="%s" aria-label="%s %s"><rect class="%s" x="%d" y="%d" width="%d" height="%d" rx="6"/><text><tspan x="%d" y="%d">%s</tspan> <tspan class="sub" x="%d" y="%d">%s</tspan></text></a>`,
+			template.HTMLEscapeString(n.href), template.HTMLEscapeString(n.label), template.HTMLEscapeString(n.sub),
+			n.class, x, y, boxW, boxH, x+8, y+18, template.HTMLEscapeString(n.label), x+8, y+35, template.HTMLEscapeString(n.sub))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

@@ -99,9 +99,17 @@ func (c *Console) pipelines(w http.ResponseWriter, r *http.Request) {
 	c.render(w, "pipelines", p)
 }
 
-// live streams event (a fragment of page name, rendered by block from data()) every
-// interval as server-sent events, until the browser leaves or the server stops.
-func (c *Console) live(w http.ResponseWriter, r *http.Request, interval time.Duration, frame func() (map[string]any, error), events ...[2]string) {
+// liveEvent is a server-sent event of a live page: block of page rendered from a frame's
+// data, sent each frame — or, with key, only when key's value of the frame changes (so
+// that buttons are not replaced under the pointer, nor focus lost, every second).
+type liveEvent struct {
+	name, page, block string
+	key               func(map[string]any) string
+}
+
+// live streams events every interval as server-sent events, until the browser leaves or
+// the server stops.
+func (c *Console) live(w http.ResponseWriter, r *http.Request, interval time.Duration, frame func() (map[string]any, error), events ...liveEvent) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
@@ -112,20 +120,28 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request, interval time.Dur
 	w.Header().Set("X-Accel-Buffering", "no")
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	sent := map[string]string{}
+	for first := true; ; first = false {
 		data, err := frame()
 		if err != nil {
 			fmt.Fprintf(w, "event: error\ndata: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))
 			fl.Flush()
 			return
 		}
-		for _, ev := range events { // event name, page:block
-			page, block, _ := strings.Cut(ev[1], ":")
+		for _, ev := range events {
+			if ev.key != nil {
+				k := ev.key(data)
+				if first || sent[ev.name] == k { // the page came with this state
+					sent[ev.name] = k
+					continue
+				}
+				sent[ev.name] = k
+			}
 			var b bytes.Buffer
-			if err := c.tmpl[page].ExecuteTemplate(&b, block, data); err != nil {
+			if err := c.tmpl[ev.page].ExecuteTemplate(&b, ev.block, data); err != nil {
 				return
 			}
-			fmt.Fprintf(w, "event: %s\n", ev[0])
+			fmt.Fprintf(w, "event: %s\n", ev.name)
 			for _, line := range strings.Split(b.String(), "\n") {
 				fmt.Fprintf(w, "data: %s\n", line)
 			}
@@ -152,7 +168,7 @@ func (c *Console) pipelinesLive(w http.ResponseWriter, r *http.Request) {
 	c.live(w, r, time.Second, func() (map[string]any, error) {
 		rows, err := s.rows(rt)
 		return map[string]any{"Rows": rows, "Can": p.Can}, err
-	}, [2]string{"rows", "pipelines:rows"})
+	}, liveEvent{name: "rows", page: "pipelines", block: "rows"})
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +193,7 @@ func (c *Console) dashboardLive(w http.ResponseWriter, r *http.Request) {
 	c.live(w, r, time.Second, func() (map[string]any, error) {
 		rows, err := s.rows(rt)
 		return map[string]any{"Rows": rows}, err
-	}, [2]string{"tiles", "dashboard:tiles"})
+	}, liveEvent{name: "tiles", page: "dashboard", block: "tiles"})
 }
 
 // PipelineData is what a pipeline's page shows.
@@ -236,7 +252,8 @@ func (c *Console) pipelineLive(w http.ResponseWriter, r *http.Request) {
 	c.live(w, r, time.Second, func() (map[string]any, error) {
 		d, err := s.pipelineData(name, rt)
 		return map[string]any{"Data": d, "Can": p.Can}, err
-	}, [2]string{"status", "pipeline:status"}, [2]string{"tables", "pipeline:tables"})
+	}, liveEvent{name: "status", page: "pipeline", block: "status"}, liveEvent{name: "tables", page: "pipeline", block: "tables"},
+		liveEvent{name: "actions", page: "pipeline", block: "actions", key: func(d map[string]any) string { return d["Data"].(*PipelineData).P.State }})
 }
 
 func (c *Console) pipelineChart(w http.ResponseWriter, r *http.Request) {

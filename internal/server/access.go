@@ -288,7 +288,7 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, Error{Error: "wrong user or password"})
 		return
 	}
-	a.session(w, r, Principal{Name: u.Name, Kind: "user"})
+	a.session(w, r, Principal{Name: u.Name, Kind: "user"}, false)
 }
 
 // Whoami is the request's principal and its workspaces.

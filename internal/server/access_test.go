@@ -568,6 +568,24 @@ func TestOIDCLogin(t *testing.T) {
 			t.Errorf("callback %s: %d", u, resp.StatusCode)
 		}
 	}
+	// Started from the web console, the login ends in its cookie and back at the console.
+	prov.Login(map[string]string{"sub": "u-42", "preferred_username": "Dana.Smith"})
+	resp, _ = noFollow.Get(srv.URL + "/api/v1/oidc/login?console=1")
+	resp.Body.Close()
+	resp, _ = noFollow.Get(resp.Header.Get("Location"))
+	resp.Body.Close()
+	resp, _ = noFollow.Get(resp.Header.Get("Location"))
+	resp.Body.Close()
+	var ck *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == SessionCookie {
+			ck = c
+		}
+	}
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/pipelines" || ck == nil || !strings.HasPrefix(ck.Value, "weir_") ||
+		!ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("the console's callback: %d %s %+v", resp.StatusCode, resp.Header.Get("Location"), ck)
+	}
 }
 
 // TestCatalogRescan: the scheduled rescan scans again the connections the catalog holds

@@ -44,6 +44,7 @@ type oidcLogin struct {
 type oidcState struct {
 	nonce   string
 	expires time.Time
+	console bool // started from the web console: the session goes in its cookie
 }
 
 // setup reaches the provider the first time it is needed.
@@ -89,7 +90,7 @@ func (a *api) oidcStart(w http.ResponseWriter, r *http.Request) {
 	if len(a.oidc.pending) > 10_000 { // bounded: a flood of starts forgets the oldest
 		clear(a.oidc.pending)
 	}
-	a.oidc.pending[state] = oidcState{nonce: nonce, expires: now.Add(10 * time.Minute)}
+	a.oidc.pending[state] = oidcState{nonce: nonce, expires: now.Add(10 * time.Minute), console: r.URL.Query().Get("console") == "1"}
 	a.oidc.mu.Unlock()
 	http.Redirect(w, r, a.oidc.oauth.AuthCodeURL(state, oidc.Nonce(nonce)), http.StatusFound)
 }
@@ -158,11 +159,22 @@ func (a *api) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	a.session(w, r, p)
+	a.session(w, r, p, st.console)
 }
 
-// session makes a session token for user p and answers it (a login's end).
-func (a *api) session(w http.ResponseWriter, r *http.Request, p Principal) {
+// SessionCookie is the cookie the web console keeps its session token in.
+const SessionCookie = "weir_session"
+
+// SetSessionCookie keeps a session token in the browser for the web console: HttpOnly,
+// SameSite=Strict, Secure over TLS.
+func SetSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires, HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+}
+
+// session makes a session token for user p and answers it (a login's end); toConsole
+// keeps it in the console's cookie and sends the browser to the console instead.
+func (a *api) session(w http.ResponseWriter, r *http.Request, p Principal, toConsole bool) {
 	tok, err := auth.NewToken()
 	if err != nil {
 		fail(w, err)
@@ -175,11 +187,17 @@ func (a *api) session(w http.ResponseWriter, r *http.Request, p Principal) {
 		return
 	}
 	a.audit(r, p, "login", p.Name, "ok", "")
+	if toConsole {
+		SetSessionCookie(w, r, tok.Plain, exp)
+		http.Redirect(w, r, "/ui/pipelines", http.StatusFound)
+		return
+	}
 	writeJSON(w, http.StatusOK, LoginResult{Token: tok.Plain, Expires: exp})
 }
 
 var oidcRoutes = []route{
 	{method: "GET", path: "/api/v1/oidc/login", id: "oidcLogin", summary: "Log in with the OIDC provider: a redirect to it (with --oidc-issuer)",
+		params: []param{{name: "console", in: "query", doc: "1: the login is the web console's (the callback keeps the session in its cookie and returns to it)", typ: "string"}},
 		status: 302, errors: []int{404, 502}, h: (*api).oidcStart},
 	{method: "GET", path: "/api/v1/oidc/callback", id: "oidcCallback", summary: "Where the OIDC provider sends the browser back: a session token, as a password login answers",
 		params: []param{{name: "code", in: "query", doc: "the provider's code", typ: "string"}, {name: "state", in: "query", doc: "the login's state", typ: "string"},

@@ -142,7 +142,7 @@ func (b *browser) accessible(page string) {
 	}
 	type violation struct {
 		ID, Impact, Help string
-		Nodes          []struct{ Target []string }
+		Nodes            []struct{ Target []string }
 	}
 	vs := eval[[]violation](b, `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => ({target: n.target.map(String)}))})))`)
 	for _, v := range vs {

@@ -149,7 +149,9 @@ func TestConsole(t *testing.T) {
 
 	// The list, the dashboard, the data map, the lineage graph.
 	b.open("/ui/pipelines")
-	b.waitFor("the live list", func() bool { return strings.Contains(b.text("#rows"), "shop-to-dw") && strings.Contains(b.text("#rows"), "/s") })
+	b.waitFor("the live list", func() bool {
+		return strings.Contains(b.text("#rows"), "shop-to-dw") && strings.Contains(b.text("#rows"), "/s")
+	})
 	b.accessible("pipelines")
 	b.shots(shots, "pipelines")
 	b.open("/ui/dashboard")
@@ -158,7 +160,10 @@ func TestConsole(t *testing.T) {
 	b.shots(shots, "dashboard")
 	b.open("/ui/catalog")
 	b.do(chromedp.SendKeys("#q", "email"))
-	b.waitFor("the search", func() bool { t := b.text("#results"); return strings.Contains(t, "shop.orders") && !strings.Contains(t, "shop.items") })
+	b.waitFor("the search", func() bool {
+		t := b.text("#results")
+		return strings.Contains(t, "shop.orders") && !strings.Contains(t, "shop.items")
+	})
 	b.accessible("catalog")
 	b.shots(shots, "catalog")
 	b.open("/ui/catalog/shop/shop.orders")
@@ -172,7 +177,7 @@ func TestConsole(t *testing.T) {
 	if !eval[bool](b, fmt.Sprintf(`!!document.querySelector('svg.lineage path[data-from=%q][data-to="j shop-to-dw"]')`, from)) {
 		t.Fatalf("the lineage graph has no edge from shop.orders to the pipeline:\n%s", eval[string](b, `document.querySelector("svg.lineage").outerHTML`))
 	}
-	b.do(chromedp.Click(`svg.lineage a[aria-label="table shop.orders"]`))
+	b.do(chromedp.Click(fmt.Sprintf(`svg.lineage a[aria-label="shop.orders mysql://127.0.0.1:%d"]`, maria.Port)))
 	b.waitFor("the table's own lineage", func() bool { return strings.Contains(b.text("main h1"), "Lineage of shop.orders") })
 	b.accessible("lineage")
 	b.shots(shots, "lineage")
