@@ -31,6 +31,7 @@ func (c *Console) wizardRoutes() {
 	m.HandleFunc("GET /ui/editor", c.editor)
 	m.HandleFunc("POST /ui/editor/check", c.editorCheck)
 	m.HandleFunc("POST /ui/editor/create", c.editorCreate)
+	m.HandleFunc("POST /ui/editor/preview", c.editorPreview)
 }
 
 // sourceTypes and sinkTypes are the connection types the wizard offers on each side.
@@ -413,4 +414,16 @@ func docsOf(reg *connector.Registry) string {
 		return ""
 	}
 	return spec.Docs(reg)
+}
+
+// editorPreview shows what the file would write: each sink table's schema (merged shards'
+// widened) and first rows through the transforms, writing nothing.
+func (c *Console) editorPreview(w http.ResponseWriter, r *http.Request) {
+	s := &session{c: c, r: r}
+	var out server.PipelinePreview
+	if err := s.call("POST", "/api/v1/preview", server.PreviewRequest{File: r.FormValue("file"), Limit: 5}, &out); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.renderBlock(w, "editor", "preview", out)
 }

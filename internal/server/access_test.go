@@ -908,3 +908,27 @@ func TestValidateAndHistory(t *testing.T) {
 		t.Fatalf("another workspace's history: %d", status)
 	}
 }
+
+// TestPipelinePreview: POST /api/v1/preview shows each sink table's schema and first rows
+// through the file's transforms and routes (two tables merged into one), writing and
+// creating nothing; a viewer may not, and a bad file answers its problems.
+func TestPipelinePreview(t *testing.T) {
+	e := newAccessEnv(t)
+	file := "source:\n  type: datagen\n  tables: demo.a, demo.b\n  rows: 50\ntransform:\n  - source-table: demo.\\.*\n    projection: id, UPPER(status) AS status\n    filter: id > 10\nroute:\n  - source-table: demo.\\.*\n    sink-table: dw.all\nsink:\n  type: discard\npipeline:\n  name: pv\n"
+	body, _ := json.Marshal(PreviewRequest{File: file, Limit: 3})
+	status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/preview", string(body))
+	var pv PipelinePreview
+	if status != 200 || json.Unmarshal(b, &pv) != nil || !strings.Contains(pv.Text, "dw.all  (from demo.a; 3 rows shown)") || strings.Contains(pv.Text, `"id":1,`) {
+		t.Fatalf("preview: %d %s\n%s", status, b, pv.Text)
+	}
+	if _, err := e.st.Get(context.Background(), "pv"); err == nil {
+		t.Fatal("the preview created the pipeline")
+	}
+	if status, _ := e.do(e.tokens["va"], "a", "POST", "/api/v1/preview", string(body)); status != 403 {
+		t.Fatalf("a viewer's preview: %d", status)
+	}
+	bad, _ := json.Marshal(PreviewRequest{File: strings.Replace(file, "rows: 50", "rows: x", 1)})
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/preview", string(bad)); status != 422 || !strings.Contains(string(b), "source.rows") {
+		t.Fatalf("a bad file: %d %s", status, b)
+	}
+}

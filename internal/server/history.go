@@ -1,13 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/weir-data/weir/internal/auth"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/preview"
+	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
 )
 
@@ -146,4 +152,84 @@ var historyRoutes = []route{
 	{method: "POST", path: "/api/v1/validate", id: "validatePipeline", perm: auth.ReadPipelines,
 		summary: "Check a pipeline file as a create in this workspace would (connections, grants, clearance), creating nothing: its problems with line and column",
 		in:      ValidateRequest{}, out: Validation{}, status: 200, errors: []int{400, 401, 403, 404}, h: (*api).validate},
+	{method: "POST", path: "/api/v1/preview", id: "previewPipeline", perm: auth.WritePipelines,
+		summary: "What a pipeline file would write, writing nothing: each sink table's schema and first rows through the transforms and routes (the file checked as a create would check it)",
+		in:      PreviewRequest{}, out: PipelinePreview{}, status: 200, errors: []int{400, 401, 403, 404, 422}, h: (*api).pipelinePreview},
+}
+
+// PreviewRequest asks what a pipeline file would write: the first rows of each sink
+// table (at most 20), through its transforms and routes.
+type PreviewRequest struct {
+	File  string `json:"file"`
+	Limit int    `json:"limit"`
+}
+
+// PipelinePreview is what each sink table would receive, as `weir preview` prints it:
+// its schema (merged shards' widened) and its first rows as JSON objects.
+type PipelinePreview struct {
+	Text string `json:"text"`
+}
+
+// previewTimeout bounds a preview's reading of its source.
+const previewTimeout = 30 * time.Second
+
+// pipelinePreview runs a file's source and transforms on a sample, writing nothing; the
+// file is checked as a create would check it (its connections, grants, clearance), so a
+// preview shows no more than the pipeline would copy.
+func (a *api) pipelinePreview(w http.ResponseWriter, r *http.Request) {
+	var req PreviewRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Limit <= 0 || req.Limit > 20 {
+		req.Limit = 5
+	}
+	p, err := a.c.ParseIn(workspaceOf(r.Context()), req.File)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), previewTimeout)
+	defer cancel()
+	tf, err := runtime.Transformer(p, a.c.log)
+	if err != nil {
+		fail(w, &BadRequest{err})
+		return
+	}
+	d := a.c.reg.Sources[p.Source.Type]
+	if d == nil {
+		fail(w, &BadRequest{fmt.Errorf("source type %s: no such source", p.Source.Type)})
+		return
+	}
+	src, err := d.Open(ctx, p.Source.Config, connector.Env{Pipeline: p.Name, SourceType: p.Source.Type, Logger: a.c.log, Parallelism: 1, Role: "preview"})
+	if err != nil {
+		fail(w, &BadRequest{fmt.Errorf("open source %s: %s", p.Source.Type, a.c.redactEndpoint(err.Error(), &p.Source))})
+		return
+	}
+	defer src.Close()
+	var b bytes.Buffer
+	if err := preview.Run(ctx, src, tf, preview.Options{Limit: req.Limit}, &b); err != nil {
+		fail(w, &BadRequest{fmt.Errorf("preview: %s", a.c.redactEndpoint(err.Error(), &p.Source))})
+		return
+	}
+	writeJSON(w, http.StatusOK, PipelinePreview{Text: b.String()})
+}
+
+// redactEndpoint leaves out of msg the secret settings of a source or sink: its
+// connection's, and those its file sets.
+func (c *Controller) redactEndpoint(msg string, ep *spec.Endpoint) string {
+	if ep.Connection != "" {
+		if typ, settings, err := c.connectionSettings(ep.Connection); err == nil {
+			msg = c.redact(msg, typ, settings)
+		}
+	}
+	for _, f := range ep.Config.Spec.Fields {
+		if !f.Secret {
+			continue
+		}
+		if v := ep.Config.String(f.Name); len(v) >= 4 {
+			msg = strings.ReplaceAll(msg, v, "****")
+		}
+	}
+	return msg
 }

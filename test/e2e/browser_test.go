@@ -88,6 +88,16 @@ func (b *browser) set(sel, value string) {
 		e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, sel, value))
 }
 
+// click clicks the element sel selects once htmx has taken it up (content an htmx
+// request brings is taken up a moment after it arrives).
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.waitFor("htmx to take up "+sel, func() bool {
+		return eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); const h = e && e.closest("[hx-post],[hx-get]"); return !!e && (!h || !!h["htmx-internal-data"]) })()`, sel))
+	})
+	b.do(chromedp.Click(sel))
+}
+
 // text is the text of the first element sel selects ("" where none does).
 func (b *browser) text(sel string) string {
 	return eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {}).innerText || ""`, sel))

@@ -120,8 +120,16 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("the generated file lacks %q:\n%s", want, file)
 		}
 	}
+	b.click(`button[hx-post="/ui/editor/preview"]`)
+	b.waitFor("the preview through the transforms", func() bool {
+		out := b.text("#preview-out")
+		return strings.Contains(out, "shop.items") || strings.Contains(out, "shop.orders")
+	})
+	if out := b.text("#preview-out"); strings.Contains(out, "@example.com") || strings.Contains(out, `"qty":1,`) {
+		t.Fatalf("the preview shows what the transforms leave out:\n%s", out)
+	}
 	b.shots(shots, "wizard")
-	b.do(chromedp.Click(`#editor button[type="submit"]`))
+	b.click(`#editor button[type="submit"]`)
 	b.waitFor("the pipeline's page", func() bool { return strings.HasSuffix(b.location(), "/ui/pipelines/shop-to-dw") })
 	b.do(chromedp.WaitVisible("#rows-out"))
 
@@ -142,9 +150,9 @@ func TestConsole(t *testing.T) {
 
 	// Suspend and resume.
 	eval[bool](b, `window.confirm = () => true; true`)
-	b.do(chromedp.Click(`//button[text()="Suspend"]`))
+	b.click(`button[hx-post$="/suspend"]`)
 	b.waitFor("SUSPENDED", func() bool { return strings.Contains(b.text("#status"), "SUSPENDED") })
-	b.do(chromedp.Click(`//button[text()="Resume"]`))
+	b.click(`button[hx-post$="/resume"]`)
 	b.waitFor("RUNNING again", func() bool { return strings.Contains(b.text("#status"), "RUNNING") })
 
 	// The list, the dashboard, the data map, the lineage graph.
