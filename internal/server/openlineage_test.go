@@ -1,29 +1,26 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/connectors"
 	"github.com/weir-data/weir/internal/store"
+	"github.com/weir-data/weir/internal/testenv"
 )
 
 // TestOpenLineageEvents: a run of a pipeline is posted to the OpenLineage endpoint as it
 // starts and as it completes, one run id for both, with its tables; each event validates
-// against the OpenLineage JSON schema (testdata/OpenLineage.json, the specification's
-// spec/OpenLineage.json of its first release).
+// against the OpenLineage JSON schema (the specification's
+// spec/OpenLineage.json of its first release, in testenv).
 func TestOpenLineageEvents(t *testing.T) {
 	var mu sync.Mutex
 	var events [][]byte
@@ -62,33 +59,12 @@ func TestOpenLineageEvents(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	raw, err := os.ReadFile("testdata/OpenLineage.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp := jsonschema.NewCompiler()
-	comp.AssertFormat()
-	if err := comp.AddResource("OpenLineage.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := comp.Compile("OpenLineage.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mu.Lock()
 	defer mu.Unlock()
 	var kinds []string
 	runs := map[string]bool{}
 	for _, b := range events {
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := schema.Validate(inst); err != nil {
+		if err := testenv.ValidateOpenLineage(b); err != nil {
 			t.Fatalf("an event that does not validate: %v\n%s", err, b)
 		}
 		var ev runEvent

@@ -106,20 +106,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := NewController(life, Options{Store: st, Registry: cfg.Registry, Checkpoints: cps, DataDir: cfg.DataDir, Logger: cfg.Logger,
 		Metrics: metrics.New(promReg), Memory: &runtime.Memory{Total: cfg.Memory}, LeaseTTL: cfg.LeaseTTL, RelaunchAfter: cfg.RelaunchAfter, Keys: cfg.Keys, AllowEnv: cfg.AllowEnv, LineageURL: cfg.LineageURL, RequireConnections: cfg.RequireConnections})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
+	var ln net.Listener
+	abort := func(err error) (*Server, error) { // what was opened so far, closed
 		stop()
-		cps.Close()
-		st.Close()
-		return nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)
-	}
-	doc, err := DocumentJSON()
-	if err != nil {
-		stop()
-		ln.Close()
+		if ln != nil {
+			ln.Close()
+		}
 		cps.Close()
 		st.Close()
 		return nil, err
+	}
+	ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return abort(fmt.Errorf("--addr %s: %w", cfg.Addr, err))
+	}
+	doc, err := DocumentJSON()
+	if err != nil {
+		return abort(err)
 	}
 	s := &Server{cfg: cfg, st: st, cps: cps, c: c, ln: ln, stop: stop, done: make(chan error, 1), alertsDone: make(chan struct{})}
 	mux := http.NewServeMux()
@@ -133,11 +136,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Console != nil {
 		ui, err := cfg.Console(apiHandler, a.oidc != nil, closing)
 		if err != nil {
-			stop()
-			ln.Close()
-			cps.Close()
-			st.Close()
-			return nil, err
+			return abort(err)
 		}
 		mux.Handle("/", ui)
 	}

@@ -10,15 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/weir-data/weir/internal/conformance"
 	"github.com/weir-data/weir/internal/server"
@@ -216,17 +213,12 @@ func TestServerLineageChain(t *testing.T) {
 		defer mu.Unlock()
 		return len(events) >= 3
 	})
-	schema := openLineageSchema(t)
 	mu.Lock()
 	posted := slices.Clone(events)
 	mu.Unlock()
 	seen := map[string]map[string]any{}
 	for _, raw := range posted {
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := schema.Validate(inst); err != nil {
+		if err := testenv.ValidateOpenLineage(raw); err != nil {
 			t.Fatalf("an event does not validate against the OpenLineage schema: %v\n%s", err, raw)
 		}
 		var ev map[string]any
@@ -269,28 +261,4 @@ func TestServerLineageChain(t *testing.T) {
 			}
 		}
 	}
-}
-
-// openLineageSchema compiles the OpenLineage specification's JSON schema (the server
-// package's test data) for RunEvents.
-func openLineageSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "server", "testdata", "OpenLineage.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp := jsonschema.NewCompiler()
-	comp.AssertFormat()
-	if err := comp.AddResource("OpenLineage.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := comp.Compile("OpenLineage.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return schema
 }
