@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -215,8 +216,8 @@ pipeline:
 				p.signal(syscall.SIGQUIT)
 				p.wait(t, 30*time.Second)
 			}
-			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\ntopic ends %v, stable offsets %v\nto Kafka:\n%s\nto PostgreSQL:\n%s",
-				out, ends, stable, a.stderr, b.stderr)
+			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\ntopic ends %v, stable offsets %v\nthe topic's changes of those keys:\n%s\nto Kafka:\n%s\nto PostgreSQL:\n%s",
+				out, ends, stable, keyHistory(t, k.Brokers, reg, out), a.stderr, b.stderr)
 		}
 	}
 	for _, p := range []*proc{a, b} {
@@ -246,6 +247,27 @@ pipeline:
 		}
 	}
 	t.Logf("%s: 6 kills, %d concurrent transactions, %d records in the topic; verify: %s", valueFormat, txns, len(recs), strings.TrimSpace(out))
+}
+
+// keyHistory lists, for each id verify's report names, the changes of it the topic holds
+// (read_committed, in partition order): what a failure needs to tell a lost change from
+// one applied out of order.
+func keyHistory(t *testing.T, brokers []string, reg *testenv.SchemaRegistry, report string) string {
+	var b strings.Builder
+	recs := readChain(t, brokers, reg)
+	for _, m := range regexp.MustCompile(`"id":(\d+)`).FindAllStringSubmatch(report, 20) {
+		fmt.Fprintf(&b, "id %s:", m[1])
+		for i, r := range recs {
+			for _, img := range []map[string]any{r.Before, r.After} {
+				if img != nil && fmt.Sprint(img["id"]) == m[1] {
+					fmt.Fprintf(&b, " #%d %s(before %v, after %v)", i, r.Op, r.Before["id"], r.After["id"])
+					break
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // readChain reads the topic shop.orders read_committed, to its end, as conformance
