@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/preview"
 	"github.com/weir-data/weir/internal/runtime"
 )
@@ -59,6 +60,9 @@ func previewCommand(g *globals, reg *connector.Registry) *cobra.Command {
 					return failed(err)
 				}
 				return nil
+			}
+			if sd := reg.Sinks[p.Sink.Type]; sd != nil && sd.ColumnTypes != nil {
+				o.ColumnTypes = func(s *event.Schema) []string { return sd.ColumnTypes(s, p.Source.Type) }
 			}
 			if err := preview.Run(ctx, src, tf, o, g.stdout); err != nil {
 				return failed(err)

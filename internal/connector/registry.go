@@ -32,6 +32,9 @@ type SinkDef struct {
 	CheckTables func(schemas []*event.Schema, cfg *Config, env Env) []error
 	// Reader, when set, opens a TableReader on the sink's target for `weir verify`.
 	Reader func(ctx context.Context, cfg *Config, env Env) (TableReader, error)
+	// ColumnTypes, when set, says the type each column of s takes in a table the sink makes
+	// for it, from a source of type sourceType (`weir preview`, the console's wizard).
+	ColumnTypes func(s *event.Schema, sourceType string) []string
 }
 
 // Registry maps connector type names to connectors. It is built explicitly (see package

@@ -31,9 +31,12 @@ func Registry() *connector.Registry {
 			{Spec: discard.Spec, Open: discard.Open},
 			{Spec: file.Spec, Open: file.Open, Check: file.Check},
 			{Spec: kafka.Spec, Open: kafka.Open, Check: kafka.Check},
-			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check, Advise: postgres.Advise, CheckTables: postgres.CheckTables, Reader: postgres.OpenReader},
-			{Spec: mysqlsink.Spec("mysql"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},
-			{Spec: mysqlsink.Spec("mariadb"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader},
+			{Spec: postgres.Spec, Open: postgres.Open, Check: postgres.Check, Advise: postgres.Advise, CheckTables: postgres.CheckTables, Reader: postgres.OpenReader,
+				ColumnTypes: postgres.ColumnTypes},
+			{Spec: mysqlsink.Spec("mysql"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader,
+				ColumnTypes: mysqlsink.ColumnTypes},
+			{Spec: mysqlsink.Spec("mariadb"), Open: mysqlsink.Open, Check: mysqlsink.Check, Advise: mysqlsink.Advise, CheckTables: mysqlsink.CheckTables, Reader: mysqlsink.OpenReader,
+				ColumnTypes: mysqlsink.ColumnTypes},
 		},
 	)
 }

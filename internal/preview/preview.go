@@ -22,6 +22,9 @@ type Options struct {
 	Limit   int            // rows per sink table
 	Table   *regexp.Regexp // source tables ("db.table") to read; nil: all
 	Explain bool           // say, per source table, which part of the work runs where
+	// ColumnTypes, when set, is the sink's type of each column of a sink table (its
+	// SinkDef's), shown beside weir's.
+	ColumnTypes func(s *event.Schema) []string
 }
 
 // sinkTable is what one sink table would receive.
@@ -136,7 +139,7 @@ func Run(ctx context.Context, src connector.Source, tf *transform.Transformer, o
 		}
 		st := sinks[name]
 		fmt.Fprintf(w, "%s  (from %s; %d rows shown)\n", name, strings.Join(st.sources, ", "), len(st.rows))
-		for _, c := range describe(st.schema) {
+		for _, c := range describe(st.schema, o.ColumnTypes) {
 			fmt.Fprintf(w, "  %s\n", c)
 		}
 		for _, r := range st.rows {
@@ -173,11 +176,19 @@ func explain(w io.Writer, ex transform.Explanation) {
 	}
 }
 
-// describe lists a schema's columns: name, type, key and nullability.
-func describe(s *event.Schema) []string {
+// describe lists a schema's columns: name, type (and the sink's, where sinkTypes says),
+// key and nullability.
+func describe(s *event.Schema, sinkTypes func(*event.Schema) []string) []string {
+	var native []string
+	if sinkTypes != nil {
+		native = sinkTypes(s)
+	}
 	out := make([]string, len(s.Columns))
 	for i, c := range s.Columns {
 		line := c.Name + " " + c.Type.String()
+		if i < len(native) {
+			line += " (sink: " + native[i] + ")"
+		}
 		for _, k := range s.Key {
 			if k == i {
 				line += " key"

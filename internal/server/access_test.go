@@ -909,16 +909,18 @@ func TestValidateAndHistory(t *testing.T) {
 	}
 }
 
-// TestPipelinePreview: POST /api/v1/preview shows each sink table's schema and first rows
-// through the file's transforms and routes (two tables merged into one), writing and
-// creating nothing; a viewer may not, and a bad file answers its problems.
+// TestPipelinePreview: POST /api/v1/preview shows each sink table's schema (with the
+// PostgreSQL sink's type of each column) and first rows through the file's transforms and
+// routes (two tables merged into one), writing, creating and connecting to the sink
+// nothing; a viewer may not, and a bad file answers its problems.
 func TestPipelinePreview(t *testing.T) {
 	e := newAccessEnv(t)
-	file := "source:\n  type: datagen\n  tables: demo.a, demo.b\n  rows: 50\ntransform:\n  - source-table: demo.\\.*\n    projection: id, UPPER(status) AS status\n    filter: id > 10\nroute:\n  - source-table: demo.\\.*\n    sink-table: dw.all\nsink:\n  type: discard\npipeline:\n  name: pv\n"
+	file := "source:\n  type: datagen\n  tables: demo.a, demo.b\n  rows: 50\ntransform:\n  - source-table: demo.\\.*\n    projection: id, UPPER(status) AS status\n    filter: id > 10\nroute:\n  - source-table: demo.\\.*\n    sink-table: dw.all\nsink:\n  type: postgres\n  url: postgres://nobody@127.0.0.1:1/dw\npipeline:\n  name: pv\n"
 	body, _ := json.Marshal(PreviewRequest{File: file, Limit: 3})
 	status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/preview", string(body))
 	var pv PipelinePreview
-	if status != 200 || json.Unmarshal(b, &pv) != nil || !strings.Contains(pv.Text, "dw.all  (from demo.a; 3 rows shown)") || strings.Contains(pv.Text, `"id":1,`) {
+	if status != 200 || json.Unmarshal(b, &pv) != nil || !strings.Contains(pv.Text, "dw.all  (from demo.a; 3 rows shown)") || strings.Contains(pv.Text, `"id":1,`) ||
+		!strings.Contains(pv.Text, "id int64 (sink: bigint) key not null") {
 		t.Fatalf("preview: %d %s\n%s", status, b, pv.Text)
 	}
 	if _, err := e.st.Get(context.Background(), "pv"); err == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-data/weir/internal/auth"
 	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/preview"
 	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/spec"
@@ -165,7 +166,8 @@ type PreviewRequest struct {
 }
 
 // PipelinePreview is what each sink table would receive, as `weir preview` prints it:
-// its schema (merged shards' widened) and its first rows as JSON objects.
+// its schema (merged shards' widened; each column with the type the sink gives it) and
+// its first rows as JSON objects.
 type PipelinePreview struct {
 	Text string `json:"text"`
 }
@@ -207,8 +209,12 @@ func (a *api) pipelinePreview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer src.Close()
+	o := preview.Options{Limit: req.Limit}
+	if sd := a.c.reg.Sinks[p.Sink.Type]; sd != nil && sd.ColumnTypes != nil {
+		o.ColumnTypes = func(s *event.Schema) []string { return sd.ColumnTypes(s, p.Source.Type) }
+	}
 	var b bytes.Buffer
-	if err := preview.Run(ctx, src, tf, preview.Options{Limit: req.Limit}, &b); err != nil {
+	if err := preview.Run(ctx, src, tf, o, &b); err != nil {
 		fail(w, &BadRequest{fmt.Errorf("preview: %s", a.c.redactEndpoint(err.Error(), &p.Source))})
 		return
 	}

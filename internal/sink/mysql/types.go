@@ -315,3 +315,22 @@ func holds(have myCol, want types.Type) bool {
 	}
 	return false
 }
+
+// ColumnTypes is the type each column of s takes in a table the sink makes for it (in
+// upsert mode): its own where the source is MySQL or MariaDB and native.go keeps the type,
+// else myType's within the key's index budget.
+func ColumnTypes(s *event.Schema, sourceType string) []string {
+	budget, _ := keyBudget(s)
+	rowBytes := 0
+	out := make([]string, len(s.Columns))
+	for i, c := range s.Columns {
+		if sourceType == "mysql" || sourceType == "mariadb" {
+			if n := nativeType(c); n != "" {
+				out[i] = n
+				continue
+			}
+		}
+		out[i] = myType(c.Type, budget[i], &rowBytes)
+	}
+	return out
+}

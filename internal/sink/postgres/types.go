@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/types"
 )
 
@@ -156,4 +157,20 @@ func holds(have pgCol, want types.Type) bool {
 		return need.family == "jsonb"
 	}
 	return false
+}
+
+// ColumnTypes is the type each column of s takes in a table the sink makes for it: its
+// own where the source is PostgreSQL and native.go keeps the type, else pgType's.
+func ColumnTypes(s *event.Schema, sourceType string) []string {
+	out := make([]string, len(s.Columns))
+	for i, c := range s.Columns {
+		if sourceType == "postgres" {
+			if n, _ := nativeType(c, s.ID.Schema); n != "" {
+				out[i] = n
+				continue
+			}
+		}
+		out[i] = pgType(c.Type)
+	}
+	return out
 }
