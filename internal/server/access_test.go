@@ -934,3 +934,27 @@ func TestPipelinePreview(t *testing.T) {
 		t.Fatalf("a bad file: %d %s", status, b)
 	}
 }
+
+// TestClearanceOfPostgresTables: a PostgreSQL connection's tables are catalogued as
+// db.schema.table and selected as schema.table; its confidential column must be masked
+// all the same (they were matched as db and schema.table, and the check let it through).
+func TestClearanceOfPostgresTables(t *testing.T) {
+	e := newAccessEnv(t)
+	if status, b := e.do(e.tokens["ad"], "a", "POST", "/api/v1/connections",
+		`{"name":"pgc","type":"postgres","settings":{"hostname":"127.0.0.1","port":"1","username":"cdc","database-name":"dw"}}`); status != 201 {
+		t.Fatalf("connection: %d %s", status, b)
+	}
+	e.st.PutCatalog(context.Background(), "pgc", []store.CatalogEntry{{Connection: "pgc", Name: "dw.public.customers", RowEstimate: -1, Scanned: time.Now(),
+		Columns: []store.CatalogColumn{{Name: "id", Type: "int32", Key: true, Level: "internal"}, {Name: "email", Type: "string", Level: "confidential", Proposed: "email"}}}})
+	file := func(name, transform string) string {
+		b, _ := json.Marshal(CreateRequest{Start: new(bool), File: fmt.Sprintf("source:\n  connection: pgc\n  tables: public.customers\nsink:\n  type: discard\n%spipeline:\n  name: %s\n", transform, name)})
+		return string(b)
+	}
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", file("plain", "")); status != 422 ||
+		!strings.Contains(string(b), "column email of dw.public.customers is confidential") {
+		t.Fatalf("the confidential column unmasked: %d %s", status, b)
+	}
+	if status, b := e.do(e.tokens["ed"], "a", "POST", "/api/v1/pipelines", file("masked", "transform:\n  - source-table: public.customers\n    mask:\n      - email = null\n")); status != 201 {
+		t.Fatalf("masked: %d %s", status, b)
+	}
+}

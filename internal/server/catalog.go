@@ -67,50 +67,56 @@ type Preview struct {
 	Rows    [][]string `json:"rows"`
 }
 
-// visibleConnections are the connections the workspace owns (nil) or was granted (its
-// grant).
-func (a *api) visibleConnections(ctx context.Context) (map[string]*store.Grant, error) {
+// visible is a connection a workspace may see: its type, and the grant it sees it by
+// (nil: its own).
+type visible struct {
+	typ   string
+	grant *store.Grant
+}
+
+// visibleConnections are the connections the workspace owns or was granted.
+func (a *api) visibleConnections(ctx context.Context) (map[string]visible, error) {
 	ws := workspaceOf(ctx)
 	owned, err := a.c.st.Connections(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*store.Grant{}
+	out := map[string]visible{}
 	for _, c := range owned {
 		if c.Workspace == ws {
-			out[c.Name] = nil
+			out[c.Name] = visible{typ: c.Type}
 			continue
 		}
 		if g, err := a.c.st.ActiveGrant(ctx, c.Name, ws, time.Now()); err == nil && g != nil {
-			out[c.Name] = g
+			out[c.Name] = visible{typ: c.Type, grant: g}
 		}
 	}
 	return out, nil
 }
 
-// narrow is catalogued table e as a workspace with grant g of its connection (nil: its
-// owner) sees it: not at all outside the grant's tables, with the granted columns alone
-// where the grant names some.
-func narrow(e store.CatalogEntry, g *store.Grant) (store.CatalogEntry, bool) {
+// narrow is catalogued table e as a workspace sees it by v: not at all outside its
+// grant's tables, with the granted columns alone where the grant names some.
+func narrow(e store.CatalogEntry, v visible) (store.CatalogEntry, bool) {
+	g := v.grant
 	if g == nil || g.Tables == "" {
 		return e, true
 	}
 	pats, err := connector.ParseTables(g.Tables)
-	if err != nil || !selects(pats, e.Name) {
+	if err != nil || !selects(pats, v.typ, e.Name) {
 		return e, false
 	}
-	if cols := grantedColumns(g, e.Name); cols != nil {
+	if cols := grantedColumns(g, v.typ, e.Name); cols != nil {
 		e.Columns = slices.DeleteFunc(slices.Clone(e.Columns), func(c store.CatalogColumn) bool { return !cols[strings.ToLower(c.Name)] })
 	}
 	return e, true
 }
 
-// grantedColumns are the columns (lower case) grant g gives of catalogued table name (nil:
-// all of them).
-func grantedColumns(g *store.Grant, name string) map[string]bool {
+// grantedColumns are the columns (lower case) grant g gives of catalogued table name of
+// a connection of type typ (nil: all of them).
+func grantedColumns(g *store.Grant, typ, name string) map[string]bool {
 	for table, cols := range g.Columns {
 		pats, err := connector.ParseTables(table)
-		if err != nil || !selects(pats, name) {
+		if err != nil || !selects(pats, typ, name) {
 			continue
 		}
 		out := map[string]bool{}
@@ -212,7 +218,7 @@ func (c *Controller) Scan(ctx context.Context, conn *store.Connection) (*ScanRes
 		return nil, err
 	}
 	if len(before) > 0 { // tables new since the last scan (the first finds every table new)
-		c.noteOutsideGrants(ctx, conn.Name, res.Added)
+		c.noteOutsideGrants(ctx, conn.Name, conn.Type, res.Added)
 	}
 	res.Tables = len(entries)
 	return res, nil
@@ -383,14 +389,14 @@ func (a *api) entry(ctx context.Context, conn, table string) (*store.CatalogEntr
 	if err != nil {
 		return nil, err
 	}
-	if g, ok := conns[conn]; ok {
+	if v, ok := conns[conn]; ok {
 		es, err := a.c.st.Catalog(ctx, []string{conn})
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range es {
 			if e.Name == table {
-				if e, ok := narrow(e, g); ok {
+				if e, ok := narrow(e, v); ok {
 					return &e, nil
 				}
 			}
@@ -565,8 +571,8 @@ func (c *Controller) aboveClearance(ws string, p *spec.Pipeline) error {
 	}
 	var probs spec.Problems
 	for _, e := range entries {
-		db, tbl, _ := strings.Cut(e.Name, ".")
-		if !slices.ContainsFunc(pats, func(pt connector.TablePattern) bool { return pt.Match(db, tbl) }) {
+		db, tbl := splitTable(p.Source.Type, e.Name)
+		if !selects(pats, p.Source.Type, e.Name) {
 			continue
 		}
 		for _, col := range e.Columns {

@@ -239,7 +239,7 @@ func (c *Controller) pipelinesUsing(ctx context.Context, ws, conn string) []user
 // noteOutsideGrants tells each pipeline that reads connection conn under a grant of some
 // of its tables which of the tables a scan found new there the grant does not name: they
 // are not read (its selection stays within the grant, withinGrants).
-func (c *Controller) noteOutsideGrants(ctx context.Context, conn string, added []string) {
+func (c *Controller) noteOutsideGrants(ctx context.Context, conn, typ string, added []string) {
 	if len(added) == 0 {
 		return
 	}
@@ -258,7 +258,7 @@ func (c *Controller) noteOutsideGrants(ctx context.Context, conn string, added [
 		}
 		var outside []string
 		for _, t := range added {
-			if !selects(pats, t) {
+			if !selects(pats, typ, t) {
 				outside = append(outside, t)
 			}
 		}
@@ -276,17 +276,22 @@ func (c *Controller) noteOutsideGrants(ctx context.Context, conn string, added [
 	}
 }
 
-// selects reports whether a pattern of pats selects catalogued table name (db.table, or
-// a PostgreSQL server's db.schema.table, matched as schema.table too).
-func selects(pats []connector.TablePattern, name string) bool {
-	db, tbl, _ := strings.Cut(name, ".")
-	if slices.ContainsFunc(pats, func(p connector.TablePattern) bool { return p.Match(db, tbl) }) {
-		return true
+// splitTable splits a catalogued table's name as a pipeline's tables patterns and
+// transforms match it: db and table, or — a PostgreSQL server's db.schema.table — schema
+// and table (a MySQL table's name may itself hold dots: only its database is cut off).
+func splitTable(sourceType, name string) (db, tbl string) {
+	if sourceType == "postgres" && strings.Count(name, ".") >= 2 {
+		_, name, _ = strings.Cut(name, ".")
 	}
-	if schema, t, ok := strings.Cut(tbl, "."); ok {
-		return slices.ContainsFunc(pats, func(p connector.TablePattern) bool { return p.Match(schema, t) })
-	}
-	return false
+	db, tbl, _ = strings.Cut(name, ".")
+	return db, tbl
+}
+
+// selects reports whether a pattern of pats selects catalogued table name of a
+// connection of type sourceType.
+func selects(pats []connector.TablePattern, sourceType, name string) bool {
+	db, tbl := splitTable(sourceType, name)
+	return slices.ContainsFunc(pats, func(p connector.TablePattern) bool { return p.Match(db, tbl) })
 }
 
 // SweepGrants ends the grants whose time has passed at now.
@@ -373,12 +378,12 @@ func (c *Controller) outsideColumns(p *spec.Pipeline, g *store.Grant) spec.Probl
 		pats, _ := connector.ParseTables(table)
 		found := false
 		for _, e := range entries {
-			if !selects(pats, e.Name) {
+			if !selects(pats, p.Source.Type, e.Name) {
 				continue
 			}
 			found = true
-			cols := grantedColumns(g, e.Name)
-			db, tbl, _ := strings.Cut(e.Name, ".")
+			cols := grantedColumns(g, p.Source.Type, e.Name)
+			db, tbl := splitTable(p.Source.Type, e.Name)
 			var read []string
 			for _, col := range e.Columns {
 				if !cols[strings.ToLower(col.Name)] && !projectedOut(p, db, tbl, col.Name) {

@@ -123,7 +123,7 @@ func (c *Controller) selectedTables(p *spec.Pipeline) []string {
 	if len(patterns) > 0 && p.Source.Connection != "" {
 		es, _ := c.st.Catalog(context.Background(), []string{p.Source.Connection})
 		for _, e := range es {
-			if selects(patterns, e.Name) && !slices.Contains(out, e.Name) {
+			if selects(patterns, p.Source.Type, e.Name) && !slices.Contains(out, e.Name) {
 				out = append(out, e.Name)
 			}
 		}
