@@ -3,8 +3,10 @@ package console
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -199,13 +201,20 @@ func quoteYAML(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// tableItem is a table as a tables list names it: its dots, but the first, as [.].
+// tableItem is a table ticked in the data map as a tables list names it: each part a
+// regular expression that matches the name alone — its characters quoted, its dots as
+// [.] (an escaped dot would match any character), its commas as \x2c (a comma splits
+// items).
 func tableItem(t string) string {
 	db, tbl, ok := strings.Cut(t, ".")
 	if !ok {
 		return t
 	}
-	return db + "." + strings.ReplaceAll(tbl, ".", "[.]")
+	lit := func(s string) string {
+		s = regexp.QuoteMeta(s)
+		return strings.NewReplacer(`\.`, "[.]", ",", `\x2c`).Replace(s)
+	}
+	return lit(db) + "." + lit(tbl)
 }
 
 // file writes the pipeline file of the answers.
@@ -234,47 +243,47 @@ func (a Answers) file() string {
 	} else {
 		fmt.Fprintf(&b, "  connection: %s\n", quoteYAML(a.Sink))
 	}
-	masks := map[string][]string{}
-	var masked []string
+	// Transform rules: the first rule that matches a table applies, so each ticked table
+	// gets its own (filter, projection, its masks) before the pattern's.
+	masks := map[string][]string{} // by the table's own name
 	for _, m := range a.Masks {
 		t, col, ok := strings.Cut(m, "|")
 		if !ok {
 			continue
 		}
-		if strings.Count(t, ".") == 2 {
+		if strings.Count(t, ".") == 2 { // PostgreSQL's db.schema.table, selected as schema.table
 			_, t, _ = strings.Cut(t, ".")
-		}
-		if masks[t] == nil {
-			masked = append(masked, t)
 		}
 		masks[t] = append(masks[t], col)
 	}
-	if a.Filter != "" || a.Projection != "" || len(masks) > 0 {
+	type rule struct{ item, table string } // table: the ticked table's name ("" for the pattern)
+	var rules []rule
+	for _, t := range a.Tables {
+		if a.Filter != "" || a.Projection != "" || len(masks[t]) > 0 {
+			rules = append(rules, rule{tableItem(t), t})
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(masks)) { // masked tables the pattern brings
+		if !slices.Contains(a.Tables, t) {
+			rules = append(rules, rule{tableItem(t), t})
+		}
+	}
+	if a.Pattern != "" && (a.Filter != "" || a.Projection != "") {
+		rules = append(rules, rule{a.Pattern, ""})
+	}
+	if len(rules) > 0 {
 		b.WriteString("transform:\n")
-		rules := masked
-		if a.Filter != "" || a.Projection != "" {
-			rules = nil
-			for _, t := range items {
-				rules = append(rules, t)
-			}
+	}
+	for _, r := range rules {
+		fmt.Fprintf(&b, "  - source-table: %s\n", quoteYAML(r.item))
+		if a.Projection != "" {
+			fmt.Fprintf(&b, "    projection: %s\n", quoteYAML(a.Projection))
 		}
-		for _, t := range rules {
-			fmt.Fprintf(&b, "  - source-table: %s\n", quoteYAML(tableItem(t)))
-			if a.Projection != "" {
-				fmt.Fprintf(&b, "    projection: %s\n", quoteYAML(a.Projection))
-			}
-			if a.Filter != "" {
-				fmt.Fprintf(&b, "    filter: %s\n", quoteYAML(a.Filter))
-			}
-			if cols := masks[t]; len(cols) > 0 {
-				fmt.Fprintf(&b, "    mask:\n      - %s\n", quoteYAML(strings.Join(cols, ", ")+" = null"))
-			}
+		if a.Filter != "" {
+			fmt.Fprintf(&b, "    filter: %s\n", quoteYAML(a.Filter))
 		}
-		for _, t := range masked { // masks of tables the filter's rules do not name
-			if slices.Contains(rules, t) {
-				continue
-			}
-			fmt.Fprintf(&b, "  - source-table: %s\n    mask:\n      - %s\n", quoteYAML(tableItem(t)), quoteYAML(strings.Join(masks[t], ", ")+" = null"))
+		if cols := masks[r.table]; r.table != "" && len(cols) > 0 {
+			fmt.Fprintf(&b, "    mask:\n      - %s\n", quoteYAML(strings.Join(cols, ", ")+" = null"))
 		}
 	}
 	if a.Merge != "" {
