@@ -276,50 +276,49 @@ func (c *Controller) registerSinkTables(ctx context.Context) {
 		if err != nil || p.Sink.Connection == "" {
 			continue
 		}
-		var origin map[string]store.CatalogEntry
-		if p.Source.Connection != "" {
-			es, _ := c.st.Catalog(ctx, []string{p.Source.Connection})
-			origin = map[string]store.CatalogEntry{}
-			for _, e := range es {
-				origin[e.Name] = e
-			}
-		}
+		origin := c.catalogByName(ctx, p.Source.Connection)
+		have := c.catalogByName(ctx, p.Sink.Connection)
 		for _, ed := range c.edgesOf(rec.Name, p) {
 			name := ed.out.Name
 			if strings.HasPrefix(ed.out.Namespace, "postgres://") { // scanned, it is db.schema.table
 				name = path.Base(ed.out.Namespace) + "." + name
 			}
 			src := store.CatalogSource{Pipeline: rec.Name, Connection: p.Source.Connection, Namespace: ed.in.Namespace, Table: ed.in.Name}
-			if err := c.registerSinkTable(ctx, p.Sink.Connection, name, src, origin[ed.table]); err != nil {
+			e, ok := have[name]
+			var err error
+			switch {
+			case ok && slices.Contains(e.Sources, src): // registered already: the usual case, nothing written
+			case ok:
+				e.Sources = append(e.Sources, src)
+				err = c.st.UpdateCatalog(ctx, e)
+			default:
+				from := origin[ed.table]
+				e = store.CatalogEntry{Connection: p.Sink.Connection, Name: name, Columns: from.Columns, Description: from.Description, Owner: from.Owner,
+					RowEstimate: -1, Sources: []store.CatalogSource{src}, Scanned: time.Now().UTC()}
+				if e.Columns == nil {
+					e.Columns = []store.CatalogColumn{}
+				}
+				_, err = c.st.AddCatalog(ctx, e)
+			}
+			if err != nil {
 				c.log.Warn("could not register a sink table in the catalog", "pipeline", rec.Name, "table", name, "err", err)
 			}
+			have[name] = e
 		}
 	}
 }
 
-// registerSinkTable adds source src to the catalog's entry of table name of connection
-// conn, making the entry from the source's (from) where there is none.
-func (c *Controller) registerSinkTable(ctx context.Context, conn, name string, src store.CatalogSource, from store.CatalogEntry) error {
-	es, err := c.st.Catalog(ctx, []string{conn})
-	if err != nil {
-		return err
+// catalogByName is connection conn's catalog by table name (empty for "").
+func (c *Controller) catalogByName(ctx context.Context, conn string) map[string]store.CatalogEntry {
+	out := map[string]store.CatalogEntry{}
+	if conn == "" {
+		return out
 	}
+	es, _ := c.st.Catalog(ctx, []string{conn})
 	for _, e := range es {
-		if e.Name == name {
-			if slices.Contains(e.Sources, src) {
-				return nil
-			}
-			e.Sources = append(e.Sources, src)
-			return c.st.UpdateCatalog(ctx, e)
-		}
+		out[e.Name] = e
 	}
-	e := store.CatalogEntry{Connection: conn, Name: name, Columns: from.Columns, Description: from.Description, Owner: from.Owner,
-		RowEstimate: -1, Sources: []store.CatalogSource{src}, Scanned: time.Now().UTC()}
-	if e.Columns == nil {
-		e.Columns = []store.CatalogColumn{}
-	}
-	_, err = c.st.AddCatalog(ctx, e)
-	return err
+	return out
 }
 
 // catalogEntry is table s as a scan finds it, keeping what people wrote of it before.
