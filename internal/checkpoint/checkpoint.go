@@ -40,6 +40,33 @@ type Checkpoint struct {
 	// the sink first (connector.Truncater). The checkpoints it takes after that no longer
 	// carry them.
 	Resnapshot []event.TableID `json:"resnapshot,omitempty"`
+	// Paused are tables paused on request (`weir pause`, the API, the console): from this
+	// checkpoint on their rows are not written — neither their changes nor their snapshot
+	// — and their schema changes still are, so that the target keeps the source's shape.
+	// A table is resumed by copying it again (MarkResnapshot), which takes it out: what
+	// changed while it was paused is then in the sink, and nothing else is.
+	Paused []event.TableID `json:"paused,omitempty"`
+}
+
+// tables resolves table names as MarkResnapshot and MarkPaused take them: a table's full
+// name (db.schema.table for PostgreSQL) or its last two parts (db.table, schema.table).
+// One that names no table of Schemas is an error that lists them.
+func (cp *Checkpoint) tables(names []string) ([]event.TableID, error) {
+	var tables []event.TableID
+	var known []string
+	for _, s := range cp.Schemas {
+		known = append(known, s.ID.String())
+	}
+	for _, n := range names {
+		i := slices.IndexFunc(cp.Schemas, func(s *event.Schema) bool {
+			return s.ID.String() == n || s.ID.Schema+"."+s.ID.Table == n
+		})
+		if i < 0 {
+			return nil, fmt.Errorf("table %s is not one the pipeline copies; its tables: %s", n, strings.Join(known, ", "))
+		}
+		tables = append(tables, cp.Schemas[i].ID)
+	}
+	return tables, nil
 }
 
 // MarkResnapshot makes the named tables' snapshot start over from this checkpoint (see
@@ -47,20 +74,9 @@ type Checkpoint struct {
 // two parts (db.table, schema.table); one that names no table of Schemas is an error that
 // lists them.
 func (cp *Checkpoint) MarkResnapshot(names []string) error {
-	var tables, all []event.TableID
-	var known []string
-	for _, s := range cp.Schemas {
-		all = append(all, s.ID)
-		known = append(known, s.ID.String())
-	}
-	for _, n := range names {
-		i := slices.IndexFunc(all, func(id event.TableID) bool {
-			return id.String() == n || id.Schema+"."+id.Table == n
-		})
-		if i < 0 {
-			return fmt.Errorf("table %s is not one the pipeline copies; its tables: %s", n, strings.Join(known, ", "))
-		}
-		tables = append(tables, all[i])
+	tables, err := cp.tables(names)
+	if err != nil {
+		return err
 	}
 	if cp.Snapshot == nil { // no snapshot ran (or its state was dropped): the others are done
 		cp.Snapshot = &SnapshotState{}
@@ -73,6 +89,32 @@ func (cp *Checkpoint) MarkResnapshot(names []string) error {
 		cp.Snapshot.Tables = append(cp.Snapshot.Tables, snapshot.TableProgress{Table: id})
 		if !slices.Contains(cp.Resnapshot, id) {
 			cp.Resnapshot = append(cp.Resnapshot, id)
+		}
+		cp.Paused = slices.DeleteFunc(cp.Paused, func(p event.TableID) bool { return p == id }) // copied again: resumed
+	}
+	return nil
+}
+
+// MarkPaused pauses the named tables from this checkpoint on (see Paused; names as
+// MarkResnapshot takes them). A table whose snapshot was under way is not read further:
+// resuming it copies it whole.
+func (cp *Checkpoint) MarkPaused(names []string) error {
+	tables, err := cp.tables(names)
+	if err != nil {
+		return err
+	}
+	for _, id := range tables {
+		if slices.Contains(cp.Paused, id) {
+			continue
+		}
+		cp.Paused = append(cp.Paused, id)
+		cp.Resnapshot = slices.DeleteFunc(cp.Resnapshot, func(r event.TableID) bool { return r == id }) // nothing to empty: it is not copied
+		if cp.Snapshot != nil {
+			for i := range cp.Snapshot.Tables {
+				if t := &cp.Snapshot.Tables[i]; t.Table == id && !t.Finished() {
+					*t = snapshot.TableProgress{Table: id, Split: true}
+				}
+			}
 		}
 	}
 	return nil

@@ -18,21 +18,44 @@ import (
 	"github.com/weir-data/weir/internal/fsx"
 )
 
-// Request is work another process asks of a pipeline (`weir resnapshot` while it runs).
-// The process that holds the pipeline takes requests when it starts and, while it runs,
-// at a checkpoint: it marks its checkpoint with them (MarkResnapshot) and resumes from
-// it, then removes them (Requester.Done).
+// Request is work another process asks of a pipeline (`weir resnapshot` or `weir pause`
+// while it runs). The process that holds the pipeline takes requests when it starts and,
+// while it runs, at a checkpoint: it marks its checkpoint with them (Mark) and resumes
+// from it, then removes them (Requester.Done).
 type Request struct {
 	ID         string    `json:"id"`
-	Resnapshot []string  `json:"resnapshot"` // table names, as MarkResnapshot takes them
+	Resnapshot []string  `json:"resnapshot"`      // table names, as MarkResnapshot takes them
+	Pause      []string  `json:"pause,omitempty"` // table names, as MarkPaused takes them
 	Time       time.Time `json:"time"`
 }
 
-// NewRequest returns a request with a new random id.
+// PausedOnRequest is what a run says of a table paused on request (a "table_paused"
+// notice), which tells it from one a sink paused because it could not follow it.
+const PausedOnRequest = "paused on request: its rows are not written until it is copied again (resnapshot)"
+
+// NewRequest returns a request, with a new random id, to copy tables again.
 func NewRequest(resnapshot []string) Request {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return Request{ID: time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b), Resnapshot: resnapshot, Time: time.Now().UTC()}
+}
+
+// NewPauseRequest returns a request, with a new random id, to pause tables.
+func NewPauseRequest(pause []string) Request {
+	r := NewRequest(nil)
+	r.Pause = pause
+	return r
+}
+
+// Tables are the tables the request names.
+func (r Request) Tables() []string { return append(slices.Clone(r.Resnapshot), r.Pause...) }
+
+// Mark marks cp with the request.
+func (r Request) Mark(cp *Checkpoint) error {
+	if err := cp.MarkPaused(r.Pause); err != nil {
+		return err
+	}
+	return cp.MarkResnapshot(r.Resnapshot)
 }
 
 // Requester is a store that carries requests to the process holding a pipeline. Any

@@ -89,7 +89,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	reg := connectors.Registry()
 	root.AddCommand(runCommand(g, reg), validateCommand(g, reg), discoverCommand(g, reg), previewCommand(g, reg), verifyCommand(g, reg),
-		resetCommand(g, reg), resnapshotCommand(g, reg), docsCommand(g, reg), versionCommand(g),
+		resetCommand(g, reg), resnapshotCommand(g, reg), pauseCommand(g, reg), docsCommand(g, reg), versionCommand(g),
 		serverCommand(g, reg), pipelineCommand(g), loginCommand(g), logoutCommand(g), connectionCommand(g), grantCommand(g), catalogCommand(g))
 	err := root.Execute()
 	if err == nil {

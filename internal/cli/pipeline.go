@@ -162,7 +162,7 @@ func pipelineCommand(g *globals) *cobra.Command {
 		},
 	}
 	events.Flags().Int64Var(&after, "after", 0, "only the events after this id")
-	cmd.AddCommand(del, events, c.applyCommand(), c.versionsCommand(), c.rollbackCommand(), c.logsCommand(), c.resetCommand(), c.resnapshotCommand())
+	cmd.AddCommand(del, events, c.applyCommand(), c.versionsCommand(), c.rollbackCommand(), c.logsCommand(), c.resetCommand(), c.resnapshotCommand(), c.pauseTablesCommand())
 	return cmd
 }
 
@@ -526,19 +526,28 @@ func (c *client) resetCommand() *cobra.Command {
 }
 
 func (c *client) resnapshotCommand() *cobra.Command {
+	return c.tablesCommand("resnapshot NAME --table T", "Copy tables of a pipeline again beside its stream (this resumes a paused table)", "resnapshot", "copy %s again")
+}
+
+func (c *client) pauseTablesCommand() *cobra.Command {
+	return c.tablesCommand("pause-tables NAME --table T", "Pause tables of a pipeline while the others go on; resnapshot resumes them", "pause-tables", "pause %s")
+}
+
+// tablesCommand is a command that posts a request naming tables to the pipeline's action.
+func (c *client) tablesCommand(use, short, action, asked string) *cobra.Command {
 	var tables []string
 	cmd := &cobra.Command{
-		Use:   "resnapshot NAME --table T",
-		Short: "Copy tables of a pipeline again beside its stream",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(tables) == 0 {
-				return invalid(errors.New("name the tables to copy again with --table"))
+				return invalid(errors.New("name the tables with --table"))
 			}
-			if err := c.do("POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/resnapshot", server.ResnapshotRequest{Tables: tables}, nil); err != nil {
+			if err := c.do("POST", "/api/v1/pipelines/"+url.PathEscape(args[0])+"/"+action, server.ResnapshotRequest{Tables: tables}, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.g.stdout, "asked pipeline %q to copy %s again: a running pipeline takes it at its next checkpoint, a stopped one when it next starts\n",
+			fmt.Fprintf(c.g.stdout, "asked pipeline %q to "+asked+": a running pipeline takes it at its next checkpoint, a stopped one when it next starts\n",
 				args[0], strings.Join(tables, ", "))
 			return nil
 		},

@@ -28,22 +28,48 @@ func resnapshotCommand(g *globals, reg *connector.Registry) *cobra.Command {
 			if len(tables) == 0 {
 				return invalid(fmt.Errorf("name the tables to copy again: --table db.table (as many as needed)"))
 			}
-			return resnapshot(cmd.Context(), g, reg, args[0], f, tables, wait)
+			return request(cmd.Context(), g, reg, args[0], f, checkpoint.NewRequest(tables), wait)
 		},
 	}
-	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
-	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "the PostgreSQL checkpoint store the pipeline runs with: postgres://user@host/db")
-	cmd.Flags().StringSliceVar(&tables, "table", nil, "a table of the source to copy again, as db.table (MySQL) or schema.table (PostgreSQL); repeat or separate with commas")
-	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for a running pipeline to take the request up")
+	requestFlags(cmd, &f, &tables, &wait, "a table of the source to copy again")
 	return cmd
 }
 
-// resnapshot leaves a request in the pipeline's checkpoint store (checkpoint.Request) to
-// copy tables again. The process running the pipeline takes it at its next checkpoint
-// and resumes from there with the tables marked (engine.ErrRequested); a stopped
-// pipeline takes it when it next starts. The names are checked against the pipeline's
-// newest checkpoint first.
-func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, names []string, wait time.Duration) error {
+func pauseCommand(g *globals, reg *connector.Registry) *cobra.Command {
+	var (
+		f      runFlags
+		tables []string
+		wait   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use: "pause FILE.yaml --table DB.TABLE...",
+		Short: "Pause tables while the others go on: their rows are not written from the pipeline's next checkpoint on, running or at its next start; " +
+			"`weir resnapshot` resumes a table by copying it again",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(tables) == 0 {
+				return invalid(fmt.Errorf("name the tables to pause: --table db.table (as many as needed)"))
+			}
+			return request(cmd.Context(), g, reg, args[0], f, checkpoint.NewPauseRequest(tables), wait)
+		},
+	}
+	requestFlags(cmd, &f, &tables, &wait, "a table of the source to pause")
+	return cmd
+}
+
+func requestFlags(cmd *cobra.Command, f *runFlags, tables *[]string, wait *time.Duration, table string) {
+	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
+	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "the PostgreSQL checkpoint store the pipeline runs with: postgres://user@host/db")
+	cmd.Flags().StringSliceVar(tables, "table", nil, table+", as db.table (MySQL) or schema.table (PostgreSQL); repeat or separate with commas")
+	cmd.Flags().DurationVar(wait, "wait", time.Minute, "how long to wait for a running pipeline to take the request up")
+}
+
+// request leaves req in the pipeline's checkpoint store (checkpoint.Request): to copy
+// tables again, or to pause them. The process running the pipeline takes it at its next
+// checkpoint and resumes from there with the tables marked (engine.ErrRequested); a
+// stopped pipeline takes it when it next starts. The names are checked against the
+// pipeline's newest checkpoint first.
+func request(ctx context.Context, g *globals, reg *connector.Registry, file string, f runFlags, req checkpoint.Request, wait time.Duration) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -87,10 +113,9 @@ func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file s
 	if cp == nil {
 		return failed(fmt.Errorf("pipeline %q has no checkpoint: its first run copies every table anyway", p.Name))
 	}
-	if err := cp.MarkResnapshot(names); err != nil { // only to check the names: cp is not stored
+	if err := req.Mark(cp); err != nil { // only to check the names: cp is not stored
 		return invalid(err)
 	}
-	req := checkpoint.NewRequest(names)
 	if err := rq.Request(ctx, p.Name, req); err != nil {
 		return failed(err)
 	}
@@ -98,10 +123,13 @@ func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file s
 	if err != nil {
 		return failed(err)
 	}
-	tables := strings.Join(names, ", ")
+	tables := strings.Join(req.Tables(), ", ")
+	asked, next, took := "copy "+tables+" again", "empties them in the sink and snapshots them beside the stream", "it is copying "+tables+" again beside its stream (its log says when the snapshot ends)"
+	if len(req.Pause) > 0 {
+		asked, next, took = "pause "+tables, "writes none of their rows until `weir resnapshot` copies them again", tables+" is paused: none of its rows is written until `weir resnapshot` copies it again"
+	}
 	if !running {
-		fmt.Fprintf(g.stdout, "asked pipeline %q to copy %s again: it is not running; its next `weir run %s` empties them in the sink and snapshots them beside the stream\n",
-			p.Name, tables, file)
+		fmt.Fprintf(g.stdout, "asked pipeline %q to %s: it is not running; its next `weir run %s` %s\n", p.Name, asked, file, next)
 		return nil
 	}
 	deadline := time.Now().Add(wait)
@@ -111,7 +139,7 @@ func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file s
 			return failed(err)
 		}
 		if !slices.ContainsFunc(pending, func(r checkpoint.Request) bool { return r.ID == req.ID }) {
-			fmt.Fprintf(g.stdout, "pipeline %q took the request: it is copying %s again beside its stream (its log says when the snapshot ends)\n", p.Name, tables)
+			fmt.Fprintf(g.stdout, "pipeline %q took the request: %s\n", p.Name, took)
 			return nil
 		}
 		select {
@@ -120,7 +148,7 @@ func resnapshot(ctx context.Context, g *globals, reg *connector.Registry, file s
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	fmt.Fprintf(g.stdout, "asked pipeline %q to copy %s again; no process took the request within %s: the one running it takes it at its next checkpoint, or its next run does\n",
-		p.Name, tables, wait)
+	fmt.Fprintf(g.stdout, "asked pipeline %q to %s; no process took the request within %s: the one running it takes it at its next checkpoint, or its next run does\n",
+		p.Name, asked, wait)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/weir-data/weir/internal/checkpoint"
 )
 
 // funcs are the templates' helpers.
@@ -32,7 +34,14 @@ var funcs = template.FuncMap{
 		}
 		return int(math.Min(100, 100*a/b))
 	},
-	"join":   strings.Join,
+	"join": strings.Join,
+	// pausedBy says in a word who paused a table (server.TableStatus.Paused).
+	"pausedBy": func(why string) string {
+		if why == checkpoint.PausedOnRequest {
+			return "on request"
+		}
+		return "by its sink"
+	},
 	"rowsOf": func(rows any) map[string]any { return map[string]any{"Rows": rows} },
 	"dict2":  func(data, can any) map[string]any { return map[string]any{"Data": data, "Can": can} },
 }

@@ -333,7 +333,7 @@ func (c *Console) pipelineDiff(w http.ResponseWriter, r *http.Request) {
 
 // actions are the buttons of a pipeline's page, and the API paths they post to.
 var actions = map[string]string{"start": "start", "stop": "stop", "suspend": "suspend", "resume": "resume", "restart": "restart",
-	"rollback": "rollback", "resnapshot": "resnapshot", "delete": ""}
+	"rollback": "rollback", "resnapshot": "resnapshot", "pause-tables": "pause-tables", "delete": ""}
 
 func (c *Console) pipelineAction(w http.ResponseWriter, r *http.Request) {
 	s := &session{c: c, r: r}
@@ -354,8 +354,8 @@ func (c *Console) pipelineAction(w http.ResponseWriter, r *http.Request) {
 	case "rollback":
 		v, _ := strconv.Atoi(r.FormValue("version"))
 		err = s.call("POST", path+"/rollback", server.RollbackRequest{Version: v}, nil)
-	case "resnapshot":
-		err = s.call("POST", path+"/resnapshot", server.ResnapshotRequest{Tables: []string{r.FormValue("table")}}, nil)
+	case "resnapshot", "pause-tables":
+		err = s.call("POST", path+"/"+action, server.ResnapshotRequest{Tables: []string{r.FormValue("table")}}, nil)
 	default:
 		err = s.call("POST", path+"/"+action, nil, nil)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/weir-data/weir/internal/checkpoint"
 )
 
-// Requests from other processes (`weir resnapshot` while the pipeline runs) reach the
+// Requests from other processes (`weir resnapshot`, `weir pause` while the pipeline runs) reach the
 // engine through its checkpoint store (checkpoint.Requester). A run looks for them after
 // a checkpoint, at most once a second; finding one, it ends with ErrRequested, and
 // Supervise starts the next attempt at once. That attempt takes the requests before it
@@ -38,16 +38,24 @@ func (e *Engine) takeRequests(ctx context.Context, gen int64, cp *checkpoint.Che
 	marked := false
 	for i, req := range reqs {
 		ids[i] = req.ID
-		switch err := cpMark(cp, req); {
+		switch {
 		case cp == nil:
-			e.log.Info("a request to copy tables again needs nothing: the pipeline starts afresh and copies every table",
-				"request", req.ID, "tables", req.Resnapshot)
-		case err != nil:
-			e.log.Warn("a request to copy tables again is dropped", "request", req.ID, "err", err)
+			e.log.Info("a request to copy or pause tables needs nothing: the pipeline starts afresh and copies every table",
+				"request", req.ID, "tables", req.Tables())
 		default:
+			if err := req.Mark(cp); err != nil {
+				e.log.Warn("a request to copy or pause tables is dropped", "request", req.ID, "err", err)
+				continue
+			}
 			marked = true
-			e.log.Info("copying tables again on request (weir resnapshot): they are emptied in the sink and snapshotted beside the stream",
-				"request", req.ID, "tables", req.Resnapshot)
+			if len(req.Pause) > 0 {
+				e.log.Info("pausing tables on request (weir pause): their rows are not written until they are copied again",
+					"request", req.ID, "tables", req.Pause)
+			}
+			if len(req.Resnapshot) > 0 {
+				e.log.Info("copying tables again on request (weir resnapshot): they are emptied in the sink and snapshotted beside the stream",
+					"request", req.ID, "tables", req.Resnapshot)
+			}
 		}
 	}
 	if marked {
@@ -55,20 +63,13 @@ func (e *Engine) takeRequests(ctx context.Context, gen int64, cp *checkpoint.Che
 		cp.Generation = gen
 		cp.Time = time.Now().UTC()
 		if err := e.store.Save(ctx, cp); err != nil {
-			return nil, fmt.Errorf("store the checkpoint marked with the request to copy tables again: %w", err)
+			return nil, fmt.Errorf("store the checkpoint marked with the requests to copy or pause tables: %w", err)
 		}
 	}
 	if err := rq.Done(ctx, e.cfg.Pipeline, ids); err != nil {
 		return nil, err
 	}
 	return cp, nil
-}
-
-func cpMark(cp *checkpoint.Checkpoint, req checkpoint.Request) error {
-	if cp == nil {
-		return nil
-	}
-	return cp.MarkResnapshot(req.Resnapshot)
 }
 
 // requested reports, at most once per requestPoll, whether requests wait for the

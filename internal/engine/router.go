@@ -51,6 +51,12 @@ func (r *run) route(changes []event.Change, bytes int64) error {
 			c.TableSeq = st.seq
 		}
 	}
+	if len(r.paused) > 0 { // read and counted, not written
+		changes = slices.DeleteFunc(changes, func(c event.Change) bool { return r.paused[c.Schema.ID] })
+		if len(changes) == 0 {
+			return nil
+		}
+	}
 	if r.e.tf == nil {
 		for i := range changes {
 			if err := r.send(&changes[i], each); err != nil {
@@ -253,6 +259,7 @@ func (r *run) checkpoint() error {
 		Schemas:    r.schemas,
 		Changes:    r.durable + r.routed,
 		Time:       time.Now().UTC(),
+		Paused:     r.pausedIDs,
 	}
 	switch {
 	case r.snap != nil:

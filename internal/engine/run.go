@@ -37,6 +37,8 @@ type run struct {
 	pendBytes  int64
 	schemas    []*event.Schema // latest schema per table, in first-seen order
 	last       *checkpoint.Checkpoint
+	paused     map[event.TableID]bool // tables paused on request (checkpoint.Checkpoint.Paused): their rows are not routed
+	pausedIDs  []event.TableID        // the same, as each checkpoint carries them
 
 	snap                *snapRun                  // nil: no snapshot in this run
 	snapDone            *checkpoint.SnapshotState // the finished snapshot's state, for the checkpoints after it
@@ -112,6 +114,13 @@ func newRun(ctx context.Context, e *Engine, gen int64, cp *checkpoint.Checkpoint
 
 	if cp != nil {
 		r.seq, r.durable, r.position = cp.Seq, cp.Changes, cp.Position
+		r.pausedIDs = cp.Paused
+		for _, id := range cp.Paused {
+			if r.paused == nil {
+				r.paused = map[event.TableID]bool{}
+			}
+			r.paused[id] = true
+		}
 		r.schemas = cp.Schemas
 		if len(r.schemas) == 0 {
 			tables, err := e.source.Tables(ctx)
@@ -178,6 +187,10 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		if err := emptyForResnapshot(ctx, r.e.log, r.e.sink, r.schemas, r.last.Resnapshot, r.e.tf); err != nil {
 			return nil, err
 		}
+	}
+	for _, id := range r.pausedIDs {
+		r.e.log.Info("a table is paused on request: its rows are not written until it is copied again (weir resnapshot)", "table", id)
+		r.e.note("table_paused", id.String(), checkpoint.PausedOnRequest)
 	}
 	if r.e.tf != nil {
 		if r.snap != nil {

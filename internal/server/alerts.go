@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
 
+	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/runtime"
 	"github.com/weir-data/weir/internal/store"
 )
@@ -328,12 +329,14 @@ func (a *alerter) holds(ctx context.Context, r Rule, p *store.Pipeline, state ru
 		return !last.IsZero() && age > r.Threshold, fmt.Sprintf("its last checkpoint is %.0f s old (over %.0f s)", age, r.Threshold)
 	case "table_paused":
 		paused := a.c.Paused(p.Name)
-		if len(paused) == 0 {
-			return false, ""
-		}
 		var tables []string
-		for t := range paused {
-			tables = append(tables, t)
+		for t, why := range paused {
+			if why != checkpoint.PausedOnRequest { // a person paused it: nothing to alert of
+				tables = append(tables, t)
+			}
+		}
+		if len(tables) == 0 {
+			return false, ""
 		}
 		slices.Sort(tables)
 		return true, fmt.Sprintf("its sink paused %s: %s", strings.Join(tables, ", "), paused[tables[0]])

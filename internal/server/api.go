@@ -64,6 +64,8 @@ var routes = []route{
 		params: []param{nameParam}, out: ResetResult{}, status: 200, errors: []int{404, 409}, h: (*api).reset},
 	{method: "POST", path: "/api/v1/pipelines/{name}/resnapshot", id: "resnapshotTables", perm: auth.WritePipelines, summary: "Copy tables again beside the stream: a running pipeline takes the request at its next checkpoint, a stopped one when it next starts",
 		params: []param{nameParam}, in: ResnapshotRequest{}, status: 202, errors: []int{400, 404, 409}, h: (*api).resnapshot},
+	{method: "POST", path: "/api/v1/pipelines/{name}/pause-tables", id: "pauseTables", perm: auth.WritePipelines, summary: "Pause tables while the others go on: their rows are not written from the next checkpoint on (a stopped pipeline: from its next start); resnapshot resumes a table by copying it again",
+		params: []param{nameParam}, in: ResnapshotRequest{}, status: 202, errors: []int{400, 404, 409}, h: (*api).pauseTables},
 	{method: "GET", path: "/api/v1/pipelines/{name}/logs", id: "pipelineLogs", perm: auth.ReadPipelines, summary: "The tail of a pipeline's log; follow=true streams it as server-sent events (text/event-stream), each a LogLine",
 		params: []param{nameParam, {name: "tail", in: "query", doc: "at most this many lines (1-2000, default 100)", typ: "integer"},
 			{name: "level", in: "query", doc: "debug, info, warn or error: that level and above (default info)", typ: "string"},
@@ -421,6 +423,15 @@ func (a *api) reset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) resnapshot(w http.ResponseWriter, r *http.Request) {
+	a.tablesRequest(w, r, a.c.Resnapshot)
+}
+
+func (a *api) pauseTables(w http.ResponseWriter, r *http.Request) {
+	a.tablesRequest(w, r, a.c.PauseTables)
+}
+
+// tablesRequest hands the tables a request names to do.
+func (a *api) tablesRequest(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, name string, tables []string) error) {
 	var req ResnapshotRequest
 	if !decode(w, r, &req) {
 		return
@@ -429,7 +440,7 @@ func (a *api) resnapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, Error{Error: "tables: name at least one table"})
 		return
 	}
-	if err := a.c.Resnapshot(r.Context(), r.PathValue("name"), req.Tables); err != nil {
+	if err := do(r.Context(), r.PathValue("name"), req.Tables); err != nil {
 		fail(w, err)
 		return
 	}

@@ -16,6 +16,9 @@ type TableStatus struct {
 	SnapshotRowsRead      float64 `json:"snapshot_rows_read"`
 	SnapshotRowsEstimated float64 `json:"snapshot_rows_estimated"`
 	SnapshotETASeconds    float64 `json:"snapshot_eta_seconds"`
+	// Paused says why its rows are not written, if they are not: paused on request, or
+	// by its sink, which could not follow a schema change. Copying it again resumes it.
+	Paused string `json:"paused,omitempty"`
 }
 
 // tables returns the per-table series of the pipeline running here (from its metrics),
@@ -44,6 +47,14 @@ func (c *Controller) tables(pipeline string) []TableStatus {
 			}
 			s.set(t, v)
 		}
+	}
+	for table, why := range c.Paused(pipeline) {
+		t := byTable[table]
+		if t == nil {
+			t = &TableStatus{Table: table}
+			byTable[table] = t
+		}
+		t.Paused = why
 	}
 	out := make([]TableStatus, 0, len(byTable))
 	for _, t := range byTable {

@@ -157,7 +157,8 @@ type ResetResult struct {
 	Removed []string `json:"removed"`
 }
 
-// ResnapshotRequest names tables to copy again beside the stream.
+// ResnapshotRequest names tables: to copy again beside the stream (resnapshot), or to
+// pause (pause-tables).
 type ResnapshotRequest struct {
 	// Tables are source tables, as db.table (MySQL) or schema.table (PostgreSQL).
 	Tables []string `json:"tables"`

@@ -269,7 +269,28 @@ func (c *Controller) Reset(ctx context.Context, name string) ([]string, error) {
 
 // Resnapshot asks the pipeline to copy tables again beside its stream: a running
 // pipeline takes the request at its next checkpoint, a stopped one when it next starts.
+// A table paused (on request, or by its sink) is resumed so.
 func (c *Controller) Resnapshot(ctx context.Context, name string, tables []string) error {
+	if err := c.request(ctx, name, "resnapshot", checkpoint.NewRequest(tables)); err != nil {
+		return err
+	}
+	c.pausedMu.Lock() // copied again, a table is out of pause
+	for _, t := range tables {
+		delete(c.paused[name], t)
+	}
+	c.pausedMu.Unlock()
+	return nil
+}
+
+// PauseTables asks the pipeline to write no more rows of tables, while the others go on:
+// a running pipeline takes the request at its next checkpoint, a stopped one when it
+// next starts. Resnapshot resumes them.
+func (c *Controller) PauseTables(ctx context.Context, name string, tables []string) error {
+	return c.request(ctx, name, "pause tables", checkpoint.NewPauseRequest(tables))
+}
+
+// request leaves req for the pipeline, its table names checked against its checkpoint.
+func (c *Controller) request(ctx context.Context, name, action string, req checkpoint.Request) error {
 	if _, err := c.st.Get(ctx, name); err != nil {
 		return err
 	}
@@ -282,20 +303,12 @@ func (c *Controller) Resnapshot(ctx context.Context, name string, tables []strin
 		return err
 	}
 	if cp == nil {
-		return &ConflictError{Action: "resnapshot", State: runtime.Created, Why: "it has no checkpoint: its first run copies every table anyway"}
+		return &ConflictError{Action: action, State: runtime.Created, Why: "it has no checkpoint: its first run copies every table anyway"}
 	}
-	if err := cp.MarkResnapshot(tables); err != nil { // only to check the names
+	if err := req.Mark(cp); err != nil { // only to check the names
 		return &BadRequest{Err: err}
 	}
-	if err := rq.Request(ctx, name, checkpoint.NewRequest(tables)); err != nil {
-		return err
-	}
-	c.pausedMu.Lock() // copied again, a table is out of pause
-	for _, t := range tables {
-		delete(c.paused[name], t)
-	}
-	c.pausedMu.Unlock()
-	return nil
+	return rq.Request(ctx, name, req)
 }
 
 // submitted says what a version's validation said of it, for the pipeline's history.

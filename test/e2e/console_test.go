@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/weir-data/weir/internal/server"
 	"github.com/weir-data/weir/internal/testenv"
@@ -154,6 +156,37 @@ func TestConsole(t *testing.T) {
 	b.waitFor("SUSPENDED", func() bool { return strings.Contains(b.text("#status"), "SUSPENDED") })
 	b.click(`button[hx-post$="/resume"]`)
 	b.waitFor("RUNNING again", func() bool { return strings.Contains(b.text("#status"), "RUNNING") })
+
+	// Pause one table while the other goes on, then resume it: it is copied again.
+	itemQty := func(id int) (qty int) {
+		t.Helper()
+		c, err := pgx.Connect(ctx, pg.URL("dw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		switch err := c.QueryRow(ctx, "SELECT qty FROM shop.items WHERE id = $1", id).Scan(&qty); {
+		case errors.Is(err, pgx.ErrNoRows): // emptied to be copied again
+			return -1
+		case err != nil:
+			t.Fatal(err)
+		}
+		return qty
+	}
+	b.waitFor("the tables", func() bool { return eval[bool](b, `!!document.querySelector('#tables button[hx-post$="/pause-tables"][hx-vals*="shop.items"]')`) })
+	b.click(`#tables button[hx-post$="/pause-tables"][hx-vals*="shop.items"]`)
+	b.waitFor("shop.items paused", func() bool { return strings.Contains(b.text("#tables"), "paused on request") })
+	before := rows()
+	if err := maria.Exec("shop", "UPDATE shop.items SET qty = 7 WHERE id = 5; INSERT INTO shop.orders SELECT seq, 4, 'y@example.com' FROM seq_261_to_270"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the other table's rows", func() bool { return rows() >= before+10 })
+	if q := itemQty(5); q != 2 {
+		t.Fatalf("a paused table was written: items 5 has qty %d", q)
+	}
+	b.accessible("pipeline, a table paused")
+	b.click(`#tables button[hx-post$="/resnapshot"][hx-vals*="shop.items"]`)
+	b.waitFor("shop.items copied again", func() bool { return !strings.Contains(b.text("#tables"), "paused") && itemQty(5) == 7 })
 
 	// The list, the dashboard, the data map, the lineage graph.
 	b.open("/ui/pipelines")

@@ -156,7 +156,13 @@ pipeline:
 	}()
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	a, b := start(t, toKafka, "run", "--progress-interval", "2s", "p.yaml"), start(t, toPG, "run", "--progress-interval", "2s", "p.yaml")
+	var all []*proc // every process, for a failure's report
+	run := func(dir string) *proc {
+		p := start(t, dir, "run", "--progress-interval", "2s", "p.yaml")
+		all = append(all, p)
+		return p
+	}
+	a, b := run(toKafka), run(toPG)
 	for kill := range 6 {
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		for _, p := range []*proc{a, b} {
@@ -179,17 +185,17 @@ pipeline:
 		case 0:
 			a.signal(syscall.SIGKILL)
 			a.wait(t, 30*time.Second)
-			a = start(t, toKafka, "run", "--progress-interval", "2s", "p.yaml")
+			a = run(toKafka)
 		case 1:
 			b.signal(syscall.SIGKILL)
 			b.wait(t, 30*time.Second)
-			b = start(t, toPG, "run", "--progress-interval", "2s", "p.yaml")
+			b = run(toPG)
 		default:
 			a.signal(syscall.SIGKILL)
 			b.signal(syscall.SIGKILL)
 			a.wait(t, 30*time.Second)
 			b.wait(t, 30*time.Second)
-			a, b = start(t, toKafka, "run", "--progress-interval", "2s", "p.yaml"), start(t, toPG, "run", "--progress-interval", "2s", "p.yaml")
+			a, b = run(toKafka), run(toPG)
 		}
 	}
 	close(stop)
@@ -216,8 +222,17 @@ pipeline:
 				p.signal(syscall.SIGQUIT)
 				p.wait(t, 30*time.Second)
 			}
-			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\ntopic ends %v, stable offsets %v\nthe topic's changes of those keys:\n%s\nto Kafka:\n%s\nto PostgreSQL:\n%s",
-				out, ends, stable, keyHistory(t, k.Brokers, reg, out), a.stderr, b.stderr)
+			var logs strings.Builder
+			for i, p := range all {
+				fmt.Fprintf(&logs, "process %d (%s):\n", i, map[bool]string{true: "to Kafka", false: "to PostgreSQL"}[strings.Contains(p.stderr.String(), "pipeline=to-kafka")])
+				for _, line := range strings.Split(p.stderr.String(), "\n") {
+					if strings.HasPrefix(line, "time=") && !strings.Contains(line, "msg=progress") {
+						logs.WriteString(line + "\n")
+					}
+				}
+			}
+			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\ntopic ends %v, stable offsets %v\nthe topic's changes of those keys:\n%s\nevery record of those keys, read uncommitted:\n%s\nthe processes:\n%s",
+				out, ends, stable, keyHistory(t, k.Brokers, reg, out), rawHistory(t, k.Brokers, out), logs.String())
 		}
 	}
 	for _, p := range []*proc{a, b} {
@@ -266,6 +281,68 @@ func keyHistory(t *testing.T, brokers []string, reg *testenv.SchemaRegistry, rep
 			}
 		}
 		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// rawHistory lists every record of the topic, read uncommitted, whose key names an id
+// verify's report names: its partition, offset, producer and whether a read_committed
+// consumer sees it — what tells records of an aborted transaction from committed ones.
+func rawHistory(t *testing.T, brokers []string, report string) string {
+	read := func(level kgo.IsolationLevel) []*kgo.Record {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("shop.orders"), kgo.FetchIsolationLevel(level),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var out []*kgo.Record
+		for idle := 0; idle < 3 && ctx.Err() == nil; {
+			fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+			fs := cl.PollFetches(fctx)
+			fcancel()
+			n := 0
+			fs.EachRecord(func(r *kgo.Record) { n++; out = append(out, r) })
+			if n == 0 {
+				idle++
+			} else {
+				idle = 0
+			}
+		}
+		return out
+	}
+	type at struct {
+		p int32
+		o int64
+	}
+	committed := map[at]bool{}
+	for _, r := range read(kgo.ReadCommitted()) {
+		committed[at{r.Partition, r.Offset}] = true
+	}
+	all := read(kgo.ReadUncommitted())
+	var b strings.Builder
+	for _, m := range regexp.MustCompile(`"id":(\d+)`).FindAllStringSubmatch(report, 20) {
+		key := regexp.MustCompile(`\b` + m[1] + `\b`)
+		fmt.Fprintf(&b, "id %s:", m[1])
+		for _, r := range all {
+			if key.Match(r.Key) {
+				op := regexp.MustCompile(`"op":"(\w)"`).FindSubmatch(r.Value)
+				o := "tombstone"
+				if op != nil {
+					o = string(op[1])
+				}
+				fmt.Fprintf(&b, " [p%d@%d %s pid %d/%d committed=%v]", r.Partition, r.Offset, o, r.ProducerID, r.ProducerEpoch, committed[at{r.Partition, r.Offset}])
+			}
+		}
+		b.WriteString("\n")
+	}
+	// The control records around, per partition: where transactions ended.
+	for _, r := range all {
+		if r.Attrs.IsControl() {
+			fmt.Fprintf(&b, "control p%d@%d pid %d/%d; ", r.Partition, r.Offset, r.ProducerID, r.ProducerEpoch)
+		}
 	}
 	return b.String()
 }

@@ -191,3 +191,73 @@ func TestVerifyReportsAGoneTable(t *testing.T) {
 		t.Fatalf("verify after a source table was dropped: exit %d\n%s", code, out)
 	}
 }
+
+// TestPauseTable: `weir pause` pauses one table of a running pipeline while the other goes
+// on — its changes are not written, its schema change is — the pause outlives a SIGKILL,
+// and `weir resnapshot` resumes it by copying it again, after which verify finds source
+// and sink equal.
+func TestPauseTable(t *testing.T) {
+	e := startMariaTo(t, "postgres", `CREATE DATABASE shop; USE shop;
+		CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), n INT); CREATE TABLE other (id INT PRIMARY KEY, n INT);
+		INSERT INTO items SELECT seq, CONCAT('item ', seq), seq FROM seq_1_to_3000; INSERT INTO other SELECT seq, seq FROM seq_1_to_10`,
+		"shop.items, shop.other", "lenient")
+	p := start(t, e.dir, "run", "p.yaml")
+	e.waitEqual(t, p, "shop.items, shop.other")
+	if code, out := runWeir(t, e.dir, "pause", "p.yaml", "--table", "shop.nothere"); code != 2 || !strings.Contains(out, "its tables: shop.items, shop.other") {
+		t.Fatalf("pause of an unknown table: exit %d\n%s", code, out)
+	}
+	if code, out := runWeir(t, e.dir, "pause", "p.yaml", "--table", "shop.items"); code != 0 || !strings.Contains(out, "took the request: shop.items is paused") {
+		t.Fatalf("pause: exit %d\n%s\nrun:\n%s", code, out, p.stderr)
+	}
+	pausedRow := func() (n int, exists bool) {
+		t.Helper()
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, e.pg.URL("dw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if err := c.QueryRow(ctx, "SELECT n FROM shop.items WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		err = c.QueryRow(ctx, "SELECT true FROM shop.items WHERE id = 2").Scan(&exists)
+		if err != nil && err != pgx.ErrNoRows {
+			t.Fatal(err)
+		}
+		return n, exists
+	}
+	if err := e.db.Exec("shop", `UPDATE items SET n = -5 WHERE id = 1; DELETE FROM items WHERE id = 2; ALTER TABLE items ADD COLUMN c INT;
+		UPDATE items SET c = 7 WHERE id = 3; INSERT INTO other VALUES (11, 11)`); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEqual(t, p, "shop.other") // the other table goes on
+	if n, exists := pausedRow(); n != 1 || !exists {
+		t.Fatalf("the paused table was written: id 1 has n = %d (want 1), id 2 exists: %v", n, exists)
+	}
+
+	p.signal(syscall.SIGKILL) // the pause outlives the process
+	p.wait(t, time.Minute)
+	q := start(t, e.dir, "run", "p.yaml")
+	if err := e.db.Exec("shop", `UPDATE items SET n = -6 WHERE id = 1; INSERT INTO other VALUES (12, 12)`); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEqual(t, q, "shop.other")
+	if n, exists := pausedRow(); n != 1 || !exists {
+		t.Fatalf("after a restart, the paused table was written: id 1 has n = %d (want 1), id 2 exists: %v", n, exists)
+	}
+	if !strings.Contains(q.stderr.String(), "a table is paused on request") {
+		t.Errorf("the run does not say the table is paused:\n%s", q.stderr)
+	}
+
+	if code, out := runWeir(t, e.dir, "resnapshot", "p.yaml", "--table", "shop.items"); code != 0 || !strings.Contains(out, "took the request") {
+		t.Fatalf("resnapshot to resume: exit %d\n%s\nrun:\n%s", code, out, q.stderr)
+	}
+	e.waitEqual(t, q, "shop.items, shop.other")
+	q.signal(syscall.SIGTERM)
+	if code := q.wait(t, time.Minute); code != 0 {
+		t.Fatalf("exit %d\n%s", code, q.stderr)
+	}
+	if code, out := runWeir(t, e.dir, "verify", "p.yaml"); code != 0 {
+		t.Fatalf("verify after the table was resumed: exit %d\n%s", code, out)
+	}
+}
