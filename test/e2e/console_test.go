@@ -173,7 +173,9 @@ func TestConsole(t *testing.T) {
 		}
 		return qty
 	}
-	b.waitFor("the tables", func() bool { return eval[bool](b, `!!document.querySelector('#tables button[hx-post$="/pause-tables"][hx-vals*="shop.items"]')`) })
+	b.waitFor("the tables", func() bool {
+		return eval[bool](b, `!!document.querySelector('#tables button[hx-post$="/pause-tables"][hx-vals*="shop.items"]')`)
+	})
 	b.click(`#tables button[hx-post$="/pause-tables"][hx-vals*="shop.items"]`)
 	b.waitFor("shop.items paused", func() bool { return strings.Contains(b.text("#tables"), "paused on request") })
 	before := rows()
