@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"maps"
@@ -165,7 +166,15 @@ type Answers struct {
 	Masks                        []string // table|column
 	Mode, Behavior               string
 	Parallelism                  string
+	// Casts are the types chosen for columns, by table (as Tables names it) and column;
+	// Columns are each table's columns in order, to write its projection out.
+	Casts   map[string]map[string]string
+	Columns map[string][]string
 }
+
+// castType is what a chosen column type may be: a type name of a few words with its
+// length, or precision and scale (VARCHAR(100), DECIMAL(20,4), DOUBLE PRECISION).
+var castType = regexp.MustCompile(`^[A-Za-z][A-Za-z_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?$`)
 
 // answersOf reads the wizard's form.
 func answersOf(r *http.Request) Answers {
@@ -175,13 +184,121 @@ func answersOf(r *http.Request) Answers {
 		Pattern: strings.TrimSpace(f.Get("pattern")), Merge: strings.TrimSpace(f.Get("merge")), Filter: strings.TrimSpace(f.Get("filter")),
 		Projection: strings.TrimSpace(f.Get("projection")), Masks: f["mask"], Mode: f.Get("mode"), Behavior: f.Get("behavior"),
 		Parallelism: strings.TrimSpace(f.Get("parallelism"))}
-	for _, t := range f["table"] {
+	selected := func(t string) string {
 		if strings.Count(t, ".") == 2 { // a PostgreSQL table as the data map names it: db.schema.table
 			_, t, _ = strings.Cut(t, ".")
 		}
-		a.Tables = append(a.Tables, t)
+		return t
+	}
+	for _, t := range f["table"] {
+		a.Tables = append(a.Tables, selected(t))
+	}
+	for k, v := range f { // cast|TABLE|COLUMN = TYPE, col|TABLE = COLUMN…
+		kind, rest, _ := strings.Cut(k, "|")
+		switch kind {
+		case "cast":
+			t, col, ok := strings.Cut(rest, "|")
+			if typ := strings.TrimSpace(v[0]); ok && typ != "" {
+				if a.Casts == nil {
+					a.Casts = map[string]map[string]string{}
+				}
+				if a.Casts[selected(t)] == nil {
+					a.Casts[selected(t)] = map[string]string{}
+				}
+				a.Casts[selected(t)][col] = typ
+			}
+		case "col":
+			if a.Columns == nil {
+				a.Columns = map[string][]string{}
+			}
+			a.Columns[selected(rest)] = v
+		}
 	}
 	return a
+}
+
+// problems are what the wizard cannot write of the answers.
+func (a Answers) problems() []string {
+	var out []string
+	for _, t := range slices.Sorted(maps.Keys(a.Casts)) {
+		for _, col := range slices.Sorted(maps.Keys(a.Casts[t])) {
+			if typ := a.Casts[t][col]; !castType.MatchString(typ) {
+				out = append(out, fmt.Sprintf("the type for %s.%s, %q, is not a type: write one as VARCHAR(100), BIGINT or DECIMAL(20,4)", t, col, typ))
+			}
+		}
+	}
+	return out
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ident is a column name as an expression names it: backquoted unless it is a plain word.
+func ident(name string) string {
+	if plainWord.MatchString(name) {
+		return name
+	}
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// splitItems splits a projection at its top-level commas (not those inside parentheses
+// or quotes).
+func splitItems(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote rune
+	for i, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '\'' || r == '"' || r == '`':
+			quote = r
+		case r == '(':
+			depth++
+		case r == ')':
+			depth--
+		case r == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+// castProjection is the projection of a table whose columns casts gives types: the
+// projection as written (every column where it is empty), with * written out as the
+// table's columns and each cast column, where it stands bare, as CAST(c AS type) AS c.
+func castProjection(projection string, columns []string, casts map[string]string) string {
+	items := []string{"*"}
+	if projection != "" {
+		items = splitItems(projection)
+	}
+	cast := func(col string) string {
+		if typ, ok := casts[col]; ok {
+			return "CAST(" + ident(col) + " AS " + strings.ToUpper(typ) + ") AS " + ident(col)
+		}
+		return ident(col)
+	}
+	var out []string
+	for _, it := range items {
+		if it == "*" {
+			for _, col := range columns {
+				out = append(out, cast(col))
+			}
+			continue
+		}
+		bare, quoted := it, len(it) > 1 && it[0] == '`' && it[len(it)-1] == '`'
+		if quoted {
+			bare = strings.ReplaceAll(it[1:len(it)-1], "``", "`")
+		}
+		if i := slices.IndexFunc(columns, func(c string) bool { return strings.EqualFold(c, bare) }); i >= 0 && (quoted || plainWord.MatchString(it)) {
+			out = append(out, cast(columns[i]))
+			continue
+		}
+		out = append(out, it)
+	}
+	return strings.Join(out, ", ")
 }
 
 // quoteYAML writes s as a YAML scalar: plain where that reads back the same string, else
@@ -259,7 +376,7 @@ func (a Answers) file() string {
 	type rule struct{ item, table string } // table: the ticked table's name ("" for the pattern)
 	var rules []rule
 	for _, t := range a.Tables {
-		if a.Filter != "" || a.Projection != "" || len(masks[t]) > 0 {
+		if a.Filter != "" || a.Projection != "" || len(masks[t]) > 0 || len(a.Casts[t]) > 0 {
 			rules = append(rules, rule{tableItem(t), t})
 		}
 	}
@@ -276,8 +393,12 @@ func (a Answers) file() string {
 	}
 	for _, r := range rules {
 		fmt.Fprintf(&b, "  - source-table: %s\n", quoteYAML(r.item))
-		if a.Projection != "" {
-			fmt.Fprintf(&b, "    projection: %s\n", quoteYAML(a.Projection))
+		projection := a.Projection
+		if casts := a.Casts[r.table]; r.table != "" && len(casts) > 0 {
+			projection = castProjection(a.Projection, a.Columns[r.table], casts)
+		}
+		if projection != "" {
+			fmt.Fprintf(&b, "    projection: %s\n", quoteYAML(projection))
 		}
 		if a.Filter != "" {
 			fmt.Fprintf(&b, "    filter: %s\n", quoteYAML(a.Filter))
@@ -302,7 +423,12 @@ func (a Answers) file() string {
 
 func (c *Console) wizardReview(w http.ResponseWriter, r *http.Request) {
 	s := &session{c: c, r: r}
-	file := answersOf(r).file()
+	a := answersOf(r)
+	if p := a.problems(); len(p) > 0 {
+		c.fail(w, r, errors.New(strings.Join(p, "; ")))
+		return
+	}
+	file := a.file()
 	c.renderBlock(w, "editor", "form", s.checked(file))
 }
 

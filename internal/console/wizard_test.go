@@ -60,3 +60,41 @@ func TestWizardFile(t *testing.T) {
 		t.Fatalf("the rules:\n%s", file)
 	}
 }
+
+// TestWizardCasts: a type chosen for a column is written into its table's projection as
+// CAST(c AS type) AS c — every column written out where the projection is empty, a bare
+// column replaced where one is written, expressions kept — and a type that is not one is
+// refused with the column named.
+func TestWizardCasts(t *testing.T) {
+	cols := []string{"id", "qty", "email", "we ird"}
+	casts := map[string]string{"qty": "bigint", "we ird": "varchar(10)"}
+	for _, c := range []struct{ projection, want string }{
+		{"", "id, CAST(qty AS BIGINT) AS qty, email, CAST(`we ird` AS VARCHAR(10)) AS `we ird`"},
+		{"id, `qty`, CONCAT(email, ',', id) AS tag", "id, CAST(qty AS BIGINT) AS qty, CONCAT(email, ',', id) AS tag"},
+		{"*, qty * 2 AS twice", "id, CAST(qty AS BIGINT) AS qty, email, CAST(`we ird` AS VARCHAR(10)) AS `we ird`, qty * 2 AS twice"},
+	} {
+		if got := castProjection(c.projection, cols, casts); got != c.want {
+			t.Errorf("projection %q:\n got %s\nwant %s", c.projection, got, c.want)
+		}
+	}
+	a := Answers{Name: "wiz", Source: "shop", Sink: "dw", Tables: []string{"shop.orders", "shop.items"},
+		Casts: map[string]map[string]string{"shop.orders": {"qty": "BIGINT"}}, Columns: map[string][]string{"shop.orders": cols}}
+	file := a.file()
+	conns := func(name string) (string, map[string]string, error) {
+		if name == "shop" {
+			return "mariadb", map[string]string{"hostname": "db", "username": "cdc"}, nil
+		}
+		return "postgres", map[string]string{"url": "postgres://w@dw:5432/dw"}, nil
+	}
+	p, err := spec.ParseWithConnections("wizard.yaml", []byte(file), connectors.Registry(), func(string) (string, bool) { return "", false }, conns)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, file)
+	}
+	if len(p.Transforms) != 1 || p.Transforms[0].SourceTable != "shop.orders" || !strings.Contains(p.Transforms[0].Projection, "CAST(qty AS BIGINT) AS qty") {
+		t.Fatalf("the rules:\n%s", file)
+	}
+	bad := Answers{Casts: map[string]map[string]string{"shop.orders": {"qty": "INT) AS qty, secret AS x, CAST(1 AS INT"}}}
+	if p := bad.problems(); len(p) != 1 || !strings.Contains(p[0], "shop.orders.qty") {
+		t.Fatalf("a type that is not one: %v", p)
+	}
+}

@@ -112,12 +112,18 @@ func TestConsole(t *testing.T) {
 	b.waitFor("what the pattern matches", func() bool { return strings.Contains(b.text("#matches"), "Matches 1 table(s): shop.orders") })
 	b.set("#w-pattern", "")
 	b.set("#w-sink", "dw")
+	// The type of a column, chosen: shop.orders.qty written as a BIGINT.
+	b.click(`details.types:has(input[name="cast|shop.orders|qty"]) summary`)
+	b.do(chromedp.WaitVisible(`input[name="cast|shop.orders|qty"]`), chromedp.SendKeys(`input[name="cast|shop.orders|qty"]`, "BIGINT"))
+	if eval[bool](b, `!!document.querySelector('input[name="cast|shop.orders|id"]')`) {
+		t.Fatal("the wizard offers to change the type of a key column")
+	}
 	b.do(chromedp.SendKeys("#w-filter", "qty > 1"), chromedp.SendKeys("#w-name", "shop-to-dw"))
 	b.accessible("wizard")
 	b.do(chromedp.Click(`#wizard button[type="submit"]`), chromedp.WaitVisible("#check"))
 	b.waitFor("the reviewed file valid", func() bool { return strings.Contains(b.text("#check"), "Valid: pipeline shop-to-dw") })
 	file := eval[string](b, `document.querySelector("#file").value`)
-	for _, want := range []string{"connection: shop", "tables: shop.items, shop.orders", "connection: dw", "filter: qty > 1", "email = null"} {
+	for _, want := range []string{"connection: shop", "tables: shop.items, shop.orders", "connection: dw", "filter: qty > 1", "email = null", "projection: id, CAST(qty AS BIGINT) AS qty, email"} {
 		if !strings.Contains(file, want) {
 			t.Fatalf("the generated file lacks %q:\n%s", want, file)
 		}
@@ -127,7 +133,12 @@ func TestConsole(t *testing.T) {
 		out := b.text("#preview-out")
 		return strings.Contains(out, "shop.items") || strings.Contains(out, "shop.orders")
 	})
-	if out := b.text("#preview-out"); strings.Contains(out, "@example.com") || strings.Contains(out, `"qty":1,`) || !strings.Contains(out, "id int32 (sink: integer) key not null") {
+	b.waitFor("both tables in the preview", func() bool {
+		out := b.text("#preview-out")
+		return strings.Contains(out, "shop.items") && strings.Contains(out, "shop.orders")
+	})
+	if out := b.text("#preview-out"); strings.Contains(out, "@example.com") || strings.Contains(out, `"qty":1,`) || !strings.Contains(out, "id int32 (sink: integer) key not null") ||
+		!strings.Contains(out, "qty int64 (sink: bigint)") {
 		t.Fatalf("the preview shows what the transforms leave out:\n%s", out)
 	}
 	b.shots(shots, "wizard")
@@ -142,6 +153,9 @@ func TestConsole(t *testing.T) {
 		return n
 	}
 	b.waitFor("the snapshot's rows", func() bool { return rows() >= 150 })
+	if typ := pgColumnType(t, pg.URL("dw"), "shop", "orders", "qty"); typ != "bigint" {
+		t.Fatalf("shop.orders.qty in PostgreSQL is %s, not the bigint chosen in the wizard", typ)
+	}
 	if err := maria.Exec("shop", "INSERT INTO shop.orders SELECT seq, 4, 'x@example.com' FROM seq_201_to_260"); err != nil {
 		t.Fatal(err)
 	}
@@ -283,4 +297,21 @@ func TestConsole(t *testing.T) {
 	took := eval[float64](b, `(() => { const n = performance.getEntriesByType("navigation")[0]; return n.domContentLoadedEventEnd - n.startTime })()`)
 	weight := eval[float64](b, `performance.getEntriesByType("navigation")[0].encodedBodySize + performance.getEntriesByType("resource").reduce((s, r) => s + r.encodedBodySize, 0)`)
 	t.Logf("the pipelines list with 201 pipelines: DOM ready in %.0f ms; page, scripts and styles weigh %.0f KB", took, weight/1024)
+}
+
+// pgColumnType is the type PostgreSQL gives a column.
+func pgColumnType(t *testing.T, url, schema, table, column string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var typ string
+	if err := c.QueryRow(ctx, `SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3`,
+		schema, table, column).Scan(&typ); err != nil {
+		t.Fatalf("the type of %s.%s.%s: %v", schema, table, column, err)
+	}
+	return typ
 }
