@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,11 +18,19 @@ import (
 )
 
 // browser is a headless Chromium (Debian's, which scripts/test installs) driven by
-// chromedp, with its own profile: two browsers are two people.
+// chromedp, with its own profile: two browsers are two people. With ff set it is a
+// headless Firefox instead (firefox_test.go), which the helpers below drive through
+// scripts in the page where chromedp has its own steps.
 type browser struct {
 	t    *testing.T
 	ctx  context.Context
 	base string
+	ff   *bidi
+}
+
+// newFirefoxBrowser is a browser that is a headless Firefox.
+func newFirefoxBrowser(t *testing.T, base string) *browser {
+	return &browser{t: t, base: base, ff: newFirefox(t)}
 }
 
 func newBrowser(t *testing.T, base string) *browser {
@@ -56,6 +65,12 @@ func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
 }
 
 func (b *browser) location() string {
+	if b.ff != nil {
+		raw, _ := b.ff.eval("location.href")
+		var loc string
+		json.Unmarshal(raw, &loc)
+		return loc
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
@@ -65,12 +80,40 @@ func (b *browser) location() string {
 // open navigates to path and waits for the page's main heading.
 func (b *browser) open(path string) {
 	b.t.Helper()
+	if b.ff != nil {
+		b.ff.navigate(b.base + path)
+		b.waitVisible("main h1")
+		return
+	}
 	b.do(chromedp.Navigate(b.base+path), chromedp.WaitVisible("main h1"))
+}
+
+// waitVisible waits until the element sel selects is shown.
+func (b *browser) waitVisible(sel string) {
+	b.t.Helper()
+	if b.ff == nil {
+		b.do(chromedp.WaitVisible(sel))
+		return
+	}
+	b.waitFor(sel+" shown", func() bool {
+		return eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0 })()`, sel))
+	})
 }
 
 // eval is the value of a script in the page.
 func eval[T any](b *browser, script string) T {
 	b.t.Helper()
+	var v T
+	if b.ff != nil {
+		raw, err := b.ff.eval(script)
+		if err == nil {
+			err = json.Unmarshal(raw, &v)
+		}
+		if err != nil {
+			b.t.Fatalf("firefox: %s: %v (at %s)", script, err, b.location())
+		}
+		return v
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script, chromedp.EvalAwaitPromise))
@@ -83,7 +126,7 @@ func eval[T any](b *browser, script string) T {
 // set sets the value of a form field and tells the page, as typing or choosing would.
 func (b *browser) set(sel, value string) {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(sel))
+	b.waitVisible(sel)
 	eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q;
 		e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, sel, value))
 }
@@ -95,6 +138,10 @@ func (b *browser) click(sel string) {
 	b.waitFor("htmx to take up "+sel, func() bool {
 		return eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); const h = e && e.closest("[hx-post],[hx-get]"); return !!e && (!h || !!h["htmx-internal-data"]) })()`, sel))
 	})
+	if b.ff != nil {
+		eval[bool](b, fmt.Sprintf(`(() => { document.querySelector(%q).click(); return true })()`, sel))
+		return
+	}
 	b.do(chromedp.Click(sel))
 }
 

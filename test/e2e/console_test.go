@@ -30,12 +30,24 @@ import (
 // action button, and the requests it forges are refused. Every page is checked with
 // axe-core and taken at 1280 px and 390 px ($WEIR_SCREENSHOTS names where; docs/console
 // holds the ones looked at).
-func TestConsole(t *testing.T) {
+// consoleEnv is what the console's browser tests run against: the built server with an
+// admin (ada) and a viewer (vic), a MariaDB with two tables (shop.orders, its e-mail
+// column proposed as confidential, and shop.items) catalogued as connection shop, and a
+// PostgreSQL as connection dw.
+type consoleEnv struct {
+	maria *testenv.MariaDB
+	pg    *testenv.Postgres
+	s     *weirServer
+	admin string // ada's token
+	api   func(token, method, path string, body any) []byte
+}
+
+func startConsole(t *testing.T) *consoleEnv {
 	maria, err := testenv.StartMariaDB()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer maria.Stop()
+	t.Cleanup(func() { maria.Stop() })
 	if err := maria.Exec("", `CREATE DATABASE shop; USE shop;
 		CREATE TABLE orders (id INT PRIMARY KEY, qty INT, email VARCHAR(80));
 		CREATE TABLE items (id INT PRIMARY KEY, qty INT, sku VARCHAR(20));
@@ -48,7 +60,7 @@ func TestConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Stop()
+	t.Cleanup(func() { pg.Stop() })
 	ctx := context.Background()
 	if err := pg.Exec(ctx, "postgres", "CREATE DATABASE dw"); err != nil {
 		t.Fatal(err)
@@ -57,11 +69,7 @@ func TestConsole(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "keys"), "k1="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))+"\n")
 	writeFile(t, filepath.Join(dir, "rules.yml"), "rules:\n  - name: no_progress\n    for: 2s\n    severity: critical\n")
 	s := startServer(t, dir, freeAddr(t), "--key-file", filepath.Join(dir, "keys"), "--alert-rules", "rules.yml", "--alert-interval", "500ms")
-	defer s.stop()
-	shots := os.Getenv("WEIR_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
+	t.Cleanup(s.stop)
 
 	api := func(token, method, path string, body any) []byte {
 		t.Helper()
@@ -92,6 +100,18 @@ func TestConsole(t *testing.T) {
 	api(admin, "POST", "/api/v1/connections", server.ConnectionRequest{Name: "dw", Type: "postgres", Settings: map[string]string{
 		"url": fmt.Sprintf("postgres://postgres@127.0.0.1:%d/dw?sslmode=disable", pg.Port)}})
 	api(admin, "POST", "/api/v1/connections/shop/scan", nil)
+
+	return &consoleEnv{maria: maria, pg: pg, s: s, admin: admin, api: api}
+}
+
+func TestConsole(t *testing.T) {
+	e := startConsole(t)
+	maria, pg, s, admin, api := e.maria, e.pg, e.s, e.admin, e.api
+	ctx := context.Background()
+	shots := os.Getenv("WEIR_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
 
 	// Sign in.
 	b := newBrowser(t, s.url)

@@ -2,8 +2,10 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -420,5 +422,80 @@ func TestStartupModes(t *testing.T) {
 	}
 	if _, err := specificOffsets("partition:0;offset:1"); err == nil || !strings.Contains(err.Error(), "partition:N,offset:M") {
 		t.Errorf("a malformed scan.startup.specific-offsets: %v", err)
+	}
+}
+
+// TestAbortedTransactions: the source reads only committed records — not those of
+// transactions left open by producers that died, aborted when the next one took their
+// transactional id over — though the aborted ones span many of its bounded fetches.
+func TestAbortedTransactions(t *testing.T) {
+	brokers := cluster(t)
+	ctx := context.Background()
+	value := `{"id":%d,"pad":"` + strings.Repeat("x", 2000) + `"}`
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	const parts = 8 // more than a fetch of the source takes at its bound per partition
+	if _, err := kadm.NewClient(admin).CreateTopic(ctx, parts, -1, nil, "rows"); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(from, n int, commit bool) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("dies"), kgo.DefaultProduceTopic("rows"),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(i % parts), Value: fmt.Appendf(nil, value, from+i)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				t.Fatal(err)
+			}
+			cl.Close()
+		} // else: left open, as by a process killed; the next producer aborts it
+	}
+	produce(0, 3000, false) // ~6 MB, more than a fetch of the source takes
+	produce(3000, 3000, false)
+	produce(12000, 100, true)
+	src, err := New(Options{Brokers: brokers, Topics: []string{"rows"}, Format: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	from, err := src.Position(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var ids []int64
+	err = src.Stream(sctx, from, nil, func(_ context.Context, b event.Batch) error {
+		for _, c := range b.Changes {
+			ids = append(ids, c.After[c.Schema.ColumnIndex("id")].Int())
+		}
+		if len(ids) >= 100 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	if len(ids) != 100 || ids[0] != 12000 || ids[99] != 12099 {
+		t.Fatalf("read %d records (first %v): want the 100 committed ones, 12000…12099", len(ids), ids[:min(len(ids), 5)])
 	}
 }
