@@ -166,6 +166,7 @@ type Answers struct {
 	Masks                        []string // table|column
 	Mode, Behavior               string
 	Parallelism                  string
+	RateRows                     string // most rows per second read from the source ("": no limit)
 	// Casts are the types chosen for columns, by table (as Tables names it) and column;
 	// Columns are each table's columns in order, to write its projection out.
 	Casts   map[string]map[string]string
@@ -183,7 +184,7 @@ func answersOf(r *http.Request) Answers {
 	a := Answers{Name: strings.TrimSpace(f.Get("name")), Source: f.Get("source"), Sink: f.Get("sink"), FilePath: strings.TrimSpace(f.Get("path")),
 		Pattern: strings.TrimSpace(f.Get("pattern")), Merge: strings.TrimSpace(f.Get("merge")), Filter: strings.TrimSpace(f.Get("filter")),
 		Projection: strings.TrimSpace(f.Get("projection")), Masks: f["mask"], Mode: f.Get("mode"), Behavior: f.Get("behavior"),
-		Parallelism: strings.TrimSpace(f.Get("parallelism"))}
+		Parallelism: strings.TrimSpace(f.Get("parallelism")), RateRows: strings.TrimSpace(f.Get("rate"))}
 	selected := func(t string) string {
 		if strings.Count(t, ".") == 2 { // a PostgreSQL table as the data map names it: db.schema.table
 			_, t, _ = strings.Cut(t, ".")
@@ -349,6 +350,9 @@ func (a Answers) file() string {
 	fmt.Fprintf(&b, "  connection: %s\n  tables: %s\n", quoteYAML(a.Source), quoteYAML(tables))
 	if a.Mode != "" && a.Mode != "initial" {
 		fmt.Fprintf(&b, "  scan.startup.mode: %s\n", quoteYAML(a.Mode))
+	}
+	if a.RateRows != "" && a.RateRows != "0" {
+		fmt.Fprintf(&b, "  scan.rate-limit.rows-per-second: %s\n", quoteYAML(a.RateRows))
 	}
 	b.WriteString("sink:\n")
 	if a.Sink == "" || a.Sink == "-file" {

@@ -17,7 +17,7 @@ import (
 func TestWizardFile(t *testing.T) {
 	ticked := []string{"shop.orders", "shop.we\"ird;ta`ble ü", "shop.a.b,c(d)"}
 	a := Answers{Name: "wiz", Source: "shop", Sink: "dw", Tables: ticked, Pattern: `shop.ord\w+`, Filter: "qty > 1",
-		Masks: []string{"shop.orders|email"}, Mode: "initial", Behavior: "lenient"}
+		Masks: []string{"shop.orders|email"}, Mode: "initial", Behavior: "lenient", RateRows: "5000"}
 	file := a.file()
 	conns := func(name string) (string, map[string]string, error) {
 		if name == "shop" {
@@ -28,6 +28,9 @@ func TestWizardFile(t *testing.T) {
 	p, err := spec.ParseWithConnections("wizard.yaml", []byte(file), connectors.Registry(), func(string) (string, bool) { return "", false }, conns)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, file)
+	}
+	if got := p.Source.Config.String("scan.rate-limit.rows-per-second"); got != "5000" {
+		t.Errorf("the rate limit: %q\n%s", got, file)
 	}
 	pats, err := connector.ParseTables(p.Source.Config.String("tables"))
 	if err != nil {

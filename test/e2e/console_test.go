@@ -138,12 +138,12 @@ func TestConsole(t *testing.T) {
 	if eval[bool](b, `!!document.querySelector('input[name="cast|shop.orders|id"]')`) {
 		t.Fatal("the wizard offers to change the type of a key column")
 	}
-	b.do(chromedp.SendKeys("#w-filter", "qty > 1"), chromedp.SendKeys("#w-name", "shop-to-dw"))
+	b.do(chromedp.SendKeys("#w-filter", "qty > 1"), chromedp.SendKeys("#w-name", "shop-to-dw"), chromedp.SendKeys("#w-rate", "100000"))
 	b.accessible("wizard")
 	b.do(chromedp.Click(`#wizard button[type="submit"]`), chromedp.WaitVisible("#check"))
 	b.waitFor("the reviewed file valid", func() bool { return strings.Contains(b.text("#check"), "Valid: pipeline shop-to-dw") })
 	file := eval[string](b, `document.querySelector("#file").value`)
-	for _, want := range []string{"connection: shop", "tables: shop.items, shop.orders", "connection: dw", "filter: qty > 1", "email = null", "projection: id, CAST(qty AS BIGINT) AS qty, email"} {
+	for _, want := range []string{"connection: shop", "tables: shop.items, shop.orders", "connection: dw", "filter: qty > 1", "email = null", "projection: id, CAST(qty AS BIGINT) AS qty, email", "scan.rate-limit.rows-per-second: 100000"} {
 		if !strings.Contains(file, want) {
 			t.Fatalf("the generated file lacks %q:\n%s", want, file)
 		}
