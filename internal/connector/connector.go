@@ -84,6 +84,18 @@ type Truncater interface {
 	TruncateTable(ctx context.Context, id event.TableID) error
 }
 
+// IndexBuilder is a sink that makes a source table's secondary indexes (Schema.Indexes)
+// in the target table. The engine calls it once the table's snapshot rows are durable —
+// building as rows load would slow the load — and at each start for the tables whose
+// snapshot is done, beside the stream, which goes on writing through the primary key:
+// so it makes what is missing, leaves what is there, and a build cut short by a crash is
+// made again. A table the sink did not create is left as it is; the sink says which of
+// the source's indexes it lacks. s is the sink table's schema; indexes are the source's
+// indexes on columns s has.
+type IndexBuilder interface {
+	BuildIndexes(ctx context.Context, s *event.Schema, indexes []event.Index) error
+}
+
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may
 // run concurrently with each other and with Stream; ReadChunk is called concurrently for
 // different chunks, up to the pipeline's parallelism. A source that is not a

@@ -294,7 +294,9 @@ func (r *run) checkpoint() error {
 				"position", cp.Position, "err", err)
 		}
 	}
+	prev := r.last
 	r.seq, r.durable, r.routed, r.last = cp.Seq, cp.Changes, 0, cp
+	r.indexesAfter(prev, cp)
 	r.noteSlow(time.Since(start))
 	r.e.stats.Durable.Store(cp.Changes)
 	r.e.stats.Checkpoints.Add(1)

@@ -39,6 +39,7 @@ type run struct {
 	last       *checkpoint.Checkpoint
 	paused     map[event.TableID]bool // tables paused on request (checkpoint.Checkpoint.Paused): their rows are not routed
 	pausedIDs  []event.TableID        // the same, as each checkpoint carries them
+	idx        *indexer               // builds the source's indexes in the sink (indexes.go); nil: the sink does not
 
 	snap                *snapRun                  // nil: no snapshot in this run
 	snapDone            *checkpoint.SnapshotState // the finished snapshot's state, for the checkpoints after it
@@ -211,6 +212,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.in = make(chan msg, 16)
 	r.sem = newByteBudget(r.cfg.QueueMaxBytes)
 	r.startWriters()
+	r.startIndexer(ctx)
 
 	switch {
 	case r.snap != nil && r.joiner != nil: // the phase is the snapshot's from the start: never stream before it
@@ -235,6 +237,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	}
 	cancel()
 	waitErr := r.g.Wait()
+	r.stopIndexer(finished && loopErr == nil && (waitErr == nil || errors.Is(waitErr, context.Canceled)))
 	if loopErr != nil {
 		return nil, loopErr
 	}

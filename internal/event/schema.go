@@ -2,6 +2,7 @@ package event
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/weir-data/weir/internal/types"
@@ -57,6 +58,62 @@ type Schema struct {
 	Key []int `json:"key,omitempty"`
 	// Version increases with each change of this table's schema within a source.
 	Version int `json:"version,omitempty"`
+	// Indexes are the table's secondary indexes and unique constraints (not its primary
+	// key), as a sink makes them in the target once the table's snapshot is in
+	// (connector.IndexBuilder). Indexes on expressions, and partial ones, are not kept.
+	Indexes []Index `json:"indexes,omitempty"`
+}
+
+// Index is a secondary index of a source table.
+type Index struct {
+	Name    string        `json:"name"`
+	Columns []IndexColumn `json:"columns"`
+	Unique  bool          `json:"unique,omitempty"`
+	// Kind is "" for an ordinary (B-tree) index, "fulltext", "spatial", or another
+	// PostgreSQL access method ("gin", "gist", "hash", …).
+	Kind string `json:"kind,omitempty"`
+}
+
+// IndexColumn is a column of an index.
+type IndexColumn struct {
+	Name   string `json:"name"`
+	Prefix int    `json:"prefix,omitempty"` // MySQL: the leading characters indexed (0: the whole value)
+	Desc   bool   `json:"desc,omitempty"`
+}
+
+// ColumnNames are the names of the index's columns, in order.
+func (ix Index) ColumnNames() []string {
+	out := make([]string, len(ix.Columns))
+	for i, c := range ix.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// RenameIndexColumn follows a column's rename in the indexes that name it.
+func (s *Schema) RenameIndexColumn(from, to string) {
+	s.Indexes = slices.Clone(s.Indexes)
+	for i := range s.Indexes {
+		s.Indexes[i].Columns = slices.Clone(s.Indexes[i].Columns)
+		for j := range s.Indexes[i].Columns {
+			if strings.EqualFold(s.Indexes[i].Columns[j].Name, from) {
+				s.Indexes[i].Columns[j].Name = to
+			}
+		}
+	}
+}
+
+// DropIndexColumn takes a dropped column out of the indexes, as MySQL and PostgreSQL do
+// (MySQL keeps an index with its other columns; an index left with none goes).
+func (s *Schema) DropIndexColumn(name string) {
+	var out []Index
+	for _, ix := range s.Indexes {
+		ix.Columns = slices.DeleteFunc(slices.Clone(ix.Columns), func(c IndexColumn) bool { return strings.EqualFold(c.Name, name) })
+		if len(ix.Columns) > 0 {
+			out = append(out, ix)
+		}
+	}
+	s.Indexes = out
 }
 
 // ColumnIndex returns the index of the named column, or -1.

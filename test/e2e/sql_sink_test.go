@@ -467,3 +467,96 @@ func mariadbTarget(dst *testenv.MariaDB, mode string) target {
 	}
 	return tg.withReader(read, mode)
 }
+
+// TestSourceIndexes: into PostgreSQL and into MariaDB, the source table's secondary indexes
+// — plain, unique, composite with a descending column, on a prefix, FULLTEXT — are made in
+// the table weir creates once its snapshot is in, a unique one as a plain index; a restart
+// builds none again; a table that was in the target before weir is left as it is, and the
+// run says which of the source's indexes it lacks.
+func TestSourceIndexes(t *testing.T) {
+	for _, kind := range []string{"postgres", "mariadb"} {
+		t.Run(kind, func(t *testing.T) {
+			e := startMariaTo(t, kind, `CREATE DATABASE shop; USE shop;
+				CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), n INT, note TEXT, code VARCHAR(20),
+					KEY k_n (n), UNIQUE KEY u_code (code), KEY k_name_n (name, n DESC), KEY k_note (note(10)), FULLTEXT KEY f_name (name));
+				INSERT INTO items SELECT seq, CONCAT('item ', seq), seq % 10, REPEAT('x', seq % 50), CONCAT('C', seq) FROM seq_1_to_3000;
+				CREATE TABLE mine (id INT PRIMARY KEY, v INT, KEY k_v (v)); INSERT INTO mine VALUES (1, 1)`, "shop.items, shop.mine", "lenient")
+			// shop.mine is the user's own table in the target, made before weir.
+			var err error
+			if kind == "postgres" {
+				err = e.pg.Exec(context.Background(), "dw", "CREATE SCHEMA shop; CREATE TABLE shop.mine (id int PRIMARY KEY, v int)")
+			} else {
+				err = e.dst.Exec("", "CREATE DATABASE shop; CREATE TABLE shop.mine (id INT PRIMARY KEY, v INT)")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := start(t, e.dir, "run", "p.yaml")
+			e.waitEqual(t, p, "shop.items, shop.mine")
+			waitFor(t, "the indexes built", time.Minute, func() bool { return strings.Count(p.stderr.String(), "built an index of the source table") == 5 })
+			got := map[string]string{} // index → what it is, as the target says
+			if kind == "postgres" {
+				c, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, _ := c.Query(context.Background(), `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'shop' AND tablename = 'items'`)
+				for rows.Next() {
+					var name, def string
+					rows.Scan(&name, &def)
+					got[name] = def[strings.Index(def, " USING "):]
+				}
+				c.Close(context.Background())
+				for name, want := range map[string]string{"items_k_n": "USING btree (n)", "items_u_code": "USING btree (code)",
+					"items_k_name_n": "USING btree (name, n DESC)", "items_k_note": "USING btree (\"left\"(note, 10))",
+					"items_f_name": "USING gin (to_tsvector('simple'::regconfig, COALESCE((name)::text, ''::text)))"} {
+					if got[name] != " "+want {
+						t.Errorf("index %s: %q, want %q (all: %v)", name, got[name], want, got)
+					}
+				}
+			} else {
+				c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.dst.Port), "root", "", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := c.Execute(`SELECT INDEX_NAME, CONCAT(NON_UNIQUE, ' ', INDEX_TYPE, ' ', GROUP_CONCAT(CONCAT(COLUMN_NAME, IFNULL(CONCAT('(', SUB_PART, ')'), ''), IF(COLLATION = 'D', ' DESC', '')) ORDER BY SEQ_IN_INDEX))
+					FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'items' GROUP BY INDEX_NAME, NON_UNIQUE, INDEX_TYPE`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range res.RowNumber() {
+					name, _ := res.GetString(i, 0)
+					def, _ := res.GetString(i, 1)
+					got[name] = def
+				}
+				c.Close()
+				for name, want := range map[string]string{"k_n": "1 BTREE n", "u_code": "1 BTREE code", "k_name_n": "1 BTREE name,n DESC",
+					"k_note": "1 BTREE note(10)", "f_name": "1 FULLTEXT name"} {
+					if got[name] != want {
+						t.Errorf("index %s: %q, want %q (all: %v)", name, got[name], want, got)
+					}
+				}
+			}
+			if !strings.Contains(p.stderr.String(), "lacks indexes the source table has") || !strings.Contains(p.stderr.String(), "k_v (v)") {
+				t.Errorf("the run does not say what the user's table lacks:\n%s", p.stderr)
+			}
+			p.signal(syscall.SIGTERM)
+			if code := p.wait(t, time.Minute); code != 0 {
+				t.Fatalf("exit %d\n%s", code, p.stderr)
+			}
+			q := start(t, e.dir, "run", "p.yaml") // indexes there are found there
+			waitFor(t, "the second run streaming", time.Minute, func() bool { return strings.Contains(q.stderr.String(), "streaming changes") })
+			if err := e.db.Exec("shop", "INSERT INTO items VALUES (5000, 'new', 1, 'n', 'C5000')"); err != nil {
+				t.Fatal(err)
+			}
+			e.waitEqual(t, q, "shop.items, shop.mine")
+			q.signal(syscall.SIGTERM)
+			if code := q.wait(t, time.Minute); code != 0 {
+				t.Fatalf("exit %d\n%s", code, q.stderr)
+			}
+			if strings.Contains(q.stderr.String(), "built an index") {
+				t.Errorf("the second run built indexes again:\n%s", q.stderr)
+			}
+		})
+	}
+}

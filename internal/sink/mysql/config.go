@@ -28,6 +28,8 @@ func Spec(typ string) connector.Spec {
 				Description: "upsert: one row per key, as the source has it; changelog: one row per change, with _weir_op, _weir_pos, _weir_commit_ts and _weir_seq (an audit table)."},
 			{Name: "sink.delete-mode", Type: connector.TypeEnum, Default: "hard", Enum: []string{"hard", "soft"},
 				Description: "hard: a delete removes the row; soft: the row stays with _weir_deleted = 1."},
+			{Name: "sink.create-indexes", Type: connector.TypeBool, Default: "true",
+				Description: "Make the source tables' secondary indexes in the tables weir creates, once each table's snapshot is in (a unique one as a plain index; see docs/sink-mysql.md)."},
 			{Name: "checkpoint.table", Type: connector.TypeString, Default: "weir_checkpoints",
 				Description: "[database.]name of the table in the target where the pipeline's position is committed with the data."},
 			{Name: "connect.timeout", Type: connector.TypeDuration, Default: "30s", Description: "Timeout of connecting."},

@@ -78,6 +78,7 @@ type Options struct {
 	Pipeline        string
 	Mode            string // "upsert" or "changelog"
 	DeleteMode      string // "hard" or "soft"
+	NoIndexes       bool   // sink.create-indexes: false
 	CheckpointTable string // [database.]name of the checkpoint table
 	Behavior        string // schema.change.behavior
 	Parallelism     int
@@ -115,6 +116,7 @@ var (
 	_ connector.SchemaApplier    = (*Writer)(nil)
 	_ connector.Destination      = (*Writer)(nil)
 	_ connector.Identified       = (*Writer)(nil)
+	_ connector.IndexBuilder     = (*Writer)(nil)
 )
 
 // Open opens the sink from its config.
@@ -125,6 +127,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Mode:            cfg.String("sink.mode"),
 		DeleteMode:      cfg.String("sink.delete-mode"),
 		CheckpointTable: cfg.String("checkpoint.table"),
+		NoIndexes:       !cfg.Bool("sink.create-indexes"),
 		Behavior:        env.SchemaChangeBehavior,
 		Parallelism:     env.Parallelism,
 		ConnectTimeout:  cfg.Duration("connect.timeout"),

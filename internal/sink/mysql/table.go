@@ -162,7 +162,7 @@ func (w *Writer) createSQL(s *event.Schema) (string, error) {
 		}
 		fmt.Fprintf(&b, ", PRIMARY KEY (%s)", strings.Join(keys, ", "))
 	}
-	fmt.Fprintf(&b, ") ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = %s", w.collation)
+	fmt.Fprintf(&b, ") ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = %s COMMENT = %s", w.collation, stringLiteral(sqlsink.CreatedComment(w.o.Pipeline)))
 	return b.String(), nil
 }
 

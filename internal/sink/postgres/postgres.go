@@ -76,6 +76,7 @@ type Options struct {
 	Mode            string // "upsert" or "changelog"
 	DeleteMode      string // "hard" or "soft"
 	CheckpointTable string // [schema.]name of the checkpoint table
+	NoIndexes       bool   // sink.create-indexes: false
 	Behavior        string // schema.change.behavior
 	Parallelism     int
 	Log             *slog.Logger
@@ -107,6 +108,7 @@ var (
 	_ connector.CheckpointKeeper = (*Writer)(nil)
 	_ connector.SchemaApplier    = (*Writer)(nil)
 	_ connector.Destination      = (*Writer)(nil)
+	_ connector.IndexBuilder     = (*Writer)(nil)
 )
 
 // Open opens the sink from its config.
@@ -117,6 +119,7 @@ func Open(ctx context.Context, cfg *connector.Config, env connector.Env) (connec
 		Mode:            cfg.String("sink.mode"),
 		DeleteMode:      cfg.String("sink.delete-mode"),
 		CheckpointTable: cfg.String("checkpoint.table"),
+		NoIndexes:       !cfg.Bool("sink.create-indexes"),
 		Behavior:        env.SchemaChangeBehavior,
 		Parallelism:     env.Parallelism,
 		Log:             env.Logger,

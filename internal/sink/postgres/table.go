@@ -156,6 +156,7 @@ func (w *Writer) createSQL(s *event.Schema) string {
 		fmt.Fprintf(&b, ", PRIMARY KEY (%s)", strings.Join(keys, ", "))
 	}
 	b.WriteString(")")
+	fmt.Fprintf(&b, "; COMMENT ON TABLE %s IS '%s'", quoteID(s.ID), strings.ReplaceAll(sqlsink.CreatedComment(w.o.Pipeline), "'", "''"))
 	return b.String()
 }
 

@@ -465,8 +465,9 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string, tinyBoo
 		if err != nil {
 			return 0, "", "", err
 		}
-		wasKey := slices.Contains(sc.Key, i)
+		wasKey, indexes := slices.Contains(sc.Key, i), sc.Indexes
 		removeColumn(sc, i)
+		sc.Indexes = indexes // the column changes, its indexes stay
 		at := i
 		if sp.Position != nil && sp.Position.Tp != ast.ColumnPositionNone {
 			if at, err = columnPosition(sc, sp.Position); err != nil {
@@ -479,6 +480,7 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string, tinyBoo
 			slices.Sort(sc.Key) // composite key order is kept only for single-column moves
 		}
 		if !strings.EqualFold(old, col.Name) {
+			sc.RenameIndexColumn(old, col.Name)
 			return event.RenameColumn, old, col.Name, nil
 		}
 		return event.ModifyColumn, old, "", nil
@@ -489,6 +491,7 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string, tinyBoo
 			return 0, "", "", fmt.Errorf("no column %s to rename", old)
 		}
 		sc.Columns[i].Name = nw
+		sc.RenameIndexColumn(old, nw)
 		return event.RenameColumn, old, nw, nil
 	case ast.AlterTableOption:
 		cs, convert := tableCharset(sp.Options)
@@ -547,6 +550,10 @@ func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt, charset string, ti
 		}
 	}
 	for _, c := range s.Constraints {
+		if ix, ok := indexOfConstraint(c); ok {
+			sc.Indexes = append(sc.Indexes, ix)
+			continue
+		}
 		if c.Tp != ast.ConstraintPrimaryKey {
 			continue
 		}
@@ -561,6 +568,32 @@ func schemaOfCreate(id event.TableID, s *ast.CreateTableStmt, charset string, ti
 		}
 	}
 	return sc, sc.Validate()
+}
+
+// indexOfConstraint is the index a CREATE TABLE's constraint declares, if it is one on
+// columns (not on expressions).
+func indexOfConstraint(c *ast.Constraint) (event.Index, bool) {
+	var ix event.Index
+	switch c.Tp {
+	case ast.ConstraintIndex, ast.ConstraintKey:
+	case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
+		ix.Unique = true
+	case ast.ConstraintFulltext:
+		ix.Kind = "fulltext"
+	default:
+		return ix, false
+	}
+	ix.Name = c.Name
+	for _, k := range c.Keys {
+		if k.Column == nil { // an expression
+			return ix, false
+		}
+		ix.Columns = append(ix.Columns, event.IndexColumn{Name: k.Column.Name.O, Prefix: max(k.Length, 0), Desc: k.Desc})
+	}
+	if ix.Name == "" && len(ix.Columns) > 0 { // MySQL names it after its first column
+		ix.Name = ix.Columns[0].Name
+	}
+	return ix, len(ix.Columns) > 0
 }
 
 // columnOfDef maps a column definition, whose text takes charset unless it declares its
@@ -690,6 +723,7 @@ func insertColumn(sc *event.Schema, at int, col event.Column) {
 }
 
 func removeColumn(sc *event.Schema, i int) {
+	sc.DropIndexColumn(sc.Columns[i].Name)
 	sc.Columns = slices.Delete(sc.Columns, i, i+1)
 	key := sc.Key[:0]
 	for _, k := range sc.Key {
@@ -718,6 +752,7 @@ func cloneSchema(s *event.Schema) *event.Schema {
 	c := *s
 	c.Columns = slices.Clone(s.Columns)
 	c.Key = slices.Clone(s.Key)
+	c.Indexes = slices.Clone(s.Indexes)
 	return &c
 }
 

@@ -125,6 +125,9 @@ func describe(conn *client.Conn, db, name string, o columnOpts) (*table, error) 
 		col, _ := res.GetString(i, 0)
 		s.Key = append(s.Key, s.ColumnIndex(col))
 	}
+	if s.Indexes, err = indexes(conn, id); err != nil {
+		return nil, err
+	}
 	if err := versioning(conn, s); err != nil {
 		return nil, err
 	}
@@ -137,6 +140,42 @@ func describe(conn *client.Conn, db, name string, o columnOpts) (*table, error) 
 		return nil, err
 	}
 	return newTable(s)
+}
+
+// indexes reads a table's secondary indexes (those on expressions, MySQL 8's functional
+// ones, are left out: no column names them).
+func indexes(conn *client.Conn, id event.TableID) ([]event.Index, error) {
+	res, err := conn.Execute(`SELECT INDEX_NAME, NON_UNIQUE, IFNULL(COLUMN_NAME, ''), IFNULL(SUB_PART, 0), IFNULL(COLLATION, 'A'), INDEX_TYPE
+		FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`, id.Schema, id.Table)
+	if err != nil {
+		return nil, fmt.Errorf("read the indexes of %s: %w", id, err)
+	}
+	var out []event.Index
+	skip := ""
+	for i := range res.RowNumber() {
+		name, _ := res.GetString(i, 0)
+		nonUnique, _ := res.GetInt(i, 1)
+		col, _ := res.GetString(i, 2)
+		prefix, _ := res.GetInt(i, 3)
+		collation, _ := res.GetString(i, 4)
+		kind, _ := res.GetString(i, 5)
+		if name == skip {
+			continue
+		}
+		if col == "" { // an expression
+			skip = name
+			if len(out) > 0 && out[len(out)-1].Name == name {
+				out = out[:len(out)-1]
+			}
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			out = append(out, event.Index{Name: name, Unique: nonUnique == 0, Kind: map[string]string{"FULLTEXT": "fulltext", "SPATIAL": "spatial"}[strings.ToUpper(kind)]})
+		}
+		ix := &out[len(out)-1]
+		ix.Columns = append(ix.Columns, event.IndexColumn{Name: col, Prefix: int(prefix), Desc: collation == "D"})
+	}
+	return out, nil
 }
 
 // mariaJSON gives MariaDB's JSON columns their type back. MariaDB's JSON is LONGTEXT

@@ -312,7 +312,45 @@ func (s *Source) describe(ctx context.Context, q querier, schema, name string) (
 		return nil, err
 	}
 	sc.Key = key
+	if sc.Indexes, err = indexes(ctx, q, oid, id); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// indexes reads a table's secondary indexes on columns (not those on expressions, nor
+// partial or invalid ones).
+func indexes(ctx context.Context, q querier, oid uint32, id event.TableID) ([]event.Index, error) {
+	rows, err := q.Query(ctx, `SELECT ic.relname, i.indisunique, am.amname, a.attname, (i.indoption[k.ord - 1] & 1) = 1
+		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		WHERE i.indrelid = $1 AND NOT i.indisprimary AND i.indexprs IS NULL AND i.indpred IS NULL AND i.indisvalid AND k.ord <= i.indnkeyatts
+		ORDER BY ic.relname, k.ord`, oid)
+	if err != nil {
+		return nil, fmt.Errorf("read the indexes of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []event.Index
+	for rows.Next() {
+		var name, method, col string
+		var unique, desc bool
+		if err := rows.Scan(&name, &unique, &method, &col, &desc); err != nil {
+			return nil, fmt.Errorf("read the indexes of %s: %w", id, err)
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			if method == "btree" {
+				method = ""
+			}
+			out = append(out, event.Index{Name: name, Unique: unique, Kind: method})
+		}
+		ix := &out[len(out)-1]
+		ix.Columns = append(ix.Columns, event.IndexColumn{Name: col, Desc: desc})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the indexes of %s: %w", id, err)
+	}
+	return out, nil
 }
 
 // keyOf finds the key of a table: its primary key, else a REPLICA IDENTITY index, else

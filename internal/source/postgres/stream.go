@@ -564,6 +564,12 @@ func (r *reader) relation(ctx context.Context, m *pglogrepl.RelationMessage) err
 		return nil // its changes are left out until its first chunk is delivered
 	}
 	sc.Key = keyByName(old.schema, sc)
+	sc.Indexes = old.schema.Indexes // less the columns gone (a rename comes as a new column)
+	for _, c := range old.schema.Columns {
+		if sc.ColumnIndex(c.Name) < 0 {
+			sc.DropIndexColumn(c.Name)
+		}
+	}
 	if sameColumns(old.schema, sc) {
 		old.full = full
 		r.rels[m.RelationID] = old

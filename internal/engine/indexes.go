@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weir-data/weir/internal/checkpoint"
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/snapshot"
+)
+
+// The source's secondary indexes in the target (connector.IndexBuilder). A table's are
+// built once its snapshot rows are durable — loading into an indexed table is slower
+// than indexing it after — by one goroutine beside the run, a table at a time, while the
+// stream goes on writing through the primary key. The indexer is given:
+//   - when the run starts, every table whose snapshot is done (or that has none): a build
+//     a crash cut short is made again, one that was done is found there;
+//   - after each checkpoint, the tables whose snapshot that checkpoint made durable.
+// A build that fails is said and left for the next start; it does not stop the pipeline.
+// When the run ends the builds are cut short, unless the pipeline finished (a snapshot
+// only): then they are waited for, as nothing would build them later.
+
+type indexer struct {
+	b      connector.IndexBuilder
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	todo   []*event.Schema
+	wake   chan struct{}
+	closed bool
+	done   chan struct{}
+}
+
+// startIndexer starts the indexer if the sink builds indexes.
+func (r *run) startIndexer(parent context.Context) {
+	b, ok := r.e.sink.(connector.IndexBuilder)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	ix := &indexer{b: b, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r.idx = ix
+	go func() {
+		defer close(ix.done)
+		for {
+			ix.mu.Lock()
+			if len(ix.todo) == 0 {
+				closed := ix.closed
+				ix.mu.Unlock()
+				if closed {
+					return
+				}
+				select {
+				case <-ix.wake:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			s := ix.todo[0]
+			ix.todo = ix.todo[1:]
+			ix.mu.Unlock()
+			r.buildIndexes(ctx, s)
+		}
+	}()
+	var ready []event.TableID // the tables whose snapshot is done as the run starts
+	for _, s := range r.schemas {
+		if r.snapshotDone(r.last, s.ID) {
+			ready = append(ready, s.ID)
+		}
+	}
+	r.queueIndexes(ready)
+}
+
+// snapshotDone reports whether cp holds table id's snapshot as done (or it has none).
+func (r *run) snapshotDone(cp *checkpoint.Checkpoint, id event.TableID) bool {
+	if cp == nil {
+		return r.snap == nil // a run that starts streaming snapshots nothing
+	}
+	if cp.Snapshot == nil {
+		return true
+	}
+	return finishedIn(cp.Snapshot, id)
+}
+
+// finishedIn reports whether st holds table id's snapshot as done (or not at all).
+func finishedIn(st *checkpoint.SnapshotState, id event.TableID) bool {
+	i := slices.IndexFunc(st.Tables, func(t snapshot.TableProgress) bool { return t.Table == id })
+	return i < 0 || st.Tables[i].Finished()
+}
+
+// indexesAfter queues the tables whose snapshot checkpoint cp made durable (prev: the
+// checkpoint before it).
+func (r *run) indexesAfter(prev, cp *checkpoint.Checkpoint) {
+	if r.idx == nil || cp.Snapshot == nil {
+		return
+	}
+	var ready []event.TableID
+	for _, t := range cp.Snapshot.Tables {
+		if t.Finished() && (prev == nil || prev.Snapshot == nil || !finishedIn(prev.Snapshot, t.Table)) {
+			ready = append(ready, t.Table)
+		}
+	}
+	r.queueIndexes(ready)
+}
+
+func (r *run) queueIndexes(ids []event.TableID) {
+	if r.idx == nil || len(ids) == 0 {
+		return
+	}
+	r.idx.mu.Lock()
+	for _, id := range ids {
+		if r.paused[id] {
+			continue
+		}
+		for _, s := range r.schemas {
+			if s.ID == id && len(s.Indexes) > 0 {
+				r.idx.todo = append(r.idx.todo, s)
+			}
+		}
+	}
+	r.idx.mu.Unlock()
+	select {
+	case r.idx.wake <- struct{}{}:
+	default:
+	}
+}
+
+// buildIndexes has the sink build source table s's indexes in each sink table it goes to
+// (those whose columns the sink table has).
+func (r *run) buildIndexes(ctx context.Context, s *event.Schema) {
+	outs, err := sinkSchemas([]*event.Schema{s}, r.e.tf)
+	if err != nil {
+		r.e.log.Warn("the indexes of a table are not built: its sink tables are not known", "table", s.ID, "err", err)
+		return
+	}
+	for _, o := range outs {
+		var indexes []event.Index
+		for _, ix := range s.Indexes {
+			if !slices.ContainsFunc(ix.Columns, func(c event.IndexColumn) bool { return o.ColumnIndex(c.Name) < 0 }) {
+				indexes = append(indexes, ix)
+			}
+		}
+		if len(indexes) == 0 {
+			continue
+		}
+		start := time.Now()
+		if err := r.idx.b.BuildIndexes(ctx, o, indexes); err != nil {
+			if ctx.Err() == nil {
+				r.e.log.Warn("the indexes of a table were not all built; the next start tries again", "table", s.ID, "sink_table", o.ID, "err", err)
+			}
+			continue
+		}
+		if d := time.Since(start); d > time.Second {
+			r.e.note("indexes_built", o.ID.String(), "its indexes were built in "+d.Round(time.Millisecond).String())
+		}
+	}
+}
+
+// stopIndexer ends the indexer: at once, or, when the pipeline finished, once it has
+// built what it was given.
+func (r *run) stopIndexer(finished bool) {
+	if r.idx == nil {
+		return
+	}
+	r.idx.mu.Lock()
+	r.idx.closed = true
+	r.idx.mu.Unlock()
+	select {
+	case r.idx.wake <- struct{}{}:
+	default:
+	}
+	if !finished {
+		r.idx.cancel()
+	}
+	<-r.idx.done
+	r.idx.cancel()
+}
