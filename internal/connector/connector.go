@@ -91,9 +91,10 @@ type Truncater interface {
 // so it makes what is missing, leaves what is there, and a build cut short by a crash is
 // made again. A table the sink did not create is left as it is; the sink says which of
 // the source's indexes it lacks. s is the sink table's schema; indexes are the source's
-// indexes on columns s has.
+// indexes on columns s has; gone are indexes the source dropped (or redefined), which
+// the sink drops first where it made them (index DDL at the source, under evolve).
 type IndexBuilder interface {
-	BuildIndexes(ctx context.Context, s *event.Schema, indexes []event.Index) error
+	BuildIndexes(ctx context.Context, s *event.Schema, indexes, gone []event.Index) error
 }
 
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may

@@ -18,7 +18,9 @@ import (
 // stream goes on writing through the primary key. The indexer is given:
 //   - when the run starts, every table whose snapshot is done (or that has none): a build
 //     a crash cut short is made again, one that was done is found there;
-//   - after each checkpoint, the tables whose snapshot that checkpoint made durable.
+//   - after each checkpoint, the tables whose snapshot that checkpoint made durable;
+//   - under evolve, a table whose indexes changed at the source (index DDL), with those
+//     it dropped.
 // A build that fails is said and left for the next start; it does not stop the pipeline.
 // When the run ends the builds are cut short, unless the pipeline finished (a snapshot
 // only): then they are waited for, as nothing would build them later.
@@ -28,7 +30,7 @@ type indexer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
-	todo   []*event.Schema
+	todo   []indexWork
 	wake   chan struct{}
 	closed bool
 	done   chan struct{}
@@ -60,10 +62,10 @@ func (r *run) startIndexer(parent context.Context) {
 				}
 				continue
 			}
-			s := ix.todo[0]
+			wk := ix.todo[0]
 			ix.todo = ix.todo[1:]
 			ix.mu.Unlock()
-			r.buildIndexes(ctx, s)
+			r.buildIndexes(ctx, wk)
 		}
 	}()
 	var ready []event.TableID // the tables whose snapshot is done as the run starts
@@ -118,20 +120,62 @@ func (r *run) queueIndexes(ids []event.TableID) {
 		}
 		for _, s := range r.schemas {
 			if s.ID == id && len(s.Indexes) > 0 {
-				r.idx.todo = append(r.idx.todo, s)
+				r.idx.todo = append(r.idx.todo, indexWork{s: s})
 			}
 		}
 	}
 	r.idx.mu.Unlock()
+	r.idx.poke()
+}
+
+// indexWork is a table whose indexes to build: s, the source table's schema; gone, the
+// indexes the source dropped or redefined.
+type indexWork struct {
+	s    *event.Schema
+	gone []event.Index
+}
+
+func (ix *indexer) poke() {
 	select {
-	case r.idx.wake <- struct{}{}:
+	case ix.wake <- struct{}{}:
 	default:
 	}
 }
 
+// indexChange queues the indexes of a table whose indexes changed at the source (schema
+// change c), under evolve: the sink drops those the source dropped and makes the new
+// ones. A table whose snapshot is not done gets them after it, as any other.
+func (r *run) indexChange(c *event.SchemaChange) {
+	if r.idx == nil || c.Before == nil || c.After == nil || c.Table != c.After.ID ||
+		(r.cfg.SchemaChangeBehavior != "evolve" && r.cfg.SchemaChangeBehavior != "try_evolve") || !r.snapshotDone(r.last, c.Table) || r.paused[c.Table] {
+		return
+	}
+	var gone []event.Index
+	for _, old := range c.Before.Indexes {
+		if !slices.ContainsFunc(c.After.Indexes, func(ix event.Index) bool { return sameIndex(ix, old) }) {
+			gone = append(gone, old)
+		}
+	}
+	added := slices.ContainsFunc(c.After.Indexes, func(ix event.Index) bool {
+		return !slices.ContainsFunc(c.Before.Indexes, func(old event.Index) bool { return sameIndex(ix, old) })
+	})
+	if len(gone) == 0 && !added {
+		return
+	}
+	r.idx.mu.Lock()
+	r.idx.todo = append(r.idx.todo, indexWork{s: c.After, gone: gone})
+	r.idx.mu.Unlock()
+	r.idx.poke()
+}
+
+func sameIndex(a, b event.Index) bool {
+	return a.Name == b.Name && a.Unique == b.Unique && a.Kind == b.Kind && slices.Equal(a.Columns, b.Columns)
+}
+
 // buildIndexes has the sink build source table s's indexes in each sink table it goes to
 // (those whose columns the sink table has).
-func (r *run) buildIndexes(ctx context.Context, s *event.Schema) {
+func (r *run) buildIndexes(ctx context.Context, wk indexWork) {
+	s := wk.s
 	outs, err := sinkSchemas([]*event.Schema{s}, r.e.tf)
 	if err != nil {
 		r.e.log.Warn("the indexes of a table are not built: its sink tables are not known", "table", s.ID, "err", err)
@@ -144,11 +188,11 @@ func (r *run) buildIndexes(ctx context.Context, s *event.Schema) {
 				indexes = append(indexes, ix)
 			}
 		}
-		if len(indexes) == 0 {
+		if len(indexes) == 0 && len(wk.gone) == 0 {
 			continue
 		}
 		start := time.Now()
-		if err := r.idx.b.BuildIndexes(ctx, o, indexes); err != nil {
+		if err := r.idx.b.BuildIndexes(ctx, o, indexes, wk.gone); err != nil {
 			if ctx.Err() == nil {
 				r.e.log.Warn("the indexes of a table were not all built; the next start tries again", "table", s.ID, "sink_table", o.ID, "err", err)
 			}
@@ -169,10 +213,7 @@ func (r *run) stopIndexer(finished bool) {
 	r.idx.mu.Lock()
 	r.idx.closed = true
 	r.idx.mu.Unlock()
-	select {
-	case r.idx.wake <- struct{}{}:
-	default:
-	}
+	r.idx.poke()
 	if !finished {
 		r.idx.cancel()
 	}

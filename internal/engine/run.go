@@ -561,6 +561,7 @@ func (r *run) applySchemaChange(c *event.SchemaChange, end event.Position) error
 	case c.After != nil:
 		r.setSchema(c.After)
 	}
+	r.indexChange(c)
 	changes := []*event.SchemaChange{c}
 	if r.e.tf != nil {
 		var err error

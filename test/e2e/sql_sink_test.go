@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -472,7 +474,8 @@ func mariadbTarget(dst *testenv.MariaDB, mode string) target {
 // — plain, unique, composite with a descending column, on a prefix, FULLTEXT — are made in
 // the table weir creates once its snapshot is in, a unique one as a plain index; a restart
 // builds none again; a table that was in the target before weir is left as it is, and the
-// run says which of the source's indexes it lacks.
+// run says which of the source's indexes it lacks. Then, under evolve, index DDL at the
+// source (ALTER TABLE … ADD/DROP INDEX, CREATE INDEX, DROP INDEX) is followed.
 func TestSourceIndexes(t *testing.T) {
 	for _, kind := range []string{"postgres", "mariadb"} {
 		t.Run(kind, func(t *testing.T) {
@@ -480,7 +483,7 @@ func TestSourceIndexes(t *testing.T) {
 				CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), n INT, note TEXT, code VARCHAR(20),
 					KEY k_n (n), UNIQUE KEY u_code (code), KEY k_name_n (name, n DESC), KEY k_note (note(10)), FULLTEXT KEY f_name (name));
 				INSERT INTO items SELECT seq, CONCAT('item ', seq), seq % 10, REPEAT('x', seq % 50), CONCAT('C', seq) FROM seq_1_to_3000;
-				CREATE TABLE mine (id INT PRIMARY KEY, v INT, KEY k_v (v)); INSERT INTO mine VALUES (1, 1)`, "shop.items, shop.mine", "lenient")
+				CREATE TABLE mine (id INT PRIMARY KEY, v INT, KEY k_v (v)); INSERT INTO mine VALUES (1, 1)`, "shop.items, shop.mine", "evolve")
 			// shop.mine is the user's own table in the target, made before weir.
 			var err error
 			if kind == "postgres" {
@@ -494,31 +497,27 @@ func TestSourceIndexes(t *testing.T) {
 			p := start(t, e.dir, "run", "p.yaml")
 			e.waitEqual(t, p, "shop.items, shop.mine")
 			waitFor(t, "the indexes built", time.Minute, func() bool { return strings.Count(p.stderr.String(), "built an index of the source table") == 5 })
-			got := map[string]string{} // index → what it is, as the target says
-			if kind == "postgres" {
-				c, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				rows, _ := c.Query(context.Background(), `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'shop' AND tablename = 'items'`)
-				for rows.Next() {
-					var name, def string
-					rows.Scan(&name, &def)
-					got[name] = def[strings.Index(def, " USING "):]
-				}
-				c.Close(context.Background())
-				for name, want := range map[string]string{"items_k_n": "USING btree (n)", "items_u_code": "USING btree (code)",
-					"items_k_name_n": "USING btree (name, n DESC)", "items_k_note": "USING btree (\"left\"(note, 10))",
-					"items_f_name": "USING gin (to_tsvector('simple'::regconfig, COALESCE((name)::text, ''::text)))"} {
-					if got[name] != " "+want {
-						t.Errorf("index %s: %q, want %q (all: %v)", name, got[name], want, got)
+			indexes := func() map[string]string { // index → what it is, as the target says
+				got := map[string]string{}
+				if kind == "postgres" {
+					c, err := pgx.Connect(context.Background(), e.pg.URL("dw"))
+					if err != nil {
+						t.Fatal(err)
 					}
+					defer c.Close(context.Background())
+					rows, _ := c.Query(context.Background(), `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'shop' AND tablename = 'items'`)
+					for rows.Next() {
+						var name, def string
+						rows.Scan(&name, &def)
+						got[name] = def[strings.Index(def, " USING "):]
+					}
+					return got
 				}
-			} else {
 				c, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.dst.Port), "root", "", "")
 				if err != nil {
 					t.Fatal(err)
 				}
+				defer c.Close()
 				res, err := c.Execute(`SELECT INDEX_NAME, CONCAT(NON_UNIQUE, ' ', INDEX_TYPE, ' ', GROUP_CONCAT(CONCAT(COLUMN_NAME, IFNULL(CONCAT('(', SUB_PART, ')'), ''), IF(COLLATION = 'D', ' DESC', '')) ORDER BY SEQ_IN_INDEX))
 					FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'items' GROUP BY INDEX_NAME, NON_UNIQUE, INDEX_TYPE`)
 				if err != nil {
@@ -529,7 +528,18 @@ func TestSourceIndexes(t *testing.T) {
 					def, _ := res.GetString(i, 1)
 					got[name] = def
 				}
-				c.Close()
+				return got
+			}
+			got := indexes()
+			if kind == "postgres" {
+				for name, want := range map[string]string{"items_k_n": "USING btree (n)", "items_u_code": "USING btree (code)",
+					"items_k_name_n": "USING btree (name, n DESC)", "items_k_note": "USING btree (\"left\"(note, 10))",
+					"items_f_name": "USING gin (to_tsvector('simple'::regconfig, COALESCE((name)::text, ''::text)))"} {
+					if got[name] != " "+want {
+						t.Errorf("index %s: %q, want %q (all: %v)", name, got[name], want, got)
+					}
+				}
+			} else {
 				for name, want := range map[string]string{"k_n": "1 BTREE n", "u_code": "1 BTREE code", "k_name_n": "1 BTREE name,n DESC",
 					"k_note": "1 BTREE note(10)", "f_name": "1 FULLTEXT name"} {
 					if got[name] != want {
@@ -550,12 +560,26 @@ func TestSourceIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.waitEqual(t, q, "shop.items, shop.mine")
+			if strings.Contains(q.stderr.String(), "built an index") {
+				t.Errorf("the second run built indexes again:\n%s", q.stderr)
+			}
+			// Index DDL at the source, followed under evolve.
+			if err := e.db.Exec("shop", `ALTER TABLE items ADD INDEX k_code_n (code, n), DROP INDEX k_n; CREATE INDEX k_name5 ON items (name(5));
+				DROP INDEX f_name ON items; INSERT INTO items VALUES (5001, 'newer', 2, 'n', 'C5001')`); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the index DDL followed", time.Minute, func() bool {
+				return strings.Count(q.stderr.String(), "built an index of the source table") == 2 && strings.Count(q.stderr.String(), "dropped an index the source dropped") == 2
+			})
+			e.waitEqual(t, q, "shop.items, shop.mine")
+			got = indexes()
+			want := map[string]string{"postgres": "items_k_code_n items_k_name5 items_k_name_n items_k_note items_pkey items_u_code", "mariadb": "PRIMARY k_code_n k_name5 k_name_n k_note u_code"}[kind]
+			if names := strings.Join(slices.Sorted(maps.Keys(got)), " "); names != want {
+				t.Errorf("after the index DDL the target has %s, want %s (%v)", names, want, got)
+			}
 			q.signal(syscall.SIGTERM)
 			if code := q.wait(t, time.Minute); code != 0 {
 				t.Fatalf("exit %d\n%s", code, q.stderr)
-			}
-			if strings.Contains(q.stderr.String(), "built an index") {
-				t.Errorf("the second run built indexes again:\n%s", q.stderr)
 			}
 		})
 	}

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/weir-data/weir/internal/event"
@@ -26,8 +28,8 @@ const lockWait = 3
 // BuildIndexes makes the source's indexes in table s.ID (connector.IndexBuilder; the
 // rules are sqlsink's) with ALTER TABLE … ADD INDEX on a connection of its own, which
 // InnoDB builds online while the writers go on.
-func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes []event.Index) error {
-	if w.o.NoIndexes || len(indexes) == 0 {
+func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes, gone []event.Index) error {
+	if w.o.NoIndexes || len(indexes)+len(gone) == 0 {
 		return nil
 	}
 	c, err := w.dial(ctx)
@@ -70,37 +72,48 @@ func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes []ev
 	if err != nil || t == nil {
 		return err
 	}
-	steps, skipped := sqlsink.PlanIndexes(indexMaker{w: w, t: t}, s, indexes, have)
-	for _, why := range skipped {
-		w.log.Warn("an index of the source is not made in the target", "table", t.name, "why", why)
-	}
-	if len(steps) == 0 {
-		return nil
-	}
 	if _, err := run(ctx, c, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lockWait)); err != nil {
 		return err
 	}
+	m := indexMaker{w: w, t: t}
+	for _, name := range sqlsink.GoneIndexes(m, gone, have) {
+		if err := alterOnline(ctx, c, m.DropIndex(name)); err != nil {
+			return fmt.Errorf("drop index %s of %s, which the source dropped: %w", name, t.name, err)
+		}
+		w.log.Info("dropped an index the source dropped", "table", t.name, "index", name)
+		have = slices.DeleteFunc(have, func(h sqlsink.ExistingIndex) bool { return h.Name == name })
+	}
+	steps, skipped := sqlsink.PlanIndexes(m, s, indexes, have)
+	for _, why := range skipped {
+		w.log.Warn("an index of the source is not made in the target", "table", t.name, "why", why)
+	}
 	for _, st := range steps {
 		start := time.Now()
-		for {
-			_, err = run(ctx, c, st.Create)
-			var me *gomysql.MyError
-			if !errors.As(err, &me) || me.Code != gomysql.ER_LOCK_WAIT_TIMEOUT {
-				break
-			}
-			select { // the writers had the table: let them through, then try again
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
-			}
-		}
-		if err != nil {
+		if err := alterOnline(ctx, c, st.Create); err != nil {
 			return fmt.Errorf("build index %s of %s (%s): %w", st.Name, t.name, st.Create, err)
 		}
 		w.log.Info("built an index of the source table", "table", t.name, "index", st.Name, "took", time.Since(start).Round(time.Millisecond),
 			"plain_for_unique", st.Plain)
 	}
 	return nil
+}
+
+// alterOnline runs an ALTER TABLE that InnoDB does online, on a connection whose metadata
+// lock wait is short (lockWait): when the writers hold the table, it lets them through
+// and tries again.
+func alterOnline(ctx context.Context, c *client.Conn, stmt string) error {
+	for {
+		_, err := run(ctx, c, stmt)
+		var me *gomysql.MyError
+		if !errors.As(err, &me) || me.Code != gomysql.ER_LOCK_WAIT_TIMEOUT {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // indexMaker writes MySQL's index DDL for target table t.

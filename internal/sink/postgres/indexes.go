@@ -19,8 +19,8 @@ import (
 // rules are sqlsink's) with CREATE INDEX CONCURRENTLY, which lets the writers go on
 // meanwhile. A build cut short leaves an invalid index, which the next build drops and
 // makes again.
-func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes []event.Index) error {
-	if w.o.NoIndexes || len(indexes) == 0 {
+func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes, gone []event.Index) error {
+	if w.o.NoIndexes || len(indexes)+len(gone) == 0 {
 		return nil
 	}
 	schema, table := targetName(s.ID)
@@ -45,7 +45,19 @@ func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes []ev
 		}
 		return nil
 	}
-	steps, skipped := sqlsink.PlanIndexes(indexMaker{s: s}, s, indexes, have)
+	m := indexMaker{s: s}
+	if drops := sqlsink.GoneIndexes(m, gone, have); len(drops) > 0 {
+		for _, name := range drops {
+			if _, err := w.pool.Exec(ctx, m.DropIndex(name)); err != nil {
+				return fmt.Errorf("drop index %s of %s, which the source dropped: %w", name, quoteID(s.ID), err)
+			}
+			w.log.Info("dropped an index the source dropped", "table", quoteID(s.ID), "index", name)
+		}
+		if have, err = w.indexesOf(ctx, oid); err != nil {
+			return fmt.Errorf("read the indexes of %s: %w", quoteID(s.ID), err)
+		}
+	}
+	steps, skipped := sqlsink.PlanIndexes(m, s, indexes, have)
 	for _, why := range skipped {
 		w.log.Warn("an index of the source is not made in the target", "table", quoteID(s.ID), "why", why)
 	}

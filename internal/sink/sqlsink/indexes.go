@@ -78,6 +78,19 @@ func PlanIndexes(d IndexMaker, s *event.Schema, want []event.Index, have []Exist
 	return steps, skipped
 }
 
+// GoneIndexes are the names of the indexes the table has that the sink made for indexes
+// the source dropped (or redefined: the new one is made after).
+func GoneIndexes(d IndexMaker, gone []event.Index, have []ExistingIndex) []string {
+	var out []string
+	for _, g := range gone {
+		name := d.IndexName(g)
+		if slices.ContainsFunc(have, func(h ExistingIndex) bool { return strings.EqualFold(h.Name, name) }) && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // LackedIndexes are the indexes of want that a table the sink did not create has no
 // index on the same columns for, as "name (columns)".
 func LackedIndexes(s *event.Schema, want []event.Index, have []ExistingIndex) []string {

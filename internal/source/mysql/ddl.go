@@ -24,8 +24,10 @@ import (
 //
 // What it follows: CREATE TABLE (of tables the selection matches), DROP TABLE, RENAME
 // TABLE, TRUNCATE TABLE, and ALTER TABLE … ADD/DROP/MODIFY/CHANGE/RENAME COLUMN, RENAME
-// TO, ADD/DROP PRIMARY KEY. Other statements (indexes, options, grants) do not change
-// what a row event holds and are skipped. A text column declared without a character set
+// TO, ADD/DROP PRIMARY KEY; and the secondary indexes (CREATE/DROP INDEX, ALTER TABLE …
+// ADD/DROP/RENAME INDEX), as alter table changes whose schemas differ in their indexes
+// alone, which a SQL sink follows under evolve. Other statements (options, grants) do not
+// change what a row event holds and are skipped. A text column declared without a character set
 // takes its table's default (CREATE TABLE … DEFAULT CHARSET, ALTER TABLE … CHARACTER SET,
 // CONVERT TO CHARACTER SET), and a table declared without one its database's; defaults
 // not seen in the stream are asked of the server (lookup).
@@ -313,6 +315,18 @@ func (h *schemaHistory) applyStmt(st ast.StmtNode, defaultDB string, tables map[
 			out = append(out, c...)
 		}
 		return out, nil
+	case *ast.CreateIndexStmt:
+		ix := event.Index{Name: s.IndexName, Unique: s.KeyType == ast.IndexKeyTypeUnique,
+			Kind: map[ast.IndexKeyType]string{ast.IndexKeyTypeFulltext: "fulltext", ast.IndexKeyTypeSpatial: "spatial"}[s.KeyType]}
+		for _, p := range s.IndexPartSpecifications {
+			if p.Column == nil {
+				return nil, nil // on an expression: not carried
+			}
+			ix.Columns = append(ix.Columns, event.IndexColumn{Name: p.Column.Name.O, Prefix: max(p.Length, 0), Desc: p.Desc})
+		}
+		return h.index(tableID(s.Table, defaultDB), tables, ddl, pos, func(sc *event.Schema) bool { setIndex(sc, ix); return true })
+	case *ast.DropIndexStmt:
+		return h.index(tableID(s.Table, defaultDB), tables, ddl, pos, func(sc *event.Schema) bool { return dropIndex(sc, s.IndexName) })
 	case *ast.AlterTableStmt:
 		id := tableID(s.Table, defaultDB)
 		if sh := h.shadows[id]; sh != nil {
@@ -532,8 +546,56 @@ func alterSpec(sc *event.Schema, sp *ast.AlterTableSpec, charset string, tinyBoo
 			}
 			return event.ModifyColumn, "", "", nil
 		}
+		if ix, ok := indexOfConstraint(sp.Constraint); sp.Constraint != nil && ok {
+			setIndex(sc, ix)
+			return event.AlterTable, "", "", nil
+		}
+	case ast.AlterTableDropIndex:
+		if dropIndex(sc, sp.Name) {
+			return event.AlterTable, "", "", nil
+		}
+	case ast.AlterTableRenameIndex:
+		for i := range sc.Indexes {
+			if strings.EqualFold(sc.Indexes[i].Name, sp.FromKey.O) {
+				sc.Indexes[i].Name = sp.ToKey.O
+				return event.AlterTable, "", "", nil
+			}
+		}
 	}
 	return 0, "", "", nil
+}
+
+// setIndex adds ix to sc's indexes, in place of one of the same name.
+func setIndex(sc *event.Schema, ix event.Index) {
+	dropIndex(sc, ix.Name)
+	sc.Indexes = append(sc.Indexes, ix)
+}
+
+// dropIndex takes index name out of sc's indexes, if it is there.
+func dropIndex(sc *event.Schema, name string) bool {
+	n := len(sc.Indexes)
+	sc.Indexes = slices.DeleteFunc(slices.Clone(sc.Indexes), func(ix event.Index) bool { return strings.EqualFold(ix.Name, name) })
+	return len(sc.Indexes) < n
+}
+
+// index applies CREATE INDEX or DROP INDEX to a table weir follows: an alter table change
+// whose schemas differ in their indexes alone.
+func (h *schemaHistory) index(id event.TableID, tables map[event.TableID]*table, ddl string, pos event.Pos, change func(sc *event.Schema) bool) ([]*event.SchemaChange, error) {
+	t := tables[id]
+	if t == nil {
+		return nil, nil
+	}
+	sc := cloneSchema(t.schema)
+	if !change(sc) {
+		return nil, nil
+	}
+	sc.Version = t.schema.Version + 1
+	nt, err := newTable(sc)
+	if err != nil {
+		return nil, err
+	}
+	tables[id] = nt
+	return []*event.SchemaChange{{Kind: event.AlterTable, Table: id, Before: t.schema, After: sc, DDL: ddl, Pos: pos}}, nil
 }
 
 // schemaOfCreate builds a table's schema from its CREATE TABLE.

@@ -578,10 +578,11 @@ func classifyStreamError(err error, pos position) error {
 	return fault.AsRetryable(fmt.Errorf("read the binlog after %s: %w", pos.encode(), err))
 }
 
-// tableDDL matches the statements that can change what a row event of a table holds;
-// everything else in a query event (procedures, views, triggers, users, grants,
-// databases, indexes) is skipped unparsed.
-var tableDDL = regexp.MustCompile(`(?is)^\s*(?:/\*.*?\*/\s*)*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE|ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE|DROP\s+(?:TEMPORARY\s+)?TABLES?|RENAME\s+TABLES?|TRUNCATE)\b`)
+// tableDDL matches the statements that can change what a row event of a table holds, and
+// those of its indexes; everything else in a query event (procedures, views, triggers,
+// users, grants, databases) is skipped unparsed.
+var tableDDL = regexp.MustCompile(`(?is)^\s*(?:/\*.*?\*/\s*)*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE|ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE|DROP\s+(?:TEMPORARY\s+)?TABLES?|RENAME\s+TABLES?|TRUNCATE|` +
+	`CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX|DROP\s+(?:ONLINE\s+|OFFLINE\s+)?INDEX)\b`)
 
 // unparsed recovers from a table statement the parser cannot read, even normalized, so
 // that no statement the server accepted stops the pipeline: a table weir follows that the
