@@ -11,9 +11,12 @@ import (
 
 // Advise names the columns whose values MySQL/MariaDB may not hold whole, given what the
 // source can send and the limits of the mapping in types.go (connector.SinkDef.Advise).
-func Advise(schemas []*event.Schema, _ *connector.Config, env connector.Env) []string {
+func Advise(schemas []*event.Schema, cfg *connector.Config, env connector.Env) []string {
 	x := types.SourceExtremes(env.SourceType)
 	var out []string
+	if cfg == nil || cfg.Bool("sink.create-indexes") {
+		out = append(out, sqlsink.IndexAdvice(schemas, indexSkip)...)
+	}
 	if x.NaN {
 		out = append(out, sqlsink.Advice(schemas, sqlsink.KindIn(types.Float32, types.Float64),
 			"MySQL has no NaN or ±Infinity; a row with one is refused and stops the pipeline with a message that names the column and key")...)

@@ -82,3 +82,25 @@ func TestKeyBudget(t *testing.T) {
 }
 
 func specOf(typ string) *connector.Spec { s := Spec(typ); return &s }
+
+// TestIndexAdvice: validate says which of the source's indexes MySQL cannot make (a GIN
+// index, one on a JSON column) and which unique one it makes plain; an ordinary one is
+// not mentioned.
+func TestIndexAdvice(t *testing.T) {
+	s := &event.Schema{ID: event.TableID{Schema: "public", Table: "t"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int64}}, {Name: "doc", Type: types.Type{Kind: types.JSON}}, {Name: "v", Type: types.Type{Kind: types.Int32}}},
+		Indexes: []event.Index{{Name: "t_doc", Kind: "gin", Columns: []event.IndexColumn{{Name: "doc"}}}, {Name: "t_doc2", Columns: []event.IndexColumn{{Name: "doc"}}},
+			{Name: "t_v", Unique: true, Columns: []event.IndexColumn{{Name: "v"}}}, {Name: "t_v2", Columns: []event.IndexColumn{{Name: "v"}, {Name: "id"}}}}}
+	got := Advise([]*event.Schema{s}, nil, connector.Env{SourceType: "mariadb"})
+	want := []string{"table public.t: its index t_doc (doc) is not made in the target: MySQL has no gin index",
+		"table public.t: its index t_doc2 (doc) is not made in the target: MySQL cannot index a JSON column",
+		"table public.t: its unique index t_v (v) is made as a plain index"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d warnings, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("warning %d:\n%s\nwant it to begin\n%s", i, got[i], want[i])
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // lockWait bounds how long an index build waits for the table's metadata lock. InnoDB
@@ -75,7 +76,7 @@ func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes, gon
 	if _, err := run(ctx, c, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lockWait)); err != nil {
 		return err
 	}
-	m := indexMaker{w: w, t: t}
+	m := indexMaker{s: s, t: t}
 	for _, name := range sqlsink.GoneIndexes(m, gone, have) {
 		if err := alterOnline(ctx, c, m.DropIndex(name)); err != nil {
 			return fmt.Errorf("drop index %s of %s, which the source dropped: %w", name, t.name, err)
@@ -118,7 +119,7 @@ func alterOnline(ctx context.Context, c *client.Conn, stmt string) error {
 
 // indexMaker writes MySQL's index DDL for target table t.
 type indexMaker struct {
-	w *Writer
+	s *event.Schema
 	t *target
 }
 
@@ -131,16 +132,31 @@ func (m indexMaker) IndexName(ix event.Index) string {
 	return ix.Name[:55] + "_" + hex.EncodeToString(h[:4])
 }
 
+// indexSkip says why MySQL cannot make index ix of source table s ("" where it can).
+func indexSkip(s *event.Schema, ix event.Index) string {
+	switch ix.Kind {
+	case "", "hash", "fulltext", "spatial":
+	default:
+		return "MySQL has no " + ix.Kind + " index"
+	}
+	for _, c := range ix.Columns {
+		if i := s.ColumnIndex(c.Name); i >= 0 && s.Columns[i].Type.Kind == types.JSON {
+			return "MySQL cannot index a JSON column"
+		}
+	}
+	return ""
+}
+
 func (m indexMaker) CreateIndex(name string, ix event.Index) (string, string) {
 	kind := ""
 	switch ix.Kind {
-	case "", "hash":
 	case "fulltext":
 		kind = "FULLTEXT "
 	case "spatial":
 		kind = "SPATIAL "
-	default:
-		return "", "MySQL has no " + ix.Kind + " index"
+	}
+	if why := indexSkip(m.s, ix); why != "" {
+		return "", why
 	}
 	var cols []string
 	for _, c := range ix.Columns {

@@ -8,11 +8,18 @@ import (
 )
 
 // Advise names the columns whose values PostgreSQL may not hold whole, given what the
-// source can send (connector.SinkDef.Advise). Such a row is never written altered: the
-// pipeline stops at it with the column and key.
-func Advise(schemas []*event.Schema, _ *connector.Config, env connector.Env) []string {
+// source can send (connector.SinkDef.Advise) — such a row is never written altered: the
+// pipeline stops at it with the column and key — and the source's indexes it would not
+// make as they are.
+func Advise(schemas []*event.Schema, cfg *connector.Config, env connector.Env) []string {
 	x := types.SourceExtremes(env.SourceType)
 	var out []string
+	if cfg == nil || cfg.Bool("sink.create-indexes") {
+		out = append(out, sqlsink.IndexAdvice(schemas, func(s *event.Schema, ix event.Index) string {
+			_, skip := indexMaker{s: s}.CreateIndex(ix.Name, ix)
+			return skip
+		})...)
+	}
 	if x.TimeBeyondDay {
 		out = append(out, sqlsink.Advice(schemas, sqlsink.KindIn(types.Time),
 			"PostgreSQL's time holds 00:00:00 to 24:00:00; a row with a time outside it stops the pipeline with a message that names the column and key")...)

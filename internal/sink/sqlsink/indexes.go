@@ -115,3 +115,21 @@ func CreatedComment(pipeline string) string {
 
 // IsCreated reports whether a table's comment says a weir sink created it.
 func IsCreated(comment string) bool { return strings.HasPrefix(comment, "created by weir") }
+
+// IndexAdvice is what `weir validate` says of the source's indexes a SQL sink would make
+// (connector.SinkDef.Advise): those it cannot (skip says why, "" where it can), and the
+// unique ones it makes plain.
+func IndexAdvice(schemas []*event.Schema, skip func(s *event.Schema, ix event.Index) string) []string {
+	var out []string
+	for _, s := range schemas {
+		for _, ix := range s.Indexes {
+			cols := strings.Join(ix.ColumnNames(), ", ")
+			if why := skip(s, ix); why != "" {
+				out = append(out, fmt.Sprintf("table %s: its index %s (%s) is not made in the target: %s", s.ID, ix.Name, cols, why))
+			} else if ix.Unique {
+				out = append(out, fmt.Sprintf("table %s: its unique index %s (%s) is made as a plain index (the writers commit apart; see the sink's docs)", s.ID, ix.Name, cols))
+			}
+		}
+	}
+	return out
+}
