@@ -15,53 +15,41 @@ import (
 )
 
 func resnapshotCommand(g *globals, reg *connector.Registry) *cobra.Command {
-	var (
-		f      runFlags
-		tables []string
-		wait   time.Duration
-	)
-	cmd := &cobra.Command{
-		Use:   "resnapshot FILE.yaml --table DB.TABLE...",
-		Short: "Copy tables again beside the stream, which goes on: the pipeline empties them in the sink and snapshots them, running or at its next start",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(tables) == 0 {
-				return invalid(fmt.Errorf("name the tables to copy again: --table db.table (as many as needed)"))
-			}
-			return request(cmd.Context(), g, reg, args[0], f, checkpoint.NewRequest(tables), wait)
-		},
-	}
-	requestFlags(cmd, &f, &tables, &wait, "a table of the source to copy again")
-	return cmd
+	return requestCommand(g, reg, "resnapshot",
+		"Copy tables again beside the stream, which goes on: the pipeline empties them in the sink and snapshots them, running or at its next start",
+		"copy again", checkpoint.NewRequest)
 }
 
 func pauseCommand(g *globals, reg *connector.Registry) *cobra.Command {
+	return requestCommand(g, reg, "pause",
+		"Pause tables while the others go on: their rows are not written from the pipeline's next checkpoint on, running or at its next start; "+
+			"`weir resnapshot` resumes a table by copying it again",
+		"pause", checkpoint.NewPauseRequest)
+}
+
+// requestCommand is a command that leaves a request naming tables for a pipeline (request).
+func requestCommand(g *globals, reg *connector.Registry, name, short, verb string, newRequest func(tables []string) checkpoint.Request) *cobra.Command {
 	var (
 		f      runFlags
 		tables []string
 		wait   time.Duration
 	)
 	cmd := &cobra.Command{
-		Use: "pause FILE.yaml --table DB.TABLE...",
-		Short: "Pause tables while the others go on: their rows are not written from the pipeline's next checkpoint on, running or at its next start; " +
-			"`weir resnapshot` resumes a table by copying it again",
-		Args: cobra.ExactArgs(1),
+		Use:   name + " FILE.yaml --table DB.TABLE...",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(tables) == 0 {
-				return invalid(fmt.Errorf("name the tables to pause: --table db.table (as many as needed)"))
+				return invalid(fmt.Errorf("name the tables to %s: --table db.table (as many as needed)", verb))
 			}
-			return request(cmd.Context(), g, reg, args[0], f, checkpoint.NewPauseRequest(tables), wait)
+			return request(cmd.Context(), g, reg, args[0], f, newRequest(tables), wait)
 		},
 	}
-	requestFlags(cmd, &f, &tables, &wait, "a table of the source to pause")
-	return cmd
-}
-
-func requestFlags(cmd *cobra.Command, f *runFlags, tables *[]string, wait *time.Duration, table string) {
 	cmd.Flags().StringVar(&f.state, "state", ".weir", "directory of local state (checkpoints)")
 	cmd.Flags().StringVar(&f.store, "checkpoint-store", "", "the PostgreSQL checkpoint store the pipeline runs with: postgres://user@host/db")
-	cmd.Flags().StringSliceVar(tables, "table", nil, table+", as db.table (MySQL) or schema.table (PostgreSQL); repeat or separate with commas")
-	cmd.Flags().DurationVar(wait, "wait", time.Minute, "how long to wait for a running pipeline to take the request up")
+	cmd.Flags().StringSliceVar(&tables, "table", nil, "a table of the source to "+verb+", as db.table (MySQL) or schema.table (PostgreSQL); repeat or separate with commas")
+	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for a running pipeline to take the request up")
+	return cmd
 }
 
 // request leaves req in the pipeline's checkpoint store (checkpoint.Request): to copy

@@ -19,16 +19,7 @@ func TestWizardFile(t *testing.T) {
 	a := Answers{Name: "wiz", Source: "shop", Sink: "dw", Tables: ticked, Pattern: `shop.ord\w+`, Filter: "qty > 1",
 		Masks: []string{"shop.orders|email"}, Mode: "initial", Behavior: "lenient", RateRows: "5000"}
 	file := a.file()
-	conns := func(name string) (string, map[string]string, error) {
-		if name == "shop" {
-			return "mariadb", map[string]string{"hostname": "db", "username": "cdc"}, nil
-		}
-		return "postgres", map[string]string{"url": "postgres://w@dw:5432/dw"}, nil
-	}
-	p, err := spec.ParseWithConnections("wizard.yaml", []byte(file), connectors.Registry(), func(string) (string, bool) { return "", false }, conns)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, file)
-	}
+	p := parseWizardFile(t, file)
 	if got := p.Source.Config.String("scan.rate-limit.rows-per-second"); got != "5000" {
 		t.Errorf("the rate limit: %q\n%s", got, file)
 	}
@@ -83,6 +74,20 @@ func TestWizardCasts(t *testing.T) {
 	a := Answers{Name: "wiz", Source: "shop", Sink: "dw", Tables: []string{"shop.orders", "shop.items"},
 		Casts: map[string]map[string]string{"shop.orders": {"qty": "BIGINT"}}, Columns: map[string][]string{"shop.orders": cols}}
 	file := a.file()
+	p := parseWizardFile(t, file)
+	if len(p.Transforms) != 1 || p.Transforms[0].SourceTable != "shop.orders" || !strings.Contains(p.Transforms[0].Projection, "CAST(qty AS BIGINT) AS qty") {
+		t.Fatalf("the rules:\n%s", file)
+	}
+	bad := Answers{Casts: map[string]map[string]string{"shop.orders": {"qty": "INT) AS qty, secret AS x, CAST(1 AS INT"}}}
+	if p := bad.problems(); len(p) != 1 || !strings.Contains(p[0], "shop.orders.qty") {
+		t.Fatalf("a type that is not one: %v", p)
+	}
+}
+
+// parseWizardFile reads a file the wizard wrote, with connection shop a MariaDB and every
+// other a PostgreSQL.
+func parseWizardFile(t *testing.T, file string) *spec.Pipeline {
+	t.Helper()
 	conns := func(name string) (string, map[string]string, error) {
 		if name == "shop" {
 			return "mariadb", map[string]string{"hostname": "db", "username": "cdc"}, nil
@@ -93,11 +98,5 @@ func TestWizardCasts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, file)
 	}
-	if len(p.Transforms) != 1 || p.Transforms[0].SourceTable != "shop.orders" || !strings.Contains(p.Transforms[0].Projection, "CAST(qty AS BIGINT) AS qty") {
-		t.Fatalf("the rules:\n%s", file)
-	}
-	bad := Answers{Casts: map[string]map[string]string{"shop.orders": {"qty": "INT) AS qty, secret AS x, CAST(1 AS INT"}}}
-	if p := bad.problems(); len(p) != 1 || !strings.Contains(p[0], "shop.orders.qty") {
-		t.Fatalf("a type that is not one: %v", p)
-	}
+	return p
 }

@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"context"
 	"math"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -38,3 +40,32 @@ func StartKafka() (*Kafka, error) {
 
 // Stop stops the cluster; what it held is gone.
 func (k *Kafka) Stop() { k.c.Close() }
+
+// ProduceInTransaction writes records in one transaction of producer txid, committed or
+// left open — as by a process killed mid-transaction: the next producer of the same id
+// aborts it.
+func (k *Kafka) ProduceInTransaction(ctx context.Context, txid string, records []*kgo.Record, commit bool) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...), kgo.TransactionalID(txid), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		return err
+	}
+	var perr error
+	for _, r := range records {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil && perr == nil {
+				perr = err
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	if perr != nil || !commit {
+		return perr // left open
+	}
+	defer cl.Close()
+	return cl.EndTransaction(ctx, kgo.TryCommit)
+}

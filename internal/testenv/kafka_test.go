@@ -29,29 +29,13 @@ func TestKafkaBoundedFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	produce := func(prefix string, n int, commit bool) {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers...), kgo.TransactionalID("dies"), kgo.DefaultProduceTopic("t"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
+		var recs []*kgo.Record
 		for i := range n {
-			cl.Produce(ctx, &kgo.Record{Key: fmt.Appendf(nil, "%s%d", prefix, i), Value: []byte("v")}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Error(err)
-				}
-			})
+			recs = append(recs, &kgo.Record{Topic: "t", Key: fmt.Appendf(nil, "%s%d", prefix, i), Value: []byte("v")})
 		}
-		if err := cl.Flush(ctx); err != nil {
+		if err := k.ProduceInTransaction(ctx, "dies", recs, commit); err != nil {
 			t.Fatal(err)
 		}
-		if commit {
-			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-				t.Fatal(err)
-			}
-			cl.Close()
-		} // else left open, as by a process killed: the next producer aborts it
 	}
 	produce("a", 300, false)
 	produce("b", 50, true)

@@ -429,7 +429,12 @@ func TestStartupModes(t *testing.T) {
 // transactions left open by producers that died, aborted when the next one took their
 // transactional id over — though the aborted ones span many of its bounded fetches.
 func TestAbortedTransactions(t *testing.T) {
-	brokers := cluster(t)
+	k, err := testenv.StartKafka()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Stop()
+	brokers := k.Brokers
 	ctx := context.Background()
 	value := `{"id":%d,"pad":"` + strings.Repeat("x", 2000) + `"}`
 	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -442,32 +447,15 @@ func TestAbortedTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	produce := func(from, n int, commit bool) {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("dies"), kgo.DefaultProduceTopic("rows"),
-			kgo.RecordPartitioner(kgo.ManualPartitioner()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
+		var recs []*kgo.Record
 		for i := range n {
-			cl.Produce(ctx, &kgo.Record{Partition: int32(i % parts), Value: fmt.Appendf(nil, value, from+i)}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Error(err)
-				}
-			})
+			recs = append(recs, &kgo.Record{Topic: "rows", Partition: int32(i % parts), Value: fmt.Appendf(nil, value, from+i)})
 		}
-		if err := cl.Flush(ctx); err != nil {
+		if err := k.ProduceInTransaction(ctx, "dies", recs, commit); err != nil {
 			t.Fatal(err)
 		}
-		if commit {
-			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-				t.Fatal(err)
-			}
-			cl.Close()
-		} // else: left open, as by a process killed; the next producer aborts it
 	}
-	produce(0, 3000, false) // ~6 MB, more than a fetch of the source takes
+	produce(0, 3000, false) // ~6 MB in 8 partitions: more than a fetch of the source takes
 	produce(3000, 3000, false)
 	produce(12000, 100, true)
 	src, err := New(Options{Brokers: brokers, Topics: []string{"rows"}, Format: "json"})
