@@ -222,17 +222,8 @@ pipeline:
 				p.signal(syscall.SIGQUIT)
 				p.wait(t, 30*time.Second)
 			}
-			var logs strings.Builder
-			for i, p := range all {
-				fmt.Fprintf(&logs, "process %d (%s):\n", i, map[bool]string{true: "to Kafka", false: "to PostgreSQL"}[strings.Contains(p.stderr.String(), "pipeline=to-kafka")])
-				for _, line := range strings.Split(p.stderr.String(), "\n") {
-					if strings.HasPrefix(line, "time=") && !strings.Contains(line, "msg=progress") {
-						logs.WriteString(line + "\n")
-					}
-				}
-			}
 			t.Fatalf("PostgreSQL does not equal MariaDB across the chain (weir verify):\n%s\ntopic ends %v, stable offsets %v\nthe topic's changes of those keys:\n%s\nevery record of those keys, read uncommitted:\n%s\nthe processes:\n%s",
-				out, ends, stable, keyHistory(t, k.Brokers, reg, out), rawHistory(t, k.Brokers, out), logs.String())
+				out, ends, stable, keyHistory(t, k.Brokers, reg, out), rawHistory(t, k.Brokers, out), logsOf(all))
 		}
 	}
 	for _, p := range []*proc{a, b} {

@@ -155,3 +155,18 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// logsOf is what processes logged, but for their progress lines, each under its number:
+// what a failure after several runs needs to tell which run did what.
+func logsOf(procs []*proc) string {
+	var b strings.Builder
+	for i, p := range procs {
+		fmt.Fprintf(&b, "process %d:\n", i)
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			if strings.HasPrefix(line, "time=") && !strings.Contains(line, "msg=progress") {
+				b.WriteString(line + "\n")
+			}
+		}
+	}
+	return b.String()
+}

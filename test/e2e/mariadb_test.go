@@ -185,8 +185,10 @@ func sigkillConverges(t *testing.T, rows int, keyDDL, seqKey string, key, keyLit
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	inSnapshot := 0
+	var procs []*proc // every process, for a failure's report
 	for kill := 0; kill < 8; kill++ {
 		p := start(t, dir, "run", "p.yaml")
+		procs = append(procs, p)
 		wait := 100 + rng.IntN(900)
 		if kill < 3 {
 			wait = 50 + rng.IntN(250) // early: inside the snapshot
@@ -210,6 +212,7 @@ func sigkillConverges(t *testing.T, rows int, keyDDL, seqKey string, key, keyLit
 
 	// Let it catch up, then compare.
 	final := start(t, dir, "run", "p.yaml")
+	procs = append(procs, final)
 	src, err := mysql.New(context.Background(), mysql.Options{Host: "127.0.0.1", Port: db.Port, User: "root", Tables: "shop.orders"}, connector.Env{Pipeline: "check"})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +258,7 @@ func sigkillConverges(t *testing.T, rows int, keyDDL, seqKey string, key, keyLit
 		t.Fatalf("final run: exit %d\n%s", code, final.stderr)
 	}
 	if diff != "" {
-		t.Fatalf("after 8 kills and %d concurrent transactions the sink differs from the source: %s", txns, diff)
+		t.Fatalf("after 8 kills and %d concurrent transactions the sink differs from the source: %s\nthe processes:\n%s", txns, diff, logsOf(procs))
 	}
 	// And, where Go orders the keys as the server does, the changelog is clean: each key
 	// read or inserted once, then updated or deleted, kills and snapshot notwithstanding.
