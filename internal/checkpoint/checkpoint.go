@@ -46,6 +46,9 @@ type Checkpoint struct {
 	// A table is resumed by copying it again (MarkResnapshot), which takes it out: what
 	// changed while it was paused is then in the sink, and nothing else is.
 	Paused []event.TableID `json:"paused,omitempty"`
+	// Indexed are tables whose source indexes the sink has built (or found there): a run
+	// that starts does not look at them again (connector.IndexBuilder).
+	Indexed []event.TableID `json:"indexed,omitempty"`
 }
 
 // tables resolves table names as MarkResnapshot and MarkPaused take them: a table's full

@@ -94,8 +94,13 @@ type Truncater interface {
 // indexes on columns s has; gone are indexes the source dropped (or redefined), which
 // the sink drops first where it made them (index DDL at the source, under evolve).
 type IndexBuilder interface {
+	// BuildIndexes returns ErrNoTableYet where the sink table is not made yet (no row has
+	// come): the engine asks again at its next start.
 	BuildIndexes(ctx context.Context, s *event.Schema, indexes, gone []event.Index) error
 }
+
+// ErrNoTableYet says that a sink table is not made yet.
+var ErrNoTableYet = errors.New("the sink table is not made yet")
 
 // ChunkReader is implemented by sources that can snapshot. SplitChunks and ReadChunk may
 // run concurrently with each other and with Stream; ReadChunk is called concurrently for

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -16,8 +17,9 @@ import (
 // built once its snapshot rows are durable — loading into an indexed table is slower
 // than indexing it after — by one goroutine beside the run, a table at a time, while the
 // stream goes on writing through the primary key. The indexer is given:
-//   - when the run starts, every table whose snapshot is done (or that has none): a build
-//     a crash cut short is made again, one that was done is found there;
+//   - when the run starts, every table whose snapshot is done (or that has none) and that
+//     the checkpoint does not hold as built (Checkpoint.Indexed): a build a crash cut
+//     short is made again;
 //   - after each checkpoint, the tables whose snapshot that checkpoint made durable;
 //   - under evolve, a table whose indexes changed at the source (index DDL), with those
 //     it dropped.
@@ -30,6 +32,7 @@ type indexer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
+	built  []event.TableID // tables built, each checkpoint's Indexed (under mu)
 	todo   []indexWork
 	wake   chan struct{}
 	closed bool
@@ -44,6 +47,9 @@ func (r *run) startIndexer(parent context.Context) {
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	ix := &indexer{b: b, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if r.last != nil {
+		ix.built = slices.Clone(r.last.Indexed)
+	}
 	r.idx = ix
 	go func() {
 		defer close(ix.done)
@@ -68,9 +74,9 @@ func (r *run) startIndexer(parent context.Context) {
 			r.buildIndexes(ctx, wk)
 		}
 	}()
-	var ready []event.TableID // the tables whose snapshot is done as the run starts
+	var ready []event.TableID // the tables whose snapshot is done as the run starts, not built yet
 	for _, s := range r.schemas {
-		if r.snapshotDone(r.last, s.ID) {
+		if r.snapshotDone(r.last, s.ID) && !slices.Contains(ix.built, s.ID) {
 			ready = append(ready, s.ID)
 		}
 	}
@@ -181,6 +187,16 @@ func (r *run) buildIndexes(ctx context.Context, wk indexWork) {
 		r.e.log.Warn("the indexes of a table are not built: its sink tables are not known", "table", s.ID, "err", err)
 		return
 	}
+	ok := true
+	defer func() {
+		if ok {
+			r.idx.mu.Lock()
+			if !slices.Contains(r.idx.built, s.ID) {
+				r.idx.built = append(r.idx.built, s.ID)
+			}
+			r.idx.mu.Unlock()
+		}
+	}()
 	for _, o := range outs {
 		var indexes []event.Index
 		for _, ix := range s.Indexes {
@@ -193,7 +209,8 @@ func (r *run) buildIndexes(ctx context.Context, wk indexWork) {
 		}
 		start := time.Now()
 		if err := r.idx.b.BuildIndexes(ctx, o, indexes, wk.gone); err != nil {
-			if ctx.Err() == nil {
+			ok = false
+			if ctx.Err() == nil && !errors.Is(err, connector.ErrNoTableYet) {
 				r.e.log.Warn("the indexes of a table were not all built; the next start tries again", "table", s.ID, "sink_table", o.ID, "err", err)
 			}
 			continue
@@ -202,6 +219,29 @@ func (r *run) buildIndexes(ctx context.Context, wk indexWork) {
 			r.e.note("indexes_built", o.ID.String(), "its indexes were built in "+d.Round(time.Millisecond).String())
 		}
 	}
+}
+
+// indexed are the tables built so far, for a checkpoint (checkpoint.Checkpoint.Indexed).
+func (r *run) indexed() []event.TableID {
+	if r.idx == nil {
+		if r.last != nil {
+			return r.last.Indexed
+		}
+		return nil
+	}
+	r.idx.mu.Lock()
+	defer r.idx.mu.Unlock()
+	return slices.Clone(r.idx.built)
+}
+
+// forgetIndexed drops a table from those built (it was dropped at the source).
+func (r *run) forgetIndexed(id event.TableID) {
+	if r.idx == nil {
+		return
+	}
+	r.idx.mu.Lock()
+	r.idx.built = slices.DeleteFunc(r.idx.built, func(b event.TableID) bool { return b == id })
+	r.idx.mu.Unlock()
 }
 
 // stopIndexer ends the indexer: at once, or, when the pipeline finished, once it has

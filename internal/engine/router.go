@@ -260,6 +260,7 @@ func (r *run) checkpoint() error {
 		Changes:    r.durable + r.routed,
 		Time:       time.Now().UTC(),
 		Paused:     r.pausedIDs,
+		Indexed:    r.indexed(),
 	}
 	switch {
 	case r.snap != nil:

@@ -717,6 +717,7 @@ func (r *run) noteSchema(s *event.Schema) {
 
 func (r *run) dropSchema(id event.TableID) {
 	r.schemas = slices.DeleteFunc(r.schemas, func(s *event.Schema) bool { return s.ID == id })
+	r.forgetIndexed(id)
 }
 
 // enter moves the run into phase p: its Stats (health) and its metric.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
 	"github.com/weir-data/weir/internal/types"
@@ -46,7 +47,7 @@ func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes, gon
 	}
 	if res.RowNumber() == 0 {
 		res.Close()
-		return nil // not made yet (no row came): the next start builds them
+		return connector.ErrNoTableYet // no row came yet: the next start builds them
 	}
 	comment := str(res, 0, 0)
 	res.Close()

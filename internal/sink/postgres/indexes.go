@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
 )
@@ -29,7 +30,7 @@ func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes, gon
 	err := w.pool.QueryRow(ctx, `SELECT c.oid, COALESCE(obj_description(c.oid, 'pg_class'), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, schema, table).Scan(&oid, &comment)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // not made yet (no row came): the next start builds them
+		return connector.ErrNoTableYet // no row came yet: the next start builds them
 	}
 	if err != nil {
 		return fmt.Errorf("read table %s to build its indexes: %w", quoteID(s.ID), err)
