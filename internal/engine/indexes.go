@@ -43,6 +43,11 @@ type indexer struct {
 func (r *run) startIndexer(parent context.Context) {
 	b, ok := r.e.sink.(connector.IndexBuilder)
 	if !ok {
+		for _, s := range r.schemas {
+			if r.snapshotDone(r.last, s.ID) && r.last != nil {
+				r.e.stats.ready.Store(s.ID.String(), struct{}{})
+			}
+		}
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
@@ -78,9 +83,22 @@ func (r *run) startIndexer(parent context.Context) {
 	for _, s := range r.schemas {
 		if r.snapshotDone(r.last, s.ID) && !slices.Contains(ix.built, s.ID) {
 			ready = append(ready, s.ID)
+		} else if r.snapshotDone(r.last, s.ID) && r.last != nil {
+			r.e.stats.ready.Store(s.ID.String(), struct{}{}) // ready before this run: said then
 		}
 	}
 	r.queueIndexes(ready)
+}
+
+// tableReady says that a table is ready — its snapshot is in the sink, and so are its
+// indexes — in the log, in Stats (a control plane shows it per table) and as a
+// "table_ready" notice.
+func (r *run) tableReady(id event.TableID, why string) {
+	if _, was := r.e.stats.ready.LoadOrStore(id.String(), struct{}{}); was {
+		return
+	}
+	r.e.log.Info("a table is ready", "table", id, "why", why)
+	r.e.note("table_ready", id.String(), why)
 }
 
 // snapshotDone reports whether cp holds table id's snapshot as done (or it has none).
@@ -103,7 +121,7 @@ func finishedIn(st *checkpoint.SnapshotState, id event.TableID) bool {
 // indexesAfter queues the tables whose snapshot checkpoint cp made durable (prev: the
 // checkpoint before it).
 func (r *run) indexesAfter(prev, cp *checkpoint.Checkpoint) {
-	if r.idx == nil || cp.Snapshot == nil {
+	if cp.Snapshot == nil {
 		return
 	}
 	var ready []event.TableID
@@ -112,6 +130,12 @@ func (r *run) indexesAfter(prev, cp *checkpoint.Checkpoint) {
 			ready = append(ready, t.Table)
 		}
 	}
+	if r.idx == nil { // the sink makes no indexes: its rows are all there is
+		for _, id := range ready {
+			r.tableReady(id, "its snapshot is in")
+		}
+		return
+	}
 	r.queueIndexes(ready)
 }
 
@@ -119,26 +143,50 @@ func (r *run) queueIndexes(ids []event.TableID) {
 	if r.idx == nil || len(ids) == 0 {
 		return
 	}
-	r.idx.mu.Lock()
+	var work []indexWork
 	for _, id := range ids {
 		if r.paused[id] {
 			continue
 		}
 		for _, s := range r.schemas {
-			if s.ID == id && len(s.Indexes) > 0 {
-				r.idx.todo = append(r.idx.todo, indexWork{s: s})
+			switch {
+			case s.ID != id:
+			case len(s.Indexes) == 0:
+				r.tableReady(id, "its snapshot is in; the source table has no other index")
+			default:
+				if wk, ok := r.indexWork(s, nil); ok {
+					work = append(work, wk)
+				}
 			}
+		}
+	}
+	r.idx.mu.Lock()
+	for _, wk := range work {
+		if !slices.Contains(r.idx.built, wk.s.ID) { // a table copied again keeps its indexes
+			r.idx.todo = append(r.idx.todo, wk)
 		}
 	}
 	r.idx.mu.Unlock()
 	r.idx.poke()
 }
 
-// indexWork is a table whose indexes to build: s, the source table's schema; gone, the
-// indexes the source dropped or redefined.
+// indexWork is a table whose indexes to build: s, the source table's schema; outs, the
+// sink tables it goes to; gone, the indexes the source dropped or redefined.
 type indexWork struct {
 	s    *event.Schema
+	outs []*event.Schema
 	gone []event.Index
+}
+
+// indexWork makes the work of table s, its sink tables found here, in the router's
+// goroutine, as the transform stage is not to be used from another.
+func (r *run) indexWork(s *event.Schema, gone []event.Index) (indexWork, bool) {
+	outs, err := sinkSchemas([]*event.Schema{s}, r.e.tf)
+	if err != nil {
+		r.e.log.Warn("the indexes of a table are not built: its sink tables are not known", "table", s.ID, "err", err)
+		return indexWork{}, false
+	}
+	return indexWork{s: s, outs: outs, gone: gone}, true
 }
 
 func (ix *indexer) poke() {
@@ -168,8 +216,12 @@ func (r *run) indexChange(c *event.SchemaChange) {
 	if len(gone) == 0 && !added {
 		return
 	}
+	wk, ok := r.indexWork(c.After, gone)
+	if !ok {
+		return
+	}
 	r.idx.mu.Lock()
-	r.idx.todo = append(r.idx.todo, indexWork{s: c.After, gone: gone})
+	r.idx.todo = append(r.idx.todo, wk)
 	r.idx.mu.Unlock()
 	r.idx.poke()
 }
@@ -182,11 +234,6 @@ func sameIndex(a, b event.Index) bool {
 // (those whose columns the sink table has).
 func (r *run) buildIndexes(ctx context.Context, wk indexWork) {
 	s := wk.s
-	outs, err := sinkSchemas([]*event.Schema{s}, r.e.tf)
-	if err != nil {
-		r.e.log.Warn("the indexes of a table are not built: its sink tables are not known", "table", s.ID, "err", err)
-		return
-	}
 	ok := true
 	defer func() {
 		if ok {
@@ -195,9 +242,10 @@ func (r *run) buildIndexes(ctx context.Context, wk indexWork) {
 				r.idx.built = append(r.idx.built, s.ID)
 			}
 			r.idx.mu.Unlock()
+			r.tableReady(s.ID, "its snapshot is in and its indexes are built")
 		}
 	}()
-	for _, o := range outs {
+	for _, o := range wk.outs {
 		var indexes []event.Index
 		for _, ix := range s.Indexes {
 			if !slices.ContainsFunc(ix.Columns, func(c event.IndexColumn) bool { return o.ColumnIndex(c.Name) < 0 }) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -46,6 +47,14 @@ type Stats struct {
 	SnapshotEstimate atomic.Int64
 	lastCheckpoint   atomic.Int64 // unix nanos
 	restart          atomic.Pointer[Restart]
+	ready            sync.Map // table name → struct{}: its snapshot and its indexes are in the sink
+}
+
+// TableReady reports whether table (as TableID.String names it) is ready: its snapshot
+// is in the sink and so are its indexes (engine/indexes.go).
+func (s *Stats) TableReady(table string) bool {
+	_, ok := s.ready.Load(table)
+	return ok
 }
 
 // Restart is what Supervise last knew of a pipeline it restarts: the error, which attempt

@@ -688,7 +688,7 @@ func (a *api) view(ctx context.Context, rec *store.Pipeline, detail bool) (Pipel
 			v.Title = p.Title
 		}
 		if pl != nil {
-			v.Tables = a.c.tables(rec.Name)
+			v.Tables = a.c.tables(rec.Name, pl.Stats())
 		}
 	}
 	return v, nil

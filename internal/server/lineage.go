@@ -140,7 +140,7 @@ type edge struct {
 // edgesOf are the pipeline's edges, by source table.
 func (c *Controller) edgesOf(name string, p *spec.Pipeline) []edge {
 	var tables []string
-	for _, t := range c.tables(name) {
+	for _, t := range c.tables(name, nil) {
 		tables = append(tables, t.Table)
 	}
 	if len(tables) == 0 {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/weir-data/weir/internal/engine"
 )
 
 // TableStatus is one source table of a pipeline: what it has read and written of it, and
@@ -19,11 +21,14 @@ type TableStatus struct {
 	// Paused says why its rows are not written, if they are not: paused on request, or
 	// by its sink, which could not follow a schema change. Copying it again resumes it.
 	Paused string `json:"paused,omitempty"`
+	// Ready says that its snapshot is in the sink, and so are the source's indexes the
+	// sink makes (while it runs here).
+	Ready bool `json:"ready,omitempty"`
 }
 
 // tables returns the per-table series of the pipeline running here (from its metrics),
-// by table name.
-func (c *Controller) tables(pipeline string) []TableStatus {
+// by table name, with whether each is ready by its run's stats (st, if known).
+func (c *Controller) tables(pipeline string, st *engine.Stats) []TableStatus {
 	if c.metrics == nil {
 		return nil
 	}
@@ -55,6 +60,11 @@ func (c *Controller) tables(pipeline string) []TableStatus {
 			byTable[table] = t
 		}
 		t.Paused = why
+	}
+	if st != nil {
+		for table, t := range byTable {
+			t.Ready = st.TableReady(table)
+		}
 	}
 	out := make([]TableStatus, 0, len(byTable))
 	for _, t := range byTable {

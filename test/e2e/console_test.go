@@ -173,6 +173,7 @@ func TestConsole(t *testing.T) {
 		return n
 	}
 	b.waitFor("the snapshot's rows", func() bool { return rows() >= 150 })
+	b.waitFor("both tables ready", func() bool { return strings.Count(b.text("#tables"), "ready") == 2 })
 	if typ := pgColumnType(t, pg.URL("dw"), "shop", "orders", "qty"); typ != "bigint" {
 		t.Fatalf("shop.orders.qty in PostgreSQL is %s, not the bigint chosen in the wizard", typ)
 	}

@@ -497,6 +497,9 @@ func TestSourceIndexes(t *testing.T) {
 			p := start(t, e.dir, "run", "p.yaml")
 			e.waitEqual(t, p, "shop.items, shop.mine")
 			waitFor(t, "the indexes built", time.Minute, func() bool { return strings.Count(p.stderr.String(), "built an index of the source table") == 5 })
+			waitFor(t, "shop.items ready", time.Minute, func() bool {
+				return strings.Contains(p.stderr.String(), `msg="a table is ready" pipeline=tosql table=shop.items why="its snapshot is in and its indexes are built"`)
+			})
 			indexes := func() map[string]string { // index → what it is, as the target says
 				got := map[string]string{}
 				if kind == "postgres" {
