@@ -127,7 +127,8 @@ func start(t *testing.T, p *spec.Pipeline, reg *connector.Registry, store checkp
 
 // TestLifecycleToFinished: a bounded pipeline goes CREATED → STARTING → RUNNING (its
 // snapshot, then its stream) → FINISHED, each an event with a reason, tells when each
-// table's snapshot starts and finishes, and its output holds every change once.
+// table's snapshot starts and finishes and when the table is ready, and its output holds
+// every change once.
 func TestLifecycleToFinished(t *testing.T) {
 	dir := t.TempDir()
 	reg := connectors.Registry()
@@ -149,7 +150,8 @@ func TestLifecycleToFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(notices)
-	if want := []string{"snapshot_finished demo.orders", "snapshot_finished demo.users", "snapshot_started demo.orders", "snapshot_started demo.users"}; !slices.Equal(notices, want) {
+	if want := []string{"snapshot_finished demo.orders", "snapshot_finished demo.users", "snapshot_started demo.orders", "snapshot_started demo.users",
+		"table_ready demo.orders", "table_ready demo.users"}; !slices.Equal(notices, want) {
 		t.Errorf("notices %v, want %v", notices, want)
 	}
 	if got, want := ev.states(), []string{"STARTING", "RUNNING/snapshot", "RUNNING/stream", "FINISHED"}; !slices.Equal(got, want) {
