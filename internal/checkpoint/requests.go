@@ -47,6 +47,15 @@ func NewPauseRequest(pause []string) Request {
 	return r
 }
 
+// WithoutCheckpoint says why the request needs none of a pipeline that has no checkpoint
+// yet, or cannot be taken then.
+func (r Request) WithoutCheckpoint() string {
+	if len(r.Pause) > 0 {
+		return "it has no checkpoint yet: a table can be paused once the pipeline has run (its first run copies every table)"
+	}
+	return "it has no checkpoint: its first run copies every table anyway"
+}
+
 // Tables are the tables the request names.
 func (r Request) Tables() []string { return append(slices.Clone(r.Resnapshot), r.Pause...) }
 

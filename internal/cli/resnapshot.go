@@ -99,7 +99,7 @@ func request(ctx context.Context, g *globals, reg *connector.Registry, file stri
 		cp = checkpoint.Newest(cp, kept)
 	}
 	if cp == nil {
-		return failed(fmt.Errorf("pipeline %q has no checkpoint: its first run copies every table anyway", p.Name))
+		return failed(fmt.Errorf("pipeline %q: %s", p.Name, req.WithoutCheckpoint()))
 	}
 	if err := req.Mark(cp); err != nil { // only to check the names: cp is not stored
 		return invalid(err)

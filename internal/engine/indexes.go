@@ -79,9 +79,13 @@ func (r *run) startIndexer(parent context.Context) {
 			r.buildIndexes(ctx, wk)
 		}
 	}()
+	built := make(map[event.TableID]bool, len(ix.built))
+	for _, id := range ix.built {
+		built[id] = true
+	}
 	var ready []event.TableID // the tables whose snapshot is done as the run starts, not built yet
 	for _, s := range r.schemas {
-		if r.snapshotDone(r.last, s.ID) && !slices.Contains(ix.built, s.ID) {
+		if r.snapshotDone(r.last, s.ID) && !built[s.ID] {
 			ready = append(ready, s.ID)
 		} else if r.snapshotDone(r.last, s.ID) && r.last != nil {
 			r.e.stats.ready.Store(s.ID.String(), struct{}{}) // ready before this run: said then
@@ -124,9 +128,16 @@ func (r *run) indexesAfter(prev, cp *checkpoint.Checkpoint) {
 	if cp.Snapshot == nil {
 		return
 	}
+	var before map[event.TableID]bool // finished in prev: each checkpoint looks once at every table
+	if prev != nil && prev.Snapshot != nil {
+		before = make(map[event.TableID]bool, len(prev.Snapshot.Tables))
+		for _, t := range prev.Snapshot.Tables {
+			before[t.Table] = t.Finished()
+		}
+	}
 	var ready []event.TableID
 	for _, t := range cp.Snapshot.Tables {
-		if t.Finished() && (prev == nil || prev.Snapshot == nil || !finishedIn(prev.Snapshot, t.Table)) {
+		if done, known := before[t.Table]; t.Finished() && (before == nil || (known && !done)) {
 			ready = append(ready, t.Table)
 		}
 	}
@@ -143,29 +154,30 @@ func (r *run) queueIndexes(ids []event.TableID) {
 	if r.idx == nil || len(ids) == 0 {
 		return
 	}
-	var work []indexWork
+	want := make(map[event.TableID]bool, len(ids))
 	for _, id := range ids {
-		if r.paused[id] {
-			continue
-		}
-		for _, s := range r.schemas {
-			switch {
-			case s.ID != id:
-			case len(s.Indexes) == 0:
-				r.tableReady(id, "its snapshot is in; the source table has no other index")
-			default:
-				if wk, ok := r.indexWork(s, nil); ok {
-					work = append(work, wk)
-				}
+		want[id] = !r.paused[id]
+	}
+	r.idx.mu.Lock()
+	built := make(map[event.TableID]bool, len(r.idx.built))
+	for _, id := range r.idx.built {
+		built[id] = true
+	}
+	r.idx.mu.Unlock()
+	var work []indexWork
+	for _, s := range r.schemas {
+		switch {
+		case !want[s.ID] || built[s.ID]: // a table copied again keeps its indexes
+		case len(s.Indexes) == 0:
+			r.tableReady(s.ID, "its snapshot is in; the source table has no other index")
+		default:
+			if wk, ok := r.indexWork(s, nil); ok {
+				work = append(work, wk)
 			}
 		}
 	}
 	r.idx.mu.Lock()
-	for _, wk := range work {
-		if !slices.Contains(r.idx.built, wk.s.ID) { // a table copied again keeps its indexes
-			r.idx.todo = append(r.idx.todo, wk)
-		}
-	}
+	r.idx.todo = append(r.idx.todo, work...)
 	r.idx.mu.Unlock()
 	r.idx.poke()
 }

@@ -303,7 +303,7 @@ func (c *Controller) request(ctx context.Context, name, action string, req check
 		return err
 	}
 	if cp == nil {
-		return &ConflictError{Action: action, State: runtime.Created, Why: "it has no checkpoint: its first run copies every table anyway"}
+		return &ConflictError{Action: action, State: runtime.Created, Why: req.WithoutCheckpoint()}
 	}
 	if err := req.Mark(cp); err != nil { // only to check the names
 		return &BadRequest{Err: err}

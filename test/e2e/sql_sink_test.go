@@ -480,9 +480,9 @@ func TestSourceIndexes(t *testing.T) {
 	for _, kind := range []string{"postgres", "mariadb"} {
 		t.Run(kind, func(t *testing.T) {
 			e := startMariaTo(t, kind, `CREATE DATABASE shop; USE shop;
-				CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), n INT, note TEXT, code VARCHAR(20),
-					KEY k_n (n), UNIQUE KEY u_code (code), KEY k_name_n (name, n DESC), KEY k_note (note(10)), FULLTEXT KEY f_name (name));
-				INSERT INTO items SELECT seq, CONCAT('item ', seq), seq % 10, REPEAT('x', seq % 50), CONCAT('C', seq) FROM seq_1_to_3000;
+				CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), n INT, note TEXT, code VARCHAR(20), title VARCHAR(700),
+					KEY k_n (n), UNIQUE KEY u_code (code), KEY k_name_n (name, n DESC), KEY k_note (note(10)), FULLTEXT KEY f_name (name), KEY k_title (title));
+				INSERT INTO items SELECT seq, CONCAT('item ', seq), seq % 10, REPEAT('x', seq % 50), CONCAT('C', seq), REPEAT('é', 690 + seq % 10) FROM seq_1_to_3000;
 				CREATE TABLE mine (id INT PRIMARY KEY, v INT, KEY k_v (v)); INSERT INTO mine VALUES (1, 1)`, "shop.items, shop.mine", "evolve")
 			// shop.mine is the user's own table in the target, made before weir.
 			var err error
@@ -496,7 +496,7 @@ func TestSourceIndexes(t *testing.T) {
 			}
 			p := start(t, e.dir, "run", "p.yaml")
 			e.waitEqual(t, p, "shop.items, shop.mine")
-			waitFor(t, "the indexes built", time.Minute, func() bool { return strings.Count(p.stderr.String(), "built an index of the source table") == 5 })
+			waitFor(t, "the indexes built", time.Minute, func() bool { return strings.Count(p.stderr.String(), "built an index of the source table") == 6 })
 			waitFor(t, "shop.items ready", time.Minute, func() bool {
 				return strings.Contains(p.stderr.String(), `msg="a table is ready" pipeline=tosql table=shop.items why="its snapshot is in and its indexes are built"`)
 			})
@@ -537,14 +537,15 @@ func TestSourceIndexes(t *testing.T) {
 			if kind == "postgres" {
 				for name, want := range map[string]string{"items_k_n": "USING btree (n)", "items_u_code": "USING btree (code)",
 					"items_k_name_n": "USING btree (name, n DESC)", "items_k_note": "USING btree (\"left\"(note, 10))",
-					"items_f_name": "USING gin (to_tsvector('simple'::regconfig, COALESCE((name)::text, ''::text)))"} {
+					"items_f_name":  "USING gin (to_tsvector('simple'::regconfig, COALESCE((name)::text, ''::text)))",
+					"items_k_title": "USING hash (title)"} { // up to 2,800 bytes: more than a B-tree entry holds
 					if got[name] != " "+want {
 						t.Errorf("index %s: %q, want %q (all: %v)", name, got[name], want, got)
 					}
 				}
 			} else {
 				for name, want := range map[string]string{"k_n": "1 BTREE n", "u_code": "1 BTREE code", "k_name_n": "1 BTREE name,n DESC",
-					"k_note": "1 BTREE note(10)", "f_name": "1 FULLTEXT name"} {
+					"k_note": "1 BTREE note(10)", "f_name": "1 FULLTEXT name", "k_title": "1 BTREE title"} {
 					if got[name] != want {
 						t.Errorf("index %s: %q, want %q (all: %v)", name, got[name], want, got)
 					}
@@ -559,7 +560,7 @@ func TestSourceIndexes(t *testing.T) {
 			}
 			q := start(t, e.dir, "run", "p.yaml") // indexes there are found there
 			waitFor(t, "the second run streaming", time.Minute, func() bool { return strings.Contains(q.stderr.String(), "streaming changes") })
-			if err := e.db.Exec("shop", "INSERT INTO items VALUES (5000, 'new', 1, 'n', 'C5000')"); err != nil {
+			if err := e.db.Exec("shop", "INSERT INTO items VALUES (5000, 'new', 1, 'n', 'C5000', 't')"); err != nil {
 				t.Fatal(err)
 			}
 			e.waitEqual(t, q, "shop.items, shop.mine")
@@ -568,7 +569,7 @@ func TestSourceIndexes(t *testing.T) {
 			}
 			// Index DDL at the source, followed under evolve.
 			if err := e.db.Exec("shop", `ALTER TABLE items ADD INDEX k_code_n (code, n), DROP INDEX k_n; CREATE INDEX k_name5 ON items (name(5));
-				DROP INDEX f_name ON items; INSERT INTO items VALUES (5001, 'newer', 2, 'n', 'C5001')`); err != nil {
+				DROP INDEX f_name ON items; INSERT INTO items VALUES (5001, 'newer', 2, 'n', 'C5001', 't')`); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the index DDL followed", time.Minute, func() bool {
@@ -576,7 +577,7 @@ func TestSourceIndexes(t *testing.T) {
 			})
 			e.waitEqual(t, q, "shop.items, shop.mine")
 			got = indexes()
-			want := map[string]string{"postgres": "items_k_code_n items_k_name5 items_k_name_n items_k_note items_pkey items_u_code", "mariadb": "PRIMARY k_code_n k_name5 k_name_n k_note u_code"}[kind]
+			want := map[string]string{"postgres": "items_k_code_n items_k_name5 items_k_name_n items_k_note items_k_title items_pkey items_u_code", "mariadb": "PRIMARY k_code_n k_name5 k_name_n k_note k_title u_code"}[kind]
 			if names := strings.Join(slices.Sorted(maps.Keys(got)), " "); names != want {
 				t.Errorf("after the index DDL the target has %s, want %s (%v)", names, want, got)
 			}

@@ -16,7 +16,7 @@ func Advise(schemas []*event.Schema, cfg *connector.Config, env connector.Env) [
 	var out []string
 	if cfg == nil || cfg.Bool("sink.create-indexes") {
 		out = append(out, sqlsink.IndexAdvice(schemas, func(s *event.Schema, ix event.Index) string {
-			_, skip := indexMaker{s: s}.CreateIndex(ix.Name, ix)
+			_, skip := indexMaker{s: s, fromPG: env.SourceType == "postgres"}.CreateIndex(ix.Name, ix)
 			return skip
 		})...)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/weir-data/weir/internal/connector"
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/sink/sqlsink"
+	"github.com/weir-data/weir/internal/types"
 )
 
 // BuildIndexes makes the source's indexes in table s.ID (connector.IndexBuilder; the
@@ -46,7 +47,7 @@ func (w *Writer) BuildIndexes(ctx context.Context, s *event.Schema, indexes, gon
 		}
 		return nil
 	}
-	m := indexMaker{s: s}
+	m := indexMaker{s: s, fromPG: w.o.SourceType == "postgres"}
 	if drops := sqlsink.GoneIndexes(m, gone, have); len(drops) > 0 {
 		for _, name := range drops {
 			if _, err := w.pool.Exec(ctx, m.DropIndex(name)); err != nil {
@@ -92,8 +93,26 @@ func (w *Writer) indexesOf(ctx context.Context, oid uint32) ([]sqlsink.ExistingI
 	})
 }
 
-// indexMaker writes PostgreSQL's index DDL for table s.
-type indexMaker struct{ s *event.Schema }
+// indexMaker writes PostgreSQL's index DDL for table s; fromPG: its source is PostgreSQL,
+// whose own B-tree bounded the values already.
+type indexMaker struct {
+	s      *event.Schema
+	fromPG bool
+}
+
+// btreeChars is as many characters as a B-tree entry surely holds (2,704 bytes, 4 a
+// character): a longer value would be refused on insert and stop the pipeline.
+const btreeChars = 675
+
+// long reports whether column name may hold text longer than a B-tree entry holds.
+func (m indexMaker) long(name string) bool {
+	i := m.s.ColumnIndex(name)
+	if m.fromPG || i < 0 || m.s.Columns[i].Type.Kind != types.String {
+		return false
+	}
+	n := m.s.Columns[i].Type.Length
+	return n == 0 || n > btreeChars
+}
 
 // IndexName is the source's index name where it starts with the table's (PostgreSQL's
 // habit), else the table's name and the index's — index names are one namespace per
@@ -113,26 +132,33 @@ func (m indexMaker) IndexName(ix event.Index) string {
 func (m indexMaker) CreateIndex(name string, ix event.Index) (string, string) {
 	var cols []string
 	using := ""
-	switch ix.Kind {
-	case "":
+	switch {
+	case ix.Kind == "" && len(ix.Columns) == 1 && ix.Columns[0].Prefix == 0 && m.long(ix.Columns[0].Name):
+		// A text longer than a B-tree entry holds: a hash index finds it by equality.
+		using = " USING hash"
+		cols = []string{quote(ix.Columns[0].Name)}
+	case ix.Kind == "":
 		for _, c := range ix.Columns {
 			e := quote(c.Name)
-			if c.Prefix > 0 { // MySQL's prefix index: the same leading characters
+			switch {
+			case c.Prefix > 0: // MySQL's prefix index: the same leading characters
 				e = fmt.Sprintf("(left(%s, %d))", e, c.Prefix)
+			case m.long(c.Name): // its leading characters, as many as an entry surely holds
+				e = fmt.Sprintf("(left(%s, %d))", e, btreeChars)
 			}
 			if c.Desc {
 				e += " DESC"
 			}
 			cols = append(cols, e)
 		}
-	case "fulltext": // MySQL's FULLTEXT: a text search index over the columns
+	case ix.Kind == "fulltext": // MySQL's FULLTEXT: a text search index over the columns
 		var parts []string
 		for _, c := range ix.Columns {
 			parts = append(parts, fmt.Sprintf("COALESCE(%s::text, '')", quote(c.Name)))
 		}
 		using = " USING gin"
 		cols = []string{"(to_tsvector('simple', " + strings.Join(parts, " || ' ' || ") + "))"}
-	case "spatial":
+	case ix.Kind == "spatial":
 		return "", "PostgreSQL has no spatial index without PostGIS"
 	default: // another PostgreSQL access method, on the same columns
 		using = " USING " + quote(ix.Kind)
