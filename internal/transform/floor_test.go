@@ -1,0 +1,207 @@
+package transform
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/weir-data/weir/internal/connector"
+	"github.com/weir-data/weir/internal/event"
+)
+
+// benchProjection and benchFilter are the transform of go run ./bench (bench/main.go).
+const (
+	benchProjection = "id, k, c, pad, k * 2 AS k2, UPPER(LEFT(c, 10)) AS c_up, CONCAT(id, '-', k) AS tag, CHAR_LENGTH(pad) AS pad_len, IF(k % 2 = 0, 'even', 'odd') AS parity"
+	benchFilter     = "k % 10 <> 0"
+)
+
+// sysbenchRows returns n rows of sb.sbtest1 as sysbench fills it: id from 1, k random
+// below 10n (a tenth of them multiples of 10), c ten and pad five groups of eleven random
+// digits joined by dashes.
+func sysbenchRows(n int) []event.Row {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	digits := func(groups int) string {
+		var b []byte
+		for g := range groups {
+			if g > 0 {
+				b = append(b, '-')
+			}
+			for range 11 {
+				b = append(b, byte('0'+rnd.IntN(10)))
+			}
+		}
+		return string(b)
+	}
+	rows := make([]event.Row, n)
+	for i := range rows {
+		rows[i] = event.Row{event.Int(int64(i + 1)), event.Int(rnd.Int64N(int64(10 * n))), event.String(digits(10)), event.String(digits(5))}
+	}
+	return rows
+}
+
+// benchTransformer is the stage with the bench's transform on sb.sbtest1.
+func benchTransformer(tb testing.TB) *Transformer {
+	ps, err := connector.ParseTables("sb.sbtest1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := New([]Rule{{Tables: ps, Projection: benchProjection, Filter: benchFilter}}, nil, Options{})
+	if err := tr.Prepare([]*event.Schema{sbtest}); err != nil {
+		tb.Fatal(err)
+	}
+	return tr
+}
+
+// handTransform is the bench's transform written by hand in Go: the floor a compiled
+// transform is measured against. It builds its rows as the evaluator does (cut from a
+// slab of values, text built in a textArena), so the two differ only in how the
+// filter and the projection are computed.
+type handTransform struct {
+	out  *event.Schema // the transformed schema (the Transformer's, so the changes compare equal)
+	slab []event.Value
+	text textArena
+}
+
+// apply appends what each change of batch becomes, as Transformer.Apply does; it takes
+// snapshot reads only (what the floor is measured on).
+func (h *handTransform) apply(dst, batch []event.Change) []event.Change {
+	for i := range batch {
+		c := &batch[i]
+		in := c.After
+		if in[1].IsNull() || in[1].Int()%10 == 0 { // k % 10 <> 0: NULL or FALSE drops the row
+			continue
+		}
+		if len(h.slab) < 9 {
+			h.slab = make([]event.Value, slabValues/9*9)
+		}
+		r := event.Row(h.slab[:9:9])
+		h.slab = h.slab[9:]
+		copy(r, in[:4])
+		id, k, cv, pad := in[0], in[1], in[2], in[3]
+		r[4] = event.Int(k.Int() * 2) // k is an INT: twice it fits a BIGINT
+		if !cv.IsNull() {
+			s := cv.Str()
+			n := 0
+			for j := range s { // LEFT counts characters
+				if n == 10 {
+					s = s[:j]
+					break
+				}
+				n++
+			}
+			r[5] = event.String(strings.ToUpper(s)) // s itself when it has no lower case
+		}
+		if !id.IsNull() {
+			r[6] = event.String(h.text.build(func(b []byte) []byte {
+				b = strconv.AppendInt(b, id.Int(), 10)
+				return strconv.AppendInt(append(b, '-'), k.Int(), 10)
+			}))
+		}
+		if !pad.IsNull() {
+			r[7] = event.Int(int64(utf8.RuneCountInString(pad.Str())))
+		}
+		if k.Int()%2 == 0 {
+			r[8] = event.String("even")
+		} else {
+			r[8] = event.String("odd")
+		}
+		out := c.With(c.Op, nil, r)
+		out.Schema = h.out
+		dst = append(dst, out)
+	}
+	return dst
+}
+
+// TestHandTransform keeps the hand-written floor honest: it makes the same changes as the
+// compiled transform, value for value.
+func TestHandTransform(t *testing.T) {
+	tr := benchTransformer(t)
+	out, err := tr.schema(sbtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := sysbenchRows(600)
+	rows[3][1] = event.Int(-7)     // negative: odd
+	rows[4][1] = event.Int(-12)    // negative: even
+	rows[5][2] = event.String("é") // LEFT and CHAR_LENGTH count characters
+	rows[5][3] = event.String("ß-über-straße")
+	rows[6][2] = event.String("abcdefghijklmnop")
+	rows[7][1] = event.Null() // a NULL k: filtered out
+	batch := make([]event.Change, len(rows))
+	for i, r := range rows {
+		batch[i] = event.Change{Op: event.OpRead, Schema: sbtest, After: r, Pos: event.Pos{Off: uint64(i)}}
+	}
+	want, _, err := tr.Apply(nil, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handTransform{out: out}
+	got := h.apply(nil, batch)
+	if len(got) != len(want) || len(got) < 500 {
+		t.Fatalf("%d changes by hand, %d compiled", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Op != w.Op || g.Schema != w.Schema || g.Pos != w.Pos || g.Before != nil || w.Before != nil || len(g.After) != len(w.After) {
+			t.Fatalf("change %d: %+v by hand, %+v compiled", i, g, w)
+		}
+		for j := range g.After {
+			if !g.After[j].Equal(w.After[j]) {
+				t.Fatalf("change %d, column %s: %v (%v) by hand, %v (%v) compiled", i, out.Columns[j].Name,
+					g.After[j], g.After[j].Rep(), w.After[j], w.After[j].Rep())
+			}
+		}
+	}
+}
+
+// BenchmarkBenchTransform is the bench's transform on sysbench rows in batches of 500 (the
+// stage evaluates a batch that small on the caller's goroutine): compiled, through
+// Transformer.Apply as the engine calls it, and written by hand (handTransform), the floor.
+// It reports the time and the allocations per row of the batch.
+func BenchmarkBenchTransform(b *testing.B) {
+	const n = 500
+	rows := sysbenchRows(n)
+	batch := make([]event.Change, n)
+	for i, r := range rows {
+		batch[i] = event.Change{Op: event.OpRead, Schema: sbtest, After: r}
+	}
+	tr := benchTransformer(b)
+	out, err := tr.schema(sbtest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &handTransform{out: out}
+	run := func(b *testing.B, apply func(dst []event.Change) []event.Change) {
+		defer debug.SetGCPercent(debug.SetGCPercent(400)) // as weir run sets it (internal/cli)
+		var dst []event.Change
+		dst = apply(dst)
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		b.ResetTimer()
+		for b.Loop() {
+			dst = apply(dst[:0])
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&m1)
+		rowsDone := float64(b.N) * n
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rowsDone, "ns/row")
+		b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/rowsDone, "allocs/row")
+		b.ReportMetric(0, "ns/op")
+	}
+	b.Run("compiled", func(b *testing.B) {
+		run(b, func(dst []event.Change) []event.Change {
+			dst, _, err := tr.Apply(dst, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return dst
+		})
+	})
+	b.Run("handwritten", func(b *testing.B) {
+		run(b, func(dst []event.Change) []event.Change { return h.apply(dst, batch) })
+	})
+}
