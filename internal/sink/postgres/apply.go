@@ -247,10 +247,49 @@ func (w *Writer) columnArrays(p *part, pl *plan, rows []event.Row, cols []int, s
 	return args, nil
 }
 
-// copyReads COPYs snapshot rows straight into the table, in a savepoint. If a row is
-// there already (a chunk read again after a crash, a table written before), the COPY is
-// rolled back, done is false, and the table takes upserts from then on.
+// copyReads COPYs snapshot rows straight into the table, in a savepoint: in the binary
+// format when the table and the rows allow (binary.go), else as text. If a row is there
+// already (a chunk read again after a crash, a table written before), the COPY is rolled
+// back, and the table takes upserts from then on.
 func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []event.Change) error {
+	sql, err := pl.copyBinary(p, changes)
+	if sql == "" && err == nil {
+		sql, err = pl.copyText(p, changes)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := p.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(p.buf), sql); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			pl.copyOK.Store(false)
+			w.log.Debug("snapshot rows already in the table: upserting them from now on", "table", pl.t.name)
+			return errCopyConflict
+		}
+		return fmt.Errorf("copy %d snapshot rows: %w", len(changes), err)
+	}
+	return nil
+}
+
+// copyBinary puts changes' rows in p.buf in COPY's binary format and returns the
+// statement, or "" when the table or a value has no binary form here.
+func (pl *plan) copyBinary(p *part, changes []event.Change) (string, error) {
+	if pl.bin == nil {
+		return "", nil
+	}
+	p.buf = append(p.buf[:0], copyBinaryHeader...)
+	for i := range changes {
+		var ok bool // (a table with array columns has no binary form: nothing is native)
+		if p.buf, ok = appendBinaryRow(p.buf, changes[i].After, pl.bin, pl.kinds); !ok {
+			return "", nil
+		}
+	}
+	p.buf = append(p.buf, 0xff, 0xff) // the trailer: a tuple of -1 fields
+	return pl.copyBin, nil
+}
+
+// copyText puts changes' rows in p.buf in COPY's text format and returns the statement.
+func (pl *plan) copyText(p *part, changes []event.Change) (string, error) {
 	p.buf = p.buf[:0]
 	for i := range changes {
 		row := changes[i].After
@@ -267,21 +306,12 @@ func (w *Writer) copyReads(ctx context.Context, p *part, pl *plan, changes []eve
 				p.buf, err = appendCopyField(p.buf, v, pl.s.Columns[ci].Type.Kind)
 			}
 			if err != nil {
-				return fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
+				return "", fault.AsFatal(fmt.Errorf("column %s of %s, row key %s: %w", pl.s.Columns[ci].Name, pl.s.ID, sqlsink.KeyText(pl.s, row), err))
 			}
 		}
 		p.buf = append(p.buf, '\n')
 	}
-	if _, err := p.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(p.buf), pl.copy); err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23505" {
-			pl.copyOK.Store(false)
-			w.log.Debug("snapshot rows already in the table: upserting them from now on", "table", pl.t.name)
-			return errCopyConflict
-		}
-		return fmt.Errorf("copy %d snapshot rows: %w", len(changes), err)
-	}
-	return nil
+	return pl.copy, nil
 }
 
 // errCopyConflict: a COPY met a key the table already holds (a chunk read again, a table

@@ -39,8 +39,8 @@ func TestAppendCopyField(t *testing.T) {
 	}
 }
 
-// BenchmarkCopyRows encodes sysbench rows (id, k, c CHAR(120), pad CHAR(60)) as COPY
-// text, the snapshot's hot path into PostgreSQL.
+// BenchmarkCopyRows encodes sysbench rows (id, k, c CHAR(120), pad CHAR(60)) for COPY,
+// the snapshot's hot path into PostgreSQL: as text, and in the binary format.
 func BenchmarkCopyRows(b *testing.B) {
 	kinds := []types.Kind{types.Int32, types.Int32, types.String, types.String}
 	rows := make([]event.Row, 1024)
@@ -49,21 +49,37 @@ func BenchmarkCopyRows(b *testing.B) {
 		rows[i] = event.Row{event.Int(int64(i)), event.Int(int64(i % 100000)), event.String(c), event.String(c[:59])}
 	}
 	var buf []byte
-	b.SetBytes(int64(len(rows)))
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = buf[:0]
-		for _, row := range rows {
-			for ci, v := range row {
-				if ci > 0 {
-					buf = append(buf, '\t')
+	b.Run("text", func(b *testing.B) {
+		b.SetBytes(int64(len(rows)))
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = buf[:0]
+			for _, row := range rows {
+				for ci, v := range row {
+					if ci > 0 {
+						buf = append(buf, '\t')
+					}
+					var err error
+					if buf, err = appendCopyField(buf, v, kinds[ci]); err != nil {
+						b.Fatal(err)
+					}
 				}
-				var err error
-				if buf, err = appendCopyField(buf, v, kinds[ci]); err != nil {
-					b.Fatal(err)
+				buf = append(buf, '\n')
+			}
+		}
+	})
+	b.Run("binary", func(b *testing.B) {
+		cols := []binCol{binInt4, binInt4, binText, binText}
+		b.SetBytes(int64(len(rows)))
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = buf[:0]
+			for _, row := range rows {
+				var ok bool
+				if buf, ok = appendBinaryRow(buf, row, cols, kinds); !ok {
+					b.Fatal("no binary form")
 				}
 			}
-			buf = append(buf, '\n')
 		}
-	}
+	})
 }

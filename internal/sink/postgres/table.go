@@ -235,6 +235,11 @@ type plan struct {
 	// their values are written in array input form (pgArrayText).
 	pgArray []bool
 	copy    string
+	// bin is the binary COPY form of each column (binary.go), nil when the table is
+	// COPYed as text; copyBin the COPY statement in that format, kinds the columns' types.
+	bin     []binCol
+	copyBin string
+	kinds   []types.Kind
 	upsert  map[string]string // by the mask of columns left out (unchanged TOAST); "" = none
 	del     string
 	append  string // changelog insert
@@ -251,6 +256,12 @@ func (w *Writer) newPlan(t *target, s *event.Schema) *plan {
 	}
 	pl.copyOK.Store(true)
 	pl.copy = fmt.Sprintf("COPY %s (%s) FROM STDIN", t.name, strings.Join(names, ", "))
+	if pl.bin = binCols(pl); pl.bin != nil {
+		pl.copyBin = pl.copy + " (FORMAT binary)"
+		for _, c := range s.Columns {
+			pl.kinds = append(pl.kinds, c.Type.Kind)
+		}
+	}
 	if w.o.Mode == "changelog" {
 		pl.append = w.appendSQL(pl)
 		return pl
