@@ -23,6 +23,63 @@ type node struct {
 	eval evalFunc
 	// konst is set for a constant (a literal, or an expression of literals): its value.
 	konst *event.Value
+	// isColumn is set for a column of the row read as it is: column is its index.
+	isColumn bool
+	column   int
+}
+
+// operand is a node as the node above it reads it: a column of the row or a constant
+// (most arguments are one or the other) is read in place, anything else is called. The
+// hot callers write
+//
+//	v, ok := o.direct(in)
+//	if !ok { v, err = o.eval(in) … }
+//
+// as direct inlines and get would not (a closure call is over the inliner's budget).
+type operand struct {
+	eval    evalFunc // nil: read in place
+	konst   event.Value
+	isConst bool
+	col     int
+}
+
+// operand returns n as its parent reads it.
+func (n node) operand() operand {
+	switch {
+	case n.konst != nil:
+		return operand{konst: *n.konst, isConst: true}
+	case n.isColumn:
+		return operand{col: n.column}
+	}
+	return operand{eval: n.eval}
+}
+
+// direct is the operand's value when it is read in place; ok is false when it is to be
+// computed by o.eval.
+func (o *operand) direct(in *Input) (v event.Value, ok bool) {
+	if o.eval != nil {
+		return event.Value{}, false
+	}
+	if o.isConst {
+		return o.konst, true
+	}
+	return in.Row[o.col], true
+}
+
+// get is the operand's value for in.
+func (o *operand) get(in *Input) (event.Value, error) {
+	if v, ok := o.direct(in); ok {
+		return v, nil
+	}
+	return o.eval(in)
+}
+
+func operands(ns []node) []operand {
+	out := make([]operand, len(ns))
+	for i, n := range ns {
+		out[i] = n.operand()
+	}
+	return out
 }
 
 var (
@@ -94,7 +151,7 @@ func (c *compiler) column(i int) node {
 	if !slices.Contains(c.refs, i) {
 		c.refs = append(c.refs, i)
 	}
-	return node{typ: c.schema.Columns[i].Type, eval: func(in *Input) (event.Value, error) { return in.Row[i], nil }}
+	return node{typ: c.schema.Columns[i].Type, eval: func(in *Input) (event.Value, error) { return in.Row[i], nil }, isColumn: true, column: i}
 }
 
 func (c *compiler) compile(e ast.ExprNode) (node, error) {
@@ -128,9 +185,9 @@ func (c *compiler) compile(e ast.ExprNode) (node, error) {
 		if err != nil {
 			return node{}, err
 		}
-		not := e.Not
+		not, xo := e.Not, x.operand()
 		return fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
-			v, err := x.eval(in)
+			v, err := xo.get(in)
 			return event.Bool(v.IsNull() != not), err
 		}}, x), nil
 	case *ast.IsTruthExpr:
@@ -138,9 +195,9 @@ func (c *compiler) compile(e ast.ExprNode) (node, error) {
 		if err != nil {
 			return node{}, err
 		}
-		want, not := e.True != 0, e.Not
+		want, not, xo := e.True != 0, e.Not, x.operand()
 		return fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
-			v, err := x.eval(in)
+			v, err := xo.get(in)
 			if err != nil {
 				return v, err
 			}
@@ -323,8 +380,9 @@ func (c *compiler) binary(e *ast.BinaryOperationExpr) (node, error) {
 
 // logic is AND, OR and XOR with SQL's three values.
 func logic(op opcode.Op, l, r node) node {
+	lo, ro := l.operand(), r.operand()
 	return fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
-		lv, err := l.eval(in)
+		lv, err := lo.get(in)
 		if err != nil {
 			return lv, err
 		}
@@ -335,7 +393,7 @@ func logic(op opcode.Op, l, r node) node {
 		case op == opcode.LogicOr && !lnull && lb:
 			return event.Bool(true), nil
 		}
-		rv, err := r.eval(in)
+		rv, err := ro.get(in)
 		if err != nil {
 			return rv, err
 		}
@@ -370,15 +428,20 @@ func comparison(op opcode.Op, l, r node) (node, error) {
 	if err != nil {
 		return node{}, err
 	}
-	le, re := l.eval, r.eval
+	lo, ro := l.operand(), r.operand()
 	return fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
-		lv, err := le(in)
-		if err != nil {
-			return lv, err
+		var err error
+		lv, ok := lo.direct(in)
+		if !ok {
+			if lv, err = lo.eval(in); err != nil {
+				return lv, err
+			}
 		}
-		rv, err := re(in)
-		if err != nil {
-			return rv, err
+		rv, ok := ro.direct(in)
+		if !ok {
+			if rv, err = ro.eval(in); err != nil {
+				return rv, err
+			}
 		}
 		if lv.Rep() == event.RepInt && rv.Rep() == event.RepInt { // the most common, without cmp's call
 			return event.Bool(intHolds(op, lv.Int(), rv.Int())), nil

@@ -91,9 +91,15 @@ type evalFunc func(in *Input) (event.Value, error)
 func (e *Expr) Eval(in *Input) (event.Value, error) {
 	v, err := e.eval(in)
 	if err != nil {
-		return v, &EvalError{Expr: e.Text, Key: keyText(in), Err: err}
+		return v, e.failed(in, err)
 	}
 	return v, nil
+}
+
+// failed is the error Eval returns where e's evaluation on in fails with err (the stage
+// calls eval itself, a call fewer per value).
+func (e *Expr) failed(in *Input, err error) error {
+	return &EvalError{Expr: e.Text, Key: keyText(in), Err: err}
 }
 
 // EvalError is an expression that failed on a row.

@@ -59,9 +59,20 @@ func init() {
 	}
 	caseFn := func(f func(string) string, lo, hi byte) function {
 		return function{1, 1, func(a []node) (node, error) {
-			return strictIn(stringType, a, func(in *Input, v []event.Value) (event.Value, error) {
-				return event.String(changeCase(in.arena, toText(v[0]), f, lo, hi)), nil
-			}), nil
+			x := a[0].operand()
+			return fold(node{typ: stringType, eval: func(in *Input) (event.Value, error) {
+				v, ok := x.direct(in)
+				if !ok {
+					var err error
+					if v, err = x.eval(in); err != nil {
+						return event.Null(), err
+					}
+				}
+				if v.IsNull() {
+					return event.Null(), nil
+				}
+				return event.String(changeCase(in.arena, text(v), f, lo, hi)), nil
+			}}, a...), nil
 		}}
 	}
 	upper, lower := caseFn(strings.ToUpper, 'a', 'z'), caseFn(strings.ToLower, 'A', 'Z')
@@ -114,21 +125,23 @@ func init() {
 		return strict(int64Type, a, func(v []event.Value) (event.Value, error) { return event.Int(int64(len(toText(v[0])))), nil }), nil
 	}}
 	charLength := function{1, 1, func(a []node) (node, error) {
-		return strict(int64Type, a, func(v []event.Value) (event.Value, error) {
-			return event.Int(int64(runeCount(toText(v[0])))), nil
-		}), nil
+		x := a[0].operand()
+		return fold(node{typ: int64Type, eval: func(in *Input) (event.Value, error) {
+			v, ok := x.direct(in)
+			if !ok {
+				var err error
+				if v, err = x.eval(in); err != nil {
+					return event.Null(), err
+				}
+			}
+			if v.IsNull() {
+				return event.Null(), nil
+			}
+			return event.Int(int64(runeCount(text(v)))), nil
+		}}, a...), nil
 	}}
 	functions["char_length"], functions["character_length"] = charLength, charLength
-	functions["concat"] = function{1, -1, func(a []node) (node, error) {
-		return strictIn(stringType, a, func(in *Input, v []event.Value) (event.Value, error) {
-			return event.String(in.arena.build(func(b []byte) []byte {
-				for _, x := range v {
-					b = appendText(b, x)
-				}
-				return b
-			})), nil
-		}), nil
-	}}
+	functions["concat"] = function{1, -1, buildConcat}
 	functions["concat_ws"] = function{2, -1, func(a []node) (node, error) {
 		return lenient(stringType, a, func(v []event.Value) (event.Value, error) {
 			if v[0].IsNull() {
@@ -178,6 +191,11 @@ func init() {
 	}}
 	functions["substr"], functions["substring"], functions["mid"] = substr, substr, substr
 	functions["left"] = function{2, 2, func(a []node) (node, error) {
+		if k := a[1].konst; k != nil && !k.IsNull() {
+			if n, err := toInt(*k); err == nil {
+				return left(a[0], max(0, n)), nil
+			}
+		}
 		return strict(stringType, a, func(v []event.Value) (event.Value, error) {
 			s := toText(v[0])
 			n, err := toInt(v[1])
@@ -354,16 +372,27 @@ func init() {
 	// Conditionals.
 	functions["if"] = function{3, 3, func(a []node) (node, error) {
 		typ := commonType(a[1], a[2])
-		cond, then, els := a[0].eval, coerced(a[1], typ), coerced(a[2], typ)
+		cond, then, els := a[0].operand(), coerced(a[1], typ), coerced(a[2], typ)
 		return node{typ: typ, eval: func(in *Input) (event.Value, error) {
-			c, err := cond(in)
-			if err != nil {
-				return c, err
+			c, ok := cond.direct(in)
+			if !ok {
+				var err error
+				if c, err = cond.eval(in); err != nil {
+					return c, err
+				}
 			}
-			if b, null := truth(c); b && !null {
-				return then(in)
+			r := &els
+			if c.Rep() == event.RepBool { // a comparison's: no call of truth
+				if c.Bool() {
+					r = &then
+				}
+			} else if b, null := truth(c); b && !null {
+				r = &then
 			}
-			return els(in)
+			if v, ok := r.direct(in); ok {
+				return v, nil
+			}
+			return r.eval(in)
 		}}, nil
 	}}
 	coalesce := function{1, -1, func(a []node) (node, error) {
@@ -404,21 +433,91 @@ func init() {
 	}}
 }
 
-// coerced evaluates n as a value of type t: a constant is converted once, here.
-func coerced(n node, t types.Type) evalFunc {
+// coerced is n as a value of type t: a constant is converted once, here.
+func coerced(n node, t types.Type) operand {
 	if n.konst != nil {
 		if v, err := coerce(*n.konst, t); err == nil {
-			return func(*Input) (event.Value, error) { return v, nil }
+			return constant(v, t).operand()
 		}
 	}
 	eval := n.eval
-	return func(in *Input) (event.Value, error) {
+	return operand{eval: func(in *Input) (event.Value, error) {
 		v, err := eval(in)
 		if err != nil {
 			return v, err
 		}
 		return coerce(v, t)
+	}}
+}
+
+// text is toText, inline for a string.
+func text(v event.Value) string {
+	if v.Rep() == event.RepString {
+		return v.Str()
 	}
+	return toText(v)
+}
+
+// left is LEFT(x, n) of a constant n (at least 0): a cut of x's text, not a copy.
+func left(x node, n int64) node {
+	o := x.operand()
+	return fold(node{typ: stringType, eval: func(in *Input) (event.Value, error) {
+		v, ok := o.direct(in)
+		if !ok {
+			var err error
+			if v, err = o.eval(in); err != nil {
+				return event.Null(), err
+			}
+		}
+		if v.IsNull() {
+			return event.Null(), nil
+		}
+		s := text(v)
+		return event.String(s[:runeOffset(s, n)]), nil
+	}}, x)
+}
+
+// buildConcat is CONCAT(a, …): the text of its arguments, built in the arena; NULL when
+// one is. The arguments computed by a call are evaluated first (they may build text in
+// the arena themselves), the columns and constants read as the text is built.
+func buildConcat(a []node) (node, error) {
+	ops := operands(a)
+	texts := make([]string, len(a)) // of the constants
+	for i, o := range ops {
+		if o.isConst {
+			texts[i] = toText(o.konst)
+		}
+	}
+	v := make([]event.Value, len(a)) // the calls' values, reused
+	return fold(node{typ: stringType, eval: func(in *Input) (event.Value, error) {
+		for i := range ops {
+			o := &ops[i]
+			switch {
+			case o.eval != nil:
+				x, err := o.eval(in)
+				if err != nil || x.IsNull() {
+					return event.Null(), err
+				}
+				v[i] = x
+			case o.isConst && o.konst.IsNull(), !o.isConst && in.Row[o.col].IsNull():
+				return event.Null(), nil
+			}
+		}
+		return event.String(in.arena.build(func(b []byte) []byte {
+			for i := range ops {
+				o := &ops[i]
+				switch {
+				case o.eval != nil:
+					b = appendText(b, v[i])
+				case o.isConst:
+					b = append(b, texts[i]...)
+				default:
+					b = appendText(b, in.Row[o.col])
+				}
+			}
+			return b
+		})), nil
+	}}, a...), nil
 }
 
 // changeCase is f(s) (strings.ToUpper or ToLower), with a faster path for ASCII text:
@@ -484,84 +583,95 @@ func runeOffset(s string, n int64) int {
 }
 
 // strictIn is strict for a function that reads its input besides its arguments (the
-// arena it builds text in). Argument values are gathered in one buffer per call site, as
-// in lenient.
+// arena it builds text in).
 func strictIn(typ types.Type, args []node, f func(in *Input, v []event.Value) (event.Value, error)) node {
-	gather := gatherer(args, true)
-	v := make([]event.Value, len(args))
-	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		if null, err := gather(in, v); null || err != nil {
-			return event.Null(), err
-		}
-		return f(in, v)
-	}}, args...)
+	return call(typ, args, true, nil, f)
 }
 
 // strict builds a function that is NULL when any argument is NULL (the arguments after
 // a NULL one are not evaluated).
 func strict(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
-	gather := gatherer(args, true)
-	v := make([]event.Value, len(args))
-	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		if null, err := gather(in, v); null || err != nil {
-			return event.Null(), err
-		}
-		return f(v)
-	}}, args...)
+	return call(typ, args, true, f, nil)
 }
 
-// lenient builds a function that sees NULL arguments itself. Its argument values are
-// gathered in one buffer per call site, reused (an expression is evaluated by one
-// goroutine at a time, and f does not keep v).
+// lenient builds a function that sees NULL arguments itself.
 func lenient(typ types.Type, args []node, f func(v []event.Value) (event.Value, error)) node {
-	gather := gatherer(args, false)
-	v := make([]event.Value, len(args))
-	return fold(node{typ: typ, eval: func(in *Input) (event.Value, error) {
-		if _, err := gather(in, v); err != nil {
-			return event.Null(), err
-		}
-		return f(v)
-	}}, args...)
+	return call(typ, args, false, f, nil)
 }
 
-// gatherer returns what evaluates args into v (as long as args); null reports a NULL
-// argument when stopAtNull, which then leaves the rest unevaluated. Functions of one or
-// two arguments, the most, get a loop-free version: this runs for every row.
-func gatherer(args []node, stopAtNull bool) func(in *Input, v []event.Value) (null bool, err error) {
-	evals := make([]evalFunc, len(args))
-	for i := range args {
-		evals[i] = args[i].eval
-	}
-	switch len(evals) {
+// call builds a call of f, or of fin where f is nil (fin reads the input besides the
+// arguments). The argument values are gathered in one buffer per call site, reused (an
+// expression is evaluated by one goroutine at a time, and f does not keep v); when
+// stopAtNull, a NULL argument makes the call NULL without evaluating the rest. Calls of
+// one or two arguments, the most, get a loop-free version: this runs for every row.
+func call(typ types.Type, args []node, stopAtNull bool, f func(v []event.Value) (event.Value, error), fin func(in *Input, v []event.Value) (event.Value, error)) node {
+	ops := operands(args)
+	v := make([]event.Value, len(args))
+	var eval evalFunc
+	switch len(ops) {
 	case 1:
-		a := evals[0]
-		return func(in *Input, v []event.Value) (bool, error) {
-			x, err := a(in)
+		a := ops[0]
+		eval = func(in *Input) (event.Value, error) {
+			var err error
+			x, ok := a.direct(in)
+			if !ok {
+				if x, err = a.eval(in); err != nil {
+					return event.Null(), err
+				}
+			}
+			if stopAtNull && x.IsNull() {
+				return event.Null(), nil
+			}
 			v[0] = x
-			return x.IsNull() && stopAtNull, err
+			if fin != nil {
+				return fin(in, v)
+			}
+			return f(v)
 		}
 	case 2:
-		a, b := evals[0], evals[1]
-		return func(in *Input, v []event.Value) (bool, error) {
-			x, err := a(in)
-			if err != nil || x.IsNull() && stopAtNull {
-				return true, err
+		a, b := ops[0], ops[1]
+		eval = func(in *Input) (event.Value, error) {
+			var err error
+			x, ok := a.direct(in)
+			if !ok {
+				if x, err = a.eval(in); err != nil {
+					return event.Null(), err
+				}
 			}
-			y, err := b(in)
+			if stopAtNull && x.IsNull() {
+				return event.Null(), nil
+			}
+			y, ok := b.direct(in)
+			if !ok {
+				if y, err = b.eval(in); err != nil {
+					return event.Null(), err
+				}
+			}
+			if stopAtNull && y.IsNull() {
+				return event.Null(), nil
+			}
 			v[0], v[1] = x, y
-			return y.IsNull() && stopAtNull, err
-		}
-	}
-	return func(in *Input, v []event.Value) (bool, error) {
-		for i, e := range evals {
-			x, err := e(in)
-			if err != nil || x.IsNull() && stopAtNull {
-				return true, err
+			if fin != nil {
+				return fin(in, v)
 			}
-			v[i] = x
+			return f(v)
 		}
-		return false, nil
+	default:
+		eval = func(in *Input) (event.Value, error) {
+			for i := range ops {
+				x, err := ops[i].get(in)
+				if err != nil || stopAtNull && x.IsNull() {
+					return event.Null(), err
+				}
+				v[i] = x
+			}
+			if fin != nil {
+				return fin(in, v)
+			}
+			return f(v)
+		}
 	}
+	return fold(node{typ: typ, eval: eval}, args...)
 }
 
 func hashHex(h hash.Hash, s string) string {

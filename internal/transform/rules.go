@@ -52,13 +52,12 @@ type plan struct {
 	softDelete bool
 }
 
-// converted applies the rule's converter to a change it has projected: a delete becomes
+// convert applies the rule's converter to a change it has projected: a delete becomes
 // an insert of the deleted row where the rule soft-deletes.
-func (p *plan) converted(c event.Change) event.Change {
-	if !p.softDelete || c.Op != event.OpDelete || c.Before == nil {
-		return c
+func (p *plan) convert(c *event.Change) {
+	if p.softDelete && c.Op == event.OpDelete && c.Before != nil {
+		c.Op, c.Before, c.After = event.OpInsert, nil, c.Before
 	}
-	return c.With(event.OpInsert, nil, c.Before)
 }
 
 // slabValues is how many values the projected rows are cut from.
@@ -237,102 +236,128 @@ func (e *evaluator) compiled(s *event.Schema) (*plan, error) {
 }
 
 func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err error) {
+	keep, err = e.apply(&c, &out)
+	if !keep || err != nil {
+		return c, keep, err
+	}
+	return out, true, nil
+}
+
+// apply is applyRules writing the change c becomes to *out (left as it was when the change
+// is filtered out or fails): the stage writes it in place, in the slice it returns.
+func (e *evaluator) apply(c *event.Change, out *event.Change) (keep bool, err error) {
 	p, err := e.plan(c.Schema)
-	if err != nil || p == nil {
-		return c, err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if p == nil {
+		*out = *c
+		return true, nil
 	}
 	in := &e.scratch
 	in.Schema, in.Op, in.CommitMicros, in.Pos, in.arena = c.Schema, c.Op, c.CommitMicros, c.Pos, &e.arena
 	// Values the source did not send come only in changes of the log, never in rows read
 	// by the snapshot.
 	mayLack := c.Op != event.OpRead
-	match := func(row event.Row) (bool, error) {
-		if p.filter == nil || row == nil {
-			return true, nil
-		}
-		in.Row = row
-		if mayLack {
-			if col, some, _ := unsent(c.Schema, row, p.filter.refs); some {
-				return false, unsentError(c.Schema, col, "the filter "+strconv.Quote(p.filter.Text))
-			}
-		}
-		v, err := p.filter.Eval(in)
+	op, before, after := c.Op, c.Before, c.After
+	if p.filter != nil {
+		was, err := e.match(p, c, c.Before, mayLack)
 		if err != nil {
-			return false, fmt.Errorf("the filter of %s: %w", c.Schema.ID, err)
+			return false, err
 		}
-		return v.Rep() == event.RepBool && v.Bool(), nil
+		is, err := e.match(p, c, c.After, mayLack)
+		if err != nil {
+			return false, err
+		}
+		switch c.Op {
+		case event.OpDelete:
+			if !was {
+				return false, nil
+			}
+		case event.OpUpdate:
+			switch {
+			case !was && !is:
+				return false, nil
+			case !is:
+				op, before, after = event.OpDelete, beforeOrKey(*c), nil
+			case !was:
+				op, before = event.OpInsert, nil
+			}
+		default:
+			if !is {
+				return false, nil
+			}
+		}
 	}
-	before, err := match(c.Before)
+	res := c.With(op, before, after)
+	if p.cols != nil {
+		res.Schema = p.out
+		if res.Before, err = e.project(p, c, before, mayLack); err != nil {
+			return false, err
+		}
+		if res.After, err = e.project(p, c, after, mayLack); err != nil {
+			return false, err
+		}
+	}
+	p.convert(&res)
+	*out = res
+	return true, nil
+}
+
+// match reports whether row (of change c; nil: none, which matches) passes p's filter.
+func (e *evaluator) match(p *plan, c *event.Change, row event.Row, mayLack bool) (bool, error) {
+	if row == nil {
+		return true, nil
+	}
+	in := &e.scratch
+	in.Row = row
+	if mayLack {
+		if col, some, _ := unsent(c.Schema, row, p.filter.refs); some {
+			return false, unsentError(c.Schema, col, "the filter "+strconv.Quote(p.filter.Text))
+		}
+	}
+	v, err := p.filter.eval(in)
 	if err != nil {
-		return c, false, err
+		return false, fmt.Errorf("the filter of %s: %w", c.Schema.ID, p.filter.failed(in, err))
 	}
-	after, err := match(c.After)
-	if err != nil {
-		return c, false, err
+	return v.Rep() == event.RepBool && v.Bool(), nil
+}
+
+// project returns row (of change c; nil: none) projected by p, cut from the evaluator's
+// slab.
+func (e *evaluator) project(p *plan, c *event.Change, row event.Row, mayLack bool) (event.Row, error) {
+	if row == nil {
+		return nil, nil
 	}
-	switch c.Op {
-	case event.OpDelete:
-		if !before {
-			return c, false, nil
-		}
-	case event.OpUpdate:
-		switch {
-		case !before && !after:
-			return c, false, nil
-		case !after:
-			c = c.With(event.OpDelete, beforeOrKey(c), nil)
-		case !before:
-			c = c.With(event.OpInsert, nil, c.After)
-		}
-	default:
-		if !after {
-			return c, false, nil
-		}
+	n := len(p.cols)
+	if len(e.slab) < n { // rows are cut from one allocation of 16 KiB, a small-object size
+		e.slab = make([]event.Value, max(1, slabValues/n)*n)
 	}
-	if p.cols == nil {
-		return p.converted(c), true, nil
+	r := event.Row(e.slab[:n:n])
+	e.slab = e.slab[n:]
+	in := &e.scratch
+	in.Row = row
+	for _, k := range p.kept {
+		copy(r[k.to:k.to+k.n], row[k.from:k.from+k.n])
 	}
-	project := func(row event.Row) (event.Row, error) {
-		if row == nil {
-			return nil, nil
-		}
-		if len(e.slab) < len(p.cols) { // rows are cut from one allocation of 16 KiB, a small-object size
-			e.slab = make([]event.Value, max(1, slabValues/len(p.cols))*len(p.cols))
-		}
-		r := event.Row(e.slab[:len(p.cols):len(p.cols)])
-		e.slab = e.slab[len(p.cols):]
-		in.Row = row
-		for _, k := range p.kept {
-			copy(r[k.to:k.to+k.n], row[k.from:k.from+k.n])
-		}
-		for _, i := range p.computed {
-			col := &p.cols[i]
-			if mayLack {
-				if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
-					if !all {
-						return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
-					}
-					r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
-					continue
+	for _, i := range p.computed {
+		col := &p.cols[i]
+		if mayLack {
+			if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
+				if !all {
+					return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
 				}
+				r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
+				continue
 			}
-			v, err := col.Expr.Eval(in)
-			if err != nil {
-				return nil, fmt.Errorf("column %s of %s: %w", col.Name, p.out.ID, err)
-			}
-			r[i] = v
 		}
-		return r, nil
+		v, err := col.Expr.eval(in)
+		if err != nil {
+			return nil, fmt.Errorf("column %s of %s: %w", col.Name, p.out.ID, col.Expr.failed(in, err))
+		}
+		r[i] = v
 	}
-	res := c.With(c.Op, nil, nil)
-	res.Schema = p.out
-	if res.Before, err = project(c.Before); err != nil {
-		return c, false, err
-	}
-	if res.After, err = project(c.After); err != nil {
-		return c, false, err
-	}
-	return p.converted(res), true, nil
+	return r, nil
 }
 
 // unsent reports whether row lacks a value of the columns refs (an unchanged TOASTed value

@@ -132,9 +132,23 @@ type result struct {
 func (t *Transformer) Apply(dst []event.Change, batch []event.Change) ([]event.Change, []*event.SchemaChange, error) {
 	var ddl []*event.SchemaChange
 	n := min(runtime.GOMAXPROCS(0), len(batch)/parallelMin)
+	if n <= 1 && t.routes == nil { // each change written where it ends up
+		for i := range batch {
+			dst = append(dst, event.Change{})
+			keep, err := t.ev.apply(&batch[i], &dst[len(dst)-1])
+			if err != nil {
+				return dst[:len(dst)-1], ddl, fault.AsFatal(err)
+			}
+			if !keep {
+				dst = dst[:len(dst)-1]
+			}
+		}
+		return dst, ddl, nil
+	}
 	if n <= 1 {
-		for _, c := range batch {
-			out, keep, err := t.ev.applyRules(c)
+		for i := range batch {
+			var out event.Change
+			keep, err := t.ev.apply(&batch[i], &out)
 			if err != nil {
 				return dst, ddl, fault.AsFatal(err)
 			}
@@ -156,7 +170,7 @@ func (t *Transformer) Apply(dst []event.Change, batch []event.Change) ([]event.C
 	eval := func(ev *evaluator, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			r := &t.results[i]
-			r.out, r.keep, r.err = ev.applyRules(batch[i])
+			r.keep, r.err = ev.apply(&batch[i], &r.out)
 		}
 	}
 	var wg sync.WaitGroup

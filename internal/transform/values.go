@@ -274,20 +274,13 @@ func arith(op opcode.Op, l, r node) (node, error) {
 	if kind == types.Decimal {
 		typ = decimalResult(op, l.typ, r.typ)
 	}
-	le, re := l.eval, r.eval
-	eval := func(in *Input) (event.Value, error) {
-		lv, err := le(in)
-		if err != nil {
-			return lv, err
-		}
-		rv, err := re(in)
-		if err != nil {
-			return rv, err
-		}
+	// values computes the operator on its operands' values.
+	values := func(lv, rv event.Value) (event.Value, error) {
 		if lv.IsNull() || rv.IsNull() {
 			return event.Null(), nil
 		}
 		var v event.Value
+		var err error
 		switch {
 		case kind == types.Float64:
 			v, err = floatArith(op, lv, rv)
@@ -301,7 +294,52 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		}
 		return v, err
 	}
+	lo, ro := l.operand(), r.operand()
+	fast := kind == types.Int64 && op != opcode.IntDiv
+	eval := func(in *Input) (event.Value, error) {
+		var err error
+		lv, ok := lo.direct(in)
+		if !ok {
+			if lv, err = lo.eval(in); err != nil {
+				return lv, err
+			}
+		}
+		rv, ok := ro.direct(in)
+		if !ok {
+			if rv, err = ro.eval(in); err != nil {
+				return rv, err
+			}
+		}
+		if fast && lv.Rep() == event.RepInt && rv.Rep() == event.RepInt {
+			if n, ok := intFast(op, lv.Int(), rv.Int()); ok {
+				return event.Int(n), nil
+			}
+		}
+		return values(lv, rv)
+	}
 	return fold(node{typ: typ, eval: eval}, l, r), nil
+}
+
+// intFast is a op b on integers where it is done inline: ok is false where intArith
+// decides (an overflow, a zero divisor, another operator).
+func intFast(op opcode.Op, a, b int64) (n int64, ok bool) {
+	switch op {
+	case opcode.Plus:
+		n = a + b
+		return n, (n > a) == (b > 0)
+	case opcode.Minus:
+		n = a - b
+		return n, (n < a) == (b > 0)
+	case opcode.Mul:
+		if a == int64(int32(a)) && b == int64(int32(b)) { // no overflow
+			return a * b, true
+		}
+	case opcode.Mod:
+		if b != 0 {
+			return a % b, true
+		}
+	}
+	return 0, false
 }
 
 // maxDecimal is the widest decimal a transform makes, as in Flink SQL.
