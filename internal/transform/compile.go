@@ -26,6 +26,76 @@ type node struct {
 	// isColumn is set for a column of the row read as it is: column is its index.
 	isColumn bool
 	column   int
+	// term is set for an integer column, alone or with a constant (intTerm).
+	term *intTerm
+}
+
+// intTerm is an integer column, alone or with a constant on its right (k, k % 10, k * 2,
+// k + 1, k - 1), computed inline by the closures above it (k % 10 <> 0): the column's
+// value a, when it lies within lo…hi (where the operation cannot overflow), is a % mod,
+// or a * mul + add.
+type intTerm struct {
+	col      int
+	lo, hi   int64
+	mod      int64 // 0: a * mul + add
+	mul, add int64
+}
+
+// columnTerm is the term of column col alone.
+func columnTerm(col int) *intTerm {
+	return &intTerm{col: col, lo: math.MinInt64, hi: math.MaxInt64, mul: 1}
+}
+
+// with returns the term of t (a column alone) op k; nil for an operation it does not
+// compute (a division, a zero divisor, a subtraction of the smallest integer).
+func (t *intTerm) with(op opcode.Op, k int64) *intTerm {
+	n := columnTerm(t.col)
+	switch op {
+	case opcode.Mod:
+		if k == 0 {
+			return nil
+		}
+		n.mod = k
+	case opcode.Minus:
+		if k == math.MinInt64 {
+			return nil
+		}
+		return t.with(opcode.Plus, -k)
+	case opcode.Plus:
+		n.add = k
+		if k >= 0 {
+			n.hi = math.MaxInt64 - k
+		} else {
+			n.lo = math.MinInt64 - k
+		}
+	case opcode.Mul:
+		n.mul = k
+		if k != 0 {
+			abs := k
+			if k < 0 {
+				abs = -k // math.MinInt64 stays negative: lim is then 0
+			}
+			lim := max(math.MaxInt64/abs, 0)
+			n.lo, n.hi = -lim, lim
+		}
+	default:
+		return nil
+	}
+	return n
+}
+
+// of is the term's value for in; ok is false where the node's own closure decides (a
+// NULL, a value not held as an integer, one that would overflow).
+func (t *intTerm) of(in *Input) (n int64, ok bool) {
+	v := in.Row[t.col]
+	a := v.Int()
+	if v.Rep() != event.RepInt || a < t.lo || a > t.hi {
+		return 0, false
+	}
+	if t.mod != 0 {
+		return a % t.mod, true
+	}
+	return a*t.mul + t.add, true
 }
 
 // operand is a node as the node above it reads it: a column of the row or a constant
@@ -151,7 +221,12 @@ func (c *compiler) column(i int) node {
 	if !slices.Contains(c.refs, i) {
 		c.refs = append(c.refs, i)
 	}
-	return node{typ: c.schema.Columns[i].Type, eval: func(in *Input) (event.Value, error) { return in.Row[i], nil }, isColumn: true, column: i}
+	n := node{typ: c.schema.Columns[i].Type, eval: func(in *Input) (event.Value, error) { return in.Row[i], nil }, isColumn: true, column: i}
+	switch n.typ.Kind {
+	case types.Int8, types.Int16, types.Int32, types.Int64:
+		n.term = columnTerm(i)
+	}
+	return n
 }
 
 func (c *compiler) compile(e ast.ExprNode) (node, error) {
@@ -429,7 +504,7 @@ func comparison(op opcode.Op, l, r node) (node, error) {
 		return node{}, err
 	}
 	lo, ro := l.operand(), r.operand()
-	return fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
+	return compareTerm(op, l, r, fold(node{typ: boolType, eval: func(in *Input) (event.Value, error) {
 		var err error
 		lv, ok := lo.direct(in)
 		if !ok {
@@ -458,7 +533,23 @@ func comparison(op opcode.Op, l, r node) (node, error) {
 			return event.Value{}, err
 		}
 		return event.Bool(intHolds(op, int64(c), 0)), nil
-	}}, l, r), nil
+	}}, l, r)), nil
+}
+
+// compareTerm is comparison where an integer term (intTerm) is compared with an integer
+// constant, computed inline; n is the general comparison, which decides the rest.
+func compareTerm(op opcode.Op, l, r, n node) node {
+	if l.term == nil || r.konst == nil || r.konst.Rep() != event.RepInt || n.konst != nil {
+		return n
+	}
+	t, k, general := *l.term, r.konst.Int(), n.eval
+	n.eval = func(in *Input) (event.Value, error) {
+		if v, ok := t.of(in); ok {
+			return event.Bool(intHolds(op, v, k)), nil
+		}
+		return general(in)
+	}
+	return n
 }
 
 // intHolds is whether a op b holds for integers.

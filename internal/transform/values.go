@@ -317,7 +317,19 @@ func arith(op opcode.Op, l, r node) (node, error) {
 		}
 		return values(lv, rv)
 	}
-	return fold(node{typ: typ, eval: eval}, l, r), nil
+	n := fold(node{typ: typ, eval: eval}, l, r)
+	if fast && n.konst == nil && l.isColumn && l.term != nil && r.konst != nil && r.konst.Rep() == event.RepInt && l.term.with(op, r.konst.Int()) != nil {
+		// a column and a constant (k % 10): an intTerm, computed without reading operands
+		t := l.term.with(op, r.konst.Int())
+		n.term = t
+		n.eval = func(in *Input) (event.Value, error) {
+			if v, ok := t.of(in); ok {
+				return event.Int(v), nil
+			}
+			return eval(in)
+		}
+	}
+	return n, nil
 }
 
 // intFast is a op b on integers where it is done inline: ok is false where intArith
