@@ -71,7 +71,7 @@ var (
 	par      = flag.Int("parallelism", 4, "pipeline.parallelism")
 	asJSON   = flag.Bool("json", false, "print JSON")
 	keepLogs = flag.Bool("v", false, "print weir's log of each run")
-	sources  = flag.String("sources", "mariadb,postgres,kafka", "the source engines whose scenarios run")
+	sources  = flag.String("sources", "mariadb,postgres,kafka,tables", "the source engines whose scenarios run (tables: MariaDB's many-tables scenario, bench/tables.go)")
 	profDir  = flag.String("profile", "", "save weir's heap profile every second of each run in this directory (heap-<run>-<n>.pb.gz), and a CPU profile and an execution trace of its first 4 seconds (cpu-<run>.pb.gz, trace-<run>.out)")
 )
 
@@ -124,6 +124,11 @@ func run() error {
 	}
 	if strings.Contains(*sources, "kafka") {
 		if err := e.kafkaSource(ctx); err != nil {
+			return err
+		}
+	}
+	if *tables > 0 && strings.Contains(*sources, "tables") {
+		if err := e.manyTables(ctx); err != nil {
 			return err
 		}
 	}
