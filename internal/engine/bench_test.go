@@ -2,12 +2,16 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weir-data/weir/internal/checkpoint"
 	"github.com/weir-data/weir/internal/engine"
 	"github.com/weir-data/weir/internal/event"
+	"github.com/weir-data/weir/internal/metrics"
 	"github.com/weir-data/weir/internal/sink/discard"
 	"github.com/weir-data/weir/internal/source/datagen"
 )
@@ -38,6 +42,38 @@ func BenchmarkEngine(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "changes/s")
 			if sink.Applied() != int64(b.N) {
 				b.Fatalf("applied %d of %d", sink.Applied(), b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkEngineTables is BenchmarkEngine (parallelism 4, with metrics) over 1 and over
+// 1,000 tables, the changes spread over them: a cost per table paid per message or per
+// batch shows as ns/op growing with the tables (the per-table input counters were flushed
+// by a scan of every table known, each message: 1,000 tables 5.2 µs/op against 2.2; the
+// output counters looked up by their labels per run of one table's changes in a batch).
+func BenchmarkEngineTables(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			ids := make([]event.TableID, n)
+			for i := range ids {
+				ids[i] = event.TableID{Schema: "bench", Table: fmt.Sprintf("t%04d", i)}
+			}
+			src := datagen.New(datagen.NewModel(1, 0, ids), -1)
+			src.SetMaxChanges(int64(b.N))
+			store, err := checkpoint.OpenLocal(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			sink := &discard.Writer{}
+			cfg := engine.Config{Pipeline: "bench", Parallelism: 4, CheckpointInterval: time.Second}
+			e := engine.New(cfg, latestOnly{src}, sink, store, engine.Options{Metrics: metrics.New(prometheus.NewRegistry())})
+			b.ReportAllocs()
+			b.ResetTimer()
+			res, err := e.Run(context.Background())
+			if err != nil || !res.Finished {
+				b.Fatalf("run: %v %v", res, err)
 			}
 		})
 	}

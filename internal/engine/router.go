@@ -41,6 +41,9 @@ func (r *run) route(changes []event.Change, bytes int64) error {
 	for i := range changes {
 		c := &changes[i]
 		st := r.tstats.get(r, c.Schema)
+		if st.rows == 0 {
+			r.tstats.counted = append(r.tstats.counted, st)
+		}
 		st.rows++
 		st.bytes += each
 		if c.Op != event.OpRead { // number the table's changes in their transaction
@@ -206,6 +209,7 @@ func (r *run) startWriters() {
 		ch := make(chan writeItem, 2)
 		r.writers[i] = ch
 		r.goSafe(func() error {
+			oc := outCounters{}
 			for it := range ch {
 				if it.barrier != nil {
 					it.barrier <- struct{}{}
@@ -217,7 +221,7 @@ func (r *run) startWriters() {
 				}
 				if apply != nil {
 					apply.Observe(time.Since(start).Seconds())
-					r.countOut(it.changes, it.bytes)
+					r.countOut(oc, it.changes, it.bytes)
 				}
 				r.e.stats.RowsOut.Add(int64(len(it.changes)))
 				clear(it.changes) // drop row references before reuse
@@ -316,9 +320,10 @@ func (r *run) checkpoint() error {
 // tableStatsCache counts rows and bytes per table for metrics without a map lookup per
 // change: changes come in runs of one table, so the last table's counters are cached.
 type tableStatsCache struct {
-	last   *event.Schema
-	lastSt *tableStats
-	byID   map[event.TableID]*tableStats
+	last    *event.Schema
+	lastSt  *tableStats
+	byID    map[event.TableID]*tableStats
+	counted []*tableStats // those with rows to flush: not every table of a thousand, each message
 }
 
 type tableStats struct {
@@ -351,25 +356,38 @@ func (c *tableStatsCache) get(r *run, s *event.Schema) *tableStats {
 
 // flush moves the counts into the Prometheus counters (once per routed message).
 func (c *tableStatsCache) flush(_ *run) {
-	for _, st := range c.byID {
-		if st.rows == 0 {
-			continue
-		}
+	for _, st := range c.counted {
 		if st.rowsIn != nil {
 			st.rowsIn.Add(float64(st.rows))
 			st.bytesIn.Add(float64(st.bytes))
 		}
 		st.rows, st.bytes = 0, 0
 	}
+	clear(c.counted)
+	c.counted = c.counted[:0]
+}
+
+// outCounters are one writer's per-table output counters, found once per table rather
+// than by their labels once per run of changes (a batch over many tables has many).
+type outCounters map[event.TableID][2]prometheus.Counter // rows, bytes
+
+func (oc outCounters) get(r *run, id event.TableID) [2]prometheus.Counter {
+	c, ok := oc[id]
+	if !ok {
+		table := id.String()
+		c = [2]prometheus.Counter{r.e.m.RowsOut.WithLabelValues(r.cfg.Pipeline, table), r.e.m.BytesOut.WithLabelValues(r.cfg.Pipeline, table)}
+		oc[id] = c
+	}
+	return c
 }
 
 // countOut adds a writer's applied batch (of bytes in all) to the per-table output
 // counters, once per run of changes of one table.
-func (r *run) countOut(changes []event.Change, bytes int64) {
+func (r *run) countOut(oc outCounters, changes []event.Change, bytes int64) {
 	if s := changes[0].Schema; s == changes[len(changes)-1].Schema && !slices.ContainsFunc(changes, func(c event.Change) bool { return c.Schema != s }) {
-		table := s.ID.String()
-		r.e.m.RowsOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(len(changes)))
-		r.e.m.BytesOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(bytes))
+		c := oc.get(r, s.ID)
+		c[0].Add(float64(len(changes)))
+		c[1].Add(float64(bytes))
 		return
 	}
 	for i := 0; i < len(changes); {
@@ -379,9 +397,9 @@ func (r *run) countOut(changes []event.Change, bytes int64) {
 			rows++
 			size += changes[i].Size()
 		}
-		table := s.ID.String()
-		r.e.m.RowsOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(rows))
-		r.e.m.BytesOut.WithLabelValues(r.cfg.Pipeline, table).Add(float64(size))
+		c := oc.get(r, s.ID)
+		c[0].Add(float64(rows))
+		c[1].Add(float64(size))
 	}
 }
 

@@ -681,7 +681,7 @@ func (r *run) addNewTables(ctx context.Context, cp *checkpoint.Checkpoint) error
 			return nil
 		}
 		for _, s := range added {
-			r.snap.tables = append(r.snap.tables, &tableRun{schema: s, prog: snapshot.TableProgress{Table: s.ID}})
+			r.snap.addTable(&tableRun{schema: s, prog: snapshot.TableProgress{Table: s.ID}})
 		}
 	}
 	return nil

@@ -55,6 +55,11 @@ type snapRun struct {
 	fresh      bool // no table had progress when the run began: marks the snapshot's first row
 	routed     bool // a row has been routed
 	holding    int  // tables holding a row
+	// byID finds a table by its ID (releaseFor: a change of the stream, among a thousand
+	// tables); unsplit and unfinished are where tables[:i] are all split, and all
+	// finished, so far (the router asks after every message: allSplit, finished).
+	byID                map[event.TableID]*tableRun
+	unsplit, unfinished int
 }
 
 type tableRun struct {
@@ -88,7 +93,7 @@ type splitMsg struct {
 }
 
 func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader connector.ChunkReader, joiner connector.SnapshotJoiner) *snapRun {
-	s := &snapRun{reader: reader, joiner: joiner, fresh: true}
+	s := &snapRun{reader: reader, joiner: joiner, fresh: true, byID: make(map[event.TableID]*tableRun, len(schemas))}
 	byID := map[event.TableID]*snapshot.TableProgress{}
 	for i := range state.Tables {
 		byID[state.Tables[i].Table] = &state.Tables[i]
@@ -104,9 +109,15 @@ func newSnapRun(state *checkpoint.SnapshotState, schemas []*event.Schema, reader
 				s.queue = append(s.queue, &chunkRun{t: t, c: c})
 			}
 		}
-		s.tables = append(s.tables, t)
+		s.addTable(t)
 	}
 	return s
+}
+
+// addTable adds table t to the snapshot.
+func (s *snapRun) addTable(t *tableRun) {
+	s.tables = append(s.tables, t)
+	s.byID[t.schema.ID] = t
 }
 
 // start launches the splitter and the readers.
@@ -187,8 +198,9 @@ func (s *snapRun) add(r *run, schema *event.Schema) {
 		return
 	}
 	s.tables = slices.DeleteFunc(s.tables, func(t *tableRun) bool { return t.schema.ID == schema.ID })
+	s.unsplit, s.unfinished = 0, 0 // (the tables after it moved)
 	t := &tableRun{schema: schema, prog: snapshot.TableProgress{Table: schema.ID}, fresh: true}
-	s.tables = append(s.tables, t)
+	s.addTable(t)
 	r.e.stats.SplitFinished.Store(false)
 	s.split(r, []*tableRun{t})
 }
@@ -397,15 +409,18 @@ func (s *snapRun) releaseAll(r *run) error {
 // releaseFor lets go, unmarked, the held rows of the tables that changes touch: a change
 // of the stream must not overtake the read it follows.
 func (s *snapRun) releaseFor(r *run, changes []event.Change) error {
+	var last *event.Schema
 	for i := range changes {
-		for _, t := range s.tables {
-			if t.heldBy != nil && t.schema.ID == changes[i].Schema.ID {
-				if err := s.release(r, t, 0); err != nil {
-					return err
-				}
-				if s.holding == 0 {
-					return nil
-				}
+		if changes[i].Schema == last { // changes come in runs of one table
+			continue
+		}
+		last = changes[i].Schema
+		if t := s.byID[last.ID]; t != nil && t.heldBy != nil {
+			if err := s.release(r, t, 0); err != nil {
+				return err
+			}
+			if s.holding == 0 {
+				return nil
 			}
 		}
 	}
@@ -459,8 +474,8 @@ func (s *snapRun) tableMetrics(r *run, t *tableRun) {
 }
 
 func (s *snapRun) allSplit() bool {
-	for _, t := range s.tables {
-		if !t.prog.Split {
+	for ; s.unsplit < len(s.tables); s.unsplit++ { // a split table stays split
+		if !s.tables[s.unsplit].prog.Split {
 			return false
 		}
 	}
@@ -472,8 +487,8 @@ func (s *snapRun) finished() bool {
 	if s.inflight > 0 || len(s.queue) > 0 || s.holding > 0 {
 		return false
 	}
-	for _, t := range s.tables {
-		if !t.prog.Finished() {
+	for ; s.unfinished < len(s.tables); s.unfinished++ { // a finished table stays finished
+		if !s.tables[s.unfinished].prog.Finished() {
 			return false
 		}
 	}
