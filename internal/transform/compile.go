@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,30 +33,45 @@ type node struct {
 
 // intTerm is an integer column, alone or with a constant on its right (k, k % 10, k * 2,
 // k + 1, k - 1), computed inline by the closures above it (k % 10 <> 0): the column's
-// value a, when it lies within lo…hi (where the operation cannot overflow), is a % mod,
-// or a * mul + add.
+// value a, when it lies within lo…hi (where the operation cannot overflow), is
+// a * mul + add, or a % d where magic is set.
+//
+// A remainder is only computed here for a below 2³¹ and not negative (most keys and
+// counts), by a multiplication instead of a division, as a compiler does for a constant
+// divisor: a / d is a * magic >> shift.
 type intTerm struct {
-	col      int
-	lo, hi   int64
-	mod      int64 // 0: a * mul + add
-	mul, add int64
+	col          int
+	lo           int64
+	span         uint64 // hi - lo
+	mul, add     int64
+	magic, shift uint64
+	d            int64
 }
 
 // columnTerm is the term of column col alone.
 func columnTerm(col int) *intTerm {
-	return &intTerm{col: col, lo: math.MinInt64, hi: math.MaxInt64, mul: 1}
+	return &intTerm{col: col, lo: math.MinInt64, span: math.MaxUint64, mul: 1}
 }
 
 // with returns the term of t (a column alone) op k; nil for an operation it does not
-// compute (a division, a zero divisor, a subtraction of the smallest integer).
+// compute (a division, a divisor of 0 or beyond 2³¹, a subtraction of the smallest
+// integer).
 func (t *intTerm) with(op opcode.Op, k int64) *intTerm {
 	n := columnTerm(t.col)
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	switch op {
 	case opcode.Mod:
-		if k == 0 {
+		d := max(k, -k) // a % k is a % |k| for a not negative
+		if d <= 0 || d >= 1<<31 {
 			return nil
 		}
-		n.mod = k
+		// magic is ceil(2^(31+s) / d) with 2^s ≥ d: exact for every a below 2^31, and
+		// a * magic fits 63 bits (Granlund and Montgomery, "Division by invariant
+		// integers using multiplication", 1994, theorem 4.2)
+		s := uint64(bits.Len64(uint64(d - 1)))
+		n.d, n.shift = d, 31+s
+		n.magic = (uint64(1)<<n.shift + uint64(d) - 1) / uint64(d)
+		lo, hi = 0, 1<<31-1
 	case opcode.Minus:
 		if k == math.MinInt64 {
 			return nil
@@ -64,9 +80,9 @@ func (t *intTerm) with(op opcode.Op, k int64) *intTerm {
 	case opcode.Plus:
 		n.add = k
 		if k >= 0 {
-			n.hi = math.MaxInt64 - k
+			hi = math.MaxInt64 - k
 		} else {
-			n.lo = math.MinInt64 - k
+			lo = math.MinInt64 - k
 		}
 	case opcode.Mul:
 		n.mul = k
@@ -76,24 +92,25 @@ func (t *intTerm) with(op opcode.Op, k int64) *intTerm {
 				abs = -k // math.MinInt64 stays negative: lim is then 0
 			}
 			lim := max(math.MaxInt64/abs, 0)
-			n.lo, n.hi = -lim, lim
+			lo, hi = -lim, lim
 		}
 	default:
 		return nil
 	}
+	n.lo, n.span = lo, uint64(hi-lo)
 	return n
 }
 
 // of is the term's value for in; ok is false where the node's own closure decides (a
-// NULL, a value not held as an integer, one that would overflow).
+// NULL, a value not held as an integer, one outside lo…hi).
 func (t *intTerm) of(in *Input) (n int64, ok bool) {
 	v := in.Row[t.col]
 	a := v.Int()
-	if v.Rep() != event.RepInt || a < t.lo || a > t.hi {
+	if v.Rep() != event.RepInt || uint64(a-t.lo) > t.span {
 		return 0, false
 	}
-	if t.mod != 0 {
-		return a % t.mod, true
+	if t.magic != 0 {
+		return a - int64(uint64(a)*t.magic>>t.shift)*t.d, true
 	}
 	return a*t.mul + t.add, true
 }

@@ -283,3 +283,43 @@ func TestIntTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestIntTermRemainders: the remainders an intTerm works out by multiplication are a % k
+// for divisors small and large, of either sign, and values up to 2³¹ - 1; values it does
+// not take (negative, 2³¹ and beyond) are left to the general path.
+func TestIntTermRemainders(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	divisors := []int64{1, -1, 2, 3, 7, 10, -10, 16, 100, 641, 1000, 1 << 16, 65537, 1<<30 + 1, 1<<31 - 1, -(1<<31 - 1), 123456789}
+	for range 200 {
+		divisors = append(divisors, 1+rnd.Int64N(1<<31-1))
+	}
+	for _, k := range divisors {
+		term := columnTerm(0).with(opcode.Mod, k)
+		if term == nil {
+			t.Fatalf("no term for a %% %d", k)
+		}
+		values := []int64{0, 1, 2, max(k, -k) - 1, max(k, -k), max(k, -k) + 1, 1<<31 - 1, 1<<31 - 2, 1 << 30}
+		for range 2000 {
+			values = append(values, rnd.Int64N(1<<31))
+		}
+		for _, a := range values {
+			if a < 0 || a >= 1<<31 {
+				continue
+			}
+			n, ok := term.of(&Input{Row: event.Row{event.Int(a)}})
+			if !ok || n != a%k {
+				t.Fatalf("%d %% %d: %d %v, want %d", a, k, n, ok, a%k)
+			}
+		}
+		for _, a := range []int64{-1, -10, 1 << 31, math.MaxInt64, math.MinInt64} {
+			if _, ok := term.of(&Input{Row: event.Row{event.Int(a)}}); ok {
+				t.Fatalf("%d %% %d is worked out inline", a, k)
+			}
+		}
+	}
+	for _, k := range []int64{0, 1 << 31, math.MaxInt64, math.MinInt64} {
+		if columnTerm(0).with(opcode.Mod, k) != nil {
+			t.Fatalf("a term for a %% %d", k)
+		}
+	}
+}
