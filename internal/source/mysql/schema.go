@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -53,14 +54,36 @@ func discover(conn *client.Conn, patterns []connector.TablePattern, opts func(db
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	var out []*table
+	var ids []event.TableID
+	var dbs []string
 	for i := range res.RowNumber() {
 		db, _ := res.GetString(i, 0)
 		name, _ := res.GetString(i, 1)
 		if systemSchemas[strings.ToLower(db)] || !matches(patterns, db, name) {
 			continue
 		}
-		t, err := describe(conn, db, name, opts(db, name))
+		ids = append(ids, event.TableID{Schema: db, Table: name})
+		if !slices.Contains(dbs, db) {
+			dbs = append(dbs, db)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// What information_schema says of all the databases' tables at once: a query per
+	// kind of fact, not per table (a thousand tables are otherwise seconds of round trips).
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(dbs)), ", ")
+	args := make([]any, len(dbs))
+	for i, db := range dbs {
+		args[i] = db
+	}
+	info, err := readInfo(conn, "TABLE_SCHEMA IN ("+marks+")", "CONSTRAINT_SCHEMA IN ("+marks+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*table
+	for _, id := range ids {
+		t, err := info.table(conn, id, opts(id.Schema, id.Table))
 		if err != nil {
 			return nil, err
 		}
@@ -82,27 +105,111 @@ func matches(patterns []connector.TablePattern, db, name string) bool {
 
 // describe reads one table's columns and key; nil when there is no such table.
 func describe(conn *client.Conn, db, name string, o columnOpts) (*table, error) {
-	keyColumn := o.keyColumn
-	id := event.TableID{Schema: db, Table: name}
-	res, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE, IFNULL(COLLATION_NAME, '')
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
+	info, err := readInfo(conn, "TABLE_SCHEMA = ? AND TABLE_NAME = ?", "CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?", db, name)
 	if err != nil {
-		return nil, fmt.Errorf("read the columns of %s: %w", id, err)
-	}
-	s := &event.Schema{ID: id}
-	infos := make([]columnInfo, res.RowNumber())
-	for i := range infos {
-		ci := &infos[i]
-		ci.Name, _ = res.GetString(i, 0)
-		ci.ColumnType, _ = res.GetString(i, 1)
-		ci.Charset, _ = res.GetString(i, 2)
-		nullable, _ := res.GetString(i, 3)
-		ci.Nullable = nullable == "YES"
-		ci.Collation, _ = res.GetString(i, 4)
-	}
-	if err := mariaJSON(conn, id, infos); err != nil {
 		return nil, err
 	}
+	return info.table(conn, event.TableID{Schema: db, Table: name}, o)
+}
+
+// schemaInfo is what information_schema says of some tables, by table: their columns,
+// their indexes' columns (PRIMARY among them), their CHECK clauses (MariaDB) and their
+// ROW END column (system-versioned tables).
+type schemaInfo struct {
+	columns map[event.TableID][]columnInfo
+	stats   map[event.TableID][]indexRow
+	checks  map[event.TableID][]string
+	rowEnd  map[event.TableID][2]string // name, data type
+}
+
+// indexRow is a row of information_schema.STATISTICS.
+type indexRow struct {
+	name, col, collation, kind string
+	nonUnique, prefix          int64
+}
+
+// readInfo reads schemaInfo of the tables where (on TABLE_SCHEMA and TABLE_NAME) and
+// checkWhere (the same of information_schema.CHECK_CONSTRAINTS) select with args.
+func readInfo(conn *client.Conn, where, checkWhere string, args ...any) (*schemaInfo, error) {
+	info := &schemaInfo{columns: map[event.TableID][]columnInfo{}, stats: map[event.TableID][]indexRow{},
+		checks: map[event.TableID][]string{}, rowEnd: map[event.TableID][2]string{}}
+	res, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IFNULL(CHARACTER_SET_NAME, ''), IS_NULLABLE, IFNULL(COLLATION_NAME, '')
+		FROM information_schema.COLUMNS WHERE `+where+` ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", infoTables(args), err)
+	}
+	for i := range res.RowNumber() {
+		var ci columnInfo
+		ci.Name, _ = res.GetString(i, 2)
+		ci.ColumnType, _ = res.GetString(i, 3)
+		ci.Charset, _ = res.GetString(i, 4)
+		nullable, _ := res.GetString(i, 5)
+		ci.Nullable = nullable == "YES"
+		ci.Collation, _ = res.GetString(i, 6)
+		id := rowTable(res, i)
+		info.columns[id] = append(info.columns[id], ci)
+	}
+	res, err = conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, IFNULL(COLUMN_NAME, ''), IFNULL(SUB_PART, 0), IFNULL(COLLATION, 'A'), INDEX_TYPE
+		FROM information_schema.STATISTICS WHERE `+where+` ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the indexes of %s: %w", infoTables(args), err)
+	}
+	for i := range res.RowNumber() {
+		var r indexRow
+		r.name, _ = res.GetString(i, 2)
+		r.nonUnique, _ = res.GetInt(i, 3)
+		r.col, _ = res.GetString(i, 4)
+		r.prefix, _ = res.GetInt(i, 5)
+		r.collation, _ = res.GetString(i, 6)
+		r.kind, _ = res.GetString(i, 7)
+		id := rowTable(res, i)
+		info.stats[id] = append(info.stats[id], r)
+	}
+	res, err = conn.Execute(`SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE `+checkWhere, args...)
+	if err != nil {
+		var me *gomysql.MyError
+		if !errors.As(err, &me) || (me.Code != 1054 && me.Code != 1109) { // no such column or table: not MariaDB 10.2+
+			return nil, fmt.Errorf("read the check constraints of %s: %w", infoTables(args), err)
+		}
+	} else {
+		for i := range res.RowNumber() {
+			clause, _ := res.GetString(i, 2)
+			id := rowTable(res, i)
+			info.checks[id] = append(info.checks[id], clause)
+		}
+	}
+	// (No GENERATION_EXPRESSION before MySQL 5.7 / MariaDB 10.2: no versioned tables.)
+	if res, err = conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+		WHERE `+where+` AND GENERATION_EXPRESSION = 'ROW END'`, args...); err == nil {
+		for i := range res.RowNumber() {
+			name, _ := res.GetString(i, 2)
+			dt, _ := res.GetString(i, 3)
+			info.rowEnd[rowTable(res, i)] = [2]string{name, dt}
+		}
+	}
+	return info, nil
+}
+
+func rowTable(res *gomysql.Result, i int) event.TableID {
+	db, _ := res.GetString(i, 0)
+	name, _ := res.GetString(i, 1)
+	return event.TableID{Schema: db, Table: name}
+}
+
+// infoTables names what readInfo reads for its errors: a table, or databases.
+func infoTables(args []any) string {
+	if len(args) == 2 {
+		return event.TableID{Schema: args[0].(string), Table: args[1].(string)}.String()
+	}
+	return fmt.Sprintf("the tables of %v", args)
+}
+
+// table builds table id from info; nil when info has no columns of it.
+func (info *schemaInfo) table(conn *client.Conn, id event.TableID, o columnOpts) (*table, error) {
+	keyColumn := o.keyColumn
+	s := &event.Schema{ID: id}
+	infos := slices.Clone(info.columns[id])
+	mariaJSON(info.checks[id], infos)
 	for i := range infos {
 		infos[i].ColumnType = o.columnType(infos[i].ColumnType)
 	}
@@ -116,19 +223,13 @@ func describe(conn *client.Conn, db, name string, o columnOpts) (*table, error) 
 	if len(s.Columns) == 0 {
 		return nil, nil
 	}
-	res, err = conn.Execute(`SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, db, name)
-	if err != nil {
-		return nil, fmt.Errorf("read the primary key of %s: %w", id, err)
+	for _, r := range info.stats[id] {
+		if r.name == "PRIMARY" {
+			s.Key = append(s.Key, s.ColumnIndex(r.col))
+		}
 	}
-	for i := range res.RowNumber() {
-		col, _ := res.GetString(i, 0)
-		s.Key = append(s.Key, s.ColumnIndex(col))
-	}
-	if s.Indexes, err = indexes(conn, id); err != nil {
-		return nil, err
-	}
-	if err := versioning(conn, s); err != nil {
+	s.Indexes = indexes(info.stats[id])
+	if err := versioning(info.rowEnd[id], s); err != nil {
 		return nil, err
 	}
 	if len(s.Key) == 0 && keyColumn != "" {
@@ -142,24 +243,14 @@ func describe(conn *client.Conn, db, name string, o columnOpts) (*table, error) 
 	return newTable(s)
 }
 
-// indexes reads a table's secondary indexes (those on expressions, MySQL 8's functional
-// ones, are left out: no column names them).
-func indexes(conn *client.Conn, id event.TableID) ([]event.Index, error) {
-	res, err := conn.Execute(`SELECT INDEX_NAME, NON_UNIQUE, IFNULL(COLUMN_NAME, ''), IFNULL(SUB_PART, 0), IFNULL(COLLATION, 'A'), INDEX_TYPE
-		FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`, id.Schema, id.Table)
-	if err != nil {
-		return nil, fmt.Errorf("read the indexes of %s: %w", id, err)
-	}
+// indexes are a table's secondary indexes from its rows of STATISTICS, in index order
+// (those on expressions, MySQL 8's functional ones, are left out: no column names them).
+func indexes(rows []indexRow) []event.Index {
 	var out []event.Index
 	skip := ""
-	for i := range res.RowNumber() {
-		name, _ := res.GetString(i, 0)
-		nonUnique, _ := res.GetInt(i, 1)
-		col, _ := res.GetString(i, 2)
-		prefix, _ := res.GetInt(i, 3)
-		collation, _ := res.GetString(i, 4)
-		kind, _ := res.GetString(i, 5)
-		if name == skip {
+	for _, r := range rows {
+		name, col := r.name, r.col
+		if name == "PRIMARY" || name == skip {
 			continue
 		}
 		if col == "" { // an expression
@@ -170,20 +261,21 @@ func indexes(conn *client.Conn, id event.TableID) ([]event.Index, error) {
 			continue
 		}
 		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, event.Index{Name: name, Unique: nonUnique == 0, Kind: map[string]string{"FULLTEXT": "fulltext", "SPATIAL": "spatial"}[strings.ToUpper(kind)]})
+			out = append(out, event.Index{Name: name, Unique: r.nonUnique == 0, Kind: map[string]string{"FULLTEXT": "fulltext", "SPATIAL": "spatial"}[strings.ToUpper(r.kind)]})
 		}
 		ix := &out[len(out)-1]
-		ix.Columns = append(ix.Columns, event.IndexColumn{Name: col, Prefix: int(prefix), Desc: collation == "D"})
+		ix.Columns = append(ix.Columns, event.IndexColumn{Name: col, Prefix: int(r.prefix), Desc: r.collation == "D"})
 	}
-	return out, nil
+	return out
 }
 
-// mariaJSON gives MariaDB's JSON columns their type back. MariaDB's JSON is LONGTEXT
-// with a CHECK (json_valid(col)) constraint, and information_schema.COLUMNS says longtext;
-// the constraint, named after the column, tells them apart, so that a JSON column is
-// JSON whether weir learns the table here or from its CREATE TABLE in the binlog.
-// (MySQL has a JSON type of its own, and no TABLE_NAME in CHECK_CONSTRAINTS.)
-func mariaJSON(conn *client.Conn, id event.TableID, infos []columnInfo) error {
+// mariaJSON gives MariaDB's JSON columns their type back, from the table's CHECK clauses.
+// MariaDB's JSON is LONGTEXT with a CHECK (json_valid(col)) constraint, and
+// information_schema.COLUMNS says longtext; the constraint, named after the column, tells
+// them apart, so that a JSON column is JSON whether weir learns the table here or from
+// its CREATE TABLE in the binlog. (MySQL has a JSON type of its own, and no TABLE_NAME in
+// CHECK_CONSTRAINTS.)
+func mariaJSON(checks []string, infos []columnInfo) {
 	text := map[string]*columnInfo{}
 	for i := range infos {
 		if strings.EqualFold(infos[i].ColumnType, "longtext") {
@@ -191,26 +283,15 @@ func mariaJSON(conn *client.Conn, id event.TableID, infos []columnInfo) error {
 		}
 	}
 	if len(text) == 0 {
-		return nil
+		return
 	}
-	res, err := conn.Execute(`SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
-		WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?`, id.Schema, id.Table)
-	if err != nil {
-		var me *gomysql.MyError
-		if errors.As(err, &me) && (me.Code == 1054 || me.Code == 1109) { // no such column or table: not MariaDB 10.2+
-			return nil
-		}
-		return fmt.Errorf("read the check constraints of %s: %w", id, err)
-	}
-	for i := range res.RowNumber() {
-		clause, _ := res.GetString(i, 0)
+	for _, clause := range checks {
 		if m := jsonValid.FindStringSubmatch(clause); m != nil {
 			if ci := text[strings.ToLower(strings.ReplaceAll(m[1], "``", "`"))]; ci != nil {
 				ci.ColumnType = "json"
 			}
 		}
 	}
-	return nil
 }
 
 var jsonValid = regexp.MustCompile("(?i)^\\s*json_valid\\(`((?:[^`]|``)+)`\\)\\s*$")
@@ -308,14 +389,12 @@ func (s *Source) rowEnds(ctx context.Context, only []event.TableID) (map[event.T
 // transaction id (ROW END a BIGINT UNSIGNED) is refused: MariaDB writes its changes to
 // the binlog as statements, even under binlog_format=ROW. A server without the column
 // GENERATION_EXPRESSION has no system versioning.
-func versioning(conn *client.Conn, s *event.Schema) error {
-	res, err := conn.Execute(`SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND GENERATION_EXPRESSION = 'ROW END'`, s.ID.Schema, s.ID.Table)
-	if err != nil || res.RowNumber() == 0 {
+func versioning(rowEnd [2]string, s *event.Schema) error {
+	name, dt := rowEnd[0], rowEnd[1]
+	if name == "" {
 		return nil
 	}
-	name, _ := res.GetString(0, 0)
-	if dt, _ := res.GetString(0, 1); !strings.EqualFold(dt, "timestamp") {
+	if !strings.EqualFold(dt, "timestamp") {
 		return fmt.Errorf("table %s is system-versioned by transaction id (its ROW END column %s is a %s): MariaDB writes its changes "+
 			"to the binlog as statements, which weir cannot read; version it by time (ROW START and ROW END columns TIMESTAMP(6)) "+
 			"or leave it out of `tables`", s.ID, name, dt)

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -356,17 +358,41 @@ func (p *pool) close() {
 
 // EstimateRows is information_schema's row estimate of t (for progress, not correctness).
 func (s *Source) EstimateRows(ctx context.Context, t *event.Schema) (int64, error) {
+	e := &s.estimates
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n, ok := e.rows[t.ID]; ok && time.Since(e.at) < estimatesFor {
+		return n, nil
+	}
 	conn, err := s.pool.get(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer s.pool.put(conn)
-	res, err := conn.Execute("SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", t.ID.Schema, t.ID.Table)
-	if err != nil || res.RowNumber() == 0 {
+	res, err := conn.Execute("SELECT TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", t.ID.Schema)
+	if err != nil {
 		return 0, err
 	}
-	return res.GetInt(0, 0)
+	e.rows, e.at = make(map[event.TableID]int64, res.RowNumber()), time.Now()
+	for i := range res.RowNumber() {
+		name, _ := res.GetString(i, 0)
+		n, _ := res.GetInt(i, 1)
+		e.rows[event.TableID{Schema: t.ID.Schema, Table: name}] = n
+	}
+	return e.rows[t.ID], nil
 }
+
+// rowEstimates are information_schema.TABLES' row estimates of one database's tables,
+// read at once: a snapshot asks for each of its tables in turn, and a thousand
+// round trips are most of a second.
+type rowEstimates struct {
+	mu   sync.Mutex
+	at   time.Time
+	rows map[event.TableID]int64
+}
+
+// estimatesFor is how long row estimates read together are used.
+const estimatesFor = 10 * time.Second
 
 // evenFactor bounds how sparse an integer key may be for even steps: a key range of more
 // than evenFactor × rows is split by probing (Flink CDC's distribution factor).

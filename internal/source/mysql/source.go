@@ -63,6 +63,7 @@ type Source struct {
 	// visibleWaits counts the chunk reads that waited for a transaction in the binlog to
 	// become visible (watermark.go).
 	visibleWaits atomic.Int64
+	estimates    rowEstimates // (snapshot.go)
 }
 
 var (
