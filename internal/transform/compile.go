@@ -27,8 +27,17 @@ type node struct {
 	// isColumn is set for a column of the row read as it is: column is its index.
 	isColumn bool
 	column   int
-	// term is set for an integer column, alone or with a constant (intTerm).
+	// term is set for an integer column, alone or with a constant (intTerm); test for
+	// the comparison of one with a constant (termTest).
 	term *intTerm
+	test *termTest
+}
+
+// termTest is an intTerm compared with a constant (k % 2 = 0), which IF computes inline.
+type termTest struct {
+	term intTerm
+	op   opcode.Op
+	k    int64
 }
 
 // intTerm is an integer column, alone or with a constant on its right (k, k % 10, k * 2,
@@ -560,6 +569,7 @@ func compareTerm(op opcode.Op, l, r, n node) node {
 		return n
 	}
 	t, k, general := *l.term, r.konst.Int(), n.eval
+	n.test = &termTest{term: t, op: op, k: k}
 	n.eval = func(in *Input) (event.Value, error) {
 		if v, ok := t.of(in); ok {
 			return event.Bool(intHolds(op, v, k)), nil

@@ -323,3 +323,78 @@ func TestIntTermRemainders(t *testing.T) {
 		}
 	}
 }
+
+// TestConcat: CONCAT of columns, constants and calls (a CONCAT inside a CONCAT builds its
+// text in the same arena first), of each kind of value, and NULL when any argument is.
+func TestConcat(t *testing.T) {
+	for _, c := range []struct{ expr, want string }{
+		{"CONCAT(name, '-', id)", "Ada Lovelace-7"},
+		{"CONCAT(id)", "7"},
+		{"CONCAT(name, n)", "NULL"},
+		{"CONCAT(n, UPPER(name))", "NULL"},
+		{"CONCAT(UPPER(name), NULL)", "NULL"},
+		{"CONCAT(id, NULL, 1 + 'x')", "NULL"},
+		{"CONCAT(UPPER(name), '/', CONCAT(id, '-', LOWER(name)), '/', amount, '/', score, '/', vip, '/', created)",
+			"ADA LOVELACE/7-ada lovelace/1234.50/0.25/1/2024-02-29 10:30:00"},
+		{"CONCAT(CONCAT(name, id), CONCAT(id, name), id * 2)", "Ada Lovelace77Ada Lovelace14"},
+	} {
+		cols, err := compileProjection(c.expr+" AS v", testSchema, nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		in := testInput()
+		in.arena = &textArena{}
+		for range 3 { // the same, again, in the same arena
+			v, err := cols[0].Expr.Eval(in)
+			got := toText(v)
+			if v.IsNull() {
+				got = "NULL"
+			}
+			if err != nil || got != c.want {
+				t.Errorf("%s: %q %v, want %q", c.expr, got, err, c.want)
+			}
+		}
+	}
+}
+
+// TestIfTerm: IF on the comparison of an intTerm with a constant, computed inline, takes
+// the branch the general path takes, for values the term takes and values it leaves to
+// the general path (negative, beyond 2³¹, NULL, an overflow).
+func TestIfTerm(t *testing.T) {
+	s := &event.Schema{ID: event.TableID{Schema: "s", Table: "t"}, Columns: []event.Column{{Name: "a", Type: types.Type{Kind: types.Int64}, Nullable: true}}}
+	cols, err := compileProjection("IF(a % 2 = 0, 'even', 'odd') AS p, IF(a * 2 > 10, 1, 2) AS q, IF(a + 1 <> 3, a, 0) AS r", s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []int64{0, 1, 2, 5, 6, -1, -2, -7, 1 << 31, 1<<31 + 1, math.MaxInt64, math.MinInt64, math.MaxInt64/2 + 1} {
+		in := &Input{Schema: s, Row: event.Row{event.Int(a)}}
+		p, err := cols[0].Expr.Eval(in)
+		if want := map[bool]string{true: "even", false: "odd"}[a%2 == 0]; err != nil || p != event.String(want) {
+			t.Errorf("IF(%d %% 2 = 0): %v %v, want %s", a, p, err, want)
+		}
+		q, err := cols[1].Expr.Eval(in)
+		switch {
+		case a > math.MaxInt64/2 || a < math.MinInt64/2: // a * 2 overflows: an error
+			if err == nil {
+				t.Errorf("IF(%d * 2 > 10): %v, want an overflow", a, q)
+			}
+		case err != nil || q.Int() != map[bool]int64{true: 1, false: 2}[a*2 > 10]:
+			t.Errorf("IF(%d * 2 > 10): %v %v", a, q, err)
+		}
+		r, err := cols[2].Expr.Eval(in)
+		switch {
+		case a == math.MaxInt64:
+			if err == nil {
+				t.Errorf("IF(%d + 1 <> 3): %v, want an overflow", a, r)
+			}
+		case err != nil || r.Int() != map[bool]int64{true: a, false: 0}[a+1 != 3]:
+			t.Errorf("IF(%d + 1 <> 3): %v %v", a, r, err)
+		}
+	}
+	in := &Input{Schema: s, Row: event.Row{event.Null()}}
+	for i, want := range []event.Value{event.String("odd"), event.Int(2), event.Int(0)} {
+		if v, err := cols[i].Expr.Eval(in); err != nil || v != want {
+			t.Errorf("%s of NULL: %v %v, want %v", cols[i].Expr.Text, v, err, want)
+		}
+	}
+}

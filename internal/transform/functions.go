@@ -10,6 +10,7 @@ import (
 	"hash"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -373,6 +374,30 @@ func init() {
 	functions["if"] = function{3, 3, func(a []node) (node, error) {
 		typ := commonType(a[1], a[2])
 		cond, then, els := a[0].operand(), coerced(a[1], typ), coerced(a[2], typ)
+		if test := a[0].test; test != nil && then.eval == nil && els.eval == nil {
+			// IF(k % 2 = 0, 'even', 'odd'): the condition inline, its general closure for
+			// a NULL or a value the term does not take (then NULL is not TRUE: else)
+			t, op, k := test.term, test.op, test.k
+			return node{typ: typ, eval: func(in *Input) (event.Value, error) {
+				c, ok := t.of(in)
+				if !ok {
+					v, err := cond.eval(in)
+					if err != nil {
+						return v, err
+					}
+					if v.Rep() == event.RepBool && v.Bool() {
+						return then.get(in)
+					}
+					return els.get(in)
+				}
+				if intHolds(op, c, k) {
+					v, _ := then.direct(in)
+					return v, nil
+				}
+				v, _ := els.direct(in)
+				return v, nil
+			}}, nil
+		}
 		return node{typ: typ, eval: func(in *Input) (event.Value, error) {
 			c, ok := cond.direct(in)
 			if !ok {
@@ -478,45 +503,81 @@ func left(x node, n int64) node {
 }
 
 // buildConcat is CONCAT(a, …): the text of its arguments, built in the arena; NULL when
-// one is. The arguments computed by a call are evaluated first (they may build text in
-// the arena themselves), the columns and constants read as the text is built.
+// one is. Arguments computed by a call are evaluated first (they may build text in the
+// arena themselves); columns and constants are read as the text is built, so a CONCAT of
+// those alone goes over its arguments once.
 func buildConcat(a []node) (node, error) {
-	ops := operands(a)
-	texts := make([]string, len(a)) // of the constants
-	for i, o := range ops {
-		if o.isConst {
-			texts[i] = toText(o.konst)
+	type part struct {
+		kind byte // 'k' a constant, 'c' a column, 'f' a call
+		text string
+		col  int
+		call evalFunc
+	}
+	parts := make([]part, len(a))
+	calls := false
+	for i, n := range a {
+		switch o := n.operand(); {
+		case o.isConst:
+			if o.konst.IsNull() {
+				parts[i] = part{kind: 'f', call: n.eval} // NULL, in its turn
+				calls = true
+				continue
+			}
+			parts[i] = part{kind: 'k', text: toText(o.konst)}
+		case o.eval == nil:
+			parts[i] = part{kind: 'c', col: o.col}
+		default:
+			parts[i] = part{kind: 'f', call: o.eval}
+			calls = true
 		}
 	}
 	v := make([]event.Value, len(a)) // the calls' values, reused
 	return fold(node{typ: stringType, eval: func(in *Input) (event.Value, error) {
-		for i := range ops {
-			o := &ops[i]
-			switch {
-			case o.eval != nil:
-				x, err := o.eval(in)
-				if err != nil || x.IsNull() {
-					return event.Null(), err
+		if calls {
+			for i := range parts {
+				p := &parts[i]
+				switch {
+				case p.kind == 'f':
+					x, err := p.call(in)
+					if err != nil || x.IsNull() {
+						return event.Null(), err
+					}
+					v[i] = x
+				case p.kind == 'c' && in.Row[p.col].IsNull():
+					return event.Null(), nil
 				}
-				v[i] = x
-			case o.isConst && o.konst.IsNull(), !o.isConst && in.Row[o.col].IsNull():
-				return event.Null(), nil
 			}
 		}
-		return event.String(in.arena.build(func(b []byte) []byte {
-			for i := range ops {
-				o := &ops[i]
-				switch {
-				case o.eval != nil:
-					b = appendText(b, v[i])
-				case o.isConst:
-					b = append(b, texts[i]...)
+		null := false
+		s := in.arena.build(func(b []byte) []byte {
+			for i := range parts {
+				p := &parts[i]
+				x := v[i]
+				switch p.kind {
+				case 'k':
+					b = append(b, p.text...)
+					continue
+				case 'c':
+					x = in.Row[p.col]
+				}
+				switch x.Rep() {
+				case event.RepInt:
+					b = strconv.AppendInt(b, x.Int(), 10)
+				case event.RepString:
+					b = append(b, x.Str()...)
+				case event.RepNull:
+					null = true
+					return b[:0]
 				default:
-					b = appendText(b, in.Row[o.col])
+					b = appendText(b, x)
 				}
 			}
 			return b
-		})), nil
+		})
+		if null {
+			return event.Null(), nil
+		}
+		return event.String(s), nil
 	}}, a...), nil
 }
 

@@ -45,9 +45,10 @@ type plan struct {
 	cols   []Column
 	filter *Expr
 	// kept are the runs of source columns the projection copies as they are, computed
-	// the indexes of cols evaluated per row.
+	// the indexes of cols evaluated per row, evals their closures.
 	kept     []run
 	computed []int
+	evals    []evalFunc
 	// softDelete: Rule.SoftDelete.
 	softDelete bool
 }
@@ -66,11 +67,12 @@ const slabValues = 16 << 10 / int(unsafe.Sizeof(event.Value{}))
 // run is n columns copied from the source row at from to the output row at to.
 type run struct{ from, to, n int }
 
-// layout sets p.kept and p.computed from p.cols.
+// layout sets p.kept, p.computed and p.evals from p.cols.
 func (p *plan) layout() {
 	for i, c := range p.cols {
 		if c.Source < 0 {
 			p.computed = append(p.computed, i)
+			p.evals = append(p.evals, c.Expr.eval)
 			continue
 		}
 		if n := len(p.kept); n > 0 && p.kept[n-1].from+p.kept[n-1].n == c.Source && p.kept[n-1].to+p.kept[n-1].n == i {
@@ -340,9 +342,9 @@ func (e *evaluator) project(p *plan, c *event.Change, row event.Row, mayLack boo
 	for _, k := range p.kept {
 		copy(r[k.to:k.to+k.n], row[k.from:k.from+k.n])
 	}
-	for _, i := range p.computed {
-		col := &p.cols[i]
+	for j, i := range p.computed {
 		if mayLack {
+			col := &p.cols[i]
 			if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
 				if !all {
 					return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
@@ -351,8 +353,9 @@ func (e *evaluator) project(p *plan, c *event.Change, row event.Row, mayLack boo
 				continue
 			}
 		}
-		v, err := col.Expr.eval(in)
+		v, err := p.evals[j](in)
 		if err != nil {
+			col := &p.cols[i]
 			return nil, fmt.Errorf("column %s of %s: %w", col.Name, p.out.ID, col.Expr.failed(in, err))
 		}
 		r[i] = v
