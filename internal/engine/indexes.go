@@ -15,10 +15,11 @@ import (
 
 // The source's secondary indexes in the target (connector.IndexBuilder). A table's are
 // built once its snapshot rows are durable — loading into an indexed table is slower
-// than indexing it after — by goroutines beside the run, up to pipeline.parallelism
-// tables at once (a thousand small tables are a thousand round trips of the sink's
-// catalog each, not a thousand times the work), while the stream goes on writing through
-// the primary key. The indexer is given:
+// than indexing it after — by one goroutine beside the run, a table at a time, while the
+// stream goes on writing through the primary key. (Not more: a build can wait for the
+// writers' open transactions — PostgreSQL's CREATE INDEX CONCURRENTLY does — and the
+// sink's connections are the writers' and two more, so builders holding them all would
+// leave a writer waiting for one: a thousand tables stopped so.) The indexer is given:
 //   - when the run starts, every table whose snapshot is done (or that has none) and that
 //     the checkpoint does not hold as built (Checkpoint.Indexed): a build a crash cut
 //     short is made again;
@@ -62,7 +63,7 @@ func (r *run) startIndexer(parent context.Context) {
 	}
 	r.idx = ix
 	var builders sync.WaitGroup
-	for range max(r.cfg.Parallelism, 1) {
+	for range indexBuilders {
 		builders.Go(func() {
 			for {
 				wk, ok := ix.next()
@@ -202,6 +203,9 @@ func (r *run) indexWork(s *event.Schema, gone []event.Index) (indexWork, bool) {
 	}
 	return indexWork{s: s, outs: outs, gone: gone}, true
 }
+
+// indexBuilders is how many tables' indexes are built at once (see above).
+const indexBuilders = 1
 
 // next waits for work of a table no other builder is building and takes it; false when
 // the indexer is closed with nothing left, or cut short.
