@@ -238,36 +238,33 @@ func (e *evaluator) compiled(s *event.Schema) (*plan, error) {
 }
 
 func (e *evaluator) applyRules(c event.Change) (out event.Change, keep bool, err error) {
-	keep, err = e.apply(&c, &out)
-	if !keep || err != nil {
+	out = c
+	if keep, err = e.apply(&out); !keep || err != nil {
 		return c, keep, err
 	}
 	return out, true, nil
 }
 
-// apply is applyRules writing the change c becomes to *out (left as it was when the change
-// is filtered out or fails): the stage writes it in place, in the slice it returns.
-func (e *evaluator) apply(c *event.Change, out *event.Change) (keep bool, err error) {
-	p, err := e.plan(c.Schema)
-	if err != nil {
-		return false, err
-	}
-	if p == nil {
-		*out = *c
-		return true, nil
+// apply is applyRules in place: c becomes what the change becomes (it is left undefined
+// when the change is filtered out or fails). The stage applies it to the copy of the
+// change it appends to its output.
+func (e *evaluator) apply(c *event.Change) (keep bool, err error) {
+	src := c.Schema
+	p, err := e.plan(src)
+	if err != nil || p == nil {
+		return err == nil, err
 	}
 	in := &e.scratch
-	in.Schema, in.Op, in.CommitMicros, in.Pos, in.arena = c.Schema, c.Op, c.CommitMicros, c.Pos, &e.arena
+	in.Schema, in.Op, in.CommitMicros, in.Pos, in.arena = src, c.Op, c.CommitMicros, c.Pos, &e.arena
 	// Values the source did not send come only in changes of the log, never in rows read
 	// by the snapshot.
 	mayLack := c.Op != event.OpRead
-	op, before, after := c.Op, c.Before, c.After
 	if p.filter != nil {
-		was, err := e.match(p, c, c.Before, mayLack)
+		was, err := e.match(p, src, c.Before, mayLack)
 		if err != nil {
 			return false, err
 		}
-		is, err := e.match(p, c, c.After, mayLack)
+		is, err := e.match(p, src, c.After, mayLack)
 		if err != nil {
 			return false, err
 		}
@@ -281,9 +278,9 @@ func (e *evaluator) apply(c *event.Change, out *event.Change) (keep bool, err er
 			case !was && !is:
 				return false, nil
 			case !is:
-				op, before, after = event.OpDelete, beforeOrKey(*c), nil
+				c.Op, c.Before, c.After = event.OpDelete, beforeOrKey(*c), nil
 			case !was:
-				op, before = event.OpInsert, nil
+				c.Op, c.Before = event.OpInsert, nil
 			}
 		default:
 			if !is {
@@ -291,43 +288,41 @@ func (e *evaluator) apply(c *event.Change, out *event.Change) (keep bool, err er
 			}
 		}
 	}
-	res := c.With(op, before, after)
 	if p.cols != nil {
-		res.Schema = p.out
-		if res.Before, err = e.project(p, c, before, mayLack); err != nil {
+		c.Schema = p.out
+		if c.Before, err = e.project(p, src, c.Before, mayLack); err != nil {
 			return false, err
 		}
-		if res.After, err = e.project(p, c, after, mayLack); err != nil {
+		if c.After, err = e.project(p, src, c.After, mayLack); err != nil {
 			return false, err
 		}
 	}
-	p.convert(&res)
-	*out = res
+	p.convert(c)
 	return true, nil
 }
 
-// match reports whether row (of change c; nil: none, which matches) passes p's filter.
-func (e *evaluator) match(p *plan, c *event.Change, row event.Row, mayLack bool) (bool, error) {
+// match reports whether row (of table s; nil: none, which matches) passes p's filter.
+func (e *evaluator) match(p *plan, s *event.Schema, row event.Row, mayLack bool) (bool, error) {
 	if row == nil {
 		return true, nil
 	}
 	in := &e.scratch
 	in.Row = row
 	if mayLack {
-		if col, some, _ := unsent(c.Schema, row, p.filter.refs); some {
-			return false, unsentError(c.Schema, col, "the filter "+strconv.Quote(p.filter.Text))
+		if col, some, _ := unsent(s, row, p.filter.refs); some {
+			return false, unsentError(s, col, "the filter "+strconv.Quote(p.filter.Text))
 		}
 	}
 	v, err := p.filter.eval(in)
 	if err != nil {
-		return false, fmt.Errorf("the filter of %s: %w", c.Schema.ID, p.filter.failed(in, err))
+		return false, fmt.Errorf("the filter of %s: %w", s.ID, p.filter.failed(in, err))
 	}
 	return v.Rep() == event.RepBool && v.Bool(), nil
 }
 
-// project returns row (of change c; nil: none) projected by p, cut from the evaluator's
+// project returns row (of table s; nil: none) projected by p, cut from the evaluator's
 // slab.
-func (e *evaluator) project(p *plan, c *event.Change, row event.Row, mayLack bool) (event.Row, error) {
+func (e *evaluator) project(p *plan, s *event.Schema, row event.Row, mayLack bool) (event.Row, error) {
 	if row == nil {
 		return nil, nil
 	}
@@ -345,9 +340,9 @@ func (e *evaluator) project(p *plan, c *event.Change, row event.Row, mayLack boo
 	for j, i := range p.computed {
 		if mayLack {
 			col := &p.cols[i]
-			if miss, some, all := unsent(c.Schema, row, col.Expr.refs); some {
+			if miss, some, all := unsent(s, row, col.Expr.refs); some {
 				if !all {
-					return nil, unsentError(c.Schema, miss, "column "+col.Name+" ("+col.Expr.Text+")")
+					return nil, unsentError(s, miss, "column "+col.Name+" ("+col.Expr.Text+")")
 				}
 				r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
 				continue

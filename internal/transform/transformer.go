@@ -132,10 +132,10 @@ type result struct {
 func (t *Transformer) Apply(dst []event.Change, batch []event.Change) ([]event.Change, []*event.SchemaChange, error) {
 	var ddl []*event.SchemaChange
 	n := min(runtime.GOMAXPROCS(0), len(batch)/parallelMin)
-	if n <= 1 && t.routes == nil { // each change written where it ends up
+	if n <= 1 && t.routes == nil { // each change transformed where it ends up
 		for i := range batch {
-			dst = append(dst, event.Change{})
-			keep, err := t.ev.apply(&batch[i], &dst[len(dst)-1])
+			dst = append(dst, batch[i])
+			keep, err := t.ev.apply(&dst[len(dst)-1])
 			if err != nil {
 				return dst[:len(dst)-1], ddl, fault.AsFatal(err)
 			}
@@ -147,8 +147,8 @@ func (t *Transformer) Apply(dst []event.Change, batch []event.Change) ([]event.C
 	}
 	if n <= 1 {
 		for i := range batch {
-			var out event.Change
-			keep, err := t.ev.apply(&batch[i], &out)
+			out := batch[i]
+			keep, err := t.ev.apply(&out)
 			if err != nil {
 				return dst, ddl, fault.AsFatal(err)
 			}
@@ -170,7 +170,8 @@ func (t *Transformer) Apply(dst []event.Change, batch []event.Change) ([]event.C
 	eval := func(ev *evaluator, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			r := &t.results[i]
-			r.keep, r.err = ev.apply(&batch[i], &r.out)
+			r.out = batch[i]
+			r.keep, r.err = ev.apply(&r.out)
 		}
 	}
 	var wg sync.WaitGroup
