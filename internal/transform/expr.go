@@ -61,16 +61,27 @@ const arenaSlab = 64 << 10
 
 // build returns the text that f appends to its argument, as a string.
 func (a *textArena) build(f func(dst []byte) []byte) string {
+	return a.end(f(a.start()))
+}
+
+// start returns the empty slice to append the next text to: the slab's free part (a new
+// slab when less than 512 bytes are left); nil for a nil arena. Nothing may be built in
+// the arena before end.
+func (a *textArena) start() []byte {
 	if a == nil {
-		b := f(nil)
-		return unsafe.String(unsafe.SliceData(b), len(b))
+		return nil
 	}
 	if len(a.slab)-a.used < 512 {
 		a.slab, a.used = make([]byte, arenaSlab), 0
 	}
-	free := a.slab[a.used:a.used:len(a.slab)]
-	b := f(free)
-	if unsafe.SliceData(b) == unsafe.SliceData(free) { // else f outgrew the slab, and b is its own
+	return a.slab[a.used:a.used:len(a.slab)]
+}
+
+// end returns b, appended to what start returned, as a string, which keeps its bytes of
+// the slab (a b that outgrew the slab is its own allocation). A text given up is not
+// ended: its bytes are written over.
+func (a *textArena) end(b []byte) string {
+	if a != nil && a.used < len(a.slab) && unsafe.SliceData(b) == &a.slab[a.used] {
 		a.used += len(b)
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b))

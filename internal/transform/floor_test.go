@@ -103,10 +103,8 @@ func (h *handTransform) apply(dst, batch []event.Change) []event.Change {
 			r[5] = event.String(strings.ToUpper(s)) // s itself when it has no lower case
 		}
 		if !id.IsNull() {
-			r[6] = event.String(h.text.build(func(b []byte) []byte {
-				b = strconv.AppendInt(b, id.Int(), 10)
-				return strconv.AppendInt(append(b, '-'), k.Int(), 10)
-			}))
+			b := strconv.AppendInt(h.text.start(), id.Int(), 10)
+			r[6] = event.String(h.text.end(strconv.AppendInt(append(b, '-'), k.Int(), 10)))
 		}
 		if !pad.IsNull() {
 			r[7] = event.Int(int64(utf8.RuneCountInString(pad.Str())))
@@ -138,6 +136,12 @@ func TestHandTransform(t *testing.T) {
 	rows[5][3] = event.String("ß-über-straße")
 	rows[6][2] = event.String("abcdefghijklmnop")
 	rows[7][1] = event.Null() // a NULL k: filtered out
+	rows[8][2] = event.Null() // NULL c, pad and id: NULL c_up, pad_len and tag
+	rows[9][3] = event.Null()
+	rows[10][0] = event.Null()
+	rows[11][2] = event.String("ab")                    // shorter than LEFT's 10
+	rows[12][2] = event.String("ÿabcdefghijkl")         // LOWER-case non-ASCII
+	rows[13][2] = event.BytesString("0123456789abcdef") // bytes, not a string: LEFT's general path
 	batch := make([]event.Change, len(rows))
 	for i, r := range rows {
 		batch[i] = event.Change{Op: event.OpRead, Schema: sbtest, After: r, Pos: event.Pos{Off: uint64(i)}}

@@ -504,8 +504,9 @@ func left(x node, n int64) node {
 
 // buildConcat is CONCAT(a, …): the text of its arguments, built in the arena; NULL when
 // one is. Arguments computed by a call are evaluated first (they may build text in the
-// arena themselves); columns and constants are read as the text is built, so a CONCAT of
-// those alone goes over its arguments once.
+// arena themselves, and nothing may between the arena's start and end); columns and
+// constants are read as the text is built, so a CONCAT of those alone goes over its
+// arguments once.
 func buildConcat(a []node) (node, error) {
 	type part struct {
 		kind byte // 'k' a constant, 'c' a column, 'f' a call
@@ -548,36 +549,31 @@ func buildConcat(a []node) (node, error) {
 				}
 			}
 		}
-		null := false
-		s := in.arena.build(func(b []byte) []byte {
-			for i := range parts {
-				p := &parts[i]
-				x := v[i]
-				switch p.kind {
-				case 'k':
-					b = append(b, p.text...)
-					continue
-				case 'c':
-					x = in.Row[p.col]
-				}
-				switch x.Rep() {
-				case event.RepInt:
-					b = strconv.AppendInt(b, x.Int(), 10)
-				case event.RepString:
-					b = append(b, x.Str()...)
-				case event.RepNull:
-					null = true
-					return b[:0]
-				default:
-					b = appendText(b, x)
-				}
+		b := in.arena.start()
+		for i := range parts {
+			p := &parts[i]
+			var x event.Value
+			switch p.kind {
+			case 'k':
+				b = append(b, p.text...)
+				continue
+			case 'c':
+				x = in.Row[p.col]
+			default:
+				x = v[i]
 			}
-			return b
-		})
-		if null {
-			return event.Null(), nil
+			switch x.Rep() {
+			case event.RepInt:
+				b = strconv.AppendInt(b, x.Int(), 10)
+			case event.RepString:
+				b = append(b, x.Str()...)
+			case event.RepNull:
+				return event.Null(), nil // the text given up
+			default:
+				b = appendText(b, x)
+			}
 		}
-		return event.String(s), nil
+		return event.String(in.arena.end(b)), nil
 	}}, a...), nil
 }
 
