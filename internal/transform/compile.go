@@ -31,7 +31,31 @@ type node struct {
 	// the comparison of one with a constant (termTest).
 	term *intTerm
 	test *termTest
+	// leaf is set where the stage computes the node as a projected column inline.
+	leaf *leaf
 }
+
+// leaf is a projected column the stage computes without a call (project), for the
+// simplest and most common: an intTerm (k * 2), IF on a termTest with constant or column
+// branches (IF(k % 2 = 0, 'even', 'odd')), CHAR_LENGTH of a column. Where it cannot (a
+// NULL, a value not held as expected, an overflow), the column's closure decides.
+type leaf struct {
+	kind      leafKind
+	term      intTerm // leafTerm, and leafIf's test
+	op        opcode.Op
+	k         int64
+	then, els operand // leafIf
+	col       int     // leafCharLength
+}
+
+type leafKind uint8
+
+const (
+	leafNone leafKind = iota
+	leafTerm
+	leafIf
+	leafCharLength
+)
 
 // termTest is an intTerm compared with a constant (k % 2 = 0), which IF computes inline.
 type termTest struct {

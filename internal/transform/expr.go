@@ -93,6 +93,7 @@ type Expr struct {
 	Type types.Type // of its values
 	eval evalFunc
 	refs []int // the columns of its table it reads
+	leaf leaf  // how the stage computes it inline, if it does
 }
 
 type evalFunc func(in *Input) (event.Value, error)
@@ -238,7 +239,11 @@ func compileProjection(text string, s *event.Schema, loc *time.Location, fns Fun
 		if col, ok := f.Expr.(*ast.ColumnNameExpr); ok && col.Name.Table.O == "" {
 			src = columnIndexFold(s, col.Name.Name.O)
 		}
-		if err := add(Column{Name: name, Expr: &Expr{Text: item, Type: n.typ, eval: n.eval, refs: c.refs}, Source: src}); err != nil {
+		e := &Expr{Text: item, Type: n.typ, eval: n.eval, refs: c.refs}
+		if n.leaf != nil {
+			e.leaf = *n.leaf
+		}
+		if err := add(Column{Name: name, Expr: e, Source: src}); err != nil {
 			return nil, &CompileError{Table: s.ID, Expr: item, Err: err}
 		}
 	}

@@ -402,3 +402,58 @@ func TestIfTerm(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaves: the columns the stage computes inline (leaf) come out as their closures
+// compute them, for values the leaves take and values they leave to the closures.
+func TestLeaves(t *testing.T) {
+	s := &event.Schema{ID: event.TableID{Schema: "s", Table: "t"}, Key: []int{0}, Columns: []event.Column{
+		{Name: "id", Type: types.Type{Kind: types.Int64}},
+		{Name: "a", Type: types.Type{Kind: types.Int64}, Nullable: true},
+		{Name: "t", Type: types.Type{Kind: types.String}, Nullable: true},
+	}}
+	ps, err := connector.ParseTables("s.t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const projection = "id, a * 2 AS m, a - 3 AS d, IF(a % 2 = 0, 'even', 'odd') AS p, IF(a + 1 <> 3, a, 0) AS r, CHAR_LENGTH(t) AS n"
+	tr := New([]Rule{{Tables: ps, Projection: projection}}, nil, Options{})
+	cols, err := compileProjection(projection, s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := 0
+	for _, c := range cols {
+		if c.Expr.leaf.kind != leafNone {
+			leaves++
+		}
+	}
+	if leaves != 4 { // all but IF(a + 1 <> 3, a, 0), whose a is converted to the IF's type
+		t.Fatalf("%d leaves, want 4", leaves)
+	}
+	var batch []event.Change
+	for i, a := range []event.Value{event.Int(0), event.Int(2), event.Int(-7), event.Int(1 << 40), event.Int(math.MaxInt64 / 3),
+		event.Int(math.MinInt64 / 4), event.Null(), event.Bool(true)} {
+		for _, text := range []event.Value{event.String("héllo"), event.Null(), event.BytesString("abc")} {
+			batch = append(batch, event.Change{Op: event.OpRead, Schema: s, After: event.Row{event.Int(int64(i)), a, text}})
+		}
+	}
+	out, _, err := tr.Apply(nil, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(batch) {
+		t.Fatalf("%d changes out of %d", len(out), len(batch))
+	}
+	for i, c := range out {
+		in := &Input{Schema: s, Row: batch[i].After}
+		for j, col := range cols {
+			want, err := col.Expr.Eval(in)
+			if err != nil {
+				t.Fatalf("%s: %v", col.Expr.Text, err)
+			}
+			if got := c.After[j]; got != want {
+				t.Errorf("%s of %v: %v (%v), want %v (%v)", col.Expr.Text, batch[i].After, got, got.Rep(), want, want.Rep())
+			}
+		}
+	}
+}

@@ -127,7 +127,11 @@ func init() {
 	}}
 	charLength := function{1, 1, func(a []node) (node, error) {
 		x := a[0].operand()
-		return fold(node{typ: int64Type, eval: func(in *Input) (event.Value, error) {
+		var l *leaf
+		if a[0].isColumn {
+			l = &leaf{kind: leafCharLength, col: a[0].column}
+		}
+		return fold(node{typ: int64Type, leaf: l, eval: func(in *Input) (event.Value, error) {
 			v, ok := x.direct(in)
 			if !ok {
 				var err error
@@ -378,7 +382,8 @@ func init() {
 			// IF(k % 2 = 0, 'even', 'odd'): the condition inline, its general closure for
 			// a NULL or a value the term does not take (then NULL is not TRUE: else)
 			t, op, k := test.term, test.op, test.k
-			return node{typ: typ, eval: func(in *Input) (event.Value, error) {
+			l := &leaf{kind: leafIf, term: t, op: op, k: k, then: then, els: els}
+			return node{typ: typ, leaf: l, eval: func(in *Input) (event.Value, error) {
 				c, ok := t.of(in)
 				if !ok {
 					v, err := cond.eval(in)

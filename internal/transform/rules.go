@@ -49,6 +49,7 @@ type plan struct {
 	kept     []run
 	computed []int
 	evals    []evalFunc
+	leaves   []leaf
 	// softDelete: Rule.SoftDelete.
 	softDelete bool
 }
@@ -67,12 +68,13 @@ const slabValues = 16 << 10 / int(unsafe.Sizeof(event.Value{}))
 // run is n columns copied from the source row at from to the output row at to.
 type run struct{ from, to, n int }
 
-// layout sets p.kept, p.computed and p.evals from p.cols.
+// layout sets p.kept, p.computed, p.evals and p.leaves from p.cols.
 func (p *plan) layout() {
 	for i, c := range p.cols {
 		if c.Source < 0 {
 			p.computed = append(p.computed, i)
 			p.evals = append(p.evals, c.Expr.eval)
+			p.leaves = append(p.leaves, c.Expr.leaf)
 			continue
 		}
 		if n := len(p.kept); n > 0 && p.kept[n-1].from+p.kept[n-1].n == c.Source && p.kept[n-1].to+p.kept[n-1].n == i {
@@ -345,6 +347,28 @@ func (e *evaluator) project(p *plan, s *event.Schema, row event.Row, mayLack boo
 					return nil, unsentError(s, miss, "column "+col.Name+" ("+col.Expr.Text+")")
 				}
 				r[i] = event.Unchanged() // computed from values that did not change: the sink keeps it
+				continue
+			}
+		}
+		// the leaves inline (leaf), each as its closure computes it
+		switch l := &p.leaves[j]; l.kind {
+		case leafTerm:
+			if n, ok := l.term.of(in); ok {
+				r[i] = event.Int(n)
+				continue
+			}
+		case leafIf:
+			if n, ok := l.term.of(in); ok {
+				o := &l.els
+				if intHolds(l.op, n, l.k) {
+					o = &l.then
+				}
+				r[i], _ = o.direct(in)
+				continue
+			}
+		case leafCharLength:
+			if v := row[l.col]; v.Rep() == event.RepString {
+				r[i] = event.Int(int64(runeCount(v.Str())))
 				continue
 			}
 		}

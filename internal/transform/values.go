@@ -321,7 +321,7 @@ func arith(op opcode.Op, l, r node) (node, error) {
 	if fast && n.konst == nil && l.isColumn && l.term != nil && r.konst != nil && r.konst.Rep() == event.RepInt && l.term.with(op, r.konst.Int()) != nil {
 		// a column and a constant (k % 10): an intTerm, computed without reading operands
 		t := l.term.with(op, r.konst.Int())
-		n.term = t
+		n.term, n.leaf = t, &leaf{kind: leafTerm, term: *t}
 		n.eval = func(in *Input) (event.Value, error) {
 			if v, ok := t.of(in); ok {
 				return event.Int(v), nil
