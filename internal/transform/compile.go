@@ -35,17 +35,20 @@ type node struct {
 	leaf *leaf
 }
 
-// leaf is a projected column the stage computes without a call (project), for the
-// simplest and most common: an intTerm (k * 2), IF on a termTest with constant or column
-// branches (IF(k % 2 = 0, 'even', 'odd')), CHAR_LENGTH of a column. Where it cannot (a
-// NULL, a value not held as expected, an overflow), the column's closure decides.
+// leaf is a projected column or a filter the stage computes without a call (project,
+// match), for the simplest and most common: an intTerm (k * 2), IF on a termTest with
+// constant branches (IF(k % 2 = 0, 'even', 'odd')), CHAR_LENGTH, LEFT with a constant,
+// UPPER and LOWER of a column (or of its LEFT), a termTest as a filter (k % 10 <> 0).
+// Where it cannot (a NULL, a value not held as expected, an overflow, text to change
+// case), the closure decides.
 type leaf struct {
 	kind      leafKind
-	term      intTerm // leafTerm, and leafIf's test
+	term      intTerm // leafTerm, leafTest, and leafIf's test
 	op        opcode.Op
-	k         int64
+	k         int64   // the constant compared with; leafLeft, leafCase: the characters kept (-1: all)
 	then, els operand // leafIf
-	col       int     // leafCharLength
+	col       int     // leafCharLength, leafLeft, leafCase
+	lo, hi    byte    // leafCase: the letters it changes
 }
 
 type leafKind uint8
@@ -53,8 +56,11 @@ type leafKind uint8
 const (
 	leafNone leafKind = iota
 	leafTerm
+	leafTest
 	leafIf
 	leafCharLength
+	leafLeft
+	leafCase
 )
 
 // termTest is an intTerm compared with a constant (k % 2 = 0), which IF computes inline.

@@ -178,7 +178,11 @@ func compileFilter(text string, s *event.Schema, loc *time.Location, fns Functio
 	if err != nil {
 		return nil, &CompileError{Table: s.ID, Expr: text, Err: err}
 	}
-	return &Expr{Text: text, Type: types.Type{Kind: types.Boolean}, eval: n.eval, refs: c.refs}, nil
+	e := &Expr{Text: text, Type: types.Type{Kind: types.Boolean}, eval: n.eval, refs: c.refs}
+	if t := n.test; t != nil {
+		e.leaf = leaf{kind: leafTest, term: t.term, op: t.op, k: t.k}
+	}
+	return e, nil
 }
 
 // CompileProjection compiles a SELECT list against schema s: `*` stands for every

@@ -415,8 +415,14 @@ func TestLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const projection = "id, a * 2 AS m, a - 3 AS d, IF(a % 2 = 0, 'even', 'odd') AS p, IF(a + 1 <> 3, a, 0) AS r, CHAR_LENGTH(t) AS n"
+	const projection = "id, a * 2 AS m, a - 3 AS d, IF(a % 2 = 0, 'even', 'odd') AS p, IF(a + 1 <> 3, a, 0) AS r, CHAR_LENGTH(t) AS n, " +
+		"UPPER(LEFT(t, 2)) AS u, LOWER(t) AS lw, LEFT(t, 3) AS lf, UPPER(t) AS up"
 	tr := New([]Rule{{Tables: ps, Projection: projection}}, nil, Options{})
+	filtered := New([]Rule{{Tables: ps, Projection: projection, Filter: "a % 3 <> 1"}}, nil, Options{})
+	filter, err := compileFilter("a % 3 <> 1", s, nil, nil)
+	if err != nil || filter.leaf.kind != leafTest {
+		t.Fatalf("the filter is not a leaf: %v", err)
+	}
 	cols, err := compileProjection(projection, s, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -427,13 +433,14 @@ func TestLeaves(t *testing.T) {
 			leaves++
 		}
 	}
-	if leaves != 4 { // all but IF(a + 1 <> 3, a, 0), whose a is converted to the IF's type
-		t.Fatalf("%d leaves, want 4", leaves)
+	if leaves != 8 { // all but IF(a + 1 <> 3, a, 0), whose a is converted to the IF's type
+		t.Fatalf("%d leaves, want 8", leaves)
 	}
 	var batch []event.Change
 	for i, a := range []event.Value{event.Int(0), event.Int(2), event.Int(-7), event.Int(1 << 40), event.Int(math.MaxInt64 / 3),
 		event.Int(math.MinInt64 / 4), event.Null(), event.Bool(true)} {
-		for _, text := range []event.Value{event.String("héllo"), event.Null(), event.BytesString("abc")} {
+		for _, text := range []event.Value{event.String("héllo"), event.String("ABC-12"), event.String("abc"), event.String("Ab"), event.String(""),
+			event.String("ÀB"), event.Null(), event.BytesString("abc")} {
 			batch = append(batch, event.Change{Op: event.OpRead, Schema: s, After: event.Row{event.Int(int64(i)), a, text}})
 		}
 	}
@@ -443,6 +450,26 @@ func TestLeaves(t *testing.T) {
 	}
 	if len(out) != len(batch) {
 		t.Fatalf("%d changes out of %d", len(out), len(batch))
+	}
+	kept, _, err := filtered.Apply(nil, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []event.Value
+	for _, c := range batch {
+		if v, err := filter.Eval(&Input{Schema: s, Row: c.After}); err != nil {
+			t.Fatal(err)
+		} else if v.Bool() {
+			want = append(want, c.After[0])
+		}
+	}
+	if len(kept) != len(want) {
+		t.Fatalf("the filter keeps %d changes, its closure %d", len(kept), len(want))
+	}
+	for i := range kept {
+		if kept[i].After[0] != want[i] {
+			t.Fatalf("the filter keeps the row of id %v, its closure that of %v", kept[i].After[0], want[i])
+		}
 	}
 	for i, c := range out {
 		in := &Input{Schema: s, Row: batch[i].After}

@@ -61,7 +61,14 @@ func init() {
 	caseFn := func(f func(string) string, lo, hi byte) function {
 		return function{1, 1, func(a []node) (node, error) {
 			x := a[0].operand()
-			return fold(node{typ: stringType, eval: func(in *Input) (event.Value, error) {
+			var l *leaf
+			switch {
+			case a[0].isColumn:
+				l = &leaf{kind: leafCase, col: a[0].column, k: -1, lo: lo, hi: hi}
+			case a[0].leaf != nil && a[0].leaf.kind == leafLeft:
+				l = &leaf{kind: leafCase, col: a[0].leaf.col, k: a[0].leaf.k, lo: lo, hi: hi}
+			}
+			return fold(node{typ: stringType, leaf: l, eval: func(in *Input) (event.Value, error) {
 				v, ok := x.direct(in)
 				if !ok {
 					var err error
@@ -491,7 +498,11 @@ func text(v event.Value) string {
 // left is LEFT(x, n) of a constant n (at least 0): a cut of x's text, not a copy.
 func left(x node, n int64) node {
 	o := x.operand()
-	return fold(node{typ: stringType, eval: func(in *Input) (event.Value, error) {
+	var l *leaf
+	if x.isColumn {
+		l = &leaf{kind: leafLeft, col: x.column, k: n}
+	}
+	return fold(node{typ: stringType, leaf: l, eval: func(in *Input) (event.Value, error) {
 		v, ok := o.direct(in)
 		if !ok {
 			var err error

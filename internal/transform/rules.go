@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/weir-data/weir/internal/connector"
@@ -315,6 +316,11 @@ func (e *evaluator) match(p *plan, s *event.Schema, row event.Row, mayLack bool)
 			return false, unsentError(s, col, "the filter "+strconv.Quote(p.filter.Text))
 		}
 	}
+	if l := &p.filter.leaf; l.kind == leafTest { // inline, as its closure computes it
+		if n, ok := l.term.of(in); ok {
+			return intHolds(l.op, n, l.k), nil
+		}
+	}
 	v, err := p.filter.eval(in)
 	if err != nil {
 		return false, fmt.Errorf("the filter of %s: %w", s.ID, p.filter.failed(in, err))
@@ -370,6 +376,24 @@ func (e *evaluator) project(p *plan, s *event.Schema, row event.Row, mayLack boo
 			if v := row[l.col]; v.Rep() == event.RepString {
 				r[i] = event.Int(int64(runeCount(v.Str())))
 				continue
+			}
+		case leafLeft, leafCase:
+			if v := row[l.col]; v.Rep() == event.RepString {
+				s := v.Str()
+				if l.k >= 0 {
+					s = s[:runeOffset(s, l.k)]
+				}
+				same := true // ASCII with no letter to change: the case changes nothing
+				for b := 0; b < len(s) && l.kind == leafCase; b++ {
+					if c := s[b]; c >= utf8.RuneSelf || c >= l.lo && c <= l.hi {
+						same = false
+						break
+					}
+				}
+				if same {
+					r[i] = event.String(s)
+					continue
+				}
 			}
 		}
 		v, err := p.evals[j](in)
