@@ -146,8 +146,8 @@ func (p *pipe) converged(tables []string, fix func(map[string]map[string]any)) {
 // its chunk.
 func TestStreamFlowsDuringSnapshot(t *testing.T) {
 	exec(t, `CREATE DATABASE jflow; USE jflow; CREATE TABLE jflow.t (id INT PRIMARY KEY, v INT NOT NULL);
-		INSERT INTO jflow.t SELECT seq, 0 FROM seq_1_to_30000`)
-	p := startPipe(t, t.TempDir(), "jflow.t", 10000, 1000) // about 3 s of snapshot
+		INSERT INTO jflow.t SELECT seq, 0 FROM seq_1_to_60000`)
+	p := startPipe(t, t.TempDir(), "jflow.t", 10000, 1000) // about 6 s of snapshot: room for a busy machine
 	var first any
 	p.waitFor("a first chunk in the sink", func() bool {
 		for _, r := range p.records() {
@@ -158,7 +158,7 @@ func TestStreamFlowsDuringSnapshot(t *testing.T) {
 		}
 		return false
 	})
-	exec(t, fmt.Sprintf(`UPDATE jflow.t SET v = 1 WHERE id = %v; INSERT INTO jflow.t VALUES (30001, 2)`, first))
+	exec(t, fmt.Sprintf(`UPDATE jflow.t SET v = 1 WHERE id = %v; INSERT INTO jflow.t VALUES (60001, 2)`, first))
 	p.waitFor("the update in the sink", func() bool {
 		for _, r := range p.records() {
 			if r.Op == "u" && fmt.Sprint(r.After["id"]) == fmt.Sprint(first) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/mysqlconn"
+	"github.com/weir-data/weir/internal/netpace"
 )
 
 // maxTxnBatch is how many changes of one transaction are held before they are emitted
@@ -151,6 +153,7 @@ func (s *Source) syncerConfig() replication.BinlogSyncerConfig {
 		DiscardGTIDSet:          true, // the reader keeps its own executed set
 		Logger:                  mysqlconn.LibraryLogger(s.log.With("component", "binlog")),
 		RowsEventDecodeFunc:     s.decodeRows,
+		Dialer:                  netpace.Dialer((&net.Dialer{}).DialContext), // small transactions read together (netpace)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/weir-data/weir/internal/event"
 	"github.com/weir-data/weir/internal/fault"
 	"github.com/weir-data/weir/internal/metrics"
+	"github.com/weir-data/weir/internal/netpace"
 	"github.com/weir-data/weir/internal/snapshot"
 )
 
@@ -215,6 +216,7 @@ func New(ctx context.Context, o Options, env connector.Env) (*Source, error) {
 		return nil, fault.AsFatal(fmt.Errorf("connection settings: %w", err))
 	}
 	s.replConfig.ConnectTimeout = o.Timeout
+	s.replConfig.DialFunc = netpace.Dialer(s.replConfig.DialFunc) // small transactions read together (netpace)
 	s.replConfig.RuntimeParams["replication"] = "database"
 	if o.WorkMem != "" {
 		s.replConfig.RuntimeParams["logical_decoding_work_mem"] = o.WorkMem
