@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -44,15 +45,20 @@ func HashPassword(password string) (string, error) {
 }
 
 // dummyHash is checked against when there is no user, so that an unknown name takes as
-// long as a wrong password.
-var dummyHash, _ = HashPassword("not a password of anyone")
+// long as a wrong password. It is made at the first such check, not at start: a hash
+// takes argonMemory (64 MiB) and a tenth of a second, which every weir process (a
+// `weir run` too) paid at start, and which stayed in its peak memory.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("not a password of anyone")
+	return h
+})
 
 // CheckPassword reports whether password matches the PHC string hash (an empty hash: no
 // user, checked against a dummy all the same, and false).
 func CheckPassword(hash, password string) bool {
 	known := hash != ""
 	if !known {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	m, t, p, salt, key, err := parsePHC(hash)
 	if err != nil {
