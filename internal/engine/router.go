@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -114,6 +115,27 @@ func (r *run) keyChanged(c *event.Change) bool {
 	return !bytes.Equal(r.keybuf[:n], r.keybuf[n:])
 }
 
+// keyRunBits: 1<<keyRunBits consecutive values of a one-integer key go to one writer.
+const keyRunBits = 10
+
+// appendPartitionKey appends what c's partition is the hash of: its key, or for a table
+// whose key is one integer column, the run of 1<<keyRunBits (1,024) consecutive keys it falls in. A
+// snapshot chunk (rows in key order) then goes to the writers in long runs, whose COPYs
+// fill index pages of their own rather than every writer inserting into the same pages;
+// and the rows of a small table go to one writer, in one COPY, not one per writer. The
+// changes of one key still meet in one writer, in order.
+func appendPartitionKey(b []byte, c *event.Change) []byte {
+	if len(c.Schema.Key) == 1 {
+		switch v := c.Row()[c.Schema.Key[0]]; v.Rep() {
+		case event.RepInt:
+			return binary.LittleEndian.AppendUint64(append(b, 'i'), uint64(v.Int()>>keyRunBits))
+		case event.RepUint:
+			return binary.LittleEndian.AppendUint64(append(b, 'u'), v.Uint()>>keyRunBits)
+		}
+	}
+	return c.AppendKey(b)
+}
+
 func (r *run) add(c *event.Change, size int64) error {
 	p := 0
 	if len(r.parts) > 1 {
@@ -123,7 +145,7 @@ func (r *run) add(c *event.Change, size int64) error {
 		if len(c.Schema.Key) == 0 { // a table without a key: all its changes on one writer, in order
 			p = int(r.tableHash % uint64(len(r.parts)))
 		} else {
-			r.keybuf = c.AppendKey(r.keybuf[:0])
+			r.keybuf = appendPartitionKey(r.keybuf[:0], c)
 			p = int((maphash.Bytes(hashSeed, r.keybuf) ^ r.tableHash) % uint64(len(r.parts)))
 		}
 	}
