@@ -89,6 +89,8 @@ type env struct {
 	dir     string
 	weir    string
 	results []result
+	// backlogCPU is weir's CPU seconds per change of the MariaDB → PostgreSQL backlog.
+	backlogCPU float64
 }
 
 func run() error {
@@ -385,6 +387,21 @@ func (w *weirRun) stop() (cpu, rssMB float64, err error) {
 	ru := w.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	return cpu, rssMB, err
+}
+
+// procCPU is the CPU seconds process pid has used so far (user and system).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis: state is the 3rd field of the
+	// line, utime and stime the 14th and 15th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var ut, st float64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return (ut + st) / 100
 }
 
 // vmHWM is the VmHWM of process pid in kB, or 0 once it has exited.
@@ -732,6 +749,7 @@ func (e *env) backlog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.backlogCPU = cpu / float64(len(list))
 	e.results = append(e.results, result{Scenario: fmt.Sprintf("backlog of %d single-row changes MariaDB → PostgreSQL", len(list)),
 		Weir: float64(len(list)) / took.Seconds(), Unit: "changes/s", Raw: raw, RawName: "COPY to staging, then one upsert and one delete",
 		CPU: cpu, RSSMB: rss, Note: "weir's time includes its start and reading the binlog"},
@@ -814,6 +832,7 @@ func (e *env) latency(ctx context.Context) error {
 		return err
 	}
 	time.Sleep(2 * time.Second)
+	cpu0 := procCPU(w.cmd.Process.Pid) // the steady rate's CPU, without the start
 	conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "sb")
 	if err != nil {
 		return err
@@ -871,6 +890,7 @@ func (e *env) latency(ctx context.Context) error {
 		rows.Close()
 		time.Sleep(2 * time.Millisecond)
 	}
+	live := (procCPU(w.cmd.Process.Pid) - cpu0) / float64(len(lat))
 	cpu, rss, err := w.stop()
 	if err != nil {
 		return fmt.Errorf("stop weir: %v\n%s", err, w.log)
@@ -881,6 +901,8 @@ func (e *env) latency(ctx context.Context) error {
 	e.results = append(e.results,
 		result{Scenario: fmt.Sprintf("latency at %d changes/s (%.0f achieved), p50", *rate, achieved), Weir: float64(q(0.5).Milliseconds()), Unit: "ms", CPU: cpu, RSSMB: rss},
 		result{Scenario: "  p99", Weir: float64(q(0.99).Milliseconds()), Unit: "ms"},
-		result{Scenario: "  max", Weir: float64(lat[len(lat)-1].Milliseconds()), Unit: "ms"})
+		result{Scenario: "  max", Weir: float64(lat[len(lat)-1].Milliseconds()), Unit: "ms"},
+		result{Scenario: "  weir's CPU per change at that rate", Weir: live * 1e6, Unit: "µs",
+			Note: fmt.Sprintf("%.1f× the backlog's %.1f µs per change (a cost: lower is better)", live/e.backlogCPU, e.backlogCPU*1e6)})
 	return nil
 }
