@@ -63,7 +63,8 @@ const (
 	leafCase
 )
 
-// termTest is an intTerm compared with a constant (k % 2 = 0), which IF computes inline.
+// termTest is an intTerm compared with a constant (k % 2 = 0), which IF and a filter
+// compute inline.
 type termTest struct {
 	term intTerm
 	op   opcode.Op

@@ -334,12 +334,12 @@ func (e *evaluator) project(p *plan, s *event.Schema, row event.Row, mayLack boo
 	if row == nil {
 		return nil, nil
 	}
-	n := len(p.cols)
-	if len(e.slab) < n { // rows are cut from one allocation of 16 KiB, a small-object size
-		e.slab = make([]event.Value, max(1, slabValues/n)*n)
+	width := len(p.cols)
+	if len(e.slab) < width { // rows are cut from one allocation of 16 KiB, a small-object size
+		e.slab = make([]event.Value, max(1, slabValues/width)*width)
 	}
-	r := event.Row(e.slab[:n:n])
-	e.slab = e.slab[n:]
+	r := event.Row(e.slab[:width:width])
+	e.slab = e.slab[width:]
 	in := &e.scratch
 	in.Row = row
 	for _, k := range p.kept {
@@ -379,19 +379,19 @@ func (e *evaluator) project(p *plan, s *event.Schema, row event.Row, mayLack boo
 			}
 		case leafLeft, leafCase:
 			if v := row[l.col]; v.Rep() == event.RepString {
-				s := v.Str()
+				text := v.Str()
 				if l.k >= 0 {
-					s = s[:runeOffset(s, l.k)]
+					text = text[:runeOffset(text, l.k)]
 				}
 				same := true // ASCII with no letter to change: the case changes nothing
-				for b := 0; b < len(s) && l.kind == leafCase; b++ {
-					if c := s[b]; c >= utf8.RuneSelf || c >= l.lo && c <= l.hi {
+				for b := 0; b < len(text) && l.kind == leafCase; b++ {
+					if c := text[b]; c >= utf8.RuneSelf || c >= l.lo && c <= l.hi {
 						same = false
 						break
 					}
 				}
 				if same {
-					r[i] = event.String(s)
+					r[i] = event.String(text)
 					continue
 				}
 			}
