@@ -11,9 +11,10 @@ import (
 // CPU of a change backlog.
 const GCPercent = 400
 
-// gcHeadroom is what the process needs beside the queued changes: batches being applied,
-// source and sink buffers, the runtime.
-const gcHeadroom = 64 << 20
+// gcHeadroom is what the process needs beside the queued changes: batches being applied
+// (parallelism × batch.max-rows changes), source and sink buffers (a COPY's encoded
+// batch per writer), the schemas and progress of each table, the runtime.
+const gcHeadroom = 48 << 20
 
 // minQueue is the least queue a pipeline is given however many share the budget.
 const minQueue = 4 << 20
@@ -25,11 +26,14 @@ const minQueue = 4 << 20
 // asks. The collector runs rarely (GCPercent), yet never lets the heap pass the queues
 // granted plus a headroom (a soft limit: it works harder as the heap nears it). A queue is
 // seldom full, so the headroom is room both for what a full one would hold over its usual
-// level and for the garbage of decoding between collections. At twice the queue plus the
-// headroom (192 MiB) the peak RSS of every bench scenario was 202–214 MB; at the queue plus
-// the headroom (128 MiB), 143–154 MB, with the same throughput against each scenario's raw
-// limit and the same CPU (one run each, 2 cores, 1M rows). GOGC or GOMEMLIMIT in the
-// environment override the collector's settings (the grants stand).
+// level and for the garbage of decoding between collections. Peak RSS is that limit plus
+// the binary's pages in memory (about 28 MB) and a little: of a 1M-row MariaDB →
+// PostgreSQL snapshot (2 cores), 202–214 MB at twice the queue plus 64 MiB (192 MiB),
+// 143–154 MB at the queue plus 64 MiB, 132–137 MB at the queue plus 48 MiB (112 MiB) with
+// the same CPU, and 120 MB at 96 MiB with 10% more. In that snapshot the queue held 4–8
+// MiB and the heap in use swung between 38 and 103 MiB: most of it garbage, collected when
+// the heap nears the limit. GOGC or GOMEMLIMIT in the environment override the
+// collector's settings (the grants stand).
 type Memory struct {
 	Total int64
 

@@ -325,7 +325,7 @@ func TestMemoryIsShared(t *testing.T) {
 	}
 	m.Release("late")
 	one := &runtime.Memory{}
-	if got := one.Reserve("p", 64<<20); got != 64<<20 || one.Limit() != 64<<20+64<<20 {
+	if got := one.Reserve("p", 64<<20); got != 64<<20 || one.Limit() != 64<<20+48<<20 {
 		t.Fatalf("no budget: grant %d, limit %d", got, one.Limit())
 	}
 }
