@@ -36,12 +36,10 @@ type indexer struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	built  []event.TableID // tables built, each checkpoint's Indexed (under mu)
-	todo     []indexWork
-	building map[event.TableID]bool // tables a builder is at (under mu)
-	wake     chan struct{}
-	stop     chan struct{} // closed with closed: no more work comes
-	closed   bool
-	done     chan struct{}
+	todo   []indexWork
+	wake   chan struct{}
+	closed bool
+	done   chan struct{}
 }
 
 // startIndexer starts the indexer if the sink builds indexes.
@@ -56,31 +54,33 @@ func (r *run) startIndexer(parent context.Context) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	ix := &indexer{b: b, ctx: ctx, cancel: cancel, building: map[event.TableID]bool{}, wake: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	ix := &indexer{b: b, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if r.last != nil {
 		ix.built = slices.Clone(r.last.Indexed)
 	}
 	r.idx = ix
-	var builders sync.WaitGroup
-	for range indexBuilders {
-		builders.Go(func() {
-			for {
-				wk, ok := ix.next()
-				if !ok {
+	go func() {
+		defer close(ix.done)
+		for {
+			ix.mu.Lock()
+			if len(ix.todo) == 0 {
+				closed := ix.closed
+				ix.mu.Unlock()
+				if closed {
 					return
 				}
-				r.buildIndexes(ctx, wk)
-				ix.mu.Lock()
-				delete(ix.building, wk.s.ID)
-				ix.mu.Unlock()
-				ix.poke() // work of that table may wait for it
+				select {
+				case <-ix.wake:
+				case <-ctx.Done():
+					return
+				}
+				continue
 			}
-		})
-	}
-	go func() {
-		builders.Wait()
-		close(ix.done)
+			wk := ix.todo[0]
+			ix.todo = ix.todo[1:]
+			ix.mu.Unlock()
+			r.buildIndexes(ctx, wk)
+		}
 	}()
 	built := make(map[event.TableID]bool, len(ix.built))
 	for _, id := range ix.built {
@@ -204,44 +204,6 @@ func (r *run) indexWork(s *event.Schema, gone []event.Index) (indexWork, bool) {
 	return indexWork{s: s, outs: outs, gone: gone}, true
 }
 
-// indexBuilders is how many tables' indexes are built at once (see above).
-const indexBuilders = 1
-
-// next waits for work of a table no other builder is building and takes it; false when
-// the indexer is closed with nothing left, or cut short.
-func (ix *indexer) next() (indexWork, bool) {
-	for {
-		ix.mu.Lock()
-		i := slices.IndexFunc(ix.todo, func(wk indexWork) bool { return !ix.building[wk.s.ID] })
-		if i >= 0 {
-			wk := ix.todo[i]
-			ix.todo = slices.Delete(ix.todo, i, i+1)
-			ix.building[wk.s.ID] = true
-			more := len(ix.todo) > 0
-			ix.mu.Unlock()
-			if more {
-				ix.poke() // another builder may take the next
-			}
-			return wk, true
-		}
-		closed, left := ix.closed, len(ix.todo)
-		ix.mu.Unlock()
-		if closed && left == 0 {
-			return indexWork{}, false
-		}
-		stop := ix.stop
-		if closed { // what is left waits for a build of its table to end (a poke)
-			stop = nil
-		}
-		select {
-		case <-ix.wake:
-		case <-stop:
-		case <-ix.ctx.Done():
-			return indexWork{}, false
-		}
-	}
-}
-
 func (ix *indexer) poke() {
 	select {
 	case ix.wake <- struct{}{}:
@@ -354,7 +316,7 @@ func (r *run) stopIndexer(finished bool) {
 	r.idx.mu.Lock()
 	r.idx.closed = true
 	r.idx.mu.Unlock()
-	close(r.idx.stop)
+	r.idx.poke()
 	if !finished {
 		r.idx.cancel()
 	}
