@@ -763,27 +763,37 @@ func (e *env) backlog(ctx context.Context) error {
 
 func (e *env) applyToMariaDB(list []change) error {
 	const conns = 8
+	return e.onConns("sb", conns, func(c int, conn *client.Conn) error {
+		// Changes of one key go through one connection, so they apply in list order.
+		for _, ch := range list {
+			if ch.id%conns != c {
+				continue
+			}
+			if _, err := conn.Execute(ch.sql()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// onConns runs f on conns connections to MariaDB database db at once, each given its
+// number, and returns the first error.
+func (e *env) onConns(db string, conns int, f func(c int, conn *client.Conn) error) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
 	for c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "sb")
+			conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", db)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer conn.Close()
-			// Changes of one key go through one connection, so they apply in list order.
-			for _, ch := range list {
-				if ch.id%conns != c {
-					continue
-				}
-				if _, err := conn.Execute(ch.sql()); err != nil {
-					errs <- err
-					return
-				}
+			if err := f(c, conn); err != nil {
+				errs <- err
 			}
 		}()
 	}

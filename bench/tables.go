@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -329,29 +328,14 @@ func (e *env) manyStream(ctx context.Context, n int) error {
 func (e *env) updateMany(n, count int) error {
 	const conns = 8
 	per := *rows / *tables
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := client.Connect(fmt.Sprintf("127.0.0.1:%d", e.db.Port), "root", "", "many")
-			if err != nil {
-				errs <- err
-				return
+	return e.onConns("many", conns, func(c int, conn *client.Conn) error {
+		rng := rand.New(rand.NewPCG(uint64(c), 7))
+		for i := c; i < count; i += conns {
+			q := fmt.Sprintf("UPDATE t%04d SET k = k + 1, c = '%0120d' WHERE id = %d", 1+i%n, rng.Int64(), 1+rng.IntN(per))
+			if _, err := conn.Execute(q); err != nil {
+				return err
 			}
-			defer conn.Close()
-			rng := rand.New(rand.NewPCG(uint64(c), 7))
-			for i := c; i < count; i += conns {
-				q := fmt.Sprintf("UPDATE t%04d SET k = k + 1, c = '%0120d' WHERE id = %d", 1+i%n, rng.Int64(), 1+rng.IntN(per))
-				if _, err := conn.Execute(q); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+		}
+		return nil
+	})
 }
