@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/weir-data/weir/internal/event"
@@ -34,6 +35,7 @@ const (
 	binTimestampTZ // timestamp [(p)] with time zone
 	binJSON
 	binJSONB
+	binNumeric // numeric [(p, s)]: the server applies the precision and scale as for text input
 )
 
 // binColOf is the binary form of a column of the target type formatted (as format_type
@@ -66,6 +68,8 @@ func binColOf(formatted string) binCol {
 	switch {
 	case strings.HasPrefix(formatted, "character varying("), strings.HasPrefix(formatted, "character("):
 		return binText
+	case formatted == "numeric" || strings.HasPrefix(formatted, "numeric("):
+		return binNumeric
 	case strings.HasPrefix(formatted, "timestamp") && strings.HasSuffix(formatted, " without time zone"):
 		return binTimestamp
 	case strings.HasPrefix(formatted, "timestamp") && strings.HasSuffix(formatted, " with time zone"):
@@ -153,6 +157,14 @@ func appendBinaryField(b []byte, v event.Value, c binCol, k types.Kind) ([]byte,
 		if r := v.Rep(); r == event.RepString || r == event.RepJSON {
 			return appendBinaryText(b, v.Str(), "\x01") // jsonb's version byte
 		}
+	case binNumeric:
+		switch v.Rep() {
+		case event.RepDecimal:
+			return appendBinaryNumeric(b, v.Str())
+		case event.RepInt, event.RepUint:
+			var digits [24]byte
+			return appendBinaryNumeric(b, string(appendInteger(digits[:0], v)))
+		}
 	case binBytea:
 		if v.Rep() == event.RepBytes {
 			return append(binary.BigEndian.AppendUint32(b, uint32(len(v.Str()))), v.Str()...), true
@@ -192,4 +204,95 @@ func appendBinaryText(b []byte, s, prefix string) ([]byte, bool) {
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(prefix)+len(s)))
 	return append(append(b, prefix...), s...), true
+}
+
+// appendInteger appends an integer value's decimal text.
+func appendInteger(b []byte, v event.Value) []byte {
+	if v.Rep() == event.RepUint {
+		return strconv.AppendUint(b, v.Uint(), 10)
+	}
+	return strconv.AppendInt(b, v.Int(), 10)
+}
+
+// appendBinaryNumeric appends the decimal text s ([-+]digits[.digits]) as a numeric field:
+// its base-10,000 digits, the weight of the first, its sign and its scale (the digits
+// after the point, as text input keeps them). Other text (NaN, exponents) has no form
+// here.
+func appendBinaryNumeric(b []byte, s string) ([]byte, bool) {
+	sign := uint16(0)
+	switch {
+	case strings.HasPrefix(s, "-"):
+		sign, s = 0x4000, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" || !allDigits(whole) || !allDigits(frac) || len(s) > 2000 {
+		return b, false
+	}
+	whole = strings.TrimLeft(whole, "0")
+	// Groups of four digits from the point: the whole part's first group is short.
+	var groups [512]uint16
+	n := 0
+	first := len(whole) % 4
+	if first == 0 {
+		first = 4
+	}
+	for i := 0; i < len(whole); {
+		end := i + first
+		if i > 0 {
+			end = i + 4
+		}
+		groups[n], n = digitsValue(whole[i:end]), n+1
+		i = end
+	}
+	weight := n - 1
+	for i := 0; i < len(frac); i += 4 {
+		g := frac[i:min(i+4, len(frac))]
+		v := digitsValue(g)
+		for range 4 - len(g) {
+			v *= 10
+		}
+		groups[n], n = v, n+1
+	}
+	// Leading zero groups (of a value under 1) move the weight; trailing ones go.
+	lead := 0
+	for lead < n && groups[lead] == 0 {
+		lead++
+	}
+	weight -= lead
+	digits := groups[lead:n]
+	for len(digits) > 0 && digits[len(digits)-1] == 0 {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
+		weight, sign = 0, 0
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(8+2*len(digits)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(digits)))
+	b = binary.BigEndian.AppendUint16(b, uint16(int16(weight)))
+	b = binary.BigEndian.AppendUint16(b, sign)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(frac)))
+	for _, d := range digits {
+		b = binary.BigEndian.AppendUint16(b, d)
+	}
+	return b, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// digitsValue is the value of up to four decimal digits.
+func digitsValue(s string) uint16 {
+	v := uint16(0)
+	for i := 0; i < len(s); i++ {
+		v = v*10 + uint16(s[i]-'0')
+	}
+	return v
 }
