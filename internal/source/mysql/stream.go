@@ -184,8 +184,9 @@ type reader struct {
 	refilled map[event.TableID]int
 	// rowEnd names the declared ROW END column of system-versioned tables (rowEnds).
 	rowEnd map[event.TableID]string
-	// metricFile is the binlog file the position metric names.
+	// metricFile is the binlog file the position metric names, posGauge its series.
 	metricFile string
+	posGauge   prometheus.Gauge
 	// skipEvents and skipRows are what is still to skip after a specific offset
 	// (scan.startup.specific-offset.skip-events / skip-rows).
 	skipEvents, skipRows int64
@@ -415,8 +416,9 @@ func (r *reader) commit(ctx context.Context, h *replication.EventHeader) error {
 		if r.pos.File != r.metricFile { // one series per pipeline: the current file only
 			m.SourcePosition.DeletePartialMatch(prometheus.Labels{"pipeline": r.s.pipeline})
 			r.metricFile = r.pos.File
+			r.posGauge = m.SourcePosition.WithLabelValues(r.s.pipeline, r.pos.File)
 		}
-		m.SourcePosition.WithLabelValues(r.s.pipeline, r.pos.File).Set(float64(r.pos.Pos))
+		r.posGauge.Set(float64(r.pos.Pos))
 	}
 	changes := r.unfilled(r.changes)
 	if r.pos.SinceMillis > 0 && int64(h.Timestamp)*1000 < r.pos.SinceMillis {
