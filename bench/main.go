@@ -240,19 +240,8 @@ type weirRun struct {
 // logSpan is the time between the first lines of weir's log whose messages are from and
 // to (by the lines' own timestamps), and whether both are there.
 func (w *weirRun) logSpan(from, to string) (time.Duration, bool) {
-	at := func(msg string) (time.Time, bool) {
-		for _, line := range strings.Split(w.log.String(), "\n") {
-			if !strings.Contains(line, `msg="`+msg+`"`) || !strings.HasPrefix(line, "time=") {
-				continue
-			}
-			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
-			t, err := time.Parse(time.RFC3339Nano, ts)
-			return t, err == nil
-		}
-		return time.Time{}, false
-	}
-	t0, ok0 := at(from)
-	t1, ok1 := at(to)
+	t0, ok0 := w.logAt(from)
+	t1, ok1 := w.logAt(to)
 	return t1.Sub(t0), ok0 && ok1
 }
 

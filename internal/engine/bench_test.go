@@ -22,27 +22,7 @@ import (
 func BenchmarkEngine(b *testing.B) {
 	for _, p := range []int{1, 4} {
 		b.Run("parallelism="+string(rune('0'+p)), func(b *testing.B) {
-			src := datagen.New(datagen.NewModel(1, 0, []event.TableID{{Schema: "bench", Table: "t"}}), -1)
-			src.SetMaxChanges(int64(b.N))
-			store, err := checkpoint.OpenLocal(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			sink := &discard.Writer{}
-			cfg := engine.Config{Pipeline: "bench", Parallelism: p, CheckpointInterval: time.Second}
-			e := engine.New(cfg, latestOnly{src}, sink, store, engine.Options{})
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			res, err := e.Run(context.Background())
-			if err != nil || !res.Finished {
-				b.Fatalf("run: %v %v", res, err)
-			}
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "changes/s")
-			if sink.Applied() != int64(b.N) {
-				b.Fatalf("applied %d of %d", sink.Applied(), b.N)
-			}
+			benchEngine(b, []event.TableID{{Schema: "bench", Table: "t"}}, p, engine.Options{})
 		})
 	}
 }
@@ -59,23 +39,34 @@ func BenchmarkEngineTables(b *testing.B) {
 			for i := range ids {
 				ids[i] = event.TableID{Schema: "bench", Table: fmt.Sprintf("t%04d", i)}
 			}
-			src := datagen.New(datagen.NewModel(1, 0, ids), -1)
-			src.SetMaxChanges(int64(b.N))
-			store, err := checkpoint.OpenLocal(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			sink := &discard.Writer{}
-			cfg := engine.Config{Pipeline: "bench", Parallelism: 4, CheckpointInterval: time.Second}
-			e := engine.New(cfg, latestOnly{src}, sink, store, engine.Options{Metrics: metrics.New(prometheus.NewRegistry())})
-			b.ReportAllocs()
-			b.ResetTimer()
-			res, err := e.Run(context.Background())
-			if err != nil || !res.Finished {
-				b.Fatalf("run: %v %v", res, err)
-			}
+			benchEngine(b, ids, 4, engine.Options{Metrics: metrics.New(prometheus.NewRegistry())})
 		})
+	}
+}
+
+// benchEngine runs b.N datagen changes over tables ids through the engine into a
+// discarding sink, and checks they all went out.
+func benchEngine(b *testing.B, ids []event.TableID, parallelism int, o engine.Options) {
+	src := datagen.New(datagen.NewModel(1, 0, ids), -1)
+	src.SetMaxChanges(int64(b.N))
+	store, err := checkpoint.OpenLocal(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	sink := &discard.Writer{}
+	cfg := engine.Config{Pipeline: "bench", Parallelism: parallelism, CheckpointInterval: time.Second}
+	e := engine.New(cfg, latestOnly{src}, sink, store, o)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	res, err := e.Run(context.Background())
+	if err != nil || !res.Finished {
+		b.Fatalf("run: %v %v", res, err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "changes/s")
+	if sink.Applied() != int64(b.N) {
+		b.Fatalf("applied %d of %d", sink.Applied(), b.N)
 	}
 }
 
