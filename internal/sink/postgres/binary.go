@@ -41,6 +41,9 @@ const (
 // binColOf is the binary form of a column of the target type formatted (as format_type
 // gives it).
 func binColOf(formatted string) binCol {
+	if strings.HasSuffix(formatted, "]") { // an array (numeric(10,2)[], character(5)[]): text
+		return binNone
+	}
 	switch formatted {
 	case "smallint":
 		return binInt2

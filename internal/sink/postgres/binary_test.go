@@ -128,7 +128,7 @@ func TestBinaryFieldFallback(t *testing.T) {
 			t.Errorf("%v as %d (%v): % x, want % x", tc.v, tc.col, tc.kind, got, tc.want)
 		}
 	}
-	for _, f := range []string{"uuid", "time(6) without time zone", "integer[]", "citext"} {
+	for _, f := range []string{"numeric(10,2)[]", "character(5)[]", "timestamp(3) without time zone[]", "text[]", "uuid", "time(6) without time zone", "integer[]", "citext"} {
 		if binColOf(f) != binNone {
 			t.Errorf("%s has a binary form here; it should not", f)
 		}
