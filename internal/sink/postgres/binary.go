@@ -145,7 +145,9 @@ func appendBinaryField(b []byte, v event.Value, c binCol, k types.Kind) ([]byte,
 			return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(b, 4), math.Float32bits(float32(v.Float()))), true
 		}
 	case binFloat8:
-		if v.Rep() == event.RepFloat {
+		// Not a float32's value: text input reads its shortest decimal form (0.1), which
+		// is not the float32 widened (0.10000000149011612).
+		if v.Rep() == event.RepFloat && k != types.Float32 {
 			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(b, 8), math.Float64bits(v.Float())), true
 		}
 	case binBool:

@@ -99,6 +99,7 @@ func TestBinaryFieldFallback(t *testing.T) {
 		{event.Float(0.1), binFloat4, types.Float64, nil}, // text input rounds 0.1's decimal form
 		{event.Float(0.5), binFloat4, types.Float32, []byte{0, 0, 0, 4, 0x3f, 0, 0, 0}},
 		{event.Int(1), binFloat8, types.Int32, nil},
+		{event.Float(float64(float32(0.1))), binFloat8, types.Float32, nil}, // text input writes 0.1 there
 		{event.String("a\x00b"), binText, types.String, nil},
 		{event.Int(5), binText, types.String, nil},
 		{event.String("é"), binText, types.String, []byte{0, 0, 0, 2, 0xc3, 0xa9}},
